@@ -1,0 +1,216 @@
+"""The Bot: one object holding the config, the database, httpx, the scheduler and the strings.
+
+Everything is built in ``bot.runtime.build_bot`` (or by the tests and the demo) and handed in;
+cogs reach it through ``interaction.client``.  ``setup_hook`` loads the cogs, sets the
+translator, mirrors the configured channels into the database, starts the scheduler and syncs
+the slash commands only when their definition changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
+from typing import Any
+
+import discord
+import httpx
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from discord import app_commands
+from discord.ext import commands
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Config
+from bot.i18n import Catalogue, lang_of
+from storage import models
+from storage.repositories import ChannelRepository, StateRepository
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.help",
+    "cogs.admin",
+)
+
+COMMANDS_HASH_KEY = "commands_hash"
+
+
+def intents_for(config: Config) -> discord.Intents:
+    """Only what the features need: guilds (channels, roles), native poll votes, and the
+    privileged members intent when the config asks for it (poll reminders use it)."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_polls = True
+    intents.members = config.discord.members_intent
+    return intents
+
+
+class Translator(app_commands.Translator):
+    """Slash command names and descriptions from the catalogue (``locale_str(..., key=...)``)."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+
+    async def translate(
+        self, string: app_commands.locale_str, locale: discord.Locale, context: app_commands.TranslationContext
+    ) -> str | None:
+        key = string.extras.get("key")
+        if key is None or locale is not discord.Locale.french or not self.catalogue.has(key):
+            return None
+        return self.catalogue.t(key, "fr")
+
+
+class ReseauTree(app_commands.CommandTree):
+    """Routes every command error through the one error path (``cogs._errors``)."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        from cogs._errors import report_error
+
+        await report_error(interaction, error)
+
+
+class ReseauBot(commands.Bot):
+    def __init__(
+        self,
+        config: Config,
+        *,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        http_client: httpx.AsyncClient | None = None,
+        scheduler: AsyncIOScheduler | None = None,
+        catalogue: Catalogue | None = None,
+        clock: Callable[[], datetime] | None = None,
+        extensions: tuple[str, ...] = EXTENSIONS,
+        dispose_engine_on_close: bool = True,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents_for(config),
+            tree_cls=ReseauTree,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.config = config
+        self.engine = engine
+        self.sessions = sessions
+        self.http_client = http_client or httpx.AsyncClient(
+            timeout=httpx.Timeout(config.fetch.read_timeout, connect=config.fetch.connect_timeout),
+            follow_redirects=False,
+        )
+        self.scheduler = scheduler or AsyncIOScheduler(timezone=config.tz)
+        self.catalogue = catalogue or Catalogue.load(default_lang=config.bot.language)
+        self.clock = clock or models.utcnow
+        self.extension_names = extensions
+        self.dispose_engine_on_close = dispose_engine_on_close
+        self.commands_synced = False
+        self.force_sync = False
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._closing = False
+
+    # ------------------------------------------------------------------ helpers for cogs
+    def lang(self, interaction: discord.Interaction) -> str:
+        return lang_of(interaction.locale, self.config.bot.language)
+
+    def t(self, key: str, lang: str | None = None, /, **params: Any) -> str:
+        return self.catalogue.t(key, lang, **params)
+
+    def track(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> asyncio.Task[Any]:
+        """Run background work that ``close()`` waits for (debounced edits, fan-outs)."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._inflight.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._inflight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    # ------------------------------------------------------------------ lifecycle
+    async def setup_hook(self) -> None:
+        await self.tree.set_translator(Translator(self.catalogue))
+        for name in self.extension_names:
+            await self.load_extension(name)
+        await self._mirror_channels()
+        for hook in self._startup_hooks():
+            await hook()
+        if not self.scheduler.running:
+            self.scheduler.start()
+        await self.sync_commands_if_changed(force=self.force_sync)
+
+    async def _mirror_channels(self) -> None:
+        async with self.sessions.begin() as session:
+            await ChannelRepository(session).replace_all(
+                models.NetworkChannel(
+                    channel_id=c.channel_id,
+                    guild_id=c.guild_id,
+                    language=c.language,
+                    mention_role_id=c.mention_role_id or None,
+                    name=c.name,
+                )
+                for c in self.config.channels
+            )
+
+    async def reconfigure(self, config: Config) -> None:
+        """Apply a new configuration (network channels, schedule…) without reconnecting."""
+        self.config = config
+        await self._mirror_channels()
+        for hook in self._startup_hooks():
+            await hook()
+
+    def _startup_hooks(self) -> list[Callable[[], Awaitable[None]]]:
+        """Cogs may define ``async def on_bot_setup(self)`` to reconcile their jobs from the DB."""
+        hooks = []
+        for cog in self.cogs.values():
+            hook = getattr(cog, "on_bot_setup", None)
+            if hook is not None:
+                hooks.append(hook)
+        return hooks
+
+    async def command_payload_hash(self) -> str:
+        translator = self.tree.translator
+        payload = []
+        for command in sorted(self.tree.get_commands(), key=lambda c: c.name):
+            if translator is not None:
+                payload.append(await command.get_translated_payload(self.tree, translator))
+            else:
+                payload.append(command.to_dict(self.tree))
+        blob = json.dumps(payload, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    async def sync_commands_if_changed(self, *, force: bool = False) -> bool:
+        """Sync the global command tree only when its definition changed (or when forced)."""
+        digest = await self.command_payload_hash()
+        async with self.sessions() as session:
+            stored = await StateRepository(session).get(COMMANDS_HASH_KEY)
+        if stored == digest and not force:
+            log.info("slash commands unchanged, not syncing")
+            return False
+        synced = await self.tree.sync()
+        async with self.sessions.begin() as session:
+            await StateRepository(session).set(COMMANDS_HASH_KEY, digest)
+        self.commands_synced = True
+        log.info("synced %d slash commands", len(synced))
+        return True
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s (%s) to %d guild(s)", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+
+    async def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        log.info("shutting down: stopping the scheduler and finishing in-flight work")
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self._inflight:
+            done, pending = await asyncio.wait(set(self._inflight), timeout=30)
+            for task in pending:
+                task.cancel()
+        await super().close()
+        await self.http_client.aclose()
+        if self.dispose_engine_on_close:
+            await self.engine.dispose()

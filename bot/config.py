@@ -1,0 +1,308 @@
+"""Typed configuration, read from one TOML file and validated before anything starts.
+
+Every section is a frozen dataclass; ``load_config`` checks unknown sections and keys, types,
+the timezone, the cron expression and duplicate channels, and raises ``ConfigError`` with one
+message naming the file and the key.  Secrets never live in the file: the bot token comes from
+``DISCORD_TOKEN`` or from ``discord.token_file`` (a path outside the repository), and
+``RESEAU_DATABASE_URL`` overrides ``database.url``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_MEMBER_TYPES = (
+    "collectivite",
+    "reseau",
+    "ong",
+    "entreprise",
+    "institution",
+)
+
+
+class ConfigError(Exception):
+    """A configuration problem: one line for the operator, naming the file and the key."""
+
+
+@dataclass(frozen=True)
+class BotSection:
+    language: str = "fr"
+    timezone: str = "Europe/Paris"
+    moderator_roles: tuple[str, ...] = ()
+    members_can_create_polls: bool = False
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class DatabaseSection:
+    url: str = "sqlite+aiosqlite:///./data/reseau-bot.db"
+    echo: bool = False
+
+
+@dataclass(frozen=True)
+class DiscordSection:
+    token_file: str = ""
+    api_base_url: str = "https://discord.com/api/v10"
+    gateway_url: str = "wss://gateway.discord.gg/"
+    members_intent: bool = False
+    moderators_log_channel_id: int = 0
+
+
+@dataclass(frozen=True)
+class ScheduleSection:
+    extract_cron: str = "0 10 1-7 * mon"
+    catch_up_days: int = 7
+
+
+@dataclass(frozen=True)
+class FetchSection:
+    allowed_hosts: tuple[str, ...] = ()
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    max_bytes: int = 2_000_000
+
+
+@dataclass(frozen=True)
+class PollsSection:
+    max_duration_days: int = 32
+    default_duration_hours: int = 72
+    refresh_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
+class MemberType:
+    code: str
+    fr: str
+    en: str
+
+
+@dataclass(frozen=True)
+class ProfilesSection:
+    member_types: tuple[MemberType, ...] = ()
+
+
+@dataclass(frozen=True)
+class PrivacySection:
+    retention_days: int = 1095
+    forget_mode: str = "delete"
+    pseudonym_secret_env: str = "RESEAU_EXPORT_SECRET"
+
+
+@dataclass(frozen=True)
+class NetworkChannel:
+    guild_id: int
+    channel_id: int
+    language: str = "fr"
+    mention_role_id: int = 0
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    bot: BotSection = field(default_factory=BotSection)
+    database: DatabaseSection = field(default_factory=DatabaseSection)
+    discord: DiscordSection = field(default_factory=DiscordSection)
+    schedule: ScheduleSection = field(default_factory=ScheduleSection)
+    fetch: FetchSection = field(default_factory=FetchSection)
+    polls: PollsSection = field(default_factory=PollsSection)
+    profiles: ProfilesSection = field(default_factory=ProfilesSection)
+    privacy: PrivacySection = field(default_factory=PrivacySection)
+    channels: tuple[NetworkChannel, ...] = ()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.bot.timezone)
+
+    @property
+    def member_types(self) -> tuple[MemberType, ...]:
+        return self.profiles.member_types or DEFAULT_MEMBER_TYPE_OBJECTS
+
+    def channels_in(self, guild_id: int) -> list[NetworkChannel]:
+        return [c for c in self.channels if c.guild_id == guild_id]
+
+    def read_token(self, environ: typing.Mapping[str, str] | None = None) -> str | None:
+        """The bot token from ``DISCORD_TOKEN`` or ``discord.token_file``; ``None`` if neither."""
+        env = os.environ if environ is None else environ
+        token = env.get("DISCORD_TOKEN", "").strip()
+        if token:
+            return token
+        if self.discord.token_file:
+            path = Path(self.discord.token_file).expanduser()
+            try:
+                return path.read_text(encoding="utf-8").strip() or None
+            except OSError as exc:
+                raise ConfigError(
+                    f"{self.path}: discord.token_file: cannot read {path} ({exc.strerror})"
+                ) from None
+        return None
+
+
+DEFAULT_MEMBER_TYPE_OBJECTS = (
+    MemberType("collectivite", "Collectivité territoriale", "Local authority"),
+    MemberType("reseau", "Réseau", "Network"),
+    MemberType("ong", "ONG / association", "NGO / association"),
+    MemberType("entreprise", "Entreprise / fondation", "Company / foundation"),
+    MemberType("institution", "Institution / autre", "Institution / other"),
+)
+
+_SECTIONS: dict[str, type] = {
+    "bot": BotSection,
+    "database": DatabaseSection,
+    "discord": DiscordSection,
+    "schedule": ScheduleSection,
+    "fetch": FetchSection,
+    "polls": PollsSection,
+    "profiles": ProfilesSection,
+    "privacy": PrivacySection,
+}
+
+
+def load_config(path: str | Path, environ: typing.Mapping[str, str] | None = None) -> Config:
+    """Read and validate ``path``; a missing default ``config.toml`` means "all defaults"."""
+    path = Path(path)
+    env = os.environ if environ is None else environ
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: file not found (copy config.example.toml to {path} or pass --config PATH)"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return build_config(raw, path, env)
+
+
+def build_config(raw: dict[str, Any], path: Path, environ: typing.Mapping[str, str] | None = None) -> Config:
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {"path": path}
+    for name, value in raw.items():
+        if name == "channels":
+            values["channels"] = _channels(value, path)
+        elif name in _SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: [{name}] must be a table")
+            values[name] = _section(_SECTIONS[name], value, path, name)
+        else:
+            known = ", ".join(sorted([*_SECTIONS, "channels"]))
+            raise ConfigError(f"{path}: unknown section [{name}] (known sections: {known})")
+    config = Config(**values)
+    if env.get("RESEAU_DATABASE_URL"):
+        config = dataclasses.replace(
+            config, database=dataclasses.replace(config.database, url=env["RESEAU_DATABASE_URL"])
+        )
+    _check_semantics(config)
+    return config
+
+
+def _section(cls: type, data: dict[str, Any], path: Path, prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in hints:
+            known = ", ".join(f.name for f in dataclasses.fields(cls))
+            raise ConfigError(f"{path}: unknown key {prefix}.{key} (known keys: {known})")
+        kwargs[key] = _coerce(value, hints[key], path, f"{prefix}.{key}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required key is missing
+        raise ConfigError(f"{path}: [{prefix}] {exc}") from None
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+def _coerce(value: Any, hint: Any, path: Path, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        (item,) = typing.get_args(hint)[:1]
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: {key} must be a list")
+        if item is MemberType:
+            return tuple(_member_type(v, path, f"{key}[{i}]") for i, v in enumerate(value))
+        return tuple(_coerce(v, item, path, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin in (typing.Union, types.UnionType):
+        raise AssertionError("unions are not used in config sections")
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, bool) or not isinstance(value, hint):
+        raise ConfigError(f"{path}: {key} must be {_TYPE_NAMES.get(hint, hint.__name__)}, not {value!r}")
+    return value
+
+
+def _member_type(value: Any, path: Path, key: str) -> MemberType:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: {key} must be a table {{ code, fr, en }}")
+    return _section(MemberType, value, path, key)
+
+
+def _channels(value: Any, path: Path) -> tuple[NetworkChannel, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: channels must be an array of tables ([[channels]])")
+    out: list[NetworkChannel] = []
+    seen: dict[int, int] = {}
+    for i, item in enumerate(value):
+        key = f"channels[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{path}: {key} must be a table")
+        channel = _section(NetworkChannel, item, path, key)
+        if channel.channel_id in seen:
+            raise ConfigError(
+                f"{path}: {key}.channel_id {channel.channel_id} is listed twice "
+                f"(also channels[{seen[channel.channel_id]}])"
+            )
+        if channel.language not in ("fr", "en"):
+            raise ConfigError(f"{path}: {key}.language must be \"fr\" or \"en\", not {channel.language!r}")
+        seen[channel.channel_id] = i
+        out.append(channel)
+    return tuple(out)
+
+
+def _check_semantics(config: Config) -> None:
+    path = config.path
+    try:
+        ZoneInfo(config.bot.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{path}: bot.timezone: unknown timezone {config.bot.timezone!r}") from None
+    if config.bot.language not in ("fr", "en"):
+        raise ConfigError(f"{path}: bot.language must be \"fr\" or \"en\", not {config.bot.language!r}")
+    if config.bot.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"{path}: bot.log_level must be DEBUG, INFO, WARNING or ERROR")
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(config.schedule.extract_cron, timezone=config.tz)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{path}: schedule.extract_cron: bad cron expression {config.schedule.extract_cron!r} ({exc})"
+        ) from None
+    if config.schedule.catch_up_days < 0:
+        raise ConfigError(f"{path}: schedule.catch_up_days must be 0 or more")
+    if not config.database.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError(
+            f"{path}: database.url must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+        )
+    for url_key in ("api_base_url", "gateway_url"):
+        url = getattr(config.discord, url_key)
+        if not url.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ConfigError(f"{path}: discord.{url_key} must be an http(s) or ws(s) URL")
+    if config.privacy.forget_mode not in ("delete", "unlink"):
+        raise ConfigError(f"{path}: privacy.forget_mode must be \"delete\" or \"unlink\"")
+    if config.fetch.max_bytes <= 0 or config.fetch.connect_timeout <= 0 or config.fetch.read_timeout <= 0:
+        raise ConfigError(f"{path}: fetch timeouts and max_bytes must be positive")
+    if not 1 <= config.polls.max_duration_days <= 32:
+        raise ConfigError(f"{path}: polls.max_duration_days must be between 1 and 32")
+    codes = [t.code for t in config.profiles.member_types]
+    if len(codes) != len(set(codes)):
+        raise ConfigError(f"{path}: profiles.member_types: a code is listed twice")
+    if len(codes) > 25:
+        raise ConfigError(f"{path}: profiles.member_types: at most 25 types (one Discord select menu)")

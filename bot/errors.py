@@ -1,0 +1,50 @@
+"""Domain errors: what a person should be told, as a catalogue key and its parameters.
+
+Services raise these; the one error path (``cogs/_errors.py`` for Discord, ``bot/cli.py`` for
+the command line) turns them into a message in the reader's language.  Anything that is not a
+``DomainError`` is a bug: it is logged with its traceback and the user gets a generic apology.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """An expected failure a person can act on.  ``key`` names a string in ``bot/locales``."""
+
+    key = "error.generic"
+
+    def __init__(self, key: str | None = None, /, **params: Any) -> None:
+        if key is not None:
+            self.key = key
+        self.params = params
+        super().__init__(self.key if not params else f"{self.key} {params}")
+
+
+class InvalidInput(DomainError):
+    """The user's (or file's, or feed's) input cannot be accepted as it is."""
+
+    key = "error.invalid_input"
+
+
+class NotFound(DomainError):
+    key = "error.not_found"
+
+
+class Forbidden(DomainError):
+    """The caller may not do this (not a moderator, wrong guild, role restriction)."""
+
+    key = "error.forbidden"
+
+
+class Conflict(DomainError):
+    """The record is not in a state that allows this (poll closed, already published…)."""
+
+    key = "error.conflict"
+
+
+class FetchError(DomainError):
+    """Fetching remote content failed (host not allowed, down, too slow, too big, garbage)."""
+
+    key = "error.fetch"

@@ -1,0 +1,107 @@
+"""Building and running the bot: logging, endpoints, engine, and the process's life and death."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import signal
+import sys
+
+import discord
+import yarl
+
+from bot.client import ReseauBot
+from bot.config import Config
+from storage.db import create_engine, ensure_current, session_factory
+
+log = logging.getLogger("reseau")
+
+
+class SecretFilter(logging.Filter):
+    """Masks the bot token (and anything shaped like a Discord token) in every log record."""
+
+    TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}")
+
+    def __init__(self, secrets: list[str] | None = None) -> None:
+        super().__init__()
+        self.secrets = [s for s in (secrets or []) if s]
+
+    def add(self, secret: str) -> None:
+        if secret:
+            self.secrets.append(secret)
+
+    def mask(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "[token hidden]")
+        return self.TOKEN_SHAPE.sub("[token hidden]", text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = self.mask(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            if self.mask(text) != text:
+                record.exc_text = self.mask(text)
+        return True
+
+
+SECRETS = SecretFilter()
+
+
+def setup_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(SECRETS)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("discord").setLevel(max(logging.INFO, root.level))
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def point_discord_at(config: Config) -> None:
+    """Use another Discord-compatible API (self-hosted, test server) when configured.
+
+    discord.py 2.7 connects to ``DiscordWebSocket.DEFAULT_GATEWAY`` without asking
+    ``/gateway/bot``, so both the REST base and the gateway URL are set here.
+    """
+    discord.http.Route.BASE = config.discord.api_base_url.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.discord.gateway_url)
+
+
+def build_bot(config: Config, **kwargs) -> ReseauBot:
+    engine = create_engine(config.database.url, echo=config.database.echo)
+    return ReseauBot(config, engine=engine, sessions=session_factory(engine), **kwargs)
+
+
+async def run_bot(config: Config, token: str, *, sync_only: bool = False) -> int:
+    SECRETS.add(token)
+    point_discord_at(config)
+    bot = build_bot(config)
+    await ensure_current(bot.engine)
+    if sync_only:
+        # Log in over REST only (login runs setup_hook, which syncs), then leave.
+        bot.force_sync = True
+        async with bot:
+            await bot.login(token)
+        return 0
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with bot:
+        runner = asyncio.create_task(bot.start(token))
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            log.info("signal received, stopping")
+            await bot.close()
+        else:
+            stopper.cancel()
+        await runner
+    return 0

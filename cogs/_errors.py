@@ -1,0 +1,63 @@
+"""The one error path: any failure in a command or component becomes a clear ephemeral
+message in the member's language.  Domain errors say what went wrong; anything else is a bug,
+logged with its traceback, and the member gets an apology — never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+
+from bot.errors import DomainError
+
+if TYPE_CHECKING:
+    from bot.client import ReseauBot
+
+log = logging.getLogger("reseau.errors")
+
+
+class NotModerator(app_commands.CheckFailure):
+    """Raised by the run-time moderator check."""
+
+
+def message_for(bot: ReseauBot, lang: str, error: BaseException) -> str:
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    elif isinstance(error, app_commands.TransformerError) and error.__cause__ is not None:
+        error = error.__cause__
+    if isinstance(error, DomainError):
+        return bot.t(error.key, lang, **error.params)
+    if isinstance(error, NotModerator):
+        return bot.t("error.not_moderator", lang)
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return bot.t("error.guild_only", lang)
+    if isinstance(error, app_commands.CheckFailure):
+        return bot.t("error.forbidden", lang)
+    log.error("unexpected error", exc_info=error)
+    return bot.t("error.generic", lang)
+
+
+async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
+    bot: ReseauBot = interaction.client  # type: ignore[assignment]
+    text = message_for(bot, bot.lang(interaction), error)
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not tell the member about an error", exc_info=True)
+
+
+class ReportingView(discord.ui.View):
+    """Views (and the dynamic items dispatched through them) report errors the same way."""
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
+        await report_error(interaction, error)
+
+
+class ReportingModal(discord.ui.Modal):
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        await report_error(interaction, error)

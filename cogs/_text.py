@@ -1,0 +1,20 @@
+"""Localised names for slash commands: ``cmd("help")`` → ``locale_str`` with a catalogue key."""
+
+from __future__ import annotations
+
+from discord.app_commands import locale_str
+
+from bot.i18n import Catalogue
+
+_CATALOGUE = Catalogue.load()
+
+
+def name(key: str) -> locale_str:
+    """English base name from the catalogue, French through the translator."""
+    full = f"cmd.{key}.name"
+    return locale_str(_CATALOGUE.t(full, "en"), key=full)
+
+
+def desc(key: str) -> locale_str:
+    full = f"cmd.{key}.desc"
+    return locale_str(_CATALOGUE.t(full, "en"), key=full)

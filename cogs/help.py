@@ -1,0 +1,34 @@
+"""/help (fr /aide): what the bot does and which commands this member can use."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import ReseauBot
+from cogs import _text
+from cogs._checks import is_moderator
+
+MEMBER_COMMANDS = ("help", "poll", "profile")
+MODERATOR_COMMANDS = ("extract", "announce", "poll", "export", "status")
+
+
+class Help(commands.Cog):
+    def __init__(self, bot: ReseauBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name=_text.name("help"), description=_text.desc("help"))
+    async def help(self, interaction: discord.Interaction) -> None:
+        lang = self.bot.lang(interaction)
+        t = self.bot.t
+        embed = discord.Embed(title=t("help.title", lang), description=t("help.intro", lang), colour=0x2B6CB0)
+        embed.add_field(name=t("help.members", lang), value=t("help.members_list", lang), inline=False)
+        if is_moderator(interaction):
+            embed.add_field(name=t("help.moderators", lang), value=t("help.moderators_list", lang), inline=False)
+        embed.set_footer(text=t("help.footer", lang))
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+async def setup(bot: ReseauBot) -> None:
+    await bot.add_cog(Help(bot))

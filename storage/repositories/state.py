@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import BotState, NetworkChannel
+
+
+class StateRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, key: str) -> str | None:
+        row = await self.session.get(BotState, key)
+        return row.value if row else None
+
+    async def set(self, key: str, value: str) -> None:
+        row = await self.session.get(BotState, key)
+        if row is None:
+            self.session.add(BotState(key=key, value=value))
+        else:
+            row.value = value
+
+
+class ChannelRepository:
+    """The network channels, mirrored from the config at start-up."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def all(self, *, enabled_only: bool = True) -> list[NetworkChannel]:
+        stmt = select(NetworkChannel).order_by(NetworkChannel.guild_id, NetworkChannel.channel_id)
+        if enabled_only:
+            stmt = stmt.where(NetworkChannel.enabled.is_(True))
+        return list(await self.session.scalars(stmt))
+
+    async def get(self, channel_id: int) -> NetworkChannel | None:
+        return await self.session.get(NetworkChannel, channel_id)
+
+    async def replace_all(self, channels: Iterable[NetworkChannel]) -> None:
+        """Make the table equal to ``channels``; channels no longer configured are disabled
+        (not deleted), so their delivery history stays readable."""
+        wanted = {c.channel_id: c for c in channels}
+        existing = {c.channel_id: c for c in await self.all(enabled_only=False)}
+        for channel_id, row in existing.items():
+            if channel_id not in wanted:
+                row.enabled = False
+        for channel_id, new in wanted.items():
+            row = existing.get(channel_id)
+            if row is None:
+                self.session.add(new)
+            else:
+                row.guild_id, row.language, row.enabled = new.guild_id, new.language, True
+                row.mention_role_id, row.name = new.mention_role_id, new.name
+
+    async def delete_all(self) -> None:
+        await self.session.execute(delete(NetworkChannel))

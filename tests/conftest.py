@@ -1,0 +1,187 @@
+"""Shared fixtures: a real database (SQLite file, or PostgreSQL when RESEAU_TEST_DATABASE_URL is
+set), the real bot on SimCord, a small network world, and the OpenAPI check of every REST body.
+
+The whole suite runs on either database:
+
+    pytest                                                     # SQLite
+    RESEAU_TEST_DATABASE_URL=postgresql+asyncpg://… pytest     # PostgreSQL (.ci/pg-start prints one)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import shutil
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import discord
+import pytest
+import pytest_asyncio
+import simcord
+from sqlalchemy import text
+
+from bot.client import ReseauBot
+from bot.config import Config, NetworkChannel, build_config
+from bot.simcord_support import clear_locales, set_locale
+from storage.db import create_engine, session_factory, upgrade
+from storage.models import Base
+
+PG_URL = os.environ.get("RESEAU_TEST_DATABASE_URL", "")
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"reseau-bot database: {'PostgreSQL ' + PG_URL.rsplit('@', 1)[-1] if PG_URL else 'SQLite (aiosqlite)'}"
+
+
+# --------------------------------------------------------------------------- database
+@pytest.fixture(scope="session")
+def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Migrate once per session: a template SQLite file, or the PostgreSQL test database."""
+    if PG_URL:
+
+        async def reset() -> None:
+            engine = create_engine(PG_URL)
+            async with engine.begin() as conn:
+                await conn.execute(text("DROP SCHEMA public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
+            await upgrade(engine)
+            await engine.dispose()
+
+        asyncio.run(reset())
+        return PG_URL
+    path = tmp_path_factory.mktemp("template") / "template.db"
+
+    async def create() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        await upgrade(engine)
+        async with engine.begin() as conn:
+            await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        await engine.dispose()
+
+    asyncio.run(create())
+    return str(path)
+
+
+@pytest_asyncio.fixture
+async def database_url(_migrated_template: str, tmp_path: Path) -> str:
+    """A fresh, migrated database for one test."""
+    if PG_URL:
+        engine = create_engine(PG_URL)
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        await engine.dispose()
+        return PG_URL
+    path = tmp_path / "reseau.db"
+    shutil.copyfile(_migrated_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest_asyncio.fixture
+async def engine(database_url: str):
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine):
+    return session_factory(engine)
+
+
+# --------------------------------------------------------------------------- config and bot
+@pytest.fixture
+def config(database_url: str, tmp_path: Path) -> Config:
+    raw: dict[str, Any] = {
+        "bot": {"moderator_roles": ["Modération"]},
+        "database": {"url": database_url},
+        "fetch": {"allowed_hosts": ["127.0.0.1"]},
+    }
+    return build_config(raw, tmp_path / "config.toml", environ={})
+
+
+@pytest.fixture
+def bot_factory(config: Config) -> Callable[..., ReseauBot]:
+    """Builds a real ReseauBot on the test database (a new engine each time, as a restart would)."""
+
+    def make(cfg: Config | None = None, **kwargs: Any) -> ReseauBot:
+        cfg = cfg or config
+        engine = create_engine(cfg.database.url)
+        return ReseauBot(cfg, engine=engine, sessions=session_factory(engine), **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def simcord_bot(bot_factory: Callable[..., ReseauBot]) -> ReseauBot:
+    return bot_factory()
+
+
+@pytest.fixture(autouse=True)
+def _locales():
+    yield
+    clear_locales()
+
+
+# --------------------------------------------------------------------------- a small network
+@pytest_asyncio.fixture
+async def world(simcord_env: simcord.Env) -> AsyncIterator[SimpleNamespace]:
+    """One guild of the network: a French and an English channel, a moderators' log channel, a
+    moderator role, a French moderator, a French member and an English member."""
+    env = simcord_env
+    guild = env.create_guild(name="Réseau (test)")
+    fr = guild.create_text_channel("annonces")
+    en = guild.create_text_channel("announcements")
+    modlog = guild.create_text_channel("moderation-log")
+    mod_role = guild.create_role("Modération")
+    moderator = guild.add_member(env.create_user("camille"), roles=[mod_role])
+    member_fr = guild.add_member(env.create_user("awa"))
+    member_en = guild.add_member(env.create_user("sam"))
+    set_locale(moderator, "fr")
+    set_locale(member_fr, "fr")
+    set_locale(member_en, "en-US")
+    bot: ReseauBot = env.bot
+    channels = (
+        NetworkChannel(guild_id=guild.id, channel_id=fr.id, language="fr", name="annonces"),
+        NetworkChannel(guild_id=guild.id, channel_id=en.id, language="en", name="announcements"),
+    )
+    new_config = dataclasses.replace(
+        bot.config,
+        channels=channels,
+        discord=dataclasses.replace(bot.config.discord, moderators_log_channel_id=modlog.id),
+    )
+    await bot.reconfigure(new_config)
+    yield SimpleNamespace(
+        env=env, guild=guild, fr=fr, en=en, modlog=modlog, mod_role=mod_role,
+        moderator=moderator, member_fr=member_fr, member_en=member_en, config=new_config,
+    )
+
+
+# --------------------------------------------------------------------------- OpenAPI oracle
+@pytest.fixture(autouse=True)
+def _validate_rest_bodies(request: pytest.FixtureRequest):
+    """Every REST body the bot sent in a SimCord test must match Discord's OpenAPI description
+    (and the documented rules it leaves out).  A violation fails the test."""
+    yield
+    from tests.discord_openapi import assert_requests_valid
+
+    for value in list(request.node.funcargs.values()):
+        if isinstance(value, simcord.Env):
+            assert_requests_valid(value)
+
+
+def embed_text(message: discord.Message | Any) -> str:
+    """All the text a member reads in a message: content and embeds."""
+    parts = [getattr(message, "content", "") or ""]
+    for embed in getattr(message, "embeds", []) or []:
+        parts += [embed.title or "", embed.description or ""]
+        parts += [f"{f.name}\n{f.value}" for f in embed.fields]
+        if embed.footer and embed.footer.text:
+            parts.append(embed.footer.text)
+    return "\n".join(parts)
