@@ -200,7 +200,9 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
         return 2
     from bot.demo import run_demo
 
-    logging.getLogger("discord").setLevel(logging.WARNING)
+    for noisy in ("discord", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    logging.getLogger("bot").setLevel(logging.WARNING)
     return asyncio.run(
         run_demo(config, out=Path(args.out), preview=args.preview, port=args.port, preview_seconds=args.preview_seconds)
     )

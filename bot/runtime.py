@@ -61,6 +61,7 @@ def setup_logging(level: str = "INFO") -> None:
     logging.getLogger("discord").setLevel(max(logging.INFO, root.level))
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def point_discord_at(config: Config) -> None:

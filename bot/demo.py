@@ -1,0 +1,205 @@
+"""``reseau-bot demo``: the real bot on SimCord (a simulated Discord), no token, no network.
+
+A fresh SQLite database under the output folder, one network server with a French and an
+English channel, a moderator and two members.  Scenes play in order and print what each person
+saw; features add their scenes to ``SCENES``.  ``--preview`` then serves SimCord's local page
+(127.0.0.1 only) where a person can act as a member in the demo channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import simcord
+
+from bot.client import ReseauBot
+from bot.config import Config, NetworkChannel
+from bot.simcord_support import set_locale
+from storage.db import create_engine, session_factory, upgrade
+
+
+@dataclass
+class DemoWorld:
+    env: simcord.Env
+    bot: ReseauBot
+    out: Path
+    guild: Any
+    fr: Any
+    en: Any
+    modlog: Any
+    moderator: Any
+    awa: Any
+    sam: Any
+    extra_members: list[Any] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    def say(self, text: str = "") -> None:
+        print(text, flush=True)
+
+    def show(self, who: str, action: str, result: Any) -> None:
+        """Print an interaction and what the member saw."""
+        self.say(f"▶ {who} → {action}")
+        if result is None:
+            return
+        message = getattr(result, "response", None) or result
+        visibility = " (visible only to them)" if getattr(result, "ephemeral", False) else ""
+        self.say(f"◀ bot{visibility}:")
+        self.say(indent(render_message(message)))
+
+    def show_message(self, where: str, message: Any) -> None:
+        self.say(f"◀ bot in #{where}:")
+        self.say(indent(render_message(message)))
+
+    def wrote(self, path: Path) -> None:
+        self.files.append(path)
+        self.say(f"  ✎ wrote {path}")
+
+
+def indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line if line else prefix.rstrip() for line in text.splitlines())
+
+
+def render_message(message: Any) -> str:
+    """Plain-text rendering of a message: content, embeds, buttons, attachments."""
+    lines: list[str] = []
+    if getattr(message, "content", None):
+        lines.append(message.content)
+    for embed in getattr(message, "embeds", None) or []:
+        if embed.title:
+            lines.append(f"┃ **{embed.title}**")
+        if embed.description:
+            lines += [f"┃ {line}" for line in embed.description.splitlines()]
+        for f in embed.fields:
+            lines.append(f"┃ __{f.name}__")
+            lines += [f"┃ {line}" for line in str(f.value).splitlines()]
+        if embed.footer and embed.footer.text:
+            lines.append(f"┃ — {embed.footer.text}")
+    for row in getattr(message, "components", None) or []:
+        labels = []
+        for child in getattr(row, "children", [row]):
+            label = getattr(child, "label", None) or getattr(child, "placeholder", None)
+            if label:
+                labels.append(f"[{label}]")
+        if labels:
+            lines.append(" ".join(labels))
+    for attachment in getattr(message, "attachments", None) or []:
+        lines.append(f"📎 {attachment.filename}")
+    return "\n".join(lines) or "(empty)"
+
+
+Scene = Callable[[DemoWorld], Awaitable[None]]
+SCENES: list[Scene] = []
+
+
+def scene(fn: Scene) -> Scene:
+    SCENES.append(fn)
+    return fn
+
+
+@scene
+async def bot_comes_up(w: DemoWorld) -> None:
+    w.say(f"● The bot is connected as {w.bot.user} to « {w.guild.name} » (SimCord, no network).")
+    synced = [r for r in w.env.http_requests if r.method == "PUT" and r.path.endswith("/commands")]
+    names = ", ".join(f"/{c['name']} (fr /{c.get('name_localizations', {}).get('fr', c['name'])})"
+                      for c in (synced[-1].json if synced else []))
+    w.say(f"● Slash commands synced: {names}")
+
+
+@scene
+async def members_ask_for_help(w: DemoWorld) -> None:
+    w.say("\n— A French member and an English member ask for help —")
+    w.show("Awa (fr)", "/aide", await w.awa.slash(w.fr, "help"))
+    w.show("Sam (en-US)", "/help", await w.sam.slash(w.en, "help"))
+
+
+@scene
+async def member_tries_a_moderator_command(w: DemoWorld) -> None:
+    w.say("\n— A member tries a moderators' command, then a moderator does —")
+    w.show("Awa (fr)", "/etat", await w.awa.slash(w.fr, "status"))
+    w.show("Camille (fr, moderator)", "/etat", await w.moderator.slash(w.fr, "status"))
+
+
+def load_feature_scenes() -> None:
+    """Feature modules add their scenes on import (kept optional so the demo always runs)."""
+    import importlib
+
+    for name in ("bot.demo_scenes",):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+async def run_demo(
+    config: Config, *, out: Path, preview: bool = False, port: int | None = None,
+    preview_seconds: float | None = None,
+) -> int:
+    out = out.resolve()
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    db_url = f"sqlite+aiosqlite:///{out / 'demo.db'}"
+    config = dataclasses.replace(config, database=dataclasses.replace(config.database, url=db_url))
+    engine = create_engine(db_url)
+    await upgrade(engine)
+    bot = ReseauBot(config, engine=engine, sessions=session_factory(engine))
+    load_feature_scenes()
+    print(f"reseau-bot demo — database {out / 'demo.db'}", flush=True)
+    async with simcord.run(bot, check_errors=False) as env:
+        guild = env.create_guild(name="Réseau 2.0 (démo)")
+        fr = guild.create_text_channel("annonces")
+        en = guild.create_text_channel("announcements")
+        modlog = guild.create_text_channel("moderation")
+        mod_role = guild.create_role("Modération")
+        moderator = guild.add_member(env.create_user("camille", global_name="Camille"), roles=[mod_role])
+        awa = guild.add_member(env.create_user("awa", global_name="Awa"))
+        sam = guild.add_member(env.create_user("sam", global_name="Sam"))
+        for actor, locale in ((moderator, "fr"), (awa, "fr"), (sam, "en-US")):
+            set_locale(actor, locale)
+        demo_config = dataclasses.replace(
+            config,
+            bot=dataclasses.replace(config.bot, moderator_roles=("Modération",)),
+            channels=(
+                NetworkChannel(guild_id=guild.id, channel_id=fr.id, language="fr", name="annonces"),
+                NetworkChannel(guild_id=guild.id, channel_id=en.id, language="en", name="announcements"),
+            ),
+            discord=dataclasses.replace(config.discord, moderators_log_channel_id=modlog.id),
+        )
+        await bot.reconfigure(demo_config)
+        world = DemoWorld(env=env, bot=bot, out=out, guild=guild, fr=fr, en=en, modlog=modlog,
+                          moderator=moderator, awa=awa, sam=sam)
+        for play in SCENES:
+            await play(world)
+        world.say("")
+        if world.files:
+            world.say("Files written:")
+            for path in world.files:
+                world.say(f"  {path}")
+        if preview:
+            await serve_preview(world, port=port, seconds=preview_seconds)
+    print("demo finished", flush=True)
+    return 0
+
+
+async def serve_preview(w: DemoWorld, *, port: int | None, seconds: float | None) -> None:
+    session = w.env.preview(w.fr, viewers=[w.awa, w.sam, w.moderator], layout="channel",
+                            locale="fr", timezone=w.bot.config.bot.timezone, port=port)
+    async with session as page:
+        w.say(f"\nPreview: open {page.url} in a browser (127.0.0.1 only).")
+        w.say("You act as Awa in #annonces. Stop with Ctrl-C or the page's « End preview session ».")
+        sys.stdout.flush()
+        try:
+            if seconds is None:
+                await page.wait_closed()
+            else:
+                await asyncio.wait_for(page.wait_closed(), timeout=seconds)
+        except (TimeoutError, asyncio.CancelledError):
+            pass
