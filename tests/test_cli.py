@@ -1,0 +1,131 @@
+"""The command line as an operator uses it: exit codes and messages, schema upgrade, the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+REPO = Path(__file__).resolve().parents[1]
+FAKE_TOKEN = "MTQ1NjA3NDQ0Mzk4MDgwMDAwMQ.GabcDE.abcdefghijklmnopqrstuvwxyz0123456789AB"
+
+
+def reseau_bot(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120):
+    full_env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "RESEAU_DATABASE_URL")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args], cwd=cwd, env={**full_env, "PYTHONPATH": str(REPO)},
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def test_run_without_token_exits_2_with_one_clear_line(tmp_path):
+    result = reseau_bot("--config", str(REPO / "config.example.toml"), "run", cwd=tmp_path)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert "DISCORD_TOKEN" in lines[0] and "token_file" in lines[0]
+
+
+def test_unknown_section_exits_2_naming_it(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[bot]\nlanguage = 'fr'\n[chanels]\nx = 1\n")
+    result = reseau_bot("--config", str(config), "run", cwd=tmp_path, env={"DISCORD_TOKEN": FAKE_TOKEN})
+    assert result.returncode == 2
+    assert "unknown section [chanels]" in result.stderr and str(config) in result.stderr
+    assert FAKE_TOKEN not in result.stderr
+
+
+def test_db_upgrade_creates_the_schema_in_an_empty_sqlite_file(tmp_path):
+    db = tmp_path / "fresh.db"
+    env = {"RESEAU_DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
+    before = reseau_bot("--config", str(REPO / "config.example.toml"), "db", "current", cwd=tmp_path, env=env)
+    assert before.returncode == 1 and "out of date" in before.stdout
+    result = reseau_bot("--config", str(REPO / "config.example.toml"), "db", "upgrade", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    tables = {r[0] for r in sqlite3.connect(db).execute("select name from sqlite_master where type='table'")}
+    assert {"polls", "answers", "extracts", "deliveries", "audit_log", "profiles", "alembic_version"} <= tables
+    assert sqlite3.connect(db).execute("pragma journal_mode").fetchone()[0] == "wal"
+    after = reseau_bot("--config", str(REPO / "config.example.toml"), "db", "current", cwd=tmp_path, env=env)
+    assert after.returncode == 0 and "up to date" in after.stdout
+
+
+def test_run_refuses_an_out_of_date_schema(tmp_path):
+    db = tmp_path / "empty.db"
+    env = {"RESEAU_DATABASE_URL": f"sqlite+aiosqlite:///{db}", "DISCORD_TOKEN": FAKE_TOKEN}
+    result = reseau_bot("--config", str(REPO / "config.example.toml"), "run", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert "reseau-bot db upgrade" in result.stderr
+    assert FAKE_TOKEN not in result.stderr + result.stdout
+
+
+async def _refusing_discord(port_holder: list[int], ready: asyncio.Event, stop: asyncio.Event) -> None:
+    async def unauthorized(request: web.Request) -> web.Response:
+        return web.json_response({"message": "401: Unauthorized", "code": 0}, status=401)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", unauthorized)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port_holder.append(site._server.sockets[0].getsockname()[1])
+    ready.set()
+    await stop.wait()
+    await runner.cleanup()
+
+
+async def test_rejected_token_never_appears_in_output(tmp_path):
+    """Against a loopback Discord-compatible API that refuses the token: exit 2, token hidden."""
+    port: list[int] = []
+    ready, stop = asyncio.Event(), asyncio.Event()
+    server = asyncio.create_task(_refusing_discord(port, ready, stop))
+    await ready.wait()
+    db = tmp_path / "bot.db"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"[database]\nurl = 'sqlite+aiosqlite:///{db}'\n[bot]\nlog_level = 'DEBUG'\n"
+        f"[discord]\napi_base_url = 'http://127.0.0.1:{port[0]}/api/v10'\n"
+        f"gateway_url = 'ws://127.0.0.1:{port[0]}/gateway'\n"
+    )
+    upgrade = await asyncio.to_thread(reseau_bot, "--config", str(config), "db", "upgrade", cwd=tmp_path)
+    assert upgrade.returncode == 0, upgrade.stderr
+    result = await asyncio.to_thread(
+        reseau_bot, "--config", str(config), "run", cwd=tmp_path, env={"DISCORD_TOKEN": FAKE_TOKEN}
+    )
+    stop.set()
+    await server
+    assert result.returncode == 2, result.stderr
+    assert "refused the token" in result.stderr
+    assert FAKE_TOKEN not in result.stderr + result.stdout
+    assert FAKE_TOKEN.split(".")[0] not in result.stderr + result.stdout
+
+
+def test_secret_filter_masks_tokens_in_log_records():
+    import logging
+
+    from bot.runtime import SecretFilter
+
+    f = SecretFilter(["s3cr3t-value"])
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "token=%s other=%s", ("s3cr3t-value", FAKE_TOKEN), None)
+    f.filter(record)
+    assert "s3cr3t-value" not in record.getMessage() and FAKE_TOKEN not in record.getMessage()
+
+
+@pytest.mark.slow
+def test_demo_plays_the_scenario_and_exits_0(tmp_path):
+    result = reseau_bot("--config", str(REPO / "config.example.toml"), "demo", "--out", str(tmp_path / "out"),
+                        cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "▶ Awa (fr) → /aide" in out and "Pour les membres" in out
+    assert "▶ Sam (en-US) → /help" in out and "For members" in out
+    assert "réservée aux modérateurs" in out
+    assert "Traceback" not in out + result.stderr
+    assert (tmp_path / "out" / "demo.db").exists()

@@ -1,0 +1,85 @@
+"""Configuration: defaults, the example file, and one clear message per mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, build_config, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_example_config_loads_as_is():
+    config = load_config(REPO / "config.example.toml", environ={})
+    assert config.bot.timezone == "Europe/Paris"
+    assert config.bot.language == "fr"
+    assert config.database.url.startswith("sqlite+aiosqlite:///./data/")
+    assert [t.code for t in config.member_types][:2] == ["collectivite", "reseau"]
+
+
+def test_defaults_without_a_file():
+    config = build_config({}, Path("config.toml"), environ={})
+    assert config.schedule.extract_cron == "0 10 1-7 * mon"
+    assert config.schedule.catch_up_days == 7
+    assert len(config.member_types) == 5
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[bots]\nlanguage = 'fr'\n", "unknown section [bots]"),
+        ("[bot]\nlangage = 'fr'\n", "unknown key bot.langage"),
+        ("[bot]\nmoderator_roles = 'Mods'\n", "bot.moderator_roles must be a list"),
+        ("[schedule]\ncatch_up_days = 'seven'\n", "schedule.catch_up_days must be an integer"),
+        ("[discord]\nmembers_intent = 1\n", "discord.members_intent must be true or false"),
+        ("[bot]\ntimezone = 'Europe/Lutece'\n", "bot.timezone: unknown timezone"),
+        ("[schedule]\nextract_cron = '0 25 * * *'\n", "schedule.extract_cron: bad cron expression"),
+        ("[schedule]\nextract_cron = 'every monday'\n", "schedule.extract_cron"),
+        (
+            "[[channels]]\nguild_id = 1\nchannel_id = 5\n[[channels]]\nguild_id = 2\nchannel_id = 5\n",
+            "channels[1].channel_id 5 is listed twice",
+        ),
+        ("[[channels]]\nguild_id = 1\n", "channels[0]"),
+        ("[[channels]]\nguild_id = 1\nchannel_id = 2\nlanguage = 'de'\n", "channels[0].language"),
+        ("[database]\nurl = 'mysql://x'\n", "database.url"),
+        ("[privacy]\nforget_mode = 'shred'\n", "privacy.forget_mode"),
+        ("[bot\n", "not valid TOML"),
+    ],
+)
+def test_mistakes_name_the_file_and_the_key(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    assert expected in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_database_url_from_environment_overrides_the_file(tmp_path):
+    path = write(tmp_path, "[database]\nurl = 'sqlite+aiosqlite:///a.db'\n")
+    url = "postgresql+asyncpg://u@127.0.0.1/db"
+    assert load_config(path, environ={"RESEAU_DATABASE_URL": url}).database.url == url
+
+
+def test_token_from_environment_or_file(tmp_path):
+    secret = tmp_path / "outside" / "token"
+    secret.parent.mkdir()
+    secret.write_text("file-token\n")
+    path = write(tmp_path, f"[discord]\ntoken_file = '{secret}'\n")
+    config = load_config(path, environ={})
+    assert config.read_token(environ={}) == "file-token"
+    assert config.read_token(environ={"DISCORD_TOKEN": "env-token"}) == "env-token"
+    assert build_config({}, path, environ={}).read_token(environ={}) is None
+
+
+def test_unreadable_token_file_is_a_clear_error(tmp_path):
+    path = write(tmp_path, f"[discord]\ntoken_file = '{tmp_path / 'missing'}'\n")
+    with pytest.raises(ConfigError, match="discord.token_file: cannot read"):
+        load_config(path, environ={}).read_token(environ={})

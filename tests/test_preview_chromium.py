@@ -1,0 +1,70 @@
+"""`reseau-bot demo --preview` serves SimCord's page on 127.0.0.1; real headless Chromium renders
+it and the bot's messages are on the page."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"),
+    reason="Debian's chromium is not installed (CI installs it; apt-get install chromium)",
+)
+
+
+def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
+    assert CHROMIUM, "chromium is required on CI"
+    return subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def preview_url(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "--config", str(REPO / "config.example.toml"), "demo",
+         "--out", str(tmp_path / "out"), "--preview", "--preview-seconds", "90"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    url, seen = None, []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and url is None:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        match = re.search(r"(http://127\.0\.0\.1:\d+/#\S+)", line)
+        if match:
+            url = match.group(1)
+    try:
+        assert url, "the demo did not print a preview URL:\n" + "".join(seen[-40:])
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_preview_page_shows_the_bots_messages_in_chromium(preview_url, tmp_path):
+    result = chromium("--virtual-time-budget=10000", "--dump-dom", preview_url, profile=tmp_path / "profile")
+    dom = result.stdout
+    assert "annonces" in dom
+    assert "Le bot du réseau 2.0" in dom  # the /aide reply Awa received
+    assert "réservée aux modérateurs" in dom
+    shot = tmp_path / "preview.png"
+    chromium("--virtual-time-budget=10000", "--window-size=1200,1400", f"--screenshot={shot}", preview_url,
+             profile=tmp_path / "profile2")
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
