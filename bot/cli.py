@@ -209,4 +209,8 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # `python -m bot.cli`: run the importable module's main(), so that the feature
+    # sub-commands registered on `bot.cli` (not on `__main__`) are there too.
+    from bot.cli import main as _main
+
+    raise SystemExit(_main())

@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 EXTENSIONS: tuple[str, ...] = (
     "cogs.help",
     "cogs.admin",
+    "cogs.polls",
+    "cogs.extracts",
+    "cogs.announcements",
+    "cogs.profile",
+    "cogs.exports",
 )
 
 COMMANDS_HASH_KEY = "commands_hash"

@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from bot import (
+    export_cli,  # noqa: F401  (registers `reseau-bot export`)
+    extracts_cli,  # noqa: F401  (registers `reseau-bot extracts …` and `schedule`)
+    privacy_cli,  # noqa: F401  (registers `reseau-bot prune`)
+)
 from bot.cli import PARSER_EXTENSIONS, command
 from bot.config import Config
 from storage.db import create_engine, ensure_current, session_factory

@@ -297,6 +297,8 @@ def _check_semantics(config: Config) -> None:
             raise ConfigError(f"{path}: discord.{url_key} must be an http(s) or ws(s) URL")
     if config.privacy.forget_mode not in ("delete", "unlink"):
         raise ConfigError(f"{path}: privacy.forget_mode must be \"delete\" or \"unlink\"")
+    if config.privacy.retention_days < 1:
+        raise ConfigError(f"{path}: privacy.retention_days must be 1 or more")
     if config.fetch.max_bytes <= 0 or config.fetch.connect_timeout <= 0 or config.fetch.read_timeout <= 0:
         raise ConfigError(f"{path}: fetch timeouts and max_bytes must be positive")
     if not 1 <= config.polls.max_duration_days <= 32:

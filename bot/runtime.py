@@ -99,10 +99,14 @@ async def run_bot(config: Config, token: str, *, sync_only: bool = False) -> int
         runner = asyncio.create_task(bot.start(token))
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if stopper in done:
-            log.info("signal received, stopping")
-            await bot.close()
-        else:
+        if stopper not in done:
             stopper.cancel()
-        await runner
+            await runner  # the client stopped by itself: let its error (if any) surface
+            return 0
+        log.info("signal received, stopping")
+        await bot.close()
+        try:
+            await asyncio.wait_for(runner, timeout=30)
+        except Exception:  # noqa: BLE001 — discord.py may trip over its own half-open socket on close
+            log.debug("client task ended with an error after close", exc_info=True)
     return 0

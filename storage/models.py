@@ -105,7 +105,7 @@ class Extract(Base):
 
     __tablename__ = "extracts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source_key: Mapped[str] = mapped_column(String(500), unique=True)
+    source_key: Mapped[str] = mapped_column(String(512), unique=True)
     title: Mapped[str] = mapped_column(String(256))
     intro: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")

@@ -73,7 +73,7 @@ def upgrade() -> None:
     op.create_table(
         "extracts",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("source_key", sa.String(length=500), nullable=False),
+        sa.Column("source_key", sa.String(length=512), nullable=False),
         sa.Column("title", sa.String(length=256), nullable=False),
         sa.Column("intro", sa.Text(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),

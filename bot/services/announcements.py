@@ -1,0 +1,273 @@
+"""Moderators' announcements: draft → publish now, or schedule (a row the scheduler follows),
+or cancel.  Discord-free.
+
+An announcement goes to every enabled network channel, or to one channel; its optional role
+is mentioned in the channels of the server it was written on.  Every status change is a
+guarded transition (``draft``/``scheduled`` → ``published``/``cancelled``), so a second click
+or a second scheduler run changes nothing.  Scheduled times are typed in ``bot.timezone``
+(``YYYY-MM-DD HH:MM``) and stored in UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.errors import Conflict, InvalidInput, NotFound
+from bot.services.delivery import DeliveryReport, Publisher, write_deliveries
+from storage import models
+from storage.repositories import AnnouncementRepository, AuditRepository, ChannelRepository
+from storage.repositories.extracts import (
+    ANNOUNCEMENT_CANCELLED,
+    ANNOUNCEMENT_DRAFT,
+    ANNOUNCEMENT_MISSED,
+    ANNOUNCEMENT_PUBLISHED,
+    ANNOUNCEMENT_SCHEDULED,
+)
+
+TITLE_MAX = 256
+BODY_MAX = 4000
+LINK_MAX = 1000
+_WHEN = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})[ T]+(\d{1,2}):(\d{2})\s*$")
+_HTTP = re.compile(r"^https?://[^\s/]+\S*$", re.IGNORECASE)
+
+
+def job_id(announcement_id: int) -> str:
+    return f"announcement-{announcement_id}"
+
+
+# --------------------------------------------------------------------------------------------
+# Input
+
+
+def parse_local_time(text: str, tz: ZoneInfo) -> datetime:
+    """``YYYY-MM-DD HH:MM`` in ``tz`` → aware UTC.  A time that does not exist (the hour skipped
+    in spring) is refused; an ambiguous one (the hour repeated in autumn) is the first."""
+    match = _WHEN.match(text or "")
+    if not match:
+        raise InvalidInput("announce.bad_time", value=(text or "")[:40])
+    year, month, day, hour, minute = (int(g) for g in match.groups())
+    try:
+        local = datetime(year, month, day, hour, minute, tzinfo=tz)
+    except ValueError:
+        raise InvalidInput("announce.bad_time", value=text.strip()[:40]) from None
+    utc = local.astimezone(UTC)
+    if utc.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise InvalidInput("announce.time_gap", value=text.strip()[:40])
+    return utc
+
+
+def _check(title: str, body: str, link: str | None) -> tuple[str, str, str | None]:
+    title, body, link = (title or "").strip(), (body or "").strip(), (link or "").strip() or None
+    if not title:
+        raise InvalidInput("announce.title_empty")
+    if len(title) > TITLE_MAX:
+        raise InvalidInput("announce.title_too_long", limit=TITLE_MAX)
+    if not body:
+        raise InvalidInput("announce.body_empty")
+    if len(body) > BODY_MAX:
+        raise InvalidInput("announce.body_too_long", limit=BODY_MAX)
+    if link is not None and (len(link) > LINK_MAX or not _HTTP.match(link)):
+        raise InvalidInput("announce.bad_link", value=link[:100])
+    return title, body, link
+
+
+# --------------------------------------------------------------------------------------------
+# Records
+
+
+async def create_draft(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    guild_id: int,
+    author_id: int,
+    title: str,
+    body: str,
+    link: str | None = None,
+    target_channel_id: int | None = None,
+    mention_role_id: int | None = None,
+    lang: str = "fr",
+    now: datetime,
+) -> models.Announcement:
+    title, body, link = _check(title, body, link)
+    async with sessions.begin() as session:
+        if target_channel_id is None and not await ChannelRepository(session).all():
+            raise Conflict("announce.no_channels")
+        return AnnouncementRepository(session).add(models.Announcement(
+            guild_id=guild_id, author_id=author_id, title=title, body=body, link=link,
+            target_channel_id=target_channel_id, mention_role_id=mention_role_id or None,
+            lang=lang, status=ANNOUNCEMENT_DRAFT, created_at=now,
+        ))
+
+
+async def get_announcement(
+    sessions: async_sessionmaker[AsyncSession], announcement_id: int, *, guild_id: int | None = None
+) -> models.Announcement:
+    """The announcement, if it exists (and belongs to ``guild_id`` when given)."""
+    async with sessions() as session:
+        announcement = await AnnouncementRepository(session).get(announcement_id)
+    if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
+        raise NotFound("announce.not_found", id=announcement_id)
+    return announcement
+
+
+async def list_scheduled(
+    sessions: async_sessionmaker[AsyncSession], *, guild_id: int | None = None
+) -> list[models.Announcement]:
+    async with sessions() as session:
+        return await AnnouncementRepository(session).scheduled(guild_id=guild_id)
+
+
+async def _targets(session: AsyncSession, announcement: models.Announcement) -> list[tuple[int, int]]:
+    if announcement.target_channel_id:
+        channel = await ChannelRepository(session).get(announcement.target_channel_id)
+        guild_id = channel.guild_id if channel is not None else announcement.guild_id
+        return [(guild_id, announcement.target_channel_id)]
+    return [(c.guild_id, c.channel_id) for c in await ChannelRepository(session).all()]
+
+
+def _refuse(announcement: models.Announcement | None, announcement_id: int, guild_id: int | None) -> None:
+    if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
+        raise NotFound("announce.not_found", id=announcement_id)
+    raise Conflict("announce.wrong_status", id=announcement_id, status=announcement.status)
+
+
+# --------------------------------------------------------------------------------------------
+# Transitions
+
+
+@dataclass
+class AnnouncementOutcome:
+    announcement: models.Announcement
+    targets: int
+    report: DeliveryReport
+
+
+async def publish(
+    sessions: async_sessionmaker[AsyncSession],
+    publisher: Publisher,
+    announcement_id: int,
+    *,
+    now: datetime,
+    actor_id: int | None,
+    guild_id: int | None = None,
+    channel_id: int | None = None,
+    scheduled: bool = False,
+) -> AnnouncementOutcome | None:
+    """Publish a draft now (``scheduled=False``), or a scheduled one when its time has come
+    (``scheduled=True``: returns None if it was cancelled or published meanwhile)."""
+    frm = (ANNOUNCEMENT_SCHEDULED,) if scheduled else (ANNOUNCEMENT_DRAFT,)
+    async with sessions.begin() as session:
+        repo = AnnouncementRepository(session)
+        announcement = await repo.get(announcement_id)
+        if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
+            raise NotFound("announce.not_found", id=announcement_id)
+        if not await repo.transition(announcement_id, frm, ANNOUNCEMENT_PUBLISHED, published_at=now):
+            if scheduled:
+                return None
+            _refuse(announcement, announcement_id, guild_id)
+        targets = await _targets(session, announcement)
+        await write_deliveries(session, kind="announcement", source_id=announcement_id, targets=targets, now=now)
+        AuditRepository(session).record(
+            "announcement.publish", actor_id=actor_id, target_type="announcement", target_id=announcement_id,
+            guild_id=guild_id if guild_id is not None else announcement.guild_id, channel_id=channel_id,
+            details={
+                "channels": len(targets), "trigger": "schedule" if scheduled else "manual",
+                "author": announcement.author_id, "title": announcement.title[:100],
+            },
+        )
+    announcement.status, announcement.published_at = ANNOUNCEMENT_PUBLISHED, now
+    report = await publisher.deliver(announcement_id=announcement_id)
+    return AnnouncementOutcome(announcement, len(targets), report)
+
+
+async def schedule(
+    sessions: async_sessionmaker[AsyncSession],
+    announcement_id: int,
+    *,
+    when: datetime,
+    now: datetime,
+    actor_id: int | None,
+    guild_id: int | None = None,
+    channel_id: int | None = None,
+) -> models.Announcement:
+    if when <= now:
+        raise InvalidInput("announce.in_past")
+    async with sessions.begin() as session:
+        repo = AnnouncementRepository(session)
+        announcement = await repo.get(announcement_id)
+        if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
+            raise NotFound("announce.not_found", id=announcement_id)
+        if not await repo.transition(announcement_id, (ANNOUNCEMENT_DRAFT,), ANNOUNCEMENT_SCHEDULED, scheduled_at=when):
+            _refuse(announcement, announcement_id, guild_id)
+        AuditRepository(session).record(
+            "announcement.schedule", actor_id=actor_id, target_type="announcement", target_id=announcement_id,
+            guild_id=guild_id if guild_id is not None else announcement.guild_id, channel_id=channel_id,
+            details={"at": when.isoformat(), "title": announcement.title[:100]},
+        )
+    announcement.status, announcement.scheduled_at = ANNOUNCEMENT_SCHEDULED, when
+    return announcement
+
+
+async def cancel(
+    sessions: async_sessionmaker[AsyncSession],
+    announcement_id: int,
+    *,
+    actor_id: int | None,
+    guild_id: int | None = None,
+    channel_id: int | None = None,
+) -> models.Announcement:
+    """Cancel a draft or a scheduled announcement (the caller removes the scheduler job)."""
+    async with sessions.begin() as session:
+        repo = AnnouncementRepository(session)
+        announcement = await repo.get(announcement_id)
+        if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
+            raise NotFound("announce.not_found", id=announcement_id)
+        before = announcement.status
+        if not await repo.transition(
+            announcement_id, (ANNOUNCEMENT_DRAFT, ANNOUNCEMENT_SCHEDULED), ANNOUNCEMENT_CANCELLED
+        ):
+            _refuse(announcement, announcement_id, guild_id)
+        AuditRepository(session).record(
+            "announcement.cancel", actor_id=actor_id, target_type="announcement", target_id=announcement_id,
+            guild_id=guild_id if guild_id is not None else announcement.guild_id, channel_id=channel_id,
+            details={"was": before, "title": announcement.title[:100]},
+        )
+    announcement.status = ANNOUNCEMENT_CANCELLED
+    return announcement
+
+
+@dataclass
+class Reconciliation:
+    upcoming: list[models.Announcement]  # to put in the scheduler
+    due: list[models.Announcement]  # their time passed while the bot was down, within the grace
+    missed: list[models.Announcement]  # too late: marked missed, not posted
+
+
+async def reconcile(
+    sessions: async_sessionmaker[AsyncSession], *, now: datetime, grace: timedelta
+) -> Reconciliation:
+    """Sort the scheduled rows for the scheduler at start-up; mark the hopelessly late ones
+    ``missed`` (audited) rather than posting stale news."""
+    result = Reconciliation([], [], [])
+    async with sessions.begin() as session:
+        repo = AnnouncementRepository(session)
+        for announcement in await repo.scheduled():
+            when = announcement.scheduled_at
+            if when is None or when > now:
+                result.upcoming.append(announcement)
+            elif now - when <= grace:
+                result.due.append(announcement)
+            elif await repo.transition(announcement.id, (ANNOUNCEMENT_SCHEDULED,), ANNOUNCEMENT_MISSED):
+                announcement.status = ANNOUNCEMENT_MISSED
+                AuditRepository(session).record(
+                    "announcement.missed", actor_id=None, target_type="announcement",
+                    target_id=announcement.id, guild_id=announcement.guild_id,
+                    details={"at": when.isoformat(), "title": announcement.title[:100]},
+                )
+                result.missed.append(announcement)
+    return result

@@ -1,0 +1,468 @@
+"""The outbox publisher: every post to the network's channels goes through delivery rows.
+
+1. One transaction writes a ``pending`` delivery row per target channel (``create_pending``:
+   ``INSERT … ON CONFLICT DO NOTHING`` on (extract, channel) / (announcement, channel)).
+2. :meth:`Publisher.deliver` then sends every pending row through a :class:`Sender`, at most
+   ``concurrency`` at a time and paced to ``rate`` requests per second (Discord's global limit
+   is 50/s; discord.py's HTTP client still handles 429s and per-route buckets).  Before the
+   first request for a row its attempt counter is committed, so after a crash a row with
+   ``attempts > 0`` may already have been posted: the sender first looks for the bot's own
+   recent message carrying the row's nonce (or, where the API does not echo nonces, the same
+   content), and each message is sent with ``nonce`` + ``enforce_nonce`` so that Discord itself
+   returns the first message rather than creating a second one within its nonce window.
+3. A row is marked ``sent`` with the message id, or ``failed`` with the reason when the channel
+   is gone or the bot may not post there (reported once per fan-out in the moderators' log
+   channel); a transient failure (5xx, network) leaves it ``pending`` for the next run, up to
+   ``max_attempts``.
+
+Both the gateway bot (``bot.posting.GatewaySender``) and the REST-only command line
+(``bot.posting.RestSender``) implement :class:`Sender`.  Nothing here imports discord.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import Catalogue
+from bot.services.extract_render import EmbedPart, render_extract, report_button_label
+from storage import models
+from storage.repositories import AuditRepository, ChannelRepository, DeliveryRepository
+from storage.repositories.extracts import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_SENT
+
+log = logging.getLogger("reseau.delivery")
+
+NONCE_MAX = 25
+MAX_PARTS = 99  # part nonces are "<row nonce>.<index>", at most 25 characters
+
+
+# --------------------------------------------------------------------------------------------
+# What is sent
+
+
+@dataclass(frozen=True)
+class LinkButton:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class MessagePart:
+    """One Discord message: optional text (a role mention), embeds, an optional link button.
+
+    ``mention_role_id`` is the one role the message may ping (``allowed_mentions`` lists only
+    it); ``mention_everyone`` is set only when a channel is explicitly configured to mention
+    ``@everyone`` (its role id is the guild id).  Nothing else in a post ever pings anyone.
+    """
+
+    embeds: tuple[EmbedPart, ...]
+    content: str | None = None
+    button: LinkButton | None = None
+    mention_role_id: int | None = None
+    mention_everyone: bool = False
+
+
+@dataclass(frozen=True)
+class Post:
+    """Everything one delivery sends to one channel, in order."""
+
+    label: str  # what moderators call it in reports ("extract #3 « … »")
+    parts: tuple[MessagePart, ...]
+    crosspost: bool = False  # publish (crosspost) the first message in announcement channels
+
+
+def part_nonce(row_nonce: str, index: int) -> str:
+    return row_nonce if index == 0 else f"{row_nonce}.{index}"
+
+
+def make_nonce(kind: str, source_id: int, channel_id: int, created_at: datetime) -> str:
+    """22 characters derived from the row (what it posts, where, when it was written)."""
+    raw = f"{kind}:{source_id}:{channel_id}:{created_at.isoformat()}"
+    return "rb" + hashlib.sha256(raw.encode()).hexdigest()[:20]
+
+
+def mention(role_id: int | None, guild_id: int) -> tuple[str | None, int | None, bool]:
+    """(content, mention_role_id, mention_everyone) for a channel's configured role."""
+    if not role_id:
+        return None, None, False
+    if role_id == guild_id:  # the @everyone role: only because a moderator configured it
+        return "@everyone", None, True
+    return f"<@&{role_id}>", role_id, False
+
+
+def extract_post(
+    extract: models.Extract,
+    *,
+    catalogue: Catalogue,
+    mention_role_id: int | None = None,
+    guild_id: int = 0,
+) -> Post:
+    """An extract as members see it: the rendered embeds (split across messages when long),
+    the channel's role mentioned on the first message, the report button on the last."""
+    lang = extract.lang if extract.lang in ("fr", "en") else catalogue.default_lang
+    messages = render_extract(extract, lang=lang, catalogue=catalogue)
+    if len(messages) > MAX_PARTS:  # pragma: no cover - 99 messages of 6000 characters
+        raise ValueError("extract too long to post")
+    content, role_id, everyone = mention(mention_role_id, guild_id)
+    button = LinkButton(report_button_label(lang, catalogue), extract.link) if extract.link else None
+    parts = []
+    for index, embeds in enumerate(messages):
+        first, last = index == 0, index == len(messages) - 1
+        parts.append(MessagePart(
+            embeds=tuple(embeds),
+            content=content if first else None,
+            button=button if last else None,
+            mention_role_id=role_id if first else None,
+            mention_everyone=everyone if first else False,
+        ))
+    return Post(label=f"#{extract.id} « {extract.title} »", parts=tuple(parts))
+
+
+def announcement_post(
+    announcement: models.Announcement,
+    *,
+    catalogue: Catalogue,
+    lang: str | None = None,
+    guild_id: int | None = None,
+) -> Post:
+    """An announcement: one embed (title, text, link), a "read more" button when there is a
+    link, the chosen role mentioned in the channels of its server; crossposted in news channels."""
+    lang = lang or announcement.lang
+    role = announcement.mention_role_id if guild_id in (None, announcement.guild_id) else None
+    content, role_id, everyone = mention(role, announcement.guild_id)
+    embed = EmbedPart(title=announcement.title, description=announcement.body, url=announcement.link or None)
+    button = LinkButton(catalogue.t("announce.read_more", lang), announcement.link) if announcement.link else None
+    part = MessagePart(
+        embeds=(embed,), content=content, button=button, mention_role_id=role_id, mention_everyone=everyone
+    )
+    return Post(label=f"#{announcement.id} « {announcement.title} »", parts=(part,), crosspost=True)
+
+
+# --------------------------------------------------------------------------------------------
+# How it is sent
+
+
+class DeliveryError(Exception):
+    """A send failed.  ``permanent`` failures mark the row failed; others leave it pending."""
+
+    permanent = False
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ChannelMissing(DeliveryError):
+    permanent = True
+
+
+class MissingPermission(DeliveryError):
+    permanent = True
+
+
+class Rejected(DeliveryError):
+    """Discord refused the message itself (4xx other than 403/404/429)."""
+
+    permanent = True
+
+
+class TransientFailure(DeliveryError):
+    permanent = False
+
+
+class Sender(Protocol):
+    async def send(self, channel_id: int, part: MessagePart, nonce: str, *, crosspost: bool = False) -> int:
+        """Post one message, return its id; raise ChannelMissing / MissingPermission / Rejected /
+        TransientFailure."""
+        ...
+
+    async def find_sent(
+        self, channel_id: int, parts: Sequence[tuple[str, MessagePart]], after: datetime
+    ) -> dict[int, int]:
+        """The bot's own messages posted after ``after`` that carry one of these (nonce, part):
+        ``{part index: message id}``."""
+        ...
+
+    async def notify(self, channel_id: int, text: str) -> None:
+        """A plain text message (the moderators' log), mentioning no one."""
+        ...
+
+
+class Pacer:
+    """Spaces requests ``1 / rate`` seconds apart (a token bucket of one), shared by all tasks."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        at = max(now, self._next)
+        self._next = at + self.interval
+        if at > now:
+            await asyncio.sleep(at - now)
+
+
+@dataclass
+class Failure:
+    delivery_id: int
+    guild_id: int
+    channel_id: int
+    reason: str
+    label: str
+
+
+@dataclass
+class DeliveryReport:
+    sent: list[int] = field(default_factory=list)  # delivery ids
+    recovered: list[int] = field(default_factory=list)  # found already posted, not resent
+    failed: list[Failure] = field(default_factory=list)
+    pending: list[int] = field(default_factory=list)  # transient failure: retried next run
+
+    def merge(self, other: DeliveryReport) -> DeliveryReport:
+        self.sent += other.sent
+        self.recovered += other.recovered
+        self.failed += other.failed
+        self.pending += other.pending
+        return self
+
+    @property
+    def delivered(self) -> int:
+        return len(self.sent) + len(self.recovered)
+
+
+PostBuilder = Callable[[models.Delivery, models.NetworkChannel | None], Post]
+
+
+class Publisher:
+    """Sends pending delivery rows.  One per process (the bot, or one CLI run)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        sender: Sender,
+        *,
+        catalogue: Catalogue,
+        modlog_channel_id: int = 0,
+        lang: str = "fr",
+        clock: Callable[[], datetime] = models.utcnow,
+        concurrency: int = 50,
+        rate: float | None = 50.0,
+        max_attempts: int = 5,
+    ) -> None:
+        self.sessions = sessions
+        self.sender = sender
+        self.catalogue = catalogue
+        self.modlog_channel_id = modlog_channel_id
+        self.lang = lang
+        self.clock = clock
+        self.concurrency = concurrency
+        self.pacer = Pacer(rate)
+        self.max_attempts = max_attempts
+        self._inflight: set[int] = set()
+
+    # ---------------------------------------------------------------- public
+    async def deliver(
+        self,
+        *,
+        extract_id: int | None = None,
+        announcement_id: int | None = None,
+        delivery_ids: Iterable[int] | None = None,
+    ) -> DeliveryReport:
+        """Send the pending rows (of one extract / announcement, or all of them)."""
+        async with self.sessions() as session:
+            rows = await DeliveryRepository(session).pending(extract_id=extract_id, announcement_id=announcement_id)
+            if delivery_ids is not None:
+                wanted = set(delivery_ids)
+                rows = [r for r in rows if r.id in wanted]
+            rows = [r for r in rows if r.id not in self._inflight]
+            posts = await self._posts_for(session, rows)
+        report = DeliveryReport()
+        if not rows:
+            return report
+        self._inflight.update(r.id for r in rows)
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def one(row: models.Delivery) -> None:
+            async with semaphore:
+                await self._deliver_one(row, posts[row.id], report)
+
+        try:
+            await asyncio.gather(*(one(row) for row in rows))
+        finally:
+            self._inflight.difference_update(r.id for r in rows)
+        if report.failed:
+            await self._report_failures(report.failed)
+        log.info(
+            "delivered %d (recovered %d), failed %d, still pending %d",
+            len(report.sent), len(report.recovered), len(report.failed), len(report.pending),
+        )
+        return report
+
+    # ---------------------------------------------------------------- internals
+    async def _posts_for(self, session: AsyncSession, rows: list[models.Delivery]) -> dict[int, Post]:
+        channels = {c.channel_id: c for c in await ChannelRepository(session).all(enabled_only=False)}
+        extracts: dict[int, models.Extract] = {}
+        announcements: dict[int, models.Announcement] = {}
+        posts: dict[int, Post] = {}
+        for row in rows:
+            channel = channels.get(row.channel_id)
+            if row.extract_id is not None:
+                extract = extracts.get(row.extract_id) or await session.get(models.Extract, row.extract_id)
+                extracts[row.extract_id] = extract
+                posts[row.id] = extract_post(
+                    extract, catalogue=self.catalogue,
+                    mention_role_id=channel.mention_role_id if channel else None, guild_id=row.guild_id,
+                )
+            else:
+                ann = announcements.get(row.announcement_id) or await session.get(
+                    models.Announcement, row.announcement_id
+                )
+                announcements[row.announcement_id] = ann
+                posts[row.id] = announcement_post(
+                    ann, catalogue=self.catalogue, lang=channel.language if channel else None, guild_id=row.guild_id
+                )
+        return posts
+
+    async def _deliver_one(self, row: models.Delivery, post: Post, report: DeliveryReport) -> None:
+        # Wait for a request slot *before* claiming: a crash then leaves at most the rows
+        # actually in flight with attempts > 0 (each costs a history look-up on the rerun).
+        await self.pacer.wait()
+        slot = True
+        async with self.sessions.begin() as session:
+            before = await DeliveryRepository(session).claim(row.id)
+        if before is None:
+            return  # finished elsewhere meanwhile
+        nonces = [(part_nonce(row.nonce, i), part) for i, part in enumerate(post.parts)]
+        try:
+            found: dict[int, int] = {}
+            if before > 0:
+                # A previous attempt may have posted some or all of it: look before resending.
+                found = await self.sender.find_sent(row.channel_id, nonces, row.created_at)
+                slot = False
+            first_id: int | None = found.get(0)
+            for index, (nonce, part) in enumerate(nonces):
+                if index in found:
+                    continue
+                if not slot:
+                    await self.pacer.wait()
+                slot = False
+                message_id = await self.sender.send(
+                    row.channel_id, part, nonce, crosspost=post.crosspost and index == 0
+                )
+                if index == 0:
+                    first_id = message_id
+        except DeliveryError as exc:
+            if exc.permanent or before + 1 >= self.max_attempts:
+                await self._fail(row, post, exc.reason, report)
+            else:
+                await self._keep_pending(row, exc.reason, report)
+            return
+        except Exception as exc:  # a bug or an unexpected library error: retry later, loudly
+            log.exception("delivery %d to channel %d failed unexpectedly", row.id, row.channel_id)
+            if before + 1 >= self.max_attempts:
+                await self._fail(row, post, f"{type(exc).__name__}: {exc}", report)
+            else:
+                await self._keep_pending(row, f"{type(exc).__name__}: {exc}", report)
+            return
+        assert first_id is not None
+        async with self.sessions.begin() as session:
+            await DeliveryRepository(session).mark_sent(row.id, first_id, self.clock())
+        if found and len(found) == len(nonces):
+            report.recovered.append(row.id)
+        else:
+            report.sent.append(row.id)
+
+    async def _fail(self, row: models.Delivery, post: Post, reason: str, report: DeliveryReport) -> None:
+        log.warning("delivery %d of %s to channel %d failed: %s", row.id, post.label, row.channel_id, reason)
+        async with self.sessions.begin() as session:
+            await DeliveryRepository(session).mark_failed(row.id, reason)
+            AuditRepository(session).record(
+                "delivery.failed", actor_id=None,
+                target_type="extract" if row.extract_id is not None else "announcement",
+                target_id=row.extract_id if row.extract_id is not None else row.announcement_id,
+                guild_id=row.guild_id, channel_id=row.channel_id, details={"reason": reason[:200]},
+            )
+        report.failed.append(Failure(row.id, row.guild_id, row.channel_id, reason, post.label))
+
+    async def _keep_pending(self, row: models.Delivery, reason: str, report: DeliveryReport) -> None:
+        log.warning("delivery %d to channel %d will be retried: %s", row.id, row.channel_id, reason)
+        async with self.sessions.begin() as session:
+            await DeliveryRepository(session).note_error(row.id, reason)
+        report.pending.append(row.id)
+
+    async def _report_failures(self, failures: list[Failure]) -> None:
+        if not self.modlog_channel_id:
+            return
+        lines = [self.catalogue.t("delivery.failed_title", self.lang, count=len(failures))]
+        for failure in failures[:20]:
+            lines.append(self.catalogue.t(
+                "delivery.failed_line", self.lang, label=failure.label, channel=f"<#{failure.channel_id}>",
+                channel_id=failure.channel_id, guild_id=failure.guild_id, reason=failure.reason,
+            ))
+        if len(failures) > 20:
+            lines.append(self.catalogue.t("delivery.failed_more", self.lang, count=len(failures) - 20))
+        text = "\n".join(lines)[:2000]
+        try:
+            await self.sender.notify(self.modlog_channel_id, text)
+        except Exception:
+            log.exception("could not report failed deliveries in the moderators' log channel")
+
+
+async def write_deliveries(
+    session: AsyncSession,
+    *,
+    kind: str,
+    source_id: int,
+    targets: Iterable[tuple[int, int]],
+    now: datetime,
+) -> list[int]:
+    """Pending rows for ``(guild_id, channel_id)`` targets, in the caller's transaction."""
+    column = "extract_id" if kind == "extract" else "announcement_id"
+    rows = [
+        {
+            column: source_id,
+            "guild_id": guild_id,
+            "channel_id": channel_id,
+            "status": DELIVERY_PENDING,
+            "nonce": make_nonce(kind, source_id, channel_id, now),
+            "attempts": 0,
+            "created_at": now,
+        }
+        for guild_id, channel_id in targets
+    ]
+    return await DeliveryRepository(session).create_pending(rows)
+
+
+__all__ = [
+    "DELIVERY_FAILED",
+    "DELIVERY_PENDING",
+    "DELIVERY_SENT",
+    "ChannelMissing",
+    "DeliveryError",
+    "DeliveryReport",
+    "Failure",
+    "LinkButton",
+    "MessagePart",
+    "MissingPermission",
+    "Post",
+    "Publisher",
+    "Rejected",
+    "Sender",
+    "TransientFailure",
+    "announcement_post",
+    "extract_post",
+    "make_nonce",
+    "part_nonce",
+    "write_deliveries",
+]

@@ -1,0 +1,408 @@
+"""Monthly extracts: import, queue, publish, and the monthly slot.  Discord-free.
+
+Import
+    :func:`import_source` takes a path (a file or a folder) or an ``http(s)://`` URL (a feed or
+    a page, fetched only from allowed hosts), parses everything first, then stores it in one
+    transaction keyed by ``source_key``: re-importing the same source updates the extract and
+    never duplicates it.  An extract without a month gets the next free month of its language
+    (from the current month on); a re-imported one keeps the month it has.  Any error (bad
+    front matter, host down, oversize page…) raises before anything is written.
+
+Queue
+    Queued extracts are ordered by month, then id.  ``skip`` takes one out of the queue.
+
+Publish
+    :func:`publish_extract` writes one pending delivery per enabled network channel in the
+    extract's language (the outbox, see :mod:`bot.services.delivery`) and sends them.
+    Publishing an extract again only posts to channels that do not have it yet.
+
+The monthly slot
+    The cron in ``schedule.extract_cron`` (in ``bot.timezone``) gives the slots.  A slot in month
+    ``M`` publishes, for each language that has network channels, the queued extract of month
+    ``M`` (the first by id), else the earliest overdue one (month before ``M``); an extract of a
+    later month waits for its own slot.  A month is handled once: the last handled month is kept
+    in ``bot_state``, written in the same transaction as the delivery rows, so a second run for
+    the same month (a restart, the repeated 02:30 of the autumn daylight-saving change, the
+    command line while the bot runs) does nothing.  A slot that finds nothing to post leaves its
+    month open.  At start-up, :func:`catch_up` runs the last slot before now if it is within
+    ``schedule.catch_up_days`` and its month was not handled.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Config
+from bot.errors import Conflict, NotFound
+from bot.services.delivery import DeliveryReport, Publisher, write_deliveries
+from bot.services.extract_sources import ExtractDraft, parse_path
+from bot.services.fetch import load_url
+from storage import models
+from storage.repositories import (
+    AuditRepository,
+    ChannelRepository,
+    DeliveryRepository,
+    ExtractRepository,
+    StateRepository,
+)
+from storage.repositories.extracts import EXTRACT_PUBLISHED, EXTRACT_QUEUED, EXTRACT_SKIPPED
+
+SLOT_STATE_KEY = "extracts.last_slot_month"
+JOB_ID = "monthly-extract"
+_URL = re.compile(r"^https?://", re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------------------------
+# Import
+
+
+@dataclass
+class ImportResult:
+    created: list[models.Extract] = field(default_factory=list)
+    updated: list[models.Extract] = field(default_factory=list)
+
+    @property
+    def extracts(self) -> list[models.Extract]:
+        return sorted(self.created + self.updated, key=lambda e: e.id)
+
+
+def local(when: datetime, tz: ZoneInfo) -> datetime:
+    """The wall-clock time in ``tz``.  Through UTC: APScheduler hands out datetimes already in
+    ``tz`` but not normalised (02:30 on the spring-forward night, which is really 03:30), and
+    ``astimezone`` to the same zone would return them unchanged."""
+    return when.astimezone(UTC).astimezone(tz)
+
+
+def month_of(when: datetime, tz: ZoneInfo) -> str:
+    return local(when, tz).strftime("%Y-%m")
+
+
+async def save_drafts(
+    sessions: async_sessionmaker[AsyncSession], drafts: Sequence[ExtractDraft], *, now: datetime, tz: ZoneInfo
+) -> ImportResult:
+    """Store parsed drafts in one transaction (upsert by ``source_key``)."""
+    result = ImportResult()
+    start = month_of(now, tz)
+    async with sessions.begin() as session:
+        repo = ExtractRepository(session)
+        assigned: dict[str, set[str]] = {}
+        for draft in drafts:
+            existing = await repo.by_source_key(draft.source_key)
+            month = draft.month or (existing.month if existing is not None else None)
+            if month is None:
+                month = await repo.next_free_month(draft.lang, start, also_taken=assigned.get(draft.lang, ()))
+            assigned.setdefault(draft.lang, set()).add(month)
+            values = {
+                "title": draft.title,
+                "intro": draft.intro or "",
+                "body": draft.body,
+                "link": draft.link,
+                "image_url": draft.image_url,
+                "tags": list(draft.tags),
+                "lang": draft.lang,
+                "month": month,
+                "question": draft.question,
+                "question_kind": draft.question_kind,
+                "question_options": list(draft.question_options),
+                "updated_at": now,
+            }
+            row, created = await repo.upsert(draft.source_key, values)
+            (result.created if created else result.updated).append(row)
+    return result
+
+
+async def import_path(
+    sessions: async_sessionmaker[AsyncSession], path: str | Path, *, now: datetime, tz: ZoneInfo
+) -> ImportResult:
+    return await save_drafts(sessions, parse_path(Path(path)), now=now, tz=tz)
+
+
+async def import_url(
+    sessions: async_sessionmaker[AsyncSession],
+    url: str,
+    *,
+    client: httpx.AsyncClient,
+    config: Config,
+    now: datetime,
+) -> ImportResult:
+    fetch = config.fetch
+    drafts = await load_url(
+        url, client=client, allowed_hosts=fetch.allowed_hosts, max_bytes=fetch.max_bytes,
+        connect_timeout=fetch.connect_timeout, read_timeout=fetch.read_timeout,
+        total_timeout=fetch.connect_timeout + 2 * fetch.read_timeout,
+    )
+    return await save_drafts(sessions, drafts, now=now, tz=config.tz)
+
+
+async def import_source(
+    sessions: async_sessionmaker[AsyncSession],
+    source: str,
+    *,
+    config: Config,
+    now: datetime,
+    client: httpx.AsyncClient | None = None,
+) -> ImportResult:
+    """A path (file or folder) or an http(s) URL."""
+    if _URL.match(source):
+        if client is not None:
+            return await import_url(sessions, source, client=client, config=config, now=now)
+        async with httpx.AsyncClient(follow_redirects=False) as own:
+            return await import_url(sessions, source, client=own, config=config, now=now)
+    return await import_path(sessions, source, now=now, tz=config.tz)
+
+
+# --------------------------------------------------------------------------------------------
+# Queue
+
+
+async def queue(sessions: async_sessionmaker[AsyncSession]) -> list[models.Extract]:
+    async with sessions() as session:
+        return await ExtractRepository(session).queue()
+
+
+async def list_extracts(sessions: async_sessionmaker[AsyncSession]) -> list[models.Extract]:
+    async with sessions() as session:
+        return await ExtractRepository(session).all()
+
+
+async def get_extract(sessions: async_sessionmaker[AsyncSession], extract_id: int) -> models.Extract:
+    async with sessions() as session:
+        extract = await ExtractRepository(session).get(extract_id)
+    if extract is None:
+        raise NotFound("extracts.not_found", id=extract_id)
+    return extract
+
+
+async def next_extract(sessions: async_sessionmaker[AsyncSession]) -> models.Extract:
+    """The head of the queue (what ``/extract preview`` and ``/extract publish`` take by default)."""
+    async with sessions() as session:
+        extract = await ExtractRepository(session).next_queued()
+    if extract is None:
+        raise NotFound("extracts.queue_empty")
+    return extract
+
+
+async def extract_or_next(sessions: async_sessionmaker[AsyncSession], extract_id: int | None) -> models.Extract:
+    return await next_extract(sessions) if extract_id is None else await get_extract(sessions, extract_id)
+
+
+async def skip(
+    sessions: async_sessionmaker[AsyncSession],
+    extract_id: int | None = None,
+    *,
+    actor_id: int | None,
+    guild_id: int | None = None,
+    channel_id: int | None = None,
+) -> models.Extract:
+    """Take one extract (by default the head of the queue) out of the queue."""
+    async with sessions.begin() as session:
+        repo = ExtractRepository(session)
+        extract = await repo.next_queued() if extract_id is None else await repo.get(extract_id)
+        if extract is None:
+            raise NotFound("extracts.queue_empty") if extract_id is None else NotFound("extracts.not_found", id=extract_id)
+        if extract.status != EXTRACT_QUEUED:
+            raise Conflict("extracts.not_queued", id=extract.id, status=extract.status)
+        extract.status = EXTRACT_SKIPPED
+        AuditRepository(session).record(
+            "extract.skip", actor_id=actor_id, target_type="extract", target_id=extract.id,
+            guild_id=guild_id, channel_id=channel_id, details={"month": extract.month, "title": extract.title[:100]},
+        )
+    return extract
+
+
+async def delivery_counts(sessions: async_sessionmaker[AsyncSession], extract_id: int) -> dict[str, int]:
+    async with sessions() as session:
+        return await DeliveryRepository(session).counts(extract_id=extract_id)
+
+
+async def target_channels(session: AsyncSession, lang: str) -> list[models.NetworkChannel]:
+    return [c for c in await ChannelRepository(session).all() if c.language == lang]
+
+
+# --------------------------------------------------------------------------------------------
+# Publish
+
+
+@dataclass
+class PublishOutcome:
+    extracts: list[models.Extract]
+    new_rows: int
+    report: DeliveryReport
+
+
+async def _queue_extract(
+    session: AsyncSession,
+    extract: models.Extract,
+    *,
+    now: datetime,
+    actor_id: int | None,
+    guild_id: int | None,
+    channel_id: int | None,
+    details: dict,
+) -> int:
+    channels = await target_channels(session, extract.lang)
+    new = await write_deliveries(
+        session, kind="extract", source_id=extract.id,
+        targets=[(c.guild_id, c.channel_id) for c in channels], now=now,
+    )
+    if extract.status != EXTRACT_PUBLISHED:
+        await ExtractRepository(session).mark_published(extract.id, now)
+        extract.status, extract.published_at = EXTRACT_PUBLISHED, now
+    AuditRepository(session).record(
+        "extract.publish", actor_id=actor_id, target_type="extract", target_id=extract.id,
+        guild_id=guild_id, channel_id=channel_id,
+        details={"month": extract.month, "channels": len(channels), "new": len(new), **details},
+    )
+    return len(new)
+
+
+async def publish_extract(
+    sessions: async_sessionmaker[AsyncSession],
+    publisher: Publisher,
+    extract_id: int | None = None,
+    *,
+    now: datetime,
+    actor_id: int | None = None,
+    guild_id: int | None = None,
+    channel_id: int | None = None,
+) -> PublishOutcome:
+    """Post one extract (by default the head of the queue) to every network channel in its
+    language, now.  Raises NotFound, or Conflict when there is nowhere (left) to post it."""
+    async with sessions.begin() as session:
+        repo = ExtractRepository(session)
+        extract = await repo.next_queued() if extract_id is None else await repo.get(extract_id)
+        if extract is None:
+            raise NotFound("extracts.queue_empty") if extract_id is None else NotFound("extracts.not_found", id=extract_id)
+        if not await target_channels(session, extract.lang):
+            raise Conflict("extracts.no_channels", lang=extract.lang)
+        pending_before = await DeliveryRepository(session).pending(extract_id=extract.id)
+        new = await _queue_extract(
+            session, extract, now=now, actor_id=actor_id, guild_id=guild_id, channel_id=channel_id,
+            details={"trigger": "manual"},
+        )
+        if not new and not pending_before:
+            raise Conflict("extracts.already_published", id=extract.id)
+    report = await publisher.deliver(extract_id=extract.id)
+    return PublishOutcome([extract], new, report)
+
+
+async def run_slot(
+    sessions: async_sessionmaker[AsyncSession],
+    publisher: Publisher | None,
+    *,
+    month: str,
+    now: datetime,
+    trigger: str = "schedule",
+) -> PublishOutcome | None:
+    """Handle the slot of ``month`` once (see the module doc).  None if it was handled already.
+
+    With ``publisher=None`` only the delivery rows are written (the caller sends them)."""
+    async with sessions.begin() as session:
+        state = StateRepository(session)
+        done = await state.get(SLOT_STATE_KEY)
+        if done is not None and done >= month:
+            return None
+        repo = ExtractRepository(session)
+        languages = sorted({c.language for c in await ChannelRepository(session).all()})
+        published_this_month = {e.lang for e in await repo.in_month(month, statuses=(EXTRACT_PUBLISHED,))}
+        chosen: list[models.Extract] = []
+        for lang in languages:
+            if lang in published_this_month:
+                continue  # published by hand before the slot: the month is served
+            candidates = await repo.queue(lang=lang)
+            exact = [e for e in candidates if e.month == month]
+            overdue = [e for e in candidates if e.month is not None and e.month < month]
+            if exact or overdue:
+                chosen.append((exact or overdue)[0])
+        new = 0
+        for extract in chosen:
+            new += await _queue_extract(
+                session, extract, now=now, actor_id=None, guild_id=None, channel_id=None,
+                details={"trigger": trigger, "slot_month": month},
+            )
+        if chosen:
+            # Only a month that got its post counts as handled: with an empty queue at the slot,
+            # an extract imported later is still posted by a later slot of the month (a weekly
+            # cron) or by the catch-up of a restart within the grace.
+            await state.set(SLOT_STATE_KEY, month)
+    report = DeliveryReport()
+    if publisher is not None:
+        for extract in chosen:
+            report.merge(await publisher.deliver(extract_id=extract.id))
+    return PublishOutcome(chosen, new, report)
+
+
+async def last_handled_month(sessions: async_sessionmaker[AsyncSession]) -> str | None:
+    async with sessions() as session:
+        return await StateRepository(session).get(SLOT_STATE_KEY)
+
+
+# --------------------------------------------------------------------------------------------
+# Schedule
+
+
+def extract_trigger(config: Config) -> CronTrigger:
+    return CronTrigger.from_crontab(config.schedule.extract_cron, timezone=config.tz)
+
+
+def fire_times(trigger: CronTrigger, start: datetime, end: datetime | None = None, limit: int = 1000) -> list[datetime]:
+    """APScheduler's own fire times from ``start`` (inclusive) to ``end`` (inclusive)."""
+    out: list[datetime] = []
+    previous: datetime | None = None
+    now = start
+    while len(out) < limit:
+        nxt = trigger.get_next_fire_time(previous, now)
+        if nxt is None or (end is not None and nxt > end):
+            break
+        out.append(nxt)
+        previous = now = nxt
+    return out
+
+
+def next_runs(config: Config, now: datetime, count: int = 3) -> list[datetime]:
+    """The next ``count`` slots that will publish, in local time: APScheduler's fire times,
+    without a second fire in a month already served (a weekly cron, or the 02:30 that happens
+    twice on the last Sunday of October, publish once a month)."""
+    tz = config.tz
+    trigger = extract_trigger(config)
+    runs: list[datetime] = []
+    seen: set[str] = set()
+    for when in fire_times(trigger, now.astimezone(tz), limit=count * 40):
+        month = month_of(when, tz)
+        if month in seen:
+            continue
+        seen.add(month)
+        runs.append(local(when, tz))
+        if len(runs) == count:
+            break
+    return runs
+
+
+def last_slot(config: Config, now: datetime, *, within: timedelta) -> datetime | None:
+    """The last fire time in ``[now - within, now]``, or None."""
+    trigger = extract_trigger(config)
+    times = fire_times(trigger, (now - within).astimezone(config.tz), end=now.astimezone(config.tz))
+    return times[-1] if times else None
+
+
+async def catch_up(
+    sessions: async_sessionmaker[AsyncSession], publisher: Publisher | None, config: Config, *, now: datetime
+) -> PublishOutcome | None:
+    """At start-up: the missed slot's month, once, if it is within ``catch_up_days``."""
+    slot = last_slot(config, now, within=timedelta(days=config.schedule.catch_up_days))
+    if slot is None:
+        return None
+    return await run_slot(sessions, publisher, month=month_of(slot, config.tz), now=now, trigger="catch-up")
+
+
+def format_local(when: datetime, tz: ZoneInfo) -> str:
+    return local(when, tz).strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,963 @@
+"""Quick polls: the rules, without Discord.
+
+What a moderator types is checked here (:meth:`PollService.prepare` → :class:`PollDraft` or
+:class:`~bot.errors.InvalidInput` with a catalogue key); votes, withdrawals, open answers,
+native-poll gateway votes, closing and results are transactions over the repositories, and
+every answer is a plain dataclass.  The cog (``cogs/polls.py``) turns them into messages; a
+benchmark or the demo can drive the service directly::
+
+    service = PollService(sessions, catalogue=Catalogue.load(), settings=PollsSection(),
+                          tz=ZoneInfo("Europe/Paris"))
+    draft = service.prepare(guild_id=1, channel_id=2, author_id=3, question="Lunch?",
+                            options="Pizza; Salad")
+    poll = await service.create(draft)
+    await service.vote(poll.id, user_id=42, option_id=poll.options[0].id)
+    results = await service.results(poll.id)
+
+A vote is one transaction: upsert of the (question, member) answer — a unique constraint, so
+concurrent double clicks end as one answer — then the poll's status is read under a shared row
+lock (a close that commits first wins; a close that comes later waits), then the choices are
+replaced.  The member type is copied from the member's profile at that moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import DEFAULT_MEMBER_TYPE_OBJECTS, Config, MemberType, PollsSection
+from bot.errors import Conflict, Forbidden, InvalidInput, NotFound
+from bot.i18n import Catalogue
+from storage import models
+from storage.repositories import AnswerRepository, AuditRepository, PollRepository
+
+__all__ = [
+    "CHOICE_KINDS",
+    "KINDS",
+    "MAX_LABEL",
+    "MAX_OPTIONS",
+    "MAX_QUESTION",
+    "MAX_TEXT_ANSWER",
+    "MIN_OPTIONS",
+    "NATIVE_MAX_ANSWERS",
+    "NATIVE_MAX_DAYS",
+    "NATIVE_MAX_LABEL",
+    "CloseResult",
+    "OptionCount",
+    "OptionView",
+    "PollDraft",
+    "PollListing",
+    "PollResults",
+    "PollService",
+    "PollView",
+    "TextAnswer",
+    "TypeBreakdown",
+    "VoteResult",
+    "has_mention",
+    "parse_deadline",
+    "parse_duration",
+    "parse_options",
+]
+
+KINDS = ("single", "multi", "yesno", "likert", "text")
+CHOICE_KINDS = ("single", "multi", "yesno", "likert")
+MIN_OPTIONS = 2
+MAX_OPTIONS = 25  # one select menu
+MAX_QUESTION = 300  # Discord's native poll question limit, and the column
+MAX_LABEL = 100  # a select option's label
+MAX_TEXT_ANSWER = 1000
+NATIVE_MAX_ANSWERS = 10
+NATIVE_MAX_DAYS = 32
+NATIVE_MAX_LABEL = 55  # a native poll answer's text
+_STRUCTURE_CACHE = 1024
+_MAX_ID = 2**31 - 1  # polls.id is an INTEGER column
+
+_MENTION = re.compile(r"@(?:everyone|here)\b|<@[!&]?\d+>|<#\d+>", re.IGNORECASE)
+_SEPARATORS = re.compile(r"[;\n]")
+_DURATION_PART = re.compile(r"(\d+)\s*([a-zé]+)")
+_UNITS: dict[str, timedelta] = {}
+for _names, _unit in (
+    (("m", "mn", "min", "mins", "minute", "minutes"), timedelta(minutes=1)),
+    (("h", "hr", "hrs", "heure", "heures", "hour", "hours"), timedelta(hours=1)),
+    (("j", "d", "jour", "jours", "day", "days"), timedelta(days=1)),
+    (("w", "sem", "semaine", "semaines", "week", "weeks"), timedelta(weeks=1)),
+):
+    for _name in _names:
+        _UNITS[_name] = _unit
+_DATE_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M", "%d/%m/%Y %Hh%M", "%Y-%m-%d %Hh%M")
+
+
+# ------------------------------------------------------------------------------ parsing
+def has_mention(text: str) -> bool:
+    """``@everyone``, ``@here``, a member, role or channel mention."""
+    return _MENTION.search(text) is not None
+
+
+def parse_options(text: str | None) -> list[str]:
+    """Options separated by ``;`` or new lines: trimmed, 2 to 25, none empty, none repeated
+    (case-insensitive), each at most ``MAX_LABEL`` characters.  One trailing separator is fine."""
+    raw = (text or "").strip()
+    parts = _SEPARATORS.split(raw) if raw else []
+    if len(parts) > 1 and not parts[-1].strip():
+        parts.pop()
+    labels: list[str] = []
+    seen: dict[str, str] = {}
+    for number, part in enumerate(parts, start=1):
+        label = " ".join(part.split())
+        if not label:
+            raise InvalidInput("poll.error.empty_option", number=number)
+        if len(label) > MAX_LABEL:
+            raise InvalidInput("poll.error.option_too_long", number=number, length=len(label), max=MAX_LABEL)
+        folded = label.casefold()
+        if folded in seen:
+            raise InvalidInput("poll.error.duplicate_option", label=label)
+        seen[folded] = label
+        labels.append(label)
+    if len(labels) < MIN_OPTIONS:
+        raise InvalidInput("poll.error.too_few_options", min=MIN_OPTIONS)
+    if len(labels) > MAX_OPTIONS:
+        raise InvalidInput("poll.error.too_many_options", count=len(labels), max=MAX_OPTIONS)
+    if any(has_mention(label) for label in labels):
+        raise InvalidInput("poll.error.mention")
+    return labels
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """``90m``, ``2h``, ``3d``, ``1j`` (jours), ``1j12h``, ``2 heures``… → a timedelta, or
+    ``None`` when the text is not a duration."""
+    value = text.strip().lower()
+    if not value:
+        return None
+    position, total, found = 0, timedelta(), False
+    for match in _DURATION_PART.finditer(value):
+        if value[position : match.start()].strip():
+            return None
+        unit = _UNITS.get(match.group(2))
+        if unit is None:
+            return None
+        total += int(match.group(1)) * unit
+        position, found = match.end(), True
+    if not found or value[position:].strip():
+        return None
+    return total
+
+
+def parse_deadline(text: str, *, now: datetime, tz: ZoneInfo, max_days: int) -> datetime:
+    """A duration from ``now`` or a local date-time (``YYYY-MM-DD HH:MM``, also
+    ``DD/MM/YYYY HH:MM``) in ``tz`` → an aware UTC datetime, in the future and at most
+    ``max_days`` away.  Raises :class:`InvalidInput`."""
+    value = " ".join(text.split())
+    duration = parse_duration(value)
+    if duration is not None:
+        deadline = now + duration
+    else:
+        for fmt in _DATE_FORMATS:
+            try:
+                local = datetime.strptime(value, fmt)
+            except ValueError:
+                continue
+            deadline = local.replace(tzinfo=tz).astimezone(UTC)
+            break
+        else:
+            raise InvalidInput("poll.error.deadline_format", value=value, tz=str(tz))
+    if deadline <= now:
+        raise InvalidInput("poll.error.deadline_past")
+    if deadline - now > timedelta(days=max_days):
+        raise InvalidInput("poll.error.deadline_too_far", days=max_days)
+    return deadline
+
+
+# ------------------------------------------------------------------------------ results
+@dataclass(frozen=True)
+class PollDraft:
+    """Validated creation input; nothing is stored yet."""
+
+    guild_id: int
+    channel_id: int
+    author_id: int
+    question: str
+    kind: str
+    labels: tuple[str, ...]
+    codes: tuple[str, ...]
+    max_choices: int
+    anonymous: bool
+    live_results: bool
+    deadline_at: datetime | None
+    reminder_at: datetime | None
+    allowed_role_ids: tuple[int, ...]
+    native: bool
+    lang: str
+    native_hours: int | None = None  # the native poll's duration, in whole hours
+
+
+@dataclass(frozen=True)
+class OptionView:
+    id: int
+    position: int
+    code: str
+    label: str
+
+    @property
+    def answer_id(self) -> int:
+        """The answer id of this option in a native Discord poll (1-based, in order)."""
+        return self.position + 1
+
+
+@dataclass(frozen=True)
+class PollView:
+    id: int
+    guild_id: int
+    channel_id: int
+    message_id: int | None
+    author_id: int
+    question: str
+    question_id: int
+    kind: str
+    max_choices: int
+    options: tuple[OptionView, ...]
+    native: bool
+    anonymous: bool
+    live_results: bool
+    allowed_role_ids: tuple[int, ...]
+    lang: str
+    status: str
+    deadline_at: datetime | None
+    reminder_at: datetime | None
+    reminder_sent: bool
+    created_at: datetime
+    closed_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+    @property
+    def multiple(self) -> bool:
+        return self.kind == "multi"
+
+    def option(self, option_id: int) -> OptionView | None:
+        return next((o for o in self.options if o.id == option_id), None)
+
+    def labels_of(self, option_ids: Iterable[int]) -> list[str]:
+        wanted = set(option_ids)
+        return [o.label for o in self.options if o.id in wanted]
+
+
+@dataclass(frozen=True)
+class VoteResult:
+    """The member's answer after the action: chosen options (in the poll's order) or text."""
+
+    poll: PollView
+    user_id: int
+    option_ids: tuple[int, ...] = ()
+    text: str | None = None
+    withdrawn: bool = False  # the member has no answer any more
+    changed: bool = True
+
+    @property
+    def labels(self) -> list[str]:
+        return self.poll.labels_of(self.option_ids)
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    poll: PollView
+    changed: bool  # False when the poll was already closed
+
+
+@dataclass(frozen=True)
+class OptionCount:
+    option_id: int
+    label: str
+    count: int
+    percent: float  # of respondents (multiple choice: can sum past 100)
+
+
+@dataclass(frozen=True)
+class TypeBreakdown:
+    code: str | None  # None: answers from members without a profile
+    respondents: int
+    counts: tuple[int, ...]  # per option, in the poll's order
+
+
+@dataclass(frozen=True)
+class TextAnswer:
+    user_id: int | None  # None for anonymous polls
+    text: str
+    member_type: str | None
+
+
+@dataclass(frozen=True)
+class PollResults:
+    poll: PollView
+    respondents: int
+    options: tuple[OptionCount, ...]
+    by_type: tuple[TypeBreakdown, ...] = ()
+    voters: dict[int, tuple[int, ...]] = field(default_factory=dict)  # named polls only
+    texts: tuple[TextAnswer, ...] = ()
+
+    @property
+    def has_member_types(self) -> bool:
+        return any(b.code is not None for b in self.by_type)
+
+
+@dataclass(frozen=True)
+class PollListing:
+    open: tuple[PollView, ...]
+    recent: tuple[PollView, ...]
+
+
+def _view(poll: models.Poll) -> PollView:
+    question = poll.questions[0]
+    return PollView(
+        id=poll.id,
+        guild_id=poll.guild_id,
+        channel_id=poll.channel_id,
+        message_id=poll.message_id,
+        author_id=poll.author_id,
+        question=question.text,
+        question_id=question.id,
+        kind=question.kind,
+        max_choices=question.max_choices,
+        options=tuple(OptionView(o.id, o.position, o.code, o.label) for o in question.options),
+        native=poll.native,
+        anonymous=poll.anonymous,
+        live_results=poll.live_results,
+        allowed_role_ids=tuple(int(r) for r in poll.allowed_role_ids or ()),
+        lang=poll.lang,
+        status=poll.status,
+        deadline_at=poll.deadline_at,
+        reminder_at=poll.reminder_at,
+        reminder_sent=poll.reminder_sent,
+        created_at=poll.created_at,
+        closed_at=poll.closed_at,
+    )
+
+
+# ------------------------------------------------------------------------------ service
+class PollService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        catalogue: Catalogue,
+        settings: PollsSection | None = None,
+        tz: ZoneInfo | None = None,
+        member_types: Sequence[MemberType] = DEFAULT_MEMBER_TYPE_OBJECTS,
+        clock: Callable[[], datetime] = models.utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.catalogue = catalogue
+        self.settings = settings or PollsSection()
+        self.tz = tz or ZoneInfo("Europe/Paris")
+        self.member_types = tuple(member_types)
+        self.clock = clock
+        self._structures: OrderedDict[int, PollView] = OrderedDict()
+        self._locks: dict[tuple[int, int], list[Any]] = {}  # key → [lock, users]
+
+    @classmethod
+    def from_config(
+        cls,
+        sessions: async_sessionmaker[AsyncSession],
+        config: Config,
+        catalogue: Catalogue,
+        clock: Callable[[], datetime] = models.utcnow,
+    ) -> PollService:
+        return cls(
+            sessions,
+            catalogue=catalogue,
+            settings=config.polls,
+            tz=config.tz,
+            member_types=config.member_types,
+            clock=clock,
+        )
+
+    @staticmethod
+    def kinds() -> tuple[str, ...]:
+        return KINDS
+
+    def configure(self, config: Config) -> None:
+        """Follow a new configuration (``ReseauBot.reconfigure``)."""
+        self.settings = config.polls
+        self.tz = config.tz
+        self.member_types = tuple(config.member_types)
+
+    # -------------------------------------------------------------------- labels
+    def kind_label(self, kind: str, lang: str, max_choices: int = 1) -> str:
+        return self.catalogue.t(
+            f"poll.kind.{kind}", lang, **({"max": max_choices} if kind == "multi" else {})
+        )
+
+    def builtin_options(self, kind: str, lang: str) -> tuple[tuple[str, str], ...]:
+        """``(code, label)`` of the yes/no/abstain and Likert kinds, in ``lang``."""
+        if kind == "yesno":
+            codes = ("yes", "no", "abstain")
+            return tuple((code, self.catalogue.t(f"poll.yesno.{code}", lang)) for code in codes)
+        if kind == "likert":
+            return tuple((str(n), self.catalogue.t(f"poll.likert.{n}", lang)) for n in range(1, 6))
+        return ()
+
+    def member_type_label(self, code: str | None, lang: str) -> str:
+        if code is None:
+            return self.catalogue.t("poll.results.unknown_type", lang)
+        for member_type in self.member_types:
+            if member_type.code == code:
+                return member_type.fr if lang == "fr" else member_type.en
+        return code
+
+    # -------------------------------------------------------------------- creation
+    def prepare(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        author_id: int,
+        question: str,
+        options: str | None = None,
+        kind: str = "single",
+        max_choices: int | None = None,
+        anonymous: bool | None = None,
+        live_results: bool = True,
+        deadline: str | None = None,
+        reminder: str | None = None,
+        role_ids: Sequence[int] = (),
+        native: bool = False,
+        lang: str = "fr",
+    ) -> PollDraft:
+        """Check everything a moderator typed; raise :class:`InvalidInput` on the first problem."""
+        now = self.clock()
+        question = (question or "").strip()
+        if not question:
+            raise InvalidInput("poll.error.question_empty")
+        if len(question) > MAX_QUESTION:
+            raise InvalidInput("poll.error.question_too_long", length=len(question), max=MAX_QUESTION)
+        if has_mention(question):
+            raise InvalidInput("poll.error.mention")
+        if kind not in KINDS:
+            raise InvalidInput("error.invalid_input")
+
+        if kind in ("single", "multi"):
+            labels = parse_options(options)
+            codes = tuple(f"o{i}" for i in range(1, len(labels) + 1))
+        else:
+            if options and options.strip():
+                raise InvalidInput("poll.error.options_not_used", kind=self.kind_label(kind, lang, 1))
+            builtin = self.builtin_options(kind, lang)
+            codes = tuple(code for code, _ in builtin)
+            labels = [label for _, label in builtin]
+
+        if kind == "multi":
+            chosen = len(labels) if max_choices is None else max_choices
+            if not 1 <= chosen <= len(labels):
+                raise InvalidInput("poll.error.max_choices", max=len(labels))
+        else:
+            chosen = 1
+
+        if native:
+            if kind == "text":
+                raise InvalidInput("poll.error.native_kind")
+            if len(labels) > NATIVE_MAX_ANSWERS:
+                raise InvalidInput("poll.error.native_too_many", max=NATIVE_MAX_ANSWERS)
+            for number, label in enumerate(labels, start=1):
+                if len(label) > NATIVE_MAX_LABEL:
+                    raise InvalidInput(
+                        "poll.error.native_option_too_long",
+                        max=NATIVE_MAX_LABEL,
+                        number=number,
+                        length=len(label),
+                    )
+            if anonymous:
+                raise InvalidInput("poll.error.native_anonymous")
+            if not live_results:
+                raise InvalidInput("poll.error.native_hidden")
+            if role_ids:
+                raise InvalidInput("poll.error.native_roles")
+            if kind == "multi" and chosen != len(labels):
+                raise InvalidInput("poll.error.native_max_choices")
+
+        max_days = self.settings.max_duration_days
+        if deadline and deadline.strip():
+            deadline_at = parse_deadline(deadline, now=now, tz=self.tz, max_days=max_days)
+        else:
+            hours = min(self.settings.default_duration_hours, max_days * 24)
+            deadline_at = now + timedelta(hours=hours)
+        native_hours = None
+        if native:
+            native_hours = max(1, math.ceil((deadline_at - now).total_seconds() / 3600))
+            if native_hours > NATIVE_MAX_DAYS * 24:
+                raise InvalidInput("poll.error.native_too_long", days=NATIVE_MAX_DAYS)
+            deadline_at = now + timedelta(hours=native_hours)
+
+        reminder_at = None
+        if reminder and reminder.strip():
+            before = parse_duration(reminder)
+            if before is None or before <= timedelta():
+                raise InvalidInput("poll.error.reminder_format", value=reminder.strip())
+            reminder_at = deadline_at - before
+            if reminder_at <= now:
+                raise InvalidInput("poll.error.reminder_too_late")
+
+        return PollDraft(
+            guild_id=guild_id,
+            channel_id=channel_id,
+            author_id=author_id,
+            question=question,
+            kind=kind,
+            labels=tuple(labels),
+            codes=codes,
+            max_choices=chosen,
+            anonymous=(not native) if anonymous is None else anonymous,
+            live_results=live_results,
+            deadline_at=deadline_at,
+            reminder_at=reminder_at,
+            allowed_role_ids=tuple(dict.fromkeys(int(r) for r in role_ids)),
+            native=native,
+            lang=lang,
+            native_hours=native_hours,
+        )
+
+    async def create(self, draft: PollDraft, *, actor_id: int | None = None) -> PollView:
+        """Store the poll (``open``, no message yet: see :meth:`attach_message`)."""
+        now = self.clock()
+        question = models.Question(
+            position=0,
+            code="q1",
+            text=draft.question,
+            kind=draft.kind,
+            max_choices=draft.max_choices,
+            options=[
+                models.Option(position=i, code=code, label=label)
+                for i, (code, label) in enumerate(zip(draft.codes, draft.labels, strict=True))
+            ],
+        )
+        poll = models.Poll(
+            guild_id=draft.guild_id,
+            channel_id=draft.channel_id,
+            author_id=draft.author_id,
+            title=draft.question,
+            native=draft.native,
+            anonymous=draft.anonymous,
+            live_results=draft.live_results,
+            allowed_role_ids=list(draft.allowed_role_ids),
+            lang=draft.lang,
+            status="open",
+            deadline_at=draft.deadline_at,
+            reminder_at=draft.reminder_at,
+            reminder_sent=False,
+            created_at=now,
+            questions=[question],
+        )
+        async with self.sessions.begin() as session:
+            PollRepository(session).add(poll)
+            await session.flush()
+            view = _view(poll)
+            AuditRepository(session).record(
+                "poll.create",
+                actor_id=draft.author_id if actor_id is None else actor_id,
+                target_type="poll",
+                target_id=view.id,
+                guild_id=view.guild_id,
+                channel_id=view.channel_id,
+                details={"kind": view.kind, "native": view.native, "options": len(view.options)},
+            )
+        self._remember(view)
+        return view
+
+    async def attach_message(self, poll_id: int, message_id: int) -> PollView:
+        async with self.sessions.begin() as session:
+            await PollRepository(session).set_message(poll_id, message_id)
+        self._forget(poll_id)
+        return await self.get(poll_id)
+
+    async def discard(self, poll_id: int) -> None:
+        """Delete a poll whose message could not be posted."""
+        async with self.sessions.begin() as session:
+            await PollRepository(session).delete(poll_id)
+        self._forget(poll_id)
+
+    # -------------------------------------------------------------------- reading
+    async def get(self, poll_id: int, *, guild_id: int | None = None) -> PollView:
+        """The poll as stored now; :class:`NotFound` / :class:`Forbidden` (another guild's)."""
+        if not 0 < poll_id <= _MAX_ID:  # a forged id the database cannot even hold
+            raise NotFound("poll.error.unknown_poll")
+        async with self.sessions() as session:
+            poll = await PollRepository(session).get(poll_id)
+            if poll is None:
+                raise NotFound("poll.error.unknown_poll")
+            view = _view(poll)
+        self._remember(view)
+        self._check_guild(view, guild_id)
+        return view
+
+    async def list_polls(self, guild_id: int, *, recent: int = 10, open_limit: int = 25) -> PollListing:
+        async with self.sessions() as session:
+            repo = PollRepository(session)
+            opened = await repo.list_for_guild(guild_id, status="open", limit=open_limit)
+            closed = await repo.list_for_guild(guild_id, status="closed", limit=recent)
+            return PollListing(tuple(_view(p) for p in opened), tuple(_view(p) for p in closed))
+
+    async def search(
+        self, guild_id: int, text: str = "", *, open_only: bool = False
+    ) -> list[tuple[int, str]]:
+        """``(id, question)`` for autocompletion."""
+        async with self.sessions() as session:
+            polls = await PollRepository(session).search(guild_id, text, open_only=open_only)
+            return [(p.id, p.title) for p in polls]
+
+    async def open_polls(self) -> list[PollView]:
+        """Every open poll, to reconcile the scheduler with the database."""
+        async with self.sessions() as session:
+            return [_view(p) for p in await PollRepository(session).open_polls()]
+
+    async def check_can_answer(
+        self, poll_id: int, *, guild_id: int | None = None, role_ids: Sequence[int] | None = None
+    ) -> PollView:
+        """The poll, if this member may answer it now (guild, status, roles); else the refusal."""
+        return await self._checked(poll_id, guild_id, role_ids)
+
+    async def my_answer(self, poll_id: int, user_id: int) -> VoteResult | None:
+        poll = await self._structure(poll_id)
+        async with self.sessions() as session:
+            current = await AnswerRepository(session).current(poll.question_id, user_id)
+        if current is None:
+            return None
+        _, option_ids, text = current
+        return VoteResult(poll, user_id, self._ordered(poll, option_ids), text, changed=False)
+
+    # -------------------------------------------------------------------- voting
+    async def vote(
+        self,
+        poll_id: int,
+        *,
+        user_id: int,
+        option_id: int,
+        guild_id: int | None = None,
+        role_ids: Sequence[int] | None = None,
+    ) -> VoteResult:
+        """A click on an option's button: single-answer kinds set the answer to that option
+        (clicking it again changes nothing); multiple choice toggles it (within the maximum)."""
+        poll = await self._checked(poll_id, guild_id, role_ids)
+        self._require_choice_kind(poll)
+        if poll.option(option_id) is None:
+            raise InvalidInput("poll.error.unknown_option")
+
+        def change(current: set[int]) -> set[int]:
+            if not poll.multiple:
+                return {option_id}
+            if option_id in current:
+                return current - {option_id}
+            if len(current) >= poll.max_choices:
+                raise InvalidInput("poll.error.too_many_choices", max=poll.max_choices)
+            return current | {option_id}
+
+        return await self._write_choices(poll, user_id, change)
+
+    async def choose(
+        self,
+        poll_id: int,
+        *,
+        user_id: int,
+        option_ids: Sequence[int],
+        guild_id: int | None = None,
+        role_ids: Sequence[int] | None = None,
+    ) -> VoteResult:
+        """A select menu: the answer becomes exactly ``option_ids`` (1 to ``max_choices``)."""
+        poll = await self._checked(poll_id, guild_id, role_ids)
+        self._require_choice_kind(poll)
+        wanted = set(option_ids)
+        if not wanted or any(poll.option(o) is None for o in wanted):
+            raise InvalidInput("poll.error.unknown_option")
+        if len(wanted) > poll.max_choices:
+            raise InvalidInput("poll.error.too_many_choices", max=poll.max_choices)
+        return await self._write_choices(poll, user_id, lambda current: wanted)
+
+    async def withdraw(
+        self,
+        poll_id: int,
+        *,
+        user_id: int,
+        guild_id: int | None = None,
+        role_ids: Sequence[int] | None = None,
+    ) -> VoteResult:
+        """Delete the member's answer; ``changed`` is False when there was none."""
+        poll = await self._checked(poll_id, guild_id, role_ids)
+        async with self.sessions.begin() as session:
+            deleted = await AnswerRepository(session).delete(poll.question_id, user_id)
+            poll = await self._ensure_open(session, poll)
+        return VoteResult(poll, user_id, withdrawn=True, changed=deleted)
+
+    async def answer_text(
+        self,
+        poll_id: int,
+        *,
+        user_id: int,
+        text: str,
+        guild_id: int | None = None,
+        role_ids: Sequence[int] | None = None,
+    ) -> VoteResult:
+        """An open answer (``text`` kind): create or replace the member's text."""
+        poll = await self._checked(poll_id, guild_id, role_ids)
+        if poll.kind != "text":
+            raise InvalidInput("poll.error.not_text")
+        text = (text or "").strip()
+        if not text:
+            raise InvalidInput("poll.error.text_empty")
+        if len(text) > MAX_TEXT_ANSWER:
+            raise InvalidInput("poll.error.text_too_long", length=len(text), max=MAX_TEXT_ANSWER)
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            answers = AnswerRepository(session)
+            await answers.upsert(poll.question_id, user_id, now=now, text=text, set_text=True)
+            poll = await self._ensure_open(session, poll)
+        return VoteResult(poll, user_id, text=text)
+
+    async def native_vote(
+        self,
+        *,
+        message_id: int,
+        user_id: int,
+        answer_id: int,
+        added: bool,
+        guild_id: int | None = None,
+    ) -> VoteResult | None:
+        """A native poll's gateway vote (add or remove) into the same answers table.
+
+        ``None`` when the message is not one of our native polls, the answer is unknown or the
+        poll is closed.  Events for one (message, member) are applied in arrival order."""
+        key = (message_id, user_id)
+        entry = self._locks.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                return await self._native_vote(message_id, user_id, answer_id, added, guild_id)
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                self._locks.pop(key, None)
+
+    async def _native_vote(
+        self, message_id: int, user_id: int, answer_id: int, added: bool, guild_id: int | None
+    ) -> VoteResult | None:
+        async with self.sessions() as session:
+            row = await PollRepository(session).get_by_message(message_id, native=True)
+            poll = None if row is None else _view(row)
+        if poll is None or (guild_id is not None and poll.guild_id != guild_id):
+            return None
+        if not 1 <= answer_id <= len(poll.options) or not poll.is_open:
+            return None
+        option_id = poll.options[answer_id - 1].id
+
+        def change(current: set[int]) -> set[int]:
+            if not added:
+                return current - {option_id}
+            return current | {option_id} if poll.multiple else {option_id}
+
+        try:
+            return await self._write_choices(poll, user_id, change)
+        except Conflict:
+            return None
+
+    async def reconcile_native(
+        self, poll_id: int, votes: dict[int, set[int]], *, remove_missing: bool = True
+    ) -> int:
+        """Make the stored answers of a native poll equal Discord's voters
+        (``{user_id: {answer ids}}``), e.g. at closing, in case gateway events were missed.
+        With ``remove_missing=False`` (Discord's list may be partial) answers of members it
+        does not list are kept.  Returns the number of members whose answer changed."""
+        poll = await self.get(poll_id)
+        by_answer = {o.answer_id: o.id for o in poll.options}
+        wanted = {
+            user_id: {by_answer[a] for a in answer_ids if a in by_answer}
+            for user_id, answer_ids in votes.items()
+        }
+        wanted = {user_id: options for user_id, options in wanted.items() if options}
+        now = self.clock()
+        changed = 0
+        async with self.sessions.begin() as session:
+            answers = AnswerRepository(session)
+            stored = await answers.users_with_choices(poll.question_id)
+            for user_id, options in wanted.items():
+                if stored.get(user_id) == options:
+                    continue
+                answer_id = await answers.upsert(poll.question_id, user_id, now=now)
+                await answers.set_choices(answer_id, options)
+                changed += 1
+            for user_id in stored.keys() - wanted.keys() if remove_missing else ():
+                await answers.delete(poll.question_id, user_id)
+                changed += 1
+        return changed
+
+    # -------------------------------------------------------------------- closing
+    async def close(
+        self, poll_id: int, *, guild_id: int | None = None, actor_id: int | None = None
+    ) -> CloseResult:
+        """Close the poll (idempotent: ``changed`` is False when it was already closed).
+        ``actor_id`` is the moderator who closed it (``None``: the deadline)."""
+        poll = await self.get(poll_id, guild_id=guild_id)
+        async with self.sessions.begin() as session:
+            changed = await PollRepository(session).close(poll.id, self.clock())
+            if changed:
+                AuditRepository(session).record(
+                    "poll.close",
+                    actor_id=actor_id,
+                    target_type="poll",
+                    target_id=poll.id,
+                    guild_id=poll.guild_id,
+                    channel_id=poll.channel_id,
+                    details={"by": "moderator" if actor_id is not None else "deadline"},
+                )
+        self._forget(poll_id)
+        return CloseResult(await self.get(poll_id), changed)
+
+    async def claim_reminder(self, poll_id: int) -> PollView | None:
+        """Mark the reminder as sent and return the poll, or ``None`` when there is nothing to
+        remind (closed, no reminder, already sent, deadline passed)."""
+        try:
+            poll = await self.get(poll_id)
+        except NotFound:
+            return None
+        now = self.clock()
+        if not poll.is_open or poll.reminder_at is None or poll.reminder_sent:
+            return None
+        if poll.deadline_at is not None and poll.deadline_at <= now:
+            return None
+        async with self.sessions.begin() as session:
+            claimed = await PollRepository(session).mark_reminder_sent(poll_id)
+        self._forget(poll_id)
+        return dataclasses.replace(poll, reminder_sent=True) if claimed else None
+
+    async def release_reminder(self, poll_id: int) -> None:
+        """The reminder could not be posted: let the next start-up try again."""
+        async with self.sessions.begin() as session:
+            await PollRepository(session).mark_reminder_sent(poll_id, False)
+        self._forget(poll_id)
+
+    # -------------------------------------------------------------------- results
+    async def results(
+        self, poll_id: int, *, guild_id: int | None = None, text_limit: int = 20
+    ) -> PollResults:
+        """Counts per option (SQL ``GROUP BY``), percentages of respondents, the breakdown by
+        member type, and — named polls only — who chose what."""
+        if not 0 < poll_id <= _MAX_ID:
+            raise NotFound("poll.error.unknown_poll")
+        async with self.sessions() as session:
+            row = await PollRepository(session).get(poll_id)
+            if row is None:
+                raise NotFound("poll.error.unknown_poll")
+            poll = _view(row)
+            self._check_guild(poll, guild_id)
+            answers = AnswerRepository(session)
+            respondents = await answers.respondents(poll.question_id)
+            counts = await answers.counts(poll.question_id)
+            typed = await answers.counts_by_member_type(poll.question_id)
+            typed_respondents = await answers.respondents_by_member_type(poll.question_id)
+            voters = {} if poll.anonymous else await answers.voters(poll.question_id)
+            texts = await answers.texts(poll.question_id, limit=text_limit) if poll.kind == "text" else []
+        options = tuple(
+            OptionCount(
+                o.id,
+                o.label,
+                counts.get(o.id, 0),
+                100.0 * counts.get(o.id, 0) / respondents if respondents else 0.0,
+            )
+            for o in poll.options
+        )
+        order = {t.code: i for i, t in enumerate(self.member_types)}
+        codes = sorted(typed_respondents, key=lambda c: (c is None, order.get(c, len(order)), c or ""))
+        by_type = tuple(
+            TypeBreakdown(
+                code, typed_respondents[code], tuple(typed.get((code, o.id), 0) for o in poll.options)
+            )
+            for code in codes
+        )
+        return PollResults(
+            poll=poll,
+            respondents=respondents,
+            options=options,
+            by_type=by_type,
+            voters={o: tuple(users) for o, users in voters.items()},
+            texts=tuple(TextAnswer(None if poll.anonymous else u, text, mt) for u, text, mt in texts),
+        )
+
+    # -------------------------------------------------------------------- internals
+    def _remember(self, poll: PollView) -> None:
+        self._structures[poll.id] = poll
+        self._structures.move_to_end(poll.id)
+        while len(self._structures) > _STRUCTURE_CACHE:
+            self._structures.popitem(last=False)
+
+    def _forget(self, poll_id: int) -> None:
+        self._structures.pop(poll_id, None)
+
+    async def _structure(self, poll_id: int) -> PollView:
+        """The poll's options and rules (immutable after creation), cached; the status is
+        re-read inside each vote's transaction."""
+        poll = self._structures.get(poll_id)
+        if poll is None:
+            poll = await self.get(poll_id)
+        return poll
+
+    @staticmethod
+    def _check_guild(poll: PollView, guild_id: int | None) -> None:
+        if guild_id is not None and poll.guild_id != guild_id:
+            raise Forbidden("poll.error.wrong_guild")
+
+    async def _checked(self, poll_id: int, guild_id: int | None, role_ids: Sequence[int] | None) -> PollView:
+        poll = await self._structure(poll_id)
+        self._check_guild(poll, guild_id)
+        if not poll.is_open:
+            raise Conflict("poll.error.closed")
+        if poll.allowed_role_ids and role_ids is not None and not set(poll.allowed_role_ids) & set(role_ids):
+            raise Forbidden("poll.error.role_restricted")
+        return poll
+
+    @staticmethod
+    def _require_choice_kind(poll: PollView) -> None:
+        if poll.kind == "text":
+            raise InvalidInput("poll.error.text_only")
+
+    async def _ensure_open(self, session: AsyncSession, poll: PollView) -> PollView:
+        """Inside the vote's transaction: the poll is still open (shared row lock on
+        PostgreSQL), else :class:`Conflict` and the transaction rolls back."""
+        state = await PollRepository(session).status(poll.id, lock=True)
+        if state is None:
+            self._forget(poll.id)
+            raise NotFound("poll.error.unknown_poll")
+        status, deadline_at = state
+        if status != "open" or (deadline_at is not None and deadline_at <= self.clock()):
+            self._forget(poll.id)
+            raise Conflict("poll.error.closed")
+        return poll
+
+    async def _write_choices(
+        self, poll: PollView, user_id: int, change: Callable[[set[int]], set[int]]
+    ) -> VoteResult:
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            answers = AnswerRepository(session)
+            answer_id = await answers.upsert(poll.question_id, user_id, now=now)
+            poll = await self._ensure_open(session, poll)
+            current = await answers.choices(answer_id)
+            wanted = change(set(current))
+            if wanted:
+                await answers.set_choices(answer_id, wanted, current)
+            else:
+                await answers.delete_by_id(answer_id)
+        return VoteResult(
+            poll, user_id, self._ordered(poll, wanted), withdrawn=not wanted, changed=wanted != current
+        )
+
+    @staticmethod
+    def _ordered(poll: PollView, option_ids: Iterable[int]) -> tuple[int, ...]:
+        chosen = set(option_ids)
+        return tuple(o.id for o in poll.options if o.id in chosen)

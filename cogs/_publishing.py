@@ -1,0 +1,63 @@
+"""What the extract and announcement cogs share: one outbox publisher per bot, sending with
+the gateway bot's discord.py objects, and a helper to show a post as members will see it."""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING
+
+import discord
+from discord.app_commands import locale_str
+
+from bot.posting import GatewaySender, message_kwargs
+from bot.services.delivery import Post, Publisher
+
+if TYPE_CHECKING:
+    from bot.client import ReseauBot
+
+# Discord's global limit is 50 requests/s per bot; leave room for the bot's other calls.
+GATEWAY_RATE = 45.0
+_PUBLISHERS: weakref.WeakKeyDictionary[ReseauBot, Publisher] = weakref.WeakKeyDictionary()
+
+
+def publisher_for(bot: ReseauBot) -> Publisher:
+    publisher = _PUBLISHERS.get(bot)
+    if publisher is None:
+        publisher = Publisher(
+            bot.sessions, GatewaySender(bot), catalogue=bot.catalogue,
+            clock=lambda: bot.clock(), rate=GATEWAY_RATE,
+        )
+        _PUBLISHERS[bot] = publisher
+    publisher.modlog_channel_id = bot.config.discord.moderators_log_channel_id
+    publisher.lang = bot.config.bot.language
+    return publisher
+
+
+def text(key: str) -> locale_str:
+    """A parameter description from the catalogue (English base, French via the translator)."""
+    from cogs._text import _CATALOGUE
+
+    return locale_str(_CATALOGUE.t(key, "en"), key=key)
+
+
+async def send_preview(
+    interaction: discord.Interaction, post: Post, *, header: str | None = None, extra: discord.ui.View | None = None
+) -> None:
+    """Show ``post`` to the moderator only, message by message, exactly as it will be posted
+    (the mention is shown but pings no one).  ``extra`` buttons go under the last message."""
+    parts = list(post.parts)
+    for index, part in enumerate(parts):
+        kwargs = message_kwargs(part, preview=True)
+        last = index == len(parts) - 1
+        if index == 0 and header:
+            kwargs["content"] = f"{header}\n{kwargs['content']}" if kwargs.get("content") else header
+        if last and extra is not None:
+            link_view = kwargs.get("view")
+            if link_view is not None:
+                for item in link_view.children:
+                    extra.add_item(item)
+            kwargs["view"] = extra
+        if index == 0 and not interaction.response.is_done():
+            await interaction.response.send_message(ephemeral=True, **kwargs)
+        else:
+            await interaction.followup.send(ephemeral=True, **kwargs)

@@ -1,0 +1,292 @@
+"""/announce (fr /annonce): new (modal → preview → publish now / schedule / cancel), list, cancel.
+
+A scheduled announcement is a database row; the scheduler holds one date job per row
+(``announcement-<id>``), rebuilt from the rows in ``on_bot_setup``, so schedules survive a
+restart.  The job re-checks the row (still ``scheduled``) before posting, so a cancelled one or
+a second run posts nothing.  Announcements are crossposted in announcement (news) channels.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import discord
+from apscheduler.triggers.date import DateTrigger
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import ReseauBot
+from bot.errors import Conflict
+from bot.services import announcements as service
+from bot.services.delivery import announcement_post
+from cogs import _text
+from cogs._checks import moderator_only, require_moderator
+from cogs._errors import ReportingModal, report_error
+from cogs._publishing import publisher_for, send_preview, text
+from storage import models
+from storage.repositories import ChannelRepository
+
+log = logging.getLogger("reseau.announcements")
+
+# A scheduled announcement whose time passed while the bot was down is still posted within
+# this delay; later than that it is marked "missed" and the moderators are told (stale news).
+LATE_GRACE = timedelta(hours=6)
+
+
+def _summary(bot: ReseauBot, lang: str, outcome: service.AnnouncementOutcome) -> str:
+    report = outcome.report
+    return bot.t(
+        "announce.published", lang, id=outcome.announcement.id, sent=report.delivered,
+        failed=len(report.failed), pending=len(report.pending),
+    )
+
+
+class AnnounceModal(ReportingModal):
+    def __init__(self, bot: ReseauBot, lang: str, channel_id: int | None, role_id: int | None) -> None:
+        super().__init__(title=bot.t("announce.modal_title", lang), timeout=900)
+        self.bot, self.lang, self.channel_id, self.role_id = bot, lang, channel_id, role_id
+        self.title_input = discord.ui.TextInput(
+            label=bot.t("announce.field_title", lang), custom_id="title", max_length=service.TITLE_MAX
+        )
+        self.text_input = discord.ui.TextInput(
+            label=bot.t("announce.field_text", lang), custom_id="text", style=discord.TextStyle.paragraph,
+            max_length=service.BODY_MAX,
+        )
+        self.link_input = discord.ui.TextInput(
+            label=bot.t("announce.field_link", lang), custom_id="link", required=False, max_length=service.LINK_MAX,
+            placeholder="https://…",
+        )
+        for item in (self.title_input, self.text_input, self.link_input):
+            self.add_item(item)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        cog = self.bot.get_cog("Announcements")
+        assert isinstance(cog, Announcements)
+        require_moderator(interaction)
+        assert interaction.guild_id is not None
+        announcement = await service.create_draft(
+            self.bot.sessions, guild_id=interaction.guild_id, author_id=interaction.user.id,
+            title=self.title_input.value, body=self.text_input.value, link=self.link_input.value,
+            target_channel_id=self.channel_id, mention_role_id=self.role_id, lang=self.lang, now=self.bot.clock(),
+        )
+        await cog.show_preview(interaction, announcement, self.lang)
+
+
+class ScheduleModal(ReportingModal):
+    def __init__(self, bot: ReseauBot, lang: str, announcement_id: int) -> None:
+        super().__init__(title=bot.t("announce.schedule_modal_title", lang), timeout=900)
+        self.bot, self.lang, self.announcement_id = bot, lang, announcement_id
+        example = (bot.clock() + timedelta(days=1)).astimezone(bot.config.tz).strftime("%Y-%m-%d 09:00")
+        self.when_input = discord.ui.TextInput(
+            label=bot.t("announce.field_when", lang, tz=bot.config.bot.timezone), custom_id="when", max_length=20,
+            placeholder=bot.t("announce.when_placeholder", lang, example=example)[:100],
+        )
+        self.add_item(self.when_input)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        cog = self.bot.get_cog("Announcements")
+        assert isinstance(cog, Announcements)
+        require_moderator(interaction)
+        when = service.parse_local_time(self.when_input.value, self.bot.config.tz)
+        announcement = await service.schedule(
+            self.bot.sessions, self.announcement_id, when=when, now=self.bot.clock(), actor_id=interaction.user.id,
+            guild_id=interaction.guild_id, channel_id=interaction.channel_id,
+        )
+        cog.add_job(announcement)
+        text_ = self.bot.t(
+            "announce.scheduled", self.lang, id=announcement.id,
+            when=when.astimezone(self.bot.config.tz).strftime("%Y-%m-%d %H:%M"), tz=self.bot.config.bot.timezone,
+        )
+        if interaction.message is not None:
+            await interaction.response.edit_message(content=text_, view=None)
+        else:
+            await interaction.response.send_message(text_, ephemeral=True)
+
+
+class AnnounceButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"rb:announce:(?P<action>publish|schedule|discard):(?P<id>[0-9]+)"
+):
+    """The buttons under an announcement's preview; the id in the custom_id is reloaded and
+    checked against the clicking moderator's server at every click."""
+
+    def __init__(self, action: str, announcement_id: int, *, label: str = "", style=discord.ButtonStyle.secondary) -> None:
+        super().__init__(discord.ui.Button(
+            label=label or action, style=style, custom_id=f"rb:announce:{action}:{announcement_id}"
+        ))
+        self.action = action
+        self.announcement_id = announcement_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match, /):
+        return cls(match["action"], int(match["id"]), label=item.label or "")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: ReseauBot = interaction.client  # type: ignore[assignment]
+        lang = bot.lang(interaction)
+        try:
+            require_moderator(interaction)
+            cog = bot.get_cog("Announcements")
+            assert isinstance(cog, Announcements)
+            if self.action == "schedule":
+                # Checks first (exists, this server, still a draft), then the modal.
+                announcement = await service.get_announcement(
+                    bot.sessions, self.announcement_id, guild_id=interaction.guild_id
+                )
+                if announcement.status != "draft":
+                    raise Conflict("announce.wrong_status", id=announcement.id, status=announcement.status)
+                await interaction.response.send_modal(ScheduleModal(bot, lang, self.announcement_id))
+            elif self.action == "discard":
+                announcement = await service.cancel(
+                    bot.sessions, self.announcement_id, actor_id=interaction.user.id,
+                    guild_id=interaction.guild_id, channel_id=interaction.channel_id,
+                )
+                await interaction.response.edit_message(
+                    content=bot.t("announce.cancelled", lang, id=announcement.id), embeds=[], view=None
+                )
+            else:
+                await interaction.response.defer()
+                outcome = await service.publish(
+                    bot.sessions, publisher_for(bot), self.announcement_id, now=bot.clock(),
+                    actor_id=interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id,
+                )
+                assert outcome is not None
+                await interaction.edit_original_response(content=_summary(bot, lang, outcome), view=None)
+        except Exception as error:
+            await report_error(interaction, error)
+
+
+class Announcements(commands.Cog):
+    announce = app_commands.Group(name=_text.name("announce"), description=_text.desc("announce"), guild_only=True)
+
+    def __init__(self, bot: ReseauBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(AnnounceButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(AnnounceButton)
+        for job in self.bot.scheduler.get_jobs():
+            if job.id.startswith("announcement-"):
+                job.remove()
+
+    # ---------------------------------------------------------------- scheduler
+    async def on_bot_setup(self) -> None:
+        """Rebuild the date jobs from the rows; post the late ones (within LATE_GRACE) once the
+        gateway is ready; mark the hopelessly late ones missed and tell the moderators."""
+        result = await service.reconcile(self.bot.sessions, now=self.bot.clock(), grace=LATE_GRACE)
+        wanted = {service.job_id(a.id) for a in result.upcoming}
+        for job in self.bot.scheduler.get_jobs():
+            if job.id.startswith("announcement-") and job.id not in wanted:
+                job.remove()
+        for announcement in result.upcoming:
+            self.add_job(announcement)
+        if result.due or result.missed:
+            self.bot.track(self._after_ready(result), name="announcements-startup")
+
+    async def _after_ready(self, result: service.Reconciliation) -> None:
+        await self.bot.wait_until_ready()
+        for announcement in result.due:
+            await self.run_scheduled(announcement.id)
+        publisher = publisher_for(self.bot)
+        for announcement in result.missed:
+            if not publisher.modlog_channel_id:
+                continue
+            when = announcement.scheduled_at.astimezone(self.bot.config.tz).strftime("%Y-%m-%d %H:%M")
+            try:
+                await publisher.sender.notify(publisher.modlog_channel_id, self.bot.t(
+                    "announce.missed", self.bot.config.bot.language, id=announcement.id,
+                    title=announcement.title, when=when,
+                ))
+            except Exception:
+                log.exception("could not report missed announcement %d", announcement.id)
+
+    def add_job(self, announcement: models.Announcement) -> None:
+        self.bot.scheduler.add_job(
+            self._announcement_job, trigger=DateTrigger(run_date=announcement.scheduled_at), args=[announcement.id],
+            id=service.job_id(announcement.id), name=f"announcement {announcement.id}", replace_existing=True,
+            misfire_grace_time=int(LATE_GRACE.total_seconds()),
+        )
+
+    async def _announcement_job(self, announcement_id: int) -> None:
+        await self.bot.track(self.run_scheduled(announcement_id), name=f"announcement-{announcement_id}")
+
+    async def run_scheduled(self, announcement_id: int, now: datetime | None = None) -> service.AnnouncementOutcome | None:
+        """The date job's body: post the announcement if it is still scheduled."""
+        try:
+            return await service.publish(
+                self.bot.sessions, publisher_for(self.bot), announcement_id, now=now or self.bot.clock(),
+                actor_id=None, scheduled=True,
+            )
+        except Exception:
+            log.exception("scheduled announcement %d failed", announcement_id)
+            return None
+
+    # ---------------------------------------------------------------- commands
+    async def show_preview(self, interaction: discord.Interaction, announcement: models.Announcement, lang: str) -> None:
+        t = self.bot.t
+        if announcement.target_channel_id:
+            target = f"<#{announcement.target_channel_id}>"
+        else:
+            async with self.bot.sessions() as session:
+                count = len(await ChannelRepository(session).all())
+            target = t("announce.target_all", lang, count=count)
+        actions = discord.ui.View(timeout=None)
+        actions.add_item(AnnounceButton(
+            "publish", announcement.id, label=t("announce.publish_button", lang), style=discord.ButtonStyle.success
+        ))
+        actions.add_item(AnnounceButton(
+            "schedule", announcement.id, label=t("announce.schedule_button", lang), style=discord.ButtonStyle.primary
+        ))
+        actions.add_item(AnnounceButton("discard", announcement.id, label=t("announce.cancel_button", lang)))
+        post = announcement_post(announcement, catalogue=self.bot.catalogue, guild_id=announcement.guild_id)
+        await send_preview(interaction, post, header=t("announce.preview_header", lang, target=target), extra=actions)
+
+    @announce.command(name=_text.name("announce.new"), description=_text.desc("announce.new"))
+    @app_commands.describe(channel=text("announce.param_channel"), role=text("announce.param_role"))
+    @moderator_only()
+    async def new(
+        self, interaction: discord.Interaction, channel: discord.TextChannel | None = None,
+        role: discord.Role | None = None,
+    ) -> None:
+        lang = self.bot.lang(interaction)
+        role_id = role.id if role is not None else None
+        await interaction.response.send_modal(
+            AnnounceModal(self.bot, lang, channel.id if channel is not None else None, role_id)
+        )
+
+    @announce.command(name=_text.name("announce.list"), description=_text.desc("announce.list"))
+    @moderator_only()
+    async def list_(self, interaction: discord.Interaction) -> None:
+        lang = self.bot.lang(interaction)
+        t = self.bot.t
+        tz = self.bot.config.tz
+        rows = await service.list_scheduled(self.bot.sessions, guild_id=interaction.guild_id)
+        async with self.bot.sessions() as session:
+            everywhere = t("announce.target_all", lang, count=len(await ChannelRepository(session).all()))
+        lines = [
+            t("announce.list_line", lang, id=a.id, when=a.scheduled_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+              title=a.title[:80], target=f"<#{a.target_channel_id}>" if a.target_channel_id else everywhere)
+            for a in rows[:25]
+        ] or [t("announce.list_empty", lang)]
+        embed = discord.Embed(title=t("announce.list_title", lang), description="\n".join(lines), colour=0xDD6B20)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @announce.command(name=_text.name("announce.cancel"), description=_text.desc("announce.cancel"))
+    @app_commands.describe(id=text("announce.param_id"))
+    @moderator_only()
+    async def cancel(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
+        lang = self.bot.lang(interaction)
+        announcement = await service.cancel(
+            self.bot.sessions, id, actor_id=interaction.user.id, guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+        )
+        job = self.bot.scheduler.get_job(service.job_id(id))
+        if job is not None:
+            job.remove()
+        await interaction.response.send_message(self.bot.t("announce.cancelled", lang, id=announcement.id), ephemeral=True)
+
+
+async def setup(bot: ReseauBot) -> None:
+    await bot.add_cog(Announcements(bot))

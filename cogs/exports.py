@@ -1,0 +1,132 @@
+"""/export (moderators): the answers of a poll or a campaign as a file, attached ephemerally.
+
+The file is written to a temporary folder by the export service (streamed, with its codebook:
+a second file for CSV and JSON Lines, a second sheet for XLSX) and attached to an ephemeral
+reply.  Only this server's polls are exported; respondents are always pseudonymised (raw ids
+are a command-line option for operators, never offered here).  Above the interaction's
+attachment size limit the export stops and the moderator is told to narrow it or use the CLI.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import discord
+from discord import app_commands
+from discord.app_commands import Choice, locale_str
+from discord.ext import commands
+
+from bot.client import ReseauBot
+from bot.i18n import Catalogue
+from bot.services.exports import Exporter, ExportRequest
+from cogs import _text
+from cogs._checks import moderator_only
+
+#: Discord's attachment limit when the interaction does not say (25 MiB).
+MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
+
+
+_CATALOGUE = Catalogue.load()
+
+
+def _choice(key: str, value: str) -> Choice[str]:
+    """A choice with an English name, translated to French by the tree's translator."""
+    full = f"cmd.export.choice.{key}"
+    return Choice(name=locale_str(_CATALOGUE.t(full, "en"), key=full), value=value)
+
+
+FORMAT_CHOICES = [
+    Choice(name="CSV", value="csv"),
+    Choice(name="Excel (XLSX)", value="xlsx"),
+    Choice(name="JSON Lines", value="json"),
+]
+LAYOUT_CHOICES = [_choice("long", "long"), _choice("wide", "wide")]
+HEADING_CHOICES = [_choice("codes", "codes"), _choice("labels", "labels")]
+SEPARATOR_CHOICES = [_choice("comma", ","), _choice("semicolon", ";")]
+
+
+class Exports(commands.Cog):
+    def __init__(self, bot: ReseauBot) -> None:
+        self.bot = bot
+        self.max_attachment_bytes = MAX_ATTACHMENT_BYTES
+
+    def exporter(self) -> Exporter:
+        return Exporter(self.bot.sessions, self.bot.config)
+
+    @app_commands.command(name=_text.name("export"), description=_text.desc("export"))
+    @app_commands.guild_only()
+    @moderator_only()
+    @app_commands.rename(
+        file_format=_text.name("export.opt.format"),
+        layout=_text.name("export.opt.layout"),
+        poll=_text.name("export.opt.poll"),
+        campaign=_text.name("export.opt.campaign"),
+        headings=_text.name("export.opt.headings"),
+        separator=_text.name("export.opt.separator"),
+    )
+    @app_commands.describe(
+        file_format=_text.desc("export.opt.format"),
+        layout=_text.desc("export.opt.layout"),
+        poll=_text.desc("export.opt.poll"),
+        campaign=_text.desc("export.opt.campaign"),
+        headings=_text.desc("export.opt.headings"),
+        separator=_text.desc("export.opt.separator"),
+    )
+    @app_commands.choices(
+        file_format=FORMAT_CHOICES, layout=LAYOUT_CHOICES, headings=HEADING_CHOICES, separator=SEPARATOR_CHOICES
+    )
+    async def export(
+        self,
+        interaction: discord.Interaction,
+        file_format: str,
+        layout: str = "long",
+        poll: app_commands.Range[int, 1] | None = None,
+        campaign: app_commands.Range[str, 1, 100] | None = None,
+        headings: str = "codes",
+        separator: str | None = None,
+    ) -> None:
+        lang = self.bot.lang(interaction)
+        request = ExportRequest(
+            poll_id=poll,
+            campaign=campaign,
+            format=file_format,
+            layout=layout,
+            headings=headings,
+            separator=separator or (";" if lang == "fr" else ","),  # French Excel reads ';'
+            guild_id=interaction.guild_id,
+            lang=lang,
+            actor_id=interaction.user.id,
+        )
+        exporter = self.exporter()
+        exporter.secret()  # a missing secret is refused before anything is read
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        limit = min(getattr(interaction, "filesize_limit", None) or self.max_attachment_bytes,
+                    self.max_attachment_bytes)
+        with tempfile.TemporaryDirectory(prefix="reseau-export-") as folder:
+            path = Path(folder) / request.default_filename()
+            result = await exporter.export_to_path(request, path, max_bytes=limit)
+            key = "export.done_xlsx" if request.format == "xlsx" else "export.done"
+            text = self.bot.t(key, lang, answers=result.answers, respondents=result.respondents, rows=result.rows)
+            text += "\n" + self.bot.t("export.pseudonymised", lang)
+            files = [discord.File(p, filename=p.name) for p in result.files]
+            try:
+                await interaction.followup.send(text, files=files, ephemeral=True)
+            finally:
+                for file in files:
+                    file.close()
+
+    @export.autocomplete("campaign")
+    async def _campaigns(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+        names = await self.exporter().campaign_names(current)
+        return [Choice(name=name[:100], value=name) for name in names][:25]
+
+    @export.autocomplete("poll")
+    async def _polls(self, interaction: discord.Interaction, current: str) -> list[Choice[int]]:
+        text = "" if current.strip().lstrip("#").isdigit() else current
+        found = await self.exporter().poll_choices(interaction.guild_id or 0, text)
+        return [Choice(name=f"#{poll_id} · {title}"[:100], value=poll_id) for poll_id, title in found][:25]
+
+
+async def setup(bot: ReseauBot) -> None:
+    await bot.add_cog(Exports(bot))

@@ -1,0 +1,210 @@
+"""/extract (fr /extrait): preview, publish, queue, skip — and the monthly slot.
+
+The slot is an APScheduler cron job (``monthly-extract``) built from ``schedule.extract_cron``
+in ``bot.timezone``; it and the start-up catch-up call :meth:`Extracts.run_monthly_slot`, which
+is idempotent per month (see ``bot.services.extracts``).  After the gateway is ready the cog
+also resumes any pending delivery (a fan-out interrupted by a crash or a restart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import ReseauBot
+from bot.services import extracts as service
+from bot.services.delivery import DeliveryReport, extract_post
+from cogs import _text
+from cogs._checks import moderator_only, require_moderator
+from cogs._errors import report_error
+from cogs._publishing import publisher_for, send_preview, text
+
+log = logging.getLogger("reseau.extracts")
+
+
+def outcome_text(bot: ReseauBot, lang: str, extract_id: int, report: DeliveryReport) -> str:
+    return bot.t(
+        "extracts.published", lang, id=extract_id, sent=report.delivered, failed=len(report.failed),
+        pending=len(report.pending),
+    )
+
+
+class ExtractButton(discord.ui.DynamicItem[discord.ui.Button], template=r"rb:extract:(?P<action>publish|dismiss):(?P<id>[0-9]+)"):
+    """Confirm / cancel under ``/extract publish``; works after a restart (state in the id)."""
+
+    def __init__(self, action: str, extract_id: int, *, label: str = "", style=discord.ButtonStyle.secondary) -> None:
+        super().__init__(discord.ui.Button(label=label or action, style=style, custom_id=f"rb:extract:{action}:{extract_id}"))
+        self.action = action
+        self.extract_id = extract_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match, /):
+        return cls(match["action"], int(match["id"]), label=item.label or "")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: ReseauBot = interaction.client  # type: ignore[assignment]
+        lang = bot.lang(interaction)
+        try:
+            require_moderator(interaction)
+            if self.action == "dismiss":
+                await interaction.response.edit_message(content=bot.t("extracts.dismissed", lang), view=None)
+                return
+            cog = bot.get_cog("Extracts")
+            assert isinstance(cog, Extracts)
+            await interaction.response.edit_message(content=bot.t("extracts.publishing", lang), view=None)
+            outcome = await cog.publish(
+                self.extract_id, actor_id=interaction.user.id, guild_id=interaction.guild_id,
+                channel_id=interaction.channel_id,
+            )
+            await interaction.edit_original_response(content=outcome_text(bot, lang, self.extract_id, outcome.report))
+        except Exception as error:  # the one error path, for a button as for a command
+            await report_error(interaction, error)
+
+
+class Extracts(commands.Cog):
+    extract = app_commands.Group(
+        name=_text.name("extract"), description=_text.desc("extract"), guild_only=True
+    )
+
+    def __init__(self, bot: ReseauBot) -> None:
+        self.bot = bot
+        self._slot_lock = asyncio.Lock()
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(ExtractButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(ExtractButton)
+        if self.bot.scheduler.get_job(service.JOB_ID):
+            self.bot.scheduler.remove_job(service.JOB_ID)
+
+    # ---------------------------------------------------------------- start-up and schedule
+    async def on_bot_setup(self) -> None:
+        """Called at start-up and after a reconfigure: (re)build the cron job, then, once the
+        gateway is ready, catch up a missed slot and resume interrupted deliveries."""
+        config = self.bot.config
+        self.bot.scheduler.add_job(
+            self._slot_job, trigger=service.extract_trigger(config), id=service.JOB_ID, name="monthly extract",
+            replace_existing=True, coalesce=True, max_instances=1,
+            misfire_grace_time=max(60, config.schedule.catch_up_days * 86400),
+        )
+        self.bot.track(self._after_ready(), name="extracts-startup")
+
+    async def _after_ready(self) -> None:
+        await self.bot.wait_until_ready()
+        try:
+            await self.catch_up()
+            await publisher_for(self.bot).deliver()
+        except Exception:
+            log.exception("start-up catch-up / resume of deliveries failed")
+
+    async def _slot_job(self) -> None:
+        await self.bot.track(self.run_monthly_slot(), name="monthly-extract")
+
+    async def run_monthly_slot(self, now: datetime | None = None) -> service.PublishOutcome | None:
+        """The cron job's body: publish the slot's month once (``now`` defaults to the bot's clock)."""
+        now = now or self.bot.clock()
+        async with self._slot_lock:
+            outcome = await service.run_slot(
+                self.bot.sessions, publisher_for(self.bot), month=service.month_of(now, self.bot.config.tz), now=now
+            )
+        if outcome is None:
+            log.info("monthly slot: %s already handled", service.month_of(now, self.bot.config.tz))
+        return outcome
+
+    async def catch_up(self, now: datetime | None = None) -> service.PublishOutcome | None:
+        now = now or self.bot.clock()
+        async with self._slot_lock:
+            outcome = await service.catch_up(self.bot.sessions, publisher_for(self.bot), self.bot.config, now=now)
+        if outcome is not None:
+            log.info("catch-up published %d extract(s)", len(outcome.extracts))
+        return outcome
+
+    async def publish(self, extract_id: int | None, **who) -> service.PublishOutcome:
+        return await service.publish_extract(
+            self.bot.sessions, publisher_for(self.bot), extract_id, now=self.bot.clock(), **who
+        )
+
+    # ---------------------------------------------------------------- commands
+    async def _post_for(self, extract, guild_id: int | None):
+        """The extract as members of this server will see it (their channel's role mention)."""
+        async with self.bot.sessions() as session:
+            channels = await service.target_channels(session, extract.lang)
+        here = [c for c in channels if c.guild_id == guild_id] or channels
+        role = here[0].mention_role_id if here else None
+        return extract_post(extract, catalogue=self.bot.catalogue, mention_role_id=role, guild_id=guild_id or 0)
+
+    @extract.command(name=_text.name("extract.preview"), description=_text.desc("extract.preview"))
+    @app_commands.describe(id=text("extracts.param_id"))
+    @moderator_only()
+    async def preview(self, interaction: discord.Interaction, id: app_commands.Range[int, 1] | None = None) -> None:
+        extract = await service.extract_or_next(self.bot.sessions, id)
+        await send_preview(interaction, await self._post_for(extract, interaction.guild_id))
+
+    @extract.command(name=_text.name("extract.publish"), description=_text.desc("extract.publish"))
+    @app_commands.describe(id=text("extracts.param_id"))
+    @moderator_only()
+    async def publish_command(self, interaction: discord.Interaction, id: app_commands.Range[int, 1] | None = None) -> None:
+        lang = self.bot.lang(interaction)
+        extract = await service.extract_or_next(self.bot.sessions, id)
+        async with self.bot.sessions() as session:
+            count = len(await service.target_channels(session, extract.lang))
+        view = discord.ui.View(timeout=None)
+        view.add_item(ExtractButton(
+            "publish", extract.id, label=self.bot.t("extracts.confirm_button", lang), style=discord.ButtonStyle.danger
+        ))
+        view.add_item(ExtractButton("dismiss", extract.id, label=self.bot.t("extracts.dismiss_button", lang)))
+        await interaction.response.send_message(
+            self.bot.t("extracts.confirm", lang, id=extract.id, title=extract.title, month=extract.month or "-",
+                       lang=extract.lang, count=count),
+            view=view, ephemeral=True,
+        )
+
+    @extract.command(name=_text.name("extract.queue"), description=_text.desc("extract.queue"))
+    @moderator_only()
+    async def queue(self, interaction: discord.Interaction) -> None:
+        lang = self.bot.lang(interaction)
+        t = self.bot.t
+        config = self.bot.config
+        rows = await service.queue(self.bot.sessions)
+        lines = [
+            t("extracts.queue_line", lang, id=e.id, month=e.month or "-", lang=e.lang, title=e.title[:80])
+            for e in rows[:25]
+        ] or [t("extracts.queue_empty_line", lang)]
+        if len(rows) > 25:
+            lines.append("…")
+        embed = discord.Embed(title=t("extracts.queue_title", lang), description="\n".join(lines), colour=0x2B6CB0)
+        runs = service.next_runs(config, self.bot.clock(), count=1)
+        footer = []
+        if runs:
+            footer.append(t("extracts.queue_next", lang, when=service.format_local(runs[0], config.tz), tz=config.bot.timezone))
+        last = await service.last_handled_month(self.bot.sessions)
+        if last:
+            footer.append(t("extracts.queue_last", lang, month=last))
+        if footer:
+            embed.set_footer(text="\n".join(footer))
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @extract.command(name=_text.name("extract.skip"), description=_text.desc("extract.skip"))
+    @app_commands.describe(id=text("extracts.param_id"))
+    @moderator_only()
+    async def skip(self, interaction: discord.Interaction, id: app_commands.Range[int, 1] | None = None) -> None:
+        lang = self.bot.lang(interaction)
+        extract = await service.skip(
+            self.bot.sessions, id, actor_id=interaction.user.id, guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+        )
+        await interaction.response.send_message(
+            self.bot.t("extracts.skipped", lang, id=extract.id, title=extract.title, month=extract.month or "-"),
+            ephemeral=True,
+        )
+
+
+async def setup(bot: ReseauBot) -> None:
+    await bot.add_cog(Extracts(bot))
+

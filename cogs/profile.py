@@ -1,0 +1,408 @@
+"""/profile (fr /profil), /my-data (fr /mes-donnees), /forget-me (fr /oublier).
+
+The rules live in ``bot/services/profiles.py``; this cog turns them into ephemeral messages.
+
+* ``/profile`` the first time shows the consent notice (what is stored, why, for how long, how to
+  delete it) with "I agree" / "No thanks".  Agreeing stores ``consent_at`` and shows a select of
+  the configured member types; choosing one stores it at once and opens a modal for the
+  organisation and the region or country (both optional).  Later, ``/profile`` shows the profile
+  with the same select and a button to edit the organisation and region.
+* ``/my-data`` answers with a summary and a JSON file of everything stored about the member.
+* ``/forget-me`` asks for a confirmation, then deletes the profile and deletes or unlinks the
+  answers (``privacy.forget_mode``), and dispatches ``member_forgotten(user_id, result)`` so that
+  other cogs can drop what they hold about that member (Red-DiscordBot's per-cog privacy hook)
+  and refresh the counts of ``result.poll_ids``.
+
+Components are short-lived views (``VIEW_TIMEOUT``) on ephemeral messages, not DynamicItems: an
+ephemeral message is only ever seen by the member who asked, it cannot outlive its interaction
+token (15 minutes), and a view routes errors to ``ReportingView.on_error`` — the one error path.
+Their custom_ids are ``rb:profile:<action>:<user_id>``: unique per member, so two members' open
+flows never share a dispatch key (discord.py keys modals by custom_id alone), and every click or
+submit from anyone but the owner is refused with a clear message.  After a restart a click on an
+old message does nothing; running the command again starts afresh.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import ReseauBot
+from bot.errors import Conflict, Forbidden
+from bot.services.profiles import MAX_ORGANISATION, MAX_REGION, MyData, ProfileService, ProfileView
+from cogs import _text
+from cogs._errors import ReportingModal, ReportingView
+
+if TYPE_CHECKING:
+    from storage.repositories.profiles import AnswerRow
+
+log = logging.getLogger(__name__)
+
+VIEW_TIMEOUT = 600.0
+COLOUR = 0x2B6CB0
+DANGER_COLOUR = 0xC53030
+FIELD_MAX = 1024
+MAX_LISTED = 10
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _cog(interaction: discord.Interaction) -> Profiles:
+    cog = interaction.client.get_cog("Profiles")  # type: ignore[union-attr]
+    if cog is None:  # pragma: no cover - the views only exist while the cog is loaded
+        raise RuntimeError("the Profiles cog is not loaded")
+    return cog  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------------------- views
+class OwnedView(ReportingView):
+    """A view bound to the member who ran the command; anyone else is refused clearly."""
+
+    def __init__(self, owner_id: int, lang: str) -> None:
+        super().__init__(timeout=VIEW_TIMEOUT)
+        self.owner_id = owner_id
+        self.lang = lang
+        self.origin: discord.Interaction | None = None  # whose response shows this view
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id != self.owner_id:
+            raise Forbidden("profile.error.not_yours")
+        return True
+
+    async def show(self, interaction: discord.Interaction, **kwargs) -> None:
+        """Replace the message this interaction came from with ``kwargs`` and this view."""
+        await interaction.response.edit_message(view=self, **kwargs)
+        self.origin = interaction
+
+    async def on_timeout(self) -> None:
+        if self.origin is None:
+            return
+        try:
+            await self.origin.edit_original_response(content=_cog(self.origin).bot.t("profile.expired", self.lang),
+                                                     view=None)
+        except discord.HTTPException:  # the token expired or the message is gone: nothing to tidy
+            pass
+
+
+class ConsentView(OwnedView):
+    def __init__(self, owner_id: int, lang: str, t) -> None:
+        super().__init__(owner_id, lang)
+        accept = discord.ui.Button(
+            label=t("profile.consent.accept", lang),
+            style=discord.ButtonStyle.success,
+            custom_id=f"rb:profile:accept:{owner_id}",
+        )
+        decline = discord.ui.Button(
+            label=t("profile.consent.decline", lang),
+            style=discord.ButtonStyle.secondary,
+            custom_id=f"rb:profile:decline:{owner_id}",
+        )
+        accept.callback = self.on_accept
+        decline.callback = self.on_decline
+        self.add_item(accept)
+        self.add_item(decline)
+
+    async def on_accept(self, interaction: discord.Interaction) -> None:
+        cog = _cog(interaction)
+        profile = await cog.service.record_consent(self.owner_id, lang=self.lang)
+        self.stop()
+        editor = EditorView(cog, self.owner_id, self.lang, profile)
+        embed = discord.Embed(
+            title=cog.bot.t("profile.title", self.lang),
+            description=cog.bot.t("profile.form.choose_type", self.lang),
+            colour=COLOUR,
+        )
+        await editor.show(interaction, content=None, embed=embed)
+
+    async def on_decline(self, interaction: discord.Interaction) -> None:
+        cog = _cog(interaction)
+        self.stop()
+        embed = discord.Embed(
+            title=cog.bot.t("profile.title", self.lang),
+            description=cog.bot.t("profile.consent.declined", self.lang),
+            colour=COLOUR,
+        )
+        await interaction.response.edit_message(content=None, embed=embed, view=None)
+
+
+class EditorView(OwnedView):
+    """The member type select (current type pre-selected) and, once a type is set, a button to
+    edit the organisation and region."""
+
+    def __init__(self, cog: Profiles, owner_id: int, lang: str, profile: ProfileView) -> None:
+        super().__init__(owner_id, lang)
+        t = cog.bot.t
+        self.type_select: discord.ui.Select[EditorView] = discord.ui.Select(
+            custom_id=f"rb:profile:type:{owner_id}",
+            placeholder=t("profile.form.placeholder", lang),
+            options=[
+                discord.SelectOption(
+                    label=_clip(member_type.fr if lang == "fr" else member_type.en, 100),
+                    value=member_type.code,
+                    default=member_type.code == profile.member_type,
+                )
+                for member_type in cog.service.member_types
+            ],
+        )
+        self.type_select.callback = self.on_type
+        self.add_item(self.type_select)
+        if profile.member_type:
+            edit = discord.ui.Button(
+                label=t("profile.form.edit", lang),
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"rb:profile:edit:{owner_id}",
+            )
+            edit.callback = self.on_edit
+            self.add_item(edit)
+
+    async def on_type(self, interaction: discord.Interaction) -> None:
+        cog = _cog(interaction)
+        service = cog.service
+        current = await service.get(self.owner_id)
+        if current is None or not current.consented:
+            raise Conflict("profile.error.no_consent")
+        profile = await service.set_profile(
+            self.owner_id, self.type_select.values[0], current.organisation, current.region, lang=self.lang
+        )
+        await interaction.response.send_modal(DetailsModal(cog, self, profile))
+
+    async def on_edit(self, interaction: discord.Interaction) -> None:
+        cog = _cog(interaction)
+        profile = await cog.service.get(self.owner_id)
+        if profile is None or not profile.member_type:
+            raise Conflict("profile.error.no_consent")
+        await interaction.response.send_modal(DetailsModal(cog, self, profile))
+
+
+class DetailsModal(ReportingModal):
+    """Organisation and region or country, both optional; submitting shows the saved profile."""
+
+    def __init__(self, cog: Profiles, parent: EditorView, profile: ProfileView) -> None:
+        t, lang = cog.bot.t, parent.lang
+        super().__init__(
+            title=t("profile.form.modal_title", lang),
+            custom_id=f"rb:profile:details:{parent.owner_id}",
+            timeout=VIEW_TIMEOUT,
+        )
+        self.parent = parent
+        self.member_type = profile.member_type or ""
+        self.organisation: discord.ui.TextInput[DetailsModal] = discord.ui.TextInput(
+            custom_id="organisation",
+            style=discord.TextStyle.short,
+            placeholder=t("profile.form.organisation_hint", lang),
+            default=profile.organisation,
+            required=False,
+            max_length=MAX_ORGANISATION,
+        )
+        self.region: discord.ui.TextInput[DetailsModal] = discord.ui.TextInput(
+            custom_id="region",
+            style=discord.TextStyle.short,
+            placeholder=t("profile.form.region_hint", lang),
+            default=profile.region,
+            required=False,
+            max_length=MAX_REGION,
+        )
+        self.add_item(discord.ui.Label(text=t("profile.form.organisation", lang), component=self.organisation))
+        self.add_item(discord.ui.Label(text=t("profile.form.region", lang), component=self.region))
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id != self.parent.owner_id:
+            raise Forbidden("profile.error.not_yours")
+        return True
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        cog, lang = _cog(interaction), self.parent.lang
+        profile = await cog.service.set_profile(
+            self.parent.owner_id, self.member_type, self.organisation.value, self.region.value, lang=lang
+        )
+        self.parent.stop()
+        editor = EditorView(cog, self.parent.owner_id, lang, profile)
+        embed = cog.profile_embed(profile, lang, cog.bot.t("profile.form.saved", lang))
+        if interaction.message is not None:
+            await editor.show(interaction, content=None, embed=embed)
+        else:  # pragma: no cover - the modal is always opened from a component of a message
+            await interaction.response.send_message(embed=embed, view=editor, ephemeral=True)
+            editor.origin = interaction
+
+
+class ForgetView(OwnedView):
+    def __init__(self, owner_id: int, lang: str, t) -> None:
+        super().__init__(owner_id, lang)
+        confirm = discord.ui.Button(
+            label=t("forget.confirm", lang), style=discord.ButtonStyle.danger,
+            custom_id=f"rb:profile:forget:{owner_id}",
+        )
+        cancel = discord.ui.Button(
+            label=t("forget.cancel", lang), style=discord.ButtonStyle.secondary,
+            custom_id=f"rb:profile:keep:{owner_id}",
+        )
+        confirm.callback = self.on_confirm
+        cancel.callback = self.on_cancel
+        self.add_item(confirm)
+        self.add_item(cancel)
+
+    async def on_confirm(self, interaction: discord.Interaction) -> None:
+        cog = _cog(interaction)
+        result = await cog.service.forget(self.owner_id, actor_id=interaction.user.id)
+        self.stop()
+        key = "forget.done_delete" if result.mode == "delete" else "forget.done_unlink"
+        embed = discord.Embed(
+            title=cog.bot.t("forget.title", self.lang),
+            description=cog.bot.t(key, self.lang, count=result.answers),
+            colour=DANGER_COLOUR,
+        )
+        await interaction.response.edit_message(content=None, embed=embed, view=None)
+        cog.bot.dispatch("member_forgotten", self.owner_id, result)
+
+    async def on_cancel(self, interaction: discord.Interaction) -> None:
+        cog = _cog(interaction)
+        self.stop()
+        embed = discord.Embed(
+            title=cog.bot.t("forget.title", self.lang),
+            description=cog.bot.t("forget.cancelled", self.lang),
+            colour=COLOUR,
+        )
+        await interaction.response.edit_message(content=None, embed=embed, view=None)
+
+
+# ----------------------------------------------------------------------------- the cog
+class Profiles(commands.Cog):
+    def __init__(self, bot: ReseauBot) -> None:
+        self.bot = bot
+
+    @property
+    def service(self) -> ProfileService:
+        """Built per use so that a reconfigured bot (member types, retention) is honoured."""
+        return ProfileService.from_config(self.bot.sessions, self.bot.config, clock=self.bot.clock)
+
+    # -------------------------------------------------------------------- rendering
+    def consent_embed(self, lang: str) -> discord.Embed:
+        t = self.bot.t
+        facts = self.service.consent_facts()
+        embed = discord.Embed(title=t("profile.title", lang), description=t("profile.consent.intro", lang),
+                              colour=COLOUR)
+        embed.add_field(name=t("profile.consent.what", lang), value=t("profile.consent.what_text", lang),
+                        inline=False)
+        embed.add_field(name=t("profile.consent.why", lang), value=t("profile.consent.why_text", lang),
+                        inline=False)
+        embed.add_field(name=t("profile.consent.how_long", lang),
+                        value=t("profile.consent.how_long_text", lang, days=facts.retention_days), inline=False)
+        embed.add_field(name=t("profile.consent.how_delete", lang),
+                        value=t(f"profile.consent.how_delete_{facts.forget_mode}", lang), inline=False)
+        return embed
+
+    def profile_lines(self, profile: ProfileView, lang: str) -> list[tuple[str, str]]:
+        t = self.bot.t
+        none = t("profile.none", lang)
+
+        def shown(value: str | None) -> str:
+            return discord.utils.escape_markdown(value) if value else none
+
+        member_type = self.service.member_type_label(profile.member_type, lang)
+        lines = [
+            (t("profile.field.member_type", lang), shown(member_type)),
+            (t("profile.field.organisation", lang), shown(profile.organisation)),
+            (t("profile.field.region", lang), shown(profile.region)),
+        ]
+        if profile.consent_at is not None:
+            lines.append((t("profile.field.consent_at", lang), discord.utils.format_dt(profile.consent_at, "D")))
+        return lines
+
+    def profile_embed(self, profile: ProfileView, lang: str, description: str) -> discord.Embed:
+        embed = discord.Embed(title=self.bot.t("profile.title", lang), description=description, colour=COLOUR)
+        for name, value in self.profile_lines(profile, lang):
+            embed.add_field(name=name, value=value, inline=True)
+        return embed
+
+    def my_data_embed(self, data: MyData, lang: str) -> discord.Embed:
+        t = self.bot.t
+        description = f"{t('mydata.intro', lang)}\n\n{t('mydata.retention', lang, days=data.retention_days)}"
+        embed = discord.Embed(title=t("mydata.title", lang), description=description, colour=COLOUR)
+        if data.profile is not None:
+            profile = "\n".join(f"**{name}** : {value}" if lang == "fr" else f"**{name}**: {value}"
+                                for name, value in self.profile_lines(data.profile, lang))
+        else:
+            profile = t("mydata.no_profile", lang)
+        embed.add_field(name=t("mydata.profile", lang), value=profile, inline=False)
+        embed.add_field(
+            name=t("mydata.answers", lang, count=len(data.answers)),
+            value=self._answer_lines(data.answers, lang) or t("mydata.no_answers", lang),
+            inline=False,
+        )
+        if data.polls_created:
+            titles = [discord.utils.escape_markdown(_clip(p.title, 80)) for p in data.polls_created]
+            embed.add_field(name=f"{t('mydata.polls_created', lang)} ({len(titles)})",
+                            value=_clip("\n".join(titles), FIELD_MAX), inline=False)
+        if data.audit:
+            embed.add_field(name=t("mydata.audit", lang), value=str(len(data.audit)), inline=False)
+        return embed
+
+    def _answer_lines(self, answers: tuple[AnswerRow, ...], lang: str) -> str:
+        """The latest answers, newest first, as many as fit one embed field."""
+        lines: list[str] = []
+        listed = 0
+        for answer in reversed(answers):
+            given = ", ".join(answer.choices) if answer.choices else (answer.text or "")
+            line = (f"{discord.utils.format_dt(answer.answered_at, 'd')} "
+                    f"**{discord.utils.escape_markdown(_clip(answer.poll_title, 80))}** — "
+                    f"{discord.utils.escape_markdown(_clip(given, 100))}")
+            more = len(answers) - listed - 1
+            reserve = len(self.bot.t("mydata.more", lang, count=more)) + 1 if more else 0
+            if listed >= MAX_LISTED or len("\n".join([*lines, line])) + reserve > FIELD_MAX:
+                break
+            lines.append(line)
+            listed += 1
+        if listed < len(answers):
+            lines.append(self.bot.t("mydata.more", lang, count=len(answers) - listed))
+        return "\n".join(lines)
+
+    # -------------------------------------------------------------------- commands
+    @app_commands.command(name=_text.name("profile"), description=_text.desc("profile"))
+    async def profile(self, interaction: discord.Interaction) -> None:
+        lang = self.bot.lang(interaction)
+        profile = await self.service.get(interaction.user.id)
+        view: OwnedView
+        if profile is None or not profile.consented:
+            view = ConsentView(interaction.user.id, lang, self.bot.t)
+            embed = self.consent_embed(lang)
+        else:
+            view = EditorView(self, interaction.user.id, lang, profile)
+            embed = self.profile_embed(profile, lang, self.bot.t("profile.form.change", lang))
+        await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+        view.origin = interaction
+
+    @app_commands.command(name=_text.name("my-data"), description=_text.desc("my-data"))
+    async def my_data(self, interaction: discord.Interaction) -> None:
+        lang = self.bot.lang(interaction)
+        service = self.service
+        data = await service.my_data(interaction.user.id)
+        payload = data.to_json(lambda code: service.member_type_label(code, lang))
+        file = discord.File(io.BytesIO(payload), filename=self.bot.t("mydata.filename", lang))
+        await interaction.response.send_message(embed=self.my_data_embed(data, lang), file=file, ephemeral=True)
+
+    @app_commands.command(name=_text.name("forget-me"), description=_text.desc("forget-me"))
+    async def forget_me(self, interaction: discord.Interaction) -> None:
+        lang = self.bot.lang(interaction)
+        t = self.bot.t
+        service = self.service
+        counts = await service.stored_counts(interaction.user.id)
+        if not counts.anything:
+            await interaction.response.send_message(t("forget.nothing", lang), ephemeral=True)
+            return
+        key = f"forget.confirm_{service.privacy.forget_mode}"
+        embed = discord.Embed(title=t("forget.title", lang), description=t(key, lang, count=counts.answers),
+                              colour=DANGER_COLOUR)
+        view = ForgetView(interaction.user.id, lang, t)
+        await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+        view.origin = interaction
+
+
+async def setup(bot: ReseauBot) -> None:
+    await bot.add_cog(Profiles(bot))

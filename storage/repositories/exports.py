@@ -1,0 +1,200 @@
+"""Exports: the only SQL the export feature runs.
+
+Three reads: which polls an export covers (one poll, or the polls of a campaign, optionally
+within one guild), the codebook (those polls' questions and options), and the answers
+themselves as one **streamed** query — a server-side cursor (``session.stream`` with
+``yield_per``) on aiosqlite as on asyncpg, so memory stays flat however many answers there are.
+
+The answer stream has one row per (answer, chosen option), or one row per answer when it has no
+chosen option (text questions, an emptied multiple choice), ordered by respondent, then poll,
+question position and option position: a respondent's rows are contiguous, which is what the
+wide layout needs to build one row per respondent while holding only that respondent in memory.
+Rows carry ids, not labels; the service maps them through the codebook (a dict lookup is cheaper
+than decoding the same strings a million times).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import DateTime, Select, String, func, select, type_coerce
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Answer, AnswerChoice, Campaign, Option, Poll, Question
+
+#: Rows fetched per round trip of the server-side cursor.
+DEFAULT_BATCH = 20_000
+
+
+@dataclass(frozen=True)
+class CodebookOption:
+    id: int
+    position: int
+    code: str
+    label: str
+
+
+@dataclass(frozen=True)
+class CodebookQuestion:
+    id: int
+    poll_id: int
+    poll_title: str
+    campaign: str | None
+    position: int
+    code: str
+    text: str
+    kind: str
+    max_choices: int
+    options: list[CodebookOption] = field(default_factory=list)
+
+
+#: The columns of one streamed answer row (rows themselves are plain tuples, in this order).
+ANSWER_COLUMNS = ("answer_id", "user_id", "member_type", "text", "answered_at", "question_id", "option_id")
+
+
+class ExportRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # ------------------------------------------------------------------ scope
+    async def poll_ids(
+        self, *, poll_id: int | None = None, campaign: str | None = None, guild_id: int | None = None
+    ) -> list[int] | None:
+        """The polls an export covers, in creation order; ``None`` when the poll or the campaign
+        does not exist (or, with ``guild_id``, the poll belongs to another guild)."""
+        if (poll_id is None) == (campaign is None):
+            raise ValueError("give exactly one of poll_id and campaign")
+        if poll_id is not None:
+            stmt = select(Poll.id).where(Poll.id == poll_id)
+            if guild_id is not None:
+                stmt = stmt.where(Poll.guild_id == guild_id)
+            found = await self.session.scalar(stmt)
+            return None if found is None else [found]
+        campaign_id = await self.session.scalar(select(Campaign.id).where(Campaign.name == campaign))
+        if campaign_id is None:
+            return None
+        stmt = select(Poll.id).where(Poll.campaign_id == campaign_id).order_by(Poll.id)
+        if guild_id is not None:
+            stmt = stmt.where(Poll.guild_id == guild_id)
+        return list(await self.session.scalars(stmt))
+
+    async def campaign_names(self, text: str = "", *, limit: int = 25) -> list[str]:
+        """Campaign names containing ``text``, active and recent first (autocompletion)."""
+        stmt = select(Campaign.name).order_by(Campaign.active.desc(), Campaign.id.desc()).limit(limit)
+        if text:
+            stmt = stmt.where(Campaign.name.ilike(f"%{text}%"))
+        return list(await self.session.scalars(stmt))
+
+    async def polls_matching(self, guild_id: int, text: str = "", *, limit: int = 25) -> list[tuple[int, str]]:
+        """``(id, title)`` of the guild's polls whose title contains ``text``, newest first."""
+        stmt = select(Poll.id, Poll.title).where(Poll.guild_id == guild_id).order_by(Poll.id.desc()).limit(limit)
+        if text:
+            stmt = stmt.where(Poll.title.ilike(f"%{text}%"))
+        return [(poll_id, title) for poll_id, title in await self.session.execute(stmt)]
+
+    # ------------------------------------------------------------------ codebook
+    async def codebook(self, poll_ids: Sequence[int]) -> list[CodebookQuestion]:
+        """The questions of the polls (in poll then position order), each with its options."""
+        if not poll_ids:
+            return []
+        stmt = (
+            select(
+                Question.id, Question.poll_id, Poll.title, Campaign.name, Question.position,
+                Question.code, Question.text, Question.kind, Question.max_choices,
+            )
+            .join(Poll, Poll.id == Question.poll_id)
+            .join(Campaign, Campaign.id == Poll.campaign_id, isouter=True)
+            .where(Question.poll_id.in_(poll_ids))
+            .order_by(Question.poll_id, Question.position)
+        )
+        questions = [CodebookQuestion(*row) for row in await self.session.execute(stmt)]
+        by_id = {q.id: q for q in questions}
+        if by_id:
+            opts = (
+                select(Option.question_id, Option.id, Option.position, Option.code, Option.label)
+                .where(Option.question_id.in_(list(by_id)))
+                .order_by(Option.question_id, Option.position)
+            )
+            for question_id, *rest in await self.session.execute(opts):
+                by_id[question_id].options.append(CodebookOption(*rest))
+        return questions
+
+    # ------------------------------------------------------------------ answers
+    @staticmethod
+    def answers_statement(poll_ids: Sequence[int], dialect: str = "sqlite") -> Select[Any]:
+        """One row per (answer, chosen option) — per answer without a choice — for the polls,
+        ordered by respondent (an unlinked answer is a respondent of its own), then poll,
+        question position and option position.  Columns: ``ANSWER_COLUMNS``.
+
+        ``answered_at`` comes as stored, without the per-row ``UTCDateTime`` conversion: on
+        SQLite the UTC text ``YYYY-MM-DD HH:MM:SS.ffffff``, on PostgreSQL an aware datetime
+        (``timestamptz``).  The export only formats it, and a million conversions cost more
+        than the query itself."""
+        if dialect == "sqlite":
+            answered_at = type_coerce(Answer.answered_at, String)
+        else:
+            answered_at = type_coerce(Answer.answered_at, DateTime(timezone=True))
+        # Linked answers sort by user id; an unlinked answer (user_id NULL) sorts on its own,
+        # negative, key — one portable sort key, without dialect-specific NULLS LAST.
+        respondent_key = func.coalesce(Answer.user_id, -Answer.id)
+        return (
+            select(
+                Answer.id, Answer.user_id, Answer.member_type, Answer.text, answered_at,
+                Answer.question_id, AnswerChoice.option_id,
+            )
+            .join(Question, Question.id == Answer.question_id)
+            .join(AnswerChoice, AnswerChoice.answer_id == Answer.id, isouter=True)
+            .join(Option, Option.id == AnswerChoice.option_id, isouter=True)
+            .where(Question.poll_id.in_(poll_ids))
+            .order_by(respondent_key, Question.poll_id, Question.position, Option.position)
+        )
+
+    async def count_answer_rows(self, poll_ids: Sequence[int]) -> int:
+        """How many rows ``stream_answers`` will yield (for a progress bar)."""
+        stmt = (
+            select(func.count())
+            .select_from(Answer)
+            .join(Question, Question.id == Answer.question_id)
+            .join(AnswerChoice, AnswerChoice.answer_id == Answer.id, isouter=True)
+            .where(Question.poll_id.in_(poll_ids))
+        )
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def stream_answers(
+        self, poll_ids: Sequence[int], *, batch: int = DEFAULT_BATCH
+    ) -> AsyncIterator[Sequence[tuple[Any, ...]]]:
+        """The answer rows in batches of at most ``batch`` tuples, from a server-side cursor.
+
+        The next batch is fetched while the caller works on the current one (the driver runs
+        in its own thread on aiosqlite, or waits on the network on asyncpg), so reading and
+        writing overlap; at most two batches are in memory."""
+        if not poll_ids:
+            return
+        # Core execution on the session's connection (same transaction): the rows are plain
+        # column tuples, so the ORM's per-row loading machinery has nothing to do.
+        connection = await self.session.connection()
+        result = await connection.stream(
+            self.answers_statement(poll_ids, connection.dialect.name).execution_options(yield_per=batch)
+        )
+        partitions = result.partitions().__aiter__()
+        pending: asyncio.Future[Any] | None = None
+        try:
+            pending = asyncio.ensure_future(partitions.__anext__())
+            while True:
+                try:
+                    partition = await pending
+                except StopAsyncIteration:
+                    pending = None
+                    break
+                pending = asyncio.ensure_future(partitions.__anext__())
+                await asyncio.sleep(0)  # let the fetch of the next batch start before yielding
+                yield partition
+        finally:
+            if pending is not None:  # the caller stopped early: let the fetch finish, then close
+                with contextlib.suppress(StopAsyncIteration):
+                    await pending
+            await result.close()

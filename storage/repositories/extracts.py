@@ -1,0 +1,212 @@
+"""Extracts, announcements and their deliveries (the outbox).
+
+``DeliveryRepository.create_pending`` writes one ``pending`` row per target channel with
+``INSERT … ON CONFLICT DO NOTHING``: the unique constraints on (extract, channel) and
+(announcement, channel) make a second publish of the same thing a no-op in the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Announcement, Delivery, Extract
+
+EXTRACT_QUEUED = "queued"
+EXTRACT_PUBLISHED = "published"
+EXTRACT_SKIPPED = "skipped"
+
+ANNOUNCEMENT_DRAFT = "draft"
+ANNOUNCEMENT_SCHEDULED = "scheduled"
+ANNOUNCEMENT_PUBLISHED = "published"
+ANNOUNCEMENT_CANCELLED = "cancelled"
+ANNOUNCEMENT_MISSED = "missed"
+
+DELIVERY_PENDING = "pending"
+DELIVERY_SENT = "sent"
+DELIVERY_FAILED = "failed"
+
+
+class ExtractRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, extract_id: int) -> Extract | None:
+        return await self.session.get(Extract, extract_id)
+
+    async def by_source_key(self, source_key: str) -> Extract | None:
+        return await self.session.scalar(select(Extract).where(Extract.source_key == source_key))
+
+    async def upsert(self, source_key: str, values: dict[str, Any]) -> tuple[Extract, bool]:
+        """Insert, or update the extract with this ``source_key``; ``(extract, created)``."""
+        row = await self.by_source_key(source_key)
+        if row is None:
+            row = Extract(source_key=source_key, **values)
+            self.session.add(row)
+            await self.session.flush()
+            return row, True
+        for key, value in values.items():
+            setattr(row, key, value)
+        await self.session.flush()
+        return row, False
+
+    async def queue(self, *, lang: str | None = None) -> list[Extract]:
+        """Queued extracts, by month then id (the order the monthly slot takes them)."""
+        stmt = select(Extract).where(Extract.status == EXTRACT_QUEUED)
+        if lang is not None:
+            stmt = stmt.where(Extract.lang == lang)
+        stmt = stmt.order_by(Extract.month.asc().nulls_last(), Extract.id.asc())
+        return list(await self.session.scalars(stmt))
+
+    async def all(self) -> list[Extract]:
+        stmt = select(Extract).order_by(Extract.month.asc().nulls_last(), Extract.id.asc())
+        return list(await self.session.scalars(stmt))
+
+    async def next_queued(self, *, lang: str | None = None) -> Extract | None:
+        queue = await self.queue(lang=lang)
+        return queue[0] if queue else None
+
+    async def in_month(self, month: str, *, statuses: Sequence[str]) -> list[Extract]:
+        stmt = (
+            select(Extract)
+            .where(Extract.month == month, Extract.status.in_(statuses))
+            .order_by(Extract.lang, Extract.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def taken_months(self, lang: str) -> set[str]:
+        """Months that already have a queued or published extract in ``lang``."""
+        stmt = select(Extract.month).where(
+            Extract.lang == lang,
+            Extract.month.is_not(None),
+            Extract.status.in_((EXTRACT_QUEUED, EXTRACT_PUBLISHED)),
+        )
+        return {m for m in await self.session.scalars(stmt) if m}
+
+    async def next_free_month(self, lang: str, start: str, *, also_taken: Iterable[str] = ()) -> str:
+        """The first month from ``start`` (``YYYY-MM``) without a queued or published extract in
+        ``lang`` (``also_taken``: months being assigned in the same import)."""
+        taken = await self.taken_months(lang) | set(also_taken)
+        year, month = int(start[:4]), int(start[5:7])
+        while f"{year:04d}-{month:02d}" in taken:
+            month += 1
+            if month == 13:
+                year, month = year + 1, 1
+        return f"{year:04d}-{month:02d}"
+
+    async def mark_published(self, extract_id: int, at: datetime) -> None:
+        await self.session.execute(
+            update(Extract).where(Extract.id == extract_id).values(status=EXTRACT_PUBLISHED, published_at=at)
+        )
+
+
+class AnnouncementRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, announcement_id: int) -> Announcement | None:
+        return await self.session.get(Announcement, announcement_id)
+
+    def add(self, announcement: Announcement) -> Announcement:
+        self.session.add(announcement)
+        return announcement
+
+    async def scheduled(self, *, guild_id: int | None = None) -> list[Announcement]:
+        stmt = select(Announcement).where(Announcement.status == ANNOUNCEMENT_SCHEDULED)
+        if guild_id is not None:
+            stmt = stmt.where(Announcement.guild_id == guild_id)
+        return list(await self.session.scalars(stmt.order_by(Announcement.scheduled_at, Announcement.id)))
+
+    async def transition(self, announcement_id: int, frm: Sequence[str], to: str, **values: Any) -> bool:
+        """Move the announcement from one of ``frm`` to ``to``; False if it was not in ``frm``
+        (a concurrent click, a second scheduler run): the caller then does nothing."""
+        result = await self.session.execute(
+            update(Announcement)
+            .where(Announcement.id == announcement_id, Announcement.status.in_(frm))
+            .values(status=to, **values)
+        )
+        return result.rowcount == 1
+
+
+class DeliveryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create_pending(self, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """One INSERT … ON CONFLICT DO NOTHING for every target; returns the ids of the rows that
+        were new (a target that already has a row, whatever its status, is left alone)."""
+        if not rows:
+            return []
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(Delivery).values(list(rows)).on_conflict_do_nothing().returning(Delivery.id)
+        return list(await self.session.scalars(stmt))
+
+    async def get(self, delivery_id: int) -> Delivery | None:
+        return await self.session.get(Delivery, delivery_id)
+
+    async def pending(
+        self, *, extract_id: int | None = None, announcement_id: int | None = None
+    ) -> list[Delivery]:
+        stmt = select(Delivery).where(Delivery.status == DELIVERY_PENDING)
+        if extract_id is not None:
+            stmt = stmt.where(Delivery.extract_id == extract_id)
+        if announcement_id is not None:
+            stmt = stmt.where(Delivery.announcement_id == announcement_id)
+        return list(await self.session.scalars(stmt.order_by(Delivery.id)))
+
+    async def failed(self, *, extract_id: int | None = None, announcement_id: int | None = None) -> list[Delivery]:
+        stmt = select(Delivery).where(Delivery.status == DELIVERY_FAILED)
+        if extract_id is not None:
+            stmt = stmt.where(Delivery.extract_id == extract_id)
+        if announcement_id is not None:
+            stmt = stmt.where(Delivery.announcement_id == announcement_id)
+        return list(await self.session.scalars(stmt.order_by(Delivery.id)))
+
+    async def for_source(self, *, extract_id: int | None = None, announcement_id: int | None = None) -> list[Delivery]:
+        if extract_id is not None:
+            stmt = select(Delivery).where(Delivery.extract_id == extract_id)
+        else:
+            stmt = select(Delivery).where(Delivery.announcement_id == announcement_id)
+        return list(await self.session.scalars(stmt.order_by(Delivery.id)))
+
+    async def counts(self, *, extract_id: int | None = None, announcement_id: int | None = None) -> dict[str, int]:
+        column = Delivery.extract_id if extract_id is not None else Delivery.announcement_id
+        wanted = extract_id if extract_id is not None else announcement_id
+        stmt = select(Delivery.status, func.count()).where(column == wanted).group_by(Delivery.status)
+        return {status: count for status, count in (await self.session.execute(stmt)).all()}
+
+    async def claim(self, delivery_id: int) -> int | None:
+        """Count one more attempt on a pending row, before anything is sent.
+
+        Returns the number of attempts made *before* this one (0: nothing can have been sent
+        yet), or None when the row is no longer pending (another sender finished it)."""
+        row = await self.session.get(Delivery, delivery_id, with_for_update=True)
+        if row is None or row.status != DELIVERY_PENDING:
+            return None
+        before = row.attempts
+        row.attempts = before + 1
+        return before
+
+    async def mark_sent(self, delivery_id: int, message_id: int, at: datetime) -> None:
+        await self.session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.status == DELIVERY_PENDING)
+            .values(status=DELIVERY_SENT, message_id=message_id, sent_at=at, error=None)
+        )
+
+    async def mark_failed(self, delivery_id: int, reason: str) -> None:
+        await self.session.execute(
+            update(Delivery)
+            .where(and_(Delivery.id == delivery_id, Delivery.status == DELIVERY_PENDING))
+            .values(status=DELIVERY_FAILED, error=reason)
+        )
+
+    async def note_error(self, delivery_id: int, reason: str) -> None:
+        """A transient failure: the row stays pending (retried later) with the last error."""
+        await self.session.execute(update(Delivery).where(Delivery.id == delivery_id).values(error=reason))

@@ -1,0 +1,190 @@
+"""Member profiles and everything stored about one member: the only SQL the privacy features run.
+
+A profile is written with a dialect-specific ``INSERT … ON CONFLICT (user_id) DO UPDATE`` so two
+concurrent clicks of the same member end as one row.  A member's answers are read with their
+poll, question and chosen option labels for ``/my-data``; ``/forget-me`` deletes them (the
+choices go with them through ``ON DELETE CASCADE``) or unlinks them (``user_id`` set to NULL:
+they still count, anonymously).  ``prune`` applies the retention period.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Answer, AnswerChoice, AuditEntry, Campaign, Option, Poll, Profile, Question
+
+PROFILE_FIELDS = ("member_type", "organisation", "region", "lang", "consent_at")
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    """One of a member's answers with what it answered (for ``/my-data``)."""
+
+    answer_id: int
+    poll_id: int
+    poll_title: str
+    campaign: str | None
+    question_code: str
+    question_text: str
+    kind: str
+    choices: tuple[str, ...]  # option labels, in the question's order
+    text: str | None
+    member_type: str | None
+    answered_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PollRow:
+    poll_id: int
+    title: str
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    at: datetime
+    action: str
+    target_type: str
+    target_id: str
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no upsert for the {name} dialect")
+
+
+class ProfileRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # ------------------------------------------------------------------ the profile
+    async def get(self, user_id: int) -> Profile | None:
+        stmt = select(Profile).where(Profile.user_id == user_id).execution_options(populate_existing=True)
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def upsert(self, user_id: int, *, now: datetime, **values: Any) -> Profile:
+        """Create the profile or change the given fields (``member_type``, ``organisation``,
+        ``region``, ``lang``, ``consent_at``); ``updated_at`` becomes ``now``."""
+        unknown = set(values) - set(PROFILE_FIELDS)
+        if unknown:
+            raise TypeError(f"unknown profile fields: {sorted(unknown)}")
+        stmt = _insert(self.session, Profile).values(user_id=user_id, created_at=now, updated_at=now, **values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Profile.user_id],
+            set_={**{name: getattr(stmt.excluded, name) for name in values}, "updated_at": stmt.excluded.updated_at},
+        )
+        await self.session.execute(stmt)
+        profile = await self.get(user_id)
+        assert profile is not None
+        return profile
+
+    async def delete(self, user_id: int) -> bool:
+        result = await self.session.execute(delete(Profile).where(Profile.user_id == user_id))
+        return result.rowcount == 1
+
+    # ------------------------------------------------------------------ a member's answers
+    async def count_answers(self, user_id: int) -> int:
+        stmt = select(func.count(Answer.id)).where(Answer.user_id == user_id)
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def answers_of(self, user_id: int) -> list[AnswerRow]:
+        """Every answer of the member, oldest first, with its poll, question and chosen labels."""
+        stmt = (
+            select(Answer, Question, Poll, Campaign.name)
+            .join(Question, Question.id == Answer.question_id)
+            .join(Poll, Poll.id == Question.poll_id)
+            .outerjoin(Campaign, Campaign.id == Poll.campaign_id)
+            .where(Answer.user_id == user_id)
+            .order_by(Answer.answered_at, Answer.id)
+        )
+        rows = (await self.session.execute(stmt)).all()
+        labels: dict[int, list[str]] = defaultdict(list)
+        if rows:
+            choice_stmt = (
+                select(AnswerChoice.answer_id, Option.label)
+                .join(Option, Option.id == AnswerChoice.option_id)
+                .join(Answer, Answer.id == AnswerChoice.answer_id)
+                .where(Answer.user_id == user_id)
+                .order_by(AnswerChoice.answer_id, Option.position)
+            )
+            for answer_id, label in await self.session.execute(choice_stmt):
+                labels[answer_id].append(label)
+        return [
+            AnswerRow(
+                answer_id=answer.id,
+                poll_id=poll.id,
+                poll_title=poll.title,
+                campaign=campaign,
+                question_code=question.code,
+                question_text=question.text,
+                kind=question.kind,
+                choices=tuple(labels.get(answer.id, ())),
+                text=answer.text,
+                member_type=answer.member_type,
+                answered_at=answer.answered_at,
+                updated_at=answer.updated_at,
+            )
+            for answer, question, poll, campaign in rows
+        ]
+
+    async def poll_ids_answered_by(self, user_id: int) -> list[int]:
+        stmt = (
+            select(Question.poll_id)
+            .join(Answer, Answer.question_id == Question.id)
+            .where(Answer.user_id == user_id)
+            .distinct()
+            .order_by(Question.poll_id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def delete_answers_of(self, user_id: int) -> int:
+        """Delete every answer of the member (their choices go with them); the count deleted."""
+        result = await self.session.execute(delete(Answer).where(Answer.user_id == user_id))
+        return result.rowcount or 0
+
+    async def unlink_answers_of(self, user_id: int) -> int:
+        """Keep the member's answers but make them point to nobody; the count unlinked."""
+        result = await self.session.execute(
+            update(Answer).where(Answer.user_id == user_id).values(user_id=None)
+        )
+        return result.rowcount or 0
+
+    # ------------------------------------------------------------------ other records naming the member
+    async def polls_created_by(self, user_id: int) -> list[PollRow]:
+        stmt = select(Poll.id, Poll.title, Poll.status, Poll.created_at).where(Poll.author_id == user_id)
+        return [PollRow(*row) for row in await self.session.execute(stmt.order_by(Poll.id))]
+
+    async def audit_entries_by(self, user_id: int) -> list[AuditRow]:
+        stmt = (
+            select(AuditEntry.at, AuditEntry.action, AuditEntry.target_type, AuditEntry.target_id)
+            .where(AuditEntry.actor_id == user_id)
+            .order_by(AuditEntry.at, AuditEntry.id)
+        )
+        return [AuditRow(*row) for row in await self.session.execute(stmt)]
+
+    # ------------------------------------------------------------------ retention
+    async def prune(self, cutoff: datetime) -> tuple[int, int]:
+        """Delete answers given before ``cutoff`` and profiles last changed before it, except the
+        profiles of members who answered something since (they are still active).  Returns
+        ``(answers, profiles)`` deleted."""
+        active = exists().where(Answer.user_id == Profile.user_id, Answer.updated_at >= cutoff)
+        profiles = await self.session.execute(
+            delete(Profile).where(Profile.updated_at < cutoff, ~active).execution_options(synchronize_session=False)
+        )
+        answers = await self.session.execute(
+            delete(Answer).where(Answer.answered_at < cutoff).execution_options(synchronize_session=False)
+        )
+        return answers.rowcount or 0, profiles.rowcount or 0

@@ -1,0 +1,313 @@
+"""``reseau-bot extracts …`` and ``reseau-bot schedule`` as an operator runs them: imports (a
+folder, the real example, a feed and a page served on loopback, bad inputs with clear errors),
+``schedule``, and ``extracts publish`` over REST against bench/fake_discord.py — in process, and
+as a separate process killed with SIGKILL in the middle of the fan-out, then run again."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from bench.fake_discord import FakeDiscordREST, load_state, summarize_state
+from bot.config import load_config
+from bot.services import extracts as service
+from storage import models
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_EXAMPLE = REPO.parent / "shared" / "reference" / "monthly-extract-example.txt"
+TOKEN = "MTQ1NjA3NDQ0Mzk4MDgwMDAwMQ.GabcDE.not-a-real-token-for-tests-000000"
+GUILD = 900000000000000001
+
+
+def run(config: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "RESEAU_DATABASE_URL")}
+    full_env.update({"PYTHONPATH": str(REPO), **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--config", str(config), *args], cwd=config.parent, env=full_env,
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def write_config(folder: Path, *, extra: str = "", channels: list[tuple[int, int, str]] = ()) -> Path:
+    lines = [
+        "[database]", f"url = 'sqlite+aiosqlite:///{folder / 'bot.db'}'",
+        "[bot]", "log_level = 'WARNING'",
+        extra,
+    ]
+    for guild_id, channel_id, lang in channels:
+        lines += ["[[channels]]", f"guild_id = {guild_id}", f"channel_id = {channel_id}", f"language = '{lang}'"]
+    config = folder / "config.toml"
+    config.write_text("\n".join(lines) + "\n")
+    result = run(config, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    return config
+
+
+def md(title: str, month: str, body: str = "Un paragraphe de l’extrait.") -> str:
+    return f'---\ntitle = "{title}"\nmonth = "{month}"\nlink = "https://example.org/rapport.pdf"\n---\n{body}\n'
+
+
+# --------------------------------------------------------------------------------------------
+# Import, list, show
+
+
+def test_import_a_folder_then_reimport_updates(tmp_path):
+    config = write_config(tmp_path)
+    folder = tmp_path / "extraits"
+    folder.mkdir()
+    (folder / "2026-11.md").write_text(md("Les réseaux territoriaux", "2026-11"))
+    (folder / "2026-12.txt").write_text("Le numérique\n\nLes membres veulent des outils simples.\n")
+    first = run(config, "extracts", "import", str(folder))
+    assert first.returncode == 0, first.stderr
+    assert "2 created, 0 updated" in first.stdout
+    listing = run(config, "extracts", "list")
+    lines = listing.stdout.splitlines()
+    assert lines[0].split() == ["ID", "MONTH", "LANG", "STATUS", "DELIVERIES", "TITLE"]
+    assert "2026-11  fr  queued" in lines[1] and "Les réseaux territoriaux" in lines[1]
+    assert "Le numérique" in lines[2]  # no front matter: title from the first line, a free month
+
+    (folder / "2026-11.md").write_text(md("Les réseaux territoriaux (corrigé)", "2026-11"))
+    again = run(config, "extracts", "import", str(folder))
+    assert "0 created, 2 updated" in again.stdout
+    listing = run(config, "extracts", "list").stdout.splitlines()
+    assert len(listing) == 3 and "(corrigé)" in listing[1]
+    show = run(config, "extracts", "show", "1")
+    assert show.returncode == 0
+    assert "#1  Les réseaux territoriaux (corrigé)" in show.stdout
+    assert "report: https://example.org/rapport.pdf" in show.stdout and "Un paragraphe de l’extrait." in show.stdout
+    missing = run(config, "extracts", "show", "99")
+    assert missing.returncode == 1 and "Aucun extrait n° 99." in missing.stderr
+
+
+@pytest.mark.skipif(not REAL_EXAMPLE.exists(), reason="shared/reference is not next to this checkout")
+def test_the_real_example_imports_into_a_clean_extract(tmp_path):
+    config = write_config(tmp_path)
+    result = run(config, "extracts", "import", str(REAL_EXAMPLE))
+    assert result.returncode == 0, result.stderr and "1 created" in result.stdout
+    shown = run(config, "extracts", "show", "1").stdout
+    assert shown.count("Chaque mois, nous vous présentons") == 1  # printed twice in the source
+    assert "rapport enquête" not in [line.strip() for line in shown.splitlines()]
+    assert not shown.rstrip().endswith(":")
+    assert "1 updated" in run(config, "extracts", "import", str(REAL_EXAMPLE)).stdout
+
+
+def test_malformed_front_matter_is_a_clear_error_and_imports_nothing(tmp_path):
+    config = write_config(tmp_path)
+    folder = tmp_path / "extraits"
+    folder.mkdir()
+    (folder / "a.md").write_text(md("Bon", "2026-11"))
+    (folder / "b.md").write_text('---\ntitle = "Sans fin\nmonth = "2026-12"\n---\nTexte.\n')
+    result = run(config, "extracts", "import", str(folder))
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("reseau-bot: b.md, ligne 2 : l’en-tête TOML est mal formé"), line
+    assert "no extract yet" in run(config, "extracts", "list").stdout
+
+
+# --------------------------------------------------------------------------------------------
+# Feeds and pages on loopback
+
+
+RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Enquête</title><link>{base}/</link><language>fr</language>
+<item><title>Les collectivités et la coopération</title><link>{base}/extraits/1</link>
+<guid isPermaLink="false">urn:reseau:extrait:1</guid>
+<description><![CDATA[<p>Les petites collectivités veulent des appuis concrets.</p>]]></description></item>
+<item><title>Les réseaux régionaux</title><link>{base}/extraits/2</link>
+<guid isPermaLink="false">urn:reseau:extrait:2</guid>
+<description><![CDATA[<p>Les réseaux régionaux demandent plus d’échanges.</p>]]></description></item>
+</channel></rss>"""
+
+PAGE = """<!doctype html><html lang="fr"><head><title>Extrait</title></head><body>
+<nav>Menu</nav><article><h1>Les ONG et l’évaluation</h1>
+<p>Les ONG veulent évaluer sans s’épuiser.</p>
+<p>Le rapport : <a href="/rapport.pdf">rapport de l’enquête</a></p></article><footer>Pied</footer></body></html>"""
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[str]:
+    async def feed(request: web.Request) -> web.Response:
+        return web.Response(text=RSS.format(base=base[0]), content_type="application/rss+xml")
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text=PAGE, content_type="text/html")
+
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(text="<html><body><p>" + "x" * 200_000 + "</p></body></html>", content_type="text/html")
+
+    async def away(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"http://localhost:{port[0]}/page.html")
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(3)
+        return web.Response(text=PAGE, content_type="text/html")
+
+    async def garbage(request: web.Request) -> web.Response:
+        return web.Response(body=b"\x00\x01\x02 not a feed", content_type="application/octet-stream")
+
+    app = web.Application()
+    for path, handler in (("/feed.xml", feed), ("/page.html", page), ("/big.html", big), ("/away", away),
+                          ("/slow.html", slow), ("/garbage", garbage)):
+        app.router.add_get(path, handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    tcp = web.TCPSite(runner, "127.0.0.1", 0)
+    await tcp.start()
+    port = [tcp._server.sockets[0].getsockname()[1]]
+    base = [f"http://127.0.0.1:{port[0]}"]
+    yield base[0]
+    await runner.cleanup()
+
+
+async def test_a_feed_and_a_page_import_and_reimport_over_loopback(tmp_path, site):
+    config = write_config(tmp_path, extra="[fetch]\nallowed_hosts = ['127.0.0.1']\n")
+    feed = await asyncio.to_thread(run, config, "extracts", "import", f"{site}/feed.xml")
+    assert feed.returncode == 0, feed.stderr
+    assert "2 created" in feed.stdout and "Les collectivités et la coopération" in feed.stdout
+    page = await asyncio.to_thread(run, config, "extracts", "import", f"{site}/page.html")
+    assert "1 created" in page.stdout and "Les ONG et l’évaluation" in page.stdout
+    again = await asyncio.to_thread(run, config, "extracts", "import", f"{site}/feed.xml")
+    assert "0 created, 2 updated" in again.stdout
+    shown = await asyncio.to_thread(run, config, "extracts", "show", "3")
+    assert f"report: {site}/rapport.pdf" in shown.stdout and "Menu" not in shown.stdout
+
+
+async def test_bad_remote_sources_are_clear_errors_and_touch_nothing(tmp_path, site):
+    config = write_config(
+        tmp_path, extra="[fetch]\nallowed_hosts = ['127.0.0.1']\nmax_bytes = 50000\nread_timeout = 0.5\n"
+    )
+    cases = {
+        "https://example.org/feed.xml": "Le site example.org ne fait pas partie des sources autorisées.",
+        f"{site}/away": "Le site a redirigé vers localhost, qui ne fait pas partie des sources autorisées.",
+        f"{site}/big.html": "Le contenu dépasse la taille maximale de 50000 octets.",
+        f"{site}/slow.html": "127.0.0.1 répond trop lentement (délai de lecture dépassé).",
+        f"{site}/garbage": "n’est ni un flux RSS/Atom ni une page web avec du texte.",
+        "http://127.0.0.1:9/feed.xml": "Impossible de joindre 127.0.0.1.",
+    }
+    for url, message in cases.items():
+        result = await asyncio.to_thread(run, config, "extracts", "import", url)
+        assert result.returncode == 1, (url, result.stdout)
+        assert message in result.stderr, (url, result.stderr)
+        assert "Traceback" not in result.stderr
+    listing = await asyncio.to_thread(run, config, "extracts", "list")
+    assert "no extract yet" in listing.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# schedule
+
+
+def test_schedule_prints_the_next_three_posts_in_local_time(tmp_path):
+    config = write_config(tmp_path, extra="[schedule]\nextract_cron = '30 2 25-31 * sun'\n")
+    before = models.utcnow()
+    result = run(config, "schedule")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3 and all(re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", line) for line in lines)
+    expected = [service.format_local(t, load_config(config).tz) for t in service.next_runs(load_config(config), before)]
+    assert lines == expected
+    for line in lines:
+        when = datetime.strptime(line, "%Y-%m-%d %H:%M")
+        assert when.weekday() == 6 and when.day >= 25 and line.endswith(("02:30", "03:30"))
+    assert len({line[:7] for line in lines}) == 3  # one post per month, even in October
+
+
+# --------------------------------------------------------------------------------------------
+# publish over REST
+
+
+async def test_publish_over_rest_with_a_missing_and_a_forbidden_channel(tmp_path):
+    ok1, ok2, missing, forbidden, english, modlog = (910000000000000000 + i for i in range(6))
+    async with FakeDiscordREST(missing_channels=[missing], forbidden_channels=[forbidden], token=TOKEN) as srv:
+        config = write_config(
+            tmp_path,
+            extra=f"[discord]\napi_base_url = '{srv.base_url}'\nmoderators_log_channel_id = {modlog}\n",
+            channels=[(GUILD, ok1, "fr"), (GUILD, ok2, "fr"), (GUILD, missing, "fr"), (GUILD, forbidden, "fr"),
+                      (GUILD, english, "en")],
+        )
+        (tmp_path / "nov.md").write_text(md("Novembre", time.strftime("%Y-%m")))
+        assert (await asyncio.to_thread(run, config, "extracts", "import", str(tmp_path / "nov.md"))).returncode == 0
+
+        no_token = await asyncio.to_thread(run, config, "extracts", "publish")
+        assert no_token.returncode == 2 and "DISCORD_TOKEN" in no_token.stderr
+
+        result = await asyncio.to_thread(run, config, "extracts", "publish", env={"DISCORD_TOKEN": TOKEN})
+        assert result.returncode == 0, result.stderr
+        assert "2 sent, 0 already there (not resent), 2 failed, 0 to retry" in result.stdout
+        assert f"failed: channel {missing}" in result.stdout and "unknown channel" in result.stdout
+        assert f"failed: channel {forbidden}" in result.stdout and "missing permission" in result.stdout
+        assert TOKEN not in result.stdout + result.stderr
+        for channel in (ok1, ok2):
+            [message] = srv.messages_in(channel)
+            assert message["embeds"][0]["title"] == "Novembre"
+            assert message["components"][0]["components"][0]["label"] == "Lire le rapport complet"
+            assert message["enforce_nonce"] and len(message["nonce"]) <= 25
+        assert srv.messages_in(english) == []
+        [report] = srv.messages_in(modlog)
+        assert str(missing) in report["content"] and str(forbidden) in report["content"]
+
+        again = await asyncio.to_thread(run, config, "extracts", "publish", env={"DISCORD_TOKEN": TOKEN})
+        assert "already handled" in again.stdout and "0 sent" in again.stdout
+        by_id = await asyncio.to_thread(run, config, "extracts", "publish", "1", env={"DISCORD_TOKEN": TOKEN})
+        assert by_id.returncode == 1 and "déjà été publié" in by_id.stderr
+        assert len(srv.messages_in(ok1)) == 1 and srv.stats["created"] == 3
+    listing = run(config, "extracts", "list").stdout
+    assert "published  2/4 sent, 2 failed" in listing
+    audit = run(config, "audit").stdout
+    assert "extract.publish" in audit and "delivery.failed" in audit
+
+
+def test_killed_in_the_middle_of_the_fan_out_then_rerun_posts_each_channel_once(tmp_path):
+    """The real thing: the publishing process dies by SIGKILL mid-fan-out; the server ignores
+    nonces (--nonce-ttl 0) so only the bot's own delivery log and history look-up prevent
+    duplicates; the rerun finishes the job."""
+    state = tmp_path / "posts.jsonl"
+    server = subprocess.Popen(
+        [sys.executable, str(REPO / "bench" / "fake_discord.py"), "--port", "0", "--state", str(state),
+         "--nonce-ttl", "0", "--global-rate", "50"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        base_url = server.stdout.readline().strip()
+        channels = [(GUILD + g, 920000000000000000 + g * 100 + c, "fr") for g in range(6) for c in range(10)]
+        config = write_config(tmp_path, extra=f"[discord]\napi_base_url = '{base_url}'\n", channels=channels)
+        (tmp_path / "nov.md").write_text(md("Novembre", time.strftime("%Y-%m")))
+        assert run(config, "extracts", "import", str(tmp_path / "nov.md")).returncode == 0
+        env = {k: v for k, v in os.environ.items() if k != "RESEAU_DATABASE_URL"}
+        publisher = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "--config", str(config), "extracts", "publish"], cwd=tmp_path,
+            env={**env, "PYTHONPATH": str(REPO), "DISCORD_TOKEN": TOKEN},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 60
+        while len(load_state(state)) < 20 and time.monotonic() < deadline:
+            time.sleep(0.002)
+        publisher.send_signal(signal.SIGKILL)
+        publisher.wait()
+        time.sleep(0.3)  # a request that was already on the wire lands now
+        posted = len(load_state(state))
+        assert 20 <= posted < len(channels), "killed in the middle of the fan-out"
+        rerun = run(config, "extracts", "publish", env={"DISCORD_TOKEN": TOKEN})
+        assert rerun.returncode == 0, rerun.stderr
+        summary = summarize_state(state)
+        assert summary["duplicate_messages"] == 0, summary
+        assert {int(r["channel_id"]) for r in load_state(state)} == {c for _, c, _ in channels}
+        # What the killed run posted without recording it is found again, not resent.
+        sent = int(re.search(r"^(\d+) sent, (\d+) already there", rerun.stdout, re.M).group(1))
+        assert sent == len(channels) - posted
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)
+    listing = run(config, "extracts", "list").stdout
+    assert f"{len(channels)}/{len(channels)} sent" in listing
