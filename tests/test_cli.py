@@ -129,3 +129,9 @@ def test_demo_plays_the_scenario_and_exits_0(tmp_path):
     assert "réservée aux modérateurs" in out
     assert "Traceback" not in out + result.stderr
     assert (tmp_path / "out" / "demo.db").exists()
+    # the quick poll: votes acknowledged in each member's language, a change of mind, a chart
+    assert "✅ Votre choix : **En ligne**" in out and "✅ Your choice: **En présentiel**" in out
+    assert "▶ Awa, who changes her mind → clicks [Hybride]" in out
+    assert "`████████░░` 3 (75" in out
+    chart = tmp_path / "out" / "poll-1-results.png"
+    assert str(chart) in out and chart.read_bytes().startswith(b"\x89PNG")
