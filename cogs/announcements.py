@@ -161,6 +161,7 @@ class Announcements(commands.Cog):
 
     def __init__(self, bot: ReseauBot) -> None:
         self.bot = bot
+        self._late: list[service.Reconciliation] = []  # found at start-up, handled once READY
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(AnnounceButton)
@@ -183,10 +184,20 @@ class Announcements(commands.Cog):
         for announcement in result.upcoming:
             self.add_job(announcement)
         if result.due or result.missed:
-            self.bot.track(self._after_ready(result), name="announcements-startup")
+            self._late.append(result)
+            if self.bot.is_ready():
+                self.bot.track(self._after_ready(), name="announcements-startup")
 
-    async def _after_ready(self, result: service.Reconciliation) -> None:
-        await self.bot.wait_until_ready()
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        if self._late:
+            self.bot.track(self._after_ready(), name="announcements-startup")
+
+    async def _after_ready(self) -> None:
+        while self._late:
+            await self._post_late(self._late.pop(0))
+
+    async def _post_late(self, result: service.Reconciliation) -> None:
         for announcement in result.due:
             await self.run_scheduled(announcement.id)
         publisher = publisher_for(self.bot)

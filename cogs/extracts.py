@@ -93,10 +93,16 @@ class Extracts(commands.Cog):
             replace_existing=True, coalesce=True, max_instances=1,
             misfire_grace_time=max(60, config.schedule.catch_up_days * 86400),
         )
+        if self.bot.is_ready():  # a reconfigure: the gateway is already there
+            self.bot.track(self._after_ready(), name="extracts-startup")
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        # Not a task waiting for READY from on_bot_setup: close() waits for tracked tasks, and
+        # one stuck before READY (sync-commands, a failed connection) would hold it 30 s.
         self.bot.track(self._after_ready(), name="extracts-startup")
 
     async def _after_ready(self) -> None:
-        await self.bot.wait_until_ready()
         try:
             await self.catch_up()
             await publisher_for(self.bot).deliver()

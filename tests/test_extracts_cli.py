@@ -39,9 +39,13 @@ def run(config: Path, *args: str, env: dict[str, str] | None = None, timeout: fl
     )
 
 
-def write_config(folder: Path, *, extra: str = "", channels: list[tuple[int, int, str]] = ()) -> Path:
+def write_config(
+    folder: Path, database_url: str, *, extra: str = "", channels: list[tuple[int, int, str]] = ()
+) -> Path:
+    """A config on the test database (a migrated SQLite copy, or PostgreSQL when
+    RESEAU_TEST_DATABASE_URL is set: the commands run on both)."""
     lines = [
-        "[database]", f"url = 'sqlite+aiosqlite:///{folder / 'bot.db'}'",
+        "[database]", f"url = '{database_url}'",
         "[bot]", "log_level = 'WARNING'",
         extra,
     ]
@@ -49,8 +53,8 @@ def write_config(folder: Path, *, extra: str = "", channels: list[tuple[int, int
         lines += ["[[channels]]", f"guild_id = {guild_id}", f"channel_id = {channel_id}", f"language = '{lang}'"]
     config = folder / "config.toml"
     config.write_text("\n".join(lines) + "\n")
-    result = run(config, "db", "upgrade")
-    assert result.returncode == 0, result.stderr
+    result = run(config, "db", "current")
+    assert result.returncode == 0, result.stdout + result.stderr
     return config
 
 
@@ -62,8 +66,8 @@ def md(title: str, month: str, body: str = "Un paragraphe de l’extrait.") -> s
 # Import, list, show
 
 
-def test_import_a_folder_then_reimport_updates(tmp_path):
-    config = write_config(tmp_path)
+def test_import_a_folder_then_reimport_updates(database_url, tmp_path):
+    config = write_config(tmp_path, database_url)
     folder = tmp_path / "extraits"
     folder.mkdir()
     (folder / "2026-11.md").write_text(md("Les réseaux territoriaux", "2026-11"))
@@ -91,8 +95,8 @@ def test_import_a_folder_then_reimport_updates(tmp_path):
 
 
 @pytest.mark.skipif(not REAL_EXAMPLE.exists(), reason="shared/reference is not next to this checkout")
-def test_the_real_example_imports_into_a_clean_extract(tmp_path):
-    config = write_config(tmp_path)
+def test_the_real_example_imports_into_a_clean_extract(database_url, tmp_path):
+    config = write_config(tmp_path, database_url)
     result = run(config, "extracts", "import", str(REAL_EXAMPLE))
     assert result.returncode == 0, result.stderr and "1 created" in result.stdout
     shown = run(config, "extracts", "show", "1").stdout
@@ -102,8 +106,8 @@ def test_the_real_example_imports_into_a_clean_extract(tmp_path):
     assert "1 updated" in run(config, "extracts", "import", str(REAL_EXAMPLE)).stdout
 
 
-def test_malformed_front_matter_is_a_clear_error_and_imports_nothing(tmp_path):
-    config = write_config(tmp_path)
+def test_malformed_front_matter_is_a_clear_error_and_imports_nothing(database_url, tmp_path):
+    config = write_config(tmp_path, database_url)
     folder = tmp_path / "extraits"
     folder.mkdir()
     (folder / "a.md").write_text(md("Bon", "2026-11"))
@@ -170,8 +174,8 @@ async def site() -> AsyncIterator[str]:
     await runner.cleanup()
 
 
-async def test_a_feed_and_a_page_import_and_reimport_over_loopback(tmp_path, site):
-    config = write_config(tmp_path, extra="[fetch]\nallowed_hosts = ['127.0.0.1']\n")
+async def test_a_feed_and_a_page_import_and_reimport_over_loopback(database_url, tmp_path, site):
+    config = write_config(tmp_path, database_url, extra="[fetch]\nallowed_hosts = ['127.0.0.1']\n")
     feed = await asyncio.to_thread(run, config, "extracts", "import", f"{site}/feed.xml")
     assert feed.returncode == 0, feed.stderr
     assert "2 created" in feed.stdout and "Les collectivités et la coopération" in feed.stdout
@@ -183,9 +187,9 @@ async def test_a_feed_and_a_page_import_and_reimport_over_loopback(tmp_path, sit
     assert f"report: {site}/rapport.pdf" in shown.stdout and "Menu" not in shown.stdout
 
 
-async def test_bad_remote_sources_are_clear_errors_and_touch_nothing(tmp_path, site):
+async def test_bad_remote_sources_are_clear_errors_and_touch_nothing(database_url, tmp_path, site):
     config = write_config(
-        tmp_path, extra="[fetch]\nallowed_hosts = ['127.0.0.1']\nmax_bytes = 50000\nread_timeout = 0.5\n"
+        tmp_path, database_url, extra="[fetch]\nallowed_hosts = ['127.0.0.1']\nmax_bytes = 50000\nread_timeout = 0.5\n"
     )
     cases = {
         "https://example.org/feed.xml": "Le site example.org ne fait pas partie des sources autorisées.",
@@ -208,8 +212,8 @@ async def test_bad_remote_sources_are_clear_errors_and_touch_nothing(tmp_path, s
 # schedule
 
 
-def test_schedule_prints_the_next_three_posts_in_local_time(tmp_path):
-    config = write_config(tmp_path, extra="[schedule]\nextract_cron = '30 2 25-31 * sun'\n")
+def test_schedule_prints_the_next_three_posts_in_local_time(database_url, tmp_path):
+    config = write_config(tmp_path, database_url, extra="[schedule]\nextract_cron = '30 2 25-31 * sun'\n")
     before = models.utcnow()
     result = run(config, "schedule")
     assert result.returncode == 0, result.stderr
@@ -227,11 +231,11 @@ def test_schedule_prints_the_next_three_posts_in_local_time(tmp_path):
 # publish over REST
 
 
-async def test_publish_over_rest_with_a_missing_and_a_forbidden_channel(tmp_path):
+async def test_publish_over_rest_with_a_missing_and_a_forbidden_channel(database_url, tmp_path):
     ok1, ok2, missing, forbidden, english, modlog = (910000000000000000 + i for i in range(6))
     async with FakeDiscordREST(missing_channels=[missing], forbidden_channels=[forbidden], token=TOKEN) as srv:
         config = write_config(
-            tmp_path,
+            tmp_path, database_url,
             extra=f"[discord]\napi_base_url = '{srv.base_url}'\nmoderators_log_channel_id = {modlog}\n",
             channels=[(GUILD, ok1, "fr"), (GUILD, ok2, "fr"), (GUILD, missing, "fr"), (GUILD, forbidden, "fr"),
                       (GUILD, english, "en")],
@@ -268,7 +272,7 @@ async def test_publish_over_rest_with_a_missing_and_a_forbidden_channel(tmp_path
     assert "extract.publish" in audit and "delivery.failed" in audit
 
 
-def test_killed_in_the_middle_of_the_fan_out_then_rerun_posts_each_channel_once(tmp_path):
+def test_killed_in_the_middle_of_the_fan_out_then_rerun_posts_each_channel_once(database_url, tmp_path):
     """The real thing: the publishing process dies by SIGKILL mid-fan-out; the server ignores
     nonces (--nonce-ttl 0) so only the bot's own delivery log and history look-up prevent
     duplicates; the rerun finishes the job."""
@@ -281,7 +285,7 @@ def test_killed_in_the_middle_of_the_fan_out_then_rerun_posts_each_channel_once(
     try:
         base_url = server.stdout.readline().strip()
         channels = [(GUILD + g, 920000000000000000 + g * 100 + c, "fr") for g in range(6) for c in range(10)]
-        config = write_config(tmp_path, extra=f"[discord]\napi_base_url = '{base_url}'\n", channels=channels)
+        config = write_config(tmp_path, database_url, extra=f"[discord]\napi_base_url = '{base_url}'\n", channels=channels)
         (tmp_path / "nov.md").write_text(md("Novembre", time.strftime("%Y-%m")))
         assert run(config, "extracts", "import", str(tmp_path / "nov.md")).returncode == 0
         env = {k: v for k, v in os.environ.items() if k != "RESEAU_DATABASE_URL"}
