@@ -202,7 +202,8 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 
     for noisy in ("discord", "alembic"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    logging.getLogger("bot").setLevel(logging.WARNING)
+    for quiet in ("bot", "cogs", "reseau"):
+        logging.getLogger(quiet).setLevel(logging.WARNING)
     return asyncio.run(
         run_demo(config, out=Path(args.out), preview=args.preview, port=args.port, preview_seconds=args.preview_seconds)
     )

@@ -137,6 +137,13 @@ class Extracts(commands.Cog):
         )
 
     # ---------------------------------------------------------------- commands
+    def _channel_lang(self, interaction: discord.Interaction) -> str:
+        """The language of the network channel the command is used in, else the moderator's."""
+        for channel in self.bot.config.channels:
+            if channel.channel_id == interaction.channel_id:
+                return channel.language
+        return self.bot.lang(interaction)
+
     async def _post_for(self, extract, guild_id: int | None):
         """The extract as members of this server will see it (their channel's role mention)."""
         async with self.bot.sessions() as session:
@@ -149,7 +156,7 @@ class Extracts(commands.Cog):
     @app_commands.describe(id=text("extracts.param_id"))
     @moderator_only()
     async def preview(self, interaction: discord.Interaction, id: app_commands.Range[int, 1] | None = None) -> None:
-        extract = await service.extract_or_next(self.bot.sessions, id)
+        extract = await service.extract_or_next(self.bot.sessions, id, lang=self._channel_lang(interaction))
         await send_preview(interaction, await self._post_for(extract, interaction.guild_id))
 
     @extract.command(name=_text.name("extract.publish"), description=_text.desc("extract.publish"))
@@ -157,7 +164,7 @@ class Extracts(commands.Cog):
     @moderator_only()
     async def publish_command(self, interaction: discord.Interaction, id: app_commands.Range[int, 1] | None = None) -> None:
         lang = self.bot.lang(interaction)
-        extract = await service.extract_or_next(self.bot.sessions, id)
+        extract = await service.extract_or_next(self.bot.sessions, id, lang=self._channel_lang(interaction))
         async with self.bot.sessions() as session:
             count = len(await service.target_channels(session, extract.lang))
         view = discord.ui.View(timeout=None)

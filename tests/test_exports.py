@@ -497,3 +497,59 @@ async def test_cli_without_secret_fails_clearly(survey, database_url, out):
     assert result.returncode == 1
     assert "RESEAU_EXPORT_SECRET" in result.stderr
     assert not target.exists()
+
+
+# --------------------------------------------------------------------------- the CSV fast path
+async def test_csv_long_rows_equal_the_generic_rows(survey, exporter, out):
+    """CSV long rows are assembled as text (the fast path); they must hold exactly what the
+    generic tuple path writes for JSON Lines."""
+    await exporter.export_to_path(ExportRequest(campaign=CAMPAIGN, format="csv"), out / "a.csv")
+    await exporter.export_to_path(ExportRequest(campaign=CAMPAIGN, format="json"), out / "a.jsonl")
+    _, csv_rows = read_table(out / "a.csv", "csv")
+    _, json_rows = read_table(out / "a.jsonl", "json")
+    for row in json_rows:
+        row["text"] = shown_text(row["text"], "csv")
+    assert csv_rows == json_rows
+
+
+@pytest.mark.parametrize("separator", [",", ";"])
+def test_csv_cells_are_quoted_as_the_csv_module_does(separator):
+    import random
+
+    rng = random.Random(7)
+    alphabet = ["a", "é", " ", ",", ";", '"', "'", "\n", "\r", "\t", "=", "1"]
+    rows = [[None if rng.random() < 0.1 else "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+             for _ in range(4)] for _ in range(2000)]
+    expected = io.StringIO(newline="")
+    csv.writer(expected, delimiter=separator).writerows(rows)
+    ours = "".join(separator.join(exports_module._csv_cell(v, separator) for v in row) + "\r\n" for row in rows)
+    assert ours == expected.getvalue()
+
+
+def test_local_times_are_exact_across_offset_changes():
+    """The per-hour cache of the clock agrees with zoneinfo, in whole-hour, half-hour and
+    45-minute zones, around daylight saving changes, from datetimes and from SQLite text."""
+    import random
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    rng = random.Random(3)
+    for zone in ("Europe/Paris", "Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns", "Australia/Lord_Howe"):
+        tz = ZoneInfo(zone)
+        clock = exports_module._Clock(tz)
+        when = datetime(2026, 1, 1, tzinfo=UTC)
+        while when.year == 2026:  # every UTC hour of a year, so every offset change, at random minutes
+            when += timedelta(minutes=rng.randrange(1, 60), seconds=rng.randrange(60), microseconds=rng.randrange(10**6))
+            expected = (when.replace(tzinfo=None, microsecond=0).isoformat() + "Z",
+                        when.replace(microsecond=0).astimezone(tz).isoformat())
+            assert clock(when) == expected
+            assert clock(when.replace(tzinfo=None).isoformat(" ")) == expected
+
+
+async def test_export_to_open_streams_leaves_them_open(survey, exporter):
+    data, codebook = io.BytesIO(), io.BytesIO()
+    result = await exporter.export(ExportRequest(poll_id=survey.poll_b, layout="wide"), data, codebook)
+    assert not data.closed and not codebook.closed
+    rows = list(csv.DictReader(io.StringIO(data.getvalue().decode("utf-8-sig"))))
+    assert len(rows) == result.respondents == 3  # members 1, 2 and 3 answered poll B
+    assert b"commentaire" in codebook.getvalue()

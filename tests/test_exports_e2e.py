@@ -11,6 +11,7 @@ import simcord
 
 from bot.errors import NotFound
 from bot.services.exports import ExportTooLarge, MissingSecret
+from bot.simcord_support import set_locale
 from cogs._errors import NotModerator
 from tests.export_data import CAMPAIGN, U1, build_survey
 
@@ -50,7 +51,7 @@ async def test_moderator_exports_a_campaign_as_csv_with_codebook(world, sessions
 async def test_moderator_exports_one_poll_as_xlsx_in_english(world, sessions, monkeypatch):
     monkeypatch.setenv("RESEAU_EXPORT_SECRET", SECRET)
     survey = await build_survey(sessions, world.guild.id)
-    simcord_locale_en(world)
+    set_locale(world.moderator, "en-US")
     result = await world.moderator.slash(world.en, "export", format="xlsx", poll=survey.poll_a)
     message = _message_with_files(result)
     assert message.ephemeral and "Export ready" in message.content
@@ -58,12 +59,6 @@ async def test_moderator_exports_one_poll_as_xlsx_in_english(world, sessions, mo
     assert attachment.filename == f"poll-{survey.poll_a}-long.xlsx"
     workbook = openpyxl.load_workbook(io.BytesIO(await attachment.read()), read_only=True)
     assert workbook.sheetnames == ["answers", "codebook"]
-
-
-def simcord_locale_en(world) -> None:
-    from bot.simcord_support import set_locale
-
-    set_locale(world.moderator, "en-US")
 
 
 async def test_member_is_refused(world, sessions, monkeypatch):

@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import hmac
 import io
 import json
@@ -182,7 +181,7 @@ def codebook_path(path: Path) -> Path:
 
 def pseudonym(user_id: int, secret: bytes) -> str:
     """The respondent id of a member in exports: keyed, stable, not reversible without the key."""
-    return hmac.new(secret, str(user_id).encode(), hashlib.sha256).hexdigest()[:PSEUDONYM_LENGTH]
+    return hmac.digest(secret, str(user_id).encode(), "sha256").hex()[:PSEUDONYM_LENGTH]
 
 
 def _deduplicate(codes: list[str], suffixes: list[str]) -> list[str]:
@@ -334,6 +333,9 @@ class _Table:
     def flush(self) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
 
 class _CsvTable(_Table):
     def __init__(self, stream: BinaryIO, header: Sequence[str], separator: str) -> None:
@@ -342,6 +344,9 @@ class _CsvTable(_Table):
         self.writer = csv.writer(self.text, delimiter=separator)
         self.writer.writerow(header)
         self.write = self.writer.writerows  # type: ignore[method-assign]
+
+    def write_text(self, text: str) -> None:
+        self.text.write(text)
 
     def flush(self) -> None:
         self.text.flush()
@@ -417,6 +422,74 @@ class _XlsxTable(_Table):
                 self._new_sheet()
             self.sheet.append([self._cell(v) for v in row])
             self.rows_in_sheet += 1
+
+
+class _LongPieces:
+    """Parts of a long-layout row as tuples (XLSX, JSON Lines): ``respondent + member_type +
+    question + option + tail`` is the row."""
+
+    no_option: Any = (None, None)
+
+    def respondent(self, name: str) -> Any:
+        return (name,)
+
+    def member_type(self, code: str | None) -> Any:
+        return (code,)
+
+    def question(self, q: _Question) -> Any:
+        return (q.campaign, q.poll_id, q.poll_title, q.code)
+
+    def option(self, o: _Option) -> Any:
+        return (o.code, o.label)
+
+    def tail(self, text: str | None, utc: str, local: str) -> Any:
+        return (text, utc, local)
+
+    def write(self, table: _Table, rows: list[Any]) -> None:
+        table.write(rows)
+
+
+class _CsvLongPieces(_LongPieces):
+    """The same parts as CSV text (each ending with the separator, the tail with the line end),
+    quoted exactly as ``csv.writer`` quotes (``QUOTE_MINIMAL``); rows are written as one string
+    per batch.  The tests read these files back with the csv module."""
+
+    def __init__(self, separator: str) -> None:
+        self.sep = separator
+        self.no_option = separator * 2
+
+    def cell(self, value: Any) -> str:
+        return _csv_cell(value, self.sep)
+
+    def respondent(self, name: str) -> Any:
+        return self.cell(name) + self.sep
+
+    def member_type(self, code: str | None) -> Any:
+        return self.cell(code) + self.sep
+
+    def question(self, q: _Question) -> Any:
+        return "".join(self.cell(v) + self.sep for v in (q.campaign, q.poll_id, q.poll_title, q.code))
+
+    def option(self, o: _Option) -> Any:
+        return self.cell(o.code) + self.sep + self.cell(o.label) + self.sep
+
+    def tail(self, text: str | None, utc: str, local: str) -> Any:
+        if text is None:
+            return f"{self.sep}{utc}{self.sep}{local}\r\n"
+        return f"{_csv_cell(text, self.sep)}{self.sep}{utc}{self.sep}{local}\r\n"
+
+    def write(self, table: _Table, rows: list[Any]) -> None:
+        table.write_text("".join(rows))  # type: ignore[attr-defined]
+
+
+def _csv_cell(value: Any, sep: str) -> str:
+    """One CSV field as ``csv.writer`` writes it with ``QUOTE_MINIMAL`` and ``\\r\\n`` lines."""
+    if value is None:
+        return ""
+    text = str(value)
+    if sep in text or '"' in text or "\n" in text or "\r" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 # ---------------------------------------------------------------------------------- the exporter
@@ -529,8 +602,11 @@ class Exporter:
                         raise ExportTooLarge(limit_mb=max_bytes // (1024 * 1024))
 
             write = self._write_long if request.layout == "long" else self._write_wide
-            stats = await write(request, repo, scope, table, secret, progress, check_size)
-        member_types: set[str] = stats.pop("member_types")
+            try:
+                stats = await write(request, repo, scope, table, secret, progress, check_size)
+            finally:
+                table.close()  # CSV, JSON: flush, and leave the caller's stream open
+        member_types: set[str | None] = stats.pop("member_types")
         rows = self._codebook_rows(request, scope, member_types)
         if book is not None:
             book.table("codebook", CODEBOOK_COLUMNS).write(rows)
@@ -538,10 +614,9 @@ class Exporter:
             check_size()
         else:
             assert codebook is not None
-            table.close()  # type: ignore[attr-defined]
             book_table = self._table(request, codebook, CODEBOOK_COLUMNS, None)
             book_table.write(rows)
-            book_table.close()  # type: ignore[attr-defined]
+            book_table.close()
         result = ExportResult(
             questions=len(scope.questions), polls=len(scope.poll_ids), columns=tuple(columns), **stats
         )
@@ -594,26 +669,42 @@ class Exporter:
     def _respondent_id(self, secret: bytes | None) -> Callable[[int], str]:
         if secret is None:
             return str
-        return lambda user_id: pseudonym(user_id, secret)
+        keyed = hmac.new(secret, digestmod="sha256")  # the key schedule once, copied per respondent
+
+        def pseudonymise(user_id: int) -> str:
+            mac = keyed.copy()
+            mac.update(str(user_id).encode())
+            return mac.hexdigest()[:PSEUDONYM_LENGTH]
+
+        return pseudonymise
 
     # ------------------------------------------------------------------ long layout
     async def _write_long(
         self, request: ExportRequest, repo: ExportRepository, scope: _Scope, table: _Table,
         secret: bytes | None, progress: Progress | None, check_size: Callable[[], None],
     ) -> dict[str, Any]:
-        questions = {q.id: q for q in scope.questions}
+        """One row per (answer, chosen option).  A row is assembled from pieces rendered once
+        per question, option, respondent and answer — tuples for XLSX and JSON, CSV text for
+        CSV — so the per-row work is two concatenations, whatever the format."""
+        pieces: _LongPieces = (
+            _CsvLongPieces(request.separator) if isinstance(table, _CsvTable) else _LongPieces()
+        )
+        heads = {q.id: pieces.question(q) for q in scope.questions}
+        option_pieces = {q.id: {o.id: pieces.option(o) for o in q.options} for q in scope.questions}
+        no_option = pieces.no_option
+        tail = pieces.tail
+        respondent_piece = pieces.respondent
+        type_pieces: dict[str | None, Any] = {}
         clock = _Clock(self.config.tz)
         respondent_of = self._respondent_id(secret)
         safe = _safe_csv_text if request.format == "csv" else _identity
-        member_types: set[str] = set()
         done = answers = respondents = 0
         last_answer: int | None = None
         last_user: int | None = None
-        head: tuple[Any, ...] = ()
-        tail_times: tuple[str, str] = ("", "")
-        options: dict[int, _Option] = {}
-        text: str | None = None
-        for_answer: tuple[Any, ...] = ()
+        who: Any = None
+        head: Any = None
+        after: Any = None
+        options: dict[int, Any] = {}
         async for part in repo.stream_answers(scope.poll_ids, batch=self.batch):
             out = []
             append = out.append
@@ -622,31 +713,30 @@ class Exporter:
                     last_answer = answer_id
                     answers += 1
                     if user_id is None:
-                        respondent = f"anon-{answer_id}"
+                        who = respondent_piece(f"anon-{answer_id}")
                         respondents += 1
                         last_user = None
                     elif user_id != last_user:
-                        respondent = respondent_of(user_id)
+                        who = respondent_piece(respondent_of(user_id))
                         respondents += 1
                         last_user = user_id
-                    member_types.add(member_type)
-                    q = questions[question_id]
-                    options = q.by_id
-                    head = (respondent, member_type, q.campaign, q.poll_id, q.poll_title, q.code)
-                    tail_times = clock(answered_at)
-                    text = safe(raw_text)
-                    for_answer = (None, None, text, *tail_times)
+                    try:
+                        kind = type_pieces[member_type]
+                    except KeyError:
+                        kind = type_pieces[member_type] = pieces.member_type(member_type)
+                    head = who + kind + heads[question_id]
+                    options = option_pieces[question_id]
+                    after = tail(safe(raw_text), *clock(answered_at))
                 if option_id is None:
-                    append(head + for_answer)
+                    append(head + no_option + after)
                 else:
-                    option = options[option_id]
-                    append(head + (option.code, option.label, text, *tail_times))
-            table.write(out)
+                    append(head + options[option_id] + after)
+            pieces.write(table, out)
             done += len(out)
             check_size()
             if progress is not None:
                 progress(done)
-        return {"rows": done, "answers": answers, "respondents": respondents, "member_types": member_types}
+        return {"rows": done, "answers": answers, "respondents": respondents, "member_types": set(type_pieces)}
 
     # ------------------------------------------------------------------ wide layout
     async def _write_wide(

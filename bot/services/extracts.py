@@ -182,17 +182,23 @@ async def get_extract(sessions: async_sessionmaker[AsyncSession], extract_id: in
     return extract
 
 
-async def next_extract(sessions: async_sessionmaker[AsyncSession]) -> models.Extract:
-    """The head of the queue (what ``/extract preview`` and ``/extract publish`` take by default)."""
+async def next_extract(sessions: async_sessionmaker[AsyncSession], *, lang: str | None = None) -> models.Extract:
+    """The head of the queue (what ``/extract preview`` and ``/extract publish`` take by default),
+    in ``lang`` when one is queued in that language, else in any language."""
     async with sessions() as session:
-        extract = await ExtractRepository(session).next_queued()
+        repo = ExtractRepository(session)
+        extract = (await repo.next_queued(lang=lang) if lang else None) or await repo.next_queued()
     if extract is None:
         raise NotFound("extracts.queue_empty")
     return extract
 
 
-async def extract_or_next(sessions: async_sessionmaker[AsyncSession], extract_id: int | None) -> models.Extract:
-    return await next_extract(sessions) if extract_id is None else await get_extract(sessions, extract_id)
+async def extract_or_next(
+    sessions: async_sessionmaker[AsyncSession], extract_id: int | None, *, lang: str | None = None
+) -> models.Extract:
+    if extract_id is None:
+        return await next_extract(sessions, lang=lang)
+    return await get_extract(sessions, extract_id)
 
 
 async def skip(

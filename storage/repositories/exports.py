@@ -15,8 +15,6 @@ than decoding the same strings a million times).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -167,11 +165,8 @@ class ExportRepository:
     async def stream_answers(
         self, poll_ids: Sequence[int], *, batch: int = DEFAULT_BATCH
     ) -> AsyncIterator[Sequence[tuple[Any, ...]]]:
-        """The answer rows in batches of at most ``batch`` tuples, from a server-side cursor.
-
-        The next batch is fetched while the caller works on the current one (the driver runs
-        in its own thread on aiosqlite, or waits on the network on asyncpg), so reading and
-        writing overlap; at most two batches are in memory."""
+        """The answer rows in batches of at most ``batch`` tuples, from a server-side cursor
+        (``yield_per``): one batch is in memory at a time, whatever the number of answers."""
         if not poll_ids:
             return
         # Core execution on the session's connection (same transaction): the rows are plain
@@ -180,21 +175,8 @@ class ExportRepository:
         result = await connection.stream(
             self.answers_statement(poll_ids, connection.dialect.name).execution_options(yield_per=batch)
         )
-        partitions = result.partitions().__aiter__()
-        pending: asyncio.Future[Any] | None = None
         try:
-            pending = asyncio.ensure_future(partitions.__anext__())
-            while True:
-                try:
-                    partition = await pending
-                except StopAsyncIteration:
-                    pending = None
-                    break
-                pending = asyncio.ensure_future(partitions.__anext__())
-                await asyncio.sleep(0)  # let the fetch of the next batch start before yielding
+            async for partition in result.partitions():
                 yield partition
         finally:
-            if pending is not None:  # the caller stopped early: let the fetch finish, then close
-                with contextlib.suppress(StopAsyncIteration):
-                    await pending
             await result.close()
