@@ -28,7 +28,12 @@ def message_for(bot: ReseauBot, lang: str, error: BaseException) -> str:
     elif isinstance(error, app_commands.TransformerError) and error.__cause__ is not None:
         error = error.__cause__
     if isinstance(error, DomainError):
-        return bot.t(error.key, lang, **error.params)
+        # a parameter may itself be a domain error (e.g. "Question 2: <what is wrong with it>")
+        params = {
+            name: message_for(bot, lang, value) if isinstance(value, DomainError) else value
+            for name, value in error.params.items()
+        }
+        return bot.t(error.key, lang, **params)
     if isinstance(error, NotModerator):
         return bot.t("error.not_moderator", lang)
     if isinstance(error, app_commands.NoPrivateMessage):
@@ -54,7 +59,9 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
 class ReportingView(discord.ui.View):
     """Views (and the dynamic items dispatched through them) report errors the same way."""
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item
+    ) -> None:
         await report_error(interaction, error)
 
 

@@ -38,10 +38,20 @@ from bot.client import ReseauBot
 from bot.errors import DomainError, NotFound
 from bot.i18n import Catalogue
 from bot.services import charts
-from bot.services.polls import MAX_TEXT_ANSWER, PollResults, PollService, PollView, VoteResult
-from cogs import _text
+from bot.services.campaigns import CampaignService
+from bot.services.polls import (
+    MAX_TEXT_ANSWER,
+    PollDraft,
+    PollResults,
+    PollService,
+    PollView,
+    QuestionResults,
+    VoteResult,
+)
+from cogs import _surveys, _text
 from cogs._checks import is_moderator, moderator_only, require_moderator
 from cogs._errors import ReportingModal, ReportingView, report_error
+from cogs._tables import code_block, type_table_lines
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +62,7 @@ BUTTON_LABEL_MAX = 80
 OPEN_COLOUR = 0x2B6CB0
 CLOSED_COLOUR = 0x718096
 BAR_CELLS = 10
+EMBED_BUDGET = 5900  # Discord allows 6,000 characters per message's embeds
 
 
 def _choice_name(key: str) -> locale_str:
@@ -238,12 +249,17 @@ KIND_CHOICES = [
 
 class Polls(commands.Cog):
     poll = app_commands.Group(name=_text.name("poll"), description=_text.desc("poll"), guild_only=True)
+    campaign = app_commands.Group(
+        name=_text.name("poll.campaign"), description=_text.desc("poll.campaign"), parent=poll
+    )
 
     def __init__(self, bot: ReseauBot) -> None:
         self.bot = bot
         self.service = PollService.from_config(
             bot.sessions, bot.config, bot.catalogue, clock=lambda: bot.clock()
         )
+        self.campaigns = CampaignService(bot.sessions, clock=lambda: bot.clock())
+        self.surveys = _surveys.SurveyFlow(self)
         self._dirty: set[int] = set()
         self._refreshing: dict[int, asyncio.Task[None]] = {}
         self._edit_locks: dict[int, asyncio.Lock] = {}
@@ -270,6 +286,7 @@ class Polls(commands.Cog):
         reminder=_text.name("poll.opt.reminder"),
         role=_text.name("poll.opt.role"),
         native=_text.name("poll.opt.native"),
+        campaign=_text.name("poll.opt.campaign"),
     )
     @app_commands.describe(
         question=_text.desc("poll.opt.question"),
@@ -282,6 +299,7 @@ class Polls(commands.Cog):
         reminder=_text.desc("poll.opt.reminder"),
         role=_text.desc("poll.opt.role"),
         native=_text.desc("poll.opt.native"),
+        campaign=_text.desc("poll.opt.campaign"),
     )
     @app_commands.choices(kind=KIND_CHOICES)
     async def create(
@@ -297,6 +315,7 @@ class Polls(commands.Cog):
         reminder: str | None = None,
         role: discord.Role | None = None,
         native: bool = False,
+        campaign: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
         if not self.bot.config.bot.members_can_create_polls:
             require_moderator(interaction)
@@ -304,6 +323,7 @@ class Polls(commands.Cog):
         channel = interaction.channel
         if interaction.guild_id is None or not isinstance(channel, discord.abc.Messageable):
             raise DomainError("poll.error.no_channel")
+        campaign_id = await self.campaigns.resolve(campaign)
         draft = self.service.prepare(
             guild_id=interaction.guild_id,
             channel_id=channel.id,  # type: ignore[union-attr]
@@ -319,9 +339,27 @@ class Polls(commands.Cog):
             role_ids=[role.id] if role is not None else [],
             native=native,
             lang=self._channel_lang(channel.id, lang),  # type: ignore[union-attr]
+            campaign_id=campaign_id,
         )
         await interaction.response.defer(ephemeral=True, thinking=True)
-        poll = await self.service.create(draft, actor_id=interaction.user.id)
+        poll, message = await self.publish(draft, channel, actor_id=interaction.user.id)  # type: ignore[arg-type]
+        await interaction.followup.send(
+            await self._created_text("poll.created.buttons", poll, message, lang), ephemeral=True
+        )
+
+    async def publish(
+        self, draft: PollDraft, channel: discord.abc.Messageable, *, actor_id: int | None = None
+    ) -> tuple[PollView, discord.Message]:
+        """Store a prepared poll or survey, post it in ``channel``, attach the message and
+        schedule its deadline and reminder.  A post that fails deletes the poll and raises
+        ``DomainError("poll.error.no_channel")``.
+
+        For features that create polls themselves (an extract's follow-up question)::
+
+            draft = cog.service.prepare(..., campaign_id=await current_campaign_id(sessions))
+            poll, message = await cog.publish(draft, channel)
+        """
+        poll = await self.service.create(draft, actor_id=actor_id)
         try:
             if poll.native:
                 message = await channel.send(poll=self._native_poll(poll, draft.native_hours or 1))
@@ -335,9 +373,172 @@ class Polls(commands.Cog):
             raise DomainError("poll.error.no_channel") from exc
         poll = await self.service.attach_message(poll.id, message.id)
         self.schedule_jobs(poll)
-        await interaction.followup.send(
-            self.t("poll.created.buttons", lang, id=poll.id, link=message.jump_url), ephemeral=True
+        return poll, message
+
+    async def _created_text(self, key: str, poll: PollView, message: discord.Message, lang: str) -> str:
+        text = self.t(key, lang, id=poll.id, link=message.jump_url)
+        name = await self.campaigns.name_of(poll.campaign_id)
+        if name:
+            text += "\n" + self.t("campaign.of_poll", lang, name=discord.utils.escape_markdown(name))
+        return text
+
+    # ----------------------------------------------------------------- surveys
+    @poll.command(name=_text.name("poll.survey"), description=_text.desc("poll.survey"))
+    @app_commands.rename(
+        anonymous=_text.name("poll.opt.anonymous"),
+        deadline=_text.name("poll.opt.deadline"),
+        reminder=_text.name("poll.opt.reminder"),
+        role=_text.name("poll.opt.role"),
+        campaign=_text.name("poll.opt.campaign"),
+    )
+    @app_commands.describe(
+        anonymous=_text.desc("poll.opt.anonymous"),
+        deadline=_text.desc("poll.opt.deadline"),
+        reminder=_text.desc("poll.opt.reminder"),
+        role=_text.desc("poll.opt.role"),
+        campaign=_text.desc("poll.opt.campaign"),
+    )
+    @moderator_only()
+    async def survey(
+        self,
+        interaction: discord.Interaction,
+        deadline: str | None = None,
+        reminder: str | None = None,
+        anonymous: bool | None = None,
+        role: discord.Role | None = None,
+        campaign: app_commands.Range[str, 1, 100] | None = None,
+    ) -> None:
+        """Opens the modal where the moderator types the title and the questions."""
+        lang = self.bot.lang(interaction)
+        channel = interaction.channel
+        if interaction.guild_id is None or not isinstance(channel, discord.abc.Messageable):
+            raise DomainError("poll.error.no_channel")
+        self.service.check_timing(deadline, reminder)  # before the moderator types the questions
+        options = {
+            "deadline": deadline,
+            "reminder": reminder,
+            "anonymous": anonymous,
+            "role_ids": [role.id] if role is not None else [],
+            "campaign_id": await self.campaigns.resolve(campaign),
+        }
+        await interaction.response.send_modal(
+            _surveys.SurveyCreateModal(self, lang, interaction.user.id, options)
         )
+
+    async def on_survey_submit(
+        self, interaction: discord.Interaction, title: str, questions: str, options: dict[str, Any]
+    ) -> None:
+        require_moderator(interaction)
+        lang = self.bot.lang(interaction)
+        channel = interaction.channel
+        if interaction.guild_id is None or not isinstance(channel, discord.abc.Messageable):
+            raise DomainError("poll.error.no_channel")
+        draft = self.service.prepare_survey(
+            guild_id=interaction.guild_id,
+            channel_id=channel.id,  # type: ignore[union-attr]
+            author_id=interaction.user.id,
+            title=title,
+            questions=questions,
+            anonymous=options["anonymous"],
+            deadline=options["deadline"],
+            reminder=options["reminder"],
+            role_ids=options["role_ids"],
+            lang=self._channel_lang(channel.id, lang),  # type: ignore[union-attr]
+            campaign_id=options["campaign_id"],
+        )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        poll, message = await self.publish(draft, channel, actor_id=interaction.user.id)
+        await interaction.followup.send(
+            await self._created_text("survey.created.done", poll, message, lang), ephemeral=True
+        )
+
+    # ----------------------------------------------------------------- campaigns
+    @campaign.command(name=_text.name("poll.campaign.create"), description=_text.desc("poll.campaign.create"))
+    @app_commands.rename(name=_text.name("poll.opt.campaign_name"), current=_text.name("poll.opt.current"))
+    @app_commands.describe(name=_text.desc("poll.opt.campaign_name"), current=_text.desc("poll.opt.current"))
+    @moderator_only()
+    async def campaign_create(
+        self,
+        interaction: discord.Interaction,
+        name: app_commands.Range[str, 1, 100],
+        current: bool | None = None,
+    ) -> None:
+        lang = self.bot.lang(interaction)
+        created = await self.campaigns.create(
+            name, actor_id=interaction.user.id, activate=current, guild_id=interaction.guild_id
+        )
+        key = "campaign.created_current" if created.current else "campaign.created"
+        await interaction.response.send_message(
+            self.t(key, lang, name=discord.utils.escape_markdown(created.name)), ephemeral=True
+        )
+
+    @campaign.command(name=_text.name("poll.campaign.list"), description=_text.desc("poll.campaign.list"))
+    @moderator_only()
+    async def campaign_list(self, interaction: discord.Interaction) -> None:
+        lang = self.bot.lang(interaction)
+        campaigns = await self.campaigns.list()
+        lines = []
+        current = None
+        for c in campaigns:
+            polls = self.t(
+                "campaign.polls_one" if c.polls == 1 else "campaign.polls_other", lang, count=c.polls
+            )
+            people = self.t(
+                "campaign.respondents_one" if c.respondents == 1 else "campaign.respondents_other",
+                lang,
+                count=c.respondents,
+            )
+            mark = f" — **{self.t('campaign.current_mark', lang)}**" if c.current else ""
+            when = self.t("campaign.created_on", lang, date=_ts(c.created_at, "d"))
+            lines.append(f"**{discord.utils.escape_markdown(c.name)}**{mark}\n{polls} · {people} · {when}")
+            if c.current and current is None:
+                current = c.name
+        embed = discord.Embed(
+            title=self.t("campaign.list_title", lang),
+            description=_join_lines(lines, 4096) if lines else self.t("campaign.list_none", lang),
+            colour=OPEN_COLOUR,
+        )
+        footer = (
+            self.t("campaign.current_footer", lang, name=_clip(current, 100))
+            if current
+            else self.t("campaign.no_current", lang)
+        )
+        embed.set_footer(text=footer)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @campaign.command(
+        name=_text.name("poll.campaign.activate"), description=_text.desc("poll.campaign.activate")
+    )
+    @app_commands.rename(name=_text.name("poll.opt.campaign_name"))
+    @app_commands.describe(name=_text.desc("poll.opt.campaign_name"))
+    @moderator_only()
+    async def campaign_activate(
+        self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 100]
+    ) -> None:
+        lang = self.bot.lang(interaction)
+        campaign, changed = await self.campaigns.activate(
+            name, actor_id=interaction.user.id, guild_id=interaction.guild_id
+        )
+        key = "campaign.activated" if changed else "campaign.already_current"
+        await interaction.response.send_message(
+            self.t(key, lang, name=discord.utils.escape_markdown(campaign.name)), ephemeral=True
+        )
+
+    @create.autocomplete("campaign")
+    @survey.autocomplete("campaign")
+    @campaign_activate.autocomplete("name")
+    async def _campaign_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[Choice[str]]:
+        if not is_moderator(interaction) and not self.bot.config.bot.members_can_create_polls:
+            return []
+        lang = self.bot.lang(interaction)
+        found = await self.campaigns.search(current)
+        mark = self.t("campaign.current_mark", lang)
+        return [
+            Choice(name=_clip(f"{name} ({mark})" if active else name, 100), value=name)
+            for name, active in found
+        ][:25]
 
     @poll.command(name=_text.name("poll.close"), description=_text.desc("poll.close"))
     @app_commands.rename(poll_id=_text.name("poll.opt.poll"))
@@ -353,18 +554,23 @@ class Polls(commands.Cog):
         await interaction.followup.send(self.t(key, lang, id=poll.id, link=jump_url(poll)), ephemeral=True)
 
     @poll.command(name=_text.name("poll.results"), description=_text.desc("poll.results"))
-    @app_commands.rename(poll_id=_text.name("poll.opt.poll"))
-    @app_commands.describe(poll_id=_text.desc("poll.opt.poll"))
+    @app_commands.rename(poll_id=_text.name("poll.opt.poll"), by_type=_text.name("poll.opt.by_type"))
+    @app_commands.describe(poll_id=_text.desc("poll.opt.poll"), by_type=_text.desc("poll.opt.by_type"))
     @moderator_only()
-    async def results(self, interaction: discord.Interaction, poll_id: int) -> None:
+    async def results(self, interaction: discord.Interaction, poll_id: int, by_type: bool = False) -> None:
         lang = self.bot.lang(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         results = await self.service.results(poll_id, guild_id=interaction.guild_id or 0)
-        embed = self.results_embed(results, lang)
+        if results.poll.is_survey:
+            embeds, files = await self.survey_embeds(results, lang, final=False, by_type=by_type)
+            await interaction.followup.send(embeds=embeds, files=files, ephemeral=True)
+            return
+        embed = self.results_embed(results, lang, by_type=by_type)
+        await self._add_campaign_field(embed, results.poll, lang)
         if results.poll.kind == "text":
             await interaction.followup.send(embed=embed, ephemeral=True)
             return
-        file = await self.chart_file(results, lang)
+        file = await self.chart_file(results, lang, by_type=by_type)
         embed.set_image(url=f"attachment://{file.filename}")
         await interaction.followup.send(embed=embed, file=file, ephemeral=True)
 
@@ -375,12 +581,12 @@ class Polls(commands.Cog):
         embed = discord.Embed(title=self.t("poll.list.title", lang), colour=OPEN_COLOUR)
         none = self.t("poll.list.none", lang)
         opened = [
-            f"**#{p.id}** [{_clip(p.question, 80)}]({jump_url(p)})"
+            f"**#{p.id}** {'📋 ' if p.is_survey else ''}[{_clip(p.title or p.question, 80)}]({jump_url(p)})"
             + (f" — {self.t('poll.list.ends', lang, when=_ts(p.deadline_at, 'R'))}" if p.deadline_at else "")
             for p in listing.open
         ]
         recent = [
-            f"**#{p.id}** [{_clip(p.question, 80)}]({jump_url(p)})"
+            f"**#{p.id}** {'📋 ' if p.is_survey else ''}[{_clip(p.title or p.question, 80)}]({jump_url(p)})"
             + (f" — {_ts(p.closed_at, 'd')}" if p.closed_at else "")
             for p in listing.recent
         ]
@@ -498,6 +704,11 @@ class Polls(commands.Cog):
                 line = self.t("poll.vote.choice", lang, choices=labels)
         return f"{line}\n{self.t('poll.vote.change_hint', lang)}"
 
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Submitted survey open-answer modals (not kept in discord.py's modal store)."""
+        await self.surveys.on_modal_interaction(interaction)
+
     # ================================================================= native polls
     @commands.Cog.listener()
     async def on_raw_poll_vote_add(self, payload: discord.RawPollVoteActionEvent) -> None:
@@ -556,6 +767,11 @@ class Polls(commands.Cog):
             return None
         lang = poll.lang
         view = ReportingView(timeout=None)
+        if poll.is_survey:
+            view.add_item(
+                _surveys.SurveyStartButton(poll.id, label=self.t("survey.message.start", lang), row=0)
+            )
+            return view
         if poll.kind == "text":
             view.add_item(AnswerButton(poll.id, label=self.t("poll.message.answer", lang), row=0))
         elif len(poll.options) <= MAX_BUTTON_OPTIONS:
@@ -582,7 +798,10 @@ class Polls(commands.Cog):
         self, poll: PollView, results: PollResults | None, *, image: str | None = None
     ) -> discord.Embed:
         """The public message: the question, the options (with counts when they are shown),
-        the rules, and — once closed — the final results."""
+        the rules, and — once closed — the final results (and the breakdown by member type
+        when at least one answer has one)."""
+        if poll.is_survey:
+            return self.survey_embed(poll, results)
         lang = poll.lang
         final = not poll.is_open
         title_key = "poll.message.title_closed" if final else "poll.message.title"
@@ -641,18 +860,28 @@ class Polls(commands.Cog):
                 self.t("poll.message.how_to_text" if poll.kind == "text" else "poll.message.how_to", lang)
             )
         embed.set_footer(text=" · ".join(footer))
+        if final and results is not None and results.has_member_types and poll.kind != "text":
+            self._add_type_table(embed, results, lang, self.t("poll.results.by_type", lang))
         if image:
             embed.set_image(url=f"attachment://{image}")
         return embed
+
+    def _add_type_table(
+        self, embed: discord.Embed, results: PollResults | QuestionResults, lang: str, name: str
+    ) -> None:
+        """The table by member type as a field, within Discord's 6,000 characters per embed."""
+        room = min(1024, EMBED_BUDGET - len(embed) - len(name))
+        if room >= 200:
+            embed.add_field(name=name, value=self.type_table_block(results, lang, room), inline=False)
 
     def _respondents(self, count: int, lang: str) -> str:
         singular = count < 2 if lang == "fr" else count == 1
         key = "poll.message.respondents_one" if singular else "poll.message.respondents_other"
         return self.t(key, lang, count=charts.format_count(count, lang))
 
-    def results_embed(self, results: PollResults, lang: str) -> discord.Embed:
-        """What moderators read with /poll results: counts, percentages, member types, and for
-        named polls who answered what."""
+    def results_embed(self, results: PollResults, lang: str, *, by_type: bool = False) -> discord.Embed:
+        """What moderators read with /poll results: counts, percentages, member types (with
+        ``by_type``: the full table), and for named polls who answered what."""
         poll = results.poll
         lines = [f"**{discord.utils.escape_markdown(poll.question)}**", ""]
         if poll.kind == "text":
@@ -674,7 +903,7 @@ class Polls(commands.Cog):
         if poll.is_open and poll.deadline_at is not None:
             status += f" · {self.t('poll.message.deadline', lang)} {_ts(poll.deadline_at, 'f')}"
         embed.add_field(name=self.t("poll.results.status", lang), value=status, inline=False)
-        if results.has_member_types and poll.kind != "text":
+        if results.has_member_types and poll.kind != "text" and not by_type:
             type_lines = []
             for breakdown in results.by_type:
                 parts = " · ".join(
@@ -698,13 +927,23 @@ class Polls(commands.Cog):
                 name=self.t("poll.results.voters", lang), value=_join_lines(voter_lines, 1024), inline=False
             )
         embed.set_footer(text=self._respondents(results.respondents, lang))
+        if by_type and results.by_type and poll.kind != "text":
+            self._add_type_table(embed, results, lang, self.t("poll.results.by_type_table", lang))
         return embed
 
-    def draw_chart(self, results: PollResults, lang: str) -> bytes:
-        """The results chart as PNG bytes (run it in a thread: ``asyncio.to_thread``)."""
+    def type_table_block(self, results: PollResults | QuestionResults, lang: str, limit: int) -> str:
+        """Results by member type as a code-block table of at most ``limit`` characters."""
+        table = self.service.type_table(results, lang)
+        return code_block(type_table_lines(table, lang, self.t("poll.results.type_column", lang)), limit)
+
+    def draw_chart(
+        self, results: PollResults | QuestionResults, lang: str, *, by_type: bool = False
+    ) -> bytes:
+        """The results chart as PNG bytes (run it in a thread: ``asyncio.to_thread``): by member
+        type when an answer has one (or ``by_type`` is asked and there are answers)."""
         labels = [o.label for o in results.options]
-        title = results.poll.question
-        if results.has_member_types:
+        title = results.question.text if isinstance(results, QuestionResults) else results.poll.question
+        if results.has_member_types or (by_type and results.by_type):
             return charts.results_by_type_chart(
                 title,
                 labels,
@@ -717,9 +956,123 @@ class Polls(commands.Cog):
             title, labels, [o.count for o in results.options], lang=lang, respondents=results.respondents
         )
 
-    async def chart_file(self, results: PollResults, lang: str) -> discord.File:
-        png = await asyncio.to_thread(self.draw_chart, results, lang)
+    async def chart_file(self, results: PollResults, lang: str, *, by_type: bool = False) -> discord.File:
+        png = await asyncio.to_thread(self.draw_chart, results, lang, by_type=by_type)
         return discord.File(io.BytesIO(png), filename=f"poll-{results.poll.id}-results.png")
+
+    # ----------------------------------------------------------------- survey messages
+    def survey_embed(self, poll: PollView, results: PollResults | None) -> discord.Embed:
+        """A survey's public message: its title, its questions, the rules and how many members
+        took part; once closed, the header of the final results (one embed per question
+        follows, see :meth:`survey_embeds`)."""
+        lang = poll.lang
+        final = not poll.is_open
+        lines = [f"**{discord.utils.escape_markdown(poll.title)}**", ""]
+        for question in poll.questions:
+            kind = self.service.kind_label(question.kind, lang, question.max_choices)
+            lines.append(f"**{question.number}.** {discord.utils.escape_markdown(question.text)} — *{kind}*")
+        embed = discord.Embed(
+            title=self.t(
+                "survey.message.title_closed" if final else "survey.message.title", lang, id=poll.id
+            ),
+            description=_clip("\n".join(lines), 4000),
+            colour=CLOSED_COLOUR if final else OPEN_COLOUR,
+        )
+        if final and poll.closed_at is not None:
+            embed.add_field(name=self.t("poll.message.closed_at", lang), value=_ts(poll.closed_at, "f"))
+        elif poll.deadline_at is not None:
+            embed.add_field(
+                name=self.t("poll.message.deadline", lang),
+                value=f"{_ts(poll.deadline_at, 'f')} ({_ts(poll.deadline_at, 'R')})",
+            )
+        privacy = "poll.message.anonymous" if poll.anonymous else "poll.message.named"
+        embed.add_field(name=self.t("poll.message.privacy", lang), value=self.t(privacy, lang), inline=False)
+        if poll.allowed_role_ids:
+            embed.add_field(
+                name=self.t("poll.message.roles", lang),
+                value=" ".join(f"<@&{role_id}>" for role_id in poll.allowed_role_ids),
+                inline=False,
+            )
+        footer = [self._participants(results, lang)]
+        footer.append(self.t("poll.message.final" if final else "survey.message.how_to", lang))
+        embed.set_footer(text=" · ".join(footer))
+        return embed
+
+    def _participants(self, results: PollResults | None, lang: str) -> str:
+        count = results.survey_respondents if results else 0
+        singular = count < 2 if lang == "fr" else count == 1
+        text = self.t(
+            "survey.message.participants_one" if singular else "survey.message.participants_other",
+            lang,
+            count=charts.format_count(count, lang),
+        )
+        if results is not None and count:
+            text += f" ({self.t('survey.message.completed', lang, count=charts.format_count(results.completed, lang))})"
+        return text
+
+    async def survey_embeds(
+        self, results: PollResults, lang: str, *, final: bool, by_type: bool = False
+    ) -> tuple[list[discord.Embed], list[discord.File]]:
+        """A survey's results: a header embed, then one embed per question with its counts,
+        its chart (choice questions) and — when asked, or when closing with member types — the
+        table by member type.  Kept under Discord's 6,000 characters per message."""
+        poll = results.poll
+        if final:
+            header = self.survey_embed(poll, results)
+        else:
+            header = discord.Embed(
+                title=self.t("survey.message.results_title", lang, id=poll.id),
+                description=f"**{discord.utils.escape_markdown(poll.title)}**",
+                colour=OPEN_COLOUR if poll.is_open else CLOSED_COLOUR,
+            )
+            status = self.t(
+                "poll.results.status_open" if poll.is_open else "poll.results.status_closed", lang
+            )
+            header.add_field(name=self.t("poll.results.status", lang), value=status, inline=False)
+            header.set_footer(text=self._participants(results, lang))
+        await self._add_campaign_field(header, poll, lang)
+        budget = max(300, (5600 - len(header)) // max(1, len(results.questions)))
+        embeds, files = [header], []
+        total = len(results.questions)
+        for qr in results.questions:
+            question = qr.question
+            lines = [f"**{discord.utils.escape_markdown(_clip(question.text, 300))}**"]
+            if question.kind == "text":
+                if final:
+                    lines.append(self.t("survey.message.text_answers", lang))
+                else:
+                    for answer in qr.texts:
+                        who = f" — <@{answer.user_id}>" if answer.user_id is not None else ""
+                        lines.append(f"> {_clip(discord.utils.escape_markdown(answer.text), 200)}{who}")
+                    if not qr.texts:
+                        lines.append(self.t("poll.results.none", lang))
+            else:
+                for option in qr.options:
+                    count = charts.format_count_pct(option.count, qr.respondents, lang)
+                    lines.append(f"{discord.utils.escape_markdown(_clip(option.label, 80))} — {count}")
+            text = "\n".join(lines)
+            if question.kind != "text" and qr.by_type and (by_type or (final and qr.has_member_types)):
+                room = budget - len(text) - 2
+                if room > 120:
+                    text += "\n" + self.type_table_block(qr, lang, min(room, 2000))
+            embed = discord.Embed(
+                title=self.t("survey.message.question", lang, number=question.number, total=total),
+                description=_clip(text, budget),
+                colour=CLOSED_COLOUR if final or not poll.is_open else OPEN_COLOUR,
+            )
+            embed.set_footer(text=self._respondents(qr.respondents, lang))
+            if question.kind != "text" and qr.respondents:
+                png = await asyncio.to_thread(self.draw_chart, qr, lang, by_type=by_type)
+                file = discord.File(io.BytesIO(png), filename=f"survey-{poll.id}-q{question.number}.png")
+                embed.set_image(url=f"attachment://{file.filename}")
+                files.append(file)
+            embeds.append(embed)
+        return embeds, files
+
+    async def _add_campaign_field(self, embed: discord.Embed, poll: PollView, lang: str) -> None:
+        name = await self.campaigns.name_of(poll.campaign_id)
+        if name:
+            embed.add_field(name=self.t("campaign.field", lang), value=_clip(name, 100), inline=False)
 
     def _message(self, poll: PollView) -> discord.PartialMessage:
         channel = self.bot.get_partial_messageable(poll.channel_id, guild_id=poll.guild_id)
@@ -791,6 +1144,10 @@ class Polls(commands.Cog):
                 await self._reconcile_native(poll)
             results = await self.service.results(poll.id)
             try:
+                if poll.is_survey:
+                    embeds, files = await self.survey_embeds(results, poll.lang, final=True)
+                    await self._message(poll).edit(embeds=embeds, view=None, attachments=files)
+                    return
                 if poll.kind == "text":
                     await self._message(poll).edit(embed=self.poll_embed(results.poll, results), view=None)
                     return
@@ -808,6 +1165,10 @@ class Polls(commands.Cog):
                         for o in results.options
                     )
                     embed.clear_fields()
+                    if results.has_member_types:
+                        self._add_type_table(
+                            embed, results, poll.lang, self.t("poll.results.by_type", poll.lang)
+                        )
                     embed.set_image(url=f"attachment://{file.filename}")
                     await self._message(poll).reply(embed=embed, file=file, mention_author=False)
                 else:
@@ -914,7 +1275,7 @@ class Polls(commands.Cog):
             text = self.t(
                 "poll.reminder.text",
                 poll.lang,
-                question=_clip(poll.question, 200),
+                question=_clip(poll.title if poll.is_survey else poll.question, 200),
                 when=_ts(poll.deadline_at, "R") if poll.deadline_at else "",
                 link=jump_url(poll),
             )
@@ -952,5 +1313,5 @@ def _join_lines(lines: list[str], limit: int) -> str:
 
 
 async def setup(bot: ReseauBot) -> None:
-    bot.add_dynamic_items(*DYNAMIC_ITEMS)
+    bot.add_dynamic_items(*DYNAMIC_ITEMS, *_surveys.DYNAMIC_ITEMS)
     await bot.add_cog(Polls(bot))

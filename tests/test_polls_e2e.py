@@ -474,6 +474,7 @@ async def test_native_poll_votes_are_stored_in_the_answers_table(world, sessions
     reply = world.fr.last_message
     assert reply.id != message.id and reply.reference is not None and reply.reference.message_id == message.id
     assert "Peut-être — 1 (100\u00a0%)" in embed_text(reply)
+    assert "Par type de membre" in embed_text(reply) and "ONG / association" in embed_text(reply)
     await attachment_png(reply)
     assert env.backend.get_message(world.fr.id, message.id).poll.finalized
 

@@ -47,8 +47,11 @@ __all__ = [
     "MAX_LABEL",
     "MAX_OPTIONS",
     "MAX_QUESTION",
+    "MAX_SURVEY_QUESTIONS",
     "MAX_TEXT_ANSWER",
+    "MAX_TITLE",
     "MIN_OPTIONS",
+    "MIN_SURVEY_QUESTIONS",
     "NATIVE_MAX_ANSWERS",
     "NATIVE_MAX_DAYS",
     "NATIVE_MAX_LABEL",
@@ -60,8 +63,14 @@ __all__ = [
     "PollResults",
     "PollService",
     "PollView",
+    "QuestionAnswer",
+    "QuestionDraft",
+    "QuestionResults",
+    "QuestionView",
+    "SurveyProgress",
     "TextAnswer",
     "TypeBreakdown",
+    "TypeTable",
     "VoteResult",
     "has_mention",
     "parse_deadline",
@@ -76,6 +85,9 @@ MAX_OPTIONS = 25  # one select menu
 MAX_QUESTION = 300  # Discord's native poll question limit, and the column
 MAX_LABEL = 100  # a select option's label
 MAX_TEXT_ANSWER = 1000
+MAX_TITLE = 200  # a survey's title (the column holds 300; an embed title 256)
+MIN_SURVEY_QUESTIONS = 2
+MAX_SURVEY_QUESTIONS = 5
 NATIVE_MAX_ANSWERS = 10
 NATIVE_MAX_DAYS = 32
 NATIVE_MAX_LABEL = 55  # a native poll answer's text
@@ -179,8 +191,24 @@ def parse_deadline(text: str, *, now: datetime, tz: ZoneInfo, max_days: int) -> 
 
 # ------------------------------------------------------------------------------ results
 @dataclass(frozen=True)
+class QuestionDraft:
+    """One validated question of a poll or survey."""
+
+    text: str
+    kind: str
+    labels: tuple[str, ...]
+    codes: tuple[str, ...]
+    max_choices: int = 1
+
+
+@dataclass(frozen=True)
 class PollDraft:
-    """Validated creation input; nothing is stored yet."""
+    """Validated creation input; nothing is stored yet.
+
+    A quick poll has one question (``question``, ``kind``, ``labels``…); a survey has a
+    ``title`` and several ``questions``.  ``campaign_id`` groups the poll into a campaign
+    (the cog defaults it to the current campaign); ``extract_id`` links the follow-up question
+    of a monthly extract."""
 
     guild_id: int
     channel_id: int
@@ -198,6 +226,15 @@ class PollDraft:
     native: bool
     lang: str
     native_hours: int | None = None  # the native poll's duration, in whole hours
+    campaign_id: int | None = None
+    extract_id: int | None = None
+    title: str | None = None  # a survey's title (a quick poll's title is its question)
+    questions: tuple[QuestionDraft, ...] = ()  # a survey's questions
+
+    def question_drafts(self) -> tuple[QuestionDraft, ...]:
+        if self.questions:
+            return self.questions
+        return (QuestionDraft(self.question, self.kind, self.labels, self.codes, self.max_choices),)
 
 
 @dataclass(frozen=True)
@@ -214,7 +251,37 @@ class OptionView:
 
 
 @dataclass(frozen=True)
+class QuestionView:
+    id: int
+    position: int
+    code: str
+    text: str
+    kind: str
+    max_choices: int
+    options: tuple[OptionView, ...]
+
+    @property
+    def multiple(self) -> bool:
+        return self.kind == "multi"
+
+    @property
+    def number(self) -> int:
+        """1-based, as members read it ("question 2/5")."""
+        return self.position + 1
+
+    def option(self, option_id: int) -> OptionView | None:
+        return next((o for o in self.options if o.id == option_id), None)
+
+    def labels_of(self, option_ids: Iterable[int]) -> list[str]:
+        wanted = set(option_ids)
+        return [o.label for o in self.options if o.id in wanted]
+
+
+@dataclass(frozen=True)
 class PollView:
+    """A poll as stored.  ``question``, ``question_id``, ``kind``, ``options``… describe its
+    first (a quick poll's only) question; a survey's questions are all in ``questions``."""
+
     id: int
     guild_id: int
     channel_id: int
@@ -236,10 +303,21 @@ class PollView:
     reminder_sent: bool
     created_at: datetime
     closed_at: datetime | None
+    title: str = ""
+    campaign_id: int | None = None
+    extract_id: int | None = None
+    questions: tuple[QuestionView, ...] = ()
 
     @property
     def is_open(self) -> bool:
         return self.status == "open"
+
+    @property
+    def is_survey(self) -> bool:
+        return len(self.questions) > 1
+
+    def question_view(self, question_id: int) -> QuestionView | None:
+        return next((q for q in self.questions if q.id == question_id), None)
 
     @property
     def multiple(self) -> bool:
@@ -298,8 +376,10 @@ class TextAnswer:
 
 
 @dataclass(frozen=True)
-class PollResults:
-    poll: PollView
+class QuestionResults:
+    """The results of one question (a quick poll has one, a survey several)."""
+
+    question: QuestionView
     respondents: int
     options: tuple[OptionCount, ...]
     by_type: tuple[TypeBreakdown, ...] = ()
@@ -312,13 +392,99 @@ class PollResults:
 
 
 @dataclass(frozen=True)
+class TypeTable:
+    """Results by member type as a table: one row per member type (then the total), one
+    column per option; each cell is ``(count, percent of that row's respondents)``."""
+
+    headers: tuple[str, ...]  # option labels
+    rows: tuple[tuple[str, int, tuple[tuple[int, float], ...]], ...]  # (type label, respondents, cells)
+    total: tuple[str, int, tuple[tuple[int, float], ...]]
+
+
+@dataclass(frozen=True)
+class PollResults:
+    """``respondents``, ``options``, ``by_type``… are the first question's; ``questions``
+    has every question's results (one for a quick poll).  ``survey_respondents`` counts the
+    members who answered at least one question, ``completed`` those who answered them all."""
+
+    poll: PollView
+    respondents: int
+    options: tuple[OptionCount, ...]
+    by_type: tuple[TypeBreakdown, ...] = ()
+    voters: dict[int, tuple[int, ...]] = field(default_factory=dict)  # named polls only
+    texts: tuple[TextAnswer, ...] = ()
+    questions: tuple[QuestionResults, ...] = ()
+    survey_respondents: int = 0
+    completed: int = 0
+
+    @property
+    def has_member_types(self) -> bool:
+        return any(b.code is not None for b in self.by_type)
+
+    @property
+    def any_member_types(self) -> bool:
+        """At least one answer, to any question, has a member type."""
+        return any(q.has_member_types for q in self.questions) or self.has_member_types
+
+
+@dataclass(frozen=True)
+class QuestionAnswer:
+    option_ids: tuple[int, ...]  # in the question's order
+    text: str | None
+
+
+@dataclass(frozen=True)
+class SurveyProgress:
+    """Where a member is in a survey, derived from their stored answers (no extra table):
+    the next question is the first one without an answer."""
+
+    poll: PollView
+    user_id: int
+    answers: dict[int, QuestionAnswer]  # question id → the member's answer
+    saved: QuestionView | None = None  # the question just answered, if any
+
+    @property
+    def total(self) -> int:
+        return len(self.poll.questions)
+
+    @property
+    def answered(self) -> int:
+        return sum(1 for q in self.poll.questions if q.id in self.answers)
+
+    @property
+    def next_question(self) -> QuestionView | None:
+        return next((q for q in self.poll.questions if q.id not in self.answers), None)
+
+    @property
+    def done(self) -> bool:
+        return self.next_question is None
+
+    def labels(self, question: QuestionView) -> list[str]:
+        answer = self.answers.get(question.id)
+        return question.labels_of(answer.option_ids) if answer else []
+
+
+@dataclass(frozen=True)
 class PollListing:
     open: tuple[PollView, ...]
     recent: tuple[PollView, ...]
 
 
+def _question_view(question: models.Question) -> QuestionView:
+    return QuestionView(
+        id=question.id,
+        position=question.position,
+        code=question.code,
+        text=question.text,
+        kind=question.kind,
+        max_choices=question.max_choices,
+        options=tuple(OptionView(o.id, o.position, o.code, o.label) for o in question.options),
+    )
+
+
 def _view(poll: models.Poll) -> PollView:
-    question = poll.questions[0]
+    questions = tuple(_question_view(q) for q in sorted(poll.questions, key=lambda q: q.position))
+    question = questions[0]
     return PollView(
         id=poll.id,
         guild_id=poll.guild_id,
@@ -329,7 +495,7 @@ def _view(poll: models.Poll) -> PollView:
         question_id=question.id,
         kind=question.kind,
         max_choices=question.max_choices,
-        options=tuple(OptionView(o.id, o.position, o.code, o.label) for o in question.options),
+        options=question.options,
         native=poll.native,
         anonymous=poll.anonymous,
         live_results=poll.live_results,
@@ -341,6 +507,10 @@ def _view(poll: models.Poll) -> PollView:
         reminder_sent=poll.reminder_sent,
         created_at=poll.created_at,
         closed_at=poll.closed_at,
+        title=poll.title,
+        campaign_id=poll.campaign_id,
+        extract_id=poll.extract_id,
+        questions=questions,
     )
 
 
@@ -423,7 +593,7 @@ class PollService:
         channel_id: int,
         author_id: int,
         question: str,
-        options: str | None = None,
+        options: str | Sequence[str] | None = None,
         kind: str = "single",
         max_choices: int | None = None,
         anonymous: bool | None = None,
@@ -433,35 +603,20 @@ class PollService:
         role_ids: Sequence[int] = (),
         native: bool = False,
         lang: str = "fr",
+        campaign_id: int | None = None,
+        extract_id: int | None = None,
     ) -> PollDraft:
-        """Check everything a moderator typed; raise :class:`InvalidInput` on the first problem."""
+        """Check everything a moderator typed; raise :class:`InvalidInput` on the first problem.
+
+        ``options`` is the text typed in the command (``;`` or new lines between options) or a
+        list of labels (e.g. an extract's front matter)."""
         now = self.clock()
-        question = (question or "").strip()
-        if not question:
-            raise InvalidInput("poll.error.question_empty")
-        if len(question) > MAX_QUESTION:
-            raise InvalidInput("poll.error.question_too_long", length=len(question), max=MAX_QUESTION)
-        if has_mention(question):
-            raise InvalidInput("poll.error.mention")
-        if kind not in KINDS:
-            raise InvalidInput("error.invalid_input")
-
-        if kind in ("single", "multi"):
-            labels = parse_options(options)
-            codes = tuple(f"o{i}" for i in range(1, len(labels) + 1))
-        else:
-            if options and options.strip():
-                raise InvalidInput("poll.error.options_not_used", kind=self.kind_label(kind, lang, 1))
-            builtin = self.builtin_options(kind, lang)
-            codes = tuple(code for code, _ in builtin)
-            labels = [label for _, label in builtin]
-
-        if kind == "multi":
-            chosen = len(labels) if max_choices is None else max_choices
-            if not 1 <= chosen <= len(labels):
-                raise InvalidInput("poll.error.max_choices", max=len(labels))
-        else:
-            chosen = 1
+        if options is not None and not isinstance(options, str):
+            options = "\n".join(str(o) for o in options)
+        draft = self.prepare_question(
+            question, kind=kind, options=options, max_choices=max_choices, lang=lang
+        )
+        labels, chosen = draft.labels, draft.max_choices
 
         if native:
             if kind == "text":
@@ -485,6 +640,124 @@ class PollService:
             if kind == "multi" and chosen != len(labels):
                 raise InvalidInput("poll.error.native_max_choices")
 
+        deadline_at, reminder_at, native_hours = self._timing(now, deadline, reminder, native=native)
+        return PollDraft(
+            guild_id=guild_id,
+            channel_id=channel_id,
+            author_id=author_id,
+            question=draft.text,
+            kind=draft.kind,
+            labels=draft.labels,
+            codes=draft.codes,
+            max_choices=chosen,
+            anonymous=(not native) if anonymous is None else anonymous,
+            live_results=live_results,
+            deadline_at=deadline_at,
+            reminder_at=reminder_at,
+            allowed_role_ids=tuple(dict.fromkeys(int(r) for r in role_ids)),
+            native=native,
+            lang=lang,
+            native_hours=native_hours,
+            campaign_id=campaign_id,
+            extract_id=extract_id,
+        )
+
+    def prepare_question(
+        self,
+        text: str,
+        *,
+        kind: str = "single",
+        options: str | None = None,
+        max_choices: int | None = None,
+        lang: str = "fr",
+    ) -> QuestionDraft:
+        """One question: its text, kind and options checked (raises :class:`InvalidInput`)."""
+        text = (text or "").strip()
+        if not text:
+            raise InvalidInput("poll.error.question_empty")
+        if len(text) > MAX_QUESTION:
+            raise InvalidInput("poll.error.question_too_long", length=len(text), max=MAX_QUESTION)
+        if has_mention(text):
+            raise InvalidInput("poll.error.mention")
+        if kind not in KINDS:
+            raise InvalidInput("error.invalid_input")
+
+        if kind in ("single", "multi"):
+            labels = parse_options(options)
+            codes = tuple(f"o{i}" for i in range(1, len(labels) + 1))
+        else:
+            if options and options.strip():
+                raise InvalidInput("poll.error.options_not_used", kind=self.kind_label(kind, lang, 1))
+            builtin = self.builtin_options(kind, lang)
+            codes = tuple(code for code, _ in builtin)
+            labels = [label for _, label in builtin]
+
+        if kind == "multi":
+            chosen = len(labels) if max_choices is None else max_choices
+            if not 1 <= chosen <= len(labels):
+                raise InvalidInput("poll.error.max_choices", max=len(labels))
+        else:
+            chosen = 1
+        return QuestionDraft(text, kind, tuple(labels), codes, chosen)
+
+    def prepare_survey(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        author_id: int,
+        title: str,
+        questions: str,
+        anonymous: bool | None = None,
+        live_results: bool = True,
+        deadline: str | None = None,
+        reminder: str | None = None,
+        role_ids: Sequence[int] = (),
+        lang: str = "fr",
+        campaign_id: int | None = None,
+        extract_id: int | None = None,
+    ) -> PollDraft:
+        """A quick survey: a title and 2 to 5 questions in the compact text format of
+        :func:`bot.services.surveys.parse_survey` (one question per paragraph)."""
+        from bot.services.surveys import clean_title, parse_survey
+
+        now = self.clock()
+        title = clean_title(title)
+        drafts = parse_survey(questions, self, lang=lang)
+        deadline_at, reminder_at, _ = self._timing(now, deadline, reminder, native=False)
+        first = drafts[0]
+        return PollDraft(
+            guild_id=guild_id,
+            channel_id=channel_id,
+            author_id=author_id,
+            question=first.text,
+            kind=first.kind,
+            labels=first.labels,
+            codes=first.codes,
+            max_choices=first.max_choices,
+            anonymous=True if anonymous is None else anonymous,
+            live_results=live_results,
+            deadline_at=deadline_at,
+            reminder_at=reminder_at,
+            allowed_role_ids=tuple(dict.fromkeys(int(r) for r in role_ids)),
+            native=False,
+            lang=lang,
+            campaign_id=campaign_id,
+            extract_id=extract_id,
+            title=title,
+            questions=drafts,
+        )
+
+    def check_timing(self, deadline: str | None, reminder: str | None) -> None:
+        """Check a deadline and a reminder now (e.g. before asking for a survey's questions);
+        raises :class:`InvalidInput`."""
+        self._timing(self.clock(), deadline, reminder, native=False)
+
+    def _timing(
+        self, now: datetime, deadline: str | None, reminder: str | None, *, native: bool
+    ) -> tuple[datetime, datetime | None, int | None]:
+        """The deadline (default: ``polls.default_duration_hours``), the reminder and — native
+        polls — the duration in whole hours."""
         max_days = self.settings.max_duration_days
         if deadline and deadline.strip():
             deadline_at = parse_deadline(deadline, now=now, tz=self.tz, max_days=max_days)
@@ -506,45 +779,33 @@ class PollService:
             reminder_at = deadline_at - before
             if reminder_at <= now:
                 raise InvalidInput("poll.error.reminder_too_late")
-
-        return PollDraft(
-            guild_id=guild_id,
-            channel_id=channel_id,
-            author_id=author_id,
-            question=question,
-            kind=kind,
-            labels=tuple(labels),
-            codes=codes,
-            max_choices=chosen,
-            anonymous=(not native) if anonymous is None else anonymous,
-            live_results=live_results,
-            deadline_at=deadline_at,
-            reminder_at=reminder_at,
-            allowed_role_ids=tuple(dict.fromkeys(int(r) for r in role_ids)),
-            native=native,
-            lang=lang,
-            native_hours=native_hours,
-        )
+        return deadline_at, reminder_at, native_hours
 
     async def create(self, draft: PollDraft, *, actor_id: int | None = None) -> PollView:
-        """Store the poll (``open``, no message yet: see :meth:`attach_message`)."""
+        """Store the poll or survey (``open``, no message yet: see :meth:`attach_message`),
+        in ``draft.campaign_id`` when it is set."""
         now = self.clock()
-        question = models.Question(
-            position=0,
-            code="q1",
-            text=draft.question,
-            kind=draft.kind,
-            max_choices=draft.max_choices,
-            options=[
-                models.Option(position=i, code=code, label=label)
-                for i, (code, label) in enumerate(zip(draft.codes, draft.labels, strict=True))
-            ],
-        )
+        questions = [
+            models.Question(
+                position=position,
+                code=f"q{position + 1}",
+                text=question.text,
+                kind=question.kind,
+                max_choices=question.max_choices,
+                options=[
+                    models.Option(position=i, code=code, label=label)
+                    for i, (code, label) in enumerate(zip(question.codes, question.labels, strict=True))
+                ],
+            )
+            for position, question in enumerate(draft.question_drafts())
+        ]
         poll = models.Poll(
             guild_id=draft.guild_id,
             channel_id=draft.channel_id,
             author_id=draft.author_id,
-            title=draft.question,
+            campaign_id=draft.campaign_id,
+            extract_id=draft.extract_id,
+            title=draft.title or draft.question,
             native=draft.native,
             anonymous=draft.anonymous,
             live_results=draft.live_results,
@@ -555,12 +816,19 @@ class PollService:
             reminder_at=draft.reminder_at,
             reminder_sent=False,
             created_at=now,
-            questions=[question],
+            questions=questions,
         )
         async with self.sessions.begin() as session:
             PollRepository(session).add(poll)
             await session.flush()
             view = _view(poll)
+            details: dict[str, Any] = {"kind": view.kind, "native": view.native, "options": len(view.options)}
+            if view.is_survey:
+                details = {"kind": "survey", "questions": len(view.questions)}
+            if view.campaign_id is not None:
+                details["campaign_id"] = view.campaign_id
+            if view.extract_id is not None:
+                details["extract_id"] = view.extract_id
             AuditRepository(session).record(
                 "poll.create",
                 actor_id=draft.author_id if actor_id is None else actor_id,
@@ -568,7 +836,7 @@ class PollService:
                 target_id=view.id,
                 guild_id=view.guild_id,
                 channel_id=view.channel_id,
-                details={"kind": view.kind, "native": view.native, "options": len(view.options)},
+                details=details,
             )
         self._remember(view)
         return view
@@ -648,6 +916,7 @@ class PollService:
         (clicking it again changes nothing); multiple choice toggles it (within the maximum)."""
         poll = await self._checked(poll_id, guild_id, role_ids)
         self._require_choice_kind(poll)
+        self._require_quick_poll(poll)
         if poll.option(option_id) is None:
             raise InvalidInput("poll.error.unknown_option")
 
@@ -674,6 +943,7 @@ class PollService:
         """A select menu: the answer becomes exactly ``option_ids`` (1 to ``max_choices``)."""
         poll = await self._checked(poll_id, guild_id, role_ids)
         self._require_choice_kind(poll)
+        self._require_quick_poll(poll)
         wanted = set(option_ids)
         if not wanted or any(poll.option(o) is None for o in wanted):
             raise InvalidInput("poll.error.unknown_option")
@@ -691,6 +961,7 @@ class PollService:
     ) -> VoteResult:
         """Delete the member's answer; ``changed`` is False when there was none."""
         poll = await self._checked(poll_id, guild_id, role_ids)
+        self._require_quick_poll(poll)
         async with self.sessions.begin() as session:
             deleted = await AnswerRepository(session).delete(poll.question_id, user_id)
             poll = await self._ensure_open(session, poll)
@@ -707,6 +978,7 @@ class PollService:
     ) -> VoteResult:
         """An open answer (``text`` kind): create or replace the member's text."""
         poll = await self._checked(poll_id, guild_id, role_ids)
+        self._require_quick_poll(poll)
         if poll.kind != "text":
             raise InvalidInput("poll.error.not_text")
         text = (text or "").strip()
@@ -797,6 +1069,74 @@ class PollService:
                 changed += 1
         return changed
 
+    # -------------------------------------------------------------------- surveys
+    async def survey_progress(
+        self,
+        poll_id: int,
+        user_id: int,
+        *,
+        guild_id: int | None = None,
+        role_ids: Sequence[int] | None = None,
+    ) -> SurveyProgress:
+        """Where the member is in the survey (the first question without a stored answer is
+        the next one), if they may answer it now (guild, status, roles)."""
+        poll = await self._checked(poll_id, guild_id, role_ids)
+        return await self._progress(poll, user_id)
+
+    async def answer_survey(
+        self,
+        poll_id: int,
+        question_id: int,
+        *,
+        user_id: int,
+        option_ids: Sequence[int] | None = None,
+        text: str | None = None,
+        guild_id: int | None = None,
+        role_ids: Sequence[int] | None = None,
+    ) -> SurveyProgress:
+        """Store (or replace) the member's answer to one question of a survey — at once, in
+        one transaction, with the member type of their profile at this moment — and return
+        their progress.  Choice questions take ``option_ids`` (one, or 1 to ``max_choices``
+        for multiple choice), open questions ``text``."""
+        poll = await self._checked(poll_id, guild_id, role_ids)
+        question = poll.question_view(question_id)
+        if question is None:
+            raise InvalidInput("survey.error.unknown_question")
+        now = self.clock()
+        if question.kind == "text":
+            value = (text or "").strip()
+            if not value:
+                raise InvalidInput("poll.error.text_empty")
+            if len(value) > MAX_TEXT_ANSWER:
+                raise InvalidInput("poll.error.text_too_long", length=len(value), max=MAX_TEXT_ANSWER)
+            async with self.sessions.begin() as session:
+                answers = AnswerRepository(session)
+                await answers.upsert(question.id, user_id, now=now, text=value, set_text=True)
+                await self._ensure_open(session, poll)
+        else:
+            wanted = set(option_ids or ())
+            if not wanted or any(question.option(o) is None for o in wanted):
+                raise InvalidInput("poll.error.unknown_option")
+            if len(wanted) > question.max_choices:
+                raise InvalidInput("poll.error.too_many_choices", max=question.max_choices)
+            async with self.sessions.begin() as session:
+                answers = AnswerRepository(session)
+                answer_id = await answers.upsert(question.id, user_id, now=now)
+                await self._ensure_open(session, poll)
+                await answers.set_choices(answer_id, wanted)
+        return dataclasses.replace(await self._progress(poll, user_id), saved=question)
+
+    async def _progress(self, poll: PollView, user_id: int) -> SurveyProgress:
+        async with self.sessions() as session:
+            stored = await AnswerRepository(session).of_user([q.id for q in poll.questions], user_id)
+        answers = {}
+        for question in poll.questions:
+            if question.id in stored:
+                option_ids, text = stored[question.id]
+                ordered = tuple(o.id for o in question.options if o.id in option_ids)
+                answers[question.id] = QuestionAnswer(ordered, text)
+        return SurveyProgress(poll, user_id, answers)
+
     # -------------------------------------------------------------------- closing
     async def close(
         self, poll_id: int, *, guild_id: int | None = None, actor_id: int | None = None
@@ -847,7 +1187,7 @@ class PollService:
         self, poll_id: int, *, guild_id: int | None = None, text_limit: int = 20
     ) -> PollResults:
         """Counts per option (SQL ``GROUP BY``), percentages of respondents, the breakdown by
-        member type, and — named polls only — who chose what."""
+        member type, and — named polls only — who chose what; for every question of a survey."""
         if not 0 < poll_id <= _MAX_ID:
             raise NotFound("poll.error.unknown_poll")
         async with self.sessions() as session:
@@ -857,12 +1197,35 @@ class PollService:
             poll = _view(row)
             self._check_guild(poll, guild_id)
             answers = AnswerRepository(session)
-            respondents = await answers.respondents(poll.question_id)
-            counts = await answers.counts(poll.question_id)
-            typed = await answers.counts_by_member_type(poll.question_id)
-            typed_respondents = await answers.respondents_by_member_type(poll.question_id)
-            voters = {} if poll.anonymous else await answers.voters(poll.question_id)
-            texts = await answers.texts(poll.question_id, limit=text_limit) if poll.kind == "text" else []
+            questions = tuple(
+                [await self._question_results(answers, poll, q, text_limit) for q in poll.questions]
+            )
+            if poll.is_survey:
+                people, completed = await answers.respondents_across(q.id for q in poll.questions)
+            else:
+                people = completed = questions[0].respondents
+        first = questions[0]
+        return PollResults(
+            poll=poll,
+            respondents=first.respondents,
+            options=first.options,
+            by_type=first.by_type,
+            voters=first.voters,
+            texts=first.texts,
+            questions=questions,
+            survey_respondents=people,
+            completed=completed,
+        )
+
+    async def _question_results(
+        self, answers: AnswerRepository, poll: PollView, question: QuestionView, text_limit: int
+    ) -> QuestionResults:
+        respondents = await answers.respondents(question.id)
+        counts = await answers.counts(question.id)
+        typed = await answers.counts_by_member_type(question.id)
+        typed_respondents = await answers.respondents_by_member_type(question.id)
+        voters = {} if poll.anonymous else await answers.voters(question.id)
+        texts = await answers.texts(question.id, limit=text_limit) if question.kind == "text" else []
         options = tuple(
             OptionCount(
                 o.id,
@@ -870,24 +1233,42 @@ class PollService:
                 counts.get(o.id, 0),
                 100.0 * counts.get(o.id, 0) / respondents if respondents else 0.0,
             )
-            for o in poll.options
+            for o in question.options
         )
         order = {t.code: i for i, t in enumerate(self.member_types)}
         codes = sorted(typed_respondents, key=lambda c: (c is None, order.get(c, len(order)), c or ""))
         by_type = tuple(
             TypeBreakdown(
-                code, typed_respondents[code], tuple(typed.get((code, o.id), 0) for o in poll.options)
+                code, typed_respondents[code], tuple(typed.get((code, o.id), 0) for o in question.options)
             )
             for code in codes
         )
-        return PollResults(
-            poll=poll,
+        return QuestionResults(
+            question=question,
             respondents=respondents,
             options=options,
             by_type=by_type,
             voters={o: tuple(users) for o, users in voters.items()},
             texts=tuple(TextAnswer(None if poll.anonymous else u, text, mt) for u, text, mt in texts),
         )
+
+    def type_table(self, results: QuestionResults | PollResults, lang: str) -> TypeTable:
+        """Results by member type as a table (member type labels in ``lang``); percentages
+        are of each type's respondents (multiple choice: a row can sum past 100)."""
+
+        def cells(counts: Sequence[int], total: int) -> tuple[tuple[int, float], ...]:
+            return tuple((n, 100.0 * n / total if total else 0.0) for n in counts)
+
+        rows = tuple(
+            (self.member_type_label(b.code, lang), b.respondents, cells(b.counts, b.respondents))
+            for b in results.by_type
+        )
+        total = (
+            self.catalogue.t("poll.results.total", lang),
+            results.respondents,
+            cells([o.count for o in results.options], results.respondents),
+        )
+        return TypeTable(tuple(o.label for o in results.options), rows, total)
 
     # -------------------------------------------------------------------- internals
     def _remember(self, poll: PollView) -> None:
@@ -925,6 +1306,11 @@ class PollService:
     def _require_choice_kind(poll: PollView) -> None:
         if poll.kind == "text":
             raise InvalidInput("poll.error.text_only")
+
+    @staticmethod
+    def _require_quick_poll(poll: PollView) -> None:
+        if poll.is_survey:
+            raise InvalidInput("survey.error.use_survey")
 
     async def _ensure_open(self, session: AsyncSession, poll: PollView) -> PollView:
         """Inside the vote's transaction: the poll is still open (shared row lock on

@@ -2,6 +2,7 @@
 transaction (``async with sessions.begin() as session``).  Nothing outside ``storage`` writes SQL."""
 
 from storage.repositories.audit import AuditRepository
+from storage.repositories.campaigns import CampaignRepository
 from storage.repositories.exports import ExportRepository
 from storage.repositories.extracts import AnnouncementRepository, DeliveryRepository, ExtractRepository
 from storage.repositories.polls import AnswerRepository, PollRepository
@@ -12,6 +13,7 @@ __all__ = [
     "AnnouncementRepository",
     "AnswerRepository",
     "AuditRepository",
+    "CampaignRepository",
     "ChannelRepository",
     "DeliveryRepository",
     "ExportRepository",

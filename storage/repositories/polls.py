@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -203,6 +203,45 @@ class AnswerRepository:
         if row is None:
             return None
         return row[0], await self.choices(row[0]), row[1]
+
+    async def of_user(
+        self, question_ids: Iterable[int], user_id: int
+    ) -> dict[int, tuple[set[int], str | None]]:
+        """The member's answers to several questions (a survey):
+        ``{question_id: (option ids, text)}``; unanswered questions are absent."""
+        ids = list(question_ids)
+        if not ids:
+            return {}
+        stmt = (
+            select(Answer.question_id, Answer.text, AnswerChoice.option_id)
+            .join(AnswerChoice, AnswerChoice.answer_id == Answer.id, isouter=True)
+            .where(Answer.question_id.in_(ids), Answer.user_id == user_id)
+        )
+        out: dict[int, tuple[set[int], str | None]] = {}
+        for question_id, text, option_id in await self.session.execute(stmt):
+            chosen, _ = out.setdefault(question_id, (set(), text))
+            if option_id is not None:
+                chosen.add(option_id)
+        return out
+
+    async def respondents_across(self, question_ids: Iterable[int]) -> tuple[int, int]:
+        """``(members who answered at least one of the questions, members who answered all)``
+        — linked answers only (an unlinked answer no longer says whose it is)."""
+        ids = list(question_ids)
+        if not ids:
+            return 0, 0
+        per_user = (
+            select(Answer.user_id, func.count(Answer.id).label("n"))
+            .where(Answer.question_id.in_(ids), Answer.user_id.is_not(None))
+            .group_by(Answer.user_id)
+            .subquery()
+        )
+        stmt = select(
+            func.count(per_user.c.user_id),
+            func.coalesce(func.sum(case((per_user.c.n >= len(ids), 1), else_=0)), 0),
+        )
+        row = (await self.session.execute(stmt)).one()
+        return int(row[0] or 0), int(row[1] or 0)
 
     async def delete(self, question_id: int, user_id: int) -> bool:
         result = await self.session.execute(
