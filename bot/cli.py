@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.config import Config, ConfigError, build_config, load_config
-from bot.errors import DomainError
+from bot.errors import DomainError, describe
 from bot.i18n import Catalogue
 
 DEFAULT_CONFIG = "config.toml"
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except DomainError as exc:
         catalogue = Catalogue.load(default_lang=config.bot.language)
-        print(f"reseau-bot: {catalogue.t(exc.key, config.bot.language, **exc.params)}", file=sys.stderr)
+        print(f"reseau-bot: {describe(exc, catalogue, config.bot.language)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

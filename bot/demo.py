@@ -52,6 +52,8 @@ class DemoWorld:
         visibility = " (visible only to them)" if getattr(result, "ephemeral", False) else ""
         self.say(f"◀ bot{visibility}:")
         self.say(indent(render_message(message)))
+        for followup in getattr(result, "followups", None) or []:
+            self.say(indent(render_message(followup)))
 
     def show_message(self, where: str, message: Any) -> None:
         self.say(f"◀ bot in #{where}:")

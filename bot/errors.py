@@ -7,7 +7,10 @@ the command line) turns them into a message in the reader's language.  Anything 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.i18n import Catalogue
 
 
 class DomainError(Exception):
@@ -48,3 +51,13 @@ class FetchError(DomainError):
     """Fetching remote content failed (host not allowed, down, too slow, too big, garbage)."""
 
     key = "error.fetch"
+
+
+def describe(error: DomainError, catalogue: Catalogue, lang: str | None) -> str:
+    """The error in the reader's language; a parameter that is itself a domain error (e.g.
+    "the follow-up question of file X: <what is wrong with it>") is described the same way."""
+    params = {
+        name: describe(value, catalogue, lang) if isinstance(value, DomainError) else value
+        for name, value in error.params.items()
+    }
+    return catalogue.t(error.key, lang, **params)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.errors import DomainError
+from bot.errors import DomainError, describe
 
 if TYPE_CHECKING:
     from bot.client import ReseauBot
@@ -28,12 +28,7 @@ def message_for(bot: ReseauBot, lang: str, error: BaseException) -> str:
     elif isinstance(error, app_commands.TransformerError) and error.__cause__ is not None:
         error = error.__cause__
     if isinstance(error, DomainError):
-        # a parameter may itself be a domain error (e.g. "Question 2: <what is wrong with it>")
-        params = {
-            name: message_for(bot, lang, value) if isinstance(value, DomainError) else value
-            for name, value in error.params.items()
-        }
-        return bot.t(error.key, lang, **params)
+        return describe(error, bot.catalogue, lang)
     if isinstance(error, NotModerator):
         return bot.t("error.not_moderator", lang)
     if isinstance(error, app_commands.NoPrivateMessage):

@@ -18,6 +18,7 @@ from discord.ext import commands
 
 from bot.client import ReseauBot
 from bot.services import extracts as service
+from bot.services.campaigns import CampaignService, current_campaign_id
 from bot.services.delivery import DeliveryReport, extract_post
 from cogs import _text
 from cogs._checks import moderator_only, require_moderator
@@ -74,6 +75,7 @@ class Extracts(commands.Cog):
     def __init__(self, bot: ReseauBot) -> None:
         self.bot = bot
         self._slot_lock = asyncio.Lock()
+        self._followup_lock = asyncio.Lock()
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ExtractButton)
@@ -108,6 +110,35 @@ class Extracts(commands.Cog):
             await publisher_for(self.bot).deliver()
         except Exception:
             log.exception("start-up catch-up / resume of deliveries failed")
+        await self.post_followups()  # also those of posts made meanwhile by `extracts publish`
+
+    async def post_followups(self) -> int:
+        """Post each published extract's follow-up question as a poll, in every channel that
+        received the extract, in the current campaign — once per extract and channel (the
+        database says which are due, so a restart or a second call posts nothing twice)."""
+        polls = self.bot.get_cog("Polls")
+        if polls is None:
+            return 0
+        posted = 0
+        async with self._followup_lock:
+            due = await service.followups_due(self.bot.sessions)
+            campaign_id = await current_campaign_id(self.bot.sessions) if due else None
+            languages = {c.channel_id: c.language for c in self.bot.config.channels}
+            for item in due:
+                try:
+                    channel = self.bot.get_channel(item.channel_id) or await self.bot.fetch_channel(item.channel_id)
+                    draft = polls.service.prepare(
+                        guild_id=item.guild_id, channel_id=item.channel_id, author_id=self.bot.user.id,
+                        question=item.question, kind=item.kind, options=list(item.options) or None,
+                        lang=languages.get(item.channel_id, self.bot.config.bot.language),
+                        campaign_id=campaign_id, extract_id=item.extract_id,
+                    )
+                    await polls.publish(draft, channel)
+                    posted += 1
+                except Exception:
+                    log.exception("could not post the follow-up question of extract %d in channel %d",
+                                  item.extract_id, item.channel_id)
+        return posted
 
     async def _slot_job(self) -> None:
         await self.bot.track(self.run_monthly_slot(), name="monthly-extract")
@@ -121,6 +152,7 @@ class Extracts(commands.Cog):
             )
         if outcome is None:
             log.info("monthly slot: %s already handled", service.month_of(now, self.bot.config.tz))
+        await self.post_followups()
         return outcome
 
     async def catch_up(self, now: datetime | None = None) -> service.PublishOutcome | None:
@@ -129,12 +161,15 @@ class Extracts(commands.Cog):
             outcome = await service.catch_up(self.bot.sessions, publisher_for(self.bot), self.bot.config, now=now)
         if outcome is not None:
             log.info("catch-up published %d extract(s)", len(outcome.extracts))
+            await self.post_followups()
         return outcome
 
     async def publish(self, extract_id: int | None, **who) -> service.PublishOutcome:
-        return await service.publish_extract(
+        outcome = await service.publish_extract(
             self.bot.sessions, publisher_for(self.bot), extract_id, now=self.bot.clock(), **who
         )
+        await self.post_followups()
+        return outcome
 
     # ---------------------------------------------------------------- commands
     def _channel_lang(self, interaction: discord.Interaction) -> str:
@@ -158,6 +193,14 @@ class Extracts(commands.Cog):
     async def preview(self, interaction: discord.Interaction, id: app_commands.Range[int, 1] | None = None) -> None:
         extract = await service.extract_or_next(self.bot.sessions, id, lang=self._channel_lang(interaction))
         await send_preview(interaction, await self._post_for(extract, interaction.guild_id))
+        if extract.question:
+            lang = self.bot.lang(interaction)
+            campaign = await CampaignService(self.bot.sessions).current()
+            options = "\n".join(f"• {discord.utils.escape_markdown(o)}" for o in extract.question_options or ())
+            await interaction.followup.send(self.bot.t(
+                "followup.preview", lang, question=discord.utils.escape_markdown(extract.question),
+                options=options, campaign=campaign.name if campaign else self.bot.t("followup.no_campaign", lang),
+            )[:2000], ephemeral=True)
 
     @extract.command(name=_text.name("extract.publish"), description=_text.desc("extract.publish"))
     @app_commands.describe(id=text("extracts.param_id"))

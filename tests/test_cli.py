@@ -133,5 +133,20 @@ def test_demo_plays_the_scenario_and_exits_0(tmp_path):
     assert "✅ Votre choix : **En ligne**" in out and "✅ Your choice: **En présentiel**" in out
     assert "▶ Awa, who changes her mind → clicks [Hybride]" in out
     assert "`████████░░` 3 (75" in out
-    chart = tmp_path / "out" / "poll-1-results.png"
-    assert str(chart) in out and chart.read_bytes().startswith(b"\x89PNG")
+    charts = sorted((tmp_path / "out").glob("poll-*-results.png"))
+    assert charts and all(str(c) in out and c.read_bytes().startswith(b"\x89PNG") for c in charts)
+    # the month's extract in both languages, its question asked back, an announcement
+    assert "◀ bot in #annonces:" in out and "[Lire le rapport complet]" in out and "[Read the full report]" in out
+    assert "Quel accompagnement à l’évaluation vous serait le plus utile cette année ?" in out
+    assert "nothing posted" in out  # the same slot twice posts once
+    assert "Annonce n° 1 publiée : 2 salon(s)" in out
+    # profiles with consent, a quick survey with progress and resumption, results by type, export
+    assert "Profil enregistré." in out
+    assert "**Question 2/2**" in out and "You are picking up where you left off." in out
+    assert "Collectivité territoriale  1" in out
+    by_type = tmp_path / "out" / "poll-2-by-member-type.png"
+    assert by_type.read_bytes().startswith(b"\x89PNG")
+    wide = (tmp_path / "out" / "enquete-membres-2026-2027-wide.csv").read_bytes()
+    assert wide.startswith(b"\xef\xbb\xbfrespondent;member_type;")
+    codebook = (tmp_path / "out" / "enquete-membres-2026-2027-wide.codebook.csv").read_text("utf-8-sig")
+    assert codebook.splitlines()[0].split(";")[:2] == ["code", "label"] or "code" in codebook.splitlines()[0]

@@ -9,13 +9,12 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from bot.errors import Conflict, InvalidInput, NotFound
+from bot.errors import Conflict, InvalidInput, NotFound, describe
 from bot.i18n import Catalogue
 from bot.services.campaigns import CampaignService, current_campaign_id
 from bot.services.polls import PollService
 from bot.services.profiles import ProfileService
 from bot.services.surveys import parse_kind_prefix, parse_survey
-from cogs._errors import message_for
 from storage.models import Answer, AuditEntry, Campaign, Extract, Poll, Question
 
 CATALOGUE = Catalogue.load()
@@ -59,7 +58,7 @@ def campaigns(sessions, clock) -> CampaignService:
 
 
 def render(error: Exception, lang: str) -> str:
-    return message_for(SimpleNamespace(t=CATALOGUE.t), lang, error)  # type: ignore[arg-type]
+    return describe(error, CATALOGUE, lang)
 
 
 async def survey(polls: PollService, text: str = SURVEY, **overrides):

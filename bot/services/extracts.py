@@ -42,10 +42,12 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config
-from bot.errors import Conflict, NotFound
+from bot.errors import Conflict, InvalidInput, NotFound
+from bot.i18n import Catalogue
 from bot.services.delivery import DeliveryReport, Publisher, write_deliveries
 from bot.services.extract_sources import ExtractDraft, parse_path
 from bot.services.fetch import load_url
+from bot.services.polls import PollService
 from storage import models
 from storage.repositories import (
     AuditRepository,
@@ -86,10 +88,48 @@ def month_of(when: datetime, tz: ZoneInfo) -> str:
     return local(when, tz).strftime("%Y-%m")
 
 
+def check_followups(drafts: Sequence[ExtractDraft]) -> None:
+    checker = PollService(None, catalogue=Catalogue.load())  # type: ignore[arg-type]  (no DB needed)
+    for draft in drafts:
+        if not draft.question:
+            continue
+        try:
+            checker.prepare_question(
+                draft.question, kind=draft.question_kind or "single",
+                options="\n".join(draft.question_options) or None, lang=draft.lang,
+            )
+        except InvalidInput as exc:
+            raise InvalidInput("followup.bad_question", source=draft.source_key, detail=exc) from None
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """An extract's follow-up question, due as a poll in one channel where the extract was posted."""
+
+    extract_id: int
+    guild_id: int
+    channel_id: int
+    question: str
+    kind: str
+    options: tuple[str, ...]
+
+
+async def followups_due(sessions: async_sessionmaker[AsyncSession]) -> list[FollowUp]:
+    async with sessions() as session:
+        rows = await ExtractRepository(session).followups_due()
+    return [
+        FollowUp(e.id, d.guild_id, d.channel_id, e.question or "", e.question_kind or "single",
+                 tuple(e.question_options or ()))
+        for e, d in rows
+    ]
+
+
 async def save_drafts(
     sessions: async_sessionmaker[AsyncSession], drafts: Sequence[ExtractDraft], *, now: datetime, tz: ZoneInfo
 ) -> ImportResult:
-    """Store parsed drafts in one transaction (upsert by ``source_key``)."""
+    """Store parsed drafts in one transaction (upsert by ``source_key``).  A follow-up question
+    is checked as a poll would be, so a bad one is refused here, not at posting time."""
+    check_followups(drafts)
     result = ImportResult()
     start = month_of(now, tz)
     async with sessions.begin() as session:

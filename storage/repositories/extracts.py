@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Announcement, Delivery, Extract
+from storage.models import Announcement, Delivery, Extract, Poll
 
 EXTRACT_QUEUED = "queued"
 EXTRACT_PUBLISHED = "published"
@@ -35,6 +35,22 @@ DELIVERY_FAILED = "failed"
 class ExtractRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def followups_due(self) -> list[tuple[Extract, Delivery]]:
+        """Sent deliveries of extracts that carry a follow-up question, in channels where that
+        question has no poll yet (one poll per extract and channel)."""
+        has_poll = (
+            select(Poll.id)
+            .where(Poll.extract_id == Extract.id, Poll.channel_id == Delivery.channel_id)
+            .exists()
+        )
+        stmt = (
+            select(Extract, Delivery)
+            .join(Delivery, Delivery.extract_id == Extract.id)
+            .where(Delivery.status == "sent", Extract.question.is_not(None), Extract.question != "", ~has_poll)
+            .order_by(Delivery.id)
+        )
+        return [(row[0], row[1]) for row in await self.session.execute(stmt)]
 
     async def get(self, extract_id: int) -> Extract | None:
         return await self.session.get(Extract, extract_id)
