@@ -5,7 +5,8 @@ logged with its traceback, and the member gets an apology — never a traceback.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -49,6 +50,29 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
             await interaction.response.send_message(text, ephemeral=True)
     except discord.HTTPException:
         log.warning("could not tell the member about an error", exc_info=True)
+
+
+async def guarded(interaction: discord.Interaction, work: Awaitable[Any]) -> None:
+    """The one error path for component callbacks (discord.py would only log the error)."""
+    try:
+        await work
+    except Exception as error:
+        await report_error(interaction, error)
+
+
+def choice_select(
+    custom_id: str,
+    options: list[discord.SelectOption] | None,
+    *,
+    max_values: int = 1,
+    placeholder: str | None = None,
+) -> discord.ui.Select:
+    """A select menu of answers (polls and surveys): at least one option, ``max_values`` clamped."""
+    options = options or [discord.SelectOption(label="…", value="0")]
+    return discord.ui.Select(
+        custom_id=custom_id, options=options, min_values=1,
+        max_values=max(1, min(max_values, len(options))), placeholder=placeholder,
+    )
 
 
 class ReportingView(discord.ui.View):

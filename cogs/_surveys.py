@@ -18,7 +18,6 @@ module only renders steps and turns clicks into service calls.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -30,7 +29,7 @@ from bot.services.polls import (
     QuestionView,
     SurveyProgress,
 )
-from cogs._errors import ReportingModal, ReportingView, message_for, report_error
+from cogs._errors import ReportingModal, ReportingView, choice_select, guarded, message_for, report_error
 
 if TYPE_CHECKING:
     from cogs.polls import Polls
@@ -62,12 +61,6 @@ def _flow(interaction: discord.Interaction) -> SurveyFlow:
     return cog.surveys  # type: ignore[attr-defined,no-any-return]
 
 
-async def _guarded(interaction: discord.Interaction, work: Awaitable[Any]) -> None:
-    """The one error path for component callbacks (discord.py would only log the error)."""
-    try:
-        await work
-    except Exception as error:
-        await report_error(interaction, error)
 
 
 # ----------------------------------------------------------------------------- components
@@ -95,7 +88,7 @@ class SurveyStartButton(
         return cls(int(match["poll"]), label=getattr(item, "label", None) or "…")
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _guarded(interaction, _flow(interaction).on_start(interaction, self.poll_id))
+        await guarded(interaction, _flow(interaction).on_start(interaction, self.poll_id))
 
 
 class SurveyPickButton(
@@ -131,7 +124,7 @@ class SurveyPickButton(
         return cls(int(match["poll"]), int(match["question"]), int(match["option"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _guarded(
+        await guarded(
             interaction,
             _flow(interaction).on_pick(interaction, self.poll_id, self.question_id, self.option_id),
         )
@@ -152,16 +145,8 @@ class SurveySelect(
         placeholder: str | None = None,
         row: int | None = None,
     ) -> None:
-        options = options or [discord.SelectOption(label="…", value="0")]
         super().__init__(
-            discord.ui.Select(
-                custom_id=f"rb:survey:select:{poll_id}:{question_id}",
-                options=options,
-                min_values=1,
-                max_values=max(1, min(max_values, len(options))),
-                placeholder=placeholder,
-            ),
-            row=row,
+            choice_select(f"rb:survey:select:{poll_id}:{question_id}", options, max_values=max_values, placeholder=placeholder), row=row
         )
         self.poll_id, self.question_id = poll_id, question_id
 
@@ -179,7 +164,7 @@ class SurveySelect(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         values = list(getattr(self.item, "values", []) or [])
-        await _guarded(
+        await guarded(
             interaction, _flow(interaction).on_select(interaction, self.poll_id, self.question_id, values)
         )
 
@@ -211,7 +196,7 @@ class SurveyWriteButton(_QuestionButton, template=rf"rb:survey:write:(?P<poll>{I
     style = discord.ButtonStyle.primary
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _guarded(interaction, _flow(interaction).on_write(interaction, self.poll_id, self.question_id))
+        await guarded(interaction, _flow(interaction).on_write(interaction, self.poll_id, self.question_id))
 
 
 class SurveyEditButton(_QuestionButton, template=rf"rb:survey:edit:(?P<poll>{ID}):(?P<question>{ID})"):
@@ -220,7 +205,7 @@ class SurveyEditButton(_QuestionButton, template=rf"rb:survey:edit:(?P<poll>{ID}
     action = "edit"
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _guarded(interaction, _flow(interaction).on_edit(interaction, self.poll_id, self.question_id))
+        await guarded(interaction, _flow(interaction).on_edit(interaction, self.poll_id, self.question_id))
 
 
 class SurveySummaryButton(
@@ -244,7 +229,7 @@ class SurveySummaryButton(
         return cls(int(match["poll"]), label=getattr(item, "label", None) or "…")
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _guarded(interaction, _flow(interaction).on_summary(interaction, self.poll_id))
+        await guarded(interaction, _flow(interaction).on_summary(interaction, self.poll_id))
 
 
 DYNAMIC_ITEMS = (
@@ -478,7 +463,7 @@ class SurveyFlow:
         if match is None:
             return False
         text = _modal_value(data.get("components"), "answer") or ""
-        await _guarded(
+        await guarded(
             interaction, self._save_text(interaction, int(match["poll"]), int(match["question"]), text)
         )
         return True

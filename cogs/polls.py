@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,7 +49,7 @@ from bot.services.polls import (
 )
 from cogs import _surveys, _text
 from cogs._checks import is_moderator, moderator_only, require_moderator
-from cogs._errors import ReportingModal, ReportingView, report_error
+from cogs._errors import ReportingModal, ReportingView, choice_select, guarded
 from cogs._tables import code_block, type_table_lines
 
 log = logging.getLogger(__name__)
@@ -89,12 +88,6 @@ def _polls(interaction: discord.Interaction) -> Polls:
     return cog  # type: ignore[return-value]
 
 
-async def _guarded(interaction: discord.Interaction, work: Awaitable[Any]) -> None:
-    """The one error path for component callbacks (discord.py would only log the error)."""
-    try:
-        await work
-    except Exception as error:
-        await report_error(interaction, error)
 
 
 # ----------------------------------------------------------------------------- components
@@ -121,7 +114,7 @@ class VoteButton(
         return cls(int(match["poll"]), int(match["option"]), label=getattr(item, "label", None) or "…")
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _guarded(interaction, _polls(interaction).on_vote(interaction, self.poll_id, self.option_id))
+        await guarded(interaction, _polls(interaction).on_vote(interaction, self.poll_id, self.option_id))
 
 
 class VoteSelect(discord.ui.DynamicItem[discord.ui.Select], template=rf"rb:poll:select:(?P<poll>{ID})"):
@@ -136,16 +129,8 @@ class VoteSelect(discord.ui.DynamicItem[discord.ui.Select], template=rf"rb:poll:
         placeholder: str | None = None,
         row: int | None = None,
     ) -> None:
-        options = options or [discord.SelectOption(label="…", value="0")]
         super().__init__(
-            discord.ui.Select(
-                custom_id=f"rb:poll:select:{poll_id}",
-                options=options,
-                min_values=1,
-                max_values=max(1, min(max_values, len(options))),
-                placeholder=placeholder,
-            ),
-            row=row,
+            choice_select(f"rb:poll:select:{poll_id}", options, max_values=max_values, placeholder=placeholder), row=row
         )
         self.poll_id = poll_id
 
@@ -163,7 +148,7 @@ class VoteSelect(discord.ui.DynamicItem[discord.ui.Select], template=rf"rb:poll:
 
     async def callback(self, interaction: discord.Interaction) -> None:
         values = list(self.item.values)
-        await _guarded(interaction, _polls(interaction).on_select(interaction, self.poll_id, values))
+        await guarded(interaction, _polls(interaction).on_select(interaction, self.poll_id, values))
 
 
 class WithdrawButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"rb:poll:withdraw:(?P<poll>{ID})"):
@@ -183,7 +168,7 @@ class WithdrawButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"rb:p
         return cls(int(match["poll"]), label=getattr(item, "label", None) or "…")
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _guarded(interaction, _polls(interaction).on_withdraw(interaction, self.poll_id))
+        await guarded(interaction, _polls(interaction).on_withdraw(interaction, self.poll_id))
 
 
 class AnswerButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"rb:poll:answer:(?P<poll>{ID})"):
@@ -205,7 +190,7 @@ class AnswerButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"rb:pol
         return cls(int(match["poll"]), label=getattr(item, "label", None) or "…")
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _guarded(interaction, _polls(interaction).on_answer_button(interaction, self.poll_id))
+        await guarded(interaction, _polls(interaction).on_answer_button(interaction, self.poll_id))
 
 
 DYNAMIC_ITEMS = (VoteButton, VoteSelect, WithdrawButton, AnswerButton)

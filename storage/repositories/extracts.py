@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Announcement, Delivery, Extract, Poll
+from storage.repositories._upsert import insert as upsert_insert
 
 EXTRACT_QUEUED = "queued"
 EXTRACT_PUBLISHED = "published"
@@ -158,9 +158,7 @@ class DeliveryRepository:
         were new (a target that already has a row, whatever its status, is left alone)."""
         if not rows:
             return []
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(Delivery).values(list(rows)).on_conflict_do_nothing().returning(Delivery.id)
+        stmt = upsert_insert(self.session, Delivery).values(list(rows)).on_conflict_do_nothing().returning(Delivery.id)
         return list(await self.session.scalars(stmt))
 
     async def get(self, delivery_id: int) -> Delivery | None:

@@ -15,23 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage.models import Answer, AnswerChoice, Option, Poll, Profile, Question
+from storage.repositories._upsert import insert as upsert_insert
 
 FROM_PROFILE = object()  # upsert(): copy the member type from the member's profile
 
-
-def _insert(session: AsyncSession, table: Any) -> Any:
-    """``INSERT`` with ``ON CONFLICT`` support for the session's dialect."""
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table)
-    if name == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"no upsert for the {name} dialect")
 
 
 class PollRepository:
@@ -149,7 +140,7 @@ class AnswerRepository:
         subquery of the same statement (``NULL`` without a profile)."""
         if member_type is FROM_PROFILE:
             member_type = select(Profile.member_type).where(Profile.user_id == user_id).scalar_subquery()
-        stmt = _insert(self.session, Answer).values(
+        stmt = upsert_insert(self.session, Answer).values(
             question_id=question_id,
             user_id=user_id,
             member_type=member_type,
@@ -186,7 +177,7 @@ class AnswerRepository:
             )
         new = wanted - current
         if new:
-            stmt = _insert(self.session, AnswerChoice).values(
+            stmt = upsert_insert(self.session, AnswerChoice).values(
                 [{"answer_id": answer_id, "option_id": option_id} for option_id in sorted(new)]
             )
             await self.session.execute(stmt.on_conflict_do_nothing())

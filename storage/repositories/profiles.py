@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Answer, AnswerChoice, AuditEntry, Campaign, Option, Poll, Profile, Question
+from storage.repositories._upsert import insert as upsert_insert
 
 PROFILE_FIELDS = ("member_type", "organisation", "region", "lang", "consent_at")
 
@@ -57,14 +57,6 @@ class AuditRow:
     target_id: str
 
 
-def _insert(session: AsyncSession, table: Any) -> Any:
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table)
-    if name == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"no upsert for the {name} dialect")
-
 
 class ProfileRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -81,7 +73,7 @@ class ProfileRepository:
         unknown = set(values) - set(PROFILE_FIELDS)
         if unknown:
             raise TypeError(f"unknown profile fields: {sorted(unknown)}")
-        stmt = _insert(self.session, Profile).values(user_id=user_id, created_at=now, updated_at=now, **values)
+        stmt = upsert_insert(self.session, Profile).values(user_id=user_id, created_at=now, updated_at=now, **values)
         stmt = stmt.on_conflict_do_update(
             index_elements=[Profile.user_id],
             set_={**{name: getattr(stmt.excluded, name) for name in values}, "updated_at": stmt.excluded.updated_at},
