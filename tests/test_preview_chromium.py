@@ -36,7 +36,7 @@ def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
 def preview_url(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "--config", str(REPO / "config.example.toml"), "demo",
-         "--out", str(tmp_path / "out"), "--preview", "--preview-seconds", "90"],
+         "--out", str(tmp_path / "out"), "--preview", "--preview-seconds", "150"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
@@ -64,6 +64,10 @@ def test_preview_page_shows_the_bots_messages_in_chromium(preview_url, tmp_path)
     assert "annonces" in dom
     assert "Le bot du réseau 2.0" in dom  # the /aide reply Awa received
     assert "réservée aux modérateurs" in dom
+    # the month's extract, the announcement and the poll left open for the visitor to vote in
+    assert "L’évaluation au service des projets" in dom and "Lire le rapport complet" in dom
+    assert "Rencontre annuelle du réseau" in dom
+    assert "Quel thème pour le prochain extrait du rapport" in dom and "Retirer mon vote" in dom
     shot = tmp_path / "preview.png"
     chromium("--virtual-time-budget=10000", "--window-size=1200,1400", f"--screenshot={shot}", preview_url,
              profile=tmp_path / "profile2")
