@@ -42,9 +42,10 @@ pooled connections), both printed and not counted.  Little's law links the figur
 votes in flight, the mean latency is N / throughput.  Targets: p99 < 50 ms, 0 lost.
 
 Garbage-collector pauses during the measured clicks and votes are printed (a full collection
-of this process's heap takes tens of ms and is the usual cause of a lone slow batch);
-``--gc-freeze`` calls ``gc.freeze()`` after the imports, to see what a bot that freezes its
-start-up heap would get.
+of this process's heap takes tens of ms and is the usual cause of a lone slow batch).
+``ReseauBot.setup_hook`` ends with ``gc.freeze()``, so (a) gets it from the bot itself; (b) runs
+the service without a bot and does the same by default: ``gc.freeze()`` after the imports and
+again once the service and its poll are set up (``--no-gc-freeze`` to see the heap unfrozen).
 """
 
 from __future__ import annotations
@@ -472,6 +473,7 @@ async def part_b(
     members: int,
     in_flight: int,
     warmup: int,
+    gc_freeze: bool = True,
 ) -> list[str]:
     verdicts = []
     print(f"\n=== (b) PollService.vote: {votes} votes from {members} members, {in_flight} in flight ===")
@@ -491,6 +493,8 @@ async def part_b(
             poll = await service.create(draft)
             option_ids = [o.id for o in poll.options]
             rng = random.Random(11)
+            if gc_freeze:  # the end of start-up, as in ReseauBot.setup_hook
+                gc.freeze()
 
             # calibration: one vote at a time (other members than the load's)
             calib = [(5_000_000 + i, rng.choice(option_ids)) for i in range(500)]
@@ -612,14 +616,23 @@ async def main(args: argparse.Namespace) -> int:
     )
     if args.gc_freeze:
         gc.freeze()
-        print("gc.freeze(): the objects alive after the imports are left out of later collections")
+        print(
+            "gc.freeze() after the imports and after (b)'s set-up, as ReseauBot.setup_hook does at the "
+            "end of start-up (--no-gc-freeze: off)"
+        )
+    else:
+        print(
+            "no gc.freeze() in (b) (--no-gc-freeze); (a)'s ReseauBot still freezes at the end of setup_hook"
+        )
     verdicts: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-polls-") as tmp:
         folder = Path(tmp)
         if "a" in args.part:
             verdicts += await part_a(backends, folder, args.members)
         if "b" in args.part:
-            verdicts += await part_b(backends, folder, args.votes, args.voters, args.in_flight, args.warmup)
+            verdicts += await part_b(
+                backends, folder, args.votes, args.voters, args.in_flight, args.warmup, args.gc_freeze
+            )
     print("\n=== summary ===")
     for verdict in verdicts:
         print(verdict)
@@ -637,8 +650,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--in-flight", type=int, default=200, help="(b) concurrent votes")
     p.add_argument(
         "--gc-freeze",
-        action="store_true",
-        help="gc.freeze() after the imports (what a bot freezing its start-up heap would get)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="(b) gc.freeze() after the imports and the set-up, as ReseauBot.setup_hook does (default: on)",
     )
     p.add_argument("--warmup", type=int, default=1000, help="(b) votes before the measured ones")
     return p.parse_args(argv)

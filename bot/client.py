@@ -9,6 +9,7 @@ the slash commands only when their definition changed.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import logging
@@ -145,6 +146,8 @@ class ReseauBot(commands.Bot):
         if not self.scheduler.running:
             self.scheduler.start()
         await self.sync_commands_if_changed(force=self.force_sync)
+        # long-lived start-up objects leave the young generations: full collections under a vote burst stay short
+        gc.freeze()
 
     async def _mirror_channels(self) -> None:
         async with self.sessions.begin() as session:

@@ -467,6 +467,56 @@ async def test_many_members_voting_at_once_lose_nothing(service, sessions):
     assert [o.count for o in results.options] == [20, 20, 20]
 
 
+async def test_a_burst_of_concurrent_votes_stores_exactly_the_expected_answers(service, sessions):
+    """300 votes at once (group commit writes them in few transactions): double clicks stay
+    one answer, multiple-choice toggles add up, and the one vote over the maximum fails alone."""
+    single = await make(service, options="A;B;C")
+    multi = await make(service, options="A;B;C;D", kind="multi", max_choices=2)
+    s_ids = [o.id for o in single.options]
+    m_ids = [o.id for o in multi.options]
+    async with sessions.begin() as session:
+        for n in range(0, 100, 10):
+            session.add(Profile(user_id=2000 + n, member_type="ong"))
+    votes = []
+    for n in range(100):  # 100 members double-click one option of the single-choice poll
+        votes += [service.vote(single.id, user_id=2000 + n, option_id=s_ids[n % 3]) for _ in range(2)]
+    for n in range(49):  # 49 members tick two options of the multiple-choice poll
+        votes += [service.vote(multi.id, user_id=2000 + n, option_id=m_ids[n % 4 - k]) for k in (0, 1)]
+    over = [service.vote(multi.id, user_id=2999, option_id=o) for o in m_ids[:3]]  # one too many
+    outcome = await asyncio.gather(*votes, *over, return_exceptions=True)
+    assert len(outcome) == 301
+
+    failed = [r for r in outcome if isinstance(r, BaseException)]
+    assert len(failed) == 1, failed
+    assert isinstance(failed[0], InvalidInput) and failed[0].key == "poll.error.too_many_choices"
+    for first, second in zip(outcome[:200:2], outcome[1:200:2], strict=True):
+        assert first.option_ids == second.option_ids and len(first.option_ids) == 1
+        assert [first.changed, second.changed].count(True) == 1  # the second click changes nothing
+    over_ok = [r for r in outcome[-3:] if not isinstance(r, BaseException)]
+    kept = {o for r in over_ok for o in r.option_ids}
+
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                select(Answer.question_id, Answer.user_id, Answer.member_type, AnswerChoice.option_id).join(
+                    AnswerChoice, AnswerChoice.answer_id == Answer.id, isouter=True
+                )
+            )
+        ).all()
+    stored: dict[tuple[int, int], set[int]] = {}
+    types: dict[int, str | None] = {}
+    for question_id, user_id, member_type, option_id in rows:
+        stored.setdefault((question_id, user_id), set()).add(option_id)
+        types[user_id] = member_type
+    expected = {(single.question_id, 2000 + n): {s_ids[n % 3]} for n in range(100)}
+    expected |= {(multi.question_id, 2000 + n): {m_ids[n % 4], m_ids[n % 4 - 1]} for n in range(49)}
+    expected[(multi.question_id, 2999)] = kept
+    assert len(kept) == 2 and max(len(r.option_ids) for r in over_ok) == 2
+    assert stored == expected
+    assert await count(sessions, Answer) == 150 and await count(sessions, AnswerChoice) == 100 + 98 + 2
+    assert {u for u, t in types.items() if t == "ong"} == {2000 + n for n in range(0, 100, 10)}
+
+
 async def test_vote_racing_a_close_is_either_counted_or_refused(service, sessions):
     poll = await make(service, options="A;B")
     outcome = await asyncio.gather(

@@ -14,26 +14,32 @@ benchmark or the demo can drive the service directly::
     await service.vote(poll.id, user_id=42, option_id=poll.options[0].id)
     results = await service.results(poll.id)
 
-A vote is one transaction: upsert of the (question, member) answer — a unique constraint, so
-concurrent double clicks end as one answer — then the poll's status is read under a shared row
-lock (a close that commits first wins; a close that comes later waits), then the choices are
-replaced.  The member type is copied from the member's profile at that moment.
+Votes are group-committed: each vote (``vote``, ``choose``, ``native_vote``) is queued with its
+change and a future; a flush task, started by the vote that finds none running and ended as soon
+as the queue is empty, writes up to ``_MAX_BATCH`` queued votes in one transaction: the poll's
+status read under a shared row lock (a close that commits first wins; a close that comes later
+waits), one upsert of the (question, member) answers — a unique constraint, so concurrent double
+clicks end as one answer — one read of their choices, every change applied in arrival order in
+memory (a change that raises, e.g. too many choices, fails only its own vote), then one rewrite
+of the choices that changed.  Each vote's future is resolved after the commit (or failed with
+the transaction).  The member type is copied from the member's profile at that moment.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import math
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import DEFAULT_MEMBER_TYPE_OBJECTS, Config, MemberType, PollsSection
 from bot.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -93,6 +99,7 @@ NATIVE_MAX_DAYS = 32
 NATIVE_MAX_LABEL = 55  # a native poll answer's text
 _STRUCTURE_CACHE = 1024
 _MAX_ID = 2**31 - 1  # polls.id is an INTEGER column
+_MAX_BATCH = 500  # votes written per transaction by the flush task (group commit)
 
 _MENTION = re.compile(r"@(?:everyone|here)\b|<@[!&]?\d+>|<#\d+>", re.IGNORECASE)
 _SEPARATORS = re.compile(r"[;\n]")
@@ -515,6 +522,29 @@ def _view(poll: models.Poll) -> PollView:
 
 
 # ------------------------------------------------------------------------------ service
+@dataclass(slots=True)
+class _PendingVote:
+    """A vote waiting for the flush task: its change of the member's choices, and its future."""
+
+    poll: PollView
+    user_id: int
+    change: Callable[[set[int]], set[int]]
+    future: asyncio.Future[VoteResult]
+
+
+class _OnConnection:
+    """What the repositories' vote-path methods need of a session (``await connection()``),
+    over a plain connection: the batch transaction skips the ORM session's own bookkeeping."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def connection(self) -> AsyncConnection:
+        return self._conn
+
+
 class PollService:
     def __init__(
         self,
@@ -534,6 +564,8 @@ class PollService:
         self.clock = clock
         self._structures: OrderedDict[int, PollView] = OrderedDict()
         self._locks: dict[tuple[int, int], list[Any]] = {}  # key → [lock, users]
+        self._queue: list[_PendingVote] = []  # votes waiting for the flush task (group commit)
+        self._flusher: asyncio.Task[None] | None = None
 
     @classmethod
     def from_config(
@@ -1325,23 +1357,114 @@ class PollService:
             raise Conflict("poll.error.closed")
         return poll
 
+    @contextlib.asynccontextmanager
+    async def _vote_transaction(self) -> AsyncIterator[Any]:
+        """The batch's transaction: on the engine's connection when the session factory is
+        bound to an engine (the vote path only runs Core statements, so the ORM session's own
+        bookkeeping is skipped), else in a session."""
+        bind = self.sessions.kw.get("bind")
+        if isinstance(bind, AsyncEngine):
+            async with bind.begin() as conn:
+                yield _OnConnection(conn)
+        else:
+            async with self.sessions.begin() as session:
+                yield session
+
     async def _write_choices(
         self, poll: PollView, user_id: int, change: Callable[[set[int]], set[int]]
     ) -> VoteResult:
+        """Queue the change (group commit): the flush task writes every queued vote of a batch
+        in one transaction and resolves each vote's future after the commit."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[VoteResult] = loop.create_future()
+        self._queue.append(_PendingVote(poll, user_id, change, future))
+        flusher = self._flusher
+        if flusher is None or flusher.done() or flusher.get_loop() is not loop:
+            # no idle task: the vote that finds no flush running starts one; it drains the
+            # queue (votes queued meanwhile included) and ends as soon as the queue is empty
+            self._flusher = loop.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch = self._queue[:_MAX_BATCH]
+            del self._queue[:_MAX_BATCH]
+            try:
+                outcomes = await self._write_batch(batch)
+            except BaseException as exc:  # the transaction failed: every vote of it failed
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    for pending in self._queue:
+                        if not pending.future.done():
+                            pending.future.set_exception(exc)
+                    self._queue.clear()
+                    raise
+                continue
+            for pending, outcome in zip(batch, outcomes, strict=True):
+                if pending.future.done():  # the caller was cancelled
+                    continue
+                if isinstance(outcome, BaseException):
+                    pending.future.set_exception(outcome)
+                else:
+                    pending.future.set_result(outcome)
+
+    async def _write_batch(self, batch: list[_PendingVote]) -> list[VoteResult | Exception]:
+        """One transaction for the batch: each poll's status once (shared row lock on
+        PostgreSQL), one upsert of every distinct (question, member) answer, one read of their
+        choices, the changes applied in arrival order in memory (a change that raises fails
+        only its vote), then one rewrite of the choices that changed."""
         now = self.clock()
-        async with self.sessions.begin() as session:
+        outcomes: list[VoteResult | Exception | None] = [None] * len(batch)
+        async with self._vote_transaction() as session:
             answers = AnswerRepository(session)
-            answer_id = await answers.upsert(poll.question_id, user_id, now=now)
-            poll = await self._ensure_open(session, poll)
-            current = await answers.choices(answer_id)
-            wanted = change(set(current))
-            if wanted:
-                await answers.set_choices(answer_id, wanted, current)
-            else:
-                await answers.delete_by_id(answer_id)
-        return VoteResult(
-            poll, user_id, self._ordered(poll, wanted), withdrawn=not wanted, changed=wanted != current
-        )
+            refused: dict[int, Exception | None] = {}
+            for poll in {pending.poll.id: pending.poll for pending in batch}.values():
+                try:
+                    await self._ensure_open(session, poll)
+                    refused[poll.id] = None
+                except (Conflict, NotFound) as exc:
+                    refused[poll.id] = exc
+            live = []
+            for index, pending in enumerate(batch):
+                error = refused[pending.poll.id]
+                if error is None:
+                    live.append(index)
+                else:
+                    outcomes[index] = error
+            if live:
+                keys = list(dict.fromkeys((batch[i].poll.question_id, batch[i].user_id) for i in live))
+                if len(keys) == 1:
+                    question_id, user_id = keys[0]
+                    answer_of = {keys[0]: await answers.upsert(question_id, user_id, now=now)}
+                else:
+                    types = await answers.member_types_of(u for _, u in keys)
+                    answer_of = await answers.upsert_many(keys, now=now, member_types=types)
+                stored = await answers.choices_of(answer_of.values())
+                current = {answer_id: set(options) for answer_id, options in stored.items()}
+                for index in live:
+                    pending = batch[index]
+                    answer_id = answer_of[(pending.poll.question_id, pending.user_id)]
+                    before = current[answer_id]
+                    try:
+                        wanted = set(pending.change(set(before)))
+                    except Exception as exc:  # e.g. InvalidInput (too many choices): this vote only
+                        outcomes[index] = exc
+                        continue
+                    current[answer_id] = wanted
+                    outcomes[index] = VoteResult(
+                        pending.poll,
+                        pending.user_id,
+                        self._ordered(pending.poll, wanted),
+                        withdrawn=not wanted,
+                        changed=wanted != before,
+                    )
+                # answers created for votes that all failed have no choice: deleted again
+                await answers.replace_choices(
+                    {a: options for a, options in current.items() if options != stored[a] or not options}
+                )
+        return outcomes  # type: ignore[return-value]
 
     @staticmethod
     def _ordered(poll: PollView, option_ids: Iterable[int]) -> tuple[int, ...]:

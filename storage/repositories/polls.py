@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import bindparam, case, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -23,6 +24,52 @@ from storage.repositories._upsert import insert as upsert_insert
 
 FROM_PROFILE = object()  # upsert(): copy the member type from the member's profile
 
+_DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_UPSERTS: dict[tuple[str, bool, bool], Any] = {}
+_CHOICE_INSERT = AnswerChoice.__table__.insert()
+# the vote path's other statements, built once (a statement built per call costs more than it runs)
+_STATUS = select(Poll.status, Poll.deadline_at).where(Poll.id == bindparam("poll_id"))
+_STATUS_LOCKED = _STATUS.with_for_update(read=True)
+_IDS = bindparam("ids", expanding=True)
+_CHOICES_OF = select(AnswerChoice.answer_id, AnswerChoice.option_id).where(AnswerChoice.answer_id.in_(_IDS))
+_DELETE_CHOICES_OF = delete(AnswerChoice).where(AnswerChoice.answer_id.in_(_IDS))
+_DELETE_ANSWERS = delete(Answer).where(Answer.id.in_(_IDS))
+_MEMBER_TYPES = select(Profile.user_id, Profile.member_type).where(Profile.user_id.in_(_IDS))
+
+
+def _answer_upsert(dialect: str, *, from_profile: bool, set_text: bool) -> Any:
+    """The answer upsert for ``dialect``, built once: bind parameters ``q_id``, ``u_id``,
+    ``txt``, ``ts`` and ``ts_u`` (both ``now``: a name used twice breaks executemany with
+    RETURNING on asyncpg), and ``mt`` (the member type) unless it is read from the member's
+    profile by a subquery; ``RETURNING id, question_id, user_id``."""
+    key = (dialect, from_profile, set_text)
+    stmt = _UPSERTS.get(key)
+    if stmt is not None:
+        return stmt
+    if dialect not in _DIALECT_INSERTS:
+        raise NotImplementedError(f"no upsert for the {dialect} dialect")
+    columns = Answer.__table__.c
+    user_id = bindparam("u_id", type_=columns.user_id.type)
+    if from_profile:
+        member_type: Any = select(Profile.member_type).where(Profile.user_id == user_id).scalar_subquery()
+    else:
+        member_type = bindparam("mt", type_=columns.member_type.type)
+    ins = _DIALECT_INSERTS[dialect](Answer).values(
+        question_id=bindparam("q_id", type_=columns.question_id.type),
+        user_id=user_id,
+        member_type=member_type,
+        text=bindparam("txt", type_=columns.text.type),
+        answered_at=bindparam("ts", type_=columns.answered_at.type),
+        updated_at=bindparam("ts_u", type_=columns.updated_at.type),
+    )
+    changes: dict[str, Any] = {"member_type": ins.excluded.member_type, "updated_at": ins.excluded.updated_at}
+    if set_text:
+        changes["text"] = ins.excluded.text
+    stmt = ins.on_conflict_do_update(
+        index_elements=[Answer.question_id, Answer.user_id], set_=changes
+    ).returning(Answer.id, Answer.question_id, Answer.user_id)
+    _UPSERTS[key] = stmt
+    return stmt
 
 
 class PollRepository:
@@ -55,10 +102,8 @@ class PollRepository:
     async def status(self, poll_id: int, *, lock: bool = False) -> tuple[str, datetime | None] | None:
         """The poll's status and deadline; ``lock`` takes a shared row lock (PostgreSQL) so a
         concurrent close waits for this transaction, and this one sees a committed close."""
-        stmt = select(Poll.status, Poll.deadline_at).where(Poll.id == poll_id)
-        if lock:
-            stmt = stmt.with_for_update(read=True)
-        row = (await self.session.execute(stmt)).one_or_none()
+        conn = await self.session.connection()
+        row = (await conn.execute(_STATUS_LOCKED if lock else _STATUS, {"poll_id": poll_id})).one_or_none()
         return None if row is None else (row[0], row[1])
 
     async def list_for_guild(self, guild_id: int, *, status: str, limit: int) -> list[Poll]:
@@ -136,26 +181,68 @@ class AnswerRepository:
         """Create or touch the member's answer row and return its id (one row per question and
         member, whatever the concurrency).  ``answered_at`` keeps the first answer's time.
 
-        ``member_type`` defaults to the type on the member's profile at this moment, read by a
-        subquery of the same statement (``NULL`` without a profile)."""
-        if member_type is FROM_PROFILE:
-            member_type = select(Profile.member_type).where(Profile.user_id == user_id).scalar_subquery()
-        stmt = upsert_insert(self.session, Answer).values(
-            question_id=question_id,
-            user_id=user_id,
-            member_type=member_type,
-            text=text,
-            answered_at=now,
-            updated_at=now,
-        )
-        changes: dict[str, Any] = {
-            "member_type": stmt.excluded.member_type,
-            "updated_at": stmt.excluded.updated_at,
-        }
-        if set_text:
-            changes["text"] = stmt.excluded.text
-        stmt = stmt.on_conflict_do_update(index_elements=[Answer.question_id, Answer.user_id], set_=changes)
-        return (await self.session.execute(stmt.returning(Answer.id))).scalar_one()
+        ``member_type`` defaults to the type on the member's profile at this moment,
+        read by a subquery of the same statement (``NULL`` without a profile).  The statement
+        is built once per dialect and runs on the session's connection (Core, not the ORM)."""
+        conn = await self.session.connection()
+        from_profile = member_type is FROM_PROFILE
+        stmt = _answer_upsert(conn.dialect.name, from_profile=from_profile, set_text=set_text)
+        params: dict[str, Any] = {"q_id": question_id, "u_id": user_id, "txt": text, "ts": now, "ts_u": now}
+        if not from_profile:
+            params["mt"] = member_type
+        return (await conn.execute(stmt, params)).scalar_one()
+
+    async def member_types_of(self, user_ids: Iterable[int]) -> dict[int, str | None]:
+        """``{user_id: member type}`` of the members with a profile (others absent)."""
+        ids = sorted(set(user_ids))
+        if not ids:
+            return {}
+        conn = await self.session.connection()
+        return {user_id: mt for user_id, mt in await conn.execute(_MEMBER_TYPES, {"ids": ids})}
+
+    async def upsert_many(
+        self, keys: Iterable[tuple[int, int]], *, now: datetime, member_types: dict[int, str | None]
+    ) -> dict[tuple[int, int], int]:
+        """:meth:`upsert` for many distinct ``(question_id, user_id)`` at once (one statement,
+        executemany with RETURNING); the member types are given (``member_types`` by user id,
+        ``NULL`` when absent).  Returns ``{(question_id, user_id): answer id}``."""
+        rows = [
+            {"q_id": q, "u_id": u, "mt": member_types.get(u), "txt": None, "ts": now, "ts_u": now}
+            for q, u in sorted(set(keys))
+        ]
+        if not rows:
+            return {}
+        conn = await self.session.connection()
+        stmt = _answer_upsert(conn.dialect.name, from_profile=False, set_text=False)
+        result = await conn.execute(stmt, rows)
+        return {(q, u): answer_id for answer_id, q, u in result}
+
+    async def choices_of(self, answer_ids: Iterable[int]) -> dict[int, set[int]]:
+        """``{answer_id: option ids}`` for several answers (every id present, maybe empty)."""
+        ids = sorted(set(answer_ids))
+        out: dict[int, set[int]] = {a: set() for a in ids}
+        if not ids:
+            return out
+        conn = await self.session.connection()
+        for answer_id, option_id in await conn.execute(_CHOICES_OF, {"ids": ids}):
+            out[answer_id].add(option_id)
+        return out
+
+    async def replace_choices(self, wanted: dict[int, set[int]]) -> None:
+        """Make each answer's choices exactly ``wanted[answer_id]``: one DELETE of their
+        choices, one (executemany) INSERT of the new ones; answers left without a choice are
+        deleted."""
+        if not wanted:
+            return
+        conn = await self.session.connection()
+        ids = sorted(wanted)
+        await conn.execute(_DELETE_CHOICES_OF, {"ids": ids})
+        rows = [{"answer_id": a, "option_id": o} for a in ids for o in sorted(wanted[a])]
+        if rows:
+            await conn.execute(_CHOICE_INSERT, rows)
+        empty = [a for a in ids if not wanted[a]]
+        if empty:
+            await conn.execute(_DELETE_ANSWERS, {"ids": empty})
 
     async def choices(self, answer_id: int) -> set[int]:
         stmt = select(AnswerChoice.option_id).where(AnswerChoice.answer_id == answer_id)
