@@ -1250,9 +1250,38 @@ class Polls(commands.Cog):
         except Exception:
             log.exception("closing poll %s at its deadline failed", poll_id)
 
+    async def _reminder_messages(
+        self, poll: PollView, text: str
+    ) -> list[tuple[str, discord.AllowedMentions]]:
+        """Who the reminder pings.  With the members intent, only the members of the allowed
+        roles who have not answered (nothing if all have); without it (the default), the
+        roles themselves — Discord then pings every holder, including those who answered."""
+        roles = list(poll.allowed_role_ids)
+        guild = self.bot.get_guild(poll.guild_id)
+        if not roles:
+            return [(text, discord.AllowedMentions.none())]
+        if self.bot.intents.members and guild is not None:
+            answered = await self.service.respondent_ids(poll.id)
+            targets = sorted(
+                {m.id for role_id in roles if (role := guild.get_role(role_id)) for m in role.members if not m.bot}
+                - answered
+            )
+            messages = []
+            for start in range(0, len(targets), REMINDER_MENTIONS_PER_MESSAGE):
+                chunk = targets[start:start + REMINDER_MENTIONS_PER_MESSAGE]
+                mentions = " ".join(f"<@{user_id}>" for user_id in chunk)
+                allowed = discord.AllowedMentions(
+                    everyone=False, roles=False, users=[discord.Object(u) for u in chunk]
+                )
+                messages.append((f"{mentions}\n{text}" if start == 0 else mentions, allowed))
+            return messages
+        mentions = " ".join(f"<@&{role_id}>" for role_id in roles)
+        allowed = discord.AllowedMentions(everyone=False, users=False, roles=[discord.Object(r) for r in roles])
+        return [(f"{mentions}\n{text}", allowed)]
+
     async def run_reminder(self, poll_id: int) -> None:
-        """The reminder job (idempotent): one message in the poll's channel mentioning the
-        allowed roles, then ``reminder_sent``."""
+        """The reminder job (idempotent): a message in the poll's channel pinging who should
+        still answer (see ``_reminder_messages``), then ``reminder_sent``."""
         try:
             poll = await self.service.claim_reminder(poll_id)
             if poll is None or poll.message_id is None:
@@ -1264,20 +1293,18 @@ class Polls(commands.Cog):
                 when=_ts(poll.deadline_at, "R") if poll.deadline_at else "",
                 link=jump_url(poll),
             )
-            mentions = " ".join(f"<@&{role_id}>" for role_id in poll.allowed_role_ids)
             channel = self.bot.get_partial_messageable(poll.channel_id, guild_id=poll.guild_id)
             try:
-                await channel.send(
-                    f"{mentions}\n{text}" if mentions else text,
-                    allowed_mentions=discord.AllowedMentions(
-                        everyone=False, users=False, roles=[discord.Object(r) for r in poll.allowed_role_ids]
-                    ),
-                )
+                for content, allowed in await self._reminder_messages(poll, text):
+                    await channel.send(content, allowed_mentions=allowed)
             except discord.HTTPException as exc:
                 log.warning("could not post the reminder of poll %s: %s", poll_id, exc)
                 await self.service.release_reminder(poll_id)
         except Exception:
             log.exception("the reminder of poll %s failed", poll_id)
+
+
+REMINDER_MENTIONS_PER_MESSAGE = 40  # 40 user mentions ≈ 900 characters, well within 2,000
 
 
 def _ts(when: datetime | None, style: str) -> str:

@@ -1208,6 +1208,12 @@ class PollService:
         self._forget(poll_id)
         return dataclasses.replace(poll, reminder_sent=True) if claimed else None
 
+    async def respondent_ids(self, poll_id: int) -> set[int]:
+        """Members who answered the poll (at least one question of a survey)."""
+        poll = await self.get(poll_id)
+        async with self.sessions() as session:
+            return await AnswerRepository(session).respondent_ids({poll.question_id, *(q.id for q in poll.questions)})
+
     async def release_reminder(self, poll_id: int) -> None:
         """The reminder could not be posted: let the next start-up try again."""
         async with self.sessions.begin() as session:

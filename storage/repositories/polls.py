@@ -345,6 +345,11 @@ class AnswerRepository:
         return out
 
     # ------------------------------------------------------------------ counts
+    async def respondent_ids(self, question_ids: Iterable[int]) -> set[int]:
+        """Members who answered at least one of these questions."""
+        stmt = select(Answer.user_id).where(Answer.question_id.in_(list(question_ids)), Answer.user_id.is_not(None))
+        return set(await self.session.scalars(stmt.distinct()))
+
     async def respondents(self, question_id: int) -> int:
         stmt = select(func.count(Answer.id)).where(Answer.question_id == question_id)
         return int(await self.session.scalar(stmt) or 0)
