@@ -32,8 +32,10 @@ def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture
-def preview_url(tmp_path):
+@pytest.fixture(scope="module")
+def preview_url(tmp_path_factory):
+    """One demo for the module (it takes ~30 s): the DOM test reads it, then a visitor votes."""
+    tmp_path = tmp_path_factory.mktemp("preview")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "--config", str(REPO / "config.example.toml"), "demo",
          "--out", str(tmp_path / "out"), "--preview", "--preview-seconds", "150"],
@@ -72,3 +74,22 @@ def test_preview_page_shows_the_bots_messages_in_chromium(preview_url, tmp_path)
     chromium("--virtual-time-budget=10000", "--window-size=1200,1400", f"--screenshot={shot}", preview_url,
              profile=tmp_path / "profile2")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_a_visitor_votes_in_the_open_poll_on_the_preview_page(preview_url):
+    """A person acting as Awa clicks an option of the open poll in real Chromium (driven by
+    Playwright over Debian's browser, no browser download) and sees the bot's confirmation."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS[1:])
+        try:
+            page = await browser.new_page(viewport={"width": 1200, "height": 1400})
+            await page.goto(preview_url)
+            button = page.get_by_role("button", name="Les réseaux membres")
+            await button.last.click(timeout=30_000)
+            confirmation = page.get_by_text("Votre choix : Les réseaux membres")
+            await confirmation.first.wait_for(timeout=30_000)
+            assert "1 (100" in await page.inner_text("body")  # the public message's live count
+        finally:
+            await browser.close()
