@@ -75,6 +75,13 @@ async def database_url(_migrated_template: str, tmp_path: Path) -> str:
         engine = create_engine(PG_URL)
         tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
         async with engine.begin() as conn:
+            # A connection an earlier test left behind (a bot task cancelled mid-query when its
+            # loop closed) may still hold a lock: end them all, or TRUNCATE would wait forever.
+            await conn.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ))
+            await conn.execute(text("SET LOCAL lock_timeout = '30s'"))
             await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         await engine.dispose()
         return PG_URL
