@@ -120,3 +120,36 @@ async def test_run_logs_in_syncs_and_stops_on_sigterm(tmp_path):
     assert f"IDENTIFY intents={expected}" in seen
     assert not discord.Intents._from_value(expected).members  # privileged intent off by default
     assert not discord.Intents._from_value(expected).message_content
+
+
+async def test_sync_commands_pushes_the_tree_even_when_unchanged(tmp_path):
+    seen: list[str] = []
+    runner = await _discord_compatible_api(seen)
+    port = runner.addresses[0][1]
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"[database]\nurl = 'sqlite+aiosqlite:///{tmp_path / 'bot.db'}'\n"
+        f"[discord]\napi_base_url = 'http://127.0.0.1:{port}/api/v10'\n"
+        f"gateway_url = 'ws://127.0.0.1:{port}/gateway'\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "DISCORD_TOKEN": TOKEN}
+    env.pop("RESEAU_DATABASE_URL", None)
+
+    async def cli(*args: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "--config", str(config), *args, env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+        return proc.returncode, out.decode()
+
+    try:
+        assert (await cli("db", "upgrade"))[0] == 0
+        for _ in range(2):  # the second time the stored hash is unchanged: it syncs anyway
+            code, out = await cli("sync-commands")
+            assert code == 0, out
+            assert TOKEN not in out
+    finally:
+        await runner.cleanup()
+    puts = [s for s in seen if s.startswith("PUT") and s.endswith("/commands")]
+    assert len(puts) == 2
+    assert not any(s.startswith("IDENTIFY") for s in seen), "sync-commands uses REST only"
