@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from discord.app_commands import locale_str
+from discord.app_commands import describe, locale_str, rename
 
 from bot.i18n import Catalogue
 
@@ -18,3 +18,14 @@ def name(key: str) -> locale_str:
 def desc(key: str) -> locale_str:
     full = f"cmd.{key}.desc"
     return locale_str(_CATALOGUE.t(full, "en"), key=full)
+
+
+def options(**keys: str):
+    """Localised name and description for each parameter: ``options(poll_id="poll.opt.poll")``
+    applies ``cmd.poll.opt.poll.name`` / ``.desc`` to the ``poll_id`` parameter."""
+
+    def decorate(command):
+        command = describe(**{param: desc(key) for param, key in keys.items()})(command)
+        return rename(**{param: name(key) for param, key in keys.items()})(command)
+
+    return decorate

@@ -57,21 +57,13 @@ class Exports(commands.Cog):
     @app_commands.command(name=_text.name("export"), description=_text.desc("export"))
     @app_commands.guild_only()
     @moderator_only()
-    @app_commands.rename(
-        file_format=_text.name("export.opt.format"),
-        layout=_text.name("export.opt.layout"),
-        poll=_text.name("export.opt.poll"),
-        campaign=_text.name("export.opt.campaign"),
-        headings=_text.name("export.opt.headings"),
-        separator=_text.name("export.opt.separator"),
-    )
-    @app_commands.describe(
-        file_format=_text.desc("export.opt.format"),
-        layout=_text.desc("export.opt.layout"),
-        poll=_text.desc("export.opt.poll"),
-        campaign=_text.desc("export.opt.campaign"),
-        headings=_text.desc("export.opt.headings"),
-        separator=_text.desc("export.opt.separator"),
+    @_text.options(
+        file_format="export.opt.format",
+        layout="export.opt.layout",
+        poll="export.opt.poll",
+        campaign="export.opt.campaign",
+        headings="export.opt.headings",
+        separator="export.opt.separator",
     )
     @app_commands.choices(
         file_format=FORMAT_CHOICES, layout=LAYOUT_CHOICES, headings=HEADING_CHOICES, separator=SEPARATOR_CHOICES

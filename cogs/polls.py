@@ -260,31 +260,18 @@ class Polls(commands.Cog):
 
     # ================================================================= commands
     @poll.command(name=_text.name("poll.create"), description=_text.desc("poll.create"))
-    @app_commands.rename(
-        question=_text.name("poll.opt.question"),
-        options=_text.name("poll.opt.options"),
-        kind=_text.name("poll.opt.kind"),
-        max_choices=_text.name("poll.opt.max_choices"),
-        anonymous=_text.name("poll.opt.anonymous"),
-        live_results=_text.name("poll.opt.live_results"),
-        deadline=_text.name("poll.opt.deadline"),
-        reminder=_text.name("poll.opt.reminder"),
-        role=_text.name("poll.opt.role"),
-        native=_text.name("poll.opt.native"),
-        campaign=_text.name("poll.opt.campaign"),
-    )
-    @app_commands.describe(
-        question=_text.desc("poll.opt.question"),
-        options=_text.desc("poll.opt.options"),
-        kind=_text.desc("poll.opt.kind"),
-        max_choices=_text.desc("poll.opt.max_choices"),
-        anonymous=_text.desc("poll.opt.anonymous"),
-        live_results=_text.desc("poll.opt.live_results"),
-        deadline=_text.desc("poll.opt.deadline"),
-        reminder=_text.desc("poll.opt.reminder"),
-        role=_text.desc("poll.opt.role"),
-        native=_text.desc("poll.opt.native"),
-        campaign=_text.desc("poll.opt.campaign"),
+    @_text.options(
+        question="poll.opt.question",
+        options="poll.opt.options",
+        kind="poll.opt.kind",
+        max_choices="poll.opt.max_choices",
+        anonymous="poll.opt.anonymous",
+        live_results="poll.opt.live_results",
+        deadline="poll.opt.deadline",
+        reminder="poll.opt.reminder",
+        role="poll.opt.role",
+        native="poll.opt.native",
+        campaign="poll.opt.campaign",
     )
     @app_commands.choices(kind=KIND_CHOICES)
     async def create(
@@ -369,19 +356,12 @@ class Polls(commands.Cog):
 
     # ----------------------------------------------------------------- surveys
     @poll.command(name=_text.name("poll.survey"), description=_text.desc("poll.survey"))
-    @app_commands.rename(
-        anonymous=_text.name("poll.opt.anonymous"),
-        deadline=_text.name("poll.opt.deadline"),
-        reminder=_text.name("poll.opt.reminder"),
-        role=_text.name("poll.opt.role"),
-        campaign=_text.name("poll.opt.campaign"),
-    )
-    @app_commands.describe(
-        anonymous=_text.desc("poll.opt.anonymous"),
-        deadline=_text.desc("poll.opt.deadline"),
-        reminder=_text.desc("poll.opt.reminder"),
-        role=_text.desc("poll.opt.role"),
-        campaign=_text.desc("poll.opt.campaign"),
+    @_text.options(
+        anonymous="poll.opt.anonymous",
+        deadline="poll.opt.deadline",
+        reminder="poll.opt.reminder",
+        role="poll.opt.role",
+        campaign="poll.opt.campaign",
     )
     @moderator_only()
     async def survey(
@@ -439,8 +419,7 @@ class Polls(commands.Cog):
 
     # ----------------------------------------------------------------- campaigns
     @campaign.command(name=_text.name("poll.campaign.create"), description=_text.desc("poll.campaign.create"))
-    @app_commands.rename(name=_text.name("poll.opt.campaign_name"), current=_text.name("poll.opt.current"))
-    @app_commands.describe(name=_text.desc("poll.opt.campaign_name"), current=_text.desc("poll.opt.current"))
+    @_text.options(name="poll.opt.campaign_name", current="poll.opt.current")
     @moderator_only()
     async def campaign_create(
         self,
@@ -494,8 +473,7 @@ class Polls(commands.Cog):
     @campaign.command(
         name=_text.name("poll.campaign.activate"), description=_text.desc("poll.campaign.activate")
     )
-    @app_commands.rename(name=_text.name("poll.opt.campaign_name"))
-    @app_commands.describe(name=_text.desc("poll.opt.campaign_name"))
+    @_text.options(name="poll.opt.campaign_name")
     @moderator_only()
     async def campaign_activate(
         self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 100]
@@ -526,8 +504,7 @@ class Polls(commands.Cog):
         ][:25]
 
     @poll.command(name=_text.name("poll.close"), description=_text.desc("poll.close"))
-    @app_commands.rename(poll_id=_text.name("poll.opt.poll"))
-    @app_commands.describe(poll_id=_text.desc("poll.opt.poll"))
+    @_text.options(poll_id="poll.opt.poll")
     @moderator_only()
     async def close(self, interaction: discord.Interaction, poll_id: int) -> None:
         lang = self.bot.lang(interaction)
@@ -539,8 +516,7 @@ class Polls(commands.Cog):
         await interaction.followup.send(self.t(key, lang, id=poll.id, link=jump_url(poll)), ephemeral=True)
 
     @poll.command(name=_text.name("poll.results"), description=_text.desc("poll.results"))
-    @app_commands.rename(poll_id=_text.name("poll.opt.poll"), by_type=_text.name("poll.opt.by_type"))
-    @app_commands.describe(poll_id=_text.desc("poll.opt.poll"), by_type=_text.desc("poll.opt.by_type"))
+    @_text.options(poll_id="poll.opt.poll", by_type="poll.opt.by_type")
     @moderator_only()
     async def results(self, interaction: discord.Interaction, poll_id: int, by_type: bool = False) -> None:
         lang = self.bot.lang(interaction)
