@@ -257,8 +257,21 @@ class OptionView:
         return self.position + 1
 
 
+class _HasOptions:
+    """Option look-ups shared by a question and a poll (whose ``options`` are its first question's)."""
+
+    options: tuple[OptionView, ...]
+
+    def option(self, option_id: int) -> OptionView | None:
+        return next((o for o in self.options if o.id == option_id), None)
+
+    def labels_of(self, option_ids: Iterable[int]) -> list[str]:
+        wanted = set(option_ids)
+        return [o.label for o in self.options if o.id in wanted]
+
+
 @dataclass(frozen=True)
-class QuestionView:
+class QuestionView(_HasOptions):
     id: int
     position: int
     code: str
@@ -276,16 +289,10 @@ class QuestionView:
         """1-based, as members read it ("question 2/5")."""
         return self.position + 1
 
-    def option(self, option_id: int) -> OptionView | None:
-        return next((o for o in self.options if o.id == option_id), None)
-
-    def labels_of(self, option_ids: Iterable[int]) -> list[str]:
-        wanted = set(option_ids)
-        return [o.label for o in self.options if o.id in wanted]
 
 
 @dataclass(frozen=True)
-class PollView:
+class PollView(_HasOptions):
     """A poll as stored.  ``question``, ``question_id``, ``kind``, ``options``… describe its
     first (a quick poll's only) question; a survey's questions are all in ``questions``."""
 
@@ -330,12 +337,6 @@ class PollView:
     def multiple(self) -> bool:
         return self.kind == "multi"
 
-    def option(self, option_id: int) -> OptionView | None:
-        return next((o for o in self.options if o.id == option_id), None)
-
-    def labels_of(self, option_ids: Iterable[int]) -> list[str]:
-        wanted = set(option_ids)
-        return [o.label for o in self.options if o.id in wanted]
 
 
 @dataclass(frozen=True)
