@@ -60,21 +60,6 @@ async def guarded(interaction: discord.Interaction, work: Awaitable[Any]) -> Non
         await report_error(interaction, error)
 
 
-def choice_select(
-    custom_id: str,
-    options: list[discord.SelectOption] | None,
-    *,
-    max_values: int = 1,
-    placeholder: str | None = None,
-) -> discord.ui.Select:
-    """A select menu of answers (polls and surveys): at least one option, ``max_values`` clamped."""
-    options = options or [discord.SelectOption(label="…", value="0")]
-    return discord.ui.Select(
-        custom_id=custom_id, options=options, min_values=1,
-        max_values=max(1, min(max_values, len(options))), placeholder=placeholder,
-    )
-
-
 class ReportingView(discord.ui.View):
     """Views (and the dynamic items dispatched through them) report errors the same way."""
 

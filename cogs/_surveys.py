@@ -29,12 +29,12 @@ from bot.services.polls import (
     QuestionView,
     SurveyProgress,
 )
-from cogs._errors import ReportingModal, ReportingView, choice_select, guarded, message_for, report_error
+from cogs._components import ID, PollIdButton, choice_select
+from cogs._errors import ReportingModal, ReportingView, guarded, message_for, report_error
 
 if TYPE_CHECKING:
     from cogs.polls import Polls
 
-ID = r"[0-9]{1,20}"
 MAX_BUTTON_OPTIONS = 5
 BUTTON_LABEL_MAX = 80
 COLOUR = 0x2B6CB0
@@ -61,31 +61,13 @@ def _flow(interaction: discord.Interaction) -> SurveyFlow:
     return cog.surveys  # type: ignore[attr-defined,no-any-return]
 
 
-
-
 # ----------------------------------------------------------------------------- components
-class SurveyStartButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=rf"rb:survey:start:(?P<poll>{ID})"
-):
+class SurveyStartButton(PollIdButton, template=rf"rb:survey:start:(?P<poll>{ID})"):
     """On the public message: start or resume the member's flow."""
 
-    def __init__(self, poll_id: int, *, label: str = "…", row: int | None = None) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label,
-                style=discord.ButtonStyle.primary,
-                custom_id=f"rb:survey:start:{poll_id}",
-                emoji="📋",
-            ),
-            row=row,
-        )
-        self.poll_id = poll_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: Any
-    ) -> SurveyStartButton:
-        return cls(int(match["poll"]), label=getattr(item, "label", None) or "…")
+    prefix = "rb:survey:start"
+    style = discord.ButtonStyle.primary
+    emoji = "📋"
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await guarded(interaction, _flow(interaction).on_start(interaction, self.poll_id))
@@ -146,7 +128,13 @@ class SurveySelect(
         row: int | None = None,
     ) -> None:
         super().__init__(
-            choice_select(f"rb:survey:select:{poll_id}:{question_id}", options, max_values=max_values, placeholder=placeholder), row=row
+            choice_select(
+                f"rb:survey:select:{poll_id}:{question_id}",
+                options,
+                max_values=max_values,
+                placeholder=placeholder,
+            ),
+            row=row,
         )
         self.poll_id, self.question_id = poll_id, question_id
 
@@ -208,25 +196,10 @@ class SurveyEditButton(_QuestionButton, template=rf"rb:survey:edit:(?P<poll>{ID}
         await guarded(interaction, _flow(interaction).on_edit(interaction, self.poll_id, self.question_id))
 
 
-class SurveySummaryButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=rf"rb:survey:summary:(?P<poll>{ID})"
-):
+class SurveySummaryButton(PollIdButton, template=rf"rb:survey:summary:(?P<poll>{ID})"):
     """Back from a question to the summary (when every question has an answer)."""
 
-    def __init__(self, poll_id: int, *, label: str = "…", row: int | None = None) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label, style=discord.ButtonStyle.secondary, custom_id=f"rb:survey:summary:{poll_id}"
-            ),
-            row=row,
-        )
-        self.poll_id = poll_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: Any
-    ) -> SurveySummaryButton:
-        return cls(int(match["poll"]), label=getattr(item, "label", None) or "…")
+    prefix = "rb:survey:summary"
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await guarded(interaction, _flow(interaction).on_summary(interaction, self.poll_id))

@@ -49,13 +49,13 @@ from bot.services.polls import (
 )
 from cogs import _surveys, _text
 from cogs._checks import is_moderator, moderator_only, require_moderator
-from cogs._errors import ReportingModal, ReportingView, choice_select, guarded
+from cogs._components import ID, PollIdButton, choice_select
+from cogs._errors import ReportingModal, ReportingView, guarded
 from cogs._tables import code_block, type_table_lines
 
 log = logging.getLogger(__name__)
 
 _CATALOGUE = Catalogue.load()
-ID = r"[0-9]{1,20}"
 MAX_BUTTON_OPTIONS = 5
 BUTTON_LABEL_MAX = 80
 OPEN_COLOUR = 0x2B6CB0
@@ -86,8 +86,6 @@ def _polls(interaction: discord.Interaction) -> Polls:
     if cog is None:  # pragma: no cover - the extension is always loaded with its items
         raise RuntimeError("the Polls cog is not loaded")
     return cog  # type: ignore[return-value]
-
-
 
 
 # ----------------------------------------------------------------------------- components
@@ -130,7 +128,10 @@ class VoteSelect(discord.ui.DynamicItem[discord.ui.Select], template=rf"rb:poll:
         row: int | None = None,
     ) -> None:
         super().__init__(
-            choice_select(f"rb:poll:select:{poll_id}", options, max_values=max_values, placeholder=placeholder), row=row
+            choice_select(
+                f"rb:poll:select:{poll_id}", options, max_values=max_values, placeholder=placeholder
+            ),
+            row=row,
         )
         self.poll_id = poll_id
 
@@ -151,43 +152,18 @@ class VoteSelect(discord.ui.DynamicItem[discord.ui.Select], template=rf"rb:poll:
         await guarded(interaction, _polls(interaction).on_select(interaction, self.poll_id, values))
 
 
-class WithdrawButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"rb:poll:withdraw:(?P<poll>{ID})"):
-    def __init__(self, poll_id: int, *, label: str = "…", row: int | None = None) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label, style=discord.ButtonStyle.secondary, custom_id=f"rb:poll:withdraw:{poll_id}"
-            ),
-            row=row,
-        )
-        self.poll_id = poll_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: Any
-    ) -> WithdrawButton:
-        return cls(int(match["poll"]), label=getattr(item, "label", None) or "…")
+class WithdrawButton(PollIdButton, template=rf"rb:poll:withdraw:(?P<poll>{ID})"):
+    prefix = "rb:poll:withdraw"
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await guarded(interaction, _polls(interaction).on_withdraw(interaction, self.poll_id))
 
 
-class AnswerButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"rb:poll:answer:(?P<poll>{ID})"):
+class AnswerButton(PollIdButton, template=rf"rb:poll:answer:(?P<poll>{ID})"):
     """Opens the open-answer modal (``text`` kind)."""
 
-    def __init__(self, poll_id: int, *, label: str = "…", row: int | None = None) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label, style=discord.ButtonStyle.primary, custom_id=f"rb:poll:answer:{poll_id}"
-            ),
-            row=row,
-        )
-        self.poll_id = poll_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: Any
-    ) -> AnswerButton:
-        return cls(int(match["poll"]), label=getattr(item, "label", None) or "…")
+    prefix = "rb:poll:answer"
+    style = discord.ButtonStyle.primary
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await guarded(interaction, _polls(interaction).on_answer_button(interaction, self.poll_id))
@@ -1239,12 +1215,18 @@ class Polls(commands.Cog):
         if self.bot.intents.members and guild is not None:
             answered = await self.service.respondent_ids(poll.id)
             targets = sorted(
-                {m.id for role_id in roles if (role := guild.get_role(role_id)) for m in role.members if not m.bot}
+                {
+                    m.id
+                    for role_id in roles
+                    if (role := guild.get_role(role_id))
+                    for m in role.members
+                    if not m.bot
+                }
                 - answered
             )
             messages = []
             for start in range(0, len(targets), REMINDER_MENTIONS_PER_MESSAGE):
-                chunk = targets[start:start + REMINDER_MENTIONS_PER_MESSAGE]
+                chunk = targets[start : start + REMINDER_MENTIONS_PER_MESSAGE]
                 mentions = " ".join(f"<@{user_id}>" for user_id in chunk)
                 allowed = discord.AllowedMentions(
                     everyone=False, roles=False, users=[discord.Object(u) for u in chunk]
@@ -1252,7 +1234,9 @@ class Polls(commands.Cog):
                 messages.append((f"{mentions}\n{text}" if start == 0 else mentions, allowed))
             return messages
         mentions = " ".join(f"<@&{role_id}>" for role_id in roles)
-        allowed = discord.AllowedMentions(everyone=False, users=False, roles=[discord.Object(r) for r in roles])
+        allowed = discord.AllowedMentions(
+            everyone=False, users=False, roles=[discord.Object(r) for r in roles]
+        )
         return [(f"{mentions}\n{text}", allowed)]
 
     async def run_reminder(self, poll_id: int) -> None:
