@@ -54,3 +54,24 @@ class PollIdButton(discord.ui.DynamicItem[discord.ui.Button], template=r"rb:__ab
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: Any
     ) -> Any:
         return cls(int(match["poll"]), label=getattr(item, "label", None) or "…")
+
+
+class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=r"rb:__abstract__"):
+    """A moderator's button whose custom_id is ``<prefix>:<action>:<record id>`` (confirm,
+    cancel, schedule…): subclasses give the template (groups ``action`` and ``id``), ``prefix``
+    and a ``callback`` that reloads the record and re-checks the moderator."""
+
+    prefix: ClassVar[str] = ""
+
+    def __init__(
+        self, action: str, record_id: int, *, label: str = "", style: discord.ButtonStyle = discord.ButtonStyle.secondary
+    ) -> None:
+        super().__init__(
+            discord.ui.Button(label=label or action, style=style, custom_id=f"{self.prefix}:{action}:{record_id}")
+        )
+        self.action = action
+        self.record_id = record_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: Any) -> Any:
+        return cls(match["action"], int(match["id"]), label=item.label or "")

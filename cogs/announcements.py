@@ -22,6 +22,7 @@ from bot.services import announcements as service
 from bot.services.delivery import announcement_post
 from cogs import _text
 from cogs._checks import moderator_only, require_moderator
+from cogs._components import ActionButton
 from cogs._errors import ReportingModal, report_error
 from cogs._publishing import publisher_for, send_preview, text
 from storage import models
@@ -104,22 +105,11 @@ class ScheduleModal(ReportingModal):
             await interaction.response.send_message(text_, ephemeral=True)
 
 
-class AnnounceButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=r"rb:announce:(?P<action>publish|schedule|discard):(?P<id>[0-9]+)"
-):
+class AnnounceButton(ActionButton, template=r"rb:announce:(?P<action>publish|schedule|discard):(?P<id>[0-9]+)"):
     """The buttons under an announcement's preview; the id in the custom_id is reloaded and
     checked against the clicking moderator's server at every click."""
 
-    def __init__(self, action: str, announcement_id: int, *, label: str = "", style=discord.ButtonStyle.secondary) -> None:
-        super().__init__(discord.ui.Button(
-            label=label or action, style=style, custom_id=f"rb:announce:{action}:{announcement_id}"
-        ))
-        self.action = action
-        self.announcement_id = announcement_id
-
-    @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match, /):
-        return cls(match["action"], int(match["id"]), label=item.label or "")
+    prefix = "rb:announce"
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: ReseauBot = interaction.client  # type: ignore[assignment]
@@ -131,14 +121,14 @@ class AnnounceButton(
             if self.action == "schedule":
                 # Checks first (exists, this server, still a draft), then the modal.
                 announcement = await service.get_announcement(
-                    bot.sessions, self.announcement_id, guild_id=interaction.guild_id
+                    bot.sessions, self.record_id, guild_id=interaction.guild_id
                 )
                 if announcement.status != "draft":
                     raise Conflict("announce.wrong_status", id=announcement.id, status=announcement.status)
-                await interaction.response.send_modal(ScheduleModal(bot, lang, self.announcement_id))
+                await interaction.response.send_modal(ScheduleModal(bot, lang, self.record_id))
             elif self.action == "discard":
                 announcement = await service.cancel(
-                    bot.sessions, self.announcement_id, actor_id=interaction.user.id,
+                    bot.sessions, self.record_id, actor_id=interaction.user.id,
                     guild_id=interaction.guild_id, channel_id=interaction.channel_id,
                 )
                 await interaction.response.edit_message(
@@ -147,7 +137,7 @@ class AnnounceButton(
             else:
                 await interaction.response.defer()
                 outcome = await service.publish(
-                    bot.sessions, publisher_for(bot), self.announcement_id, now=bot.clock(),
+                    bot.sessions, publisher_for(bot), self.record_id, now=bot.clock(),
                     actor_id=interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id,
                 )
                 assert outcome is not None

@@ -22,6 +22,7 @@ from bot.services.campaigns import CampaignService, current_campaign_id
 from bot.services.delivery import DeliveryReport, extract_post
 from cogs import _text
 from cogs._checks import moderator_only, require_moderator
+from cogs._components import ActionButton
 from cogs._errors import report_error
 from cogs._publishing import publisher_for, send_preview, text
 
@@ -35,17 +36,10 @@ def outcome_text(bot: ReseauBot, lang: str, extract_id: int, report: DeliveryRep
     )
 
 
-class ExtractButton(discord.ui.DynamicItem[discord.ui.Button], template=r"rb:extract:(?P<action>publish|dismiss):(?P<id>[0-9]+)"):
+class ExtractButton(ActionButton, template=r"rb:extract:(?P<action>publish|dismiss):(?P<id>[0-9]+)"):
     """Confirm / cancel under ``/extract publish``; works after a restart (state in the id)."""
 
-    def __init__(self, action: str, extract_id: int, *, label: str = "", style=discord.ButtonStyle.secondary) -> None:
-        super().__init__(discord.ui.Button(label=label or action, style=style, custom_id=f"rb:extract:{action}:{extract_id}"))
-        self.action = action
-        self.extract_id = extract_id
-
-    @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match, /):
-        return cls(match["action"], int(match["id"]), label=item.label or "")
+    prefix = "rb:extract"
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: ReseauBot = interaction.client  # type: ignore[assignment]
@@ -59,10 +53,10 @@ class ExtractButton(discord.ui.DynamicItem[discord.ui.Button], template=r"rb:ext
             assert isinstance(cog, Extracts)
             await interaction.response.edit_message(content=bot.t("extracts.publishing", lang), view=None)
             outcome = await cog.publish(
-                self.extract_id, actor_id=interaction.user.id, guild_id=interaction.guild_id,
+                self.record_id, actor_id=interaction.user.id, guild_id=interaction.guild_id,
                 channel_id=interaction.channel_id,
             )
-            await interaction.edit_original_response(content=outcome_text(bot, lang, self.extract_id, outcome.report))
+            await interaction.edit_original_response(content=outcome_text(bot, lang, self.record_id, outcome.report))
         except Exception as error:  # the one error path, for a button as for a command
             await report_error(interaction, error)
 
