@@ -31,6 +31,15 @@ def choice_select(
     )
 
 
+def option_ids(values: list[str]) -> list[int]:
+    """A select menu's chosen values as option ids; a forged non-numeric value chooses nothing
+    (the service then refuses the empty choice)."""
+    try:
+        return [int(v) for v in values]
+    except ValueError:
+        return []
+
+
 class PollIdButton(discord.ui.DynamicItem[discord.ui.Button], template=r"rb:__abstract__"):
     """A button whose custom_id is ``<prefix>:<poll id>``: subclasses give the template (with a
     ``poll`` group), ``prefix``, ``style`` and ``emoji``, and a ``callback``; a click rebuilds the
@@ -64,14 +73,23 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=r"rb:__ab
     prefix: ClassVar[str] = ""
 
     def __init__(
-        self, action: str, record_id: int, *, label: str = "", style: discord.ButtonStyle = discord.ButtonStyle.secondary
+        self,
+        action: str,
+        record_id: int,
+        *,
+        label: str = "",
+        style: discord.ButtonStyle = discord.ButtonStyle.secondary,
     ) -> None:
         super().__init__(
-            discord.ui.Button(label=label or action, style=style, custom_id=f"{self.prefix}:{action}:{record_id}")
+            discord.ui.Button(
+                label=label or action, style=style, custom_id=f"{self.prefix}:{action}:{record_id}"
+            )
         )
         self.action = action
         self.record_id = record_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: Any) -> Any:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: Any
+    ) -> Any:
         return cls(match["action"], int(match["id"]), label=item.label or "")

@@ -29,7 +29,7 @@ from bot.services.polls import (
     QuestionView,
     SurveyProgress,
 )
-from cogs._components import ID, PollIdButton, choice_select
+from cogs._components import ID, PollIdButton, choice_select, option_ids
 from cogs._errors import ReportingModal, ReportingView, guarded, message_for, report_error
 
 if TYPE_CHECKING:
@@ -393,15 +393,11 @@ class SurveyFlow:
     async def on_select(
         self, interaction: discord.Interaction, poll_id: int, question_id: int, values: list[str]
     ) -> None:
-        try:
-            option_ids = [int(v) for v in values]
-        except ValueError:
-            option_ids = []
         progress = await self.service.answer_survey(
             poll_id,
             question_id,
             user_id=interaction.user.id,
-            option_ids=option_ids,
+            option_ids=option_ids(values),
             guild_id=interaction.guild_id or 0,
             role_ids=_role_ids(interaction),
         )

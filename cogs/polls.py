@@ -49,7 +49,7 @@ from bot.services.polls import (
 )
 from cogs import _surveys, _text
 from cogs._checks import is_moderator, moderator_only, require_moderator
-from cogs._components import ID, PollIdButton, choice_select
+from cogs._components import ID, PollIdButton, choice_select, option_ids
 from cogs._errors import ReportingModal, ReportingView, guarded
 from cogs._tables import code_block, type_table_lines
 
@@ -570,14 +570,10 @@ class Polls(commands.Cog):
         await self._confirm(interaction, result)
 
     async def on_select(self, interaction: discord.Interaction, poll_id: int, values: list[str]) -> None:
-        try:
-            option_ids = [int(v) for v in values]
-        except ValueError:
-            option_ids = []
         result = await self.service.choose(
             poll_id,
             user_id=interaction.user.id,
-            option_ids=option_ids,
+            option_ids=option_ids(values),
             guild_id=interaction.guild_id or 0,
             role_ids=_role_ids(interaction),
         )
@@ -1146,32 +1142,24 @@ class Polls(commands.Cog):
         if not poll.is_open:
             return ids
         if poll.deadline_at is not None:
-            job_id = f"poll-close-{poll.id}"
-            self.bot.scheduler.add_job(
-                self._deadline_job,
-                "date",
-                run_date=poll.deadline_at,
-                args=[poll.id],
-                id=job_id,
-                replace_existing=True,
-                misfire_grace_time=None,
-                coalesce=True,
-            )
-            ids.add(job_id)
+            ids.add(self._date_job(f"poll-close-{poll.id}", self._deadline_job, poll.deadline_at, poll.id))
         if poll.reminder_at is not None and not poll.reminder_sent and poll.reminder_at > now:
-            job_id = f"poll-remind-{poll.id}"
-            self.bot.scheduler.add_job(
-                self._reminder_job,
-                "date",
-                run_date=poll.reminder_at,
-                args=[poll.id],
-                id=job_id,
-                replace_existing=True,
-                misfire_grace_time=None,
-                coalesce=True,
-            )
-            ids.add(job_id)
+            ids.add(self._date_job(f"poll-remind-{poll.id}", self._reminder_job, poll.reminder_at, poll.id))
         return ids
+
+    def _date_job(self, job_id: str, func: Any, when: datetime, poll_id: int) -> str:
+        """One idempotent ``date`` job (replaced if it exists; run late rather than never)."""
+        self.bot.scheduler.add_job(
+            func,
+            "date",
+            run_date=when,
+            args=[poll_id],
+            id=job_id,
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
+        )
+        return job_id
 
     def unschedule_jobs(self, poll_id: int) -> None:
         for job_id in (f"poll-close-{poll_id}", f"poll-remind-{poll_id}"):
