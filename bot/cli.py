@@ -2,6 +2,10 @@
 
 Exit codes: 0 done, 1 the command failed (a domain error, explained), 2 bad usage or
 configuration (nothing was started).
+
+The command line speaks the configuration's ``bot.language`` (French by default): help,
+messages and argparse's own words come from the catalogue.  ``--config`` is accepted before
+or after the sub-command.  Feature modules register themselves through ``bot.cli_base``.
 """
 
 from __future__ import annotations
@@ -10,54 +14,66 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
+from bot import cli_argparse
+from bot.cli_base import COMMANDS, PARSER_EXTENSIONS, Text, command, text
 from bot.config import Config, ConfigError, build_config, load_config
 from bot.errors import DomainError, describe
-from bot.i18n import Catalogue
+from storage.db import SchemaOutOfDate
 
 DEFAULT_CONFIG = "config.toml"
-Handler = Callable[[argparse.Namespace, Config], int]
-COMMANDS: dict[str, Handler] = {}
+FEATURES = (
+    "bot.audit_cli",  # audit
+    "bot.export_cli",  # export
+    "bot.extracts_cli",  # extracts …, schedule
+    "bot.privacy_cli",  # prune
+    "bot.check_cli",  # check
+    "bot.init_cli",  # init
+)
 
 
-def command(name: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        COMMANDS[name] = fn
-        return fn
+def _load_features() -> None:
+    import importlib
 
-    return register
+    for name in FEATURES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a missing feature module is skipped, a broken one is not
+                raise
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="reseau-bot", description="The réseau 2.0 Discord bot.")
-    p.add_argument("--config", default=DEFAULT_CONFIG, help="TOML configuration file (default: ./config.toml)")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    sub.add_parser("run", help="connect to Discord and serve (needs DISCORD_TOKEN)")
-    sub.add_parser("sync-commands", help="push the slash command definitions to Discord now")
-    demo = sub.add_parser("demo", help="play a scenario on a simulated Discord (no token needed)")
-    demo.add_argument("--out", default="demo-output", help="folder for the files the demo writes")
-    demo.add_argument("--preview", action="store_true", help="then serve a local page to try the bot")
-    demo.add_argument("--port", type=int, default=None, help="port of the preview page (default: any free)")
-    demo.add_argument("--preview-seconds", type=float, default=None, help=argparse.SUPPRESS)
-
-    db = sub.add_parser("db", help="database schema: upgrade, current")
-    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    db_sub.add_parser("upgrade", help="bring the database schema to the latest version")
-    db_sub.add_parser("current", help="print the schema version of the database")
-    down = db_sub.add_parser("downgrade", help="move the schema back to a revision (developers)")
-    down.add_argument("revision")
-    rev = db_sub.add_parser("revision", help="write a new migration from the models (developers)")
-    rev.add_argument("-m", "--message", required=True)
-
-    for extend in PARSER_EXTENSIONS:
-        extend(sub)
+def parser(t: Text | None = None) -> argparse.ArgumentParser:
+    t = t or Text("fr")
+    p = argparse.ArgumentParser(prog="reseau-bot", description=t("cli.description"))
+    p.add_argument("--config", default=DEFAULT_CONFIG, metavar=t("cli.metavar.file"), help=t("cli.config_help"))
+    sub = p.add_subparsers(dest="command", required=True, metavar=t("cli.metavar.command"),
+                           title=t("cli.commands_title"))
+    for extend in (_core_parsers, *PARSER_EXTENSIONS):
+        extend(sub, t)
+    cli_argparse.accept_option_everywhere(p, "--config")
     return p
 
 
-PARSER_EXTENSIONS: list[Callable[[argparse._SubParsersAction], None]] = []
+def _core_parsers(sub: argparse._SubParsersAction, t: Text) -> None:
+    sub.add_parser("run", help=t("cli.run.help"), description=t("cli.run.description"))
+    sub.add_parser("sync-commands", help=t("cli.sync.help"), description=t("cli.sync.description"))
+    demo = sub.add_parser("demo", help=t("cli.demo.help"))
+    demo.add_argument("--out", default="demo-output", metavar=t("cli.metavar.folder"), help=t("cli.demo.out"))
+    demo.add_argument("--preview", action="store_true", help=t("cli.demo.preview"))
+    demo.add_argument("--port", type=int, default=None, help=t("cli.demo.port"))
+    demo.add_argument("--preview-seconds", type=float, default=None, help=argparse.SUPPRESS)
+
+    db = sub.add_parser("db", help=t("cli.db.help"))
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar=t("cli.metavar.action"))
+    db_sub.add_parser("upgrade", help=t("cli.db.upgrade_help"))
+    db_sub.add_parser("current", help=t("cli.db.current_help"))
+    # Developers only: hidden from the help (argparse lists only the sub-parsers given a help=).
+    down = db_sub.add_parser("downgrade")
+    down.add_argument("revision")
+    rev = db_sub.add_parser("revision")
+    rev.add_argument("-m", "--message", required=True)
 
 
 def read_config(path: str) -> Config:
@@ -67,13 +83,19 @@ def read_config(path: str) -> Config:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bot import commands_cli  # noqa: F401  (registers the feature sub-commands)
-
-    args = parser().parse_args(argv)
+    _load_features()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config_path = cli_argparse.peek_option(argv, "--config") or DEFAULT_CONFIG
     try:
-        config = read_config(args.config)
+        config: Config | None = read_config(config_path)
+        config_error: ConfigError | None = None
     except ConfigError as exc:
-        print(f"reseau-bot: configuration error: {exc}", file=sys.stderr)
+        config, config_error = None, exc
+    t = text(config) if config else Text("fr")
+    with cli_argparse.localised(t):
+        args = parser(t).parse_args(argv)
+    if config is None:
+        print(f"reseau-bot: {t('cli.config_error', error=config_error)}", file=sys.stderr)
         return 2
     from bot.runtime import setup_logging
 
@@ -82,11 +104,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[name](args, config)
     except ConfigError as exc:
-        print(f"reseau-bot: configuration error: {exc}", file=sys.stderr)
+        print(f"reseau-bot: {t('cli.config_error', error=exc)}", file=sys.stderr)
+        return 2
+    except SchemaOutOfDate as exc:
+        current = exc.current or t("cli.db.nothing")
+        print(f"reseau-bot: {t('cli.schema_out_of_date', current=current, head=exc.head)}", file=sys.stderr)
         return 2
     except DomainError as exc:
-        catalogue = Catalogue.load(default_lang=config.bot.language)
-        print(f"reseau-bot: {describe(exc, catalogue, config.bot.language)}", file=sys.stderr)
+        print(f"reseau-bot: {describe(exc, t.catalogue, t.lang)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -106,74 +131,62 @@ def _run_with_token(config: Config, *, sync_only: bool) -> int:
     import discord
 
     from bot.runtime import run_bot
-    from storage.db import SchemaOutOfDate
 
+    t = text(config)
     token = config.read_token()
     if not token:
-        print(
-            "reseau-bot: no Discord token: set the DISCORD_TOKEN environment variable, or discord.token_file "
-            f"in {config.path} to a file outside the repository (try `reseau-bot demo` without one)",
-            file=sys.stderr,
-        )
+        print(f"reseau-bot: {t('cli.no_token', path=config.path)}", file=sys.stderr)
         return 2
     try:
         return asyncio.run(run_bot(config, token, sync_only=sync_only))
-    except SchemaOutOfDate as exc:
-        print(f"reseau-bot: {exc}", file=sys.stderr)
-        return 2
     except discord.LoginFailure:
-        print("reseau-bot: Discord refused the token (check DISCORD_TOKEN or discord.token_file)", file=sys.stderr)
+        print(f"reseau-bot: {t('cli.token_refused')}", file=sys.stderr)
         return 2
+
+
+def _on_engine(config: Config, work):
+    from storage.db import create_engine
+
+    async def go():
+        engine = create_engine(config.database.url)
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
 
 
 @command("db upgrade")
 def cmd_db_upgrade(args: argparse.Namespace, config: Config) -> int:
-    from storage.db import create_engine, current_revision, upgrade
+    from storage.db import current_revision, upgrade
 
-    async def go() -> str | None:
-        engine = create_engine(config.database.url)
-        try:
-            await upgrade(engine)
-            return await current_revision(engine)
-        finally:
-            await engine.dispose()
+    async def work(engine) -> str | None:
+        await upgrade(engine)
+        return await current_revision(engine)
 
-    revision = asyncio.run(go())
-    print(f"database schema at {revision} (head)")
+    print(text(config)("cli.db.upgraded", revision=_on_engine(config, work)))
     return 0
 
 
 @command("db current")
 def cmd_db_current(args: argparse.Namespace, config: Config) -> int:
-    from storage.db import create_engine, current_revision, head_revision
+    from storage.db import current_revision, head_revision
 
-    async def go() -> str | None:
-        engine = create_engine(config.database.url)
-        try:
-            return await current_revision(engine)
-        finally:
-            await engine.dispose()
-
-    current = asyncio.run(go())
+    t = text(config)
+    current = _on_engine(config, current_revision)
     head = head_revision()
-    state = "up to date" if current == head else "out of date: run `reseau-bot db upgrade`"
-    print(f"database schema at {current or 'nothing'}; code expects {head} ({state})")
+    key = "cli.db.current_ok" if current == head else "cli.db.current_behind"
+    print(t(key, current=current or t("cli.db.nothing"), head=head))
     return 0 if current == head else 1
 
 
 @command("db downgrade")
 def cmd_db_downgrade(args: argparse.Namespace, config: Config) -> int:
-    from storage.db import create_engine, downgrade
+    from storage.db import downgrade
 
-    async def go() -> None:
-        engine = create_engine(config.database.url)
-        try:
-            await downgrade(engine, args.revision)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(go())
-    print(f"database schema moved to {args.revision}")
+    _on_engine(config, lambda engine: downgrade(engine, args.revision))
+    print(f"database schema moved to {args.revision}")  # developers only, not translated
     return 0
 
 
@@ -192,11 +205,7 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     try:
         import simcord  # noqa: F401
     except ImportError:
-        print(
-            "reseau-bot: the demo runs on SimCord, a simulated Discord; install it with:\n"
-            "    pip install -e '.[demo]'",
-            file=sys.stderr,
-        )
+        print(f"reseau-bot: {text(config)('cli.demo.needs_simcord')}", file=sys.stderr)
         return 2
     from bot.demo import run_demo
 
@@ -211,7 +220,7 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 
 if __name__ == "__main__":
     # `python -m bot.cli`: run the importable module's main(), so that the feature
-    # sub-commands registered on `bot.cli` (not on `__main__`) are there too.
+    # sub-commands registered through `bot.cli_base` are those `bot.cli` loads.
     from bot.cli import main as _main
 
     raise SystemExit(_main())

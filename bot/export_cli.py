@@ -15,14 +15,15 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bot.cli import PARSER_EXTENSIONS, command
+from bot.cli_base import Text, command, parser_extension, with_sessions
 from bot.config import Config
 from bot.services.exports import FORMATS, HEADINGS, LAYOUTS, Exporter, ExportRequest
 
 _FORMAT_BY_SUFFIX = {".csv": "csv", ".xlsx": "xlsx", ".json": "json", ".jsonl": "json"}
 
 
-def _parsers(sub: argparse._SubParsersAction) -> None:
+@parser_extension
+def _parsers(sub: argparse._SubParsersAction, t: Text) -> None:
     p = sub.add_parser(
         "export",
         help="export the answers of a poll or a campaign (CSV, XLSX, JSON Lines) with a codebook",
@@ -42,13 +43,9 @@ def _parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="data file; the codebook goes next to it")
 
 
-PARSER_EXTENSIONS.append(_parsers)
-
 
 @command("export")
 def cmd_export(args: argparse.Namespace, config: Config) -> int:
-    from bot.commands_cli import with_sessions
-
     output = Path(args.output)
     fmt = args.format or _FORMAT_BY_SUFFIX.get(output.suffix.lower())
     if fmt is None:

@@ -19,7 +19,7 @@ import asyncio
 import sys
 import time
 
-from bot.cli import PARSER_EXTENSIONS, command
+from bot.cli_base import Text, command, parser_extension, with_sessions
 from bot.config import Config
 from bot.services import extracts as service
 from bot.services.delivery import DeliveryReport
@@ -29,7 +29,8 @@ PUBLISH_RATE = 50.0  # Discord's global limit, requests per second; nothing else
 PUBLISH_CONCURRENCY = 50
 
 
-def _parsers(sub: argparse._SubParsersAction) -> None:
+@parser_extension
+def _parsers(sub: argparse._SubParsersAction, t: Text) -> None:
     extracts = sub.add_parser("extracts", help="monthly extracts: import, list, show, publish")
     actions = extracts.add_subparsers(dest="extracts_command", required=True, metavar="ACTION")
     imp = actions.add_parser("import", help="import a Markdown/text file, a folder, an RSS/Atom feed or a web page")
@@ -43,8 +44,6 @@ def _parsers(sub: argparse._SubParsersAction) -> None:
     pub.add_argument("id", type=int, nargs="?")
     sub.add_parser("schedule", help="print the next three monthly extract posts (local time)")
 
-
-PARSER_EXTENSIONS.append(_parsers)
 
 
 def _line(e: models.Extract, counts: dict[str, int] | None = None) -> str:
@@ -70,8 +69,6 @@ def cmd_extracts(args: argparse.Namespace, config: Config) -> int:
 
 
 def _import(args: argparse.Namespace, config: Config) -> int:
-    from bot.commands_cli import with_sessions
-
     async def work(sessions):
         return await service.import_source(sessions, args.source, config=config, now=models.utcnow())
 
@@ -84,8 +81,6 @@ def _import(args: argparse.Namespace, config: Config) -> int:
 
 
 def _list(args: argparse.Namespace, config: Config) -> int:
-    from bot.commands_cli import with_sessions
-
     async def work(sessions):
         rows = await service.list_extracts(sessions)
         return [(e, await service.delivery_counts(sessions, e.id)) for e in rows]
@@ -101,8 +96,6 @@ def _list(args: argparse.Namespace, config: Config) -> int:
 
 
 def _show(args: argparse.Namespace, config: Config) -> int:
-    from bot.commands_cli import with_sessions
-
     async def work(sessions):
         extract = await service.get_extract(sessions, args.id)
         return extract, await service.delivery_counts(sessions, extract.id)
@@ -157,7 +150,6 @@ def _print_report(report: DeliveryReport, seconds: float) -> None:
 
 
 def _publish(args: argparse.Namespace, config: Config) -> int:
-    from bot.commands_cli import with_sessions
     from bot.i18n import Catalogue
     from bot.posting import RestSender
     from bot.runtime import SECRETS, point_discord_at

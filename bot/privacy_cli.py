@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bot.cli import PARSER_EXTENSIONS, command
+from bot.cli_base import Text, command, parser_extension, with_sessions
 from bot.config import Config
 from bot.services.profiles import ProfileService, PruneResult
 
 
-def _parsers(sub: argparse._SubParsersAction) -> None:
+@parser_extension
+def _parsers(sub: argparse._SubParsersAction, t: Text) -> None:
     p = sub.add_parser(
         "prune",
         help="delete answers and profiles older than privacy.retention_days",
@@ -27,13 +28,9 @@ def _parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
 
 
-PARSER_EXTENSIONS.append(_parsers)
-
 
 @command("prune")
 def cmd_prune(args: argparse.Namespace, config: Config) -> int:
-    from bot.commands_cli import with_sessions
-
     async def work(sessions) -> PruneResult:
         return await ProfileService.from_config(sessions, config).prune(dry_run=args.dry_run)
 

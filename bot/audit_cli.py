@@ -1,37 +1,20 @@
-"""Feature sub-commands of ``reseau-bot`` (imported by ``bot.cli.main`` to register them)."""
+"""``reseau-bot audit``: print the audit log."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 
-from bot import (
-    export_cli,  # noqa: F401  (registers `reseau-bot export`)
-    extracts_cli,  # noqa: F401  (registers `reseau-bot extracts …` and `schedule`)
-    privacy_cli,  # noqa: F401  (registers `reseau-bot prune`)
-)
-from bot.cli import PARSER_EXTENSIONS, command
+from bot.cli_base import Text, command, parser_extension, with_sessions
 from bot.config import Config
-from storage.db import create_engine, ensure_current, session_factory
 from storage.repositories import AuditRepository
 
 
-def _parsers(sub: argparse._SubParsersAction) -> None:
+@parser_extension
+def _parsers(sub: argparse._SubParsersAction, t: Text) -> None:
     audit = sub.add_parser("audit", help="print the audit log (publishes, schedules, cancels, skips…)")
     audit.add_argument("--limit", type=int, default=50)
 
-
-PARSER_EXTENSIONS.append(_parsers)
-
-
-async def with_sessions(config: Config, work):
-    """Run ``work(sessions)`` on an up-to-date database, then dispose of the engine."""
-    engine = create_engine(config.database.url)
-    try:
-        await ensure_current(engine)
-        return await work(session_factory(engine))
-    finally:
-        await engine.dispose()
 
 
 @command("audit")

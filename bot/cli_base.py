@@ -1,0 +1,81 @@
+"""What every ``reseau-bot`` sub-command module stands on: the registry, the CLI's language and
+the database helper.  Feature modules (``bot/*_cli.py``) import this, never ``bot.cli``, so the
+command line has no import cycle: ``bot.cli`` imports the features, the features import this.
+
+A feature module registers its parser and its handler::
+
+    @parser_extension
+    def _parsers(sub: argparse._SubParsersAction, t: Text) -> None:
+        p = sub.add_parser("audit", help=t("cli.audit.help"))
+        p.add_argument("--limit", type=int, default=50, help=t("cli.audit.limit"))
+
+    @command("audit")
+    def cmd_audit(args: argparse.Namespace, config: Config) -> int:
+        t = text(config)
+        print(t("cli.audit.empty"))
+        return 0
+
+Every sentence printed comes from the catalogue (``bot/locales``), in ``bot.language`` of the
+configuration (French by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from bot.config import Config
+from bot.i18n import Catalogue
+
+Handler = Callable[[argparse.Namespace, Config], int]
+COMMANDS: dict[str, Handler] = {}
+T = TypeVar("T")
+
+
+class Text:
+    """The catalogue bound to one language: ``t("cli.db.upgraded", revision=…)``."""
+
+    def __init__(self, lang: str, catalogue: Catalogue | None = None) -> None:
+        self.lang = lang
+        self.catalogue = catalogue or Catalogue.load(default_lang=lang)
+
+    def __call__(self, key: str, /, **params: Any) -> str:
+        return self.catalogue.t(key, self.lang, **params)
+
+
+ParserExtension = Callable[[argparse._SubParsersAction, Text], None]
+PARSER_EXTENSIONS: list[ParserExtension] = []
+
+
+def command(name: str) -> Callable[[Handler], Handler]:
+    """Register ``fn`` as the handler of sub-command ``name`` (``"db upgrade"`` for nested ones)."""
+
+    def register(fn: Handler) -> Handler:
+        COMMANDS[name] = fn
+        return fn
+
+    return register
+
+
+def parser_extension(fn: ParserExtension) -> ParserExtension:
+    """Register a function that adds sub-parsers (called with the language's ``Text``)."""
+    PARSER_EXTENSIONS.append(fn)
+    return fn
+
+
+def text(config: Config) -> Text:
+    """The CLI's language: the configuration's ``bot.language``."""
+    return Text(config.bot.language)
+
+
+async def with_sessions(config: Config, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work(sessions)`` on an up-to-date database, then dispose of the engine."""
+    from storage.db import create_engine, ensure_current, session_factory
+
+    engine = create_engine(config.database.url)
+    try:
+        await ensure_current(engine)
+        return await work(session_factory(engine))
+    finally:
+        await engine.dispose()
