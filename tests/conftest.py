@@ -32,7 +32,6 @@ from storage.models import Base
 
 PG_URL = os.environ.get("RESEAU_TEST_DATABASE_URL", "")
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 
 
 def pytest_report_header(config: pytest.Config) -> str:

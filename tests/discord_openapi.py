@@ -1,7 +1,7 @@
 """Validate the REST requests a discord.py bot makes against Discord's OpenAPI description.
 
 Discord publishes an OpenAPI 3.1 description of its HTTP API v10 (a copy lives in
-``shared/discord-api/openapi.json`` next to this repository, see its README). It is
+``tests/discord_api/openapi.json`` with its source, commit and licence; see the README there). It is
 an independent oracle for the request bodies discord.py builds for us: the SimCord
 double records every REST call in ``env.http_requests`` and :func:`assert_requests_valid`
 checks each of them:
@@ -74,6 +74,7 @@ __all__ = [
 ]
 
 ENV_VAR = "DISCORD_OPENAPI_PATH"
+SPEC_PATH = Path(__file__).resolve().with_name("discord_api") / "openapi.json"
 SPEC_URI = "urn:discord-api:openapi.json"
 
 HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "trace")
@@ -421,19 +422,9 @@ def command_violations(command: Any, where: str = "body") -> list[str]:
 
 # --------------------------------------------------------------------- the validator
 def default_spec_path() -> Path:
-    """``$DISCORD_OPENAPI_PATH``, else ``shared/discord-api/openapi.json`` found walking up."""
+    """``$DISCORD_OPENAPI_PATH``, else the copy kept in the repository (``tests/discord_api/``)."""
     env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parent
-    for folder in (here, *here.parents):
-        candidate = folder / "shared" / "discord-api" / "openapi.json"
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"Discord's openapi.json not found: set {ENV_VAR} or put it in a shared/discord-api/ "
-        f"folder beside the repository (searched upwards from {here})"
-    )
+    return Path(env) if env else SPEC_PATH
 
 
 @cache

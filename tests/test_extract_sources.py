@@ -18,8 +18,9 @@ from bot.services.extract_sources import (
     parse_path,
 )
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
-REAL_EXAMPLE = REFERENCE / "monthly-extract-example.txt"
+# A monthly post as messy as real ones (our own text): the intro printed twice, a paragraph
+# repeated further down, blank lines of no-break spaces, a trailing "rapport enquête" link label.
+MESSY_EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "extract-messy.txt"
 
 GOOD = """\
 ---
@@ -243,15 +244,17 @@ def test_path_errors(tmp_path: Path) -> None:
     assert error.params["source"] == "b.md"
 
 
-@pytest.mark.skipif(not REAL_EXAMPLE.exists(), reason="shared/reference is not next to this checkout")
-def test_real_example_imports_cleanly() -> None:
-    raw = REAL_EXAMPLE.read_text(encoding="utf-8")
-    [draft] = parse_path(REAL_EXAMPLE)
-    assert draft.source_key == "file:reference/monthly-extract-example.txt"
+def test_messy_example_imports_cleanly() -> None:
+    raw = MESSY_EXAMPLE.read_text(encoding="utf-8")
+    [draft] = parse_path(MESSY_EXAMPLE)
+    assert draft.source_key == "file:fixtures/extract-messy.txt"
     assert draft.title == raw.strip().splitlines()[0].strip()
     assert draft.intro is not None and draft.intro.startswith("Chaque mois, nous vous présentons un extrait")
     # The intro was printed twice: it is the intro, once, and not in the body.
     assert raw.count("Chaque mois") == 2
+    # A paragraph repeated further down is kept once; lines of no-break spaces are blank lines.
+    assert raw.count("Un tiers des associations") == 2 and draft.body.count("Un tiers des associations") == 1
+    assert "\u00a0\n" in raw and "\u00a0\n" not in draft.body
     assert "Chaque mois" not in draft.body
     paragraphs = draft.body.split("\n\n")
     assert len(paragraphs) == len(set(paragraphs))

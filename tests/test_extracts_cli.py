@@ -25,7 +25,9 @@ from bot.services import extracts as service
 from storage import models
 
 REPO = Path(__file__).resolve().parents[1]
-REAL_EXAMPLE = REPO.parent / "shared" / "reference" / "monthly-extract-example.txt"
+# A monthly post as messy as real ones (our own text): the intro printed twice, a paragraph
+# repeated further down, blank lines of no-break spaces, a trailing "rapport enquête" link label.
+MESSY_EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "extract-messy.txt"
 TOKEN = "MTQ1NjA3NDQ0Mzk4MDgwMDAwMQ.GabcDE.not-a-real-token-for-tests-000000"
 GUILD = 900000000000000001
 
@@ -94,16 +96,15 @@ def test_import_a_folder_then_reimport_updates(database_url, tmp_path):
     assert missing.returncode == 1 and "Aucun extrait n° 99." in missing.stderr
 
 
-@pytest.mark.skipif(not REAL_EXAMPLE.exists(), reason="shared/reference is not next to this checkout")
-def test_the_real_example_imports_into_a_clean_extract(database_url, tmp_path):
+def test_the_messy_example_imports_into_a_clean_extract(database_url, tmp_path):
     config = write_config(tmp_path, database_url)
-    result = run(config, "extracts", "import", str(REAL_EXAMPLE))
+    result = run(config, "extracts", "import", str(MESSY_EXAMPLE))
     assert result.returncode == 0, result.stderr and "1 created" in result.stdout
     shown = run(config, "extracts", "show", "1").stdout
     assert shown.count("Chaque mois, nous vous présentons") == 1  # printed twice in the source
     assert "rapport enquête" not in [line.strip() for line in shown.splitlines()]
     assert not shown.rstrip().endswith(":")
-    assert "1 updated" in run(config, "extracts", "import", str(REAL_EXAMPLE)).stdout
+    assert "1 updated" in run(config, "extracts", "import", str(MESSY_EXAMPLE)).stdout
 
 
 def test_malformed_front_matter_is_a_clear_error_and_imports_nothing(database_url, tmp_path):
