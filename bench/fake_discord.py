@@ -29,6 +29,22 @@ Routes (under ``/api/v10``, all behind ``Authorization: Bot <token>``, 401 other
   in ``forbidden_channels`` 403 ``{"message": "Missing Permissions", "code": 50013}``; any other
   path 404 ``{"message": "404: Not Found", "code": 0}``.
 
+A small *world* of guilds, roles, members and channels, for what ``reseau-bot check`` reads (declare
+it with ``add_guild`` / ``add_role`` / ``add_member`` / ``add_channel``, the ``world=`` argument or
+``--world FILE.json``, shaped like :meth:`FakeDiscordREST.load_world`'s input):
+
+* ``GET /applications/@me`` (the application of the bot, ``flags`` from ``application_flags``);
+* ``GET /guilds/{id}``, ``GET /guilds/{id}/roles``: 404 ``Unknown Guild`` (10004) for a guild not
+  declared, 403 ``Missing Access`` (50001) for a declared guild the bot is not a member of;
+* ``GET /guilds/{id}/members/{user_id}``: 404 ``Unknown Member`` (10007) for a non-member;
+* ``GET /channels/{id}`` with its ``permission_overwrites``: 404 ``Unknown Channel`` for a channel
+  not declared, 403 ``Missing Access`` when the bot is not in its guild or cannot view it (its
+  effective permissions lack VIEW_CHANNEL, computed here independently of the bot's code).
+
+Every body is shaped as Discord's OpenAPI description says (``tests/test_fake_discord.py`` validates
+them). ``inject_failure(path, status=…)`` makes the next request(s) on an ``/api`` path answer a 5xx,
+a 429 with ``retry_after``, or a body that is not JSON.
+
 Test-only control routes, outside ``/api`` and never rate limited: ``GET /_fake/stats`` and
 ``GET /_fake/messages``.
 
@@ -91,6 +107,17 @@ MESSAGE_CREATE_BUCKET = "80c17d2f203122d936070c88c8d10f33"  # opaque, like Disco
 DEFAULT_BOT_ID = 1100000000000000001
 MAX_NONCE_LENGTH = 25
 MAX_CONTENT_LENGTH = 2000
+
+# Permission bits the world's visibility rule needs (Discord's documented values).
+ADMINISTRATOR = 1 << 3
+VIEW_CHANNEL = 1 << 10
+# A new guild's @everyone, roughly: see, write, embed, attach, read history, react, polls.
+EVERYONE_DEFAULT = (
+    (1 << 6) | (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 18) | (1 << 26) | (1 << 49)
+)
+GUILD_TEXT = 0
+ROLE_OVERWRITE = 0
+MEMBER_OVERWRITE = 1
 
 JsonDict = dict[str, Any]
 
@@ -287,6 +314,8 @@ class FakeDiscordREST:
         state_path: str | os.PathLike[str] | None = None,
         token: str | None = None,
         bot_user_id: int = DEFAULT_BOT_ID,
+        application_flags: int = 0,
+        world: JsonDict | None = None,
     ) -> None:
         if global_algorithm not in ("gcra", "window"):
             raise ValueError("global_algorithm must be 'gcra' or 'window'")
@@ -315,7 +344,19 @@ class FakeDiscordREST:
             "flags": 0,
             "public_flags": 0,
             "verified": True,
+            "primary_guild": None,
+            "locale": "en-US",
         }
+        self.application_flags = application_flags
+        # The world (see the module doc): guild id -> guild, guild id -> role id -> role,
+        # guild id -> user id -> role ids, channel id -> channel.
+        self.guilds: dict[int, JsonDict] = {}
+        self.roles: dict[int, dict[int, JsonDict]] = {}
+        self.members: dict[int, dict[int, list[int]]] = {}
+        self.channels: dict[int, JsonDict] = {}
+        self._failures: dict[str, deque[tuple[int, bytes, dict[str, str]]]] = {}
+        if world:
+            self.load_world(world)
         self.messages: list[JsonDict] = []
         self.stats: dict[str, int] = {}
         self.reset_stats()
@@ -371,6 +412,11 @@ class FakeDiscordREST:
         r.add_get("/_fake/messages", self._fake_messages)
         r.add_get(API_PREFIX + "/users/@me", self._get_me)
         r.add_get(API_PREFIX + "/oauth2/applications/@me", self._get_application)
+        r.add_get(API_PREFIX + "/applications/@me", self._get_application)
+        r.add_get(API_PREFIX + "/guilds/{guild_id}", self._get_guild)
+        r.add_get(API_PREFIX + "/guilds/{guild_id}/roles", self._get_roles)
+        r.add_get(API_PREFIX + "/guilds/{guild_id}/members/{user_id}", self._get_member)
+        r.add_get(API_PREFIX + "/channels/{channel_id}", self._get_channel)
         r.add_get(API_PREFIX + "/gateway/bot", self._get_gateway_bot)
         r.add_get(API_PREFIX + "/gateway", self._get_gateway_bot)
         r.add_post(API_PREFIX + "/channels/{channel_id}/messages", self._create_message)
@@ -425,6 +471,250 @@ class FakeDiscordREST:
         """Messages of a channel, oldest first."""
         return list(self._by_channel.get(str(channel_id), []))
 
+    # ---- the world: guilds, roles, members, channels
+    @property
+    def bot_id(self) -> int:
+        return int(self.bot_user["id"])
+
+    def add_guild(
+        self,
+        guild_id: int,
+        name: str = "Réseau",
+        *,
+        owner_id: int = 1100000000000000099,
+        everyone_permissions: int = EVERYONE_DEFAULT,
+        bot_member: bool = True,
+        bot_roles: Iterable[int] = (),
+    ) -> JsonDict:
+        """A guild with its @everyone role (id = the guild's); the bot is a member unless told."""
+        guild = {"id": int(guild_id), "name": name, "owner_id": int(owner_id)}
+        self.guilds[int(guild_id)] = guild
+        self.roles[int(guild_id)] = {}
+        self.members[int(guild_id)] = {}
+        self.add_role(guild_id, guild_id, "@everyone", permissions=everyone_permissions, position=0)
+        if bot_member:
+            self.add_member(guild_id, self.bot_id, roles=bot_roles)
+        return guild
+
+    def add_role(
+        self,
+        guild_id: int,
+        role_id: int,
+        name: str,
+        *,
+        permissions: int = 0,
+        mentionable: bool = False,
+        position: int | None = None,
+        managed: bool = False,
+    ) -> JsonDict:
+        roles = self.roles[int(guild_id)]
+        role = {
+            "id": int(role_id),
+            "name": name,
+            "permissions": int(permissions),
+            "mentionable": bool(mentionable),
+            "position": len(roles) if position is None else position,
+            "managed": managed,
+        }
+        roles[int(role_id)] = role
+        return role
+
+    def add_member(self, guild_id: int, user_id: int, *, roles: Iterable[int] = ()) -> None:
+        self.members[int(guild_id)][int(user_id)] = [int(r) for r in roles]
+
+    def add_channel(
+        self,
+        guild_id: int,
+        channel_id: int,
+        name: str,
+        *,
+        type: int = GUILD_TEXT,
+        overwrites: Iterable[JsonDict] = (),
+    ) -> JsonDict:
+        """``overwrites``: ``{"id": role or user id, "type": 0 role | 1 member, "allow": int, "deny": int}``."""
+        channel = {
+            "id": int(channel_id),
+            "guild_id": int(guild_id),
+            "name": name,
+            "type": type,
+            "position": len(self.channels),
+            "overwrites": [
+                {"id": int(o["id"]), "type": int(o.get("type", ROLE_OVERWRITE)), "allow": int(o.get("allow", 0)),
+                 "deny": int(o.get("deny", 0))}
+                for o in overwrites
+            ],
+        }
+        self.channels[int(channel_id)] = channel
+        return channel
+
+    def load_world(self, world: JsonDict) -> None:
+        """``{"application_flags": 0, "guilds": [{"id", "name", "owner_id", "everyone_permissions",
+        "bot_member", "bot_roles", "roles": [{"id", "name", "permissions", "mentionable"}],
+        "members": [{"id", "roles"}], "channels": [{"id", "name", "type", "overwrites"}]}]}``."""
+        self.application_flags = int(world.get("application_flags", self.application_flags))
+        for g in world.get("guilds", []):
+            gid = int(g["id"])
+            self.add_guild(gid, g.get("name", "Réseau"), owner_id=int(g.get("owner_id", 1100000000000000099)),
+                           everyone_permissions=int(g.get("everyone_permissions", EVERYONE_DEFAULT)),
+                           bot_member=False)
+            for role in g.get("roles", []):
+                self.add_role(gid, int(role["id"]), role.get("name", "role"),
+                              permissions=int(role.get("permissions", 0)),
+                              mentionable=bool(role.get("mentionable", False)))
+            if g.get("bot_member", True):
+                self.add_member(gid, self.bot_id, roles=g.get("bot_roles", []))
+            for member in g.get("members", []):
+                self.add_member(gid, int(member["id"]), roles=member.get("roles", []))
+            for ch in g.get("channels", []):
+                self.add_channel(gid, int(ch["id"]), ch.get("name", "salon"), type=int(ch.get("type", GUILD_TEXT)),
+                                 overwrites=ch.get("overwrites", []))
+
+    def inject_failure(
+        self,
+        path: str,
+        *,
+        status: int = 500,
+        body: Any = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next ``times`` requests on ``path`` (under ``/api/v10``, e.g. ``/users/@me``) answer
+        ``status`` with ``body`` as JSON (default: Discord's error shape), or ``raw`` bytes as they
+        are (a body that is not JSON). A 429 gets Discord's rate-limit body and headers."""
+        if raw is None:
+            if body is None:
+                if status == 429:
+                    body = {"message": "You are being rate limited.", "retry_after": 0.05, "global": False}
+                else:
+                    body = {"message": f"{status}: Server Error", "code": 0}
+            raw = json.dumps(body).encode()
+        all_headers = {"Content-Type": "application/json", "Via": "1.1 google", **(headers or {})}
+        if status == 429 and isinstance(body, dict):
+            all_headers.setdefault("Retry-After", str(max(1, math.ceil(float(body.get("retry_after", 1))))))
+            all_headers.setdefault("X-RateLimit-Scope", "user")
+        queue = self._failures.setdefault(API_PREFIX + path, deque())
+        queue.extend([(status, raw, all_headers)] * times)
+
+    def _injected(self, request: web.Request) -> web.Response | None:
+        queue = self._failures.get(request.path)
+        if not queue:
+            return None
+        status, raw, headers = queue.popleft()
+        self.stats["injected"] = self.stats.get("injected", 0) + 1
+        return web.Response(status=status, body=raw, headers=headers)
+
+    def _can_view(self, channel: JsonDict) -> bool:
+        """The bot's VIEW_CHANNEL in ``channel`` by Discord's documented algorithm (base from
+        @everyone and the member's roles, ADMINISTRATOR, then @everyone, role and member
+        overwrites), written here apart from the bot's own code."""
+        gid, uid = channel["guild_id"], self.bot_id
+        member_roles = self.members.get(gid, {}).get(uid)
+        if member_roles is None:
+            return False
+        if self.guilds[gid]["owner_id"] == uid:
+            return True
+        roles = self.roles[gid]
+        perms = roles[gid]["permissions"]
+        for role_id in member_roles:
+            perms |= roles.get(role_id, {}).get("permissions", 0)
+        if perms & ADMINISTRATOR:
+            return True
+        by_id = {(o["type"], o["id"]): o for o in channel["overwrites"]}
+        everyone = by_id.get((ROLE_OVERWRITE, gid))
+        if everyone:
+            perms = (perms & ~everyone["deny"]) | everyone["allow"]
+        allow = deny = 0
+        for role_id in member_roles:
+            o = by_id.get((ROLE_OVERWRITE, role_id))
+            if o:
+                allow, deny = allow | o["allow"], deny | o["deny"]
+        perms = (perms & ~deny) | allow
+        mine = by_id.get((MEMBER_OVERWRITE, uid))
+        if mine:
+            perms = (perms & ~mine["deny"]) | mine["allow"]
+        return bool(perms & VIEW_CHANNEL)
+
+    def _role_object(self, role: JsonDict) -> JsonDict:
+        obj: JsonDict = {
+            "id": str(role["id"]),
+            "name": role["name"],
+            "permissions": str(role["permissions"]),
+            "position": role["position"],
+            "color": 0,
+            "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
+            "hoist": False,
+            "managed": role["managed"],
+            "mentionable": role["mentionable"],
+            "icon": None,
+            "unicode_emoji": None,
+            "flags": 0,
+        }
+        return obj
+
+    def _guild_object(self, guild: JsonDict) -> JsonDict:
+        return {
+            "id": str(guild["id"]),
+            "name": guild["name"],
+            "icon": None,
+            "description": None,
+            "home_header": None,
+            "splash": None,
+            "discovery_splash": None,
+            "features": [],
+            "banner": None,
+            "owner_id": str(guild["owner_id"]),
+            "application_id": None,
+            "region": "deprecated",
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "widget_enabled": False,
+            "widget_channel_id": None,
+            "verification_level": 0,
+            "roles": [self._role_object(r) for r in self.roles[guild["id"]].values()],
+            "default_message_notifications": 0,
+            "mfa_level": 0,
+            "explicit_content_filter": 0,
+            "max_presences": None,
+            "max_members": 500000,
+            "max_stage_video_channel_users": 50,
+            "max_video_channel_users": 25,
+            "vanity_url_code": None,
+            "premium_tier": 0,
+            "premium_subscription_count": 0,
+            "preferred_locale": "fr",
+            "rules_channel_id": None,
+            "safety_alerts_channel_id": None,
+            "public_updates_channel_id": None,
+            "premium_progress_bar_enabled": False,
+            "nsfw": False,
+            "nsfw_level": 0,
+            "emojis": [],
+            "stickers": [],
+            "incidents_data": None,
+        }
+
+    def _channel_object(self, channel: JsonDict) -> JsonDict:
+        return {
+            "id": str(channel["id"]),
+            "type": channel["type"],
+            "flags": 0,
+            "guild_id": str(channel["guild_id"]),
+            "name": channel["name"],
+            "position": channel["position"],
+            "parent_id": None,
+            "last_message_id": None,
+            "topic": None,
+            "nsfw": False,
+            "rate_limit_per_user": 0,
+            "permission_overwrites": [
+                {"id": str(o["id"]), "type": o["type"], "allow": str(o["allow"]), "deny": str(o["deny"])}
+                for o in channel["overwrites"]
+            ],
+        }
+
     def _message_object(self, record: JsonDict) -> JsonDict:
         obj: JsonDict = {
             "id": record["message_id"],
@@ -460,7 +750,8 @@ class FakeDiscordREST:
         try:
             if self.latency:
                 await asyncio.sleep(self.latency / 2)
-            response = await handler(request)
+            injected = self._injected(request)
+            response = injected if injected is not None else await handler(request)
             if self.latency:
                 await asyncio.sleep(self.latency / 2)
             return response
@@ -527,20 +818,31 @@ class FakeDiscordREST:
         return gated if gated is not None else _json_response(200, self.bot_user)
 
     async def _get_application(self, request: web.Request) -> web.Response:
+        public_user = ("id", "username", "discriminator", "avatar", "global_name", "public_flags", "flags",
+                       "primary_guild", "bot")
         app = {
             "id": self.bot_user["id"],
             "name": "reseau-bot",
             "description": "",
             "icon": None,
+            "type": None,
             "bot_public": False,
             "bot_require_code_grant": False,
-            "owner": {
-                k: self.bot_user[k] for k in ("id", "username", "discriminator", "avatar", "global_name")
-            },
+            "owner": {**{k: self.bot_user[k] for k in public_user}, "id": "1100000000000000099",
+                      "username": "owner", "bot": False},
             "team": None,
             "verify_key": "0" * 64,
-            "flags": 0,
-            "bot": self.bot_user,
+            "flags": self.application_flags,
+            "flags_new": str(self.application_flags),
+            "redirect_uris": [],
+            "interactions_endpoint_url": None,
+            "role_connections_verification_url": None,
+            "approximate_guild_count": len(self.guilds),
+            "approximate_user_install_count": 0,
+            "approximate_user_authorization_count": 0,
+            "explicit_content_filter": 0,
+            "eligible_oauth2_scopes": [],
+            "bot": {k: self.bot_user[k] for k in public_user},
         }
         gated = self._gate(request)
         return gated if gated is not None else _json_response(200, app)
@@ -553,6 +855,87 @@ class FakeDiscordREST:
         }
         gated = self._gate(request)
         return gated if gated is not None else _json_response(200, body)
+
+    def _guild_problem(self, raw_id: str) -> web.Response | None:
+        """Discord's answers for a guild the bot cannot read: unknown, or not a member."""
+        guild_id = int(raw_id) if raw_id.isdigit() else None
+        if guild_id is None:
+            return _form_error("guild_id", "NUMBER_TYPE_COERCE", "Not a snowflake.")
+        if guild_id not in self.guilds:
+            self.stats["not_found"] += 1
+            return _error(404, "Unknown Guild", 10004)
+        if self.bot_id not in self.members[guild_id]:
+            self.stats["forbidden"] += 1
+            return _error(403, "Missing Access", 50001)
+        return None
+
+    def _guild_gate(self, request: web.Request) -> web.Response | None:
+        # Never `gate or problem`: an aiohttp Response is a mapping, and an empty one is falsy.
+        gated = self._gate(request)
+        return gated if gated is not None else self._guild_problem(request.match_info["guild_id"])
+
+    async def _get_guild(self, request: web.Request) -> web.Response:
+        problem = self._guild_gate(request)
+        if problem is not None:
+            return problem
+        return _json_response(200, self._guild_object(self.guilds[int(request.match_info["guild_id"])]))
+
+    async def _get_roles(self, request: web.Request) -> web.Response:
+        problem = self._guild_gate(request)
+        if problem is not None:
+            return problem
+        roles = self.roles[int(request.match_info["guild_id"])].values()
+        return _json_response(200, [self._role_object(r) for r in roles])
+
+    async def _get_member(self, request: web.Request) -> web.Response:
+        problem = self._guild_gate(request)
+        if problem is not None:
+            return problem
+        raw_user = request.match_info["user_id"]
+        user_id = self.bot_id if raw_user == "@me" else int(raw_user) if raw_user.isdigit() else None
+        members = self.members[int(request.match_info["guild_id"])]
+        if user_id not in members:
+            self.stats["not_found"] += 1
+            return _error(404, "Unknown Member", 10007)
+        public_user = ("id", "username", "discriminator", "avatar", "global_name", "public_flags", "flags",
+                       "primary_guild", "bot")
+        user = {k: self.bot_user[k] for k in public_user}
+        if user_id != self.bot_id:
+            user.update(id=str(user_id), username=f"member{user_id}", bot=False)
+        member = {
+            "avatar": None,
+            "banner": None,
+            "communication_disabled_until": None,
+            "flags": 0,
+            "joined_at": _iso(time.time() - 86400),
+            "nick": None,
+            "pending": False,
+            "premium_since": None,
+            "roles": [str(r) for r in members[user_id]],
+            "user": user,
+            "mute": False,
+            "deaf": False,
+        }
+        return _json_response(200, member)
+
+    async def _get_channel(self, request: web.Request) -> web.Response:
+        gated = self._gate(request)
+        if gated is not None:
+            return gated
+        channel_id = self._channel_id(request)
+        if channel_id is None:
+            return _form_error("channel_id", "NUMBER_TYPE_COERCE", "Not a snowflake.")
+        problem = self._channel_problem(channel_id)
+        if problem is not None:
+            return problem
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            self.stats["not_found"] += 1
+            return _error(404, "Unknown Channel", 10003)
+        if not self._can_view(channel):
+            self.stats["forbidden"] += 1
+            return _error(403, "Missing Access", 50001)
+        return _json_response(200, self._channel_object(channel))
 
     @staticmethod
     def _channel_id(request: web.Request) -> int | None:
@@ -744,6 +1127,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--missing", type=_ids, default=[], help="channel ids answering 404 (comma separated)")
     p.add_argument("--forbidden", type=_ids, default=[], help="channel ids answering 403 (comma separated)")
     p.add_argument("--token", help="accept only this bot token (default: any)")
+    p.add_argument("--world", metavar="JSON", help="guilds, roles, members and channels to serve (see load_world)")
     p.add_argument("--summarize", metavar="STATE", help="print a duplicate summary of a state file and exit")
     return p
 
@@ -768,6 +1152,7 @@ async def _serve(args: argparse.Namespace) -> None:
         forbidden_channels=args.forbidden,
         state_path=args.state,
         token=args.token,
+        world=json.loads(Path(args.world).read_text(encoding="utf-8")) if args.world else None,
     )
     async with srv:
         print(srv.base_url, flush=True)

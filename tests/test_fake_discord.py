@@ -355,3 +355,160 @@ async def test_separate_process_persists_every_message(tmp_path: Path, capsys: p
     assert summary["channels_with_duplicates"] == ["1", "2"]
     assert fake_discord.main(["--summarize", str(state)]) == 0
     assert json.loads(capsys.readouterr().out)["messages"] == 4
+
+
+# --------------------------------------------------------------------------- the world (reseau-bot check)
+def _response_violations(method: str, path: str, status: int, body: object) -> list[str]:
+    """``body`` against the response schema Discord's OpenAPI description gives ``method path``
+    for ``status`` (200, or the "4XX" client error), with the same normalisations as requests."""
+    from tests.discord_openapi import SPEC_URI, _DiscordValidator, _escape_pointer, get_validator
+
+    spec = get_validator()
+    template = spec.match_route(path)
+    assert template is not None, f"{path} is not in Discord's description"
+    responses = spec.operation(method, template)["responses"]
+    code = str(status) if str(status) in responses else f"{str(status)[0]}XX"
+    response = responses[code]
+    if "$ref" in response:  # a shared response (#/components/responses/…)
+        response = spec.document["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+        pointer = f"components/responses/{_escape_pointer(responses[code]['$ref'].rsplit('/', 1)[1])}"
+    else:
+        pointer = "/".join(_escape_pointer(t) for t in ("paths", template, method.lower(), "responses", code))
+    assert "application/json" in response["content"]
+    validator = _DiscordValidator(
+        {"$ref": f"{SPEC_URI}#/{pointer}/content/application~1json/schema"}, registry=spec.registry
+    )
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
+
+
+GUILD, OTHER_GUILD, STRANGER_GUILD = 930000000000000001, 930000000000000002, 930000000000000003
+BOT_ROLE, MEMBERS_ROLE = 931000000000000001, 931000000000000002
+OPEN, HIDDEN, ELSEWHERE = 932000000000000001, 932000000000000002, 932000000000000003
+
+
+def _world(srv: FakeDiscordREST) -> None:
+    srv.add_guild(GUILD, "Réseau Test", everyone_permissions=fake_discord.VIEW_CHANNEL, bot_roles=[BOT_ROLE])
+    srv.add_role(GUILD, BOT_ROLE, "reseau-bot", permissions=(1 << 11) | (1 << 14), managed=True)
+    srv.add_role(GUILD, MEMBERS_ROLE, "Membres", mentionable=True)
+    srv.add_channel(GUILD, OPEN, "annonces", overwrites=[{"id": GUILD, "type": 0, "deny": 1 << 14}])
+    # @everyone cannot see it, the bot's role can; then the bot itself is denied by a member overwrite
+    srv.add_channel(GUILD, HIDDEN, "moderation", overwrites=[
+        {"id": GUILD, "type": 0, "deny": fake_discord.VIEW_CHANNEL},
+        {"id": BOT_ROLE, "type": 0, "allow": fake_discord.VIEW_CHANNEL},
+        {"id": srv.bot_id, "type": 1, "deny": fake_discord.VIEW_CHANNEL},
+    ])
+    srv.add_guild(OTHER_GUILD, "Autre serveur", bot_member=False)
+    srv.add_channel(OTHER_GUILD, ELSEWHERE, "general")
+
+
+async def test_world_routes_answer_as_discord_shapes_them() -> None:
+    async with FakeDiscordREST(global_rate=100_000, application_flags=1 << 14) as srv:
+        _world(srv)
+        bot = srv.bot_id
+        expected = [
+            ("/users/@me", 200),
+            ("/applications/@me", 200),
+            ("/oauth2/applications/@me", 200),
+            (f"/guilds/{GUILD}", 200),
+            (f"/guilds/{GUILD}/roles", 200),
+            (f"/guilds/{GUILD}/members/{bot}", 200),
+            (f"/guilds/{GUILD}/members/1234", 404),
+            (f"/channels/{OPEN}", 200),
+            (f"/channels/{HIDDEN}", 403),
+            (f"/channels/{ELSEWHERE}", 403),
+            ("/channels/999", 404),
+            (f"/guilds/{OTHER_GUILD}", 403),
+            (f"/guilds/{OTHER_GUILD}/roles", 403),
+            (f"/guilds/{STRANGER_GUILD}", 404),
+        ]
+        bodies = {}
+        async with aiohttp.ClientSession(headers=AUTH) as session:
+            for path, status in expected:
+                async with session.get(srv.base_url + path) as resp:
+                    body = await resp.json()
+                    assert resp.status == status, (path, body)
+                    assert resp.headers["Content-Type"] == "application/json"
+                    assert _response_violations("GET", path, status, body) == [], path
+                    bodies[path] = body
+    assert bodies["/applications/@me"]["id"] == str(bot) and bodies["/applications/@me"]["flags"] == 1 << 14
+    guild = bodies[f"/guilds/{GUILD}"]
+    assert guild["name"] == "Réseau Test" and {r["id"] for r in guild["roles"]} == {str(GUILD), str(BOT_ROLE),
+                                                                                     str(MEMBERS_ROLE)}
+    roles = {r["name"]: r for r in bodies[f"/guilds/{GUILD}/roles"]}
+    assert roles["@everyone"]["permissions"] == str(fake_discord.VIEW_CHANNEL)
+    assert roles["Membres"]["mentionable"] is True and roles["reseau-bot"]["managed"] is True
+    assert bodies[f"/guilds/{GUILD}/members/{bot}"]["roles"] == [str(BOT_ROLE)]
+    assert bodies[f"/guilds/{GUILD}/members/{bot}"]["user"]["id"] == str(bot)
+    channel = bodies[f"/channels/{OPEN}"]
+    assert channel["guild_id"] == str(GUILD) and channel["name"] == "annonces" and channel["type"] == 0
+    assert channel["permission_overwrites"] == [{"id": str(GUILD), "type": 0, "allow": "0", "deny": str(1 << 14)}]
+    assert bodies[f"/channels/{HIDDEN}"] == {"message": "Missing Access", "code": 50001}
+    assert bodies["/channels/999"]["code"] == 10003
+    assert bodies[f"/guilds/{OTHER_GUILD}"]["code"] == 50001
+    assert bodies[f"/guilds/{STRANGER_GUILD}"] == {"message": "Unknown Guild", "code": 10004}
+    assert bodies[f"/guilds/{GUILD}/members/1234"]["code"] == 10007
+
+
+async def test_world_visibility_follows_overwrite_precedence() -> None:
+    async with FakeDiscordREST(global_rate=100_000) as srv:
+        _world(srv)
+        # without the member overwrite, the bot's role allow beats @everyone's deny
+        srv.channels[HIDDEN]["overwrites"].pop()
+        async with aiohttp.ClientSession(headers=AUTH) as session:
+            async with session.get(f"{srv.base_url}/channels/{HIDDEN}") as resp:
+                assert resp.status == 200
+            # an administrator role sees through every overwrite
+            srv.channels[HIDDEN]["overwrites"].append({"id": BOT_ROLE, "type": 0, "allow": 0,
+                                                       "deny": fake_discord.VIEW_CHANNEL})
+            async with session.get(f"{srv.base_url}/channels/{HIDDEN}") as resp:
+                assert resp.status == 403
+            srv.add_role(GUILD, 931000000000000009, "admin", permissions=fake_discord.ADMINISTRATOR)
+            srv.add_member(GUILD, srv.bot_id, roles=[BOT_ROLE, 931000000000000009])
+            async with session.get(f"{srv.base_url}/channels/{HIDDEN}") as resp:
+                assert resp.status == 200
+
+
+async def test_world_from_json_and_injected_failures(tmp_path: Path) -> None:
+    world = {
+        "application_flags": 0,
+        "guilds": [{"id": str(GUILD), "name": "Réseau", "everyone_permissions": 1024, "bot_roles": [BOT_ROLE],
+                    "roles": [{"id": BOT_ROLE, "name": "bot", "permissions": 2048}],
+                    "channels": [{"id": OPEN, "name": "annonces"}]}],
+    }
+    async with FakeDiscordREST(global_rate=100_000, world=world) as srv:
+        srv.inject_failure("/users/@me", status=502)
+        srv.inject_failure(f"/channels/{OPEN}", raw=b'{"id": "12', status=200)
+        srv.inject_failure(f"/guilds/{GUILD}", status=429, body={"message": "You are being rate limited.",
+                                                                  "retry_after": 0.25, "global": False})
+        async with aiohttp.ClientSession(headers=AUTH) as session:
+            async with session.get(f"{srv.base_url}/users/@me") as resp:
+                assert resp.status == 502
+            async with session.get(f"{srv.base_url}/users/@me") as resp:
+                assert resp.status == 200  # only the next one
+            async with session.get(f"{srv.base_url}/channels/{OPEN}") as resp:
+                assert resp.status == 200
+                with pytest.raises(json.JSONDecodeError):
+                    json.loads(await resp.read())
+            async with session.get(f"{srv.base_url}/channels/{OPEN}") as resp:
+                assert (await resp.json())["name"] == "annonces"
+            async with session.get(f"{srv.base_url}/guilds/{GUILD}") as resp:
+                assert resp.status == 429 and resp.headers["Retry-After"] == "1"
+                assert (await resp.json())["retry_after"] == 0.25
+            async with session.get(f"{srv.base_url}/guilds/{GUILD}/roles") as resp:
+                assert {r["name"] for r in await resp.json()} == {"@everyone", "bot"}
+    assert srv.stats["injected"] == 3
+
+    # and the separate process reads the same world from a file
+    path = tmp_path / "world.json"
+    path.write_text(json.dumps(world), encoding="utf-8")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(_PATH), "--port", "0", "--world", str(path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        base_url = (await asyncio.wait_for(proc.stdout.readline(), timeout=20)).decode().strip()
+        async with aiohttp.ClientSession(headers=AUTH) as session:
+            async with session.get(f"{base_url}/channels/{OPEN}") as resp:
+                assert (await resp.json())["guild_id"] == str(GUILD)
+    finally:
+        await _stop(proc)
