@@ -5,17 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bot.cli_base import Text, command, parser_extension, with_sessions
+from bot.cli_base import Text, command, parser_extension, text, with_sessions
 from bot.config import Config
 from storage.repositories import AuditRepository
 
 
 @parser_extension
 def _parsers(sub: argparse._SubParsersAction, t: Text) -> None:
-    audit = sub.add_parser("audit", help="print the audit log (publishes, schedules, cancels, skips…)")
-    audit.add_argument("--limit", type=int, default=50)
-
-
+    audit = sub.add_parser("audit", help=t("cli.audit.help"), description=t("cli.audit.description"))
+    audit.add_argument("--limit", type=int, default=50, metavar="N", help=t("cli.audit.limit"))
 
 @command("audit")
 def cmd_audit(args: argparse.Namespace, config: Config) -> int:
@@ -23,16 +21,18 @@ def cmd_audit(args: argparse.Namespace, config: Config) -> int:
         async with sessions() as session:
             return await AuditRepository(session).latest(args.limit)
 
+    t = text(config)
     entries = asyncio.run(with_sessions(config, work))
     tz = config.tz
     for e in reversed(entries):
-        where = f"guild {e.guild_id}" if e.guild_id else "-"
+        where = t("cli.audit.guild", id=e.guild_id) if e.guild_id else "-"
         if e.channel_id:
-            where += f" channel {e.channel_id}"
-        who = e.actor_id if e.actor_id is not None else "system"
+            where += " " + t("cli.audit.channel", id=e.channel_id)
+        who = e.actor_id if e.actor_id is not None else t("cli.audit.system")
         details = " ".join(f"{k}={v}" for k, v in sorted(e.details.items()))
-        print(f"{e.at.astimezone(tz):%Y-%m-%d %H:%M} {e.action:<22} by {who} on {e.target_type} {e.target_id} "
-              f"({where}) {details}".rstrip())
+        line = t("cli.audit.line", at=f"{e.at.astimezone(tz):%Y-%m-%d %H:%M}", action=f"{e.action:<22}", who=who,
+                 target=f"{e.target_type} {e.target_id}", where=where)
+        print(f"{line} {details}".rstrip())
     if not entries:
-        print("audit log is empty")
+        print(t("cli.audit.empty"))
     return 0

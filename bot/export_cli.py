@@ -15,7 +15,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bot.cli_base import Text, command, parser_extension, with_sessions
+from bot.cli_base import Text, command, parser_extension, text, with_sessions
 from bot.config import Config
 from bot.services.exports import FORMATS, HEADINGS, LAYOUTS, Exporter, ExportRequest
 
@@ -24,33 +24,25 @@ _FORMAT_BY_SUFFIX = {".csv": "csv", ".xlsx": "xlsx", ".json": "json", ".jsonl": 
 
 @parser_extension
 def _parsers(sub: argparse._SubParsersAction, t: Text) -> None:
-    p = sub.add_parser(
-        "export",
-        help="export the answers of a poll or a campaign (CSV, XLSX, JSON Lines) with a codebook",
-        description="Export answers with their codebook. Respondents are pseudonymised with the secret "
-        "in the environment variable named by privacy.pseudonym_secret_env (RESEAU_EXPORT_SECRET).",
-    )
+    p = sub.add_parser("export", help=t("cli.export.help"), description=t("cli.export.description"))
     scope = p.add_mutually_exclusive_group(required=True)
-    scope.add_argument("--poll", type=int, metavar="ID", help="one poll")
-    scope.add_argument("--campaign", metavar="NAME", help="every poll of a campaign")
-    p.add_argument("--format", choices=FORMATS, help="file format (default: from the -o suffix)")
-    p.add_argument("--layout", choices=LAYOUTS, default="long",
-                   help="long: one row per answer (per chosen option); wide: one row per respondent")
-    p.add_argument("--headings", choices=HEADINGS, default="codes", help="wide layout question headings")
-    p.add_argument("--separator", choices=(",", ";"), default=",", metavar="SEP", help="CSV separator (';' for French Excel)")
-    p.add_argument("--identified", action="store_true",
-                   help="write raw Discord user ids instead of pseudonyms (operators only; handle with care)")
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="data file; the codebook goes next to it")
-
+    scope.add_argument("--poll", type=int, metavar="ID", help=t("cli.export.poll"))
+    scope.add_argument("--campaign", metavar=t("cli.metavar.name"), help=t("cli.export.campaign"))
+    p.add_argument("--format", choices=FORMATS, help=t("cli.export.format"))
+    p.add_argument("--layout", choices=LAYOUTS, default="long", help=t("cli.export.layout"))
+    p.add_argument("--headings", choices=HEADINGS, default="codes", help=t("cli.export.headings"))
+    p.add_argument("--separator", choices=(",", ";"), default=",", metavar="SEP", help=t("cli.export.separator"))
+    p.add_argument("--identified", action="store_true", help=t("cli.export.identified"))
+    p.add_argument("-o", "--output", required=True, metavar=t("cli.metavar.file"), help=t("cli.export.output"))
 
 
 @command("export")
 def cmd_export(args: argparse.Namespace, config: Config) -> int:
+    t = text(config)
     output = Path(args.output)
     fmt = args.format or _FORMAT_BY_SUFFIX.get(output.suffix.lower())
     if fmt is None:
-        print(f"reseau-bot: cannot tell the format from {output.name!r}: pass --format csv|xlsx|json",
-              file=sys.stderr)
+        print(f"reseau-bot: {t('cli.export.unknown_format', name=output.name)}", file=sys.stderr)
         return 2
     request = ExportRequest(
         poll_id=args.poll, campaign=args.campaign, format=fmt, layout=args.layout,
@@ -63,7 +55,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
             exporter.secret()  # fail before counting anything
         from tqdm import tqdm
 
-        with tqdm(desc="export", unit=" rows", unit_scale=True, file=sys.stderr, disable=None,
+        with tqdm(desc=t("cli.export.progress"), unit=t("cli.export.rows_unit"), unit_scale=True, file=sys.stderr, disable=None,
                   mininterval=0.5) as bar:
             if not bar.disable:
                 bar.total = await exporter.count_rows(request)
@@ -74,11 +66,9 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
             return await exporter.export_to_path(request, output, progress=progress)
 
     result = asyncio.run(with_sessions(config, work))
-    who = "raw Discord ids (--identified)" if request.identified else "pseudonymised respondents"
-    print(f"wrote {result.rows} rows ({result.answers} answers, {result.respondents} respondents, {who}) "
-          f"to {result.files[0]}")
-    if len(result.files) > 1:
-        print(f"codebook: {result.files[1]}")
-    else:
-        print("codebook: the 'codebook' sheet of the workbook")
+    who = t("cli.export.identified_ids" if request.identified else "cli.export.pseudonymised")
+    print(t("cli.export.wrote", rows=result.rows, answers=result.answers, respondents=result.respondents, who=who,
+            file=result.files[0]))
+    print(t("cli.export.codebook_file", file=result.files[1]) if len(result.files) > 1
+          else t("cli.export.codebook_sheet"))
     return 0

@@ -4,7 +4,7 @@
     reseau-bot extracts list                # every extract, queue order, with its deliveries
     reseau-bot extracts show ID
     reseau-bot extracts publish [ID]        # over Discord's REST API only: no gateway session
-    reseau-bot schedule                     # the next three monthly posts, local time
+    reseau-bot schedule [--count N]         # the next monthly posts, local time
 
 ``extracts publish`` without an id handles the current month's slot (once, like the bot's
 scheduler: the bot will not post that month again), then sends every pending delivery — so
@@ -19,7 +19,7 @@ import asyncio
 import sys
 import time
 
-from bot.cli_base import Text, command, parser_extension, with_sessions
+from bot.cli_base import Text, command, parser_extension, text, with_sessions
 from bot.config import Config
 from bot.services import extracts as service
 from bot.services.delivery import DeliveryReport
@@ -31,31 +31,45 @@ PUBLISH_CONCURRENCY = 50
 
 @parser_extension
 def _parsers(sub: argparse._SubParsersAction, t: Text) -> None:
-    extracts = sub.add_parser("extracts", help="monthly extracts: import, list, show, publish")
-    actions = extracts.add_subparsers(dest="extracts_command", required=True, metavar="ACTION")
-    imp = actions.add_parser("import", help="import a Markdown/text file, a folder, an RSS/Atom feed or a web page")
-    imp.add_argument("source", metavar="PATH|URL")
-    actions.add_parser("list", help="print every extract in queue order")
-    show = actions.add_parser("show", help="print one extract")
-    show.add_argument("id", type=int)
-    pub = actions.add_parser(
-        "publish", help="post the due extract (or extract ID) over Discord's REST API, without the gateway"
-    )
-    pub.add_argument("id", type=int, nargs="?")
-    sub.add_parser("schedule", help="print the next three monthly extract posts (local time)")
+    extracts = sub.add_parser("extracts", help=t("cli.extracts.help"))
+    actions = extracts.add_subparsers(dest="extracts_command", required=True, metavar=t("cli.metavar.action"))
+    imp = actions.add_parser("import", help=t("cli.extracts.import_help"),
+                             description=t("cli.extracts.import_description"))
+    imp.add_argument("source", metavar=t("cli.extracts.source_metavar"), help=t("cli.extracts.source_help"))
+    actions.add_parser("list", help=t("cli.extracts.list_help"))
+    show = actions.add_parser("show", help=t("cli.extracts.show_help"))
+    show.add_argument("id", type=int, help=t("cli.extracts.id_help"))
+    pub = actions.add_parser("publish", help=t("cli.extracts.publish_help"),
+                             description=t("cli.extracts.publish_description"))
+    pub.add_argument("id", type=int, nargs="?", help=t("cli.extracts.publish_id_help"))
+    schedule = sub.add_parser("schedule", help=t("cli.schedule.help"))
+    schedule.add_argument("--count", type=int, default=3, metavar="N", help=t("cli.schedule.count"))
 
 
+# Column widths of `extracts list`: at least the heading's, in the CLI's language.
+_COLUMNS = ("col_month", "col_lang", "col_status", "col_deliveries")
 
-def _line(e: models.Extract, counts: dict[str, int] | None = None) -> str:
+
+def _widths(t: Text) -> tuple[int, ...]:
+    return tuple(max(len(t(f"cli.extracts.{c}")), minimum) for c, minimum in zip(_COLUMNS, (7, 2, 10, 22), strict=True))
+
+
+def _status(t: Text, status: str) -> str:
+    key = f"cli.extracts.status_{status}"
+    return t(key) if t.catalogue.has(key) else status
+
+
+def _line(t: Text, e: models.Extract, counts: dict[str, int] | None = None) -> str:
     deliveries = ""
     if counts:
-        total = sum(counts.values())
-        deliveries = f"{counts.get('sent', 0)}/{total} sent"
+        deliveries = t("cli.extracts.sent_of", sent=counts.get("sent", 0), total=sum(counts.values()))
         if counts.get("failed"):
-            deliveries += f", {counts['failed']} failed"
+            deliveries += ", " + t("cli.extracts.n_failed", n=counts["failed"])
         if counts.get("pending"):
-            deliveries += f", {counts['pending']} pending"
-    return f"{e.id:>4}  {e.month or '-':7}  {e.lang:2}  {e.status:9}  {deliveries:<22}  {e.title}"
+            deliveries += ", " + t("cli.extracts.n_pending", n=counts["pending"])
+    month, lang, status, sent = _widths(t)
+    return (f"{e.id:>4}  {e.month or '-':{month}}  {e.lang:{lang}}  {_status(t, e.status):{status}}  "
+            f"{deliveries:<{sent}}  {e.title}")
 
 
 @command("extracts")
@@ -72,11 +86,12 @@ def _import(args: argparse.Namespace, config: Config) -> int:
     async def work(sessions):
         return await service.import_source(sessions, args.source, config=config, now=models.utcnow())
 
+    t = text(config)
     result = asyncio.run(with_sessions(config, work))
     for extract in result.extracts:
-        verb = "created" if extract in result.created else "updated"
-        print(f"{verb:7}  #{extract.id}  {extract.month}  {extract.lang}  {extract.title}")
-    print(f"{len(result.created)} created, {len(result.updated)} updated")
+        verb = t("cli.extracts.created" if extract in result.created else "cli.extracts.updated")
+        print(f"{verb:9}  #{extract.id}  {extract.month}  {extract.lang}  {extract.title}")
+    print(t("cli.extracts.import_summary", created=len(result.created), updated=len(result.updated)))
     return 0
 
 
@@ -85,13 +100,15 @@ def _list(args: argparse.Namespace, config: Config) -> int:
         rows = await service.list_extracts(sessions)
         return [(e, await service.delivery_counts(sessions, e.id)) for e in rows]
 
+    t = text(config)
     rows = asyncio.run(with_sessions(config, work))
     if not rows:
-        print("no extract yet: reseau-bot extracts import PATH|URL")
+        print(t("cli.extracts.none_yet"))
         return 0
-    print(f"{'ID':>4}  {'MONTH':7}  {'LANG':2}  {'STATUS':9}  {'DELIVERIES':<22}  TITLE")
+    headings = [f"{t(f'cli.extracts.{c}'):{w}}" for c, w in zip(_COLUMNS, _widths(t), strict=True)]
+    print("  ".join([f"{'ID':>4}", *headings, t("cli.extracts.col_title")]))
     for extract, counts in rows:
-        print(_line(extract, counts))
+        print(_line(t, extract, counts))
     return 0
 
 
@@ -100,22 +117,24 @@ def _show(args: argparse.Namespace, config: Config) -> int:
         extract = await service.get_extract(sessions, args.id)
         return extract, await service.delivery_counts(sessions, extract.id)
 
+    t = text(config)
     extract, counts = asyncio.run(with_sessions(config, work))
     print(f"#{extract.id}  {extract.title}")
-    print(f"month: {extract.month}   language: {extract.lang}   status: {extract.status}")
+    print(t("cli.extracts.show_meta", month=extract.month, lang=extract.lang, status=_status(t, extract.status)))
     if extract.published_at:
-        print(f"published: {service.format_local(extract.published_at, config.tz)}")
-    print(f"source: {extract.source_key}")
+        print(t("cli.extracts.show_published", at=service.format_local(extract.published_at, config.tz)))
+    print(t("cli.extracts.show_source", source=extract.source_key))
     if extract.link:
-        print(f"report: {extract.link}")
+        print(t("cli.extracts.show_report", link=extract.link))
     if extract.image_url:
-        print(f"image: {extract.image_url}")
+        print(t("cli.extracts.show_image", url=extract.image_url))
     if extract.tags:
-        print(f"tags: {', '.join(extract.tags)}")
+        print(t("cli.extracts.show_tags", tags=", ".join(extract.tags)))
     if counts:
-        print("deliveries: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+        print(t("cli.extracts.show_deliveries",
+                counts=", ".join(f"{n} {status}" for status, n in sorted(counts.items()))))
     if extract.question:
-        print(f"question ({extract.question_kind or 'single'}): {extract.question}")
+        print(t("cli.extracts.show_question", kind=extract.question_kind or "single", question=extract.question))
         for option in extract.question_options:
             print(f"  - {option}")
     print()
@@ -140,13 +159,12 @@ async def mirror_channels(sessions, config: Config) -> None:
         )
 
 
-def _print_report(report: DeliveryReport, seconds: float) -> None:
-    print(
-        f"{len(report.sent)} sent, {len(report.recovered)} already there (not resent), "
-        f"{len(report.failed)} failed, {len(report.pending)} to retry in {seconds:.2f} s"
-    )
+def _print_report(t: Text, report: DeliveryReport, seconds: float) -> None:
+    print(t("cli.extracts.report", sent=len(report.sent), recovered=len(report.recovered),
+            failed=len(report.failed), pending=len(report.pending), seconds=f"{seconds:.2f}"))
     for failure in report.failed:
-        print(f"  failed: channel {failure.channel_id} (guild {failure.guild_id}): {failure.reason}")
+        print("  " + t("cli.extracts.report_failure", channel=failure.channel_id, guild=failure.guild_id,
+                       reason=failure.reason))
 
 
 def _publish(args: argparse.Namespace, config: Config) -> int:
@@ -155,13 +173,10 @@ def _publish(args: argparse.Namespace, config: Config) -> int:
     from bot.runtime import SECRETS, point_discord_at
     from bot.services.delivery import Publisher
 
+    t = text(config)
     token = config.read_token()
     if not token:
-        print(
-            "reseau-bot: no Discord token: set DISCORD_TOKEN or discord.token_file "
-            f"in {config.path} (publishing talks to Discord's REST API)",
-            file=sys.stderr,
-        )
+        print(f"reseau-bot: {t('cli.no_token', path=config.path)}", file=sys.stderr)
         return 2
     SECRETS.add(token)
     point_discord_at(config)
@@ -173,7 +188,7 @@ def _publish(args: argparse.Namespace, config: Config) -> int:
         try:
             sender = await RestSender.login(token)
         except discord.LoginFailure:
-            print("reseau-bot: Discord refused the token (check DISCORD_TOKEN or discord.token_file)", file=sys.stderr)
+            print(f"reseau-bot: {t('cli.token_refused')}", file=sys.stderr)
             return 2
         try:
             publisher = Publisher(
@@ -186,24 +201,25 @@ def _publish(args: argparse.Namespace, config: Config) -> int:
             if args.id is not None:
                 outcome = await service.publish_extract(sessions, publisher, args.id, now=now)
                 extract = outcome.extracts[0]
-                print(f"extract #{extract.id} « {extract.title} » ({extract.month}, {extract.lang}): "
-                      f"{outcome.new_rows} new deliveries")
+                print(t("cli.extracts.published_id", id=extract.id, title=extract.title, month=extract.month,
+                        lang=extract.lang, n=outcome.new_rows))
                 report = outcome.report
             else:
                 month = service.month_of(now, config.tz)
                 outcome = await service.run_slot(sessions, publisher, month=month, now=now, trigger="cli")
                 if outcome is None:
-                    print(f"{month}: the monthly extract was already handled; finishing pending deliveries")
+                    print(t("cli.extracts.slot_done", month=month))
                     report = DeliveryReport()
                 elif not outcome.extracts:
-                    print(f"{month}: no queued extract is due (see `reseau-bot extracts list`)")
+                    print(t("cli.extracts.slot_empty", month=month))
                     report = outcome.report
                 else:
                     for extract in outcome.extracts:
-                        print(f"{month}: extract #{extract.id} « {extract.title} » ({extract.lang})")
+                        print(t("cli.extracts.slot_extract", month=month, id=extract.id, title=extract.title,
+                                lang=extract.lang))
                     report = outcome.report
             report.merge(await publisher.deliver())  # anything left from an interrupted run
-            _print_report(report, time.monotonic() - started)
+            _print_report(t, report, time.monotonic() - started)
             return 1 if report.pending else 0
         finally:
             await sender.close()
@@ -213,7 +229,8 @@ def _publish(args: argparse.Namespace, config: Config) -> int:
 
 @command("schedule")
 def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
-    now = models.utcnow()
-    for when in service.next_runs(config, now, count=3):
-        print(service.format_local(when, config.tz))
+    t = text(config)
+    print(t("cli.schedule.heading", cron=config.schedule.extract_cron, tz=config.bot.timezone))
+    for when in service.next_runs(config, models.utcnow(), count=args.count):
+        print("  " + service.format_local(when, config.tz))
     return 0

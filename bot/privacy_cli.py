@@ -12,20 +12,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bot.cli_base import Text, command, parser_extension, with_sessions
+from bot.cli_base import Text, command, parser_extension, text, with_sessions
 from bot.config import Config
 from bot.services.profiles import ProfileService, PruneResult
 
 
 @parser_extension
 def _parsers(sub: argparse._SubParsersAction, t: Text) -> None:
-    p = sub.add_parser(
-        "prune",
-        help="delete answers and profiles older than privacy.retention_days",
-        description="Delete the answers given more than privacy.retention_days ago, and the profiles "
-        "not changed for that long (unless the member answered since). Logged in the audit log.",
-    )
-    p.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
+    p = sub.add_parser("prune", help=t("cli.prune.help"), description=t("cli.prune.description"))
+    p.add_argument("--dry-run", action="store_true", help=t("cli.prune.dry_run"))
 
 
 
@@ -34,10 +29,9 @@ def cmd_prune(args: argparse.Namespace, config: Config) -> int:
     async def work(sessions) -> PruneResult:
         return await ProfileService.from_config(sessions, config).prune(dry_run=args.dry_run)
 
+    t = text(config)
     result = asyncio.run(with_sessions(config, work))
-    verb = "would delete" if result.dry_run else "deleted"
-    print(
-        f"{verb} {result.answers} answer(s) and {result.profiles} profile(s) older than "
-        f"{result.cutoff.astimezone(config.tz):%Y-%m-%d %H:%M} (retention {result.retention_days} days)"
-    )
+    print(t("cli.prune.would_delete" if result.dry_run else "cli.prune.deleted",
+            answers=result.answers, profiles=result.profiles,
+            cutoff=f"{result.cutoff.astimezone(config.tz):%Y-%m-%d %H:%M}", days=result.retention_days))
     return 0

@@ -46,14 +46,14 @@ def test_db_upgrade_creates_the_schema_in_an_empty_sqlite_file(tmp_path):
     db = tmp_path / "fresh.db"
     env = {"RESEAU_DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
     before = reseau_bot("--config", str(REPO / "config.example.toml"), "db", "current", cwd=tmp_path, env=env)
-    assert before.returncode == 1 and "out of date" in before.stdout
+    assert before.returncode == 1 and "périmé" in before.stdout and "aucun (base vide)" in before.stdout
     result = reseau_bot("--config", str(REPO / "config.example.toml"), "db", "upgrade", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     tables = {r[0] for r in sqlite3.connect(db).execute("select name from sqlite_master where type='table'")}
     assert {"polls", "answers", "extracts", "deliveries", "audit_log", "profiles", "alembic_version"} <= tables
     assert sqlite3.connect(db).execute("pragma journal_mode").fetchone()[0] == "wal"
     after = reseau_bot("--config", str(REPO / "config.example.toml"), "db", "current", cwd=tmp_path, env=env)
-    assert after.returncode == 0 and "up to date" in after.stdout
+    assert after.returncode == 0 and "(à jour)" in after.stdout
 
 
 def test_run_refuses_an_out_of_date_schema(tmp_path):
@@ -102,9 +102,68 @@ async def test_rejected_token_never_appears_in_output(tmp_path):
     stop.set()
     await server
     assert result.returncode == 2, result.stderr
-    assert "refused the token" in result.stderr
+    assert "Discord a refusé le jeton" in result.stderr
     assert FAKE_TOKEN not in result.stderr + result.stdout
     assert FAKE_TOKEN.split(".")[0] not in result.stderr + result.stdout
+
+
+def test_config_is_accepted_after_the_sub_command_too(tmp_path):
+    config = tmp_path / "x.toml"
+    config.write_text(f"[database]\nurl = 'sqlite+aiosqlite:///{tmp_path / 'x.db'}'\n")
+    after = reseau_bot("run", "--config", str(config), cwd=tmp_path)
+    assert after.returncode == 2 and "DISCORD_TOKEN" in after.stderr  # got past parsing and the config
+    upgrade = reseau_bot("db", "upgrade", "--config", str(config), cwd=tmp_path)
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert (tmp_path / "x.db").exists()  # the config given after `db upgrade` was the one used
+    assert reseau_bot("--config", str(config), "db", "current", cwd=tmp_path).returncode == 0
+    missing = reseau_bot("run", "--config", str(tmp_path / "nope.toml"), cwd=tmp_path)
+    assert missing.returncode == 2 and "nope.toml" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_the_cli_speaks_the_configured_language(tmp_path):
+    english = tmp_path / "en.toml"
+    english.write_text("[bot]\nlanguage = 'en'\n")
+    french = reseau_bot("--config", str(REPO / "config.example.toml"), "run", "--help", cwd=tmp_path)
+    assert french.returncode == 0 and french.stdout.startswith("usage : reseau-bot run")
+    assert "afficher cette aide et quitter" in french.stdout and "DISCORD_TOKEN" in french.stdout
+    en = reseau_bot("--config", str(english), "run", "--help", cwd=tmp_path)
+    assert en.stdout.startswith("usage: reseau-bot run") and "show this help message" in en.stdout
+    assert "DISCORD_TOKEN" in en.stdout
+    wrong = reseau_bot("extracts", "imprt", cwd=tmp_path)
+    assert wrong.returncode == 2
+    assert "erreur : argument ACTION : choix invalide : 'imprt'" in wrong.stderr
+    no_token = reseau_bot("--config", str(english), "run", cwd=tmp_path)
+    assert no_token.stderr.startswith("reseau-bot: no Discord token")
+
+
+def test_every_option_has_help_and_developer_actions_are_hidden():
+    import argparse
+
+    from bot.cli import _load_features, parser
+    from bot.cli_base import Text
+
+    _load_features()
+    top = parser(Text("fr"))
+    seen: list[str] = []
+
+    def walk(p: argparse.ArgumentParser, path: str) -> None:
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                listed = {a.dest for a in action._choices_actions}
+                for name, child in action.choices.items():
+                    if (path, name) in {("db", "downgrade"), ("db", "revision")}:
+                        assert name not in listed  # developers only: not in the help
+                        continue
+                    assert name in listed, f"{path} {name} has no help"
+                    walk(child, f"{path} {name}".strip())
+            elif action.help != argparse.SUPPRESS and action.dest != "preview_seconds":
+                assert action.help, f"{path}: {action.option_strings or action.dest} has no help"
+                seen.append(f"{path} {action.dest}")
+
+    walk(top, "")
+    assert {"export output", "audit limit", "extracts import source", "schedule count"} <= set(seen)
+    help_text = top._subparsers._group_actions[0].choices["db"].format_help()
+    assert "upgrade" in help_text and "downgrade" not in help_text and "revision" not in help_text
 
 
 def test_secret_filter_masks_tokens_in_log_records():

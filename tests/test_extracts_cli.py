@@ -76,22 +76,22 @@ def test_import_a_folder_then_reimport_updates(database_url, tmp_path):
     (folder / "2026-12.txt").write_text("Le numérique\n\nLes membres veulent des outils simples.\n")
     first = run(config, "extracts", "import", str(folder))
     assert first.returncode == 0, first.stderr
-    assert "2 created, 0 updated" in first.stdout
+    assert "créés : 2, mis à jour : 0" in first.stdout
     listing = run(config, "extracts", "list")
     lines = listing.stdout.splitlines()
-    assert lines[0].split() == ["ID", "MONTH", "LANG", "STATUS", "DELIVERIES", "TITLE"]
-    assert "2026-11  fr  queued" in lines[1] and "Les réseaux territoriaux" in lines[1]
+    assert lines[0].split() == ["ID", "MOIS", "LANGUE", "ÉTAT", "ENVOIS", "TITRE"]
+    assert "2026-11  fr      en file" in lines[1] and "Les réseaux territoriaux" in lines[1]
     assert "Le numérique" in lines[2]  # no front matter: title from the first line, a free month
 
     (folder / "2026-11.md").write_text(md("Les réseaux territoriaux (corrigé)", "2026-11"))
     again = run(config, "extracts", "import", str(folder))
-    assert "0 created, 2 updated" in again.stdout
+    assert "créés : 0, mis à jour : 2" in again.stdout
     listing = run(config, "extracts", "list").stdout.splitlines()
     assert len(listing) == 3 and "(corrigé)" in listing[1]
     show = run(config, "extracts", "show", "1")
     assert show.returncode == 0
     assert "#1  Les réseaux territoriaux (corrigé)" in show.stdout
-    assert "report: https://example.org/rapport.pdf" in show.stdout and "Un paragraphe de l’extrait." in show.stdout
+    assert "rapport : https://example.org/rapport.pdf" in show.stdout and "Un paragraphe de l’extrait." in show.stdout
     missing = run(config, "extracts", "show", "99")
     assert missing.returncode == 1 and "Aucun extrait n° 99." in missing.stderr
 
@@ -99,12 +99,13 @@ def test_import_a_folder_then_reimport_updates(database_url, tmp_path):
 def test_the_messy_example_imports_into_a_clean_extract(database_url, tmp_path):
     config = write_config(tmp_path, database_url)
     result = run(config, "extracts", "import", str(MESSY_EXAMPLE))
-    assert result.returncode == 0, result.stderr and "1 created" in result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "créés : 1, mis à jour : 0" in result.stdout
     shown = run(config, "extracts", "show", "1").stdout
     assert shown.count("Chaque mois, nous vous présentons") == 1  # printed twice in the source
     assert "rapport enquête" not in [line.strip() for line in shown.splitlines()]
     assert not shown.rstrip().endswith(":")
-    assert "1 updated" in run(config, "extracts", "import", str(MESSY_EXAMPLE)).stdout
+    assert "créés : 0, mis à jour : 1" in run(config, "extracts", "import", str(MESSY_EXAMPLE)).stdout
 
 
 def test_malformed_front_matter_is_a_clear_error_and_imports_nothing(database_url, tmp_path):
@@ -117,7 +118,7 @@ def test_malformed_front_matter_is_a_clear_error_and_imports_nothing(database_ur
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("reseau-bot: b.md, ligne 2 : l’en-tête TOML est mal formé"), line
-    assert "no extract yet" in run(config, "extracts", "list").stdout
+    assert "aucun extrait pour l’instant" in run(config, "extracts", "list").stdout
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,13 +180,13 @@ async def test_a_feed_and_a_page_import_and_reimport_over_loopback(database_url,
     config = write_config(tmp_path, database_url, extra="[fetch]\nallowed_hosts = ['127.0.0.1']\n")
     feed = await asyncio.to_thread(run, config, "extracts", "import", f"{site}/feed.xml")
     assert feed.returncode == 0, feed.stderr
-    assert "2 created" in feed.stdout and "Les collectivités et la coopération" in feed.stdout
+    assert "créés : 2" in feed.stdout and "Les collectivités et la coopération" in feed.stdout
     page = await asyncio.to_thread(run, config, "extracts", "import", f"{site}/page.html")
-    assert "1 created" in page.stdout and "Les ONG et l’évaluation" in page.stdout
+    assert "créés : 1" in page.stdout and "Les ONG et l’évaluation" in page.stdout
     again = await asyncio.to_thread(run, config, "extracts", "import", f"{site}/feed.xml")
-    assert "0 created, 2 updated" in again.stdout
+    assert "créés : 0, mis à jour : 2" in again.stdout
     shown = await asyncio.to_thread(run, config, "extracts", "show", "3")
-    assert f"report: {site}/rapport.pdf" in shown.stdout and "Menu" not in shown.stdout
+    assert f"rapport : {site}/rapport.pdf" in shown.stdout and "Menu" not in shown.stdout
 
 
 async def test_bad_remote_sources_are_clear_errors_and_touch_nothing(database_url, tmp_path, site):
@@ -206,7 +207,7 @@ async def test_bad_remote_sources_are_clear_errors_and_touch_nothing(database_ur
         assert message in result.stderr, (url, result.stderr)
         assert "Traceback" not in result.stderr
     listing = await asyncio.to_thread(run, config, "extracts", "list")
-    assert "no extract yet" in listing.stdout
+    assert "aucun extrait pour l’instant" in listing.stdout
 
 
 # --------------------------------------------------------------------------------------------
@@ -218,7 +219,9 @@ def test_schedule_prints_the_next_three_posts_in_local_time(database_url, tmp_pa
     before = models.utcnow()
     result = run(config, "schedule")
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    heading, *lines = result.stdout.splitlines()
+    assert heading == "prochains extraits mensuels (schedule.extract_cron = « 30 2 25-31 * sun », Europe/Paris) :"
+    lines = [line.strip() for line in lines]
     assert len(lines) == 3 and all(re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", line) for line in lines)
     expected = [service.format_local(t, load_config(config).tz) for t in service.next_runs(load_config(config), before)]
     assert lines == expected
@@ -249,9 +252,9 @@ async def test_publish_over_rest_with_a_missing_and_a_forbidden_channel(database
 
         result = await asyncio.to_thread(run, config, "extracts", "publish", env={"DISCORD_TOKEN": TOKEN})
         assert result.returncode == 0, result.stderr
-        assert "2 sent, 0 already there (not resent), 2 failed, 0 to retry" in result.stdout
-        assert f"failed: channel {missing}" in result.stdout and "unknown channel" in result.stdout
-        assert f"failed: channel {forbidden}" in result.stdout and "missing permission" in result.stdout
+        assert "envoyés : 2, déjà présents (non renvoyés) : 0, en échec : 2, à réessayer : 0" in result.stdout
+        assert f"échec : salon {missing}" in result.stdout and "unknown channel" in result.stdout
+        assert f"échec : salon {forbidden}" in result.stdout and "missing permission" in result.stdout
         assert TOKEN not in result.stdout + result.stderr
         for channel in (ok1, ok2):
             [message] = srv.messages_in(channel)
@@ -263,12 +266,12 @@ async def test_publish_over_rest_with_a_missing_and_a_forbidden_channel(database
         assert str(missing) in report["content"] and str(forbidden) in report["content"]
 
         again = await asyncio.to_thread(run, config, "extracts", "publish", env={"DISCORD_TOKEN": TOKEN})
-        assert "already handled" in again.stdout and "0 sent" in again.stdout
+        assert "déjà été traité" in again.stdout and "envoyés : 0," in again.stdout
         by_id = await asyncio.to_thread(run, config, "extracts", "publish", "1", env={"DISCORD_TOKEN": TOKEN})
         assert by_id.returncode == 1 and "déjà été publié" in by_id.stderr
         assert len(srv.messages_in(ok1)) == 1 and srv.stats["created"] == 3
     listing = run(config, "extracts", "list").stdout
-    assert "published  2/4 sent, 2 failed" in listing
+    assert "publié      envoyés : 2/4, en échec : 2" in listing
     audit = run(config, "audit").stdout
     assert "extract.publish" in audit and "delivery.failed" in audit
 
@@ -309,10 +312,10 @@ def test_killed_in_the_middle_of_the_fan_out_then_rerun_posts_each_channel_once(
         assert summary["duplicate_messages"] == 0, summary
         assert {int(r["channel_id"]) for r in load_state(state)} == {c for _, c, _ in channels}
         # What the killed run posted without recording it is found again, not resent.
-        sent = int(re.search(r"^(\d+) sent, (\d+) already there", rerun.stdout, re.M).group(1))
+        sent = int(re.search(r"^envoyés : (\d+), déjà présents", rerun.stdout, re.M).group(1))
         assert sent == len(channels) - posted
     finally:
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=30)
     listing = run(config, "extracts", "list").stdout
-    assert f"{len(channels)}/{len(channels)} sent" in listing
+    assert f"envoyés : {len(channels)}/{len(channels)}" in listing

@@ -335,11 +335,12 @@ async def test_prune_command_line_applies_the_config(sessions, database_url, tmp
 
     dry = await asyncio.to_thread(run, "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "would delete 1 answer(s) and 1 profile(s)" in dry.stdout and "retention 7 days" in dry.stdout
+    assert dry.stdout.startswith("seraient supprimés") and "réponses : 1, profils : 1" in dry.stdout
+    assert "conservation 7 jours" in dry.stdout
     assert await count(sessions, Answer) == 2
     done = await asyncio.to_thread(run)
     assert done.returncode == 0, done.stderr
-    assert "deleted 1 answer(s) and 1 profile(s)" in done.stdout
+    assert done.stdout.startswith("supprimés") and "réponses : 1, profils : 1" in done.stdout
     assert [a.user_id for a in await answers_of(sessions)] == [BOB]
     assert await count(sessions, Profile) == 0
 
