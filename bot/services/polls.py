@@ -44,6 +44,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from bot.config import DEFAULT_MEMBER_TYPE_OBJECTS, Config, MemberType, PollsSection
 from bot.errors import Conflict, Forbidden, InvalidInput, NotFound
 from bot.i18n import Catalogue
+from bot.services.poll_rules import (  # re-exported: callers import them from here too
+    CHOICE_KINDS,
+    KINDS,
+    MAX_LABEL,
+    MAX_OPTIONS,
+    MAX_QUESTION,
+    MAX_SURVEY_QUESTIONS,
+    MAX_TEXT_ANSWER,
+    MAX_TITLE,
+    MIN_OPTIONS,
+    MIN_SURVEY_QUESTIONS,
+    NATIVE_MAX_ANSWERS,
+    NATIVE_MAX_DAYS,
+    NATIVE_MAX_LABEL,
+    QuestionDraft,
+    has_mention,
+)
 from storage import models
 from storage.repositories import AnswerRepository, AuditRepository, PollRepository
 
@@ -84,24 +101,10 @@ __all__ = [
     "parse_options",
 ]
 
-KINDS = ("single", "multi", "yesno", "likert", "text")
-CHOICE_KINDS = ("single", "multi", "yesno", "likert")
-MIN_OPTIONS = 2
-MAX_OPTIONS = 25  # one select menu
-MAX_QUESTION = 300  # Discord's native poll question limit, and the column
-MAX_LABEL = 100  # a select option's label
-MAX_TEXT_ANSWER = 1000
-MAX_TITLE = 200  # a survey's title (the column holds 300; an embed title 256)
-MIN_SURVEY_QUESTIONS = 2
-MAX_SURVEY_QUESTIONS = 5
-NATIVE_MAX_ANSWERS = 10
-NATIVE_MAX_DAYS = 32
-NATIVE_MAX_LABEL = 55  # a native poll answer's text
 _STRUCTURE_CACHE = 1024
 _MAX_ID = 2**31 - 1  # polls.id is an INTEGER column
 _MAX_BATCH = 500  # votes written per transaction by the flush task (group commit)
 
-_MENTION = re.compile(r"@(?:everyone|here)\b|<@[!&]?\d+>|<#\d+>", re.IGNORECASE)
 _SEPARATORS = re.compile(r"[;\n]")
 _DURATION_PART = re.compile(r"(\d+)\s*([a-zé]+)")
 _UNITS: dict[str, timedelta] = {}
@@ -117,11 +120,6 @@ _DATE_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M", "%d/%m/%Y
 
 
 # ------------------------------------------------------------------------------ parsing
-def has_mention(text: str) -> bool:
-    """``@everyone``, ``@here``, a member, role or channel mention."""
-    return _MENTION.search(text) is not None
-
-
 def parse_options(text: str | None) -> list[str]:
     """Options separated by ``;`` or new lines: trimmed, 2 to 25, none empty, none repeated
     (case-insensitive), each at most ``MAX_LABEL`` characters.  One trailing separator is fine."""
@@ -197,17 +195,6 @@ def parse_deadline(text: str, *, now: datetime, tz: ZoneInfo, max_days: int) -> 
 
 
 # ------------------------------------------------------------------------------ results
-@dataclass(frozen=True)
-class QuestionDraft:
-    """One validated question of a poll or survey."""
-
-    text: str
-    kind: str
-    labels: tuple[str, ...]
-    codes: tuple[str, ...]
-    max_choices: int = 1
-
-
 @dataclass(frozen=True)
 class PollDraft:
     """Validated creation input; nothing is stored yet.

@@ -39,7 +39,7 @@ import unicodedata
 from typing import TYPE_CHECKING
 
 from bot.errors import InvalidInput
-from bot.services.polls import (
+from bot.services.poll_rules import (
     MAX_SURVEY_QUESTIONS,
     MAX_TITLE,
     MIN_SURVEY_QUESTIONS,

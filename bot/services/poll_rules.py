@@ -1,0 +1,41 @@
+"""The rules of a poll question that need nothing else: kinds, limits, the mention check and
+a validated question.  ``bot.services.polls`` and ``bot.services.surveys`` both stand on it
+(so neither imports the other at load time)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+KINDS = ("single", "multi", "yesno", "likert", "text")
+CHOICE_KINDS = ("single", "multi", "yesno", "likert")
+MIN_OPTIONS = 2
+MAX_OPTIONS = 25  # one select menu
+MAX_QUESTION = 300  # Discord's native poll question limit, and the column
+MAX_LABEL = 100  # a select option's label
+MAX_TEXT_ANSWER = 1000
+MAX_TITLE = 200  # a survey's title (the column holds 300; an embed title 256)
+MIN_SURVEY_QUESTIONS = 2
+MAX_SURVEY_QUESTIONS = 5
+NATIVE_MAX_ANSWERS = 10
+NATIVE_MAX_DAYS = 32
+NATIVE_MAX_LABEL = 55  # a native poll answer's text
+
+_MENTION = re.compile(r"@(?:everyone|here)\b|<@[!&]?\d+>|<#\d+>", re.IGNORECASE)
+
+
+def has_mention(text: str) -> bool:
+    """``@everyone``, ``@here``, a member, role or channel mention."""
+    return _MENTION.search(text) is not None
+
+
+
+@dataclass(frozen=True)
+class QuestionDraft:
+    """One validated question of a poll or survey."""
+
+    text: str
+    kind: str
+    labels: tuple[str, ...]
+    codes: tuple[str, ...]
+    max_choices: int = 1
