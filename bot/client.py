@@ -32,6 +32,7 @@ from storage.repositories import ChannelRepository, StateRepository
 log = logging.getLogger(__name__)
 
 EXTENSIONS: tuple[str, ...] = (
+    "cogs.error_handler",  # first: the command tree's errors go through the one error path
     "cogs.help",
     "cogs.admin",
     "cogs.polls",
@@ -70,12 +71,16 @@ class Translator(app_commands.Translator):
 
 
 class ReseauTree(app_commands.CommandTree):
-    """Routes every command error through the one error path (``cogs._errors``)."""
+    """Sends every command error to ``error_path``, which ``cogs.error_handler`` installs (the
+    one error path lives with the Discord adapters; ``bot/`` does not import them)."""
+
+    error_path: Callable[[discord.Interaction, Exception], Awaitable[None]] | None = None
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        from cogs._errors import report_error
-
-        await report_error(interaction, error)
+        if self.error_path is None:
+            await super().on_error(interaction, error)
+        else:
+            await self.error_path(interaction, error)
 
 
 class ReseauBot(commands.Bot):
