@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -26,6 +27,10 @@ DEFAULT_MEMBER_TYPES = (
     "entreprise",
     "institution",
 )
+
+
+# scheme://host[:port][/path], no trailing slash, no query, no spaces
+_WEB_URL = re.compile(r"^https?://[^/\s?#]+(/[^\s?#]*[^/\s?#])?$")
 
 
 class ConfigError(Exception):
@@ -54,6 +59,12 @@ class DiscordSection:
     gateway_url: str = "wss://gateway.discord.gg/"
     members_intent: bool = False
     moderators_log_channel_id: int = 0
+    web_base_url: str = "https://discord.com"  # where members open messages (jump links)
+
+    def message_url(self, guild_id: int | None, channel_id: int, message_id: int | None) -> str:
+        """The link that opens a message in the configured Discord web app: every jump URL the
+        bot writes comes from here, so a self-hosted server gets links to itself."""
+        return f"{self.web_base_url}/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
 
 
 @dataclass(frozen=True)
@@ -295,6 +306,11 @@ def _check_semantics(config: Config) -> None:
         url = getattr(config.discord, url_key)
         if not url.startswith(("http://", "https://", "ws://", "wss://")):
             raise ConfigError(f"{path}: discord.{url_key} must be an http(s) or ws(s) URL")
+    if not _WEB_URL.match(config.discord.web_base_url):
+        raise ConfigError(
+            f"{path}: discord.web_base_url must be an http(s) URL without a trailing slash "
+            f"(for example \"https://discord.com\"), not {config.discord.web_base_url!r}"
+        )
     if config.privacy.forget_mode not in ("delete", "unlink"):
         raise ConfigError(f"{path}: privacy.forget_mode must be \"delete\" or \"unlink\"")
     if config.privacy.retention_days < 1:

@@ -77,10 +77,6 @@ def _role_ids(interaction: discord.Interaction) -> list[int]:
     return [role.id for role in user.roles] if isinstance(user, discord.Member) else []
 
 
-def jump_url(poll: PollView) -> str:
-    return f"https://discord.com/channels/{poll.guild_id}/{poll.channel_id}/{poll.message_id}"
-
-
 def _polls(interaction: discord.Interaction) -> Polls:
     cog = interaction.client.get_cog("Polls")  # type: ignore[union-attr]
     if cog is None:  # pragma: no cover - the extension is always loaded with its items
@@ -228,6 +224,9 @@ class Polls(commands.Cog):
     def t(self, key: str, lang: str, /, **params: Any) -> str:
         return self.bot.t(key, lang, **params)
 
+    def jump_url(self, poll: PollView) -> str:
+        return self.bot.config.discord.message_url(poll.guild_id, poll.channel_id, poll.message_id)
+
     async def cog_unload(self) -> None:
         """Jobs point at this cog's methods: drop them (a reload rebuilds them from the DB)."""
         for job in self.bot.scheduler.get_jobs():
@@ -290,9 +289,9 @@ class Polls(commands.Cog):
             campaign_id=campaign_id,
         )
         await interaction.response.defer(ephemeral=True, thinking=True)
-        poll, message = await self.publish(draft, channel, actor_id=interaction.user.id)  # type: ignore[arg-type]
+        poll, _message = await self.publish(draft, channel, actor_id=interaction.user.id)  # type: ignore[arg-type]
         await interaction.followup.send(
-            await self._created_text("poll.created.buttons", poll, message, lang), ephemeral=True
+            await self._created_text("poll.created.buttons", poll, lang), ephemeral=True
         )
 
     async def publish(
@@ -323,8 +322,8 @@ class Polls(commands.Cog):
         self.schedule_jobs(poll)
         return poll, message
 
-    async def _created_text(self, key: str, poll: PollView, message: discord.Message, lang: str) -> str:
-        text = self.t(key, lang, id=poll.id, link=message.jump_url)
+    async def _created_text(self, key: str, poll: PollView, lang: str) -> str:
+        text = self.t(key, lang, id=poll.id, link=self.jump_url(poll))
         name = await self.campaigns.name_of(poll.campaign_id)
         if name:
             text += "\n" + self.t("campaign.of_poll", lang, name=discord.utils.escape_markdown(name))
@@ -388,9 +387,9 @@ class Polls(commands.Cog):
             campaign_id=options["campaign_id"],
         )
         await interaction.response.defer(ephemeral=True, thinking=True)
-        poll, message = await self.publish(draft, channel, actor_id=interaction.user.id)
+        poll, _message = await self.publish(draft, channel, actor_id=interaction.user.id)
         await interaction.followup.send(
-            await self._created_text("survey.created.done", poll, message, lang), ephemeral=True
+            await self._created_text("survey.created.done", poll, lang), ephemeral=True
         )
 
     # ----------------------------------------------------------------- campaigns
@@ -489,7 +488,7 @@ class Polls(commands.Cog):
             poll_id, guild_id=interaction.guild_id or 0, actor_id=interaction.user.id
         )
         key = "poll.closed.done" if changed else "poll.closed.already"
-        await interaction.followup.send(self.t(key, lang, id=poll.id, link=jump_url(poll)), ephemeral=True)
+        await interaction.followup.send(self.t(key, lang, id=poll.id, link=self.jump_url(poll)), ephemeral=True)
 
     @poll.command(name=_text.name("poll.results"), description=_text.desc("poll.results"))
     @_text.options(poll_id="poll.opt.poll", by_type="poll.opt.by_type")
@@ -518,12 +517,12 @@ class Polls(commands.Cog):
         embed = discord.Embed(title=self.t("poll.list.title", lang), colour=OPEN_COLOUR)
         none = self.t("poll.list.none", lang)
         opened = [
-            f"**#{p.id}** {'📋 ' if p.is_survey else ''}[{_clip(p.title or p.question, 80)}]({jump_url(p)})"
+            f"**#{p.id}** {'📋 ' if p.is_survey else ''}[{_clip(p.title or p.question, 80)}]({self.jump_url(p)})"
             + (f" — {self.t('poll.list.ends', lang, when=_ts(p.deadline_at, 'R'))}" if p.deadline_at else "")
             for p in listing.open
         ]
         recent = [
-            f"**#{p.id}** {'📋 ' if p.is_survey else ''}[{_clip(p.title or p.question, 80)}]({jump_url(p)})"
+            f"**#{p.id}** {'📋 ' if p.is_survey else ''}[{_clip(p.title or p.question, 80)}]({self.jump_url(p)})"
             + (f" — {_ts(p.closed_at, 'd')}" if p.closed_at else "")
             for p in listing.recent
         ]
@@ -1239,7 +1238,7 @@ class Polls(commands.Cog):
                 poll.lang,
                 question=_clip(poll.title if poll.is_survey else poll.question, 200),
                 when=_ts(poll.deadline_at, "R") if poll.deadline_at else "",
-                link=jump_url(poll),
+                link=self.jump_url(poll),
             )
             channel = self.bot.get_partial_messageable(poll.channel_id, guild_id=poll.guild_id)
             try:

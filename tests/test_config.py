@@ -30,6 +30,13 @@ def test_defaults_without_a_file():
     assert config.schedule.extract_cron == "0 10 1-7 * mon"
     assert config.schedule.catch_up_days == 7
     assert len(config.member_types) == 5
+    assert config.discord.web_base_url == "https://discord.com"
+    assert config.discord.message_url(1, 2, 3) == "https://discord.com/channels/1/2/3"
+
+
+def test_message_links_follow_the_configured_web_base_url(tmp_path):
+    config = load_config(write(tmp_path, "[discord]\nweb_base_url = 'http://127.0.0.1:8080/app'\n"), environ={})
+    assert config.discord.message_url(10, 20, 30) == "http://127.0.0.1:8080/app/channels/10/20/30"
 
 
 @pytest.mark.parametrize(
@@ -52,6 +59,9 @@ def test_defaults_without_a_file():
         ("[database]\nurl = 'mysql://x'\n", "database.url"),
         ("[privacy]\nforget_mode = 'shred'\n", "privacy.forget_mode"),
         ("[bot\n", "not valid TOML"),
+        ("[discord]\nweb_base_url = 'https://discord.com/'\n", "discord.web_base_url must be an http(s) URL"),
+        ("[discord]\nweb_base_url = 'discord.com'\n", "discord.web_base_url"),
+        ("[discord]\nweb_base_url = 'wss://chat.example.org'\n", "discord.web_base_url"),
     ],
 )
 def test_mistakes_name_the_file_and_the_key(tmp_path, text, expected):

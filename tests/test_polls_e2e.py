@@ -587,6 +587,20 @@ async def test_poll_list_for_members(world):
     assert f"**#{closed_id}** [Ancienne question ?]" in text.split("Recently closed")[1]
 
 
+async def test_poll_links_follow_the_configured_web_base_url(world):
+    bot = world.env.bot
+    await bot.reconfigure(dataclasses.replace(
+        world.config, discord=dataclasses.replace(world.config.discord, web_base_url="https://chat.example.org")
+    ))
+    result, message, poll_id = await create(world, options="A; B")
+    link = f"https://chat.example.org/channels/{world.guild.id}/{world.fr.id}/{message.id}"
+    assert link in result.response.content and "discord.com" not in result.response.content
+    listing = await world.member_fr.slash(world.fr, "poll list")
+    assert f"({link})" in embed_text(listing.response)
+    closed = await world.moderator.slash(world.fr, "poll close", poll=poll_id)
+    assert link in closed.response.content
+
+
 async def test_results_chart_by_member_type(world, sessions):
     _, message, poll_id = await create(world, options="A; B")
     async with sessions.begin() as session:
