@@ -8,6 +8,15 @@ Strings live in ``bot/locales/*.toml``, one file per feature, each key a table w
 
 Keys are the dotted path (``help.title``).  Placeholders use ``str.format`` syntax and must be
 the same in both languages (a test checks it).  ``Catalogue.t(key, lang, **params)`` formats one.
+
+A text that depends on a number gives, per language, a table of plural forms ``one`` and
+``other``; ``t()`` picks the form from its ``count`` parameter (required for such an entry)::
+
+    channels = { fr = { one = "{count} salon servi", other = "{count} salons servis" },
+                 en = { one = "{count} channel served", other = "{count} channels served" } }
+
+French uses ``one`` for 0 and 1, English for 1 only (:func:`plural_form`, CLDR's rules for
+whole numbers).
 """
 
 from __future__ import annotations
@@ -15,11 +24,16 @@ from __future__ import annotations
 import string
 import tomllib
 from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 LANGUAGES = ("fr", "en")
+PLURAL_FORMS = ("one", "other")
+
+# What an entry holds for one language: a text, or its plural forms.
+Text = str | Mapping[str, str]
 LOCALES_DIR = Path(__file__).with_name("locales")
 
 
@@ -37,8 +51,26 @@ def lang_of(locale: Any, default: str = "fr") -> str:
     return "fr" if value.startswith("fr") else "en"
 
 
+def plural_form(lang: str, count: int | float) -> str:
+    """CLDR's plural category of ``count`` in ``lang``: French says « 0 salon », « 1 salon »,
+    « 2 salons »; English « 0 channels », « 1 channel », « 2 channels »."""
+    n = abs(count)
+    if lang == "fr":
+        return "one" if n < 2 else "other"
+    return "one" if n == 1 else "other"
+
+
+def is_plural(value: Any) -> bool:
+    return isinstance(value, Mapping)
+
+
+def texts(value: Text) -> list[str]:
+    """Every text of one language's value: the text itself, or each of its plural forms."""
+    return [value[form] for form in PLURAL_FORMS] if is_plural(value) else [value]  # type: ignore[index]
+
+
 class Catalogue:
-    def __init__(self, entries: Mapping[str, Mapping[str, str]], default_lang: str = "fr") -> None:
+    def __init__(self, entries: Mapping[str, Mapping[str, Text]], default_lang: str = "fr") -> None:
         self.entries = dict(entries)
         self.default_lang = default_lang
 
@@ -55,19 +87,56 @@ class Catalogue:
         if entry is None:
             raise KeyError(f"missing catalogue key {key!r}")
         text = entry[lang]
-        return text.format(**params) if params else text
+        if is_plural(text):
+            if "count" not in params:
+                raise KeyError(f"catalogue key {key!r} has plural forms: pass count=")
+            text = text[plural_form(lang, params["count"])]  # type: ignore[index]
+        return text.format(**params) if params else text  # type: ignore[union-attr]
 
     def both(self, key: str, **params: Any) -> dict[str, str]:
         return {lang: self.t(key, lang, **params) for lang in LANGUAGES}
 
+    def moment(self, when: datetime, lang: str | None, *, now: datetime, tz: tzinfo) -> str:
+        """``when`` in words, on the wall clock of ``tz``, relative to ``now`` when close:
+        « demain à 18 h », « lundi 7 décembre à 10 h », « jeudi 1er avril 2027 à 9 h 30 »;
+        « tomorrow at 18:00 », « Monday 7 December at 10:00 »."""
+        local, today = when.astimezone(UTC).astimezone(tz), now.astimezone(UTC).astimezone(tz).date()
+        clock = (
+            self.t("time.hour", lang, hour=local.hour)
+            if local.minute == 0
+            else self.t("time.hour_minute", lang, hour=local.hour, minute=local.minute)
+        )
+        days = (local.date() - today).days
+        relative = {0: "time.today", 1: "time.tomorrow", -1: "time.yesterday"}.get(days)
+        if relative:
+            return self.t(relative, lang, time=clock)
+        return self.t(
+            "time.date" if local.year == today.year else "time.date_year", lang,
+            weekday=self.t(f"time.weekday.{local.weekday()}", lang),
+            day=self.t("time.first_day", lang) if local.day == 1 else local.day,
+            month=self.t(f"time.month.{local.month}", lang), year=local.year, time=clock,
+        )
 
-def placeholders(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+def placeholders(text: Text) -> set[str]:
+    """The placeholders of a text (of all its plural forms, for a plural value)."""
+    return {name for one in texts(text) for _, name, _, _ in string.Formatter().parse(one) if name}
+
+
+def _is_leaf(value: Mapping[str, Any]) -> bool:
+    """An entry: exactly ``fr`` and ``en``, each a text or a table of exactly ``one`` / ``other`` texts."""
+    if set(value) != set(LANGUAGES):
+        return False
+    return all(
+        isinstance(v, str)
+        or (isinstance(v, Mapping) and set(v) == set(PLURAL_FORMS) and all(isinstance(f, str) for f in v.values()))
+        for v in value.values()
+    )
 
 
 @cache
-def _load_dir(directory: str) -> dict[str, dict[str, str]]:
-    entries: dict[str, dict[str, str]] = {}
+def _load_dir(directory: str) -> dict[str, dict[str, Text]]:
+    entries: dict[str, dict[str, Text]] = {}
     for path in sorted(Path(directory).glob("*.toml")):
         with path.open("rb") as fh:
             data = tomllib.load(fh)
@@ -75,14 +144,14 @@ def _load_dir(directory: str) -> dict[str, dict[str, str]]:
     return entries
 
 
-def _flatten(node: Mapping[str, Any], prefix: str, out: dict[str, dict[str, str]], path: Path) -> None:
+def _flatten(node: Mapping[str, Any], prefix: str, out: dict[str, dict[str, Text]], path: Path) -> None:
     for name, value in node.items():
         key = f"{prefix}{name}"
         if not isinstance(value, Mapping):
             raise ValueError(f"{path}: {key} must be a table with fr and en")
-        if set(value) == set(LANGUAGES) and all(isinstance(v, str) for v in value.values()):
+        if _is_leaf(value):
             if key in out:
                 raise ValueError(f"{path}: duplicate catalogue key {key}")
-            out[key] = dict(value)
+            out[key] = {lang: v if isinstance(v, str) else dict(v) for lang, v in value.items()}
         else:
             _flatten(value, key + ".", out, path)

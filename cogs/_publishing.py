@@ -10,7 +10,7 @@ import discord
 from discord.app_commands import locale_str
 
 from bot.posting import GatewaySender, message_kwargs
-from bot.services.delivery import Post, Publisher
+from bot.services.delivery import DeliveryReport, Post, Publisher
 
 if TYPE_CHECKING:
     from bot.client import ReseauBot
@@ -31,6 +31,21 @@ def publisher_for(bot: ReseauBot) -> Publisher:
     publisher.modlog_channel_id = bot.config.discord.moderators_log_channel_id
     publisher.lang = bot.config.bot.language
     return publisher
+
+
+def delivery_counts(bot: ReseauBot, lang: str, sent: int, failed: int = 0, pending: int = 0) -> str:
+    """« 2 salons servis, 1 en échec » — failures and retries only when there are some."""
+    parts = [bot.t("delivery.served", lang, count=sent)]
+    if failed:
+        parts.append(bot.t("delivery.failed_count", lang, count=failed))
+    if pending:
+        parts.append(bot.t("delivery.pending_count", lang, count=pending))
+    return ", ".join(parts)
+
+
+def outcome_text(bot: ReseauBot, lang: str, report: DeliveryReport) -> str:
+    """What a fan-out just did, for the moderator who started it."""
+    return delivery_counts(bot, lang, report.delivered, len(report.failed), len(report.pending))
 
 
 def text(key: str) -> locale_str:

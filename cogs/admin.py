@@ -11,6 +11,15 @@ from bot.services import status as status_service
 from cogs import _text
 from cogs._checks import moderator_only
 
+# At most this many planned items are listed (an embed field holds 1,024 characters).
+MAX_PLANNED = 8
+TITLE_MAX = 60
+
+
+def _clip(text: str, limit: int = TITLE_MAX) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 class Admin(commands.Cog):
     def __init__(self, bot: ReseauBot) -> None:
@@ -21,23 +30,35 @@ class Admin(commands.Cog):
     @moderator_only()
     async def status(self, interaction: discord.Interaction) -> None:
         lang = self.bot.lang(interaction)
-        report = await status_service.report(self.bot.engine, self.bot.sessions, guild_id=interaction.guild_id)
+        report = await status_service.report(
+            self.bot.engine, self.bot.sessions, guild_id=interaction.guild_id,
+            config=self.bot.config, now=self.bot.clock(),
+        )
         t = self.bot.t
         embed = discord.Embed(title=t("status.title", lang), colour=0x2F855A)
         embed.add_field(name=t("status.database", lang), value=f"{report.backend} · {report.revision}", inline=False)
         channels = "\n".join(f"<#{c}> ({lang_})" for c, lang_ in report.channels_here) or t("status.none", lang)
-        embed.add_field(name=t("status.channels", lang), value=channels, inline=False)
-        jobs = "\n".join(f"{job_id} → {when:%Y-%m-%d %H:%M}" for job_id, when in self._next_jobs()) or t(
-            "status.none", lang
+        embed.add_field(
+            name=t("status.channels", lang, count=len(report.channels_here)), value=channels, inline=False
         )
-        embed.add_field(name=t("status.jobs", lang), value=jobs, inline=False)
+        embed.add_field(name=t("status.planned", lang), value=self._planned(report.planned, lang), inline=False)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
-    def _next_jobs(self) -> list[tuple[str, object]]:
-        tz = self.bot.config.tz
-        jobs = [(job.id, job.next_run_time) for job in self.bot.scheduler.get_jobs() if job.next_run_time]
-        jobs.sort(key=lambda item: item[1])
-        return [(job_id, when.astimezone(tz)) for job_id, when in jobs[:5]]
+    def _planned(self, planned: list[status_service.Planned], lang: str) -> str:
+        """One line per planned item, in words: « Clôture du sondage n° 12 « … » : demain à 18 h »."""
+        if not planned:
+            return self.bot.t("status.planned_none", lang)
+        now, tz = self.bot.clock(), self.bot.config.tz
+        lines = [
+            self.bot.t(
+                f"status.plan.{item.kind}", lang, id=item.record_id, title=discord.utils.escape_markdown(_clip(item.title)),
+                when=self.bot.catalogue.moment(item.when, lang, now=now, tz=tz),
+            )
+            for item in planned[:MAX_PLANNED]
+        ]
+        if len(planned) > MAX_PLANNED:
+            lines.append(self.bot.t("status.more", lang, count=len(planned) - MAX_PLANNED))
+        return "\n".join(lines)[:1024]
 
 
 async def setup(bot: ReseauBot) -> None:

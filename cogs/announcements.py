@@ -24,7 +24,7 @@ from cogs import _text
 from cogs._checks import moderator_only, require_moderator
 from cogs._components import ActionButton
 from cogs._errors import ReportingModal, report_error
-from cogs._publishing import publisher_for, send_preview, text
+from cogs._publishing import outcome_text, publisher_for, send_preview, text
 from storage import models
 from storage.repositories import ChannelRepository
 
@@ -36,10 +36,8 @@ LATE_GRACE = timedelta(hours=6)
 
 
 def _summary(bot: ReseauBot, lang: str, outcome: service.AnnouncementOutcome) -> str:
-    report = outcome.report
     return bot.t(
-        "announce.published", lang, id=outcome.announcement.id, sent=report.delivered,
-        failed=len(report.failed), pending=len(report.pending),
+        "announce.published", lang, id=outcome.announcement.id, outcome=outcome_text(bot, lang, outcome.report)
     )
 
 

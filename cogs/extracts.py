@@ -23,17 +23,38 @@ from bot.services.delivery import DeliveryReport, extract_post
 from cogs import _text
 from cogs._checks import moderator_only, require_moderator
 from cogs._components import ActionButton
-from cogs._errors import report_error
-from cogs._publishing import publisher_for, send_preview, text
+from cogs._errors import message_for, report_error
+from cogs._publishing import delivery_counts, outcome_text, publisher_for, send_preview, text
 
 log = logging.getLogger("reseau.extracts")
 
 
-def outcome_text(bot: ReseauBot, lang: str, extract_id: int, report: DeliveryReport) -> str:
-    return bot.t(
-        "extracts.published", lang, id=extract_id, sent=report.delivered, failed=len(report.failed),
-        pending=len(report.pending),
-    )
+# At most this many message links under « already posted » (a message stays under 2,000 characters).
+MAX_LINKS = 10
+
+
+def published_text(bot: ReseauBot, lang: str, extract_id: int, report: DeliveryReport) -> str:
+    return bot.t("extracts.published", lang, id=extract_id, outcome=outcome_text(bot, lang, report))
+
+
+def already_delivered_text(
+    bot: ReseauBot, lang: str, extract_id: int, title: str, delivered: service.DeliverySummary
+) -> str:
+    """« L’extrait n° 3 « … » a déjà été publié … : 2 salons servis, hier à 10 h. » and a link
+    to each posted message."""
+    outcome = delivery_counts(bot, lang, len(delivered.sent), delivered.failed, delivered.pending)
+    if delivered.last_sent_at is not None:
+        when = bot.catalogue.moment(delivered.last_sent_at, lang, now=bot.clock(), tz=bot.config.tz)
+        outcome = bot.t("extracts.delivered_at", lang, outcome=outcome, when=when)
+    lines = [bot.t("extracts.already_delivered", lang, id=extract_id, title=title, outcome=outcome)]
+    copies = [c for c in delivered.sent if c.message_id is not None]
+    lines += [
+        bot.t("extracts.link_line", lang, link=bot.config.discord.message_url(c.guild_id, c.channel_id, c.message_id))
+        for c in copies[:MAX_LINKS]
+    ]
+    if len(copies) > MAX_LINKS:
+        lines.append(bot.t("delivery.failed_more", lang, count=len(copies) - MAX_LINKS))
+    return "\n".join(lines)[:2000]
 
 
 class ExtractButton(ActionButton, template=r"rb:extract:(?P<action>publish|dismiss):(?P<id>[0-9]+)"):
@@ -52,12 +73,24 @@ class ExtractButton(ActionButton, template=r"rb:extract:(?P<action>publish|dismi
             cog = bot.get_cog("Extracts")
             assert isinstance(cog, Extracts)
             await interaction.response.edit_message(content=bot.t("extracts.publishing", lang), view=None)
-            outcome = await cog.publish(
-                self.record_id, actor_id=interaction.user.id, guild_id=interaction.guild_id,
-                channel_id=interaction.channel_id,
-            )
-            await interaction.edit_original_response(content=outcome_text(bot, lang, self.record_id, outcome.report))
         except Exception as error:  # the one error path, for a button as for a command
+            await report_error(interaction, error)
+            return
+        # « Publication en cours… » is now shown: whatever happens, it is replaced by the outcome.
+        try:
+            try:
+                outcome = await cog.publish(
+                    self.record_id, actor_id=interaction.user.id, guild_id=interaction.guild_id,
+                    channel_id=interaction.channel_id,
+                )
+                text_ = published_text(bot, lang, self.record_id, outcome.report)
+            except service.AlreadyDelivered as done:  # posted meanwhile (another moderator, the slot)
+                text_ = already_delivered_text(bot, lang, done.extract_id, done.title, done.delivered)
+        except Exception as error:
+            text_ = message_for(bot, lang, error)
+        try:
+            await interaction.edit_original_response(content=text_)
+        except discord.HTTPException as error:
             await report_error(interaction, error)
 
 
@@ -201,9 +234,13 @@ class Extracts(commands.Cog):
     @moderator_only()
     async def publish_command(self, interaction: discord.Interaction, id: app_commands.Range[int, 1] | None = None) -> None:
         lang = self.bot.lang(interaction)
-        extract = await service.extract_or_next(self.bot.sessions, id, lang=self._channel_lang(interaction))
-        async with self.bot.sessions() as session:
-            count = len(await service.target_channels(session, extract.lang))
+        plan = await service.plan_publish(self.bot.sessions, id, lang=self._channel_lang(interaction))
+        extract = plan.extract
+        if plan.already_delivered:  # nothing a confirm button could do: say so at once
+            await interaction.response.send_message(
+                already_delivered_text(self.bot, lang, extract.id, extract.title, plan.delivered), ephemeral=True
+            )
+            return
         view = discord.ui.View(timeout=None)
         view.add_item(ExtractButton(
             "publish", extract.id, label=self.bot.t("extracts.confirm_button", lang), style=discord.ButtonStyle.danger
@@ -211,7 +248,7 @@ class Extracts(commands.Cog):
         view.add_item(ExtractButton("dismiss", extract.id, label=self.bot.t("extracts.dismiss_button", lang)))
         await interaction.response.send_message(
             self.bot.t("extracts.confirm", lang, id=extract.id, title=extract.title, month=extract.month or "-",
-                       lang=extract.lang, count=count),
+                       lang=extract.lang, count=plan.to_post),
             view=view, ephemeral=True,
         )
 

@@ -15,7 +15,9 @@ from bot.config import NetworkChannel
 from bot.errors import NotFound
 from bot.posting import GatewaySender
 from bot.services import extracts as service
+from bot.simcord_support import set_locale
 from cogs._errors import NotModerator
+from cogs._publishing import publisher_for
 from storage.repositories import AuditRepository, DeliveryRepository
 from tests.conftest import embed_text
 
@@ -102,14 +104,20 @@ async def test_publish_asks_first_then_posts_in_the_channels_of_its_language(wor
     assert confirm.ephemeral and "Novembre" in confirm.response.content and "1 salon" in confirm.response.content
     assert posts(world.fr) == []
     done = await world.moderator.click(confirm.response, label="Publier")
-    assert "1 salon(s) servi(s), 0 en échec" in done.response.content
+    assert "publié : 1 salon servi." in done.response.content  # no « 0 en échec » noise
     assert [m.embeds[0].title for m in posts(world.fr)] == ["Novembre"]
     assert posts(world.en) == []  # a French extract goes to French channels only
     assert posts(world.fr)[0].content == ""  # no role configured: no mention at all
 
+    # Again: nothing a button could do, so no button — said at once, with what was delivered.
     again = await world.moderator.slash(world.fr, "extract publish", id=extracts["Novembre"].id)
-    refused = await world.moderator.click(again.response, label="Publier")
-    assert "a déjà été publié dans tous les salons" in refused.followups[-1].content
+    assert again.ephemeral and again.response.components == []
+    [posted] = posts(world.fr)
+    assert again.response.content.splitlines() == [
+        f"L’extrait n° {extracts['Novembre'].id} « Novembre » a déjà été publié dans tous les salons concernés : "
+        "1 salon servi, aujourd’hui à 13 h. Il n’y a rien d’autre à publier.",
+        f"• {posted.jump_url}",
+    ]
     assert len(posts(world.fr)) == 1
     async with sessions() as session:
         entries = [e for e in await AuditRepository(session).latest(20) if e.action == "extract.publish"]
@@ -200,10 +208,10 @@ async def test_a_failing_channel_is_reported_and_the_others_still_receive(world,
     await add_extracts(sessions, tmp_path, ("Novembre", "2026-11"))
     confirm = await world.moderator.slash(world.fr, "extract publish")
     done = await world.moderator.click(confirm.response, label="Publier")
-    assert "1 salon(s) servi(s), 2 en échec" in done.response.content
+    assert "1 salon servi, 2 en échec." in done.response.content
     assert len(posts(world.fr)) == 1 and posts(closed) == []
     [report] = posts(world.modlog)
-    assert "2 publication(s) n’ont pas pu être postées" in report.content
+    assert "2 publications n’ont pas pu être postées" in report.content
     assert f"<#{closed.id}>" in report.content and f"<#{gone_id}>" in report.content
     assert "missing permission" in report.content and "unknown channel" in report.content
     async with sessions() as session:
@@ -276,8 +284,68 @@ async def test_confirm_button_still_works_after_a_restart(world, sessions, tmp_p
     await world.env.restart_bot(bot_factory(config, clock=lambda: QUIET))
     await world.env.settle()
     done = await world.moderator.click(confirm.response, label="Publier")
-    assert "1 salon(s) servi(s)" in done.response.content
+    assert "1 salon servi" in done.response.content
     assert len(posts(world.fr)) == 1
+
+
+async def test_already_posted_everywhere_is_said_at_once_in_english_with_configured_links(
+    world, sessions, tmp_path
+):
+    await use(world, web_base_url="http://127.0.0.1:8765/app", clock=QUIET - timedelta(days=1))
+    extracts = await add_extracts(sessions, tmp_path, ("November", "2026-11", "en"))
+    await service.publish_extract(
+        sessions, publisher_for(world.env.bot), extracts["November"].id, now=QUIET - timedelta(days=1)
+    )
+    world.env.bot.clock = lambda: QUIET  # the next day
+    set_locale(world.moderator, "en-GB")
+    again = await world.moderator.slash(world.en, "extract publish", id=extracts["November"].id)
+    [posted] = posts(world.en)
+    assert again.response.components == []
+    assert again.response.content.splitlines() == [
+        f"Extract #{extracts['November'].id} “November” has already been posted to every channel concerned: "
+        "1 channel served, yesterday at 13:00. There is nothing left to post.",
+        f"• http://127.0.0.1:8765/app/channels/{world.guild.id}/{world.en.id}/{posted.id}",
+    ]
+
+
+async def test_a_channel_added_since_is_all_a_second_publish_asks_for_and_posts(world, sessions, tmp_path):
+    await use(world)
+    extracts = await add_extracts(sessions, tmp_path, ("Novembre", "2026-11"))
+    first = await world.moderator.slash(world.fr, "extract publish")
+    await world.moderator.click(first.response, label="Publier")
+    second = world.guild.create_text_channel("annonces-2")
+    await use(world, channels=(
+        *world.config.channels, NetworkChannel(guild_id=world.guild.id, channel_id=second.id, language="fr"),
+    ))
+    again = await world.moderator.slash(world.fr, "extract publish", id=extracts["Novembre"].id)
+    assert "dans 1 salon ?" in again.response.content  # the one channel that does not have it yet
+    done = await world.moderator.click(again.response, label="Publier")
+    assert "publié : 1 salon servi." in done.response.content
+    assert (len(posts(world.fr)), len(posts(second))) == (1, 1)
+
+
+async def test_confirm_clicked_after_someone_else_posted_it_ends_on_the_summary(world, sessions, tmp_path):
+    await use(world)
+    extracts = await add_extracts(sessions, tmp_path, ("Novembre", "2026-11"))
+    confirm = await world.moderator.slash(world.fr, "extract publish")
+    other = await world.moderator.slash(world.fr, "extract publish")
+    await world.moderator.click(other.response, label="Publier")  # a second moderator was quicker
+    late = await world.moderator.click(confirm.response, label="Publier")
+    # The message that said « Publication en cours… » now says what happened, in place.
+    assert late.response.content.startswith(f"L’extrait n° {extracts['Novembre'].id} « Novembre » a déjà été publié")
+    assert late.response.components == [] and late.followups == []
+    assert len(posts(world.fr)) == 1
+
+
+async def test_confirm_that_fails_replaces_publishing_with_the_reason(world, sessions, tmp_path):
+    await use(world)
+    await add_extracts(sessions, tmp_path, ("Novembre", "2026-11"))
+    confirm = await world.moderator.slash(world.fr, "extract publish")
+    await use(world, channels=(world.config.channels[1],))  # the French channel left the network
+    failed = await world.moderator.click(confirm.response, label="Publier")
+    assert failed.response.content == "Aucun salon du réseau en langue « fr » ne peut recevoir cet extrait."
+    assert "Publication en cours" not in failed.response.content and failed.followups == []
+    assert posts(world.fr) == []
 
 
 @pytest.mark.parametrize("command", ["extract preview", "extract publish", "extract queue", "extract skip"])

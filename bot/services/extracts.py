@@ -15,6 +15,10 @@ Publish
     :func:`publish_extract` writes one pending delivery per enabled network channel in the
     extract's language (the outbox, see :mod:`bot.services.delivery`) and sends them.
     Publishing an extract again only posts to channels that do not have it yet.
+    :func:`plan_publish` says beforehand what a publish would do: how many channels it would
+    post to, and what was delivered already — when every channel of the extract's language
+    has it, there is nothing to confirm (``already_delivered``), and :func:`publish_extract`
+    refuses with :class:`AlreadyDelivered`, which carries the same summary.
 
 The monthly slot
     The cron in ``schedule.extract_cron`` (in ``bot.timezone``) gives the slots.  A slot in month
@@ -56,7 +60,14 @@ from storage.repositories import (
     ExtractRepository,
     StateRepository,
 )
-from storage.repositories.extracts import EXTRACT_PUBLISHED, EXTRACT_QUEUED, EXTRACT_SKIPPED
+from storage.repositories.extracts import (
+    DELIVERY_FAILED,
+    DELIVERY_PENDING,
+    DELIVERY_SENT,
+    EXTRACT_PUBLISHED,
+    EXTRACT_QUEUED,
+    EXTRACT_SKIPPED,
+)
 
 SLOT_STATE_KEY = "extracts.last_slot_month"
 JOB_ID = "monthly-extract"
@@ -285,6 +296,85 @@ class PublishOutcome:
     report: DeliveryReport
 
 
+@dataclass(frozen=True)
+class PostedCopy:
+    """One channel that has the extract: where, the message (for a link) and when."""
+
+    guild_id: int
+    channel_id: int
+    message_id: int | None
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DeliverySummary:
+    """What was delivered of one extract so far."""
+
+    sent: tuple[PostedCopy, ...] = ()
+    failed: int = 0
+    pending: int = 0
+
+    @property
+    def last_sent_at(self) -> datetime | None:
+        return max((c.sent_at for c in self.sent if c.sent_at is not None), default=None)
+
+
+@dataclass(frozen=True)
+class PublishPlan:
+    """What publishing ``extract`` now would do."""
+
+    extract: models.Extract
+    to_post: int  # channels it would be sent to: those without it yet, and retries still pending
+    delivered: DeliverySummary
+
+    @property
+    def already_delivered(self) -> bool:
+        """Every channel of its language has a delivery and none is waiting: a publish would post
+        nothing (a failed channel stays failed; fix it, then re-import under a new extract)."""
+        return self.to_post == 0
+
+
+class AlreadyDelivered(Conflict):
+    """A publish that could post nothing: the extract is already in every channel concerned."""
+
+    def __init__(self, extract: models.Extract, delivered: DeliverySummary) -> None:
+        super().__init__("extracts.already_published", id=extract.id)
+        # Plain values: the session that loaded ``extract`` is rolled back as this propagates.
+        self.extract_id, self.title = extract.id, extract.title
+        self.delivered = delivered
+
+
+def _summary(rows: Sequence[models.Delivery]) -> DeliverySummary:
+    return DeliverySummary(
+        sent=tuple(
+            PostedCopy(r.guild_id, r.channel_id, r.message_id, r.sent_at) for r in rows if r.status == DELIVERY_SENT
+        ),
+        failed=sum(r.status == DELIVERY_FAILED for r in rows),
+        pending=sum(r.status == DELIVERY_PENDING for r in rows),
+    )
+
+
+async def _plan(session: AsyncSession, extract: models.Extract) -> PublishPlan:
+    channels = await target_channels(session, extract.lang)
+    if not channels:
+        raise Conflict("extracts.no_channels", lang=extract.lang)
+    rows = await DeliveryRepository(session).for_source(extract_id=extract.id)
+    have = {r.channel_id for r in rows}
+    summary = _summary(rows)
+    new = sum(c.channel_id not in have for c in channels)
+    return PublishPlan(extract, new + summary.pending, summary)
+
+
+async def plan_publish(
+    sessions: async_sessionmaker[AsyncSession], extract_id: int | None = None, *, lang: str | None = None
+) -> PublishPlan:
+    """What ``/extract publish`` would do for this extract (by default the head of the queue, in
+    ``lang`` when one is queued in it): asked before showing a confirm button."""
+    extract = await extract_or_next(sessions, extract_id, lang=lang)
+    async with sessions() as session:
+        return await _plan(session, extract)
+
+
 async def _queue_extract(
     session: AsyncSession,
     extract: models.Extract,
@@ -328,15 +418,13 @@ async def publish_extract(
         extract = await repo.next_queued() if extract_id is None else await repo.get(extract_id)
         if extract is None:
             raise NotFound("extracts.queue_empty") if extract_id is None else NotFound("extracts.not_found", id=extract_id)
-        if not await target_channels(session, extract.lang):
-            raise Conflict("extracts.no_channels", lang=extract.lang)
-        pending_before = await DeliveryRepository(session).pending(extract_id=extract.id)
+        plan = await _plan(session, extract)  # the same rule as the confirm step
+        if plan.already_delivered:
+            raise AlreadyDelivered(extract, plan.delivered)
         new = await _queue_extract(
             session, extract, now=now, actor_id=actor_id, guild_id=guild_id, channel_id=channel_id,
             details={"trigger": "manual"},
         )
-        if not new and not pending_before:
-            raise Conflict("extracts.already_published", id=extract.id)
     report = await publisher.deliver(extract_id=extract.id)
     return PublishOutcome([extract], new, report)
 

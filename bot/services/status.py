@@ -1,13 +1,38 @@
-"""What moderators (``/status``) and operators see about the deployment."""
+"""What moderators (``/status``) and operators see about the deployment.
+
+:func:`report` also says what is planned, from the database (the truth the scheduler is rebuilt
+from) and the config: the next monthly extract slot that will publish, this server's open
+polls' deadlines and pending reminders, and its scheduled announcements — as plain values, in
+time order, for the cog to put in words.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.config import Config
+from bot.services import extracts
 from storage.db import current_revision
-from storage.repositories import ChannelRepository
+from storage.repositories import AnnouncementRepository, ChannelRepository, PollRepository, StateRepository
+
+EXTRACT_SLOT = "extract_slot"
+POLL_CLOSE = "poll_close"
+POLL_REMINDER = "poll_reminder"
+ANNOUNCEMENT = "announcement"
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One thing the bot will do by itself: ``kind`` (one of the constants above), when (UTC),
+    and the record it concerns (none for the monthly slot)."""
+
+    kind: str
+    when: datetime
+    record_id: int | None = None
+    title: str = ""
 
 
 @dataclass(frozen=True)
@@ -15,15 +40,47 @@ class StatusReport:
     backend: str
     revision: str
     channels_here: list[tuple[int, str]]
+    planned: list[Planned] = field(default_factory=list)
 
 
 async def report(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], *, guild_id: int | None
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    guild_id: int | None,
+    config: Config | None = None,
+    now: datetime | None = None,
 ) -> StatusReport:
     async with sessions() as session:
         channels = await ChannelRepository(session).all()
+        planned = await _planned(session, config, now, guild_id) if config is not None and now is not None else []
     return StatusReport(
         backend=engine.dialect.name,
         revision=await current_revision(engine) or "-",
         channels_here=[(c.channel_id, c.language) for c in channels if c.guild_id == guild_id],
+        planned=planned,
     )
+
+
+async def _planned(session: AsyncSession, config: Config, now: datetime, guild_id: int | None) -> list[Planned]:
+    out: list[Planned] = []
+    # The next slot that will publish: a slot in a month already handled posts nothing.
+    handled = await StateRepository(session).get(extracts.SLOT_STATE_KEY)
+    for when in extracts.next_runs(config, now, count=3):
+        if handled is None or extracts.month_of(when, config.tz) > handled:
+            out.append(Planned(EXTRACT_SLOT, when))
+            break
+    for poll in await PollRepository(session).open_polls():
+        if poll.guild_id != guild_id:
+            continue
+        title = poll.title or (poll.questions[0].text if poll.questions else "")
+        if poll.deadline_at is not None and poll.deadline_at > now:
+            out.append(Planned(POLL_CLOSE, poll.deadline_at, poll.id, title))
+        if poll.reminder_at is not None and not poll.reminder_sent and poll.reminder_at > now:
+            out.append(Planned(POLL_REMINDER, poll.reminder_at, poll.id, title))
+    if guild_id is not None:
+        for announcement in await AnnouncementRepository(session).scheduled(guild_id=guild_id):
+            if announcement.scheduled_at is not None:
+                out.append(Planned(ANNOUNCEMENT, announcement.scheduled_at, announcement.id, announcement.title))
+    out.sort(key=lambda p: (p.when, p.kind, p.record_id or 0))
+    return out
