@@ -34,7 +34,7 @@ import tempfile
 import tomllib
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -338,9 +338,12 @@ def example_config() -> str:
 
 
 class _Interrupted(Exception):
-    def __init__(self, code: int) -> None:
+    """Ctrl-C (code 130) or end of input (code 1) at a question asked in ``lang``."""
+
+    def __init__(self, code: int, lang: str) -> None:
         super().__init__(code)
         self.code = code
+        self.lang = lang
 
 
 @dataclass
@@ -350,7 +353,6 @@ class Questions:
     t: Text
     ask_line: Callable[[str], str] = input
     say: Callable[[str], None] = print
-    answered: dict[str, Any] = field(default_factory=dict)
 
     def ask(self, key: str, parse: Callable[[str], T], default: str | None = None, **params: Any) -> T:
         question = self.t(key, **params)
@@ -369,9 +371,9 @@ class Questions:
         try:
             return self.ask_line(prompt)
         except EOFError:
-            raise _Interrupted(1) from None
+            raise _Interrupted(1, self.t.lang) from None
         except KeyboardInterrupt:
-            raise _Interrupted(130) from None
+            raise _Interrupted(130, self.t.lang) from None
 
 
 def ask_language(ask_line: Callable[[str], str] = input, say: Callable[[str], None] = print) -> str:
@@ -531,7 +533,7 @@ def cmd_init(args: argparse.Namespace, config: Config) -> int:
         answers = gather(args, interactive=bool(missing))
     except _Interrupted as stop:
         print(file=sys.stderr)
-        print(f"reseau-bot: {Text(args.lang or t.lang)('init.result.interrupted')}", file=sys.stderr)
+        print(f"reseau-bot: {Text(stop.lang)('init.result.interrupted')}", file=sys.stderr)
         return stop.code
     t = Text(answers.language)
     content = render_config(answers, answers.language, t=t)
