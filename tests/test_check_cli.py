@@ -304,7 +304,7 @@ async def test_embed_links_denied_by_a_channel_overwrite_names_the_permission(da
         f"✘ Salon #annonces ({ANNONCES}) : il manque au bot la permission « Intégrer des liens »",
     ]
     fix = fix_of(lines, "Intégrer des liens")
-    assert fix.startswith(f"    → donnez au rôle du bot la permission « Intégrer des liens » dans #annonces ({ANNONCES})")
+    assert fix.startswith(f"    → donnez au rôle du bot la permission « Intégrer des liens » dans #annonces ({ANNONCES}), via")
     assert f"ré-invitez-le avec https://discord.com/oauth2/authorize?client_id={srv.bot_id}" in fix
     assert INVITE_PERMS in fix
 
@@ -377,7 +377,7 @@ async def test_database_not_at_head_and_missing(tmp_path):
         config = write_config(tmp_path, url, srv.base_url, channels=[(GUILD, NEWS, "en", 0)])
         ok, lines = await check_lines(config)
         assert failures(lines) == [
-            f"✘ Base de données : schéma à rien (base vide ou absente), le code attend {check_head()}",
+            f"✘ Base de données : vide ou absente, le code attend le schéma {check_head()}",
             "✘ Sources d’extraits : non vérifiées, la base n’est pas prête",
         ]
         assert "lancez `reseau-bot db upgrade`" in fix_of(lines, "Base de données")
@@ -385,7 +385,7 @@ async def test_database_not_at_head_and_missing(tmp_path):
         absent = tmp_path / "nowhere" / "absent.db"
         config = write_config(tmp_path, f"sqlite+aiosqlite:///{absent}", srv.base_url, channels=[(GUILD, NEWS, "en", 0)])
         ok, lines = await check_lines(config)
-        assert "`reseau-bot db upgrade`" in fix_of(lines, "Base de données : schéma à rien")
+        assert "`reseau-bot db upgrade`" in fix_of(lines, "Base de données : vide ou absente")
         assert not absent.parent.exists()  # looking did not create it
 
 

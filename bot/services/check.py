@@ -627,7 +627,7 @@ async def check_database(config: Config) -> list[CheckResult]:
     if url.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not database.startswith("file:"):
         if not Path(database).expanduser().exists():  # do not create an empty file by looking
             return [
-                _failed(msg("check.db.behind", current=msg("check.db.empty"), head=head), msg("check.db.behind_fix")),
+                _failed(msg("check.db.missing", head=head), msg("check.db.behind_fix")),
                 _failed(msg("check.host.skipped"), msg("check.db.behind_fix")),
             ]
     engine = create_engine(config.database.url)
@@ -641,7 +641,7 @@ async def check_database(config: Config) -> list[CheckResult]:
             ]
         if current != head:
             return [
-                _failed(msg("check.db.behind", current=current or msg("check.db.empty"), head=head),
+                _failed(msg("check.db.behind", current=current, head=head) if current else msg("check.db.missing", head=head),
                         msg("check.db.behind_fix")),
                 _failed(msg("check.host.skipped"), msg("check.db.behind_fix")),
             ]
