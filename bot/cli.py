@@ -13,8 +13,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from bot import cli_argparse
 from bot.cli_base import COMMANDS, PARSER_EXTENSIONS, Text, command, text
@@ -22,6 +26,7 @@ from bot.config import Config, ConfigError, build_config, load_config
 from bot.errors import DomainError, describe
 from storage.db import SchemaOutOfDate
 
+log = logging.getLogger("reseau.cli")
 DEFAULT_CONFIG = "config.toml"
 FEATURES = (
     "bot.audit_cli",  # audit
@@ -115,6 +120,20 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `reseau-bot audit | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (DBAPIError, OSError) as exc:
+        # The database cannot be reached or refuses us: one line, the URL without its password.
+        url = make_url(config.database.url).render_as_string(hide_password=True)
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        log.debug("database error", exc_info=True)
+        print(f"reseau-bot: {t('cli.database_unreachable', url=url, reason=reason)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: one line here, the traceback in the log at DEBUG
+        log.debug("unexpected error", exc_info=True)
+        print(f"reseau-bot: {t('cli.unexpected', error=type(exc).__name__, detail=str(exc)[:200])}", file=sys.stderr)
+        return 1
 
 
 @command("run")

@@ -166,6 +166,32 @@ def test_every_option_has_help_and_developer_actions_are_hidden():
     assert "upgrade" in help_text and "downgrade" not in help_text and "revision" not in help_text
 
 
+def test_an_unreachable_database_is_one_line_without_the_password(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"RESEAU_DATABASE_URL": f"postgresql+asyncpg://reseau:s3cr3t-pw@127.0.0.1:{port}/reseau"}
+    result = reseau_bot("db", "current", cwd=tmp_path, env=env)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("reseau-bot: la base de données postgresql+asyncpg://reseau:***@127.0.0.1:")
+    assert "s3cr3t-pw" not in result.stderr + result.stdout
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`reseau-bot schedule --count 5000 | head -n 1`: no BrokenPipeError traceback."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "RESEAU_DATABASE_URL")}
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "schedule", "--count", "5000"], cwd=tmp_path,
+                            env={**env, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline().startswith(b"prochains extraits mensuels")
+    proc.stdout.close()  # the reader goes away, as `head` does
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
 def test_secret_filter_masks_tokens_in_log_records():
     import logging
 
