@@ -262,7 +262,7 @@ def _layout(w: _Lines, a: Answers, *, example: bool) -> None:
     w.setting("api_base_url", discord.api_base_url)
     w.setting("gateway_url", discord.gateway_url)
     w.comment("discord.web_base_url")
-    w.setting("web_base_url", "https://discord.com", commented=True)
+    w.setting("web_base_url", discord.web_base_url)
     w.comment("discord.members_intent")
     w.setting("members_intent", discord.members_intent)
     w.comment("discord.modlog")

@@ -102,6 +102,7 @@ def test_config_example_is_the_rendered_template():
     )
     config = load_config(REPO / "config.example.toml", environ={})
     assert config.channels == ()  # its channel is a commented-out example
+    assert config.discord.web_base_url == "https://discord.com"
     assert role_ids(config) == [str(r) for r in EXAMPLE.moderator_roles]
 
 
