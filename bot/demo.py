@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import shutil
 import sys
 from collections.abc import Awaitable, Callable
@@ -17,12 +18,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import simcord
+# discord.py warnings that say nothing about the demo: voice support (the bot never joins a voice
+# channel) and the Guilds intent of the intent-less probe client SimCord builds when imported
+# (``simcord._dpy_internals.verify``).  Dropped from here on, in the demo process only, before
+# SimCord is imported; every other discord.py warning still shows.
+IRRELEVANT_DISCORD_WARNINGS = (
+    "PyNaCl is not installed",
+    "davey is not installed",
+    "Guilds intent seems to be disabled",
+)
 
-from bot.client import ReseauBot
-from bot.config import Config, NetworkChannel
-from bot.simcord_support import set_locale
-from storage.db import create_engine, session_factory, upgrade
+
+class _DropIrrelevantWarnings(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(IRRELEVANT_DISCORD_WARNINGS)
+
+
+for _name in ("discord.client", "discord.state"):
+    if not any(isinstance(f, _DropIrrelevantWarnings) for f in logging.getLogger(_name).filters):
+        logging.getLogger(_name).addFilter(_DropIrrelevantWarnings())
+
+import simcord  # noqa: E402
+
+from bot.client import ReseauBot  # noqa: E402
+from bot.config import Config, NetworkChannel  # noqa: E402
+from bot.simcord_support import VirtualClock, run_from, set_locale  # noqa: E402
+from storage.db import create_engine, session_factory, upgrade  # noqa: E402
+from storage.models import utcnow  # noqa: E402
+
+# The bot's name on the simulated Discord (SimCord calls every bot « TestBot »).
+BOT_NAME = "Réseau 2.0"
 
 
 @dataclass
@@ -40,35 +65,57 @@ class DemoWorld:
     extra_members: list[Any] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
 
+    @property
+    def lang(self) -> str:
+        """The narration's language: the configured one (``bot.language``)."""
+        return self.bot.config.bot.language
+
+    def t(self, key: str, /, **params: Any) -> str:
+        return self.bot.t(key, self.lang, **params)
+
     def say(self, text: str = "") -> None:
         print(text, flush=True)
 
+    def title(self, text: str) -> None:
+        """A scene's title, after a blank line."""
+        self.say()
+        self.say(text)
+
     def show(self, who: str, action: str, result: Any) -> None:
         """Print an interaction and what the member saw."""
-        self.say(f"▶ {who} → {action}")
+        self.say(self.t("demo.acts", who=who, action=action))
         if result is None:
             return
         message = getattr(result, "response", None) or result
-        visibility = " (visible only to them)" if getattr(result, "ephemeral", False) else ""
-        self.say(f"◀ bot{visibility}:")
-        self.say(indent(render_message(message)))
+        if getattr(result, "ephemeral", False):
+            self.say(self.t("demo.bot_replies_privately", bot=self.bot_name))
+        else:
+            self.say(self.t("demo.bot_replies", bot=self.bot_name))
+        self.say(indent(render_message(message, empty=self.t("demo.empty"))))
         for followup in getattr(result, "followups", None) or []:
-            self.say(indent(render_message(followup)))
+            self.say(indent(render_message(followup, empty=self.t("demo.empty"))))
 
-    def show_message(self, where: str, message: Any) -> None:
-        self.say(f"◀ bot in #{where}:")
-        self.say(indent(render_message(message)))
+    def show_message(self, where: str, message: Any, note: str | None = None) -> None:
+        if note:
+            self.say(self.t("demo.bot_posted_note", bot=self.bot_name, channel=where, note=note))
+        else:
+            self.say(self.t("demo.bot_posted", bot=self.bot_name, channel=where))
+        self.say(indent(render_message(message, empty=self.t("demo.empty"))))
 
     def wrote(self, path: Path) -> None:
         self.files.append(path)
-        self.say(f"  ✎ wrote {path}")
+        self.say(self.t("demo.wrote", path=path))
+
+    @property
+    def bot_name(self) -> str:
+        return self.bot.user.name if self.bot.user else BOT_NAME
 
 
 def indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line if line else prefix.rstrip() for line in text.splitlines())
 
 
-def render_message(message: Any) -> str:
+def render_message(message: Any, empty: str = "∅") -> str:
     """Plain-text rendering of a message: content, embeds, buttons, attachments."""
     lines: list[str] = []
     if getattr(message, "content", None):
@@ -93,7 +140,7 @@ def render_message(message: Any) -> str:
             lines.append(" ".join(labels))
     for attachment in getattr(message, "attachments", None) or []:
         lines.append(f"📎 {attachment.filename}")
-    return "\n".join(lines) or "(empty)"
+    return "\n".join(lines) or empty
 
 
 Scene = Callable[[DemoWorld], Awaitable[None]]
@@ -107,25 +154,27 @@ def scene(fn: Scene) -> Scene:
 
 @scene
 async def bot_comes_up(w: DemoWorld) -> None:
-    w.say(f"● The bot is connected as {w.bot.user} to « {w.guild.name} » (SimCord, no network).")
+    w.say(w.t("demo.connected", bot=w.bot_name, guild=w.guild.name,
+              when=w.bot.clock().astimezone(w.bot.config.tz).strftime("%Y-%m-%d %H:%M"),
+              tz=w.bot.config.bot.timezone))
     synced = [r for r in w.env.http_requests if r.method == "PUT" and r.path.endswith("/commands")]
-    names = ", ".join(f"/{c['name']} (fr /{c.get('name_localizations', {}).get('fr', c['name'])})"
+    names = ", ".join(w.t("demo.command", en=c["name"], fr=c.get("name_localizations", {}).get("fr", c["name"]))
                       for c in (synced[-1].json if synced else []))
-    w.say(f"● Slash commands synced: {names}")
+    w.say(w.t("demo.commands_synced", names=names))
 
 
 @scene
 async def members_ask_for_help(w: DemoWorld) -> None:
-    w.say("\n— A French member and an English member ask for help —")
+    w.title(w.t("demo.scene.help"))
     w.show("Awa (fr)", "/aide", await w.awa.slash(w.fr, "help"))
     w.show("Sam (en-US)", "/help", await w.sam.slash(w.en, "help"))
 
 
 @scene
 async def member_tries_a_moderator_command(w: DemoWorld) -> None:
-    w.say("\n— A member tries a moderators' command, then a moderator does —")
+    w.title(w.t("demo.scene.moderator_command"))
     w.show("Awa (fr)", "/etat", await w.awa.slash(w.fr, "status"))
-    w.show("Camille (fr, moderator)", "/etat", await w.moderator.slash(w.fr, "status"))
+    w.show(w.t("demo.moderator", name="Camille"), "/etat", await w.moderator.slash(w.fr, "status"))
 
 
 def load_feature_scenes() -> None:
@@ -152,11 +201,16 @@ async def run_demo(
     config = dataclasses.replace(config, database=dataclasses.replace(config.database, url=db_url))
     engine = create_engine(db_url)
     await upgrade(engine)
-    bot = ReseauBot(config, engine=engine, sessions=session_factory(engine))
+    # One clock for SimCord and the bot, starting now: messages are dated today and a poll's
+    # deadline three days ahead reads « dans 3 jours » on the preview page.
+    clock = VirtualClock(utcnow())
+    bot = ReseauBot(config, engine=engine, sessions=session_factory(engine), clock=clock.now)
+    lang = config.bot.language
     load_feature_scenes()
-    print(f"reseau-bot demo — database {out / 'demo.db'}", flush=True)
-    async with simcord.run(bot, check_errors=False) as env:
-        guild = env.create_guild(name="Réseau 2.0 (démo)")
+    print(bot.t("demo.database", lang, path=out / "demo.db"), flush=True)
+    async with run_from(bot, clock, check_errors=False) as env:
+        await bot.user.edit(username=BOT_NAME)  # PATCH /users/@me, as the bot's owner would name it
+        guild = env.create_guild(name=bot.t("demo.guild_name", lang))
         fr = guild.create_text_channel("annonces")
         en = guild.create_text_channel("announcements")
         modlog = guild.create_text_channel("moderation")
@@ -182,21 +236,23 @@ async def run_demo(
             await play(world)
         world.say("")
         if world.files:
-            world.say("Files written:")
+            world.say(world.t("demo.files_written"))
             for path in world.files:
                 world.say(f"  {path}")
         if preview:
             await serve_preview(world, port=port, seconds=preview_seconds)
-    print("demo finished", flush=True)
+    print(bot.t("demo.finished", lang), flush=True)
     return 0
 
 
 async def serve_preview(w: DemoWorld, *, port: int | None, seconds: float | None) -> None:
     session = w.env.preview(w.fr, viewers=[w.awa, w.sam, w.moderator], layout="channel",
-                            locale="fr", timezone=w.bot.config.bot.timezone, port=port)
+                            locale="fr" if w.lang == "fr" else "en-US", timezone=w.bot.config.bot.timezone,
+                            port=port)
     async with session as page:
-        w.say(f"\nPreview: open {page.url} in a browser (127.0.0.1 only).")
-        w.say("You act as Awa in #annonces. Stop with Ctrl-C or the page's « End preview session ».")
+        w.say("")
+        w.say(w.t("demo.preview_open", url=page.url))
+        w.say(w.t("demo.preview_act"))
         sys.stdout.flush()
         try:
             if seconds is None:
