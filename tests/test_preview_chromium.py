@@ -1,5 +1,6 @@
 """`reseau-bot demo --preview` serves SimCord's page on 127.0.0.1; real headless Chromium renders
-it and the bot's messages are on the page."""
+it and the bot's messages are on the page, under the bot's name, dated today, with deadlines
+counted from today."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+PARIS = ZoneInfo("Europe/Paris")  # bot.timezone in config.example.toml, the page's time zone
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -42,6 +46,8 @@ def preview_url(tmp_path_factory):
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
+    # the days the demo may run on (a run across midnight dates its messages either day)
+    days = {datetime.now(PARIS).strftime("%d/%m/%Y")}
     url, seen = None, []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and url is None:
@@ -54,13 +60,15 @@ def preview_url(tmp_path_factory):
             url = match.group(1)
     try:
         assert url, "the demo did not print a preview URL:\n" + "".join(seen[-40:])
-        yield url
+        days.add(datetime.now(PARIS).strftime("%d/%m/%Y"))
+        yield url, days
     finally:
         proc.terminate()
         proc.wait(timeout=30)
 
 
 def test_preview_page_shows_the_bots_messages_in_chromium(preview_url, tmp_path):
+    preview_url, days = preview_url
     result = chromium("--virtual-time-budget=10000", "--dump-dom", preview_url, profile=tmp_path / "profile")
     dom = result.stdout
     assert "annonces" in dom
@@ -70,6 +78,13 @@ def test_preview_page_shows_the_bots_messages_in_chromium(preview_url, tmp_path)
     assert "L’évaluation au service des projets" in dom and "Lire le rapport complet" in dom
     assert "Rencontre annuelle du réseau" in dom
     assert "Quel thème pour le prochain extrait du rapport" in dom and "Retirer mon vote" in dom
+    # the bot under its own name, not SimCord's « TestBot »
+    assert re.search(r">\s*Réseau 2\.0\s*<", dom) and "TestBot" not in dom
+    # SimCord's clock and the bot's agree, and both are today's: messages are dated today and the
+    # open polls' three-day deadline (<t:…:R>) reads « dans 3 jours », not « dans 48 semaines »
+    assert any(day in dom for day in days), f"no message dated {days} on the page"
+    assert "dans 3 jours" in dom
+    assert not re.search(r"dans \d+ (semaines?|mois|ans?)\b|il y a \d+", dom)
     shot = tmp_path / "preview.png"
     chromium("--virtual-time-budget=10000", "--window-size=1200,1400", f"--screenshot={shot}", preview_url,
              profile=tmp_path / "profile2")
@@ -80,6 +95,8 @@ async def test_a_visitor_votes_in_the_open_poll_on_the_preview_page(preview_url)
     """A person acting as Awa clicks an option of the open poll in real Chromium (driven by
     Playwright over Debian's browser, no browser download) and sees the bot's confirmation."""
     from playwright.async_api import async_playwright
+
+    preview_url, _ = preview_url
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS[1:])

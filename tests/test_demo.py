@@ -1,0 +1,100 @@
+"""`reseau-bot demo` looks true: it narrates in the configured language, the bot has its own name,
+SimCord's clock and the bot's are one clock starting now, and discord.py's irrelevant warnings
+(voice, the intent-less probe client) stay off stderr.  Two runs of the demo (~30 s each)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DISCORD_EPOCH_MS = 1420070400000
+
+
+def demo(config: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "RESEAU_DATABASE_URL")}
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--config", str(config), "demo", "--out", str(out)],
+        cwd=out.parent, env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def french(tmp_path_factory):
+    """The example config as it is: `bot.language = "fr"`."""
+    tmp = tmp_path_factory.mktemp("demo-fr")
+    start = datetime.now(UTC)
+    result = demo(REPO / "config.example.toml", tmp / "out")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, start, datetime.now(UTC)
+
+
+@pytest.fixture(scope="module")
+def english(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("demo-en")
+    config = tmp / "config.toml"
+    config.write_text('[bot]\nlanguage = "en"\n', encoding="utf-8")
+    result = demo(config, tmp / "out")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def narration(out: str) -> list[str]:
+    """The demo's own lines, without the bot's messages it quotes (indented)."""
+    return [line for line in out.splitlines() if line.strip() and not line.startswith("    ")]
+
+
+def test_the_demo_narrates_in_french_by_default(french):
+    result, _, _ = french
+    lines = narration(result.stdout)
+    assert lines[0].startswith("reseau-bot demo — base de données : ")
+    assert "— Un membre francophone et un membre anglophone demandent de l’aide —" in lines
+    assert "▶ Camille (modératrice) → /etat" in lines
+    assert "▶ Awa, qui change d’avis → clique sur [Hybride]" in lines
+    assert "◀ Réseau 2.0 dans #annonces :" in lines
+    assert "◀ Réseau 2.0 (visible par ce membre seulement) :" in lines
+    assert any(line.endswith(": rien n’est publié") for line in lines)
+    assert "Fichiers écrits :" in lines and lines[-1] == "démo terminée"
+    english_words = re.compile(r"\b(clicks|wrote|moderator|database|visible only|finished|posted|the poll)\b")
+    assert [line for line in lines if english_words.search(line)] == []
+
+
+def test_the_demo_narrates_in_english_when_configured(english):
+    lines = narration(english.stdout)
+    assert lines[0].startswith("reseau-bot demo — database: ")
+    assert "— A French member and an English member ask for help —" in lines
+    assert "▶ Awa, who changes her mind → clicks [Hybride]" in lines
+    assert "◀ Réseau 2.0 in #annonces:" in lines
+    assert any(line.endswith(": nothing posted") for line in lines)
+    assert "Files written:" in lines and lines[-1] == "demo finished"
+    french_words = re.compile(r"\b(clique|fichier|modératrice|base de données|seulement|terminée|publié|clos)\b")
+    assert [line for line in lines if french_words.search(line)] == []
+
+
+def test_the_bot_has_its_name_and_one_clock_with_simcord_starting_now(french):
+    result, start, end = french
+    out = result.stdout
+    assert "TestBot" not in out
+    connected = next(line for line in narration(out) if line.startswith("● Le bot est connecté"))
+    assert "en tant que Réseau 2.0 à « Réseau 2.0 (démo) »" in connected
+    # SimCord's time is a snowflake's: the quick poll's message was created today, not on 2026-01-01…
+    message_id = int(re.search(r"Sondage n°3 publié : https://\S+/(\d+)\s", out).group(1))
+    created = datetime.fromtimestamp(((message_id >> 22) + DISCORD_EPOCH_MS) / 1000, UTC)
+    assert start - timedelta(minutes=1) <= created <= end + timedelta(minutes=1), created
+    # …and the bot's clock set its three-day deadline from that same instant
+    poll = out[out.index("**📊 Sondage n°3**"):]
+    deadline = datetime.fromtimestamp(int(re.search(r"<t:(\d+):R>", poll).group(1)), UTC)
+    assert abs(deadline - created - timedelta(days=3)) < timedelta(seconds=5), (created, deadline)
+
+
+def test_discord_py_irrelevant_warnings_stay_off_stderr(french, english):
+    for result in (french[0], english):
+        for noise in ("PyNaCl", "davey", "intent", "voice will NOT be supported"):
+            assert noise not in result.stderr, result.stderr[-2000:]
+        assert "WARNING" not in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]
