@@ -221,15 +221,16 @@ def cmd_db_revision(args: argparse.Namespace, config: Config) -> int:
 
 @command("demo")
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
-    try:
-        import simcord  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    # Look SimCord up without importing it: importing it prints discord.py warnings that the
+    # demo filters out (bot/demo.py installs that filter before it loads SimCord).
+    if importlib.util.find_spec("simcord") is None:
         print(f"reseau-bot: {text(config)('cli.demo.needs_simcord')}", file=sys.stderr)
         return 2
     from bot.demo import run_demo
 
-    for noisy in ("discord", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    logging.getLogger("alembic").setLevel(logging.ERROR)
     for quiet in ("bot", "cogs", "reseau"):
         logging.getLogger(quiet).setLevel(logging.WARNING)
     return asyncio.run(

@@ -216,15 +216,15 @@ def test_demo_plays_the_scenario_and_exits_0(tmp_path):
     assert (tmp_path / "out" / "demo.db").exists()
     # the quick poll: votes acknowledged in each member's language, a change of mind, a chart
     assert "✅ Votre choix : **En ligne**" in out and "✅ Your choice: **En présentiel**" in out
-    assert "▶ Awa, who changes her mind → clicks [Hybride]" in out
+    assert "▶ Awa, qui change d’avis → clique sur [Hybride]" in out
     assert "`████████░░` 3 (75" in out
     charts = sorted((tmp_path / "out").glob("poll-*-results.png"))
     assert charts and all(str(c) in out and c.read_bytes().startswith(b"\x89PNG") for c in charts)
     # the month's extract in both languages, its question asked back, an announcement
-    assert "◀ bot in #annonces:" in out and "[Lire le rapport complet]" in out and "[Read the full report]" in out
+    assert "◀ Réseau 2.0 dans #annonces :" in out and "[Lire le rapport complet]" in out and "[Read the full report]" in out
     assert "Quel accompagnement à l’évaluation vous serait le plus utile cette année ?" in out
-    assert "nothing posted" in out  # the same slot twice posts once
-    assert "Annonce n° 1 publiée : 2 salon(s)" in out
+    assert "rien n’est publié" in out  # the same slot twice posts once
+    assert "Annonce n° 1 publiée : 2 salons servis" in out
     # profiles with consent, a quick survey with progress and resumption, results by type, export
     assert "Profil enregistré." in out
     assert "**Question 2/2**" in out and "You are picking up where you left off." in out
