@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import discord
 from apscheduler.triggers.date import DateTrigger
@@ -21,12 +22,13 @@ from bot.errors import Conflict
 from bot.services import announcements as service
 from bot.services.delivery import announcement_post
 from cogs import _text
-from cogs._checks import moderator_only, require_moderator
+from cogs._checks import moderator_group, moderator_only, require_moderator
 from cogs._components import ActionButton
 from cogs._errors import ReportingModal, report_error
 from cogs._publishing import outcome_text, publisher_for, send_preview, text
-from storage import models
-from storage.repositories import ChannelRepository
+
+if TYPE_CHECKING:
+    from storage import models  # annotations only: cogs call services, never the database
 
 log = logging.getLogger("reseau.announcements")
 
@@ -145,7 +147,7 @@ class AnnounceButton(ActionButton, template=r"rb:announce:(?P<action>publish|sch
 
 
 class Announcements(commands.Cog):
-    announce = app_commands.Group(name=_text.name("announce"), description=_text.desc("announce"), guild_only=True)
+    announce = moderator_group(_text.name("announce"), _text.desc("announce"))
 
     def __init__(self, bot: ReseauBot) -> None:
         self.bot = bot
@@ -228,9 +230,7 @@ class Announcements(commands.Cog):
         if announcement.target_channel_id:
             target = f"<#{announcement.target_channel_id}>"
         else:
-            async with self.bot.sessions() as session:
-                count = len(await ChannelRepository(session).all())
-            target = t("announce.target_all", lang, count=count)
+            target = t("announce.target_all", lang, count=await service.network_channel_count(self.bot.sessions))
         actions = discord.ui.View(timeout=None)
         actions.add_item(AnnounceButton(
             "publish", announcement.id, label=t("announce.publish_button", lang), style=discord.ButtonStyle.success
@@ -262,8 +262,7 @@ class Announcements(commands.Cog):
         t = self.bot.t
         tz = self.bot.config.tz
         rows = await service.list_scheduled(self.bot.sessions, guild_id=interaction.guild_id)
-        async with self.bot.sessions() as session:
-            everywhere = t("announce.target_all", lang, count=len(await ChannelRepository(session).all()))
+        everywhere = t("announce.target_all", lang, count=await service.network_channel_count(self.bot.sessions))
         lines = [
             t("announce.list_line", lang, id=a.id, when=a.scheduled_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
               title=a.title[:80], target=f"<#{a.target_channel_id}>" if a.target_channel_id else everywhere)

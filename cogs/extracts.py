@@ -21,7 +21,7 @@ from bot.services import extracts as service
 from bot.services.campaigns import CampaignService, current_campaign_id
 from bot.services.delivery import DeliveryReport, extract_post
 from cogs import _text
-from cogs._checks import moderator_only, require_moderator
+from cogs._checks import moderator_group, moderator_only, require_moderator
 from cogs._components import ActionButton
 from cogs._errors import message_for, report_error
 from cogs._publishing import delivery_counts, outcome_text, publisher_for, send_preview, text
@@ -95,9 +95,7 @@ class ExtractButton(ActionButton, template=r"rb:extract:(?P<action>publish|dismi
 
 
 class Extracts(commands.Cog):
-    extract = app_commands.Group(
-        name=_text.name("extract"), description=_text.desc("extract"), guild_only=True
-    )
+    extract = moderator_group(_text.name("extract"), _text.desc("extract"))
 
     def __init__(self, bot: ReseauBot) -> None:
         self.bot = bot

@@ -163,6 +163,11 @@ async def world(simcord_env: simcord.Env) -> AsyncIterator[SimpleNamespace]:
         discord=dataclasses.replace(bot.config.discord, moderators_log_channel_id=modlog.id),
     )
     await bot.reconfigure(new_config)
+    # What a server admin does once (Server Settings → Integrations): moderators' commands are
+    # hidden from members by default permissions; the moderator role is allowed each of them.
+    for command in await bot.tree.fetch_commands():
+        if command.default_member_permissions is not None:
+            guild.set_command_permissions(command, {mod_role: True})
     yield SimpleNamespace(
         env=env, guild=guild, fr=fr, en=en, modlog=modlog, mod_role=mod_role,
         moderator=moderator, member_fr=member_fr, member_en=member_en, config=new_config,

@@ -17,6 +17,7 @@ from bot.services import announcements as service
 from cogs._errors import NotModerator
 from storage import models
 from storage.repositories import AuditRepository
+from tests.command_access import assert_hidden, open_to_everyone
 from tests.conftest import embed_text
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -182,6 +183,8 @@ async def test_a_schedule_missed_while_the_bot_was_down_is_reported_not_posted(w
 
 
 async def test_a_member_cannot_announce(world):
+    await assert_hidden(world.member_fr, world.fr, "announce new")
+    await open_to_everyone(world, "announce")
     result = await world.member_fr.slash(world.fr, "announce new")
     assert result.modal is None and "réservée aux modérateurs" in result.response.content
     simcord.assert_error(world.env, NotModerator)

@@ -13,6 +13,7 @@ from bot.errors import NotFound
 from bot.services.exports import ExportTooLarge, MissingSecret
 from bot.simcord_support import set_locale
 from cogs._errors import NotModerator
+from tests.command_access import assert_hidden, open_to_everyone
 from tests.export_data import CAMPAIGN, U1, build_survey
 
 SECRET = "a long enough secret for the tests"
@@ -64,6 +65,8 @@ async def test_moderator_exports_one_poll_as_xlsx_in_english(world, sessions, mo
 async def test_member_is_refused(world, sessions, monkeypatch):
     monkeypatch.setenv("RESEAU_EXPORT_SECRET", SECRET)
     await build_survey(sessions, world.guild.id)
+    await assert_hidden(world.member_fr, world.fr, "export")
+    await open_to_everyone(world, "export")
     result = await world.member_fr.slash(world.fr, "export", format="csv", campaign=CAMPAIGN)
     assert result.ephemeral
     assert "réservée aux modérateurs" in result.response.content

@@ -19,6 +19,7 @@ from bot.simcord_support import set_locale
 from cogs._errors import NotModerator
 from cogs._publishing import publisher_for
 from storage.repositories import AuditRepository, DeliveryRepository
+from tests.command_access import assert_hidden, open_to_everyone
 from tests.conftest import embed_text
 
 # A Friday: no slot of the default cron ("first Monday, 10:00") within the 7 days of catch-up.
@@ -147,6 +148,7 @@ async def test_queue_and_skip(world, sessions, tmp_path):
     assert head.month == "2026-11" and text.index(head.title) < text.index("Décembre")
     skipped = await world.moderator.slash(world.fr, "extract skip")
     assert f"« {head.title} » (2026-11) retiré de la file" in skipped.response.content
+    await open_to_everyone(world, "extract")
     english = await world.member_en.slash(world.en, "extract queue")
     assert "for the network's moderators" in english.response.content
     simcord.assert_error(world.env, NotModerator)
@@ -350,6 +352,8 @@ async def test_confirm_that_fails_replaces_publishing_with_the_reason(world, ses
 
 @pytest.mark.parametrize("command", ["extract preview", "extract publish", "extract queue", "extract skip"])
 async def test_every_extract_command_is_for_moderators(world, command):
+    await assert_hidden(world.member_fr, world.fr, command)
+    await open_to_everyone(world, command)
     result = await world.member_fr.slash(world.fr, command)
     assert result.ephemeral and "réservée aux modérateurs" in result.response.content
     simcord.assert_error(world.env, NotModerator)

@@ -3,11 +3,15 @@ restart on the same database."""
 
 from __future__ import annotations
 
+import discord
 import simcord
+from discord import app_commands
 
 from bot.client import COMMANDS_HASH_KEY
+from cogs._checks import MODERATOR_PERMISSIONS, is_moderator_command
 from cogs._errors import NotModerator
 from storage.repositories import StateRepository
+from tests.command_access import assert_hidden, open_to_everyone
 from tests.conftest import embed_text
 
 
@@ -20,6 +24,38 @@ async def test_ready_and_commands_synced_with_french_names(world):
     assert by_name["help"]["name_localizations"]["fr"] == "aide"
     assert by_name["status"]["name_localizations"]["fr"] == "etat"
     assert "Ce que fait" in by_name["help"]["description_localizations"]["fr"]
+
+
+MODERATOR_COMMANDS = {"status", "export", "extract", "announce"}  # README's Commands table
+MEMBER_COMMANDS = {"help", "profile", "my-data", "forget-me", "poll"}  # /poll list is for everyone
+
+
+async def test_moderator_commands_are_hidden_from_members_picker(world):
+    """The synced payload carries Manage Server as default permissions on every command that
+    is for moderators only, and on no command a member may use."""
+    [put] = [r for r in world.env.http_requests if r.method == "PUT" and r.path.endswith("/commands")]
+    synced = {c["name"]: c.get("default_member_permissions") for c in put.json}
+    assert set(synced) == MODERATOR_COMMANDS | MEMBER_COMMANDS
+    manage_guild = discord.Permissions(manage_guild=True).value
+    assert MODERATOR_PERMISSIONS.value == manage_guild
+    for name in MODERATOR_COMMANDS:
+        assert synced[name] is not None and int(synced[name]) == manage_guild, name
+    for name in MEMBER_COMMANDS:
+        assert synced[name] is None, name
+
+
+def _leaves(command) -> list[app_commands.Command]:
+    if isinstance(command, app_commands.Group):
+        return [leaf for child in command.commands for leaf in _leaves(child)]
+    return [command]
+
+
+async def test_hidden_exactly_when_every_sub_command_checks_for_moderators(world):
+    """Whatever is added later: a top-level command is hidden from members if and only if all
+    its sub-commands carry the run-time moderator check (that check stays on each of them)."""
+    for command in world.env.bot.tree.get_commands():
+        all_moderator = all(is_moderator_command(leaf) for leaf in _leaves(command))
+        assert (command.default_permissions == MODERATOR_PERMISSIONS) is all_moderator, command.name
 
 
 async def test_help_in_french_for_a_french_member(world):
@@ -42,6 +78,8 @@ async def test_help_shows_moderator_commands_to_moderators(world):
 
 
 async def test_non_moderator_is_refused_a_moderator_command(world):
+    await assert_hidden(world.member_fr, world.fr, "status")  # not in a member's picker
+    await open_to_everyone(world, "status")  # a server admin changed that: the bot still refuses
     result = await world.member_fr.slash(world.fr, "status")
     assert result.ephemeral
     assert "réservée aux modérateurs" in result.response.content

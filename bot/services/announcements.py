@@ -115,6 +115,12 @@ async def get_announcement(
     return announcement
 
 
+async def network_channel_count(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """How many network channels an announcement "to every channel" goes to."""
+    async with sessions() as session:
+        return len(await ChannelRepository(session).all())
+
+
 async def list_scheduled(
     sessions: async_sessionmaker[AsyncSession], *, guild_id: int | None = None
 ) -> list[models.Announcement]:
