@@ -99,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     t = text(config) if config else Text("fr")
     with cli_argparse.localised(t):
         args = parser(t).parse_args(argv)
+    if config is None and args.command == "init":  # init writes a config: a broken one must not stop it
+        config = build_config({}, Path(DEFAULT_CONFIG))
     if config is None:
         print(f"reseau-bot: {t('cli.config_error', error=config_error)}", file=sys.stderr)
         return 2

@@ -158,7 +158,8 @@ def parse_database(value: str) -> str:
             url = make_url(value)
         except ArgumentError:
             raise BadAnswer("init.error.database", value=value) from None
-        if not url.host or not url.database:
+        # A host, or a Unix socket folder in the query (…/reseau?host=/run/postgresql).
+        if not (url.host or url.query.get("host")) or not url.database:
             raise BadAnswer("init.error.database", value=value)
         return value
     if value.startswith("sqlite+aiosqlite:///"):

@@ -120,6 +120,15 @@ def test_config_is_accepted_after_the_sub_command_too(tmp_path):
     assert missing.returncode == 2 and "nope.toml" in missing.stderr and "Traceback" not in missing.stderr
 
 
+def test_init_is_not_stopped_by_a_broken_config(tmp_path):
+    (tmp_path / "config.toml").write_text("[bot\n")  # not TOML
+    result = reseau_bot("init", "--force", "--lang", "fr", "--channel", "123456789012345678:223456789012345678:fr",
+                        "--moderator-role", "323456789012345678", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "223456789012345678" in (tmp_path / "config.toml").read_text(encoding="utf-8")
+    assert reseau_bot("db", "current", cwd=tmp_path).returncode == 1  # the new file loads (schema empty)
+
+
 def test_the_cli_speaks_the_configured_language(tmp_path):
     english = tmp_path / "en.toml"
     english.write_text("[bot]\nlanguage = 'en'\n")

@@ -150,7 +150,9 @@ def test_ids_and_databases_and_channel_specs():
     assert parse_database("") == "sqlite+aiosqlite:///./data/reseau-bot.db"
     assert parse_database("/var/lib/reseau/bot.db") == "sqlite+aiosqlite:////var/lib/reseau/bot.db"
     assert parse_database("postgres://u:p@h:5432/db") == "postgresql+asyncpg://u:p@h:5432/db"
-    for bad in ("mysql://u@h/db", "postgresql+asyncpg://", "data/"):
+    socket = "postgresql+asyncpg:///reseau?host=/run/postgresql"  # peer authentication, no password
+    assert parse_database(socket) == socket
+    for bad in ("mysql://u@h/db", "postgresql+asyncpg://", "postgresql+asyncpg:///reseau", "data/"):
         with pytest.raises(BadAnswer):
             parse_database(bad)
     assert parse_channel_spec(f"{GUILD}:{CHANNEL_FR}:fr") == ChannelAnswer(GUILD, CHANNEL_FR, "fr", 0)
