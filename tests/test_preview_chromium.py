@@ -73,7 +73,8 @@ def test_preview_page_shows_the_bots_messages_in_chromium(preview_url, tmp_path)
     dom = result.stdout
     assert "annonces" in dom
     assert "Le bot du réseau 2.0" in dom  # the /aide reply Awa received
-    assert "réservée aux modérateurs" in dom
+    # Awa does not even see /etat (a moderators' command); Camille's reply to it is hers alone
+    assert "État du bot" not in dom and "réservée aux modérateurs" not in dom
     # the month's extract, the announcement and the poll left open for the visitor to vote in
     assert "L’évaluation au service des projets" in dom and "Lire le rapport complet" in dom
     assert "Rencontre annuelle du réseau" in dom
