@@ -13,9 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sys
 
-from bot.cli_base import Text, command, parser_extension, text
+from bot.cli_base import Text, bot_token, command, parser_extension, text
 from bot.config import Config
 from bot.services import check as service
 
@@ -64,11 +63,9 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
     from bot.runtime import SECRETS
 
     t = text(config)
-    token = config.read_token()
-    if not token:
-        print(f"reseau-bot: {t('cli.no_token', path=config.path)}", file=sys.stderr)
+    token = bot_token(config)
+    if token is None:
         return 2
-    SECRETS.add(token)
     try:
         report = asyncio.run(service.run_checks(config, token))
     except Exception as exc:  # a bug or an unforeseen failure: one line, never a traceback

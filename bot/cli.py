@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from bot import cli_argparse
-from bot.cli_base import COMMANDS, PARSER_EXTENSIONS, Text, command, text
+from bot.cli_base import COMMANDS, PARSER_EXTENSIONS, Text, bot_token, command, text
 from bot.config import Config, ConfigError, build_config, load_config
 from bot.errors import DomainError, describe
 from storage.db import SchemaOutOfDate
@@ -154,9 +154,8 @@ def _run_with_token(config: Config, *, sync_only: bool) -> int:
     from bot.runtime import run_bot
 
     t = text(config)
-    token = config.read_token()
-    if not token:
-        print(f"reseau-bot: {t('cli.no_token', path=config.path)}", file=sys.stderr)
+    token = bot_token(config)
+    if token is None:
         return 2
     try:
         return asyncio.run(run_bot(config, token, sync_only=sync_only))

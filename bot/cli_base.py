@@ -69,6 +69,21 @@ def text(config: Config) -> Text:
     return Text(config.bot.language)
 
 
+def bot_token(config: Config) -> str | None:
+    """The bot token, registered as a secret for the log filter; or None after saying, on
+    stderr and in the CLI's language, where to put it (the caller then exits with 2)."""
+    import sys
+
+    from bot.runtime import SECRETS
+
+    token = config.read_token()
+    if not token:
+        print(f"reseau-bot: {text(config)('cli.no_token', path=config.path)}", file=sys.stderr)
+        return None
+    SECRETS.add(token)
+    return token
+
+
 async def with_sessions(config: Config, work: Callable[[Any], Awaitable[T]]) -> T:
     """Run ``work(sessions)`` on an up-to-date database, then dispose of the engine."""
     from storage.db import create_engine, ensure_current, session_factory

@@ -19,7 +19,7 @@ import asyncio
 import sys
 import time
 
-from bot.cli_base import Text, command, parser_extension, text, with_sessions
+from bot.cli_base import Text, bot_token, command, parser_extension, text, with_sessions
 from bot.config import Config
 from bot.services import extracts as service
 from bot.services.delivery import DeliveryReport
@@ -170,15 +170,13 @@ def _print_report(t: Text, report: DeliveryReport, seconds: float) -> None:
 def _publish(args: argparse.Namespace, config: Config) -> int:
     from bot.i18n import Catalogue
     from bot.posting import RestSender
-    from bot.runtime import SECRETS, point_discord_at
+    from bot.runtime import point_discord_at
     from bot.services.delivery import Publisher
 
     t = text(config)
-    token = config.read_token()
-    if not token:
-        print(f"reseau-bot: {t('cli.no_token', path=config.path)}", file=sys.stderr)
+    token = bot_token(config)
+    if token is None:
         return 2
-    SECRETS.add(token)
     point_discord_at(config)
 
     async def work(sessions):
