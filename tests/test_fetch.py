@@ -14,7 +14,7 @@ from aiohttp import web
 
 from bot.errors import FetchError, InvalidInput
 from bot.i18n import LANGUAGES, Catalogue
-from bot.services.fetch import fetch, load_url
+from bot.services.fetch import fetch, host_allowed, http_url, load_url
 
 HOST = "127.0.0.1"
 MAX_BYTES = 64_000
@@ -239,6 +239,21 @@ async def test_allowed_hosts_compare_case_insensitively_with_ports(
         "fetch.host_not_allowed", fetch(url, **options(client, allowed_hosts={f"{HOST}:1"}))
     )
     assert server.hits["/feed.rss"] == 2
+
+
+def test_host_allowed_says_what_fetch_would_do() -> None:
+    """The public rule ``reseau-bot check`` uses: the same host and port rules as :func:`fetch`."""
+    allowed = ["Reseau.Example", "docs.example:8443", "[::1]:8080"]
+    assert host_allowed("https://RESEAU.example./rapport", allowed)
+    assert host_allowed(http_url("http://reseau.example:81/x"), allowed)  # no port: every port
+    assert not host_allowed("https://www.reseau.example/", allowed)  # exact host, no subdomains
+    assert host_allowed("https://docs.example:8443/a", allowed)
+    assert not host_allowed("https://docs.example/a", allowed)  # 443, not 8443
+    assert host_allowed("http://[::1]:8080/", allowed) and not host_allowed("http://[::1]/", allowed)
+    assert host_allowed("http://reseau.example/", "reseau.example")  # one host as a bare string
+    for url in ("ftp://reseau.example/x", "not a url", "http://"):
+        assert not host_allowed(url, allowed)
+        assert http_url(url) is None
 
 
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1/x", "file:///etc/passwd", "not a url", "http://"])

@@ -20,7 +20,7 @@ import httpx
 from bot.errors import FetchError, InvalidInput
 from bot.services.extract_sources import ExtractDraft, page_source_key, parse_feed, parse_html_page
 
-__all__ = ["MAX_REDIRECTS", "FetchedContent", "fetch", "load_url"]
+__all__ = ["MAX_REDIRECTS", "FetchedContent", "fetch", "host_allowed", "http_url", "load_url"]
 
 MAX_REDIRECTS = 5
 USER_AGENT = "reseau-bot/0.1 (monthly survey extracts)"
@@ -98,7 +98,8 @@ def _parse_allowed(allowed_hosts: Collection[str]) -> set[tuple[str, int | None]
     return out
 
 
-def _url_of(raw: str) -> httpx.URL | None:
+def http_url(raw: str) -> httpx.URL | None:
+    """``raw`` as an ``http``/``https`` URL with a host, else ``None`` (what :func:`fetch` accepts)."""
     try:
         url = httpx.URL(raw)
     except (httpx.InvalidURL, TypeError, ValueError):
@@ -110,7 +111,7 @@ def _url_of(raw: str) -> httpx.URL | None:
 
 def _redirect_target(current: httpx.URL, location: str) -> httpx.URL | None:
     try:
-        return _url_of(str(current.join(location.strip())))
+        return http_url(str(current.join(location.strip())))
     except (httpx.InvalidURL, TypeError, ValueError):
         return None
 
@@ -126,6 +127,16 @@ def _is_allowed(url: httpx.URL, allowed: set[tuple[str, int | None]]) -> bool:
     host = _host_of(url)
     port = url.port or (443 if url.scheme == "https" else 80)
     return (host, None) in allowed or (host, port) in allowed
+
+
+def host_allowed(url: str | httpx.URL, allowed_hosts: Collection[str]) -> bool:
+    """Whether :func:`fetch` would connect to ``url`` under ``allowed_hosts`` (the rules of
+    :func:`fetch`: exact host, case-insensitive, an entry without a port covers every port).
+    A URL that is not ``http``/``https`` with a host is never allowed."""
+    target = http_url(str(url)) if isinstance(url, str) else url
+    if target is None or target.scheme not in ("http", "https") or not target.host:
+        return False
+    return _is_allowed(target, _parse_allowed(allowed_hosts))
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,7 +166,7 @@ async def fetch(
         return await _fetch(
             url, client, allowed_hosts, max_bytes, connect_timeout, read_timeout, max_redirects
         )
-    target = _url_of(url)
+    target = http_url(url)
     host = _host_of(target) if target is not None else url
     try:
         async with asyncio.timeout(total_timeout):
@@ -176,7 +187,7 @@ async def _fetch(
     max_redirects: int,
 ) -> FetchedContent:
     allowed = _parse_allowed(allowed_hosts)
-    current = _url_of(url)
+    current = http_url(url)
     if current is None:
         raise FetchError("fetch.bad_url", url=url)
     if not _is_allowed(current, allowed):
@@ -293,7 +304,7 @@ async def load_url(
         kind = "html"
     else:
         raise FetchError("fetch.unusable_content", url=url)
-    asked = _url_of(url)
+    asked = http_url(url)
     try:
         if kind == "feed":
             return parse_feed(fetched.content, url=fetched.url, content_type=fetched.content_type or None)

@@ -1,0 +1,75 @@
+"""What ``reseau-bot check`` reports: catalogue messages (:class:`Msg`), one result per item
+with its fix when it failed, and the report that gathers them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.services.permissions import (
+    ATTACH_FILES,
+    EMBED_LINKS,
+    MENTION_EVERYONE,
+    READ_MESSAGE_HISTORY,
+    SEND_MESSAGES,
+    SEND_POLLS,
+    VIEW_CHANNEL,
+)
+
+#: Permission bits in the order they are named, with their catalogue key.
+PERMISSION_KEYS: tuple[tuple[int, str], ...] = (
+    (VIEW_CHANNEL, "check.perm.view_channel"),
+    (SEND_MESSAGES, "check.perm.send_messages"),
+    (EMBED_LINKS, "check.perm.embed_links"),
+    (ATTACH_FILES, "check.perm.attach_files"),
+    (READ_MESSAGE_HISTORY, "check.perm.read_message_history"),
+    (MENTION_EVERYONE, "check.perm.mention_everyone"),
+    (SEND_POLLS, "check.perm.send_polls"),
+)
+
+
+def permission_keys(bits: int) -> tuple[str, ...]:
+    """The catalogue keys naming the permissions in ``bits`` (those the bot knows of)."""
+    return tuple(key for bit, key in PERMISSION_KEYS if bits & bit)
+
+
+@dataclass(frozen=True)
+class Msg:
+    """A catalogue key and its parameters; a parameter may itself be a ``Msg`` or a tuple of them
+    (a list, joined by the adapter)."""
+
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def msg(key: str, /, **params: Any) -> Msg:
+    return Msg(key, params)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    line: Msg
+    fix: Msg | None = None
+
+
+@dataclass
+class CheckReport:
+    results: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    @property
+    def failures(self) -> int:
+        return sum(1 for r in self.results if not r.ok)
+
+
+def _passed(line: Msg) -> CheckResult:
+    return CheckResult(True, line)
+
+
+def _failed(line: Msg, fix: Msg) -> CheckResult:
+    return CheckResult(False, line, fix)
