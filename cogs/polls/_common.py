@@ -1,0 +1,45 @@
+"""Small helpers shared by the poll modules: colours, limits, clipping, Discord timestamps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import discord
+
+OPEN_COLOUR = 0x2B6CB0
+CLOSED_COLOUR = 0x718096
+MAX_BUTTON_OPTIONS = 5  # more options: a select menu
+BUTTON_LABEL_MAX = 80
+BAR_CELLS = 10
+EMBED_BUDGET = 5900  # Discord allows 6,000 characters per message's embeds
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def esc(text: str) -> str:
+    return discord.utils.escape_markdown(text)
+
+
+def ts(when: datetime | None, style: str) -> str:
+    """A Discord timestamp (``<t:…:f>``), shown in each reader's time zone and language."""
+    return f"<t:{int(when.timestamp())}:{style}>" if when else ""
+
+
+def join_lines(lines: list[str], limit: int) -> str:
+    """Lines joined up to ``limit`` characters (an embed field), then "… (+n)"."""
+    out: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        if used + len(line) + 1 > limit - 16:
+            out.append(f"… (+{len(lines) - index})")
+            break
+        out.append(line)
+        used += len(line) + 1
+    return "\n".join(out)
+
+
+def role_ids(interaction: discord.Interaction) -> list[int]:
+    user = interaction.user
+    return [role.id for role in user.roles] if isinstance(user, discord.Member) else []

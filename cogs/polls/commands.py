@@ -1,0 +1,429 @@
+"""/poll (fr /sondage): quick polls in chat — create, vote, close, results, list — and quick
+surveys (``/poll survey``).  The ``/poll campaign …`` sub-commands are the Campaigns cog's
+(``cogs/campaigns.py``), attached under this group.
+
+The rules live in ``bot/services/polls.py`` (and ``bot/services/poll_jobs.py``); this cog only
+turns Discord events into service calls and service results into messages:
+
+* :mod:`cogs.polls.components` / :mod:`cogs.polls.modals`: the persistent buttons, selects and
+  modals (their callbacks come back to the handlers below);
+* :mod:`cogs.polls.kinds`: what differs per kind on Discord, in one mapping;
+* :mod:`cogs.polls.render`: pure renderers (a poll, its results → embeds and texts);
+* :mod:`cogs.polls.messages`: posting and editing the public message, charts;
+* :mod:`cogs.polls.jobs`: deadlines, reminders, closing and the debounced live refresh;
+* :mod:`cogs.polls.surveys`: a member's flow through a survey.
+
+Native Discord polls store their gateway votes (``on_raw_poll_vote_add`` / ``_remove``) in the
+same answers table; at closing, the voters Discord reports are reconciled into it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.app_commands import Choice, locale_str
+from discord.ext import commands
+
+import cogs.polls.render as render
+from bot.client import ReseauBot
+from bot.errors import DomainError
+from bot.i18n import Catalogue
+from bot.services.campaigns import CampaignService
+from bot.services.polls import PollDraft, PollService, PollView, VoteResult
+from cogs import _text
+from cogs._checks import is_moderator, moderator_only, require_moderator
+from cogs._components import option_ids
+from cogs.polls._common import clip as _clip
+from cogs.polls._common import role_ids as _role_ids
+from cogs.polls.jobs import PollJobs
+from cogs.polls.kinds import ui_of
+from cogs.polls.messages import PollMessages
+from cogs.polls.modals import SurveyCreateModal, TextAnswerModal
+from cogs.polls.surveys import SurveyFlow
+
+log = logging.getLogger("cogs.polls")
+
+_CATALOGUE = Catalogue.load()
+
+
+def _choice_name(key: str) -> locale_str:
+    return locale_str(_CATALOGUE.t(key, "en"), key=key)
+
+
+KIND_CHOICES = [
+    Choice(name=_choice_name(f"cmd.poll.kinds.{kind}"), value=kind) for kind in PollService.kinds()
+]
+
+
+async def campaign_choices(
+    campaigns: CampaignService, lang: str, current: str, t: Any
+) -> list[Choice[str]]:
+    """The campaigns matching what is typed, the current one marked (an option's autocomplete)."""
+    found = await campaigns.search(current)
+    mark = t("campaign.current_mark", lang)
+    return [Choice(name=_clip(f"{name} ({mark})" if active else name, 100), value=name) for name, active in found][
+        :25
+    ]
+
+
+class Polls(commands.Cog):
+    poll = app_commands.Group(name=_text.name("poll"), description=_text.desc("poll"), guild_only=True)
+
+    def __init__(self, bot: ReseauBot) -> None:
+        self.bot = bot
+        # The services, built once here (the Campaigns cog uses this cog's ``campaigns``).
+        self.service = PollService.from_config(
+            bot.sessions, bot.config, bot.catalogue, clock=lambda: bot.clock()
+        )
+        self.campaigns = CampaignService(bot.sessions, clock=lambda: bot.clock())
+        self.wording = render.Wording.of(bot.t, self.service)
+        self.messages = PollMessages(bot, self.service, self.campaigns, self.wording)
+        self.jobs = PollJobs(bot, self.service, self.messages)
+        self.surveys = SurveyFlow(self)
+
+    def t(self, key: str, lang: str, /, **params: Any) -> str:
+        return self.bot.t(key, lang, **params)
+
+    def jump_url(self, poll: PollView) -> str:
+        return self.messages.jump_url(poll)
+
+    async def cog_unload(self) -> None:
+        self.jobs.drop_all()
+
+    async def on_bot_setup(self) -> None:
+        """At start-up and on reconfigure: follow the config, rebuild the poll jobs from the
+        database, close polls whose deadline passed while the bot was down and send missed
+        reminders."""
+        self.service.configure(self.bot.config)
+        await self.jobs.reconcile()
+
+    # ----------------------------------------------------------------- what other features use
+    async def publish(
+        self, draft: PollDraft, channel: discord.abc.Messageable, *, actor_id: int | None = None
+    ) -> tuple[PollView, discord.Message]:
+        """Store a prepared poll or survey, post it in ``channel``, attach the message and
+        schedule its deadline and reminder.  A post that fails deletes the poll and raises
+        ``DomainError("poll.error.no_channel")``.
+
+        For features that create polls themselves (an extract's follow-up question)::
+
+            draft = cog.service.prepare(..., campaign_id=await current_campaign_id(sessions))
+            poll, message = await cog.publish(draft, channel)
+        """
+        poll = await self.service.create(draft, actor_id=actor_id)
+        try:
+            message = await self.messages.post(poll, channel, draft.native_hours or 1)
+        except discord.HTTPException as exc:
+            log.warning("could not post poll %s in %s: %s", poll.id, poll.channel_id, exc)
+            await self.service.discard(poll.id)
+            raise DomainError("poll.error.no_channel") from exc
+        poll = await self.service.attach_message(poll.id, message.id)
+        self.jobs.schedule(poll)
+        return poll, message
+
+    async def close_poll(
+        self, poll_id: int, *, guild_id: int | None = None, actor_id: int | None = None
+    ) -> tuple[bool, PollView]:
+        return await self.jobs.close(poll_id, guild_id=guild_id, actor_id=actor_id)
+
+    async def run_deadline(self, poll_id: int) -> None:
+        await self.jobs.run_deadline(poll_id)
+
+    async def run_reminder(self, poll_id: int) -> None:
+        await self.jobs.run_reminder(poll_id)
+
+    def schedule_refresh(self, poll_id: int) -> None:
+        self.jobs.schedule_refresh(poll_id)
+
+    # ================================================================= commands
+    @poll.command(name=_text.name("poll.create"), description=_text.desc("poll.create"))
+    @_text.options(
+        question="poll.opt.question",
+        options="poll.opt.options",
+        kind="poll.opt.kind",
+        max_choices="poll.opt.max_choices",
+        anonymous="poll.opt.anonymous",
+        live_results="poll.opt.live_results",
+        deadline="poll.opt.deadline",
+        reminder="poll.opt.reminder",
+        role="poll.opt.role",
+        native="poll.opt.native",
+        campaign="poll.opt.campaign",
+    )
+    @app_commands.choices(kind=KIND_CHOICES)
+    async def create(
+        self,
+        interaction: discord.Interaction,
+        question: str,
+        options: str | None = None,
+        kind: str = "single",
+        max_choices: app_commands.Range[int, 1, 25] | None = None,
+        anonymous: bool | None = None,
+        live_results: bool = True,
+        deadline: str | None = None,
+        reminder: str | None = None,
+        role: discord.Role | None = None,
+        native: bool = False,
+        campaign: app_commands.Range[str, 1, 100] | None = None,
+    ) -> None:
+        if not self.bot.config.bot.members_can_create_polls:
+            require_moderator(interaction)
+        lang = self.bot.lang(interaction)
+        channel = interaction.channel
+        if interaction.guild_id is None or not isinstance(channel, discord.abc.Messageable):
+            raise DomainError("poll.error.no_channel")
+        campaign_id = await self.campaigns.resolve(campaign)
+        draft = self.service.prepare(
+            guild_id=interaction.guild_id,
+            channel_id=channel.id,  # type: ignore[union-attr]
+            author_id=interaction.user.id,
+            question=question,
+            options=options,
+            kind=kind,
+            max_choices=max_choices,
+            anonymous=anonymous,
+            live_results=live_results,
+            deadline=deadline,
+            reminder=reminder,
+            role_ids=[role.id] if role is not None else [],
+            native=native,
+            lang=self._channel_lang(channel.id, lang),  # type: ignore[union-attr]
+            campaign_id=campaign_id,
+        )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        poll, _message = await self.publish(draft, channel, actor_id=interaction.user.id)  # type: ignore[arg-type]
+        await interaction.followup.send(
+            await self._created_text("poll.created.buttons", poll, lang), ephemeral=True
+        )
+
+    async def _created_text(self, key: str, poll: PollView, lang: str) -> str:
+        campaign = await self.campaigns.name_of(poll.campaign_id)
+        return render.created_text(key, poll, lang, self.wording, link=self.jump_url(poll), campaign=campaign)
+
+    def _channel_lang(self, channel_id: int, default: str) -> str:
+        """A poll posted in a network channel speaks the channel's language."""
+        for channel in self.bot.config.channels:
+            if channel.channel_id == channel_id:
+                return channel.language
+        return default
+
+    # ----------------------------------------------------------------- surveys
+    @poll.command(name=_text.name("poll.survey"), description=_text.desc("poll.survey"))
+    @_text.options(
+        anonymous="poll.opt.anonymous",
+        deadline="poll.opt.deadline",
+        reminder="poll.opt.reminder",
+        role="poll.opt.role",
+        campaign="poll.opt.campaign",
+    )
+    @moderator_only()
+    async def survey(
+        self,
+        interaction: discord.Interaction,
+        deadline: str | None = None,
+        reminder: str | None = None,
+        anonymous: bool | None = None,
+        role: discord.Role | None = None,
+        campaign: app_commands.Range[str, 1, 100] | None = None,
+    ) -> None:
+        """Opens the modal where the moderator types the title and the questions."""
+        lang = self.bot.lang(interaction)
+        channel = interaction.channel
+        if interaction.guild_id is None or not isinstance(channel, discord.abc.Messageable):
+            raise DomainError("poll.error.no_channel")
+        self.service.check_timing(deadline, reminder)  # before the moderator types the questions
+        options = {
+            "deadline": deadline,
+            "reminder": reminder,
+            "anonymous": anonymous,
+            "role_ids": [role.id] if role is not None else [],
+            "campaign_id": await self.campaigns.resolve(campaign),
+        }
+        await interaction.response.send_modal(
+            SurveyCreateModal(self, lang, interaction.user.id, options)
+        )
+
+    async def on_survey_submit(
+        self, interaction: discord.Interaction, title: str, questions: str, options: dict[str, Any]
+    ) -> None:
+        require_moderator(interaction)
+        lang = self.bot.lang(interaction)
+        channel = interaction.channel
+        if interaction.guild_id is None or not isinstance(channel, discord.abc.Messageable):
+            raise DomainError("poll.error.no_channel")
+        draft = self.service.prepare_survey(
+            guild_id=interaction.guild_id,
+            channel_id=channel.id,  # type: ignore[union-attr]
+            author_id=interaction.user.id,
+            title=title,
+            questions=questions,
+            anonymous=options["anonymous"],
+            deadline=options["deadline"],
+            reminder=options["reminder"],
+            role_ids=options["role_ids"],
+            lang=self._channel_lang(channel.id, lang),  # type: ignore[union-attr]
+            campaign_id=options["campaign_id"],
+        )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        poll, _message = await self.publish(draft, channel, actor_id=interaction.user.id)
+        await interaction.followup.send(
+            await self._created_text("survey.created.done", poll, lang), ephemeral=True
+        )
+
+    @create.autocomplete("campaign")
+    @survey.autocomplete("campaign")
+    async def _campaign_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+        if not is_moderator(interaction) and not self.bot.config.bot.members_can_create_polls:
+            return []
+        return await campaign_choices(self.campaigns, self.bot.lang(interaction), current, self.t)
+
+    @poll.command(name=_text.name("poll.close"), description=_text.desc("poll.close"))
+    @_text.options(poll_id="poll.opt.poll")
+    @moderator_only()
+    async def close(self, interaction: discord.Interaction, poll_id: int) -> None:
+        lang = self.bot.lang(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        changed, poll = await self.close_poll(
+            poll_id, guild_id=interaction.guild_id or 0, actor_id=interaction.user.id
+        )
+        key = "poll.closed.done" if changed else "poll.closed.already"
+        await interaction.followup.send(self.t(key, lang, id=poll.id, link=self.jump_url(poll)), ephemeral=True)
+
+    @poll.command(name=_text.name("poll.results"), description=_text.desc("poll.results"))
+    @_text.options(poll_id="poll.opt.poll", by_type="poll.opt.by_type")
+    @moderator_only()
+    async def results(self, interaction: discord.Interaction, poll_id: int, by_type: bool = False) -> None:
+        lang = self.bot.lang(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        results = await self.service.results(poll_id, guild_id=interaction.guild_id or 0)
+        if results.poll.is_survey:
+            embeds, files = await self.messages.survey_results(results, lang, final=False, by_type=by_type)
+            await interaction.followup.send(embeds=embeds, files=files, ephemeral=True)
+            return
+        embed = render.results_embed(results, lang, self.wording, by_type=by_type)
+        render.add_campaign_field(embed, await self.messages.campaign_name(results.poll), lang, self.wording)
+        if not ui_of(results.poll.kind).tallied:
+            await interaction.followup.send(embed=embed, ephemeral=True)
+            return
+        file = await self.messages.chart_file(results, lang, by_type=by_type)
+        embed.set_image(url=f"attachment://{file.filename}")
+        await interaction.followup.send(embed=embed, file=file, ephemeral=True)
+
+    @poll.command(name=_text.name("poll.list"), description=_text.desc("poll.list"))
+    async def list_polls(self, interaction: discord.Interaction) -> None:
+        lang = self.bot.lang(interaction)
+        listing = await self.service.list_polls(interaction.guild_id or 0)
+        embed = render.list_embed(listing, lang, self.wording, self.jump_url)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @close.autocomplete("poll_id")
+    async def _open_polls_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[Choice[int]]:
+        return await self._autocomplete(interaction, current, open_only=True)
+
+    @results.autocomplete("poll_id")
+    async def _all_polls_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[Choice[int]]:
+        return await self._autocomplete(interaction, current, open_only=False)
+
+    async def _autocomplete(
+        self, interaction: discord.Interaction, current: str, *, open_only: bool
+    ) -> list[Choice[int]]:
+        if not is_moderator(interaction):
+            return []
+        text = "" if current.strip().lstrip("#").isdigit() else current.strip()
+        found = await self.service.search(interaction.guild_id or 0, text, open_only=open_only)
+        return [Choice(name=_clip(f"#{poll_id} · {title}", 100), value=poll_id) for poll_id, title in found][
+            :25
+        ]
+
+    # ================================================================= component handlers
+    async def on_vote(self, interaction: discord.Interaction, poll_id: int, option_id: int) -> None:
+        result = await self.service.vote(
+            poll_id,
+            user_id=interaction.user.id,
+            option_id=option_id,
+            guild_id=interaction.guild_id or 0,
+            role_ids=_role_ids(interaction),
+        )
+        await self._confirm(interaction, result)
+
+    async def on_select(self, interaction: discord.Interaction, poll_id: int, values: list[str]) -> None:
+        result = await self.service.choose(
+            poll_id,
+            user_id=interaction.user.id,
+            option_ids=option_ids(values),
+            guild_id=interaction.guild_id or 0,
+            role_ids=_role_ids(interaction),
+        )
+        await self._confirm(interaction, result)
+
+    async def on_withdraw(self, interaction: discord.Interaction, poll_id: int) -> None:
+        result = await self.service.withdraw(
+            poll_id,
+            user_id=interaction.user.id,
+            guild_id=interaction.guild_id or 0,
+            role_ids=_role_ids(interaction),
+        )
+        await self._confirm(interaction, result)
+
+    async def on_answer_button(self, interaction: discord.Interaction, poll_id: int) -> None:
+        poll = await self.service.check_can_answer(
+            poll_id, guild_id=interaction.guild_id or 0, role_ids=_role_ids(interaction)
+        )
+        if not ui_of(poll.kind).free_text:
+            raise DomainError("poll.error.not_text")
+        current = await self.service.my_answer(poll_id, interaction.user.id)
+        modal = TextAnswerModal(
+            poll, self.bot.lang(interaction), interaction.user.id, current.text if current else None, self.t
+        )
+        await interaction.response.send_modal(modal)
+
+    async def on_text_submit(self, interaction: discord.Interaction, poll_id: int, text: str) -> None:
+        result = await self.service.answer_text(
+            poll_id,
+            user_id=interaction.user.id,
+            text=text,
+            guild_id=interaction.guild_id or 0,
+            role_ids=_role_ids(interaction),
+        )
+        await self._confirm(interaction, result)
+
+    async def _confirm(self, interaction: discord.Interaction, result: VoteResult) -> None:
+        """The ephemeral acknowledgement with the member's current choice, then the debounced
+        refresh of the public message."""
+        lang = self.bot.lang(interaction)
+        await interaction.response.send_message(render.confirmation(result, lang, self.wording), ephemeral=True)
+        if result.changed:
+            self.schedule_refresh(result.poll.id)
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Submitted survey open-answer modals (not kept in discord.py's modal store)."""
+        await self.surveys.on_modal_interaction(interaction)
+
+    # ================================================================= native polls
+    @commands.Cog.listener()
+    async def on_raw_poll_vote_add(self, payload: discord.RawPollVoteActionEvent) -> None:
+        await self._native_vote(payload, added=True)
+
+    @commands.Cog.listener()
+    async def on_raw_poll_vote_remove(self, payload: discord.RawPollVoteActionEvent) -> None:
+        await self._native_vote(payload, added=False)
+
+    async def _native_vote(self, payload: discord.RawPollVoteActionEvent, *, added: bool) -> None:
+        try:
+            await self.service.native_vote(
+                message_id=payload.message_id,
+                user_id=payload.user_id,
+                answer_id=payload.answer_id,
+                added=added,
+                guild_id=payload.guild_id,
+            )
+        except Exception:
+            log.exception("could not store a native poll vote (%s)", payload)

@@ -1,0 +1,189 @@
+"""The Discord side of each poll kind, in one mapping (:data:`KIND_UI`): the components a member
+answers with (on a poll's public message and in a survey's step) and how the kind's results
+read.  The renderers and the components ask the mapping instead of branching on the kind, so a
+new kind is one entry here (the service's registry says its rules).
+
+Today two shapes cover the five kinds: answers counted per option (``single``, ``multi``,
+``yesno``, ``likert``: buttons or a select, bars, charts, tables by member type, who chose
+what) and an open answer (``text``: a modal, the answers quoted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.services import charts
+from cogs.polls._common import BAR_CELLS, BUTTON_LABEL_MAX, MAX_BUTTON_OPTIONS, clip, esc
+from cogs.polls.components import (
+    AnswerButton,
+    SurveyPickButton,
+    SurveySelect,
+    SurveyWriteButton,
+    VoteButton,
+    VoteSelect,
+)
+
+if TYPE_CHECKING:
+    from bot.services.polls import PollResults, PollView, QuestionAnswer, QuestionResults, QuestionView
+
+Translate = Callable[..., str]  # ``t(key, lang, **params)``
+
+
+class KindUI:
+    """A kind whose answers are counted per option (the default shape)."""
+
+    tallied = True  # counts per option: bars, a chart, the table by member type, who chose what
+    free_text = False  # answered in a modal (``poll.error.not_text`` otherwise)
+    how_to = "poll.message.how_to"  # the public message's footer hint
+
+    # ------------------------------------------------------------------ components
+    def message_items(self, poll: PollView, t: Translate) -> list[discord.ui.Item[Any]]:
+        """The first row of a quick poll's public message (the withdraw button follows)."""
+        lang = poll.lang
+        if len(poll.options) <= MAX_BUTTON_OPTIONS:
+            return [
+                VoteButton(poll.id, option.id, label=clip(option.label, BUTTON_LABEL_MAX), row=0)
+                for option in poll.options
+            ]
+        placeholder = (
+            t("poll.message.select_placeholder_multi", lang, max=poll.max_choices)
+            if poll.multiple
+            else t("poll.message.select_placeholder", lang)
+        )
+        options = [discord.SelectOption(label=o.label, value=str(o.id)) for o in poll.options]
+        return [VoteSelect(poll.id, options=options, max_values=poll.max_choices, placeholder=placeholder, row=0)]
+
+    def step_items(
+        self, poll_id: int, question: QuestionView, current: QuestionAnswer | None, lang: str, t: Translate
+    ) -> tuple[str, list[discord.ui.Item[Any]]]:
+        """A survey step: the hint under the question and the first row of components."""
+        chosen = set(current.option_ids) if current else set()
+        if not question.multiple and len(question.options) <= MAX_BUTTON_OPTIONS:
+            buttons: list[discord.ui.Item[Any]] = [
+                SurveyPickButton(
+                    poll_id,
+                    question.id,
+                    option.id,
+                    label=clip(option.label, BUTTON_LABEL_MAX),
+                    chosen=option.id in chosen,
+                    row=0,
+                )
+                for option in question.options
+            ]
+            return t("survey.step.hint_buttons", lang), buttons
+        if question.multiple:
+            hint = t("survey.step.hint_select_multi", lang, max=question.max_choices)
+            placeholder = t("poll.message.select_placeholder_multi", lang, max=question.max_choices)
+        else:
+            hint = t("survey.step.hint_select", lang)
+            placeholder = t("poll.message.select_placeholder", lang)
+        options = [
+            discord.SelectOption(label=o.label, value=str(o.id), default=o.id in chosen) for o in question.options
+        ]
+        select = SurveySelect(
+            poll_id, question.id, options=options, max_values=question.max_choices, placeholder=placeholder, row=0
+        )
+        return hint, [select]
+
+    # ------------------------------------------------------------------ results
+    def message_lines(
+        self, poll: PollView, results: PollResults | None, *, show_counts: bool, final: bool, t: Translate
+    ) -> list[str]:
+        """A quick poll's public message under the question: the options, with a bar and the
+        count when counts are shown."""
+        lang = poll.lang
+        respondents = results.respondents if results else 0
+        counts = {o.option_id: o.count for o in results.options} if results else {}
+        lines = []
+        for option in poll.options:
+            label = esc(option.label)
+            if show_counts:
+                count = counts.get(option.id, 0)
+                share = count / respondents if respondents else 0.0
+                filled = round(share * BAR_CELLS)
+                bar = "█" * filled + "░" * (BAR_CELLS - filled)
+                lines.append(f"{label}\n`{bar}` {charts.format_count_pct(count, respondents, lang)}")
+            else:
+                lines.append(f"• {label}")
+        return lines
+
+    def results_lines(
+        self, results: PollResults | QuestionResults, lang: str, t: Translate, *, label_clip: int | None = None
+    ) -> list[str]:
+        """What a moderator reads under the question: each option's count and percentage."""
+        return [
+            f"{esc(option.label if label_clip is None else clip(option.label, label_clip))} — "
+            f"{charts.format_count_pct(option.count, results.respondents, lang)}"
+            for option in results.options
+        ]
+
+    def survey_lines(self, results: QuestionResults, lang: str, t: Translate, *, final: bool) -> list[str]:
+        """A survey question's results (one embed per question)."""
+        return self.results_lines(results, lang, t, label_clip=80)
+
+
+class TextUI(KindUI):
+    """An open answer typed in a modal; the answers are quoted, not counted."""
+
+    tallied = False
+    free_text = True
+    how_to = "poll.message.how_to_text"
+
+    def message_items(self, poll: PollView, t: Translate) -> list[discord.ui.Item[Any]]:
+        return [AnswerButton(poll.id, label=t("poll.message.answer", poll.lang), row=0)]
+
+    def step_items(
+        self, poll_id: int, question: QuestionView, current: QuestionAnswer | None, lang: str, t: Translate
+    ) -> tuple[str, list[discord.ui.Item[Any]]]:
+        label = t("survey.step.rewrite" if current else "survey.step.write", lang)
+        return t("survey.step.hint_text", lang), [SurveyWriteButton(poll_id, question.id, label=label, row=0)]
+
+    def message_lines(
+        self, poll: PollView, results: PollResults | None, *, show_counts: bool, final: bool, t: Translate
+    ) -> list[str]:
+        return [t("poll.message.text_answers", poll.lang)] if final else []
+
+    def results_lines(
+        self,
+        results: PollResults | QuestionResults,
+        lang: str,
+        t: Translate,
+        *,
+        label_clip: int | None = None,
+        text_clip: int = 300,
+    ) -> list[str]:
+        lines = []
+        for answer in results.texts:
+            who = f" — <@{answer.user_id}>" if answer.user_id is not None else ""
+            lines.append(f"> {clip(esc(answer.text), text_clip)}{who}")
+        if not results.texts:
+            lines.append(t("poll.results.none", lang))
+        return lines
+
+    def survey_lines(self, results: QuestionResults, lang: str, t: Translate, *, final: bool) -> list[str]:
+        # a closed survey's public message does not quote the answers (exports do)
+        if final:
+            return [t("survey.message.text_answers", lang)]
+        return self.results_lines(results, lang, t, text_clip=200)
+
+
+CHOICE = KindUI()
+TEXT = TextUI()
+
+KIND_UI: dict[str, KindUI] = {
+    "single": CHOICE,
+    "multi": CHOICE,
+    "yesno": CHOICE,
+    "likert": CHOICE,
+    "text": TEXT,
+}
+
+
+def ui_of(kind: str) -> KindUI:
+    try:
+        return KIND_UI[kind]
+    except KeyError:  # a kind added to the service without its Discord side
+        raise LookupError(f"poll kind {kind!r} has no entry in cogs.polls.kinds.KIND_UI") from None
