@@ -36,6 +36,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.help",
     "cogs.admin",
     "cogs.polls",
+    "cogs.campaigns",  # after cogs.polls: /poll campaign sits under its /poll group
     "cogs.extracts",
     "cogs.announcements",
     "cogs.profile",
