@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bot.cli_base import Text, command, parser_extension, text, with_sessions
+from bot.cli_base import Text, command, parser_extension, text, with_services
 from bot.config import Config
 from storage.repositories import AuditRepository
 
@@ -17,12 +17,12 @@ def _parsers(sub: argparse._SubParsersAction, t: Text) -> None:
 
 @command("audit")
 def cmd_audit(args: argparse.Namespace, config: Config) -> int:
-    async def work(sessions) -> list:
-        async with sessions() as session:
+    async def work(services) -> list:
+        async with services.sessions() as session:
             return await AuditRepository(session).latest(args.limit)
 
     t = text(config)
-    entries = asyncio.run(with_sessions(config, work))
+    entries = asyncio.run(with_services(config, work))
     tz = config.tz
     for e in reversed(entries):
         where = t("cli.audit.guild", id=e.guild_id) if e.guild_id else "-"

@@ -1,6 +1,9 @@
 """What every ``reseau-bot`` sub-command module stands on: the registry, the CLI's language and
 the database helper.  Feature modules (``bot/*_cli.py``) import this, never ``bot.cli``, so the
 command line has no import cycle: ``bot.cli`` imports the features, the features import this.
+A command that needs the database or a service runs its work in :func:`with_services`, which
+hands it the process's services container (``services.sessions``, ``services.profiles``…): no
+command constructs a service.
 
 A feature module registers its parser and its handler::
 
@@ -23,10 +26,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.config import Config
 from bot.i18n import Catalogue
+
+if TYPE_CHECKING:
+    from bot.services.container import Services
 
 Handler = Callable[[argparse.Namespace, Config], int]
 COMMANDS: dict[str, Handler] = {}
@@ -84,13 +90,15 @@ def bot_token(config: Config) -> str | None:
     return token
 
 
-async def with_sessions(config: Config, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run ``work(sessions)`` on an up-to-date database, then dispose of the engine."""
-    from storage.db import create_engine, ensure_current, session_factory
+async def with_services(config: Config, work: Callable[[Services], Awaitable[T]]) -> T:
+    """Run ``work(services)`` — the process's one services container (``bot.services.container``)
+    — on an up-to-date database, then close it (the engine is disposed of)."""
+    from bot.services.container import Services
+    from storage.db import ensure_current
 
-    engine = create_engine(config.database.url)
+    services = Services.from_config(config)
     try:
-        await ensure_current(engine)
-        return await work(session_factory(engine))
+        await ensure_current(services.engine)
+        return await work(services)
     finally:
-        await engine.dispose()
+        await services.aclose()

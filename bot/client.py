@@ -1,9 +1,13 @@
-"""The Bot: one object holding the config, the database, httpx, the scheduler and the strings.
+"""The Bot: one object holding the services container, the scheduler and the strings.
 
-Everything is built in ``bot.runtime.build_bot`` (or by the tests and the demo) and handed in;
-cogs reach it through ``interaction.client``.  ``setup_hook`` loads the cogs, sets the
-translator, mirrors the configured channels into the database, starts the scheduler and syncs
-the slash commands only when their definition changed.
+The services (config, database, clock, catalogue, httpx and every service object: see
+``bot.services.container``) are built once in ``bot.runtime.build_bot`` and handed in as
+``ReseauBot(config, services=…)``; tests, the demo and the benchmarks may hand in the engine and
+session factory instead, and the bot then builds the container itself (here, and only here).
+The bot attaches its gateway sender to the container's publisher.  Cogs reach a service as
+``self.bot.services.<name>``.  ``setup_hook`` loads the cogs, sets the translator, mirrors the
+configured channels into the database, starts the scheduler and syncs the slash commands only
+when their definition changed.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Config
 from bot.i18n import Catalogue, lang_of
+from bot.posting import GatewaySender
+from bot.services.container import Services, http_client_for
 from storage import models
 from storage.repositories import ChannelRepository, StateRepository
 
@@ -44,6 +50,8 @@ EXTENSIONS: tuple[str, ...] = (
 )
 
 COMMANDS_HASH_KEY = "commands_hash"
+# Discord's global limit is 50 requests/s per bot; leave room for the bot's other calls.
+GATEWAY_RATE = 45.0
 
 
 def intents_for(config: Config) -> discord.Intents:
@@ -89,8 +97,9 @@ class ReseauBot(commands.Bot):
         self,
         config: Config,
         *,
-        engine: AsyncEngine,
-        sessions: async_sessionmaker[AsyncSession],
+        services: Services | None = None,
+        engine: AsyncEngine | None = None,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
         http_client: httpx.AsyncClient | None = None,
         scheduler: AsyncIOScheduler | None = None,
         catalogue: Catalogue | None = None,
@@ -105,22 +114,52 @@ class ReseauBot(commands.Bot):
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
         )
-        self.config = config
-        self.engine = engine
-        self.sessions = sessions
-        self.http_client = http_client or httpx.AsyncClient(
-            timeout=httpx.Timeout(config.fetch.read_timeout, connect=config.fetch.connect_timeout),
-            follow_redirects=False,
-        )
+        if services is None:
+            if engine is None or sessions is None:
+                raise TypeError("ReseauBot needs services=, or engine= and sessions=")
+            services = Services(
+                config, engine=engine, sessions=sessions, catalogue=catalogue,
+                clock=clock or models.utcnow, http_client=http_client or http_client_for(config),
+            )
+        elif services.config is not config or any(
+            given is not None for given in (engine, sessions, http_client, catalogue, clock)
+        ):
+            raise TypeError("ReseauBot(services=…): the config, engine, sessions and clock are the container's")
+        self.services = services
+        services.attach_sender(GatewaySender(self), rate=GATEWAY_RATE)
         self.scheduler = scheduler or AsyncIOScheduler(timezone=config.tz)
-        self.catalogue = catalogue or Catalogue.load(default_lang=config.bot.language)
-        self.clock = clock or models.utcnow
         self.extension_names = extensions
         self.dispose_engine_on_close = dispose_engine_on_close
         self.commands_synced = False
         self.force_sync = False
         self._inflight: set[asyncio.Task[Any]] = set()
         self._closing = False
+
+    # ------------------------------------------------------------------ the container's, for short
+    @property
+    def config(self) -> Config:
+        return self.services.config
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.services.engine
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self.services.sessions
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return self.services.catalogue
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.services.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], datetime]) -> None:
+        """Moves every service's time too (they read it through ``services.now``)."""
+        self.services.clock = clock
 
     # ------------------------------------------------------------------ helpers for cogs
     def lang(self, interaction: discord.Interaction) -> str:
@@ -170,7 +209,7 @@ class ReseauBot(commands.Bot):
 
     async def reconfigure(self, config: Config) -> None:
         """Apply a new configuration (network channels, schedule…) without reconnecting."""
-        self.config = config
+        self.services.configure(config)
         await self._mirror_channels()
         for hook in self._startup_hooks():
             await hook()
@@ -225,6 +264,4 @@ class ReseauBot(commands.Bot):
             for task in pending:
                 task.cancel()
         await super().close()
-        await self.http_client.aclose()
-        if self.dispose_engine_on_close:
-            await self.engine.dispose()
+        await self.services.aclose(dispose_engine=self.dispose_engine_on_close)

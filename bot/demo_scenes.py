@@ -6,8 +6,7 @@ import os
 from pathlib import Path
 
 from bot.demo import DemoWorld, scene
-from bot.services import extracts as extracts_service
-from bot.services.exports import Exporter, ExportRequest
+from bot.services.exports import ExportRequest
 from bot.simcord_support import set_locale
 
 DEMO_CONTENT = Path(__file__).with_name("demo_content")
@@ -69,7 +68,7 @@ async def campaign_and_profiles(w: DemoWorld) -> None:
 async def monthly_extract(w: DemoWorld) -> None:
     w.title(w.t("demo.scene.extract"))
     bot = w.bot
-    result = await extracts_service.import_path(bot.sessions, DEMO_CONTENT, now=bot.clock(), tz=bot.config.tz)
+    result = await bot.services.import_extracts(str(DEMO_CONTENT))
     queued = ", ".join(w.t("demo.extract_item", id=e.id, month=e.month, lang=e.lang) for e in result.created)
     w.say(w.t("demo.extracts_imported", folder=DEMO_CONTENT.name, extracts=queued))
     w.show(_camille(w), "/extrait apercu", await w.moderator.slash(w.fr, "extract preview"))
@@ -210,8 +209,7 @@ async def results_by_member_type_and_export(w: DemoWorld) -> None:
     if not os.environ.get(secret_env):
         os.environ[secret_env] = "demo-only-secret-never-use-in-production"
         w.say(w.t("demo.throwaway_secret", variable=secret_env))
-    exporter = Exporter(bot.sessions, bot.config)
-    result = await exporter.export_to_path(
+    result = await bot.services.exports.export_to_path(
         ExportRequest(campaign="Enquête membres 2026-2027", format="csv", layout="wide", separator=";"),
         w.out / "enquete-membres-2026-2027-wide.csv",
     )

@@ -15,9 +15,9 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bot.cli_base import Text, command, parser_extension, text, with_sessions
+from bot.cli_base import Text, command, parser_extension, text, with_services
 from bot.config import Config
-from bot.services.exports import FORMATS, HEADINGS, LAYOUTS, Exporter, ExportRequest
+from bot.services.exports import FORMATS, HEADINGS, LAYOUTS, ExportRequest
 
 _FORMAT_BY_SUFFIX = {".csv": "csv", ".xlsx": "xlsx", ".json": "json", ".jsonl": "json"}
 
@@ -49,8 +49,8 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
         headings=args.headings, separator=args.separator, identified=args.identified,
     )
 
-    async def work(sessions):
-        exporter = Exporter(sessions, config)
+    async def work(services):
+        exporter = services.exports
         if not request.identified:
             exporter.secret()  # fail before counting anything
         from tqdm import tqdm
@@ -65,7 +65,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
 
             return await exporter.export_to_path(request, output, progress=progress)
 
-    result = asyncio.run(with_sessions(config, work))
+    result = asyncio.run(with_services(config, work))
     who = t("cli.export.identified_ids" if request.identified else "cli.export.pseudonymised")
     print(t("cli.export.wrote", rows=result.rows, answers=result.answers, respondents=result.respondents, who=who,
             file=result.files[0]))

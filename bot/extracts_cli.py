@@ -19,7 +19,7 @@ import asyncio
 import sys
 import time
 
-from bot.cli_base import Text, bot_token, command, parser_extension, text, with_sessions
+from bot.cli_base import Text, bot_token, command, parser_extension, text, with_services
 from bot.config import Config
 from bot.services import extracts as service
 from bot.services.delivery import DeliveryReport
@@ -83,11 +83,11 @@ def cmd_extracts(args: argparse.Namespace, config: Config) -> int:
 
 
 def _import(args: argparse.Namespace, config: Config) -> int:
-    async def work(sessions):
-        return await service.import_source(sessions, args.source, config=config, now=models.utcnow())
+    async def work(services):
+        return await services.import_extracts(args.source)
 
     t = text(config)
-    result = asyncio.run(with_sessions(config, work))
+    result = asyncio.run(with_services(config, work))
     for extract in result.extracts:
         verb = t("cli.extracts.created" if extract in result.created else "cli.extracts.updated")
         print(f"{verb:9}  #{extract.id}  {extract.month}  {extract.lang}  {extract.title}")
@@ -96,12 +96,12 @@ def _import(args: argparse.Namespace, config: Config) -> int:
 
 
 def _list(args: argparse.Namespace, config: Config) -> int:
-    async def work(sessions):
-        rows = await service.list_extracts(sessions)
-        return [(e, await service.delivery_counts(sessions, e.id)) for e in rows]
+    async def work(services):
+        rows = await service.list_extracts(services.sessions)
+        return [(e, await service.delivery_counts(services.sessions, e.id)) for e in rows]
 
     t = text(config)
-    rows = asyncio.run(with_sessions(config, work))
+    rows = asyncio.run(with_services(config, work))
     if not rows:
         print(t("cli.extracts.none_yet"))
         return 0
@@ -113,12 +113,12 @@ def _list(args: argparse.Namespace, config: Config) -> int:
 
 
 def _show(args: argparse.Namespace, config: Config) -> int:
-    async def work(sessions):
-        extract = await service.get_extract(sessions, args.id)
-        return extract, await service.delivery_counts(sessions, extract.id)
+    async def work(services):
+        extract = await service.get_extract(services.sessions, args.id)
+        return extract, await service.delivery_counts(services.sessions, extract.id)
 
     t = text(config)
-    extract, counts = asyncio.run(with_sessions(config, work))
+    extract, counts = asyncio.run(with_services(config, work))
     print(f"#{extract.id}  {extract.title}")
     print(t("cli.extracts.show_meta", month=extract.month, lang=extract.lang, status=_status(t, extract.status)))
     if extract.published_at:
@@ -168,10 +168,8 @@ def _print_report(t: Text, report: DeliveryReport, seconds: float) -> None:
 
 
 def _publish(args: argparse.Namespace, config: Config) -> int:
-    from bot.i18n import Catalogue
     from bot.posting import RestSender
     from bot.runtime import point_discord_at
-    from bot.services.delivery import Publisher
 
     t = text(config)
     token = bot_token(config)
@@ -179,9 +177,10 @@ def _publish(args: argparse.Namespace, config: Config) -> int:
         return 2
     point_discord_at(config)
 
-    async def work(sessions):
+    async def work(services):
         import discord
 
+        sessions = services.sessions
         await mirror_channels(sessions, config)
         try:
             sender = await RestSender.login(token)
@@ -189,12 +188,9 @@ def _publish(args: argparse.Namespace, config: Config) -> int:
             print(f"reseau-bot: {t('cli.token_refused')}", file=sys.stderr)
             return 2
         try:
-            publisher = Publisher(
-                sessions, sender, catalogue=Catalogue.load(default_lang=config.bot.language),
-                modlog_channel_id=config.discord.moderators_log_channel_id, lang=config.bot.language,
-                concurrency=PUBLISH_CONCURRENCY, rate=PUBLISH_RATE,
-            )
-            now = models.utcnow()
+            services.attach_sender(sender, rate=PUBLISH_RATE, concurrency=PUBLISH_CONCURRENCY)
+            publisher = services.publisher
+            now = services.now()
             started = time.monotonic()
             if args.id is not None:
                 outcome = await service.publish_extract(sessions, publisher, args.id, now=now)
@@ -222,7 +218,7 @@ def _publish(args: argparse.Namespace, config: Config) -> int:
         finally:
             await sender.close()
 
-    return asyncio.run(with_sessions(config, work))
+    return asyncio.run(with_services(config, work))
 
 
 @command("schedule")

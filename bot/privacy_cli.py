@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bot.cli_base import Text, command, parser_extension, text, with_sessions
+from bot.cli_base import Text, command, parser_extension, text, with_services
 from bot.config import Config
-from bot.services.profiles import ProfileService, PruneResult
+from bot.services.profiles import PruneResult
 
 
 @parser_extension
@@ -26,11 +26,11 @@ def _parsers(sub: argparse._SubParsersAction, t: Text) -> None:
 
 @command("prune")
 def cmd_prune(args: argparse.Namespace, config: Config) -> int:
-    async def work(sessions) -> PruneResult:
-        return await ProfileService.from_config(sessions, config).prune(dry_run=args.dry_run)
+    async def work(services) -> PruneResult:
+        return await services.profiles.prune(dry_run=args.dry_run)
 
     t = text(config)
-    result = asyncio.run(with_sessions(config, work))
+    result = asyncio.run(with_services(config, work))
     print(t("cli.prune.would_delete" if result.dry_run else "cli.prune.deleted",
             answers=result.answers, profiles=result.profiles,
             cutoff=f"{result.cutoff.astimezone(config.tz):%Y-%m-%d %H:%M}", days=result.retention_days))

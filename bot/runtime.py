@@ -13,7 +13,8 @@ import yarl
 
 from bot.client import ReseauBot
 from bot.config import Config
-from storage.db import create_engine, ensure_current, session_factory
+from bot.services.container import Services, http_client_for
+from storage.db import ensure_current
 
 log = logging.getLogger("reseau")
 
@@ -74,9 +75,14 @@ def point_discord_at(config: Config) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.discord.gateway_url)
 
 
+def build_services(config: Config) -> Services:
+    """The process's one services container: engine and sessions from the config, the real
+    clock, the catalogue in ``bot.language``, one ``httpx`` client (closed by the bot)."""
+    return Services.from_config(config, http_client=http_client_for(config))
+
+
 def build_bot(config: Config, **kwargs) -> ReseauBot:
-    engine = create_engine(config.database.url, echo=config.database.echo)
-    return ReseauBot(config, engine=engine, sessions=session_factory(engine), **kwargs)
+    return ReseauBot(config, services=build_services(config), **kwargs)
 
 
 async def run_bot(config: Config, token: str, *, sync_only: bool = False) -> int:

@@ -1,37 +1,19 @@
-"""What the extract and announcement cogs share: one outbox publisher per bot, sending with
-the gateway bot's discord.py objects, and a helper to show a post as members will see it."""
+"""What the extract and announcement cogs share: how a fan-out's outcome reads, and a helper to
+show a post as members will see it.  The outbox publisher itself is the bot's
+``bot.services.publisher`` (one per process, sending through the gateway bot's sender)."""
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING
 
 import discord
 from discord.app_commands import locale_str
 
-from bot.posting import GatewaySender, message_kwargs
-from bot.services.delivery import DeliveryReport, Post, Publisher
+from bot.posting import message_kwargs
+from bot.services.delivery import DeliveryReport, Post
 
 if TYPE_CHECKING:
     from bot.client import ReseauBot
-
-# Discord's global limit is 50 requests/s per bot; leave room for the bot's other calls.
-GATEWAY_RATE = 45.0
-_PUBLISHERS: weakref.WeakKeyDictionary[ReseauBot, Publisher] = weakref.WeakKeyDictionary()
-
-
-def publisher_for(bot: ReseauBot) -> Publisher:
-    publisher = _PUBLISHERS.get(bot)
-    if publisher is None:
-        publisher = Publisher(
-            bot.sessions, GatewaySender(bot), catalogue=bot.catalogue,
-            clock=lambda: bot.clock(), rate=GATEWAY_RATE,
-        )
-        _PUBLISHERS[bot] = publisher
-    publisher.modlog_channel_id = bot.config.discord.moderators_log_channel_id
-    publisher.lang = bot.config.bot.language
-    return publisher
-
 
 def delivery_counts(bot: ReseauBot, lang: str, sent: int, failed: int = 0, pending: int = 0) -> str:
     """« 2 salons servis, 1 en échec » — failures and retries only when there are some."""

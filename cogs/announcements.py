@@ -25,7 +25,7 @@ from cogs import _text
 from cogs._checks import moderator_group, moderator_only, require_moderator
 from cogs._components import ActionButton
 from cogs._errors import ReportingModal, report_error
-from cogs._publishing import outcome_text, publisher_for, send_preview, text
+from cogs._publishing import outcome_text, send_preview, text
 
 if TYPE_CHECKING:
     from storage import models  # annotations only: cogs call services, never the database
@@ -137,7 +137,7 @@ class AnnounceButton(ActionButton, template=r"rb:announce:(?P<action>publish|sch
             else:
                 await interaction.response.defer()
                 outcome = await service.publish(
-                    bot.sessions, publisher_for(bot), self.record_id, now=bot.clock(),
+                    bot.sessions, bot.services.publisher, self.record_id, now=bot.clock(),
                     actor_id=interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id,
                 )
                 assert outcome is not None
@@ -190,7 +190,7 @@ class Announcements(commands.Cog):
     async def _post_late(self, result: service.Reconciliation) -> None:
         for announcement in result.due:
             await self.run_scheduled(announcement.id)
-        publisher = publisher_for(self.bot)
+        publisher = self.bot.services.publisher
         for announcement in result.missed:
             if not publisher.modlog_channel_id:
                 continue
@@ -217,7 +217,7 @@ class Announcements(commands.Cog):
         """The date job's body: post the announcement if it is still scheduled."""
         try:
             return await service.publish(
-                self.bot.sessions, publisher_for(self.bot), announcement_id, now=now or self.bot.clock(),
+                self.bot.sessions, self.bot.services.publisher, announcement_id, now=now or self.bot.clock(),
                 actor_id=None, scheduled=True,
             )
         except Exception:

@@ -19,7 +19,7 @@ from discord.ext import commands
 
 from bot.client import ReseauBot
 from bot.i18n import Catalogue
-from bot.services.exports import Exporter, ExportRequest
+from bot.services.exports import ExportRequest
 from cogs import _text
 from cogs._checks import moderator_only
 
@@ -50,9 +50,6 @@ class Exports(commands.Cog):
     def __init__(self, bot: ReseauBot) -> None:
         self.bot = bot
         self.max_attachment_bytes = MAX_ATTACHMENT_BYTES
-
-    def exporter(self) -> Exporter:
-        return Exporter(self.bot.sessions, self.bot.config)
 
     @app_commands.command(name=_text.name("export"), description=_text.desc("export"))
     @app_commands.guild_only()
@@ -90,7 +87,7 @@ class Exports(commands.Cog):
             lang=lang,
             actor_id=interaction.user.id,
         )
-        exporter = self.exporter()
+        exporter = self.bot.services.exports
         exporter.secret()  # a missing secret is refused before anything is read
         await interaction.response.defer(ephemeral=True, thinking=True)
         limit = min(getattr(interaction, "filesize_limit", None) or self.max_attachment_bytes,
@@ -110,13 +107,13 @@ class Exports(commands.Cog):
 
     @export.autocomplete("campaign")
     async def _campaigns(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
-        names = await self.exporter().campaign_names(current)
+        names = await self.bot.services.exports.campaign_names(current)
         return [Choice(name=name[:100], value=name) for name in names][:25]
 
     @export.autocomplete("poll")
     async def _polls(self, interaction: discord.Interaction, current: str) -> list[Choice[int]]:
         text = "" if current.strip().lstrip("#").isdigit() else current
-        found = await self.exporter().poll_choices(interaction.guild_id or 0, text)
+        found = await self.bot.services.exports.poll_choices(interaction.guild_id or 0, text)
         return [Choice(name=f"#{poll_id} · {title}"[:100], value=poll_id) for poll_id, title in found][:25]
 
 

@@ -18,13 +18,13 @@ from discord.ext import commands
 
 from bot.client import ReseauBot
 from bot.services import extracts as service
-from bot.services.campaigns import CampaignService, current_campaign_id
+from bot.services.campaigns import current_campaign_id
 from bot.services.delivery import DeliveryReport, extract_post
 from cogs import _text
 from cogs._checks import moderator_group, moderator_only, require_moderator
 from cogs._components import ActionButton
 from cogs._errors import message_for, report_error
-from cogs._publishing import delivery_counts, outcome_text, publisher_for, send_preview, text
+from cogs._publishing import delivery_counts, outcome_text, send_preview, text
 
 log = logging.getLogger("reseau.extracts")
 
@@ -132,7 +132,7 @@ class Extracts(commands.Cog):
     async def _after_ready(self) -> None:
         try:
             await self.catch_up()
-            await publisher_for(self.bot).deliver()
+            await self.bot.services.publisher.deliver()
         except Exception:
             log.exception("start-up catch-up / resume of deliveries failed")
         await self.post_followups()  # also those of posts made meanwhile by `extracts publish`
@@ -152,7 +152,7 @@ class Extracts(commands.Cog):
             for item in due:
                 try:
                     channel = self.bot.get_channel(item.channel_id) or await self.bot.fetch_channel(item.channel_id)
-                    draft = polls.service.prepare(
+                    draft = self.bot.services.polls.prepare(
                         guild_id=item.guild_id, channel_id=item.channel_id, author_id=self.bot.user.id,
                         question=item.question, kind=item.kind, options=list(item.options) or None,
                         lang=languages.get(item.channel_id, self.bot.config.bot.language),
@@ -173,7 +173,7 @@ class Extracts(commands.Cog):
         now = now or self.bot.clock()
         async with self._slot_lock:
             outcome = await service.run_slot(
-                self.bot.sessions, publisher_for(self.bot), month=service.month_of(now, self.bot.config.tz), now=now
+                self.bot.sessions, self.bot.services.publisher, month=service.month_of(now, self.bot.config.tz), now=now
             )
         if outcome is None:
             log.info("monthly slot: %s already handled", service.month_of(now, self.bot.config.tz))
@@ -183,7 +183,7 @@ class Extracts(commands.Cog):
     async def catch_up(self, now: datetime | None = None) -> service.PublishOutcome | None:
         now = now or self.bot.clock()
         async with self._slot_lock:
-            outcome = await service.catch_up(self.bot.sessions, publisher_for(self.bot), self.bot.config, now=now)
+            outcome = await service.catch_up(self.bot.sessions, self.bot.services.publisher, self.bot.config, now=now)
         if outcome is not None:
             log.info("catch-up published %d extract(s)", len(outcome.extracts))
             await self.post_followups()
@@ -191,7 +191,7 @@ class Extracts(commands.Cog):
 
     async def publish(self, extract_id: int | None, **who) -> service.PublishOutcome:
         outcome = await service.publish_extract(
-            self.bot.sessions, publisher_for(self.bot), extract_id, now=self.bot.clock(), **who
+            self.bot.sessions, self.bot.services.publisher, extract_id, now=self.bot.clock(), **who
         )
         await self.post_followups()
         return outcome
@@ -220,7 +220,7 @@ class Extracts(commands.Cog):
         await send_preview(interaction, await self._post_for(extract, interaction.guild_id))
         if extract.question:
             lang = self.bot.lang(interaction)
-            campaign = await CampaignService(self.bot.sessions).current()
+            campaign = await self.bot.services.campaigns.current()
             options = "\n".join(f"• {discord.utils.escape_markdown(o)}" for o in extract.question_options or ())
             await interaction.followup.send(self.bot.t(
                 "followup.preview", lang, question=discord.utils.escape_markdown(extract.question),

@@ -279,8 +279,8 @@ class Profiles(commands.Cog):
 
     @property
     def service(self) -> ProfileService:
-        """Built per use so that a reconfigured bot (member types, retention) is honoured."""
-        return ProfileService.from_config(self.bot.sessions, self.bot.config, clock=self.bot.clock)
+        """The bot's profile service (it follows a reconfigured bot: member types, retention)."""
+        return self.bot.services.profiles
 
     # -------------------------------------------------------------------- rendering
     def consent_embed(self, lang: str) -> discord.Embed:

@@ -13,7 +13,7 @@ from bot.errors import InvalidInput, describe
 from bot.i18n import Catalogue
 from bot.services import extracts as service
 from bot.services.campaigns import CampaignService
-from cogs._publishing import publisher_for
+from bot.services.polls import PollService
 from storage.models import Answer, Poll, Profile, Question
 from tests.conftest import embed_text
 from tests.test_extracts_e2e import QUIET, posts, use
@@ -34,7 +34,10 @@ Les collectivités membres demandent un accompagnement adapté à leurs projets 
 async def import_text(sessions, tmp_path, text: str, name: str = "novembre.md"):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
-    return await service.import_path(sessions, path, now=QUIET, tz=service.ZoneInfo("Europe/Paris"))
+    # the follow-up question is checked by the poll service's rules, as Services.import_extracts does
+    check = PollService(sessions, catalogue=Catalogue.load()).prepare_question
+    return await service.import_path(sessions, path, now=QUIET, tz=service.ZoneInfo("Europe/Paris"),
+                                     check_question=check)
 
 
 async def polls_of(sessions) -> list[Poll]:
@@ -87,7 +90,7 @@ async def test_followups_of_posts_made_while_the_bot_was_down_are_posted_at_star
     await import_text(sessions, tmp_path, FRONT)
     bot = world.env.bot
     # posted through the delivery log alone, as `reseau-bot extracts publish` (REST only) does
-    await service.publish_extract(sessions, publisher_for(bot), None, now=QUIET, actor_id=None)
+    await service.publish_extract(sessions, bot.services.publisher, None, now=QUIET, actor_id=None)
     assert "Les attentes des collectivités" in embed_text(posts(world.fr)[-1])
     assert await polls_of(sessions) == []
     await world.env.restart_bot(bot_factory(world.config))

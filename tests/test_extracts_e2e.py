@@ -17,7 +17,6 @@ from bot.posting import GatewaySender
 from bot.services import extracts as service
 from bot.simcord_support import set_locale
 from cogs._errors import NotModerator
-from cogs._publishing import publisher_for
 from storage.repositories import AuditRepository, DeliveryRepository
 from tests.command_access import assert_hidden, open_to_everyone
 from tests.conftest import embed_text
@@ -296,7 +295,7 @@ async def test_already_posted_everywhere_is_said_at_once_in_english_with_configu
     await use(world, web_base_url="http://127.0.0.1:8765/app", clock=QUIET - timedelta(days=1))
     extracts = await add_extracts(sessions, tmp_path, ("November", "2026-11", "en"))
     await service.publish_extract(
-        sessions, publisher_for(world.env.bot), extracts["November"].id, now=QUIET - timedelta(days=1)
+        sessions, world.env.bot.services.publisher, extracts["November"].id, now=QUIET - timedelta(days=1)
     )
     world.env.bot.clock = lambda: QUIET  # the next day
     set_locale(world.moderator, "en-GB")

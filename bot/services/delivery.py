@@ -248,13 +248,23 @@ class DeliveryReport:
 PostBuilder = Callable[[models.Delivery, models.NetworkChannel | None], Post]
 
 
+class _NoSender:
+    """The publisher's sender until the process attaches one (:meth:`Publisher.attach`)."""
+
+    async def _refuse(self, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("no message sender is attached to the publisher (Publisher.attach)")
+
+    send = find_sent = notify = _refuse
+
+
 class Publisher:
-    """Sends pending delivery rows.  One per process (the bot, or one CLI run)."""
+    """Sends pending delivery rows.  One per process (the bot, or one CLI run), held by
+    :class:`bot.services.container.Services`; its ``sender`` may be attached later."""
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        sender: Sender,
+        sender: Sender | None,
         *,
         catalogue: Catalogue,
         modlog_channel_id: int = 0,
@@ -265,7 +275,7 @@ class Publisher:
         max_attempts: int = 5,
     ) -> None:
         self.sessions = sessions
-        self.sender = sender
+        self.sender: Sender = sender if sender is not None else _NoSender()
         self.catalogue = catalogue
         self.modlog_channel_id = modlog_channel_id
         self.lang = lang
@@ -276,6 +286,13 @@ class Publisher:
         self._inflight: set[int] = set()
 
     # ---------------------------------------------------------------- public
+    def attach(self, sender: Sender, *, rate: float | None, concurrency: int | None = None) -> None:
+        """Post through ``sender`` from now on, at most ``rate`` requests a second (None: unpaced)."""
+        self.sender = sender
+        self.pacer = Pacer(rate)
+        if concurrency is not None:
+            self.concurrency = concurrency
+
     async def deliver(
         self,
         *,

@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -47,11 +48,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config
 from bot.errors import Conflict, InvalidInput, NotFound
-from bot.i18n import Catalogue
 from bot.services.delivery import DeliveryReport, Publisher, write_deliveries
 from bot.services.extract_sources import ExtractDraft, parse_path
 from bot.services.fetch import load_url
-from bot.services.polls import PollService
 from storage import models
 from storage.repositories import (
     AuditRepository,
@@ -99,13 +98,19 @@ def month_of(when: datetime, tz: ZoneInfo) -> str:
     return local(when, tz).strftime("%Y-%m")
 
 
-def check_followups(drafts: Sequence[ExtractDraft]) -> None:
-    checker = PollService(None, catalogue=Catalogue.load())  # type: ignore[arg-type]  (no DB needed)
+class QuestionCheck(Protocol):
+    """Checks a poll question as a moderator's would be (``PollService.prepare_question``);
+    raises :class:`~bot.errors.InvalidInput`."""
+
+    def __call__(self, text: str, *, kind: str = ..., options: str | None = ..., lang: str = ...) -> object: ...
+
+
+def check_followups(drafts: Sequence[ExtractDraft], check_question: QuestionCheck) -> None:
     for draft in drafts:
         if not draft.question:
             continue
         try:
-            checker.prepare_question(
+            check_question(
                 draft.question, kind=draft.question_kind or "single",
                 options="\n".join(draft.question_options) or None, lang=draft.lang,
             )
@@ -136,11 +141,18 @@ async def followups_due(sessions: async_sessionmaker[AsyncSession]) -> list[Foll
 
 
 async def save_drafts(
-    sessions: async_sessionmaker[AsyncSession], drafts: Sequence[ExtractDraft], *, now: datetime, tz: ZoneInfo
+    sessions: async_sessionmaker[AsyncSession],
+    drafts: Sequence[ExtractDraft],
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    check_question: QuestionCheck | None = None,
 ) -> ImportResult:
-    """Store parsed drafts in one transaction (upsert by ``source_key``).  A follow-up question
-    is checked as a poll would be, so a bad one is refused here, not at posting time."""
-    check_followups(drafts)
+    """Store parsed drafts in one transaction (upsert by ``source_key``).  With ``check_question``
+    (``Services.import_extracts`` passes the poll service's), a follow-up question is checked as a
+    poll would be, so a bad one is refused here, not at posting time."""
+    if check_question is not None:
+        check_followups(drafts, check_question)
     result = ImportResult()
     start = month_of(now, tz)
     async with sessions.begin() as session:
@@ -172,9 +184,14 @@ async def save_drafts(
 
 
 async def import_path(
-    sessions: async_sessionmaker[AsyncSession], path: str | Path, *, now: datetime, tz: ZoneInfo
+    sessions: async_sessionmaker[AsyncSession],
+    path: str | Path,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    check_question: QuestionCheck | None = None,
 ) -> ImportResult:
-    return await save_drafts(sessions, parse_path(Path(path)), now=now, tz=tz)
+    return await save_drafts(sessions, parse_path(Path(path)), now=now, tz=tz, check_question=check_question)
 
 
 async def import_url(
@@ -184,6 +201,7 @@ async def import_url(
     client: httpx.AsyncClient,
     config: Config,
     now: datetime,
+    check_question: QuestionCheck | None = None,
 ) -> ImportResult:
     fetch = config.fetch
     drafts = await load_url(
@@ -191,7 +209,7 @@ async def import_url(
         connect_timeout=fetch.connect_timeout, read_timeout=fetch.read_timeout,
         total_timeout=fetch.connect_timeout + 2 * fetch.read_timeout,
     )
-    return await save_drafts(sessions, drafts, now=now, tz=config.tz)
+    return await save_drafts(sessions, drafts, now=now, tz=config.tz, check_question=check_question)
 
 
 async def import_source(
@@ -201,14 +219,17 @@ async def import_source(
     config: Config,
     now: datetime,
     client: httpx.AsyncClient | None = None,
+    check_question: QuestionCheck | None = None,
 ) -> ImportResult:
     """A path (file or folder) or an http(s) URL."""
     if _URL.match(source):
         if client is not None:
-            return await import_url(sessions, source, client=client, config=config, now=now)
+            return await import_url(
+                sessions, source, client=client, config=config, now=now, check_question=check_question
+            )
         async with httpx.AsyncClient(follow_redirects=False) as own:
-            return await import_url(sessions, source, client=own, config=config, now=now)
-    return await import_path(sessions, source, now=now, tz=config.tz)
+            return await import_url(sessions, source, client=own, config=config, now=now, check_question=check_question)
+    return await import_path(sessions, source, now=now, tz=config.tz, check_question=check_question)
 
 
 # --------------------------------------------------------------------------------------------

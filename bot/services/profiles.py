@@ -221,6 +221,11 @@ class ProfileService:
     ) -> ProfileService:
         return cls(sessions, member_types=config.member_types, privacy=config.privacy, clock=clock)
 
+    def configure(self, config: Config) -> None:
+        """Follow a new configuration (``Services.configure``): member types and retention."""
+        self.member_types = tuple(config.member_types)
+        self.privacy = config.privacy
+
     # -------------------------------------------------------------------- facts and labels
     def consent_facts(self) -> ConsentFacts:
         return ConsentFacts(

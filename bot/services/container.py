@@ -1,0 +1,139 @@
+"""The services, built once: the one place where a service is constructed.
+
+The entry point builds a :class:`Services` from the configuration, the database engine and its
+session factory, the clock and the catalogue (and the process's ``httpx`` client), then hands it
+to whoever serves people: the bot (``ReseauBot(config, services=…)``), each CLI command
+(``bot.cli_base.with_services``), later the dashboard.  Cogs reach a service as
+``self.bot.services.polls``; no cog, command or service constructs another one
+(``tests/test_wiring.py`` reads the code and fails if one does)::
+
+    services = Services.from_config(config)            # engine, sessions, catalogue, clock
+    services.attach_sender(RestSender(...), rate=40)   # who posts the publisher's messages
+    await services.publisher.deliver()
+
+What it holds:
+
+``polls``, ``campaigns``, ``profiles``, ``exports``
+    The service objects (``PollService``, ``CampaignService``, ``ProfileService``, ``Exporter``).
+``publisher``
+    The outbox :class:`~bot.services.delivery.Publisher`.  It is built without a way to post:
+    the process attaches its :class:`~bot.services.delivery.Sender` — the bot its gateway
+    sender in ``ReseauBot.__init__``, ``extracts publish`` a REST sender after logging in.
+    Until then, sending raises (nothing is marked sent or failed).
+Extracts and announcements
+    Stay module functions (:mod:`bot.services.extracts`, :mod:`bot.services.announcements`):
+    each is one transaction over ``sessions`` with no state of its own, so a class around them
+    would only forward arguments.  Their callers pass ``services.sessions`` and
+    ``services.publisher``; the one step that needs another service — checking an imported
+    extract's follow-up question as a poll would — is bound here in :meth:`import_extracts`.
+
+The clock is read through :meth:`now`, so replacing ``services.clock`` (the tests move the
+bot's time) moves every service's time.  :meth:`configure` makes every service follow a new
+configuration without rebuilding it (``ReseauBot.reconfigure``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Config
+from bot.i18n import Catalogue
+from bot.services import extracts
+from bot.services.campaigns import CampaignService
+from bot.services.delivery import Publisher, Sender
+from bot.services.exports import Exporter
+from bot.services.polls import PollService
+from bot.services.profiles import ProfileService
+from storage import models
+from storage.db import create_engine, session_factory
+
+__all__ = ["Services", "http_client_for"]
+
+
+def http_client_for(config: Config) -> httpx.AsyncClient:
+    """The process's one ``httpx`` client (extract imports from a URL), with the fetch timeouts."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(config.fetch.read_timeout, connect=config.fetch.connect_timeout),
+        follow_redirects=False,
+    )
+
+
+class Services:
+    """Every service of one process, sharing one config, session factory, clock and catalogue."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        catalogue: Catalogue | None = None,
+        clock: Callable[[], datetime] = models.utcnow,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.sessions = sessions
+        self.catalogue = catalogue or Catalogue.load(default_lang=config.bot.language)
+        self.clock = clock
+        self.http_client = http_client
+        now = self.now
+        self.polls = PollService.from_config(sessions, config, self.catalogue, clock=now)
+        self.campaigns = CampaignService(sessions, clock=now)
+        self.profiles = ProfileService.from_config(sessions, config, clock=now)
+        self.exports = Exporter(sessions, config)
+        self.publisher = Publisher(
+            sessions, None, catalogue=self.catalogue, clock=now,
+            modlog_channel_id=config.discord.moderators_log_channel_id, lang=config.bot.language,
+        )
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Config,
+        *,
+        clock: Callable[[], datetime] = models.utcnow,
+        catalogue: Catalogue | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> Services:
+        """Engine and session factory from ``database.url``; the rest as given."""
+        engine = create_engine(config.database.url, echo=config.database.echo)
+        return cls(
+            config, engine=engine, sessions=session_factory(engine), catalogue=catalogue, clock=clock,
+            http_client=http_client,
+        )
+
+    def now(self) -> datetime:
+        """The process's time (``clock`` may be replaced; every service reads it through here)."""
+        return self.clock()
+
+    def attach_sender(self, sender: Sender, *, rate: float | None, concurrency: int | None = None) -> None:
+        """Give the publisher its way to post: the gateway bot's sender, or a REST one."""
+        self.publisher.attach(sender, rate=rate, concurrency=concurrency)
+
+    def configure(self, config: Config) -> None:
+        """Follow a new configuration (member types, retention, channels, language…)."""
+        self.config = config
+        self.polls.configure(config)
+        self.profiles.configure(config)
+        self.exports.config = config
+        self.publisher.modlog_channel_id = config.discord.moderators_log_channel_id
+        self.publisher.lang = config.bot.language
+
+    async def import_extracts(self, source: str) -> extracts.ImportResult:
+        """Import a path or URL of extracts; each follow-up question is checked as a poll's."""
+        return await extracts.import_source(
+            self.sessions, source, config=self.config, now=self.now(), client=self.http_client,
+            check_question=self.polls.prepare_question,
+        )
+
+    async def aclose(self, *, dispose_engine: bool = True) -> None:
+        """Close the ``httpx`` client and (unless told otherwise) dispose of the engine."""
+        if self.http_client is not None:
+            await self.http_client.aclose()
+        if dispose_engine:
+            await self.engine.dispose()
