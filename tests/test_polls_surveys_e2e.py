@@ -107,6 +107,22 @@ def message_now(channel, message):
 
 
 # ----------------------------------------------------------------------------- campaigns
+async def test_campaign_commands_are_the_campaigns_cog_s_under_poll(world):
+    """The Campaigns cog owns /poll campaign but the tree members see is unchanged: the group
+    sits first under /poll, and nowhere else; unloading the extension takes it away."""
+    bot = world.env.bot
+    poll = bot.tree.get_command("poll")
+    assert [c.name for c in poll.commands] == ["campaign", "create", "survey", "close", "results", "list"]
+    group = poll.get_command("campaign")
+    assert [c.name for c in group.commands] == ["create", "list", "activate"]
+    assert all(c.binding is bot.get_cog("Campaigns") for c in group.commands)
+    assert bot.tree.get_command("campaign") is None
+    await bot.unload_extension("cogs.campaigns")
+    assert poll.get_command("campaign") is None
+    await bot.load_extension("cogs.campaigns")
+    assert [c.name for c in poll.commands][0] == "campaign"
+
+
 async def test_campaigns_create_list_activate_and_polls_default_to_the_current_one(world, sessions):
     env = world.env
     mod = world.moderator
