@@ -253,6 +253,8 @@ class Terminal:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", *args], cwd=cwd, env={**env, "PYTHONPATH": str(REPO)},
             stdin=slave, stdout=slave, stderr=slave, close_fds=True,
+            # A run started in the background by a shell inherits SIGINT ignored: put Ctrl-C back.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         os.close(slave)
         self.master = master
