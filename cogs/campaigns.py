@@ -4,7 +4,8 @@ polls and surveys (a year's questionnaire, a consultation…).
 The rules are ``bot/services/campaigns.py``'s.  The sub-commands stay under ``/poll``, as
 members and moderators know them: this cog's ``campaign`` group is attached to the Polls cog's
 ``/poll`` group when it loads (in its place, first), and detached when it unloads — so the
-extension is loaded after ``cogs.polls`` and the synced command tree is unchanged.
+extension is loaded after ``cogs.polls`` (and reloaded with it) and the synced command tree
+is unchanged.
 """
 
 from __future__ import annotations

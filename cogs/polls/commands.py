@@ -64,12 +64,15 @@ async def campaign_choices(
     """The campaigns matching what is typed, the current one marked (an option's autocomplete)."""
     found = await campaigns.search(current)
     mark = t("campaign.current_mark", lang)
-    return [Choice(name=_clip(f"{name} ({mark})" if active else name, 100), value=name) for name, active in found][
-        :25
-    ]
+    choices = [Choice(name=_clip(f"{name} ({mark})" if active else name, 100), value=name) for name, active in found]
+    return choices[:25]
 
 
 class Polls(commands.Cog):
+    """The /poll commands and the handlers of the poll components.  Other features and the
+    tests use ``service``, :meth:`publish`, :meth:`close_poll`, :meth:`run_deadline`,
+    :meth:`run_reminder` and :meth:`schedule_refresh`."""
+
     poll = app_commands.Group(name=_text.name("poll"), description=_text.desc("poll"), guild_only=True)
 
     def __init__(self, bot: ReseauBot) -> None:

@@ -34,6 +34,7 @@ from cogs.polls.kinds import ui_of
 from cogs.polls.modals import TEXT_MODAL, SurveyTextModal, modal_value
 
 if TYPE_CHECKING:
+    from bot.services.polls import PollService
     from cogs.polls.commands import Polls
 
 COLOUR = 0x2B6CB0
@@ -46,7 +47,7 @@ class SurveyFlow:
         self.bot = cog.bot
 
     @property
-    def service(self) -> Any:
+    def service(self) -> PollService:
         return self.cog.service
 
     def t(self, key: str, lang: str, /, **params: Any) -> str:
