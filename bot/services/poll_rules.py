@@ -1,14 +1,13 @@
-"""The rules of a poll question that need nothing else: kinds, limits, the mention check and
-a validated question.  ``bot.services.polls`` and ``bot.services.surveys`` both stand on it
-(so neither imports the other at load time)."""
+"""The rules of a poll question that need nothing else: limits, the mention check and a
+validated question.  ``bot.services.polls`` and ``bot.services.surveys`` both stand on it (so
+neither imports the other at load time).  The kinds are a registry:
+:mod:`bot.services.polls.kinds`."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-KINDS = ("single", "multi", "yesno", "likert", "text")
-CHOICE_KINDS = ("single", "multi", "yesno", "likert")
 MIN_OPTIONS = 2
 MAX_OPTIONS = 25  # one select menu
 MAX_QUESTION = 300  # Discord's native poll question limit, and the column
@@ -27,7 +26,6 @@ _MENTION = re.compile(r"@(?:everyone|here)\b|<@[!&]?\d+>|<#\d+>", re.IGNORECASE)
 def has_mention(text: str) -> bool:
     """``@everyone``, ``@here``, a member, role or channel mention."""
     return _MENTION.search(text) is not None
-
 
 
 @dataclass(frozen=True)

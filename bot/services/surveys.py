@@ -28,7 +28,8 @@ The first line is the question, with an optional kind prefix in square brackets;
 ``[texte]`` ``[text]`` ``[libre]`` ``[open]``   open answer (no options)
 ============================================  ===================================
 
-Options may start with a list marker (``-``, ``*``, ``•``), which is dropped.  A question
+The prefixes are the kinds' own (``prefixes`` in :mod:`bot.services.polls.kinds`); a kind that
+allows several choices also takes ``:N``, the maximum.  Options may start with a list marker (``-``, ``*``, ``•``), which is dropped.  A question
 without a prefix and without options is refused (say ``[texte]`` for an open answer).
 """
 
@@ -46,23 +47,15 @@ from bot.services.poll_rules import (
     QuestionDraft,
     has_mention,
 )
+from bot.services.polls.kinds import kinds
 
 if TYPE_CHECKING:
     from bot.services.polls import PollService
 
-__all__ = ["KIND_PREFIXES", "MAX_SURVEY_TEXT", "clean_title", "parse_kind_prefix", "parse_survey"]
+__all__ = ["MAX_SURVEY_TEXT", "clean_title", "parse_kind_prefix", "parse_survey"]
 
 MAX_SURVEY_TEXT = 4000  # a modal's paragraph input
-KIND_PREFIXES: dict[str, str] = {}
-for _kind, _names in (
-    ("single", ("unique", "single", "choix", "choixunique", "un")),
-    ("yesno", ("oui/non", "ouinon", "oui-non", "yesno", "yes/no", "yes-no")),
-    ("likert", ("likert", "echelle", "scale", "1-5")),
-    ("text", ("texte", "text", "libre", "open", "reponselibre")),
-):
-    for _name in _names:
-        KIND_PREFIXES[_name] = _kind
-_MULTI = re.compile(r"^(?:multi|multiple|plusieurs)(?::(\d{1,2}))?$")
+_MAXIMUM = re.compile(r"^(?P<name>.+?)(?::(?P<max>\d{1,2}))?$")
 _PREFIX = re.compile(r"^\[([^\]]*)\]\s*(.*)$", re.DOTALL)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 _BLANK = re.compile(r"\n\s*\n")
@@ -76,12 +69,14 @@ def _fold(text: str) -> str:
 
 def parse_kind_prefix(prefix: str) -> tuple[str, int | None] | None:
     """``multi:2`` → ``("multi", 2)``, ``Oui/Non`` → ``("yesno", None)``; ``None`` if unknown."""
-    folded = _fold(prefix)
-    match = _MULTI.match(folded)
-    if match:
-        return "multi", int(match.group(1)) if match.group(1) else None
-    kind = KIND_PREFIXES.get(folded)
-    return (kind, None) if kind else None
+    match = _MAXIMUM.match(_fold(prefix))
+    if match is None:
+        return None
+    name, maximum = match.group("name"), match.group("max")
+    for kind in kinds():
+        if name in kind.prefixes and (maximum is None or kind.multiple):
+            return kind.name, int(maximum) if maximum else None
+    return None
 
 
 def clean_title(title: str | None) -> str:

@@ -1,0 +1,78 @@
+"""A survey, answered question by question: the member's progress is derived from their stored
+answers (the first question without one is the next), and each answer is stored at once."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from bot.errors import InvalidInput
+from bot.services.polls.core import PollCore
+from bot.services.polls.kinds import kind_of
+from bot.services.polls.views import PollView, QuestionAnswer, SurveyProgress
+from storage.repositories import AnswerRepository
+
+
+class SurveyAnswering(PollCore):
+    async def survey_progress(
+        self,
+        poll_id: int,
+        user_id: int,
+        *,
+        guild_id: int | None = None,
+        role_ids: Sequence[int] | None = None,
+    ) -> SurveyProgress:
+        """Where the member is in the survey (the first question without a stored answer is
+        the next one), if they may answer it now (guild, status, roles)."""
+        poll = await self._checked(poll_id, guild_id, role_ids)
+        return await self._progress(poll, user_id)
+
+    async def answer_survey(
+        self,
+        poll_id: int,
+        question_id: int,
+        *,
+        user_id: int,
+        option_ids: Sequence[int] | None = None,
+        text: str | None = None,
+        guild_id: int | None = None,
+        role_ids: Sequence[int] | None = None,
+    ) -> SurveyProgress:
+        """Store (or replace) the member's answer to one question of a survey — at once, in
+        one transaction, with the member type of their profile at this moment — and return
+        their progress.  Choice questions take ``option_ids`` (one, or 1 to ``max_choices``
+        for multiple choice), open questions ``text``."""
+        poll = await self._checked(poll_id, guild_id, role_ids)
+        question = poll.question_view(question_id)
+        if question is None:
+            raise InvalidInput("survey.error.unknown_question")
+        now = self.clock()
+        rule = kind_of(question.kind).answer
+        if rule.by_text:
+            value = self._clean_text(text)
+            async with self.sessions.begin() as session:
+                answers = AnswerRepository(session)
+                await answers.upsert(question.id, user_id, now=now, text=value, set_text=True)
+                await self._ensure_open(session, poll)
+        else:
+            wanted = set(option_ids or ())
+            if not wanted or any(question.option(o) is None for o in wanted):
+                raise InvalidInput("poll.error.unknown_option")
+            wanted = rule.select(wanted, question.max_choices)
+            async with self.sessions.begin() as session:
+                answers = AnswerRepository(session)
+                answer_id = await answers.upsert(question.id, user_id, now=now)
+                await self._ensure_open(session, poll)
+                await answers.set_choices(answer_id, wanted)
+        return dataclasses.replace(await self._progress(poll, user_id), saved=question)
+
+    async def _progress(self, poll: PollView, user_id: int) -> SurveyProgress:
+        async with self.sessions() as session:
+            stored = await AnswerRepository(session).of_user([q.id for q in poll.questions], user_id)
+        answers = {}
+        for question in poll.questions:
+            if question.id in stored:
+                option_ids, text = stored[question.id]
+                ordered = tuple(o.id for o in question.options if o.id in option_ids)
+                answers[question.id] = QuestionAnswer(ordered, text)
+        return SurveyProgress(poll, user_id, answers)

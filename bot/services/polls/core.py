@@ -1,0 +1,218 @@
+"""The poll service's common ground: its settings, the labels it reads from the catalogue, the
+reading of polls, the cache of poll structures and the checks every answer path shares (guild,
+status, roles, and the open-status check inside a vote's transaction)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Self
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import DEFAULT_MEMBER_TYPE_OBJECTS, Config, MemberType, PollsSection
+from bot.errors import Conflict, Forbidden, InvalidInput, NotFound
+from bot.i18n import Catalogue
+from bot.services.poll_rules import MAX_TEXT_ANSWER
+from bot.services.polls.kinds import kind_of, names
+from bot.services.polls.views import PollListing, PollView, VoteResult, poll_view
+from storage import models
+from storage.repositories import AnswerRepository, PollRepository
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from bot.services.polls.voting import _PendingVote
+
+_STRUCTURE_CACHE = 1024
+MAX_ID = 2**31 - 1  # polls.id is an INTEGER column
+
+
+class PollCore:
+    """The state every part of :class:`~bot.services.polls.PollService` shares."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        catalogue: Catalogue,
+        settings: PollsSection | None = None,
+        tz: ZoneInfo | None = None,
+        member_types: Sequence[MemberType] = DEFAULT_MEMBER_TYPE_OBJECTS,
+        clock: Callable[[], datetime] = models.utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.catalogue = catalogue
+        self.settings = settings or PollsSection()
+        self.tz = tz or ZoneInfo("Europe/Paris")
+        self.member_types = tuple(member_types)
+        self.clock = clock
+        self._structures: OrderedDict[int, PollView] = OrderedDict()
+        self._locks: dict[tuple[int, int], list[Any]] = {}  # key → [lock, users]
+        self._queue: list[_PendingVote] = []  # votes waiting for the flush task (group commit)
+        self._flusher: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        sessions: async_sessionmaker[AsyncSession],
+        config: Config,
+        catalogue: Catalogue,
+        clock: Callable[[], datetime] = models.utcnow,
+    ) -> Self:
+        return cls(
+            sessions,
+            catalogue=catalogue,
+            settings=config.polls,
+            tz=config.tz,
+            member_types=config.member_types,
+            clock=clock,
+        )
+
+    @staticmethod
+    def kinds() -> tuple[str, ...]:
+        """The registered kinds (:mod:`bot.services.polls.kinds`)."""
+        return names()
+
+    def configure(self, config: Config) -> None:
+        """Follow a new configuration (``ReseauBot.reconfigure``)."""
+        self.settings = config.polls
+        self.tz = config.tz
+        self.member_types = tuple(config.member_types)
+
+    # -------------------------------------------------------------------- labels
+    def kind_label(self, kind: str, lang: str, max_choices: int = 1) -> str:
+        return kind_of(kind).label(self.catalogue, lang, max_choices)
+
+    def builtin_options(self, kind: str, lang: str) -> tuple[tuple[str, str], ...]:
+        """``(code, label)`` of a kind's fixed options (yes/no/abstain, Likert…), in ``lang``."""
+        return kind_of(kind).options.builtin(self.catalogue, lang)
+
+    def member_type_label(self, code: str | None, lang: str) -> str:
+        if code is None:
+            return self.catalogue.t("poll.results.unknown_type", lang)
+        for member_type in self.member_types:
+            if member_type.code == code:
+                return member_type.fr if lang == "fr" else member_type.en
+        return code
+
+    # -------------------------------------------------------------------- reading
+    async def get(self, poll_id: int, *, guild_id: int | None = None) -> PollView:
+        """The poll as stored now; :class:`NotFound` / :class:`Forbidden` (another guild's)."""
+        if not 0 < poll_id <= MAX_ID:  # a forged id the database cannot even hold
+            raise NotFound("poll.error.unknown_poll")
+        async with self.sessions() as session:
+            poll = await PollRepository(session).get(poll_id)
+            if poll is None:
+                raise NotFound("poll.error.unknown_poll")
+            view = poll_view(poll)
+        self._remember(view)
+        self._check_guild(view, guild_id)
+        return view
+
+    async def list_polls(self, guild_id: int, *, recent: int = 10, open_limit: int = 25) -> PollListing:
+        async with self.sessions() as session:
+            repo = PollRepository(session)
+            opened = await repo.list_for_guild(guild_id, status="open", limit=open_limit)
+            closed = await repo.list_for_guild(guild_id, status="closed", limit=recent)
+            return PollListing(tuple(poll_view(p) for p in opened), tuple(poll_view(p) for p in closed))
+
+    async def search(
+        self, guild_id: int, text: str = "", *, open_only: bool = False
+    ) -> list[tuple[int, str]]:
+        """``(id, question)`` for autocompletion."""
+        async with self.sessions() as session:
+            polls = await PollRepository(session).search(guild_id, text, open_only=open_only)
+            return [(p.id, p.title) for p in polls]
+
+    async def open_polls(self) -> list[PollView]:
+        """Every open poll, to reconcile the scheduler with the database."""
+        async with self.sessions() as session:
+            return [poll_view(p) for p in await PollRepository(session).open_polls()]
+
+    async def check_can_answer(
+        self, poll_id: int, *, guild_id: int | None = None, role_ids: Sequence[int] | None = None
+    ) -> PollView:
+        """The poll, if this member may answer it now (guild, status, roles); else the refusal."""
+        return await self._checked(poll_id, guild_id, role_ids)
+
+    async def my_answer(self, poll_id: int, user_id: int) -> VoteResult | None:
+        poll = await self._structure(poll_id)
+        async with self.sessions() as session:
+            current = await AnswerRepository(session).current(poll.question_id, user_id)
+        if current is None:
+            return None
+        _, option_ids, text = current
+        return VoteResult(poll, user_id, self._ordered(poll, option_ids), text, changed=False)
+
+    # -------------------------------------------------------------------- internals
+    def _remember(self, poll: PollView) -> None:
+        self._structures[poll.id] = poll
+        self._structures.move_to_end(poll.id)
+        while len(self._structures) > _STRUCTURE_CACHE:
+            self._structures.popitem(last=False)
+
+    def _forget(self, poll_id: int) -> None:
+        self._structures.pop(poll_id, None)
+
+    async def _structure(self, poll_id: int) -> PollView:
+        """The poll's options and rules (immutable after creation), cached; the status is
+        re-read inside each vote's transaction."""
+        poll = self._structures.get(poll_id)
+        if poll is None:
+            poll = await self.get(poll_id)
+        return poll
+
+    @staticmethod
+    def _check_guild(poll: PollView, guild_id: int | None) -> None:
+        if guild_id is not None and poll.guild_id != guild_id:
+            raise Forbidden("poll.error.wrong_guild")
+
+    async def _checked(self, poll_id: int, guild_id: int | None, role_ids: Sequence[int] | None) -> PollView:
+        poll = await self._structure(poll_id)
+        self._check_guild(poll, guild_id)
+        if not poll.is_open:
+            raise Conflict("poll.error.closed")
+        if poll.allowed_role_ids and role_ids is not None and not set(poll.allowed_role_ids) & set(role_ids):
+            raise Forbidden("poll.error.role_restricted")
+        return poll
+
+    @staticmethod
+    def _require_choice_kind(poll: PollView) -> None:
+        if kind_of(poll.kind).by_text:
+            raise InvalidInput("poll.error.text_only")
+
+    @staticmethod
+    def _clean_text(text: str | None) -> str:
+        """An open answer, trimmed: not empty, at most ``MAX_TEXT_ANSWER`` characters."""
+        value = (text or "").strip()
+        if not value:
+            raise InvalidInput("poll.error.text_empty")
+        if len(value) > MAX_TEXT_ANSWER:
+            raise InvalidInput("poll.error.text_too_long", length=len(value), max=MAX_TEXT_ANSWER)
+        return value
+
+    @staticmethod
+    def _require_quick_poll(poll: PollView) -> None:
+        if poll.is_survey:
+            raise InvalidInput("survey.error.use_survey")
+
+    async def _ensure_open(self, session: AsyncSession, poll: PollView) -> PollView:
+        """Inside the vote's transaction: the poll is still open (shared row lock on
+        PostgreSQL), else :class:`Conflict` and the transaction rolls back."""
+        state = await PollRepository(session).status(poll.id, lock=True)
+        if state is None:
+            self._forget(poll.id)
+            raise NotFound("poll.error.unknown_poll")
+        status, deadline_at = state
+        if status != "open" or (deadline_at is not None and deadline_at <= self.clock()):
+            self._forget(poll.id)
+            raise Conflict("poll.error.closed")
+        return poll
+
+    @staticmethod
+    def _ordered(poll: PollView, option_ids: Iterable[int]) -> tuple[int, ...]:
+        chosen = set(option_ids)
+        return tuple(o.id for o in poll.options if o.id in chosen)

@@ -1,0 +1,313 @@
+"""The vote path: a click, a selection, a withdrawal, an open answer, a native poll's gateway
+vote.  How an answer changes is the kind's rule (:mod:`.kinds`); the write is the group commit
+described in :mod:`bot.services.polls` — one transaction per batch of queued votes, the poll's
+open status checked inside it (under a shared row lock on PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.errors import Conflict, InvalidInput, NotFound
+from bot.services.polls.core import PollCore
+from bot.services.polls.kinds import kind_of
+from bot.services.polls.views import PollView, VoteResult, poll_view
+from storage.repositories import AnswerRepository, PollRepository
+
+_MAX_BATCH = 500  # votes written per transaction by the flush task (group commit)
+
+
+@dataclass(slots=True)
+class _PendingVote:
+    """A vote waiting for the flush task: its change of the member's choices, and its future."""
+
+    poll: PollView
+    user_id: int
+    change: Callable[[set[int]], set[int]]
+    future: asyncio.Future[VoteResult]
+
+
+class _OnConnection:
+    """What the repositories' vote-path methods need of a session (``await connection()``),
+    over a plain connection: the batch transaction skips the ORM session's own bookkeeping."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def connection(self) -> AsyncConnection:
+        return self._conn
+
+
+class Voting(PollCore):
+    async def vote(
+        self,
+        poll_id: int,
+        *,
+        user_id: int,
+        option_id: int,
+        guild_id: int | None = None,
+        role_ids: Sequence[int] | None = None,
+    ) -> VoteResult:
+        """A click on an option's button, as the kind's rule says: single-answer kinds set the
+        answer to that option (clicking it again changes nothing); multiple choice toggles it
+        (within the maximum)."""
+        poll = await self._checked(poll_id, guild_id, role_ids)
+        self._require_choice_kind(poll)
+        self._require_quick_poll(poll)
+        if poll.option(option_id) is None:
+            raise InvalidInput("poll.error.unknown_option")
+        click, max_choices = kind_of(poll.kind).answer.click, poll.max_choices
+
+        def change(current: set[int]) -> set[int]:
+            return click(current, option_id, max_choices)
+
+        return await self._write_choices(poll, user_id, change)
+
+    async def choose(
+        self,
+        poll_id: int,
+        *,
+        user_id: int,
+        option_ids: Sequence[int],
+        guild_id: int | None = None,
+        role_ids: Sequence[int] | None = None,
+    ) -> VoteResult:
+        """A select menu: the answer becomes exactly ``option_ids`` (1 to ``max_choices``)."""
+        poll = await self._checked(poll_id, guild_id, role_ids)
+        self._require_choice_kind(poll)
+        self._require_quick_poll(poll)
+        wanted = set(option_ids)
+        if not wanted or any(poll.option(o) is None for o in wanted):
+            raise InvalidInput("poll.error.unknown_option")
+        wanted = kind_of(poll.kind).answer.select(wanted, poll.max_choices)
+        return await self._write_choices(poll, user_id, lambda current: wanted)
+
+    async def withdraw(
+        self,
+        poll_id: int,
+        *,
+        user_id: int,
+        guild_id: int | None = None,
+        role_ids: Sequence[int] | None = None,
+    ) -> VoteResult:
+        """Delete the member's answer; ``changed`` is False when there was none."""
+        poll = await self._checked(poll_id, guild_id, role_ids)
+        self._require_quick_poll(poll)
+        async with self.sessions.begin() as session:
+            deleted = await AnswerRepository(session).delete(poll.question_id, user_id)
+            poll = await self._ensure_open(session, poll)
+        return VoteResult(poll, user_id, withdrawn=True, changed=deleted)
+
+    async def answer_text(
+        self,
+        poll_id: int,
+        *,
+        user_id: int,
+        text: str,
+        guild_id: int | None = None,
+        role_ids: Sequence[int] | None = None,
+    ) -> VoteResult:
+        """An open answer (a kind answered by text): create or replace the member's text."""
+        poll = await self._checked(poll_id, guild_id, role_ids)
+        self._require_quick_poll(poll)
+        if not kind_of(poll.kind).by_text:
+            raise InvalidInput("poll.error.not_text")
+        text = self._clean_text(text)
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            answers = AnswerRepository(session)
+            await answers.upsert(poll.question_id, user_id, now=now, text=text, set_text=True)
+            poll = await self._ensure_open(session, poll)
+        return VoteResult(poll, user_id, text=text)
+
+    async def native_vote(
+        self,
+        *,
+        message_id: int,
+        user_id: int,
+        answer_id: int,
+        added: bool,
+        guild_id: int | None = None,
+    ) -> VoteResult | None:
+        """A native poll's gateway vote (add or remove) into the same answers table.
+
+        ``None`` when the message is not one of our native polls, the answer is unknown or the
+        poll is closed.  Events for one (message, member) are applied in arrival order."""
+        key = (message_id, user_id)
+        entry = self._locks.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                return await self._native_vote(message_id, user_id, answer_id, added, guild_id)
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                self._locks.pop(key, None)
+
+    async def _native_vote(
+        self, message_id: int, user_id: int, answer_id: int, added: bool, guild_id: int | None
+    ) -> VoteResult | None:
+        async with self.sessions() as session:
+            row = await PollRepository(session).get_by_message(message_id, native=True)
+            poll = None if row is None else poll_view(row)
+        if poll is None or (guild_id is not None and poll.guild_id != guild_id):
+            return None
+        if not 1 <= answer_id <= len(poll.options) or not poll.is_open:
+            return None
+        option_id = poll.options[answer_id - 1].id
+        rule = kind_of(poll.kind).answer
+        apply = rule.gateway_add if added else rule.gateway_remove
+
+        def change(current: set[int]) -> set[int]:
+            return apply(current, option_id)
+
+        try:
+            return await self._write_choices(poll, user_id, change)
+        except Conflict:
+            return None
+
+    async def reconcile_native(
+        self, poll_id: int, votes: dict[int, set[int]], *, remove_missing: bool = True
+    ) -> int:
+        """Make the stored answers of a native poll equal Discord's voters
+        (``{user_id: {answer ids}}``), e.g. at closing, in case gateway events were missed.
+        With ``remove_missing=False`` (Discord's list may be partial) answers of members it
+        does not list are kept.  Returns the number of members whose answer changed."""
+        poll = await self.get(poll_id)
+        by_answer = {o.answer_id: o.id for o in poll.options}
+        wanted = {
+            user_id: {by_answer[a] for a in answer_ids if a in by_answer}
+            for user_id, answer_ids in votes.items()
+        }
+        wanted = {user_id: options for user_id, options in wanted.items() if options}
+        now = self.clock()
+        changed = 0
+        async with self.sessions.begin() as session:
+            answers = AnswerRepository(session)
+            stored = await answers.users_with_choices(poll.question_id)
+            for user_id, options in wanted.items():
+                if stored.get(user_id) == options:
+                    continue
+                answer_id = await answers.upsert(poll.question_id, user_id, now=now)
+                await answers.set_choices(answer_id, options)
+                changed += 1
+            for user_id in stored.keys() - wanted.keys() if remove_missing else ():
+                await answers.delete(poll.question_id, user_id)
+                changed += 1
+        return changed
+
+    @contextlib.asynccontextmanager
+    async def _vote_transaction(self) -> AsyncIterator[Any]:
+        """The batch's transaction: on the engine's connection when the session factory is
+        bound to an engine (the vote path only runs Core statements, so the ORM session's own
+        bookkeeping is skipped), else in a session."""
+        bind = self.sessions.kw.get("bind")
+        if isinstance(bind, AsyncEngine):
+            async with bind.begin() as conn:
+                yield _OnConnection(conn)
+        else:
+            async with self.sessions.begin() as session:
+                yield session
+
+    async def _write_choices(
+        self, poll: PollView, user_id: int, change: Callable[[set[int]], set[int]]
+    ) -> VoteResult:
+        """Queue the change (group commit): the flush task writes every queued vote of a batch
+        in one transaction and resolves each vote's future after the commit."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[VoteResult] = loop.create_future()
+        self._queue.append(_PendingVote(poll, user_id, change, future))
+        flusher = self._flusher
+        if flusher is None or flusher.done() or flusher.get_loop() is not loop:
+            # no idle task: the vote that finds no flush running starts one; it drains the
+            # queue (votes queued meanwhile included) and ends as soon as the queue is empty
+            self._flusher = loop.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch = self._queue[:_MAX_BATCH]
+            del self._queue[:_MAX_BATCH]
+            try:
+                outcomes = await self._write_batch(batch)
+            except BaseException as exc:  # the transaction failed: every vote of it failed
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    for pending in self._queue:
+                        if not pending.future.done():
+                            pending.future.set_exception(exc)
+                    self._queue.clear()
+                    raise
+                continue
+            for pending, outcome in zip(batch, outcomes, strict=True):
+                if pending.future.done():  # the caller was cancelled
+                    continue
+                if isinstance(outcome, BaseException):
+                    pending.future.set_exception(outcome)
+                else:
+                    pending.future.set_result(outcome)
+
+    async def _write_batch(self, batch: list[_PendingVote]) -> list[VoteResult | Exception]:
+        """One transaction for the batch: each poll's status once (shared row lock on
+        PostgreSQL), one upsert of every distinct (question, member) answer, one read of their
+        choices, the changes applied in arrival order in memory (a change that raises fails
+        only its vote), then one rewrite of the choices that changed."""
+        now = self.clock()
+        outcomes: list[VoteResult | Exception | None] = [None] * len(batch)
+        async with self._vote_transaction() as session:
+            answers = AnswerRepository(session)
+            refused: dict[int, Exception | None] = {}
+            for poll in {pending.poll.id: pending.poll for pending in batch}.values():
+                try:
+                    await self._ensure_open(session, poll)
+                    refused[poll.id] = None
+                except (Conflict, NotFound) as exc:
+                    refused[poll.id] = exc
+            live = []
+            for index, pending in enumerate(batch):
+                error = refused[pending.poll.id]
+                if error is None:
+                    live.append(index)
+                else:
+                    outcomes[index] = error
+            if live:
+                keys = list(dict.fromkeys((batch[i].poll.question_id, batch[i].user_id) for i in live))
+                if len(keys) == 1:
+                    question_id, user_id = keys[0]
+                    answer_of = {keys[0]: await answers.upsert(question_id, user_id, now=now)}
+                else:
+                    types = await answers.member_types_of(u for _, u in keys)
+                    answer_of = await answers.upsert_many(keys, now=now, member_types=types)
+                stored = await answers.choices_of(answer_of.values())
+                current = {answer_id: set(options) for answer_id, options in stored.items()}
+                for index in live:
+                    pending = batch[index]
+                    answer_id = answer_of[(pending.poll.question_id, pending.user_id)]
+                    before = current[answer_id]
+                    try:
+                        wanted = set(pending.change(set(before)))
+                    except Exception as exc:  # e.g. InvalidInput (too many choices): this vote only
+                        outcomes[index] = exc
+                        continue
+                    current[answer_id] = wanted
+                    outcomes[index] = VoteResult(
+                        pending.poll,
+                        pending.user_id,
+                        self._ordered(pending.poll, wanted),
+                        withdrawn=not wanted,
+                        changed=wanted != before,
+                    )
+                # answers created for votes that all failed have no choice: deleted again
+                await answers.replace_choices(
+                    {a: options for a, options in current.items() if options != stored[a] or not options}
+                )
+        return outcomes  # type: ignore[return-value]
