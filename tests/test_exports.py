@@ -30,6 +30,7 @@ from bot.services.exports import (
     codebook_path,
     pseudonym,
 )
+from bot.services.exports import writers as export_writers
 from storage.models import AuditEntry
 from tests.export_data import CAMPAIGN, FORMULA, OTHER_GUILD, U1, U2, U3, Survey, build_survey
 
@@ -327,7 +328,7 @@ async def test_xlsx_formula_text_is_a_text_cell_and_codebook_sheet(survey, expor
 
 
 async def test_xlsx_rolls_over_to_a_new_sheet_past_the_row_limit(survey, exporter, out, monkeypatch):
-    monkeypatch.setattr(exports_module, "XLSX_MAX_ROWS", 6)
+    monkeypatch.setattr(export_writers, "XLSX_MAX_ROWS", 6)  # where the XLSX writer reads it
     path = out / "roll.xlsx"
     result = await exporter.export_to_path(ExportRequest(campaign=CAMPAIGN, format="xlsx"), path)
     workbook = openpyxl.load_workbook(path, read_only=True)

@@ -1,0 +1,180 @@
+"""The exporter: runs an export over the database, from the request to the files (data, then
+codebook), and records it in the audit log."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Config
+from bot.errors import NotFound
+from bot.services.exports.clock import _Clock
+from bot.services.exports.codebook import _build_questions, _Scope, codebook_rows, wide_columns
+from bot.services.exports.model import (
+    CODEBOOK_COLUMNS,
+    LONG_COLUMNS,
+    ExportRequest,
+    ExportResult,
+    ExportTooLarge,
+    Progress,
+    codebook_path,
+)
+from bot.services.exports.pseudonyms import read_secret, respondent_ids
+from bot.services.exports.rows import write_long, write_wide
+from bot.services.exports.writers import _identity, _safe_csv_text, _XlsxBook, open_table
+from storage.repositories.audit import AuditRepository
+from storage.repositories.exports import DEFAULT_BATCH, ExportRepository
+
+
+class Exporter:
+    """Runs exports over the database: :meth:`export` to open binary streams,
+    :meth:`export_to_path` to a file and its codebook."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        config: Config,
+        *,
+        environ: Mapping[str, str] | None = None,
+        batch: int = DEFAULT_BATCH,
+    ) -> None:
+        self.sessions = sessions
+        self.config = config
+        self.environ = os.environ if environ is None else environ
+        self.batch = batch
+
+    # ------------------------------------------------------------------ public API
+    def secret(self) -> bytes:
+        """The pseudonymisation key; :class:`MissingSecret` when it is not set or too short."""
+        return read_secret(self.environ, self.config.privacy.pseudonym_secret_env)
+
+    async def campaign_names(self, text: str = "") -> list[str]:
+        async with self.sessions() as session:
+            return await ExportRepository(session).campaign_names(text.strip())
+
+    async def poll_choices(self, guild_id: int, text: str = "") -> list[tuple[int, str]]:
+        async with self.sessions() as session:
+            return await ExportRepository(session).polls_matching(guild_id, text.strip())
+
+    async def count_rows(self, request: ExportRequest) -> int:
+        """How many rows the long layout of ``request`` has (a progress bar's total)."""
+        async with self.sessions() as session:
+            repo = ExportRepository(session)
+            scope = await self._scope(repo, request)
+            return await repo.count_answer_rows(scope.poll_ids)
+
+    async def export_to_path(
+        self,
+        request: ExportRequest,
+        path: Path,
+        *,
+        progress: Progress | None = None,
+        max_bytes: int | None = None,
+    ) -> ExportResult:
+        """Write ``path`` and (CSV, JSON) its codebook ``codebook_path(path)``; on failure, no
+        partial file is left behind.  ``max_bytes`` bounds the total size (``ExportTooLarge``)."""
+        path = Path(path)
+        book = codebook_path(path)
+        written = [path] if request.format == "xlsx" else [path, book]
+        try:
+            with path.open("wb") as data:
+                if request.format == "xlsx":
+                    result = await self.export(request, data, progress=progress, max_bytes=max_bytes)
+                else:
+                    with book.open("wb") as codebook:
+                        result = await self.export(
+                            request, data, codebook, progress=progress, max_bytes=max_bytes
+                        )
+        except BaseException:
+            for file in written:
+                file.unlink(missing_ok=True)
+            raise
+        if max_bytes is not None and sum(f.stat().st_size for f in written) > max_bytes:
+            for file in written:
+                file.unlink(missing_ok=True)
+            raise ExportTooLarge(limit_mb=max_bytes // (1024 * 1024))
+        return dataclasses.replace(result, files=tuple(written))
+
+    async def export(
+        self,
+        request: ExportRequest,
+        data: BinaryIO,
+        codebook: BinaryIO | None = None,
+        *,
+        progress: Progress | None = None,
+        max_bytes: int | None = None,
+    ) -> ExportResult:
+        """Stream the export of ``request`` into ``data`` (and the codebook into ``codebook``;
+        for XLSX the codebook is a second sheet of ``data`` and ``codebook`` is not used)."""
+        if request.format != "xlsx" and codebook is None:
+            raise ValueError("a CSV or JSON export needs a codebook stream")
+        secret = None if request.identified else self.secret()
+        async with self.sessions() as session:
+            repo = ExportRepository(session)
+            scope = await self._scope(repo, request)
+            columns = list(LONG_COLUMNS) if request.layout == "long" else wide_columns(scope.questions)
+            book = _XlsxBook() if request.format == "xlsx" else None
+            table = open_table(request.format, request.separator, data, columns, book)
+            start = data.tell() if max_bytes is not None and data.seekable() else None
+
+            def check_size() -> None:
+                if start is not None and max_bytes is not None:
+                    table.flush()
+                    if data.tell() - start > max_bytes:
+                        raise ExportTooLarge(limit_mb=max_bytes // (1024 * 1024))
+
+            write = write_long if request.layout == "long" else write_wide
+            try:
+                stats = await write(
+                    scope, repo, table, separator=request.separator,
+                    safe=_safe_csv_text if request.format == "csv" else _identity, clock=_Clock(self.config.tz),
+                    respondent_of=respondent_ids(secret), batch=self.batch, progress=progress,
+                    check_size=check_size,
+                )
+            finally:
+                table.close()  # CSV, JSON: flush, and leave the caller's stream open
+        member_types: set[str | None] = stats.pop("member_types")
+        rows = codebook_rows(scope.questions, self.config, request.lang or self.config.bot.language, member_types)
+        if book is not None:
+            book.table("codebook", CODEBOOK_COLUMNS).write(rows)
+            book.save(data)
+            check_size()
+        else:
+            assert codebook is not None
+            book_table = open_table(request.format, request.separator, codebook, CODEBOOK_COLUMNS, None)
+            book_table.write(rows)
+            book_table.close()
+        result = ExportResult(
+            questions=len(scope.questions), polls=len(scope.poll_ids), columns=tuple(columns), **stats
+        )
+        async with self.sessions.begin() as session:
+            AuditRepository(session).record(
+                "export",
+                actor_id=request.actor_id,
+                target_type="poll" if request.poll_id is not None else "campaign",
+                target_id=request.poll_id if request.poll_id is not None else (request.campaign or "")[:64],
+                guild_id=request.guild_id,
+                details={"format": request.format, "layout": request.layout, "headings": request.headings,
+                         "identified": request.identified, "rows": result.rows, "answers": result.answers},
+            )
+        return result
+
+    # ------------------------------------------------------------------ scope and shape
+    async def _scope(self, repo: ExportRepository, request: ExportRequest) -> _Scope:
+        poll_ids = await repo.poll_ids(poll_id=request.poll_id, campaign=request.campaign, guild_id=request.guild_id)
+        if poll_ids is None:
+            if request.poll_id is not None:
+                raise NotFound("export.error.poll_not_found", poll=request.poll_id)
+            raise NotFound("export.error.campaign_not_found", name=request.campaign)
+        if not poll_ids:
+            raise NotFound("export.error.campaign_empty", name=request.campaign)
+        clean = _safe_csv_text if request.format == "csv" else _identity
+        questions = _build_questions(await repo.codebook(poll_ids), request.headings, clean)
+        campaigns = {q.campaign for q in questions}
+        campaign = clean(request.campaign) if request.campaign else (campaigns.pop() if len(campaigns) == 1 else None)
+        return _Scope(poll_ids, questions, campaign)

@@ -1,0 +1,146 @@
+"""The file formats: CSV (UTF-8 with a BOM, formula-looking texts neutralised), JSON Lines and
+XLSX (openpyxl write-only, rolling over to a new sheet past Excel's row limit).  A table takes
+a header, then batches of rows (tuples; ``None`` is a blank cell)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any, BinaryIO
+
+XLSX_MAX_ROWS = 1_048_576
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _safe_csv_text(value: str | None) -> str | None:
+    if value and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+class _Table:
+    """One table of a file: a header, then rows (tuples; ``None`` is a blank cell)."""
+
+    def write(self, rows: Sequence[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _CsvTable(_Table):
+    def __init__(self, stream: BinaryIO, header: Sequence[str], separator: str) -> None:
+        self.text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=False)
+        self.text.write("\ufeff")
+        self.writer = csv.writer(self.text, delimiter=separator)
+        self.writer.writerow(header)
+        self.write = self.writer.writerows  # type: ignore[method-assign]
+
+    def write_text(self, text: str) -> None:
+        self.text.write(text)
+
+    def flush(self) -> None:
+        self.text.flush()
+
+    def close(self) -> None:
+        self.text.flush()
+        self.text.detach()  # the caller owns the binary stream
+
+
+class _JsonLinesTable(_Table):
+    def __init__(self, stream: BinaryIO, header: Sequence[str]) -> None:
+        self.text = io.TextIOWrapper(stream, encoding="utf-8", newline="\n", write_through=False)
+        self.header = tuple(header)
+        self.encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+    def write(self, rows: Sequence[Sequence[Any]]) -> None:
+        header, encode = self.header, self.encode
+        self.text.write("".join(encode(dict(zip(header, row, strict=True))) + "\n" for row in rows))
+
+    def flush(self) -> None:
+        self.text.flush()
+
+    def close(self) -> None:
+        self.text.flush()
+        self.text.detach()
+
+
+class _XlsxBook:
+    """A write-only openpyxl workbook (rows go to temporary files, zipped on ``save``)."""
+
+    def __init__(self) -> None:
+        from openpyxl import Workbook
+
+        self.workbook = Workbook(write_only=True)
+
+    def table(self, title: str, header: Sequence[str]) -> _XlsxTable:
+        return _XlsxTable(self, title, header)
+
+    def save(self, stream: BinaryIO) -> None:
+        self.workbook.save(stream)
+
+
+class _XlsxTable(_Table):
+    def __init__(self, book: _XlsxBook, title: str, header: Sequence[str]) -> None:
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        self.book, self.title, self.header = book, title, list(header)
+        self.illegal = ILLEGAL_CHARACTERS_RE
+        self.cell_class = WriteOnlyCell
+        self.sheets = 0
+        self._new_sheet()
+
+    def _new_sheet(self) -> None:
+        self.sheets += 1
+        name = self.title if self.sheets == 1 else f"{self.title} ({self.sheets})"
+        self.sheet = self.book.workbook.create_sheet(name)
+        self.sheet.append(self.header)
+        self.rows_in_sheet = 1
+
+    def _cell(self, value: Any) -> Any:
+        if isinstance(value, str):
+            value = self.illegal.sub("", value)
+            if value.startswith("="):  # text, never a formula
+                cell = self.cell_class(self.sheet, value)
+                cell.data_type = "s"
+                return cell
+        return value
+
+    def write(self, rows: Sequence[Sequence[Any]]) -> None:
+        for row in rows:
+            if self.rows_in_sheet >= XLSX_MAX_ROWS:
+                self._new_sheet()
+            self.sheet.append([self._cell(v) for v in row])
+            self.rows_in_sheet += 1
+
+
+def _csv_cell(value: Any, sep: str) -> str:
+    """One CSV field as ``csv.writer`` writes it with ``QUOTE_MINIMAL`` and ``\\r\\n`` lines."""
+    if value is None:
+        return ""
+    text = str(value)
+    if sep in text or '"' in text or "\n" in text or "\r" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def open_table(fmt: str, separator: str, stream: BinaryIO, header: Sequence[str], book: _XlsxBook | None) -> Any:
+    """The table the rows of one file go to: a sheet of ``book`` (XLSX), else CSV or JSON Lines
+    written to ``stream``."""
+    if book is not None:
+        return book.table("answers", header)
+    if fmt == "csv":
+        return _CsvTable(stream, header, separator)
+    return _JsonLinesTable(stream, header)
