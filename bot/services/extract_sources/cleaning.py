@@ -151,7 +151,7 @@ def clean_text(text: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Validation helpers
+# URLs and titles
 
 
 def _is_http_url(value: str) -> bool:
