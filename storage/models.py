@@ -257,6 +257,9 @@ class AnswerChoice(Base):
     __tablename__ = "answer_choices"
     answer_id: Mapped[int] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"), primary_key=True)
     option_id: Mapped[int] = mapped_column(ForeignKey("options.id", ondelete="CASCADE"), primary_key=True)
+    # the option's place in an ordered answer (a ranking: 1 = first choice); NULL when the
+    # kind's answers are a set (single, multiple choice, yes/no, Likert)
+    rank: Mapped[int | None] = mapped_column(Integer)
 
 
 Index("ix_answer_choices_option", AnswerChoice.option_id)

@@ -153,7 +153,7 @@ INVALID = [
         "55 caractères au plus",
         "55 characters at most",
     ),
-    (dict(kind="text", native=True), "poll.error.native_kind", "réponses libres", "Open answers"),
+    (dict(kind="text", native=True), "poll.error.native_kind", "« Réponse libre »", "native Discord poll cannot carry"),
     (
         dict(options="A;B", native=True, anonymous=True),
         "poll.error.native_anonymous",

@@ -126,7 +126,8 @@ class ExportRepository:
     def answers_statement(poll_ids: Sequence[int], dialect: str = "sqlite") -> Select[Any]:
         """One row per (answer, chosen option) — per answer without a choice — for the polls,
         ordered by respondent (an unlinked answer is a respondent of its own), then poll,
-        question position and option position.  Columns: ``ANSWER_COLUMNS``.
+        question position, rank (an ordered answer's choices: first choice first) and option
+        position.  Columns: ``ANSWER_COLUMNS``.
 
         ``answered_at`` comes as stored, without the per-row ``UTCDateTime`` conversion: on
         SQLite the UTC text ``YYYY-MM-DD HH:MM:SS.ffffff``, on PostgreSQL an aware datetime
@@ -148,7 +149,8 @@ class ExportRepository:
             .join(AnswerChoice, AnswerChoice.answer_id == Answer.id, isouter=True)
             .join(Option, Option.id == AnswerChoice.option_id, isouter=True)
             .where(Question.poll_id.in_(poll_ids))
-            .order_by(respondent_key, Question.poll_id, Question.position, Option.position)
+            # an ordered answer's choices by rank (NULL for the other kinds: option order)
+            .order_by(respondent_key, Question.poll_id, Question.position, AnswerChoice.rank, Option.position)
         )
 
     async def count_answer_rows(self, poll_ids: Sequence[int]) -> int:

@@ -10,7 +10,7 @@ is serialised anyway.  Counts are ``GROUP BY`` queries, never Python loops over 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -31,10 +31,24 @@ _CHOICE_INSERT = AnswerChoice.__table__.insert()
 _STATUS = select(Poll.status, Poll.deadline_at).where(Poll.id == bindparam("poll_id"))
 _STATUS_LOCKED = _STATUS.with_for_update(read=True)
 _IDS = bindparam("ids", expanding=True)
-_CHOICES_OF = select(AnswerChoice.answer_id, AnswerChoice.option_id).where(AnswerChoice.answer_id.in_(_IDS))
+_CHOICES_OF = select(AnswerChoice.answer_id, AnswerChoice.option_id, AnswerChoice.rank).where(
+    AnswerChoice.answer_id.in_(_IDS)
+)
 _DELETE_CHOICES_OF = delete(AnswerChoice).where(AnswerChoice.answer_id.in_(_IDS))
 _DELETE_ANSWERS = delete(Answer).where(Answer.id.in_(_IDS))
 _MEMBER_TYPES = select(Profile.user_id, Profile.member_type).where(Profile.user_id.in_(_IDS))
+
+
+def _ordered(choices: Collection[int]) -> bool:
+    """An ordered answer is a tuple (first = rank 1); a set has no order (``rank`` NULL)."""
+    return isinstance(choices, tuple)
+
+
+def _by_rank(ranked: dict[int, list[tuple[int, int]]], out: dict[Any, Any]) -> None:
+    """Turn ``{key: [(rank, option id)]}`` into ordered tuples in ``out``."""
+    for key, pairs in ranked.items():
+        pairs.sort()
+        out[key] = tuple(option_id for _, option_id in pairs)
 
 
 def _answer_upsert(dialect: str, *, from_profile: bool, set_text: bool) -> Any:
@@ -217,27 +231,43 @@ class AnswerRepository:
         result = await conn.execute(stmt, rows)
         return {(q, u): answer_id for answer_id, q, u in result}
 
-    async def choices_of(self, answer_ids: Iterable[int]) -> dict[int, set[int]]:
-        """``{answer_id: option ids}`` for several answers (every id present, maybe empty)."""
+    async def choices_of(self, answer_ids: Iterable[int]) -> dict[int, Collection[int]]:
+        """``{answer_id: option ids}`` for several answers (every id present, maybe empty): a set,
+        or — for an answer stored with ranks — a tuple in rank order."""
         ids = sorted(set(answer_ids))
-        out: dict[int, set[int]] = {a: set() for a in ids}
+        out: dict[int, Any] = {a: set() for a in ids}
         if not ids:
             return out
         conn = await self.session.connection()
-        for answer_id, option_id in await conn.execute(_CHOICES_OF, {"ids": ids}):
-            out[answer_id].add(option_id)
+        ranked: dict[int, list[tuple[int, int]]] = {}
+        for answer_id, option_id, rank in await conn.execute(_CHOICES_OF, {"ids": ids}):
+            if rank is None:
+                out[answer_id].add(option_id)
+            else:
+                ranked.setdefault(answer_id, []).append((rank, option_id))
+        if ranked:
+            _by_rank(ranked, out)
         return out
 
-    async def replace_choices(self, wanted: dict[int, set[int]]) -> None:
-        """Make each answer's choices exactly ``wanted[answer_id]``: one DELETE of their
-        choices, one (executemany) INSERT of the new ones; answers left without a choice are
-        deleted."""
+    async def replace_choices(self, wanted: dict[int, Collection[int]]) -> None:
+        """Make each answer's choices exactly ``wanted[answer_id]`` (a set, or a tuple whose
+        order is stored as ranks 1, 2…): one DELETE of their choices, one (executemany) INSERT
+        of the new ones; answers left without a choice are deleted."""
         if not wanted:
             return
         conn = await self.session.connection()
         ids = sorted(wanted)
         await conn.execute(_DELETE_CHOICES_OF, {"ids": ids})
-        rows = [{"answer_id": a, "option_id": o} for a in ids for o in sorted(wanted[a])]
+        if any(_ordered(wanted[a]) for a in ids):  # one executemany: every row has a rank, maybe NULL
+            rows = []
+            for a in ids:
+                chosen = wanted[a]
+                if _ordered(chosen):
+                    rows.extend({"answer_id": a, "option_id": o, "rank": r} for r, o in enumerate(chosen, 1))
+                else:
+                    rows.extend({"answer_id": a, "option_id": o, "rank": None} for o in sorted(chosen))
+        else:
+            rows = [{"answer_id": a, "option_id": o} for a in ids for o in sorted(wanted[a])]
         if rows:
             await conn.execute(_CHOICE_INSERT, rows)
         empty = [a for a in ids if not wanted[a]]
@@ -251,7 +281,11 @@ class AnswerRepository:
     async def set_choices(
         self, answer_id: int, option_ids: Iterable[int], current: set[int] | None = None
     ) -> None:
-        """Make the answer's choices exactly ``option_ids``."""
+        """Make the answer's choices exactly ``option_ids`` (a tuple: in that order, its ranks
+        stored)."""
+        if _ordered(option_ids):  # type: ignore[arg-type]
+            await self.replace_choices({answer_id: option_ids})  # type: ignore[dict-item]
+            return
         wanted = set(option_ids)
         if current is None:
             current = await self.choices(answer_id)
@@ -280,26 +314,35 @@ class AnswerRepository:
         ).one_or_none()
         if row is None:
             return None
-        return row[0], await self.choices(row[0]), row[1]
+        return row[0], (await self.choices_of([row[0]]))[row[0]], row[1]  # type: ignore[return-value]
 
     async def of_user(
         self, question_ids: Iterable[int], user_id: int
-    ) -> dict[int, tuple[set[int], str | None]]:
+    ) -> dict[int, tuple[Collection[int], str | None]]:
         """The member's answers to several questions (a survey):
-        ``{question_id: (option ids, text)}``; unanswered questions are absent."""
+        ``{question_id: (option ids, text)}`` — a set, or a tuple in rank order for an answer
+        stored with ranks; unanswered questions are absent."""
         ids = list(question_ids)
         if not ids:
             return {}
         stmt = (
-            select(Answer.question_id, Answer.text, AnswerChoice.option_id)
+            select(Answer.question_id, Answer.text, AnswerChoice.option_id, AnswerChoice.rank)
             .join(AnswerChoice, AnswerChoice.answer_id == Answer.id, isouter=True)
             .where(Answer.question_id.in_(ids), Answer.user_id == user_id)
         )
-        out: dict[int, tuple[set[int], str | None]] = {}
-        for question_id, text, option_id in await self.session.execute(stmt):
+        out: dict[int, tuple[Any, str | None]] = {}
+        ranked: dict[int, list[tuple[int, int]]] = {}
+        for question_id, text, option_id, rank in await self.session.execute(stmt):
             chosen, _ = out.setdefault(question_id, (set(), text))
-            if option_id is not None:
+            if rank is not None:
+                ranked.setdefault(question_id, []).append((rank, option_id))
+            elif option_id is not None:
                 chosen.add(option_id)
+        if ranked:
+            orders: dict[int, tuple[int, ...]] = {}
+            _by_rank(ranked, orders)
+            for question_id, order in orders.items():
+                out[question_id] = (order, out[question_id][1])
         return out
 
     async def respondents_across(self, question_ids: Iterable[int]) -> tuple[int, int]:
@@ -363,6 +406,24 @@ class AnswerRepository:
             .group_by(AnswerChoice.option_id)
         )
         return {option_id: int(count) for option_id, count in await self.session.execute(stmt)}
+
+    async def rank_stats(self, question_id: int) -> dict[int, tuple[float, int]]:
+        """``{option_id: (mean rank, members who ranked it first)}`` over the answers that
+        ranked the option (options nobody ranked are absent)."""
+        stmt = (
+            select(
+                AnswerChoice.option_id,
+                func.avg(AnswerChoice.rank),
+                func.sum(case((AnswerChoice.rank == 1, 1), else_=0)),
+            )
+            .join(Answer, Answer.id == AnswerChoice.answer_id)
+            .where(Answer.question_id == question_id, AnswerChoice.rank.is_not(None))
+            .group_by(AnswerChoice.option_id)
+        )
+        return {
+            option_id: (float(mean), int(firsts or 0))
+            for option_id, mean, firsts in await self.session.execute(stmt)
+        }
 
     async def counts_by_member_type(self, question_id: int) -> dict[tuple[str | None, int], int]:
         """``{(member_type, option_id): count}``; ``member_type`` is ``None`` without a profile."""

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Config
-from bot.services.exports.kinds import ChoiceShape, shape_of
-from bot.services.exports.model import WIDE_FIXED_COLUMNS
+from bot.services.exports.kinds import KindShape, shape_of
+from bot.services.exports.model import LONG_COLUMNS, WIDE_FIXED_COLUMNS
 from storage.repositories.exports import CodebookQuestion
 
 
@@ -34,10 +34,12 @@ class _Question:
     options: list[_Option]
     by_id: dict[int, _Option]
     column: str = ""
-    shape: ChoiceShape = field(init=False, repr=False)
+    shape: KindShape = field(init=False, repr=False)
+    option_pairs: list[tuple[int, str]] = field(init=False, repr=False)  # (id, code), for the cells
 
     def __post_init__(self) -> None:
         self.shape = shape_of(self.kind)
+        self.option_pairs = [(o.id, o.code) for o in self.options]
 
 
 @dataclass
@@ -85,6 +87,12 @@ def _build_questions(raw: Sequence[CodebookQuestion], headings: str, clean: Call
     return questions
 
 
+def long_columns(questions: Iterable[_Question]) -> list[str]:
+    """The long layout's header: ``LONG_COLUMNS``, then ``rank`` when a question's options are
+    ranked (an ordered kind)."""
+    return [*LONG_COLUMNS, *(("rank",) if any(q.shape.ranks for q in questions) else ())]
+
+
 def wide_columns(questions: Iterable[_Question]) -> list[str]:
     """The wide layout's header: the fixed columns, then each question's."""
     columns = list(WIDE_FIXED_COLUMNS)
@@ -99,7 +107,7 @@ def codebook_rows(questions: Iterable[_Question], config: Config, lang: str,
     other found in the answers), as rows of ``CODEBOOK_COLUMNS``."""
     rows: list[tuple] = []
     for q in questions:
-        rows.extend(q.shape.codebook_rows(q))
+        rows.extend(q.shape.codebook_rows(q, lang))
     known = {t.code: (t.fr if lang == "fr" else t.en) for t in config.member_types}
     for code in [*known, *sorted(c for c in used_types if c and c not in known)]:
         rows.append((code, known.get(code, code), "member_type", "member_type", None, None, None, None, None,

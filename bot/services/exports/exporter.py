@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Config
 from bot.errors import NotFound
 from bot.services.exports.clock import _Clock
-from bot.services.exports.codebook import _build_questions, _Scope, codebook_rows, wide_columns
+from bot.services.exports.codebook import _build_questions, _Scope, codebook_rows, long_columns, wide_columns
 from bot.services.exports.model import (
     CODEBOOK_COLUMNS,
     LONG_COLUMNS,
@@ -117,7 +117,7 @@ class Exporter:
         async with self.sessions() as session:
             repo = ExportRepository(session)
             scope = await self._scope(repo, request)
-            columns = list(LONG_COLUMNS) if request.layout == "long" else wide_columns(scope.questions)
+            columns = long_columns(scope.questions) if request.layout == "long" else wide_columns(scope.questions)
             book = _XlsxBook() if request.format == "xlsx" else None
             table = open_table(request.format, request.separator, data, columns, book)
             start = data.tell() if max_bytes is not None and data.seekable() else None

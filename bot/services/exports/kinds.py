@@ -1,68 +1,71 @@
-"""Where a question's kind shapes an export — the one place the exports branch on a kind.
+"""Where a question's kind shapes an export — the one place the exports look at a kind.
 
-A kind decides whether its options get their own wide columns, the wide layout's columns of a
-question and their cells for one respondent, and the question's rows in the codebook.  The long
-layout does not depend on the kind (one row per chosen option, one row for an answer without).
-
-Two shapes today: choices (single, multi, yes/no, Likert) and text.  When the poll-kind registry
-(``bot.services.polls``) declares each kind's codebook columns, :func:`shape_of` is the function
-that reads it; nothing else in the exports names a kind.
+The poll-kind registry (:mod:`bot.services.polls.kinds`) declares each kind's export columns
+(:class:`~bot.services.polls.kinds.ExportColumns`): the question's own column (the chosen codes,
+or the text), whether each option gets a wide column of its own and what it holds (0/1 chosen,
+or the rank of an ordered answer), and what the codebook says about those columns.
+:func:`shape_of` reads it; nothing else in the exports names a kind.  The long layout adds a
+``rank`` column only when an export holds a question whose options are ranked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, Any
+
+from bot.i18n import Catalogue
+from bot.services.polls.kinds import ExportColumns, kind_of
 
 if TYPE_CHECKING:
     from bot.services.exports.codebook import _Question
 
-#: ``(chosen option ids, text)`` of one respondent's answer to one question.
+#: ``(chosen option ids, text)`` of one respondent's answer to one question (the ids in rank
+#: order for an ordered answer: the answer stream is sorted by rank).
 Answer = tuple[list[int], str | None]
 
 
-class ChoiceShape:
-    """A choice question: in the wide layout, one column of the chosen option codes
-    (space-separated, as KoboToolbox writes ``select_multiple``) then one 0/1 column per option;
-    blank in all of them when the respondent did not answer."""
+@cache
+def _catalogue() -> Catalogue:
+    return Catalogue.load()
 
-    option_columns = True
+
+class KindShape:
+    """A question's columns, cells and codebook rows, as its kind's :class:`ExportColumns` say.
+    ``q.option_pairs`` (``(option id, code)``, built once per question) feeds the cells."""
+
+    def __init__(self, export: ExportColumns) -> None:
+        self.export = export
+        self.option_columns = export.option_columns
+        self.ranks = export.per_option == "rank"  # the long layout's ``rank`` column
+        self._cells = export.wide_cells
 
     def wide_columns(self, q: _Question) -> list[str]:
-        return [q.column, *(o.column for o in q.options)]
+        return self.export.wide_columns(q.column, [o.column for o in q.options])
 
     def wide_cells(self, q: _Question, answer: Answer | None, safe: Callable[[Any], Any]) -> list[Any]:
-        if answer is None:
-            return [None] * (1 + len(q.options))
-        picked = set(answer[0])
-        return [" ".join(o.code for o in q.options if o.id in picked), *(1 if o.id in picked else 0 for o in q.options)]
+        return self._cells(q.option_pairs, answer, safe)
 
-    def codebook_rows(self, q: _Question) -> list[tuple[Any, ...]]:
-        """The question's row, then one row per option (``column`` is its wide heading)."""
+    def codebook_rows(self, q: _Question, lang: str = "fr") -> list[tuple[Any, ...]]:
+        """The question's row, what its option columns hold (when the kind says it), then one row
+        per option (``column`` is its wide heading)."""
         rows: list[tuple[Any, ...]] = [
             (q.code, q.text, "question", q.code, q.text, q.kind, q.max_choices, q.poll_id, q.poll_title, q.column)
         ]
+        if self.export.values_key and self.option_columns:
+            note = _catalogue().t(self.export.values_key, lang, max=q.max_choices)
+            rows.append((self.export.per_option, note, "values", q.code, q.text, q.kind, None, q.poll_id,
+                         q.poll_title, None))
         rows.extend((o.code, o.label, "option", q.code, q.text, q.kind, None, q.poll_id, q.poll_title,
                      o.column or None) for o in q.options)
         return rows
 
 
-class TextShape(ChoiceShape):
-    """A free-text question: one column holding the text."""
-
-    option_columns = False
-
-    def wide_columns(self, q: _Question) -> list[str]:
-        return [q.column]
-
-    def wide_cells(self, q: _Question, answer: Answer | None, safe: Callable[[Any], Any]) -> list[Any]:
-        return [None if answer is None else safe(answer[1])]
+@cache
+def _shape(export: ExportColumns) -> KindShape:
+    return KindShape(export)
 
 
-CHOICE = ChoiceShape()
-TEXT = TextShape()
-
-
-def shape_of(kind: str) -> ChoiceShape:
-    """How a question of ``kind`` appears in an export."""
-    return TEXT if kind == "text" else CHOICE
+def shape_of(kind: str) -> KindShape:
+    """How a question of ``kind`` appears in an export (its registry entry's export columns)."""
+    return _shape(kind_of(kind).export)

@@ -16,9 +16,11 @@ from storage.repositories.exports import ExportRepository
 
 class _LongPieces:
     """Parts of a long-layout row as tuples (XLSX, JSON Lines): ``respondent + member_type +
-    question + option + tail`` is the row."""
+    question + option + tail`` is the row.  With ``ranks``, the tail ends with the ``rank``
+    cell (the option's rank in an ordered answer, else empty)."""
 
     no_option: Any = (None, None)
+    ranks = False
 
     def respondent(self, name: str) -> Any:
         return (name,)
@@ -32,8 +34,8 @@ class _LongPieces:
     def option(self, o: _Option) -> Any:
         return (o.code, o.label)
 
-    def tail(self, text: str | None, utc: str, local: str) -> Any:
-        return (text, utc, local)
+    def tail(self, text: str | None, utc: str, local: str, rank: int | None = None) -> Any:
+        return (text, utc, local, rank) if self.ranks else (text, utc, local)
 
     def write(self, table: _Table, rows: list[Any]) -> None:
         table.write(rows)
@@ -63,7 +65,10 @@ class _CsvLongPieces(_LongPieces):
     def option(self, o: _Option) -> Any:
         return self.cell(o.code) + self.sep + self.cell(o.label) + self.sep
 
-    def tail(self, text: str | None, utc: str, local: str) -> Any:
+    def tail(self, text: str | None, utc: str, local: str, rank: int | None = None) -> Any:
+        if self.ranks:
+            end = (self.sep if rank is None else f"{self.sep}{rank}") + "\r\n"
+            return _csv_cell(text, self.sep) + f"{self.sep}{utc}{self.sep}{local}{end}"
         if text is None:
             return f"{self.sep}{utc}{self.sep}{local}\r\n"
         return f"{_csv_cell(text, self.sep)}{self.sep}{utc}{self.sep}{local}\r\n"
@@ -83,6 +88,8 @@ async def write_long(
     pieces: _LongPieces = (
         _CsvLongPieces(separator) if isinstance(table, _CsvTable) else _LongPieces()
     )
+    ranked = {q.id for q in scope.questions if q.shape.ranks}  # their rows carry the option's rank
+    pieces.ranks = bool(ranked)
     heads = {q.id: pieces.question(q) for q in scope.questions}
     option_pieces = {q.id: {o.id: pieces.option(o) for o in q.options} for q in scope.questions}
     no_option = pieces.no_option
@@ -96,6 +103,9 @@ async def write_long(
     head: Any = None
     after: Any = None
     options: dict[int, Any] = {}
+    ranks_here = False
+    rank = 0
+    stamp: Any = None
     async for part in repo.stream_answers(scope.poll_ids, batch=batch):
         out = []
         append = out.append
@@ -118,8 +128,14 @@ async def write_long(
                 head = who + type_piece + heads[question_id]
                 options = option_pieces[question_id]
                 after = tail(safe(raw_text), *clock(answered_at))
+                ranks_here = question_id in ranked
+                if ranks_here:  # the stream gives an ordered answer's choices by rank
+                    rank, stamp = 0, (safe(raw_text), *clock(answered_at))
             if option_id is None:
                 append(head + no_option + after)
+            elif ranks_here:
+                rank += 1
+                append(head + options[option_id] + tail(*stamp, rank))
             else:
                 append(head + options[option_id] + after)
         pieces.write(table, out)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from bot.errors import InvalidInput
 from bot.services.polls.core import PollCore
-from bot.services.polls.kinds import kind_of
+from bot.services.polls.kinds import is_ordered, kind_of
 from bot.services.polls.views import PollView, QuestionAnswer, SurveyProgress
 from storage.repositories import AnswerRepository
 
@@ -35,13 +35,16 @@ class SurveyAnswering(PollCore):
         user_id: int,
         option_ids: Sequence[int] | None = None,
         text: str | None = None,
+        position: int | None = None,
         guild_id: int | None = None,
         role_ids: Sequence[int] | None = None,
     ) -> SurveyProgress:
         """Store (or replace) the member's answer to one question of a survey — at once, in
         one transaction, with the member type of their profile at this moment — and return
         their progress.  Choice questions take ``option_ids`` (one, or 1 to ``max_choices``
-        for multiple choice), open questions ``text``."""
+        for multiple choice; in order for an ordered kind), open questions ``text``.  With
+        ``position``, the one option in ``option_ids`` is placed at that position of the stored
+        answer, as the kind's rule says (a ranking's "2nd choice")."""
         poll = await self._checked(poll_id, guild_id, role_ids)
         question = poll.question_view(question_id)
         if question is None:
@@ -55,14 +58,20 @@ class SurveyAnswering(PollCore):
                 await answers.upsert(question.id, user_id, now=now, text=value, set_text=True)
                 await self._ensure_open(session, poll)
         else:
-            wanted = set(option_ids or ())
-            if not wanted or any(question.option(o) is None for o in wanted):
+            chosen = list(option_ids or ())
+            if not chosen or any(question.option(o) is None for o in chosen):
                 raise InvalidInput("poll.error.unknown_option")
-            wanted = rule.select(wanted, question.max_choices)
+            if position is None:
+                wanted = rule.select(chosen, question.max_choices)
+            elif len(chosen) != 1:
+                raise InvalidInput("poll.error.unknown_option")
             async with self.sessions.begin() as session:
                 answers = AnswerRepository(session)
                 answer_id = await answers.upsert(question.id, user_id, now=now)
                 await self._ensure_open(session, poll)
+                if position is not None:
+                    current = (await answers.choices_of([answer_id]))[answer_id]
+                    wanted = rule.place(current, chosen[0], position, question.max_choices)
                 await answers.set_choices(answer_id, wanted)
         return dataclasses.replace(await self._progress(poll, user_id), saved=question)
 
@@ -73,6 +82,10 @@ class SurveyAnswering(PollCore):
         for question in poll.questions:
             if question.id in stored:
                 option_ids, text = stored[question.id]
-                ordered = tuple(o.id for o in question.options if o.id in option_ids)
+                ordered = (
+                    option_ids  # an ordered answer keeps the member's order
+                    if is_ordered(option_ids)
+                    else tuple(o.id for o in question.options if o.id in option_ids)
+                )
                 answers[question.id] = QuestionAnswer(ordered, text)
         return SurveyProgress(poll, user_id, answers)

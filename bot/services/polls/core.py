@@ -16,7 +16,7 @@ from bot.config import DEFAULT_MEMBER_TYPE_OBJECTS, Config, MemberType, PollsSec
 from bot.errors import Conflict, Forbidden, InvalidInput, NotFound
 from bot.i18n import Catalogue
 from bot.services.poll_rules import MAX_TEXT_ANSWER
-from bot.services.polls.kinds import kind_of, names
+from bot.services.polls.kinds import is_ordered, kind_of, names
 from bot.services.polls.views import PollListing, PollView, VoteResult, poll_view
 from storage import models
 from storage.repositories import AnswerRepository, PollRepository
@@ -214,5 +214,8 @@ class PollCore:
 
     @staticmethod
     def _ordered(poll: PollView, option_ids: Iterable[int]) -> tuple[int, ...]:
+        """The chosen options in the poll's order — or in the member's, for an ordered answer."""
+        if is_ordered(option_ids):  # type: ignore[arg-type]
+            return option_ids  # type: ignore[return-value]
         chosen = set(option_ids)
         return tuple(o.id for o in poll.options if o.id in chosen)

@@ -156,7 +156,7 @@ class Drafting(PollCore):
         spec = kind_of(draft.kind)
         if native:
             if not spec.native:
-                raise InvalidInput("poll.error.native_kind")
+                raise InvalidInput("poll.error.native_kind", kind=spec.label(self.catalogue, lang, chosen))
             if len(labels) > NATIVE_MAX_ANSWERS:
                 raise InvalidInput("poll.error.native_too_many", max=NATIVE_MAX_ANSWERS)
             for number, label in enumerate(labels, start=1):

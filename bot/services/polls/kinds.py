@@ -8,8 +8,11 @@ An entry (:class:`PollKind`) declares:
   answer); and whether the member may choose several (``multiple``: 1 to ``max_choices``);
 * how an **answer changes** (:class:`AnswerRule`): a click on an option's button
   (:class:`Replace` the answer, :class:`Toggle` the option within the maximum), a select menu
-  (the answer becomes the selection), a native poll's gateway vote (add, withdraw), or a text
-  (:class:`Written`: no options, a modal);
+  (the answer becomes the selection), an option placed at a position (:class:`Rank`), a native
+  poll's gateway vote (add, withdraw), or a text (:class:`Written`: no options, a modal).
+  An answer's choices are a **set** of option ids (no order) or a **tuple** (an order: the first
+  is rank 1; the rule's ``ordered``); the vote path and the storage carry either unchanged, and
+  store a tuple's ranks (``answer_choices.rank``) — see :func:`is_ordered`;
 * how its answers are **tallied** (an async function over the answers repository returning a
   plain :class:`Tally`: counts per option and per member type, who chose what, the texts);
 * its **export columns** (:class:`ExportColumns`: what the wide layout holds for a question of
@@ -24,7 +27,7 @@ changes.  :func:`unregister` exists for tests.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -36,20 +39,27 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHOICE_EXPORT",
+    "MAX_RANKS",
+    "RANK_EXPORT",
     "TEXT_EXPORT",
     "AnswerRule",
     "ExportColumns",
     "OptionRules",
     "PollKind",
+    "Rank",
+    "RankExportColumns",
+    "RankingKind",
     "Replace",
     "Tally",
     "Toggle",
     "Written",
+    "is_ordered",
     "kind_of",
     "kinds",
     "names",
     "register",
     "tally_choices",
+    "tally_ranks",
     "tally_texts",
     "unregister",
 ]
@@ -75,20 +85,33 @@ class OptionRules:
 
 
 # ------------------------------------------------------------------------------ answers
+def is_ordered(choices: Collection[int]) -> bool:
+    """An answer's choices carry an order (a tuple, first = rank 1), not a set."""
+    return isinstance(choices, tuple)
+
+
 class AnswerRule:
-    """How a member's answer (the set of chosen option ids) changes.  The default: a select
-    menu makes the answer exactly the selection; a native poll's "vote removed" withdraws that
-    option.  Subclasses say what a click (a button, or a native "vote added") does."""
+    """How a member's answer (the chosen option ids) changes.  The default: a select menu makes
+    the answer exactly the selection; a native poll's "vote removed" withdraws that option; an
+    option placed at a position is a click.  Subclasses say what a click (a button, or a native
+    "vote added") does.  A rule returns a new collection and never changes ``current``: a set
+    (``ordered`` False) or a tuple in the member's order (``ordered`` True)."""
 
     by_text = False  # the answer is a text typed in a modal, not options
+    ordered = False  # the answer is an order (a tuple), its ranks are stored
 
     def click(self, current: set[int], option_id: int, max_choices: int) -> set[int]:
         raise NotImplementedError
 
-    def select(self, wanted: set[int], max_choices: int) -> set[int]:
+    def select(self, wanted: Iterable[int], max_choices: int) -> Collection[int]:
+        wanted = set(wanted)
         if len(wanted) > max_choices:
             raise InvalidInput("poll.error.too_many_choices", max=max_choices)
         return wanted
+
+    def place(self, current: Collection[int], option_id: int, position: int, max_choices: int) -> Collection[int]:
+        """The option chosen at a position (1 = first): without an order, a click."""
+        return self.click(current, option_id, max_choices)  # type: ignore[arg-type]
 
     def gateway_add(self, current: set[int], option_id: int) -> set[int]:
         """A native poll's "vote added" (Discord already enforces its single/multiple rule)."""
@@ -134,6 +157,45 @@ class Written(AnswerRule):
         raise InvalidInput("poll.error.text_only")
 
 
+class Rank(AnswerRule):
+    """An order of options (a ranking): the answer is a tuple, first = rank 1, at most
+    ``max_choices`` ranks, without gaps.  A member may rank only the first few options.
+
+    * :meth:`place` puts an option at a rank: it leaves its former rank (if any), the options
+      from that rank on move down one, and a rank past the end is the next one (no gap);
+    * :meth:`click` ranks an unranked option next, or unranks a ranked one (the others move up);
+    * :meth:`select` takes the selection's order as the ranking."""
+
+    ordered = True
+
+    def click(self, current: Collection[int], option_id: int, max_choices: int) -> tuple[int, ...]:  # type: ignore[override]
+        order = tuple(current)
+        if option_id in order:
+            return tuple(o for o in order if o != option_id)
+        if len(order) >= max_choices:
+            raise InvalidInput("poll.error.too_many_choices", max=max_choices)
+        return (*order, option_id)
+
+    def place(self, current: Collection[int], option_id: int, position: int, max_choices: int) -> tuple[int, ...]:
+        if not 1 <= position <= max_choices:
+            raise InvalidInput("poll.error.rank", max=max_choices)
+        order = [o for o in current if o != option_id]
+        order.insert(min(position - 1, len(order)), option_id)
+        return tuple(order[:max_choices])
+
+    def select(self, wanted: Iterable[int], max_choices: int) -> tuple[int, ...]:
+        order = tuple(dict.fromkeys(wanted))
+        if len(order) > max_choices:
+            raise InvalidInput("poll.error.too_many_choices", max=max_choices)
+        return order
+
+    def gateway_add(self, current: Collection[int], option_id: int) -> tuple[int, ...]:  # type: ignore[override]
+        return self.click(current, option_id, len(current) + 1)
+
+    def gateway_remove(self, current: Collection[int], option_id: int) -> tuple[int, ...]:  # type: ignore[override]
+        return tuple(o for o in current if o != option_id)
+
+
 # ------------------------------------------------------------------------------ tallies
 @dataclass(frozen=True)
 class Tally:
@@ -146,6 +208,7 @@ class Tally:
     type_respondents: Mapping[str | None, int]  # member type → respondents
     voters: Mapping[int, Sequence[int]] = field(default_factory=dict)  # option id → members (named polls)
     texts: Sequence[tuple[int, str, str | None]] = ()  # (member, text, member type)
+    ranks: Mapping[int, tuple[float, int]] = field(default_factory=dict)  # option id → (mean rank, firsts)
 
 
 TallyFunction = Callable[..., Awaitable[Tally]]
@@ -171,6 +234,14 @@ async def tally_texts(answers: AnswerRepository, question_id: int, *, named: boo
     return Tally(tally.respondents, tally.counts, tally.by_type, tally.type_respondents, tally.voters, texts)
 
 
+async def tally_ranks(answers: AnswerRepository, question_id: int, *, named: bool, text_limit: int) -> Tally:
+    """The choice tally (``counts``: members who ranked the option at all) and, per option, the
+    mean of its ranks among those members and how many put it first."""
+    tally = await tally_choices(answers, question_id, named=named, text_limit=text_limit)
+    ranks = await answers.rank_stats(question_id)
+    return Tally(tally.respondents, tally.counts, tally.by_type, tally.type_respondents, tally.voters, (), ranks)
+
+
 # ------------------------------------------------------------------------------ exports
 @dataclass(frozen=True)
 class ExportColumns:
@@ -183,6 +254,7 @@ class ExportColumns:
 
     answer: Literal["codes", "text"] = "codes"
     per_option: str | None = "chosen"
+    values_key: str = ""  # catalogue key of a codebook row saying what the option columns hold
 
     @property
     def option_columns(self) -> bool:
@@ -213,8 +285,32 @@ class ExportColumns:
         return [first, *(1 if option_id in picked else 0 for option_id, _ in options)]
 
 
+@dataclass(frozen=True)
+class RankExportColumns(ExportColumns):
+    """An ordered answer: the codes in the member's order, then one column per option holding
+    its rank (1 = first choice), empty when the member did not rank it.  ``answer[0]`` is the
+    member's order (the export streams an answer's choices by rank)."""
+
+    per_option: str | None = "rank"
+    values_key: str = "export.codebook.rank_values"
+
+    def wide_cells(
+        self,
+        options: Sequence[tuple[int, str]],
+        answer: tuple[Iterable[int], str | None] | None,
+        safe: Callable[[Any], Any] = lambda value: value,
+    ) -> list[Any]:
+        if answer is None:
+            return [None] * (1 + len(options))
+        rank_of = {option_id: rank for rank, option_id in enumerate(answer[0], start=1)}
+        code_of = dict(options)
+        first = " ".join(code_of[o] for o in rank_of if o in code_of)
+        return [first, *(rank_of.get(option_id) for option_id, _ in options)]
+
+
 CHOICE_EXPORT = ExportColumns()
 TEXT_EXPORT = ExportColumns(answer="text", per_option=None)
+RANK_EXPORT = RankExportColumns()
 
 
 # ------------------------------------------------------------------------------ the entry
@@ -305,4 +401,29 @@ register(PollKind(
 register(PollKind(
     "text", OptionRules(), Written(), tally=tally_texts, export=TEXT_EXPORT, native=False,
     prefixes=("texte", "text", "libre", "open", "reponselibre"),
+))
+
+
+# ------------------------------------------------------------------------------ ranking
+MAX_RANKS = 4  # ranks a member may give (a message holds five rows: one select per rank, then a button)
+
+
+@dataclass(frozen=True)
+class RankingKind(PollKind):
+    """Members order the options (2 to 25 typed by the moderator): one select per rank, up to
+    ``MAX_RANKS`` ranks (``max_choices``: the moderator may ask for fewer); a member may rank
+    them all or only the first few.  Results: mean rank and first choices per option."""
+
+    def max_choices(self, requested: int | None, options: int) -> int:
+        ranks = min(options, MAX_RANKS)
+        if requested is None:
+            return ranks
+        if not 1 <= requested <= ranks:
+            raise InvalidInput("poll.error.max_ranks", max=ranks)
+        return requested
+
+
+register(RankingKind(
+    "ranking", OptionRules(free=True), Rank(), tally=tally_ranks, export=RANK_EXPORT, native=False,
+    prefixes=("classement", "ranking", "rang", "rank", "ordre"),
 ))

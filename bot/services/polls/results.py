@@ -66,12 +66,14 @@ class Tallying(PollCore):
         respondents, counts, typed, typed_respondents = (
             tally.respondents, tally.counts, tally.by_type, tally.type_respondents
         )
+        ranks = tally.ranks
         options = tuple(
             OptionCount(
                 o.id,
                 o.label,
                 counts.get(o.id, 0),
                 100.0 * counts.get(o.id, 0) / respondents if respondents else 0.0,
+                *ranks.get(o.id, (None, 0)),
             )
             for o in question.options
         )

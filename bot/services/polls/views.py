@@ -91,8 +91,10 @@ class _HasOptions:
         return next((o for o in self.options if o.id == option_id), None)
 
     def labels_of(self, option_ids: Iterable[int]) -> list[str]:
-        wanted = set(option_ids)
-        return [o.label for o in self.options if o.id in wanted]
+        """The options' labels, in the given order (a vote's or a survey answer's, which is
+        the poll's order, or the member's for an ordered answer)."""
+        label = {o.id: o.label for o in self.options}
+        return [label[o] for o in option_ids if o in label]
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,8 @@ class OptionCount:
     label: str
     count: int
     percent: float  # of respondents (multiple choice: can sum past 100)
+    mean_rank: float | None = None  # an ordered kind: the mean of its ranks (None: nobody ranked it)
+    first: int = 0  # an ordered kind: members who ranked it first
 
 
 @dataclass(frozen=True)
@@ -262,7 +266,7 @@ class PollResults:
 
 @dataclass(frozen=True)
 class QuestionAnswer:
-    option_ids: tuple[int, ...]  # in the question's order
+    option_ids: tuple[int, ...]  # in the question's order (the member's, for an ordered kind)
     text: str | None
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +24,13 @@ _MAX_BATCH = 500  # votes written per transaction by the flush task (group commi
 
 @dataclass(slots=True)
 class _PendingVote:
-    """A vote waiting for the flush task: its change of the member's choices, and its future."""
+    """A vote waiting for the flush task: its change of the member's choices (a set, or a
+    tuple for a kind whose answers are ordered — the change receives and returns what the kind's
+    rule works on, the storage keeps the order), and its future."""
 
     poll: PollView
     user_id: int
-    change: Callable[[set[int]], set[int]]
+    change: Callable[[Collection[int]], Collection[int]]
     future: asyncio.Future[VoteResult]
 
 
@@ -65,8 +67,32 @@ class Voting(PollCore):
             raise InvalidInput("poll.error.unknown_option")
         click, max_choices = kind_of(poll.kind).answer.click, poll.max_choices
 
-        def change(current: set[int]) -> set[int]:
-            return click(current, option_id, max_choices)
+        def change(current: Collection[int]) -> Collection[int]:
+            return click(current, option_id, max_choices)  # type: ignore[arg-type]
+
+        return await self._write_choices(poll, user_id, change)
+
+    async def place(
+        self,
+        poll_id: int,
+        *,
+        user_id: int,
+        option_id: int,
+        position: int,
+        guild_id: int | None = None,
+        role_ids: Sequence[int] | None = None,
+    ) -> VoteResult:
+        """An option chosen at a position (1 = first), e.g. a ranking's "2nd choice" select: the
+        kind's rule places it (an ordered kind re-ranks; others treat it as a click)."""
+        poll = await self._checked(poll_id, guild_id, role_ids)
+        self._require_choice_kind(poll)
+        self._require_quick_poll(poll)
+        if poll.option(option_id) is None:
+            raise InvalidInput("poll.error.unknown_option")
+        place, max_choices = kind_of(poll.kind).answer.place, poll.max_choices
+
+        def change(current: Collection[int]) -> Collection[int]:
+            return place(current, option_id, position, max_choices)
 
         return await self._write_choices(poll, user_id, change)
 
@@ -79,14 +105,14 @@ class Voting(PollCore):
         guild_id: int | None = None,
         role_ids: Sequence[int] | None = None,
     ) -> VoteResult:
-        """A select menu: the answer becomes exactly ``option_ids`` (1 to ``max_choices``)."""
+        """A select menu: the answer becomes exactly ``option_ids`` (1 to ``max_choices``; in
+        that order for an ordered kind)."""
         poll = await self._checked(poll_id, guild_id, role_ids)
         self._require_choice_kind(poll)
         self._require_quick_poll(poll)
-        wanted = set(option_ids)
-        if not wanted or any(poll.option(o) is None for o in wanted):
+        if not option_ids or any(poll.option(o) is None for o in option_ids):
             raise InvalidInput("poll.error.unknown_option")
-        wanted = kind_of(poll.kind).answer.select(wanted, poll.max_choices)
+        wanted = kind_of(poll.kind).answer.select(option_ids, poll.max_choices)
         return await self._write_choices(poll, user_id, lambda current: wanted)
 
     async def withdraw(
@@ -165,8 +191,8 @@ class Voting(PollCore):
         rule = kind_of(poll.kind).answer
         apply = rule.gateway_add if added else rule.gateway_remove
 
-        def change(current: set[int]) -> set[int]:
-            return apply(current, option_id)
+        def change(current: Collection[int]) -> Collection[int]:
+            return apply(current, option_id)  # type: ignore[arg-type]
 
         try:
             return await self._write_choices(poll, user_id, change)
@@ -217,7 +243,7 @@ class Voting(PollCore):
                 yield session
 
     async def _write_choices(
-        self, poll: PollView, user_id: int, change: Callable[[set[int]], set[int]]
+        self, poll: PollView, user_id: int, change: Callable[[Collection[int]], Collection[int]]
     ) -> VoteResult:
         """Queue the change (group commit): the flush task writes every queued vote of a batch
         in one transaction and resolves each vote's future after the commit."""
@@ -288,13 +314,13 @@ class Voting(PollCore):
                     types = await answers.member_types_of(u for _, u in keys)
                     answer_of = await answers.upsert_many(keys, now=now, member_types=types)
                 stored = await answers.choices_of(answer_of.values())
-                current = {answer_id: set(options) for answer_id, options in stored.items()}
+                current = dict(stored)  # the rules return new collections, never change these
                 for index in live:
                     pending = batch[index]
                     answer_id = answer_of[(pending.poll.question_id, pending.user_id)]
                     before = current[answer_id]
                     try:
-                        wanted = set(pending.change(set(before)))
+                        wanted = pending.change(before)
                     except Exception as exc:  # e.g. InvalidInput (too many choices): this vote only
                         outcomes[index] = exc
                         continue
