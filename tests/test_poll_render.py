@@ -95,8 +95,9 @@ def test_every_kind_of_the_service_has_its_discord_side():
     assert set(KIND_UI) == set(PollService.kinds())
     assert not ui_of("text").tallied and ui_of("text").free_text
     assert all(ui_of(kind).tallied for kind in ("single", "multi", "yesno", "likert"))
-    with pytest.raises(LookupError, match="ranking"):
-        ui_of("ranking")
+    assert ui_of("ranking").tallied and not ui_of("ranking").free_text and ui_of("ranking").stays_on_step
+    with pytest.raises(LookupError, match="not-a-kind"):
+        ui_of("not-a-kind")
 
 
 # ----------------------------------------------------------------------------- public message

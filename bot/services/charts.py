@@ -38,7 +38,9 @@ __all__ = [
     "TYPE_COLORS",
     "format_count",
     "format_count_pct",
+    "format_mean",
     "format_pct",
+    "mean_rank_chart",
     "results_by_type_chart",
     "results_chart",
 ]
@@ -119,6 +121,12 @@ def format_pct(count: int, total: int, lang: str = "fr") -> str:
         return "0"
     value = 100.0 * count / total
     text = "<0.1" if value < 0.05 else f"{value:.1f}".removesuffix(".0")
+    return text.replace(".", ",") if lang == "fr" else text
+
+
+def format_mean(value: float, lang: str = "fr") -> str:
+    """A mean rank with one decimal: ``"1,5"`` in French, ``"1.5"`` in English."""
+    text = f"{value:.1f}"
     return text.replace(".", ",") if lang == "fr" else text
 
 
@@ -246,6 +254,32 @@ def results_by_type_chart(
     return _render(_build(title, labels, series, total, subtitle, lang))
 
 
+def mean_rank_chart(
+    title: str,
+    labels: list[str],
+    means: list[float | None],
+    firsts: list[int],
+    *,
+    lang: str = "fr",
+    respondents: int = 0,
+) -> bytes:
+    """A ranking's results: one horizontal bar per option (in the given order) as long as its
+    mean rank (1 = first choice; ``None``: nobody ranked it, no bar), annotated with the mean and
+    how many members ranked it first, as PNG bytes."""
+    _check_labels(labels)
+    if len(means) != len(labels) or len(firsts) != len(labels):
+        raise ValueError(f"expected {len(labels)} means and first-choice counts")
+    values = tuple(0.0 if mean is None else float(mean) for mean in means)
+    annotations = [
+        _t("not_ranked", lang) if mean is None
+        else _t("rank_label", lang, mean=format_mean(mean, lang), firsts=format_count(first, lang))
+        for mean, first in zip(means, firsts, strict=True)
+    ]
+    series = [_Series(None, BAR_COLOR, None, values)]  # type: ignore[arg-type]
+    subtitle = _t("subtitle_ranks", lang, answers=_answers(respondents, lang))
+    return _render(_build(title, labels, series, respondents, subtitle, lang, annotations=annotations))
+
+
 # ------------------------------------------------------------------------------------ drawing
 
 
@@ -256,16 +290,24 @@ def _render(fig: Figure) -> bytes:
 
 
 def _build(
-    title: str, labels: Sequence[str], series: list[_Series], total: int, subtitle: str, lang: str
+    title: str,
+    labels: Sequence[str],
+    series: list[_Series],
+    total: int,
+    subtitle: str,
+    lang: str,
+    annotations: list[str] | None = None,
 ) -> Figure:
-    """Lay out and draw the whole chart; shared by both public functions."""
+    """Lay out and draw the whole chart; shared by the public functions (``annotations``: each
+    bar's text, by default its count and percentage of ``total``)."""
     n = len(labels)
     totals = [sum(s.counts[i] for s in series) for i in range(n)]
     wrapped = [
         _wrap(_clean(label) or _t("option_fallback", lang, number=i + 1), LABEL_WRAP, LABEL_MAX_LINES)
         for i, label in enumerate(labels)
     ]
-    annotations = [format_count_pct(count, total, lang) for count in totals]
+    if annotations is None:
+        annotations = [format_count_pct(count, total, lang) for count in totals]
 
     fig = Figure(figsize=(FIG_WIDTH_IN, 4.0), dpi=DPI, facecolor="white")
     canvas = FigureCanvasAgg(fig)

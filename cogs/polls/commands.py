@@ -366,6 +366,19 @@ class Polls(commands.Cog):
         )
         await self._confirm(interaction, result)
 
+    async def on_rank(self, interaction: discord.Interaction, poll_id: int, rank: int, values: list[str]) -> None:
+        """A rank's select (ordered kinds): the chosen option takes that rank."""
+        chosen = option_ids(values)
+        result = await self.service.place(
+            poll_id,
+            user_id=interaction.user.id,
+            option_id=chosen[0] if len(chosen) == 1 else 0,
+            position=rank,
+            guild_id=interaction.guild_id or 0,
+            role_ids=_role_ids(interaction),
+        )
+        await self._confirm(interaction, result)
+
     async def on_withdraw(self, interaction: discord.Interaction, poll_id: int) -> None:
         result = await self.service.withdraw(
             poll_id,

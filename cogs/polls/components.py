@@ -2,9 +2,9 @@
 ``custom_id`` carries what they need, so that a click works after a restart with nothing
 re-registered (``setup`` registers them once with ``bot.add_dynamic_items``).
 
-* Polls: ``rb:poll:<action>:<poll>[:<option>]`` — vote, select, withdraw, answer.
-* Surveys: ``rb:survey:<action>:<poll>[:<question>[:<option>]]`` — start, pick, select, write,
-  edit, summary.
+* Polls: ``rb:poll:<action>:<poll>[:<option>|:<rank>]`` — vote, select, rank, withdraw, answer.
+* Surveys: ``rb:survey:<action>:<poll>[:<question>[:<option>|:<rank>]]`` — start, pick, select,
+  rank, write, edit, summary.
 
 Each callback hands its work to the Polls cog (polls) or its survey flow (surveys), which reload
 the poll and check its guild, status and role restriction; discord.py only logs an exception
@@ -99,6 +99,41 @@ class VoteSelect(discord.ui.DynamicItem[discord.ui.Select], template=rf"rb:poll:
     async def callback(self, interaction: discord.Interaction) -> None:
         values = list(self.item.values)
         await guarded(interaction, _polls(interaction).on_select(interaction, self.poll_id, values))
+
+
+class RankSelect(
+    discord.ui.DynamicItem[discord.ui.Select], template=rf"rb:poll:rank:(?P<poll>{ID}):(?P<rank>[1-9])"
+):
+    """One rank of an ordered poll (a ranking): the option chosen here takes that rank."""
+
+    def __init__(
+        self,
+        poll_id: int,
+        rank: int,
+        *,
+        options: list[discord.SelectOption] | None = None,
+        placeholder: str | None = None,
+        row: int | None = None,
+    ) -> None:
+        super().__init__(
+            choice_select(f"rb:poll:rank:{poll_id}:{rank}", options, placeholder=placeholder), row=row
+        )
+        self.poll_id, self.rank = poll_id, rank
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Select, match: Any
+    ) -> RankSelect:
+        return cls(
+            int(match["poll"]),
+            int(match["rank"]),
+            options=list(getattr(item, "options", None) or []),
+            placeholder=getattr(item, "placeholder", None),
+        )
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        values = list(getattr(self.item, "values", []) or [])
+        await guarded(interaction, _polls(interaction).on_rank(interaction, self.poll_id, self.rank, values))
 
 
 class WithdrawButton(PollIdButton, template=rf"rb:poll:withdraw:(?P<poll>{ID})"):
@@ -215,6 +250,47 @@ class SurveySelect(
         )
 
 
+class SurveyRankSelect(
+    discord.ui.DynamicItem[discord.ui.Select],
+    template=rf"rb:survey:rank:(?P<poll>{ID}):(?P<question>{ID}):(?P<rank>[1-9])",
+):
+    """One rank of an ordered question (a ranking) in a survey step."""
+
+    def __init__(
+        self,
+        poll_id: int,
+        question_id: int,
+        rank: int,
+        *,
+        options: list[discord.SelectOption] | None = None,
+        placeholder: str | None = None,
+        row: int | None = None,
+    ) -> None:
+        super().__init__(
+            choice_select(f"rb:survey:rank:{poll_id}:{question_id}:{rank}", options, placeholder=placeholder),
+            row=row,
+        )
+        self.poll_id, self.question_id, self.rank = poll_id, question_id, rank
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Select, match: Any
+    ) -> SurveyRankSelect:
+        return cls(
+            int(match["poll"]),
+            int(match["question"]),
+            int(match["rank"]),
+            options=list(getattr(item, "options", None) or []),
+        )
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        values = list(getattr(self.item, "values", []) or [])
+        await guarded(
+            interaction,
+            _flow(interaction).on_rank(interaction, self.poll_id, self.question_id, self.rank, values),
+        )
+
+
 class _QuestionButton(discord.ui.DynamicItem[discord.ui.Button], template=r"rb:survey:__abstract__"):
     action = ""
     style = discord.ButtonStyle.secondary
@@ -266,11 +342,13 @@ class SurveySummaryButton(PollIdButton, template=rf"rb:survey:summary:(?P<poll>{
 DYNAMIC_ITEMS = (
     VoteButton,
     VoteSelect,
+    RankSelect,
     WithdrawButton,
     AnswerButton,
     SurveyStartButton,
     SurveyPickButton,
     SurveySelect,
+    SurveyRankSelect,
     SurveyWriteButton,
     SurveyEditButton,
     SurveySummaryButton,

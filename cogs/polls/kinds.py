@@ -3,9 +3,10 @@ answers with (on a poll's public message and in a survey's step) and how the kin
 read.  The renderers and the components ask the mapping instead of branching on the kind, so a
 new kind is one entry here (the service's registry says its rules).
 
-Today two shapes cover the five kinds: answers counted per option (``single``, ``multi``,
+Three shapes cover the six kinds: answers counted per option (``single``, ``multi``,
 ``yesno``, ``likert``: buttons or a select, bars, charts, tables by member type, who chose
-what) and an open answer (``text``: a modal, the answers quoted).
+what), an open answer (``text``: a modal, the answers quoted) and an order (``ranking``: one
+select per rank, the mean rank and first choices, a mean-rank chart).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from bot.services import charts
 from cogs.polls._common import BAR_CELLS, BUTTON_LABEL_MAX, MAX_BUTTON_OPTIONS, clip, esc
 from cogs.polls.components import (
     AnswerButton,
+    RankSelect,
     SurveyPickButton,
+    SurveyRankSelect,
     SurveySelect,
     SurveyWriteButton,
     VoteButton,
@@ -27,7 +30,14 @@ from cogs.polls.components import (
 )
 
 if TYPE_CHECKING:
-    from bot.services.polls import PollResults, PollView, QuestionAnswer, QuestionResults, QuestionView
+    from bot.services.polls import (
+        PollResults,
+        PollView,
+        QuestionAnswer,
+        QuestionResults,
+        QuestionView,
+        VoteResult,
+    )
 
 Translate = Callable[..., str]  # ``t(key, lang, **params)``
 
@@ -37,6 +47,7 @@ class KindUI:
 
     tallied = True  # counts per option: bars, a chart, the table by member type, who chose what
     free_text = False  # answered in a modal (``poll.error.not_text`` otherwise)
+    stays_on_step = False  # a survey step stays on the question after an answer (until "Continue")
     how_to = "poll.message.how_to"  # the public message's footer hint
 
     # ------------------------------------------------------------------ components
@@ -124,6 +135,21 @@ class KindUI:
         """A survey question's results (one embed per question)."""
         return self.results_lines(results, lang, t, label_clip=80)
 
+    def vote_line(self, result: VoteResult, lang: str, t: Translate) -> str:
+        """The member's choice in a vote's acknowledgement."""
+        labels = ", ".join(f"**{esc(label)}**" for label in result.labels)
+        if result.poll.multiple:
+            return t("poll.vote.choices", lang, count=len(result.option_ids), max=result.poll.max_choices,
+                     choices=labels)
+        return t("poll.vote.choice", lang, choices=labels)
+
+    def chart_png(
+        self, results: PollResults | QuestionResults, title: str, lang: str, t: Translate
+    ) -> bytes | None:
+        """The kind's own results chart, or ``None`` for the counts chart (by member type when
+        answers have one) that :func:`cogs.polls.render.chart_png` draws."""
+        return None
+
 
 class TextUI(KindUI):
     """An open answer typed in a modal; the answers are quoted, not counted."""
@@ -170,8 +196,94 @@ class TextUI(KindUI):
         return self.results_lines(results, lang, t, text_clip=200)
 
 
+class RankingUI(KindUI):
+    """An order of options: one select per rank (« 1er choix », « 2e choix »…, each offering
+    every option: choosing one already ranked moves it), the mean rank and first choices."""
+
+    how_to = "poll.ranking.how_to"
+    stays_on_step = True
+
+    @staticmethod
+    def _placeholder(rank: int, lang: str, t: Translate) -> str:
+        return t(f"poll.ranking.rank_{rank}", lang)
+
+    def message_items(self, poll: PollView, t: Translate) -> list[discord.ui.Item[Any]]:
+        options = [discord.SelectOption(label=o.label, value=str(o.id)) for o in poll.options]
+        return [
+            RankSelect(poll.id, rank, options=options, placeholder=self._placeholder(rank, poll.lang, t), row=rank - 1)
+            for rank in range(1, poll.max_choices + 1)
+        ]
+
+    def step_items(
+        self, poll_id: int, question: QuestionView, current: QuestionAnswer | None, lang: str, t: Translate
+    ) -> tuple[str, list[discord.ui.Item[Any]]]:
+        order = current.option_ids if current else ()
+        items: list[discord.ui.Item[Any]] = []
+        for rank in range(1, question.max_choices + 1):
+            at_rank = order[rank - 1] if rank <= len(order) else None
+            options = [
+                discord.SelectOption(label=o.label, value=str(o.id), default=o.id == at_rank) for o in question.options
+            ]
+            items.append(
+                SurveyRankSelect(
+                    poll_id, question.id, rank, options=options, placeholder=self._placeholder(rank, lang, t), row=rank - 1
+                )
+            )
+        return t("survey.step.hint_rank", lang, max=question.max_choices), items
+
+    @staticmethod
+    def _rank_text(option: Any, lang: str, t: Translate) -> str:
+        if option.mean_rank is None:
+            return t("poll.ranking.not_ranked", lang)
+        firsts = t("poll.ranking.firsts", lang, count=option.first)
+        return t("poll.ranking.line", lang, mean=charts.format_mean(option.mean_rank, lang), firsts=firsts)
+
+    def message_lines(
+        self, poll: PollView, results: PollResults | None, *, show_counts: bool, final: bool, t: Translate
+    ) -> list[str]:
+        lang = poll.lang
+        counted = {o.option_id: o for o in results.options} if results else {}
+        lines = []
+        for option in poll.options:
+            label = esc(option.label)
+            counts = counted.get(option.id)
+            if show_counts and counts is not None:
+                lines.append(f"{label}\n{self._rank_text(counts, lang, t)}")
+            else:
+                lines.append(f"• {label}")
+        if show_counts and results is not None:
+            lines += ["", f"*{t('poll.ranking.note', lang)}*"]
+        return lines
+
+    def results_lines(
+        self, results: PollResults | QuestionResults, lang: str, t: Translate, *, label_clip: int | None = None
+    ) -> list[str]:
+        return [
+            f"{esc(option.label if label_clip is None else clip(option.label, label_clip))} — "
+            f"{self._rank_text(option, lang, t)}"
+            for option in results.options
+        ]
+
+    def vote_line(self, result: VoteResult, lang: str, t: Translate) -> str:
+        ranking = ", ".join(f"{rank}. **{esc(label)}**" for rank, label in enumerate(result.labels, start=1))
+        return t("poll.ranking.vote", lang, ranking=ranking)
+
+    def chart_png(
+        self, results: PollResults | QuestionResults, title: str, lang: str, t: Translate
+    ) -> bytes | None:
+        return charts.mean_rank_chart(
+            title,
+            [o.label for o in results.options],
+            [o.mean_rank for o in results.options],
+            [o.first for o in results.options],
+            lang=lang,
+            respondents=results.respondents,
+        )
+
+
 CHOICE = KindUI()
 TEXT = TextUI()
+RANKING = RankingUI()
 
 KIND_UI: dict[str, KindUI] = {
     "single": CHOICE,
@@ -179,6 +291,7 @@ KIND_UI: dict[str, KindUI] = {
     "yesno": CHOICE,
     "likert": CHOICE,
     "text": TEXT,
+    "ranking": RANKING,
 }
 
 

@@ -68,9 +68,11 @@ class PollMessages:
         if poll.is_survey:
             view.add_item(SurveyStartButton(poll.id, label=t("survey.message.start", poll.lang), row=0))
             return view
-        for item in ui_of(poll.kind).message_items(poll, t):
+        items = ui_of(poll.kind).message_items(poll, t)
+        for item in items:
             view.add_item(item)
-        view.add_item(WithdrawButton(poll.id, label=t("poll.message.withdraw", poll.lang), row=1))
+        below = 1 + max((item.row or 0 for item in items), default=0)  # the row under the kind's
+        view.add_item(WithdrawButton(poll.id, label=t("poll.message.withdraw", poll.lang), row=below))
         return view
 
     async def post(self, poll: PollView, channel: discord.abc.Messageable, native_hours: int) -> discord.Message:

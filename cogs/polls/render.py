@@ -299,6 +299,10 @@ def chart_png(results: PollResults | QuestionResults, lang: str, w: Wording, *, 
     type when an answer has one (or ``by_type`` is asked and there are answers)."""
     labels = [o.label for o in results.options]
     title = results.question.text if isinstance(results, QuestionResults) else results.poll.question
+    kind = results.question.kind if isinstance(results, QuestionResults) else results.poll.kind
+    own = ui_of(kind).chart_png(results, title, lang, w.t)
+    if own is not None:
+        return own
     if results.has_member_types or (by_type and results.by_type):
         return charts.results_by_type_chart(
             title,
@@ -321,13 +325,7 @@ def confirmation(result: VoteResult, lang: str, w: Wording) -> str:
     if result.text is not None:
         line = w.t("poll.vote.text", lang, text=clip(esc(result.text), 300))
     else:
-        labels = ", ".join(f"**{esc(label)}**" for label in result.labels)
-        if result.poll.multiple:
-            line = w.t(
-                "poll.vote.choices", lang, count=len(result.option_ids), max=result.poll.max_choices, choices=labels
-            )
-        else:
-            line = w.t("poll.vote.choice", lang, choices=labels)
+        line = ui_of(result.poll.kind).vote_line(result, lang, w.t)
     return f"{line}\n{w.t('poll.vote.change_hint', lang)}"
 
 

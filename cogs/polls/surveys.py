@@ -87,6 +87,27 @@ class SurveyFlow:
         )
         await self._advance(interaction, progress)
 
+    async def on_rank(
+        self, interaction: discord.Interaction, poll_id: int, question_id: int, rank: int, values: list[str]
+    ) -> None:
+        """A rank's select of an ordered question: stored at once; the member stays on the
+        question (to rank the next option) until "Continue"."""
+        progress = await self.service.answer_survey(
+            poll_id,
+            question_id,
+            user_id=interaction.user.id,
+            option_ids=option_ids(values)[:1],
+            position=rank,
+            guild_id=interaction.guild_id or 0,
+            role_ids=_role_ids(interaction),
+        )
+        question = progress.poll.question_view(question_id)
+        if question is None:  # pragma: no cover - the service checked it
+            raise InvalidInput("survey.error.unknown_question")
+        embed, view = self.step(progress, question, self.bot.lang(interaction))
+        await interaction.response.edit_message(embed=embed, view=view)
+        self.cog.schedule_refresh(progress.poll.id)
+
     async def on_write(self, interaction: discord.Interaction, poll_id: int, question_id: int) -> None:
         progress = await self._progress(interaction, poll_id)
         question = progress.poll.question_view(question_id)
@@ -213,12 +234,16 @@ class SurveyFlow:
                 self.t("survey.step.current", lang, answer=self.answer_text(progress, question, lang))
             )
         view = ReportingView(timeout=None)
-        hint, items = ui_of(question.kind).step_items(poll.id, question, current, lang, self.t)
+        ui = ui_of(question.kind)
+        hint, items = ui.step_items(poll.id, question, current, lang, self.t)
         for item in items:
             view.add_item(item)
         lines.append(f"*{hint}*")
+        below = 1 + max((item.row or 0 for item in items), default=0)  # the row under the kind's
         if progress.done:
-            view.add_item(SurveySummaryButton(poll.id, label=self.t("survey.step.back", lang), row=1))
+            view.add_item(SurveySummaryButton(poll.id, label=self.t("survey.step.back", lang), row=below))
+        elif ui.stays_on_step and current is not None:  # "Continue": the next step or the summary
+            view.add_item(SurveySummaryButton(poll.id, label=self.t("survey.step.next", lang), row=below))
         embed = discord.Embed(
             title=self._title(poll), description=_clip("\n".join(lines), 4000), colour=COLOUR
         )

@@ -17,7 +17,6 @@ from bot.services.exports.clock import _Clock
 from bot.services.exports.codebook import _build_questions, _Scope, codebook_rows, long_columns, wide_columns
 from bot.services.exports.model import (
     CODEBOOK_COLUMNS,
-    LONG_COLUMNS,
     ExportRequest,
     ExportResult,
     ExportTooLarge,
