@@ -61,7 +61,7 @@ class Campaigns(commands.Cog):
     def __init__(self, bot: ReseauBot, polls: Polls) -> None:
         self.bot = bot
         self.polls = polls
-        self.campaigns: CampaignService = polls.campaigns  # built once, with the poll service
+        self.campaigns: CampaignService = bot.services.campaigns
 
     def t(self, key: str, lang: str, /, **params: Any) -> str:
         return self.bot.t(key, lang, **params)

@@ -77,11 +77,9 @@ class Polls(commands.Cog):
 
     def __init__(self, bot: ReseauBot) -> None:
         self.bot = bot
-        # The services, built once here (the Campaigns cog uses this cog's ``campaigns``).
-        self.service = PollService.from_config(
-            bot.sessions, bot.config, bot.catalogue, clock=lambda: bot.clock()
-        )
-        self.campaigns = CampaignService(bot.sessions, clock=lambda: bot.clock())
+        # The services are the container's, built once at the entry point.
+        self.service: PollService = bot.services.polls
+        self.campaigns: CampaignService = bot.services.campaigns
         self.wording = render.Wording.of(bot.t, self.service)
         self.messages = PollMessages(bot, self.service, self.campaigns, self.wording)
         self.jobs = PollJobs(bot, self.service, self.messages)
@@ -97,10 +95,9 @@ class Polls(commands.Cog):
         self.jobs.drop_all()
 
     async def on_bot_setup(self) -> None:
-        """At start-up and on reconfigure: follow the config, rebuild the poll jobs from the
-        database, close polls whose deadline passed while the bot was down and send missed
-        reminders."""
-        self.service.configure(self.bot.config)
+        """At start-up and on reconfigure (the container has already followed the config):
+        rebuild the poll jobs from the database, close polls whose deadline passed while the bot
+        was down and send missed reminders."""
         await self.jobs.reconcile()
 
     # ----------------------------------------------------------------- what other features use
