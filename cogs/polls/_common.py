@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import discord
 
@@ -43,3 +45,9 @@ def join_lines(lines: list[str], limit: int) -> str:
 def role_ids(interaction: discord.Interaction) -> list[int]:
     user = interaction.user
     return [role.id for role in user.roles] if isinstance(user, discord.Member) else []
+
+
+def row_below(items: Iterable[Any]) -> int:
+    """The first row under ``items`` (a DynamicItem's row is its wrapped component's)."""
+    rows = [getattr(getattr(item, "item", item), "row", None) or 0 for item in items]
+    return 1 + max(rows, default=0)

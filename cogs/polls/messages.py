@@ -20,6 +20,7 @@ import cogs.polls.render as render
 from bot.errors import NotFound
 from bot.services import poll_jobs
 from cogs._errors import ReportingView
+from cogs.polls._common import row_below
 from cogs.polls.components import SurveyStartButton, WithdrawButton
 from cogs.polls.kinds import ui_of
 
@@ -71,7 +72,7 @@ class PollMessages:
         items = ui_of(poll.kind).message_items(poll, t)
         for item in items:
             view.add_item(item)
-        below = 1 + max((item.row or 0 for item in items), default=0)  # the row under the kind's
+        below = row_below(items)  # the row under the kind's
         view.add_item(WithdrawButton(poll.id, label=t("poll.message.withdraw", poll.lang), row=below))
         return view
 

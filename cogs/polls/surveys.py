@@ -29,6 +29,7 @@ from cogs._errors import ReportingView, guarded
 from cogs.polls._common import clip as _clip
 from cogs.polls._common import esc as _esc
 from cogs.polls._common import role_ids as _role_ids
+from cogs.polls._common import row_below
 from cogs.polls.components import SurveyEditButton, SurveySummaryButton
 from cogs.polls.kinds import ui_of
 from cogs.polls.modals import TEXT_MODAL, SurveyTextModal, modal_value
@@ -239,7 +240,7 @@ class SurveyFlow:
         for item in items:
             view.add_item(item)
         lines.append(f"*{hint}*")
-        below = 1 + max((item.row or 0 for item in items), default=0)  # the row under the kind's
+        below = row_below(items)  # the row under the kind's
         if progress.done:
             view.add_item(SurveySummaryButton(poll.id, label=self.t("survey.step.back", lang), row=below))
         elif ui.stays_on_step and current is not None:  # "Continue": the next step or the summary
