@@ -42,6 +42,8 @@ async def test_downgrade_to_empty_and_upgrade_again(engine):
 async def test_the_rank_migration_adds_and_removes_a_nullable_column_keeping_the_choices(engine):
     """0002 (the ranking kind): ``answer_choices.rank`` is added empty under the choices stored
     before it, holds a rank once upgraded, and the downgrade drops it and keeps the choices."""
+    from datetime import UTC, datetime
+
     from sqlalchemy import text
 
     async def columns() -> set[str]:
@@ -51,7 +53,7 @@ async def test_the_rank_migration_adds_and_removes_a_nullable_column_keeping_the
     await downgrade(engine, "base")
     await upgrade(engine, "0001")
     assert "rank" not in await columns()
-    now = "2026-03-02 10:00:00"
+    now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
     async with engine.begin() as conn:
         for statement in (
             "INSERT INTO polls (id, guild_id, channel_id, author_id, title, native, anonymous, live_results,"
