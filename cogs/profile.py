@@ -7,11 +7,15 @@ The rules live in ``bot/services/profiles.py``; this cog turns them into ephemer
   the configured member types; choosing one stores it at once and opens a modal for the
   organisation and the region or country (both optional).  Later, ``/profile`` shows the profile
   with the same select and a button to edit the organisation and region.
-* ``/my-data`` answers with a summary and a JSON file of everything stored about the member.
-* ``/forget-me`` asks for a confirmation, then deletes the profile and deletes or unlinks the
-  answers (``privacy.forget_mode``), and dispatches ``member_forgotten(user_id, result)`` so that
-  other cogs can drop what they hold about that member (Red-DiscordBot's per-cog privacy hook)
-  and refresh the counts of ``result.poll_ids``.
+* ``/my-data`` answers with a summary and a JSON file of everything stored about the member: one
+  part per feature, from each feature's privacy hook (:mod:`bot.services.privacy`).  A feature
+  that could not answer is named, and the file says it is incomplete.
+* ``/forget-me`` asks for a confirmation, then every feature's hook deletes or unlinks what it
+  holds (the profile; the answers per ``privacy.forget_mode``).  The member is told what was
+  removed and, in their language, which part could not be (the moderators' log gets a line);
+  then the cog dispatches ``member_forgotten(user_id, result)`` so that the Discord side of a
+  feature can follow — the polls refresh the live counts of ``result.poll_ids``
+  (``cogs/polls/privacy.py``).
 
 Components are short-lived views (``VIEW_TIMEOUT``) on ephemeral messages, not DynamicItems: an
 ephemeral message is only ever seen by the member who asked, it cannot outlive its interaction
@@ -26,7 +30,8 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -34,12 +39,19 @@ from discord.ext import commands
 
 from bot.client import ReseauBot
 from bot.errors import Conflict, Forbidden
-from bot.services.profiles import MAX_ORGANISATION, MAX_REGION, MyData, ProfileService, ProfileView
+from bot.services.profiles import (
+    MAX_ORGANISATION,
+    MAX_REGION,
+    ForgetResult,
+    MyData,
+    ProfileService,
+    ProfileView,
+)
 from cogs import _text
 from cogs._errors import ReportingModal, ReportingView
 
 if TYPE_CHECKING:
-    from storage.repositories.profiles import AnswerRow
+    from bot.services.privacy import FeatureFailure
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +64,11 @@ MAX_LISTED = 10
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _when(value: str | None) -> datetime | None:
+    """A time from the member's document (ISO 8601) back to a datetime, for Discord's timestamps."""
+    return datetime.fromisoformat(value) if value else None
 
 
 def _cog(interaction: discord.Interaction) -> Profiles:
@@ -252,13 +269,14 @@ class ForgetView(OwnedView):
         cog = _cog(interaction)
         result = await cog.service.forget(self.owner_id, actor_id=interaction.user.id)
         self.stop()
-        key = "forget.done_delete" if result.mode == "delete" else "forget.done_unlink"
         embed = discord.Embed(
             title=cog.bot.t("forget.title", self.lang),
-            description=cog.bot.t(key, self.lang, count=result.answers),
+            description=cog.forget_text(result, self.lang),
             colour=DANGER_COLOUR,
         )
         await interaction.response.edit_message(content=None, embed=embed, view=None)
+        if result.failed:
+            await cog.report_failure(result.failed)
         cog.bot.dispatch("member_forgotten", self.owner_id, result)
 
     async def on_cancel(self, interaction: discord.Interaction) -> None:
@@ -298,21 +316,27 @@ class Profiles(commands.Cog):
                         value=t(f"profile.consent.how_delete_{facts.forget_mode}", lang), inline=False)
         return embed
 
-    def profile_lines(self, profile: ProfileView, lang: str) -> list[tuple[str, str]]:
+    def profile_lines(self, profile: ProfileView | dict[str, Any], lang: str) -> list[tuple[str, str]]:
+        """The profile's lines, from the service's view or from the member's document."""
         t = self.bot.t
         none = t("profile.none", lang)
 
         def shown(value: str | None) -> str:
             return discord.utils.escape_markdown(value) if value else none
 
-        member_type = self.service.member_type_label(profile.member_type, lang)
+        if isinstance(profile, ProfileView):
+            code, organisation, region = profile.member_type, profile.organisation, profile.region
+            consent_at = profile.consent_at
+        else:
+            code, organisation, region = profile.get("member_type"), profile.get("organisation"), profile.get("region")
+            consent_at = _when(profile.get("consent_at"))
         lines = [
-            (t("profile.field.member_type", lang), shown(member_type)),
-            (t("profile.field.organisation", lang), shown(profile.organisation)),
-            (t("profile.field.region", lang), shown(profile.region)),
+            (t("profile.field.member_type", lang), shown(self.service.member_type_label(code, lang))),
+            (t("profile.field.organisation", lang), shown(organisation)),
+            (t("profile.field.region", lang), shown(region)),
         ]
-        if profile.consent_at is not None:
-            lines.append((t("profile.field.consent_at", lang), discord.utils.format_dt(profile.consent_at, "D")))
+        if consent_at is not None:
+            lines.append((t("profile.field.consent_at", lang), discord.utils.format_dt(consent_at, "D")))
         return lines
 
     def profile_embed(self, profile: ProfileView, lang: str, description: str) -> discord.Embed:
@@ -321,37 +345,62 @@ class Profiles(commands.Cog):
             embed.add_field(name=name, value=value, inline=True)
         return embed
 
+    def feature_names(self, failed: tuple[FeatureFailure, ...], lang: str) -> str:
+        """The features that failed, named in ``lang`` (a feature without a catalogue name: as is)."""
+        catalogue = self.bot.services.catalogue
+        return ", ".join(
+            self.bot.t(f"privacy.feature.{f.feature}", lang) if catalogue.has(f"privacy.feature.{f.feature}")
+            else f.feature
+            for f in failed
+        )
+
     def my_data_embed(self, data: MyData, lang: str) -> discord.Embed:
+        """A summary of each feature's part; the attached file holds all of it."""
         t = self.bot.t
         description = f"{t('mydata.intro', lang)}\n\n{t('mydata.retention', lang, days=data.retention_days)}"
+        if data.failed:
+            description += "\n\n" + t("mydata.incomplete", lang, features=self.feature_names(data.failed, lang))
         embed = discord.Embed(title=t("mydata.title", lang), description=description, colour=COLOUR)
+        shown = {"profile", "answers", "polls_created", "announcements_written", "audit_log_actions"}
         if data.profile is not None:
             profile = "\n".join(f"**{name}** : {value}" if lang == "fr" else f"**{name}**: {value}"
                                 for name, value in self.profile_lines(data.profile, lang))
         else:
             profile = t("mydata.no_profile", lang)
         embed.add_field(name=t("mydata.profile", lang), value=profile, inline=False)
+        answers = data.section("answers", [])
         embed.add_field(
-            name=t("mydata.answers", lang, count=len(data.answers)),
-            value=self._answer_lines(data.answers, lang) or t("mydata.no_answers", lang),
+            name=t("mydata.answers", lang, count=len(answers)),
+            value=self._answer_lines(answers, lang) or t("mydata.no_answers", lang),
             inline=False,
         )
-        if data.polls_created:
-            titles = [discord.utils.escape_markdown(_clip(p.title, 80)) for p in data.polls_created]
-            embed.add_field(name=f"{t('mydata.polls_created', lang)} ({len(titles)})",
-                            value=_clip("\n".join(titles), FIELD_MAX), inline=False)
-        if data.audit:
-            embed.add_field(name=t("mydata.audit", lang), value=str(len(data.audit)), inline=False)
+        for key, label in (("polls_created", "mydata.polls_created"), ("announcements_written", "mydata.announcements")):
+            records = data.section(key, [])
+            if records:
+                titles = [discord.utils.escape_markdown(_clip(r["title"], 80)) for r in records]
+                embed.add_field(name=f"{t(label, lang)} ({len(titles)})",
+                                value=_clip("\n".join(titles), FIELD_MAX), inline=False)
+        audit = data.section("audit_log_actions", [])
+        if audit:
+            embed.add_field(name=t("mydata.audit", lang), value=str(len(audit)), inline=False)
+        # a feature this cog has no summary for: named, with a pointer to the file
+        others = [key for section in data.sections.values() for key, value in section.items()
+                  if key not in shown and value]
+        if others:
+            embed.add_field(name=t("mydata.other", lang),
+                            value=_clip(", ".join(f"`{key}`" for key in others), FIELD_MAX), inline=False)
         return embed
 
-    def _answer_lines(self, answers: tuple[AnswerRow, ...], lang: str) -> str:
+    def _answer_lines(self, answers: list[dict[str, Any]], lang: str) -> str:
         """The latest answers, newest first, as many as fit one embed field."""
         lines: list[str] = []
         listed = 0
         for answer in reversed(answers):
-            given = ", ".join(answer.choices) if answer.choices else (answer.text or "")
-            line = (f"{discord.utils.format_dt(answer.answered_at, 'd')} "
-                    f"**{discord.utils.escape_markdown(_clip(answer.poll_title, 80))}** — "
+            given = ", ".join(answer["choices"]) if answer["choices"] else (answer["text"] or "")
+            answered_at = _when(answer["answered_at"])
+            assert answered_at is not None
+            line = (f"{discord.utils.format_dt(answered_at, 'd')} "
+                    f"**{discord.utils.escape_markdown(_clip(answer['poll'], 80))}** — "
                     f"{discord.utils.escape_markdown(_clip(given, 100))}")
             more = len(answers) - listed - 1
             reserve = len(self.bot.t("mydata.more", lang, count=more)) + 1 if more else 0
@@ -362,6 +411,34 @@ class Profiles(commands.Cog):
         if listed < len(answers):
             lines.append(self.bot.t("mydata.more", lang, count=len(answers) - listed))
         return "\n".join(lines)
+
+    def forget_text(self, result: ForgetResult, lang: str) -> str:
+        """What was removed — and, if a feature failed, which part was not: nothing claims a
+        success that did not happen."""
+        t = self.bot.t
+        if not result.failed:
+            key = "forget.done_delete" if result.mode == "delete" else "forget.done_unlink"
+            return t(key, lang, count=result.answers)
+        lines = [t("forget.partial", lang, features=self.feature_names(result.failed, lang))]
+        if result.profile_deleted:
+            lines.append(t("forget.done_profile", lang))
+        if result.answers:
+            lines.append(t(f"forget.done_answers_{result.mode}", lang, count=result.answers))
+        return "\n\n".join(lines)
+
+    async def report_failure(self, failed: tuple[FeatureFailure, ...]) -> None:
+        """A line in the moderators' log (the member is not named there, as in the audit log)."""
+        publisher = self.bot.services.publisher
+        if not publisher.modlog_channel_id:
+            log.warning("forget-me failed for %s and no moderators' log is configured", [f.feature for f in failed])
+            return
+        lang = self.bot.config.bot.language
+        text = self.bot.t("forget.modlog_failed", lang, features=self.feature_names(failed, lang),
+                          errors=", ".join(sorted({f.error for f in failed})))
+        try:
+            await publisher.sender.notify(publisher.modlog_channel_id, text)
+        except Exception:
+            log.exception("could not tell the moderators' log that forget-me failed")
 
     # -------------------------------------------------------------------- commands
     @app_commands.command(name=_text.name("profile"), description=_text.desc("profile"))

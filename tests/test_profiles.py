@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from bot.config import PrivacySection
 from bot.errors import Conflict, InvalidInput
 from bot.i18n import Catalogue
+from bot.services.container import privacy_hooks
 from bot.services.profiles import ProfileService
 from storage.models import Answer, AnswerChoice, AuditEntry, Option, Poll, Profile, Question
 from storage.repositories import AnswerRepository
@@ -42,7 +43,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def service(sessions, clock) -> ProfileService:
-    return ProfileService(sessions, privacy=PrivacySection(retention_days=365, forget_mode="delete"), clock=clock)
+    return ProfileService(sessions, privacy=PrivacySection(retention_days=365, forget_mode="delete"), clock=clock,
+                          hooks=privacy_hooks(sessions))
 
 
 @pytest.fixture
@@ -181,8 +183,8 @@ async def test_my_data_holds_the_profile_and_every_answer(service, sessions):
     await add_answer(sessions, question, BOB, member_type="ong", options=[question.options[1]])
 
     data = await service.my_data(ALICE)
-    assert data.profile.organisation == "Ville de Lyon"
-    assert [(a.poll_title, a.question_text, a.choices, a.text) for a in data.answers] == [
+    assert data.profile["organisation"] == "Ville de Lyon"
+    assert [(a["poll"], a["question"], tuple(a["choices"]), a["text"]) for a in data.section("answers")] == [
         ("Besoins 2026", "Quel soutien ?", ("Formation", "Plaidoyer"), None),
         ("Vos idées", "Quel soutien ?", (), "Des webinaires en anglais"),
     ]
@@ -195,7 +197,7 @@ async def test_my_data_holds_the_profile_and_every_answer(service, sessions):
     assert "Financement" not in json.dumps(document), "another member's answer is not in it"
     assert document["polls_created"] == []
     bob = await service.my_data(BOB)
-    assert bob.profile is None and [p.title for p in bob.polls_created] == ["Besoins 2026", "Vos idées"]
+    assert bob.profile is None and [p["title"] for p in bob.section("polls_created")] == ["Besoins 2026", "Vos idées"]
 
 
 # ------------------------------------------------------------------------------ forget

@@ -15,6 +15,9 @@ What it holds:
 
 ``polls``, ``campaigns``, ``profiles``, ``exports``
     The service objects (``PollService``, ``CampaignService``, ``ProfileService``, ``Exporter``).
+``privacy``
+    The :class:`~bot.services.privacy.PrivacyRegistry`: one hook per feature that stores member
+    data (:func:`privacy_hooks`), called by ``profiles`` for ``/my-data`` and ``/forget-me``.
 ``publisher``
     The outbox :class:`~bot.services.delivery.Publisher`.  It is built without a way to post:
     the process attaches its :class:`~bot.services.delivery.Sender` — the bot its gateway
@@ -47,11 +50,25 @@ from bot.services.campaigns import CampaignService
 from bot.services.delivery import Publisher, Sender
 from bot.services.exports import Exporter
 from bot.services.polls import PollService
-from bot.services.profiles import ProfileService
+from bot.services.polls.privacy import PollAnswersHook
+from bot.services.privacy import AnnouncementsHook, AuditHook, PrivacyRegistry
+from bot.services.profiles import ProfileHook, ProfileService
 from storage import models
 from storage.db import create_engine, session_factory
 
-__all__ = ["Services", "http_client_for"]
+__all__ = ["Services", "http_client_for", "privacy_hooks"]
+
+
+def privacy_hooks(sessions: async_sessionmaker[AsyncSession]) -> PrivacyRegistry:
+    """Every feature's privacy hook (what ``/my-data`` shows of it, how ``/forget-me`` removes
+    it): the profile, the poll answers, the announcements written and the audit-log actions.
+    A new feature that stores member data registers its hook here."""
+    return PrivacyRegistry([
+        ProfileHook(sessions),
+        PollAnswersHook(sessions),
+        AnnouncementsHook(sessions),
+        AuditHook(sessions),
+    ])
 
 
 def http_client_for(config: Config) -> httpx.AsyncClient:
@@ -84,7 +101,8 @@ class Services:
         now = self.now
         self.polls = PollService.from_config(sessions, config, self.catalogue, clock=now)
         self.campaigns = CampaignService(sessions, clock=now)
-        self.profiles = ProfileService.from_config(sessions, config, clock=now)
+        self.privacy = privacy_hooks(sessions)
+        self.profiles = ProfileService.from_config(sessions, config, clock=now, hooks=self.privacy)
         self.exports = Exporter(sessions, config)
         self.publisher = Publisher(
             sessions, None, catalogue=self.catalogue, clock=now,

@@ -7,9 +7,13 @@ on a profile always means consent was given, and the votes that copy it into
 ``Answer.member_type`` (the polls service) only ever copy a consented type.  A later change of
 the profile does not touch existing answers: each answer keeps its snapshot.
 
-Privacy: :meth:`my_data` gathers everything stored about one member, :meth:`forget` deletes their
-profile and deletes or unlinks their answers (audit-logged with counts only, never the member's
-id), :meth:`prune` applies the retention period (``reseau-bot prune``)::
+Privacy: the service asks every feature's privacy hook (:mod:`bot.services.privacy`; the
+container registers them): :meth:`my_data` gathers each feature's section of what is stored
+about one member, :meth:`forget` has each feature delete or unlink what it holds (the profile
+here, the answers in :mod:`bot.services.polls.privacy`; audit-logged with counts only, never the
+member's id), and a feature that fails is reported without stopping the others.  The service
+itself knows only the profile table; :meth:`prune` applies the retention period
+(``reseau-bot prune``)::
 
     service = ProfileService.from_config(sessions, config)
     await service.record_consent(42, lang="fr")
@@ -21,9 +25,10 @@ id), :meth:`prune` applies the retention period (``reseau-bot prune``)::
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,17 +36,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import DEFAULT_MEMBER_TYPE_OBJECTS, Config, MemberType, PrivacySection
 from bot.errors import Conflict, InvalidInput
+from bot.services.privacy import FeatureFailure, Forgotten, PrivacyRegistry
 from storage import models
 from storage.repositories import AuditRepository, ProfileRepository
-from storage.repositories.profiles import AnswerRow, AuditRow, PollRow
 
 __all__ = [
     "FORGET_MODES",
     "MAX_ORGANISATION",
     "MAX_REGION",
     "ConsentFacts",
+    "FEATURE",
     "ForgetResult",
     "MyData",
+    "ProfileHook",
     "ProfileService",
     "ProfileView",
     "PruneResult",
@@ -49,6 +56,9 @@ __all__ = [
     "clean_field",
 ]
 
+log = logging.getLogger(__name__)
+
+FEATURE = "profiles"  # the profiles feature's privacy hook
 MAX_ORGANISATION = 200  # the column
 MAX_REGION = 100
 FORGET_MODES = ("delete", "unlink")
@@ -84,79 +94,82 @@ class ProfileView:
 
 @dataclass(frozen=True)
 class StoredCounts:
-    has_profile: bool
-    answers: int
+    """What ``/forget-me`` would remove, per feature (``PrivacyHook.stored``)."""
+
+    per_feature: Mapping[str, int]
+    failed: tuple[FeatureFailure, ...] = ()
+
+    @property
+    def has_profile(self) -> bool:
+        return self.per_feature.get(FEATURE, 0) > 0
+
+    @property
+    def answers(self) -> int:
+        """The records other features would remove (the poll answers, with the built-in hooks)."""
+        return sum(count for feature, count in self.per_feature.items() if feature != FEATURE)
 
     @property
     def anything(self) -> bool:
-        return self.has_profile or self.answers > 0
+        # a feature that could not count may hold something: let the member ask
+        return self.has_profile or self.answers > 0 or bool(self.failed)
 
 
 @dataclass(frozen=True)
 class MyData:
-    """Everything the bot stores about one member."""
+    """Everything the bot stores about one member: each feature's section (plain data, from its
+    privacy hook), and the features that could not say (``failed``: the document is incomplete)."""
 
     user_id: int
     generated_at: datetime
-    profile: ProfileView | None
-    answers: tuple[AnswerRow, ...]
-    polls_created: tuple[PollRow, ...] = ()
-    audit: tuple[AuditRow, ...] = ()
+    sections: Mapping[str, Mapping[str, Any]]  # feature → {document key → plain data}
+    failed: tuple[FeatureFailure, ...] = ()
     retention_days: int = 0
 
-    def to_json(self, member_type_label: Callable[[str | None], str | None]) -> bytes:
-        """The member's copy: UTF-8 JSON, times in ISO 8601 UTC."""
-        profile = None
-        if self.profile is not None:
-            profile = {
-                "member_type": self.profile.member_type,
-                "member_type_label": member_type_label(self.profile.member_type),
-                "organisation": self.profile.organisation,
-                "region": self.profile.region,
-                "language": self.profile.lang,
-                "consent_at": _iso(self.profile.consent_at),
-                "created_at": _iso(self.profile.created_at),
-                "updated_at": _iso(self.profile.updated_at),
-            }
-        document = {
+    def section(self, key: str, default: Any = None) -> Any:
+        """One key of the member's document, whichever feature gave it."""
+        for section in self.sections.values():
+            if key in section:
+                return section[key]
+        return default
+
+    @property
+    def profile(self) -> dict[str, Any] | None:
+        return self.section("profile")
+
+    def to_json(self, member_type_label: Callable[[str | None], str | None] | None = None) -> bytes:
+        """The member's copy: UTF-8 JSON, times in ISO 8601 UTC, one key per feature's part (and
+        ``incomplete`` naming the features that could not answer, if any)."""
+        document: dict[str, Any] = {
             "about": "reseau-bot: everything stored about this Discord account",
             "discord_user_id": str(self.user_id),
             "generated_at": _iso(self.generated_at),
             "retention_days": self.retention_days,
-            "profile": profile,
-            "answers": [
-                {
-                    "poll_id": a.poll_id,
-                    "poll": a.poll_title,
-                    "campaign": a.campaign,
-                    "question_code": a.question_code,
-                    "question": a.question_text,
-                    "kind": a.kind,
-                    "choices": list(a.choices),
-                    "text": a.text,
-                    "member_type_when_answered": a.member_type,
-                    "answered_at": _iso(a.answered_at),
-                    "updated_at": _iso(a.updated_at),
-                }
-                for a in self.answers
-            ],
-            "polls_created": [
-                {"poll_id": p.poll_id, "title": p.title, "status": p.status, "created_at": _iso(p.created_at)}
-                for p in self.polls_created
-            ],
-            "audit_log_actions": [
-                {**asdict(e), "at": _iso(e.at)} for e in self.audit
-            ],
         }
+        for section in self.sections.values():
+            document.update(section)
+        profile = document.get("profile")
+        if profile is not None and member_type_label is not None:
+            document["profile"] = {**profile, "member_type_label": member_type_label(profile.get("member_type"))}
+        if self.failed:
+            document["incomplete"] = [f.feature for f in self.failed]
         return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
 
 
 @dataclass(frozen=True)
 class ForgetResult:
+    """What ``/forget-me`` did: every feature's part, and the features that failed (nothing of
+    theirs is claimed as removed)."""
+
     mode: str
     profile_deleted: bool
     answers: int  # deleted or unlinked
     poll_ids: tuple[int, ...] = field(default=())  # polls whose counts may have changed
+    features: Mapping[str, Forgotten] = field(default_factory=dict)
+    failed: tuple[FeatureFailure, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed
 
 
 @dataclass(frozen=True)
@@ -170,6 +183,19 @@ class PruneResult:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _plain(profile: models.Profile) -> dict[str, Any]:
+    """The profile as the member's document writes it."""
+    return {
+        "member_type": profile.member_type,
+        "organisation": profile.organisation,
+        "region": profile.region,
+        "language": profile.lang,
+        "consent_at": _iso(profile.consent_at),
+        "created_at": _iso(profile.created_at),
+        "updated_at": _iso(profile.updated_at),
+    }
 
 
 def _view(profile: models.Profile) -> ProfileView:
@@ -197,6 +223,31 @@ def clean_field(value: str | None, *, max_length: int, too_long_key: str) -> str
     return text
 
 
+# ------------------------------------------------------------------------------ privacy hook
+class ProfileHook:
+    """The profiles feature's privacy hook: the profile row and its consent date.  ``/forget-me``
+    deletes it in either mode (``unlink`` concerns answers)."""
+
+    feature = FEATURE
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def describe(self, user_id: int) -> Mapping[str, Any]:
+        async with self.sessions() as session:
+            profile = await ProfileRepository(session).get(user_id)
+        return {"profile": _plain(profile) if profile is not None else None}
+
+    async def forget(self, user_id: int, mode: str) -> Forgotten:
+        async with self.sessions.begin() as session:
+            deleted = await ProfileRepository(session).delete(user_id)
+        return Forgotten(removed={"profile": int(deleted)})
+
+    async def stored(self, user_id: int) -> int:
+        async with self.sessions() as session:
+            return int(await ProfileRepository(session).get(user_id) is not None)
+
+
 # ------------------------------------------------------------------------------ service
 class ProfileService:
     def __init__(
@@ -206,11 +257,15 @@ class ProfileService:
         member_types: Sequence[MemberType] = DEFAULT_MEMBER_TYPE_OBJECTS,
         privacy: PrivacySection | None = None,
         clock: Callable[[], datetime] = models.utcnow,
+        hooks: PrivacyRegistry | None = None,
     ) -> None:
         self.sessions = sessions
         self.member_types = tuple(member_types)
         self.privacy = privacy or PrivacySection()
         self.clock = clock
+        # every feature's privacy hook (the container registers the built-in ones); alone, the
+        # service answers for the profile only
+        self.hooks = hooks if hooks is not None else PrivacyRegistry([ProfileHook(sessions)])
 
     @classmethod
     def from_config(
@@ -218,8 +273,9 @@ class ProfileService:
         sessions: async_sessionmaker[AsyncSession],
         config: Config,
         clock: Callable[[], datetime] = models.utcnow,
+        hooks: PrivacyRegistry | None = None,
     ) -> ProfileService:
-        return cls(sessions, member_types=config.member_types, privacy=config.privacy, clock=clock)
+        return cls(sessions, member_types=config.member_types, privacy=config.privacy, clock=clock, hooks=hooks)
 
     def configure(self, config: Config) -> None:
         """Follow a new configuration (``Services.configure``): member types and retention."""
@@ -294,49 +350,55 @@ class ProfileService:
 
     # -------------------------------------------------------------------- privacy
     async def stored_counts(self, user_id: int) -> StoredCounts:
-        async with self.sessions() as session:
-            repo = ProfileRepository(session)
-            return StoredCounts(
-                has_profile=await repo.get(user_id) is not None, answers=await repo.count_answers(user_id)
-            )
+        counts, failed = await self.hooks.stored(user_id)
+        return StoredCounts(per_feature=counts, failed=failed)
 
     async def my_data(self, user_id: int) -> MyData:
-        async with self.sessions() as session:
-            repo = ProfileRepository(session)
-            profile = await repo.get(user_id)
-            return MyData(
-                user_id=user_id,
-                generated_at=self.clock(),
-                profile=_view(profile) if profile is not None else None,
-                answers=tuple(await repo.answers_of(user_id)),
-                polls_created=tuple(await repo.polls_created_by(user_id)),
-                audit=tuple(await repo.audit_entries_by(user_id)),
-                retention_days=self.privacy.retention_days,
-            )
+        """Every feature's section of the member's data (a feature that fails is named in
+        ``failed``; the others still answer)."""
+        described = await self.hooks.describe(user_id)
+        return MyData(
+            user_id=user_id,
+            generated_at=self.clock(),
+            sections=described.sections,
+            failed=described.failed,
+            retention_days=self.privacy.retention_days,
+        )
 
     async def forget(self, user_id: int, *, actor_id: int | None, mode: str | None = None) -> ForgetResult:
-        """Delete the member's profile and delete (or unlink) their answers, in one transaction.
+        """Every feature forgets the member (profile deleted; answers deleted or unlinked), each
+        in its own transaction: one that fails is reported in ``failed`` and does not stop the
+        others.
 
         The audit entry says what was done and how much, never to whom: no user id in it (when
         the member asks for themselves, not even as the actor)."""
         mode = mode or self.privacy.forget_mode
         if mode not in FORGET_MODES:
             raise InvalidInput("profile.error.forget_mode", mode=mode)
-        async with self.sessions.begin() as session:
-            repo = ProfileRepository(session)
-            poll_ids = tuple(await repo.poll_ids_answered_by(user_id))
-            if mode == "delete":
-                answers = await repo.delete_answers_of(user_id)
-            else:
-                answers = await repo.unlink_answers_of(user_id)
-            profile_deleted = await repo.delete(user_id)
-            AuditRepository(session).record(
-                "forget_me",
-                actor_id=None if actor_id == user_id else actor_id,
-                target_type="member",
-                details={"mode": mode, "answers": answers, "profile": profile_deleted},
-            )
-        return ForgetResult(mode=mode, profile_deleted=profile_deleted, answers=answers, poll_ids=poll_ids)
+        done = await self.hooks.forget(user_id, mode)
+        result = ForgetResult(
+            mode=mode,
+            profile_deleted=done.removed("profile") > 0,
+            answers=done.removed("answers"),
+            poll_ids=done.records("polls"),
+            features=done.features,
+            failed=done.failed,
+        )
+        details: dict[str, Any] = {"mode": mode, **done.totals(), "answers": result.answers,
+                                   "profile": result.profile_deleted}
+        if result.failed:
+            details["failed"] = [f.feature for f in result.failed]
+        try:
+            async with self.sessions.begin() as session:
+                AuditRepository(session).record(
+                    "forget_me",
+                    actor_id=None if actor_id == user_id else actor_id,
+                    target_type="member",
+                    details=details,
+                )
+        except Exception:  # what was forgotten stays forgotten; the log says the entry is missing
+            log.exception("could not write the audit entry of a forget-me request: %s", details)
+        return result
 
     async def prune(
         self, now: datetime | None = None, retention_days: int | None = None, *, dry_run: bool = False

@@ -1,10 +1,18 @@
 """Member profiles and everything stored about one member: the only SQL the privacy features run.
 
-A profile is written with a dialect-specific ``INSERT … ON CONFLICT (user_id) DO UPDATE`` so two
-concurrent clicks of the same member end as one row.  A member's answers are read with their
-poll, question and chosen option labels for ``/my-data``; ``/forget-me`` deletes them (the
-choices go with them through ``ON DELETE CASCADE``) or unlinks them (``user_id`` set to NULL:
-they still count, anonymously).  ``prune`` applies the retention period.
+Three small repositories, one per privacy hook (:mod:`bot.services.privacy`):
+
+:class:`ProfileRepository`
+    The profile row, written with a dialect-specific ``INSERT … ON CONFLICT (user_id) DO
+    UPDATE`` so two concurrent clicks of the same member end as one row; ``prune`` applies the
+    retention period (answers and profiles).
+:class:`MemberAnswerRepository`
+    A member's poll answers, read with their poll, question and chosen option labels for
+    ``/my-data``; ``/forget-me`` deletes them (the choices go with them through ``ON DELETE
+    CASCADE``) or unlinks them (``user_id`` set to NULL: they still count, anonymously).
+:class:`MemberRecordsRepository`
+    Records that name a member as their author or actor — polls created, announcements written,
+    audit-log actions — shown by ``/my-data`` and kept by ``/forget-me`` (moderators' records).
 """
 
 from __future__ import annotations
@@ -17,7 +25,17 @@ from typing import Any
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Answer, AnswerChoice, AuditEntry, Campaign, Option, Poll, Profile, Question
+from storage.models import (
+    Announcement,
+    Answer,
+    AnswerChoice,
+    AuditEntry,
+    Campaign,
+    Option,
+    Poll,
+    Profile,
+    Question,
+)
 from storage.repositories._upsert import insert as upsert_insert
 
 PROFILE_FIELDS = ("member_type", "organisation", "region", "lang", "consent_at")
@@ -57,6 +75,13 @@ class AuditRow:
     target_id: str
 
 
+@dataclass(frozen=True)
+class AnnouncementRow:
+    announcement_id: int
+    title: str
+    status: str
+    created_at: datetime
+
 
 class ProfileRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -87,7 +112,27 @@ class ProfileRepository:
         result = await self.session.execute(delete(Profile).where(Profile.user_id == user_id))
         return result.rowcount == 1
 
-    # ------------------------------------------------------------------ a member's answers
+    # ------------------------------------------------------------------ retention
+    async def prune(self, cutoff: datetime) -> tuple[int, int]:
+        """Delete answers given before ``cutoff`` and profiles last changed before it, except the
+        profiles of members who answered something since (they are still active).  Returns
+        ``(answers, profiles)`` deleted."""
+        active = exists().where(Answer.user_id == Profile.user_id, Answer.updated_at >= cutoff)
+        profiles = await self.session.execute(
+            delete(Profile).where(Profile.updated_at < cutoff, ~active).execution_options(synchronize_session=False)
+        )
+        answers = await self.session.execute(
+            delete(Answer).where(Answer.answered_at < cutoff).execution_options(synchronize_session=False)
+        )
+        return answers.rowcount or 0, profiles.rowcount or 0
+
+
+class MemberAnswerRepository:
+    """One member's poll answers (the polls feature's privacy hook)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
     async def count_answers(self, user_id: int) -> int:
         stmt = select(func.count(Answer.id)).where(Answer.user_id == user_id)
         return int(await self.session.scalar(stmt) or 0)
@@ -154,7 +199,13 @@ class ProfileRepository:
         )
         return result.rowcount or 0
 
-    # ------------------------------------------------------------------ other records naming the member
+
+class MemberRecordsRepository:
+    """Records naming a member as author or actor: shown by ``/my-data``, kept by ``/forget-me``."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
     async def polls_created_by(self, user_id: int) -> list[PollRow]:
         stmt = select(Poll.id, Poll.title, Poll.status, Poll.created_at).where(Poll.author_id == user_id)
         return [PollRow(*row) for row in await self.session.execute(stmt.order_by(Poll.id))]
@@ -167,16 +218,10 @@ class ProfileRepository:
         )
         return [AuditRow(*row) for row in await self.session.execute(stmt)]
 
-    # ------------------------------------------------------------------ retention
-    async def prune(self, cutoff: datetime) -> tuple[int, int]:
-        """Delete answers given before ``cutoff`` and profiles last changed before it, except the
-        profiles of members who answered something since (they are still active).  Returns
-        ``(answers, profiles)`` deleted."""
-        active = exists().where(Answer.user_id == Profile.user_id, Answer.updated_at >= cutoff)
-        profiles = await self.session.execute(
-            delete(Profile).where(Profile.updated_at < cutoff, ~active).execution_options(synchronize_session=False)
+    async def announcements_by(self, user_id: int) -> list[AnnouncementRow]:
+        stmt = (
+            select(Announcement.id, Announcement.title, Announcement.status, Announcement.created_at)
+            .where(Announcement.author_id == user_id)
+            .order_by(Announcement.id)
         )
-        answers = await self.session.execute(
-            delete(Answer).where(Answer.answered_at < cutoff).execution_options(synchronize_session=False)
-        )
-        return answers.rowcount or 0, profiles.rowcount or 0
+        return [AnnouncementRow(*row) for row in await self.session.execute(stmt)]

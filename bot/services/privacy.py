@@ -1,0 +1,263 @@
+"""A privacy hook per feature (Red-DiscordBot's ``red_delete_data_for_user``), without Discord.
+
+Every feature that stores something about a member registers one :class:`PrivacyHook` in the
+container's :class:`PrivacyRegistry`.  A hook answers two questions about one member:
+
+``describe(user_id)``
+    What ``/my-data`` shows of this feature: a mapping of top-level keys of the member's JSON
+    document to plain, JSON-serialisable data (times as ISO 8601 strings).  Two hooks never
+    claim the same key.
+``forget(user_id, mode)``
+    What ``/forget-me`` does here, ``mode`` being ``privacy.forget_mode`` (``"delete"`` or
+    ``"unlink"``), in the feature's own transaction: a :class:`Forgotten` saying how many
+    records of each kind it removed (deleted or unlinked), which records that touched (e.g. the
+    polls whose answers changed, so their public counts can be refreshed) and what it
+    deliberately kept.
+``stored(user_id)``
+    How many of the member's records ``forget`` would remove (0: nothing), for the
+    confirmation before ``/forget-me`` and its "nothing to delete" answer.
+
+The :class:`~bot.services.profiles.ProfileService` calls every hook through the registry; a hook
+that raises does not stop the others: the result names the feature that failed (``failed``),
+and nothing claims it succeeded.  Adding a feature means registering its hook in
+``bot/services/container.py``; the profile service does not change.
+
+The hooks kept here are those of records no single feature owns, which name a member as their
+author or actor and which ``/forget-me`` keeps (the privacy promise — README, config.example.toml
+``[privacy]`` — covers the profile and the answers; the rest is the moderators' record of what
+was done): :class:`AuditHook` (audit-log actions) and :class:`AnnouncementsHook` (announcements
+written).  Built-in hooks of features: ``ProfileHook`` (:mod:`bot.services.profiles`) and
+``PollAnswersHook`` (:mod:`bot.services.polls.privacy`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.repositories.profiles import MemberRecordsRepository
+
+__all__ = [
+    "AnnouncementsHook",
+    "AuditHook",
+    "Described",
+    "FeatureFailure",
+    "Forgotten",
+    "ForgottenAll",
+    "PrivacyHook",
+    "PrivacyRegistry",
+    "iso",
+]
+
+log = logging.getLogger(__name__)
+
+
+def iso(value: datetime | None) -> str | None:
+    """A time as the member's document writes it (ISO 8601, UTC as stored)."""
+    return value.isoformat() if value is not None else None
+
+
+# ------------------------------------------------------------------------------ results
+@dataclass(frozen=True)
+class Forgotten:
+    """What one feature did for ``/forget-me``."""
+
+    removed: Mapping[str, int] = field(default_factory=dict)  # kind of record → deleted or unlinked
+    records: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # e.g. "polls" → ids touched
+    kept: Mapping[str, int] = field(default_factory=dict)  # kind of record → deliberately kept
+
+
+@dataclass(frozen=True)
+class FeatureFailure:
+    feature: str
+    error: str  # the exception's type (details go to the log, not to the member)
+
+
+@dataclass(frozen=True)
+class Described:
+    """Every feature's section of ``/my-data``: feature → {document key → plain data}."""
+
+    sections: Mapping[str, Mapping[str, Any]]
+    failed: tuple[FeatureFailure, ...] = ()
+
+    def document(self) -> dict[str, Any]:
+        """The sections merged into one mapping of document keys."""
+        merged: dict[str, Any] = {}
+        for section in self.sections.values():
+            merged.update(section)
+        return merged
+
+
+@dataclass(frozen=True)
+class ForgottenAll:
+    """Every feature's :class:`Forgotten`, and the features that failed."""
+
+    mode: str
+    features: Mapping[str, Forgotten]
+    failed: tuple[FeatureFailure, ...] = ()
+
+    def removed(self, kind: str) -> int:
+        """How many records of ``kind`` were removed, over every feature."""
+        return sum(int(f.removed.get(kind, 0)) for f in self.features.values())
+
+    def records(self, kind: str) -> tuple[int, ...]:
+        """The ids of ``kind`` touched, over every feature, in order, without repeats."""
+        seen: dict[int, None] = {}
+        for forgotten in self.features.values():
+            seen.update(dict.fromkeys(forgotten.records.get(kind, ())))
+        return tuple(seen)
+
+    def totals(self) -> dict[str, int]:
+        """Every kind removed → count (the audit entry's details)."""
+        out: dict[str, int] = {}
+        for forgotten in self.features.values():
+            for kind, count in forgotten.removed.items():
+                out[kind] = out.get(kind, 0) + count
+        return out
+
+
+# ------------------------------------------------------------------------------ the protocol
+@runtime_checkable
+class PrivacyHook(Protocol):
+    """One feature's part of ``/my-data`` and ``/forget-me``."""
+
+    feature: str  # a short stable name: "profiles", "polls"…
+
+    async def describe(self, user_id: int) -> Mapping[str, Any]: ...
+
+    async def forget(self, user_id: int, mode: str) -> Forgotten: ...
+
+    async def stored(self, user_id: int) -> int: ...
+
+
+class PrivacyRegistry:
+    """The hooks of one process, in registration order (the container holds it)."""
+
+    def __init__(self, hooks: Iterable[PrivacyHook] = ()) -> None:
+        self._hooks: dict[str, PrivacyHook] = {}
+        for hook in hooks:
+            self.register(hook)
+
+    def register(self, hook: PrivacyHook) -> PrivacyHook:
+        if not isinstance(hook, PrivacyHook):
+            raise TypeError(f"{hook!r} is not a privacy hook (feature, describe, forget, stored)")
+        if hook.feature in self._hooks:
+            raise ValueError(f"a privacy hook is already registered for {hook.feature!r}")
+        self._hooks[hook.feature] = hook
+        return hook
+
+    def unregister(self, feature: str) -> None:
+        self._hooks.pop(feature, None)
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return tuple(self._hooks)
+
+    def __iter__(self):
+        return iter(tuple(self._hooks.values()))
+
+    def __len__(self) -> int:
+        return len(self._hooks)
+
+    async def describe(self, user_id: int) -> Described:
+        """Every hook's section; a hook that fails (or claims a key another already gave) is
+        named in ``failed`` and the others still answer."""
+        sections: dict[str, Mapping[str, Any]] = {}
+        failed: list[FeatureFailure] = []
+        claimed: dict[str, str] = {}
+        for hook in self:
+            try:
+                section = dict(await hook.describe(user_id))
+                taken = [key for key in section if key in claimed]
+                if taken:
+                    raise ValueError(f"{hook.feature!r} describes {taken}, already given by {claimed[taken[0]]!r}")
+            except Exception as exc:
+                log.exception("privacy hook %r failed to describe a member's data", hook.feature)
+                failed.append(FeatureFailure(hook.feature, type(exc).__name__))
+                continue
+            claimed.update(dict.fromkeys(section, hook.feature))
+            sections[hook.feature] = section
+        return Described(sections=sections, failed=tuple(failed))
+
+    async def forget(self, user_id: int, mode: str) -> ForgottenAll:
+        """Every hook forgets, each in its own transaction; a failure is reported, not raised."""
+        features: dict[str, Forgotten] = {}
+        failed: list[FeatureFailure] = []
+        for hook in self:
+            try:
+                features[hook.feature] = await hook.forget(user_id, mode)
+            except Exception as exc:
+                log.exception("privacy hook %r failed to forget a member", hook.feature)
+                failed.append(FeatureFailure(hook.feature, type(exc).__name__))
+        return ForgottenAll(mode=mode, features=features, failed=tuple(failed))
+
+    async def stored(self, user_id: int) -> tuple[dict[str, int], tuple[FeatureFailure, ...]]:
+        """feature → how many records ``forget`` would remove; and the features that failed."""
+        counts: dict[str, int] = {}
+        failed: list[FeatureFailure] = []
+        for hook in self:
+            try:
+                counts[hook.feature] = int(await hook.stored(user_id))
+            except Exception as exc:
+                log.exception("privacy hook %r failed to count a member's data", hook.feature)
+                failed.append(FeatureFailure(hook.feature, type(exc).__name__))
+        return counts, tuple(failed)
+
+
+# ------------------------------------------------------------------------------ records kept by /forget-me
+class AuditHook:
+    """The audit-log actions a member took (as a moderator).  ``/forget-me`` keeps them: the
+    log is the record of what was done, and its ``forget_me`` entry names nobody."""
+
+    feature = "audit"
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def describe(self, user_id: int) -> Mapping[str, Any]:
+        async with self.sessions() as session:
+            entries = await MemberRecordsRepository(session).audit_entries_by(user_id)
+        return {"audit_log_actions": [
+            {"at": iso(e.at), "action": e.action, "target_type": e.target_type, "target_id": e.target_id}
+            for e in entries
+        ]}
+
+    async def forget(self, user_id: int, mode: str) -> Forgotten:
+        async with self.sessions() as session:
+            kept = len(await MemberRecordsRepository(session).audit_entries_by(user_id))
+        return Forgotten(kept={"audit_log_actions": kept})
+
+    async def stored(self, user_id: int) -> int:
+        return 0  # nothing of it is removed
+
+
+class AnnouncementsHook:
+    """The announcements a member wrote (as a moderator).  ``/forget-me`` keeps them: they were
+    published in the network's name, not as the member's personal data."""
+
+    feature = "announcements"
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def describe(self, user_id: int) -> Mapping[str, Any]:
+        async with self.sessions() as session:
+            rows = await MemberRecordsRepository(session).announcements_by(user_id)
+        return {"announcements_written": [
+            {"announcement_id": a.announcement_id, "title": a.title, "status": a.status,
+             "created_at": iso(a.created_at)}
+            for a in rows
+        ]}
+
+    async def forget(self, user_id: int, mode: str) -> Forgotten:
+        async with self.sessions() as session:
+            kept = len(await MemberRecordsRepository(session).announcements_by(user_id))
+        return Forgotten(kept={"announcements_written": kept})
+
+    async def stored(self, user_id: int) -> int:
+        return 0
