@@ -313,3 +313,51 @@ async def test_forget_me_unlinks_in_unlink_mode_and_cancel_keeps_everything(worl
     async with sessions() as session:
         answers = list(await session.scalars(select(Answer)))
     assert [(a.user_id, a.member_type) for a in answers] == [(None, "collectivite")], "kept, but anonymous"
+
+
+# ------------------------------------------------------------------------------ /forget-me and live counts
+async def _open_poll_answered_by_both(world):
+    """An open poll (live counts, 30 s refresh window) answered by the French and the English
+    member; its public message, once the refresh has shown both answers."""
+    config = dataclasses.replace(world.env.bot.config,
+                                 polls=dataclasses.replace(world.env.bot.config.polls, refresh_seconds=30.0))
+    await world.env.bot.reconfigure(config)
+    await world.moderator.slash(world.fr, "poll create", question="Quel format pour la rencontre ?",
+                                options="Présentiel; En ligne")
+    message = world.fr.last_message
+    await world.member_fr.click(message, label="Présentiel")
+    await world.member_en.click(message, label="En ligne")
+    await world.env.advance_time(90)
+    return message
+
+
+def _live_text(world, message) -> str:
+    return embed_text(next(m for m in world.fr.history() if m.id == message.id))
+
+
+async def test_forget_me_removes_the_answers_from_the_live_counts_of_an_open_poll(world, sessions):
+    message = await _open_poll_answered_by_both(world)
+    before = _live_text(world, message)
+    assert "2 réponses" in before
+
+    asked = await world.member_fr.slash(world.fr, "forget-me")
+    done = await world.member_fr.click(asked.response, label="Oui, m’oublier")
+    assert "C’est fait" in embed_text(done.response)
+    await world.env.advance_time(90)  # the debounced refresh
+    after = _live_text(world, message)
+    assert "1 réponse" in after and "2 réponses" not in after, "the forgotten member's answer no longer counts"
+    async with sessions() as session:
+        assert [a.user_id for a in await session.scalars(select(Answer))] == [world.member_en.id]
+
+
+async def test_forget_me_in_unlink_mode_keeps_counting_the_answers(world, sessions):
+    message = await _open_poll_answered_by_both(world)
+    config = dataclasses.replace(world.env.bot.config,
+                                 privacy=dataclasses.replace(world.env.bot.config.privacy, forget_mode="unlink"))
+    await world.env.bot.reconfigure(config)
+    asked = await world.member_fr.slash(world.fr, "forget-me")
+    await world.member_fr.click(asked.response, label="Oui, m’oublier")
+    await world.env.advance_time(90)
+    assert "2 réponses" in _live_text(world, message), "unlinked answers still count, anonymously"
+    async with sessions() as session:
+        assert sorted(a.user_id or 0 for a in await session.scalars(select(Answer))) == [0, world.member_en.id]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from cogs.polls.commands import Polls
 from cogs.polls.components import DYNAMIC_ITEMS
+from cogs.polls.privacy import PollsPrivacy
 
 if TYPE_CHECKING:
     from bot.client import ReseauBot
@@ -21,3 +22,4 @@ __all__ = ["DYNAMIC_ITEMS", "Polls", "setup"]
 async def setup(bot: ReseauBot) -> None:
     bot.add_dynamic_items(*DYNAMIC_ITEMS)
     await bot.add_cog(Polls(bot))
+    await bot.add_cog(PollsPrivacy(bot))  # forget-me refreshes the polls the member answered
