@@ -32,6 +32,7 @@ from bot.config import Config
 from bot.i18n import Catalogue, lang_of
 from bot.posting import GatewaySender
 from bot.services.container import Services, http_client_for
+from bot.services.schedule import Reconciled, Schedule
 from storage import models
 from storage.repositories import ChannelRepository, StateRepository
 
@@ -128,6 +129,7 @@ class ReseauBot(commands.Bot):
         self.services = services
         services.attach_sender(GatewaySender(self), rate=GATEWAY_RATE)
         self.scheduler = scheduler or AsyncIOScheduler(timezone=config.tz)
+        self.schedule = Schedule(self.scheduler, services, track=lambda coro, name: self.track(coro, name=name))
         self.extension_names = extensions
         self.dispose_engine_on_close = dispose_engine_on_close
         self.commands_synced = False
@@ -186,8 +188,6 @@ class ReseauBot(commands.Bot):
         for name in self.extension_names:
             await self.load_extension(name)
         await self._mirror_channels()
-        for hook in self._startup_hooks():
-            await hook()
         if not self.scheduler.running:
             self.scheduler.start()
         await self.sync_commands_if_changed(force=self.force_sync)
@@ -211,17 +211,21 @@ class ReseauBot(commands.Bot):
         """Apply a new configuration (network channels, schedule…) without reconnecting."""
         self.services.configure(config)
         await self._mirror_channels()
-        for hook in self._startup_hooks():
-            await hook()
+        # the schedule follows (the monthly cron); catching up needs the gateway
+        await self.reconcile_jobs(catch_up=self.is_ready())
+        if self.is_ready():
+            self.dispatch("schedule_reconciled")
 
-    def _startup_hooks(self) -> list[Callable[[], Awaitable[None]]]:
-        """Cogs may define ``async def on_bot_setup(self)`` to reconcile their jobs from the DB."""
-        hooks = []
-        for cog in self.cogs.values():
-            hook = getattr(cog, "on_bot_setup", None)
-            if hook is not None:
-                hooks.append(hook)
-        return hooks
+    async def reconcile_jobs(self, *features: str, catch_up: bool = True) -> Reconciled:
+        """The one reconciler: every declared feature's jobs (or those of ``features``) rebuilt
+        from the database, stale ones dropped, overdue work run once (``catch_up``)."""
+        return await self.schedule.reconcile(*features, catch_up=catch_up)
+
+    async def _reconcile_when_ready(self) -> None:
+        try:
+            await self.reconcile_jobs()
+        finally:
+            self.dispatch("schedule_reconciled")
 
     async def command_payload_hash(self) -> str:
         translator = self.tree.translator
@@ -251,6 +255,8 @@ class ReseauBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) to %d guild(s)", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+        # Tracked rather than awaited in setup_hook: the catch-up posts, so it waits for the gateway.
+        self.track(self._reconcile_when_ready(), name="schedule-reconcile")
 
     async def close(self) -> None:
         if self._closing:

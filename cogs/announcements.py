@@ -1,9 +1,12 @@
 """/announce (fr /annonce): new (modal → preview → publish now / schedule / cancel), list, cancel.
 
-A scheduled announcement is a database row; the scheduler holds one date job per row
-(``announcement-<id>``), rebuilt from the rows in ``on_bot_setup``, so schedules survive a
-restart.  The job re-checks the row (still ``scheduled``) before posting, so a cancelled one or
-a second run posts nothing.  Announcements are crossposted in announcement (news) channels.
+A scheduled announcement is a database row; the cog declares the announcements' jobs
+(``bot.services.announcements.feature``: ``announcement-publish-<id>`` at its time, or
+``announcement-miss-<id>`` when it is too late) with what they do here, and the bot's one
+reconciler rebuilds them from the rows — at start-up, so schedules survive a restart, and after
+each schedule or cancel.  The job re-checks the row (still ``scheduled``) before posting, so a
+cancelled one or a second run posts nothing.  Announcements are crossposted in announcement
+(news) channels.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import discord
-from apscheduler.triggers.date import DateTrigger
 from discord import app_commands
 from discord.ext import commands
 
@@ -32,9 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("reseau.announcements")
 
-# A scheduled announcement whose time passed while the bot was down is still posted within
-# this delay; later than that it is marked "missed" and the moderators are told (stale news).
-LATE_GRACE = timedelta(hours=6)
 
 
 def _summary(bot: ReseauBot, lang: str, outcome: service.AnnouncementOutcome) -> str:
@@ -94,7 +93,7 @@ class ScheduleModal(ReportingModal):
             self.bot.sessions, self.announcement_id, when=when, now=self.bot.clock(), actor_id=interaction.user.id,
             guild_id=interaction.guild_id, channel_id=interaction.channel_id,
         )
-        cog.add_job(announcement)
+        await cog.reschedule()
         text_ = self.bot.t(
             "announce.scheduled", self.lang, id=announcement.id,
             when=when.astimezone(self.bot.config.tz).strftime("%Y-%m-%d %H:%M"), tz=self.bot.config.bot.timezone,
@@ -131,6 +130,7 @@ class AnnounceButton(ActionButton, template=r"rb:announce:(?P<action>publish|sch
                     bot.sessions, self.record_id, actor_id=interaction.user.id,
                     guild_id=interaction.guild_id, channel_id=interaction.channel_id,
                 )
+                await cog.reschedule()
                 await interaction.response.edit_message(
                     content=bot.t("announce.cancelled", lang, id=announcement.id), embeds=[], view=None
                 )
@@ -151,67 +151,35 @@ class Announcements(commands.Cog):
 
     def __init__(self, bot: ReseauBot) -> None:
         self.bot = bot
-        self._late: list[service.Reconciliation] = []  # found at start-up, handled once READY
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(AnnounceButton)
+        self.bot.schedule.declare(service.feature(publish=self.run_scheduled, missed=self.run_missed))
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(AnnounceButton)
-        for job in self.bot.scheduler.get_jobs():
-            if job.id.startswith("announcement-"):
-                job.remove()
+        self.bot.schedule.withdraw(service.FEATURE)
 
     # ---------------------------------------------------------------- scheduler
-    async def on_bot_setup(self) -> None:
-        """Rebuild the date jobs from the rows; post the late ones (within LATE_GRACE) once the
-        gateway is ready; mark the hopelessly late ones missed and tell the moderators."""
-        result = await service.reconcile(self.bot.sessions, now=self.bot.clock(), grace=LATE_GRACE)
-        wanted = {service.job_id(a.id) for a in result.upcoming}
-        for job in self.bot.scheduler.get_jobs():
-            if job.id.startswith("announcement-") and job.id not in wanted:
-                job.remove()
-        for announcement in result.upcoming:
-            self.add_job(announcement)
-        if result.due or result.missed:
-            self._late.append(result)
-            if self.bot.is_ready():
-                self.bot.track(self._after_ready(), name="announcements-startup")
+    async def reschedule(self) -> None:
+        """After a schedule or a cancel: the announcements' jobs rebuilt from the rows."""
+        await self.bot.reconcile_jobs(service.FEATURE, catch_up=False)
 
-    @commands.Cog.listener()
-    async def on_ready(self) -> None:
-        if self._late:
-            self.bot.track(self._after_ready(), name="announcements-startup")
-
-    async def _after_ready(self) -> None:
-        while self._late:
-            await self._post_late(self._late.pop(0))
-
-    async def _post_late(self, result: service.Reconciliation) -> None:
-        for announcement in result.due:
-            await self.run_scheduled(announcement.id)
+    async def run_missed(self, announcement_id: int) -> None:
+        """Too late to post (the bot was down past its time and the grace): mark it missed and
+        tell the moderators."""
+        announcement = await service.mark_missed(self.bot.sessions, announcement_id)
         publisher = self.bot.services.publisher
-        for announcement in result.missed:
-            if not publisher.modlog_channel_id:
-                continue
-            when = announcement.scheduled_at.astimezone(self.bot.config.tz).strftime("%Y-%m-%d %H:%M")
-            try:
-                await publisher.sender.notify(publisher.modlog_channel_id, self.bot.t(
-                    "announce.missed", self.bot.config.bot.language, id=announcement.id,
-                    title=announcement.title, when=when,
-                ))
-            except Exception:
-                log.exception("could not report missed announcement %d", announcement.id)
-
-    def add_job(self, announcement: models.Announcement) -> None:
-        self.bot.scheduler.add_job(
-            self._announcement_job, trigger=DateTrigger(run_date=announcement.scheduled_at), args=[announcement.id],
-            id=service.job_id(announcement.id), name=f"announcement {announcement.id}", replace_existing=True,
-            misfire_grace_time=int(LATE_GRACE.total_seconds()),
-        )
-
-    async def _announcement_job(self, announcement_id: int) -> None:
-        await self.bot.track(self.run_scheduled(announcement_id), name=f"announcement-{announcement_id}")
+        if announcement is None or not publisher.modlog_channel_id:
+            return
+        when = announcement.scheduled_at.astimezone(self.bot.config.tz).strftime("%Y-%m-%d %H:%M")
+        try:
+            await publisher.sender.notify(publisher.modlog_channel_id, self.bot.t(
+                "announce.missed", self.bot.config.bot.language, id=announcement.id,
+                title=announcement.title, when=when,
+            ))
+        except Exception:
+            log.exception("could not report missed announcement %d", announcement.id)
 
     async def run_scheduled(self, announcement_id: int, now: datetime | None = None) -> service.AnnouncementOutcome | None:
         """The date job's body: post the announcement if it is still scheduled."""
@@ -280,9 +248,7 @@ class Announcements(commands.Cog):
             self.bot.sessions, id, actor_id=interaction.user.id, guild_id=interaction.guild_id,
             channel_id=interaction.channel_id,
         )
-        job = self.bot.scheduler.get_job(service.job_id(id))
-        if job is not None:
-            job.remove()
+        await self.reschedule()
         await interaction.response.send_message(self.bot.t("announce.cancelled", lang, id=announcement.id), ephemeral=True)
 
 

@@ -1,9 +1,11 @@
 """/extract (fr /extrait): preview, publish, queue, skip — and the monthly slot.
 
-The slot is an APScheduler cron job (``monthly-extract``) built from ``schedule.extract_cron``
-in ``bot.timezone``; it and the start-up catch-up call :meth:`Extracts.run_monthly_slot`, which
-is idempotent per month (see ``bot.services.extracts``).  After the gateway is ready the cog
-also resumes any pending delivery (a fan-out interrupted by a crash or a restart).
+The slot is an APScheduler cron job (``extract-slot-monthly``) built from
+``schedule.extract_cron`` in ``bot.timezone``: the cog declares it
+(``bot.services.extracts.feature``) with :meth:`Extracts.run_monthly_slot` and the catch-up
+:meth:`Extracts.catch_up`, both idempotent per month, and the bot's one reconciler builds it and
+catches up a missed slot.  Once that is done (``schedule_reconciled``) the cog resumes any
+pending delivery (a fan-out interrupted by a crash or a restart) and posts due follow-ups.
 """
 
 from __future__ import annotations
@@ -104,37 +106,25 @@ class Extracts(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ExtractButton)
+        self.bot.schedule.declare(service.feature(slot=self.run_monthly_slot, catch_up=self.catch_up))
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(ExtractButton)
-        if self.bot.scheduler.get_job(service.JOB_ID):
-            self.bot.scheduler.remove_job(service.JOB_ID)
+        self.bot.schedule.withdraw(service.FEATURE)
 
     # ---------------------------------------------------------------- start-up and schedule
-    async def on_bot_setup(self) -> None:
-        """Called at start-up and after a reconfigure: (re)build the cron job, then, once the
-        gateway is ready, catch up a missed slot and resume interrupted deliveries."""
-        config = self.bot.config
-        self.bot.scheduler.add_job(
-            self._slot_job, trigger=service.extract_trigger(config), id=service.JOB_ID, name="monthly extract",
-            replace_existing=True, coalesce=True, max_instances=1,
-            misfire_grace_time=max(60, config.schedule.catch_up_days * 86400),
-        )
-        if self.bot.is_ready():  # a reconfigure: the gateway is already there
-            self.bot.track(self._after_ready(), name="extracts-startup")
-
     @commands.Cog.listener()
-    async def on_ready(self) -> None:
-        # Not a task waiting for READY from on_bot_setup: close() waits for tracked tasks, and
-        # one stuck before READY (sync-commands, a failed connection) would hold it 30 s.
+    async def on_schedule_reconciled(self) -> None:
+        """The jobs are rebuilt and a missed slot caught up (when the gateway is ready, after a
+        reconfigure): resume interrupted deliveries and post due follow-ups.  Not a task waiting
+        for READY: close() waits for tracked tasks, and one stuck before READY would hold it 30 s."""
         self.bot.track(self._after_ready(), name="extracts-startup")
 
     async def _after_ready(self) -> None:
         try:
-            await self.catch_up()
             await self.bot.services.publisher.deliver()
         except Exception:
-            log.exception("start-up catch-up / resume of deliveries failed")
+            log.exception("start-up resume of deliveries failed")
         await self.post_followups()  # also those of posts made meanwhile by `extracts publish`
 
     async def post_followups(self) -> int:
@@ -164,9 +154,6 @@ class Extracts(commands.Cog):
                     log.exception("could not post the follow-up question of extract %d in channel %d",
                                   item.extract_id, item.channel_id)
         return posted
-
-    async def _slot_job(self) -> None:
-        await self.bot.track(self.run_monthly_slot(), name="monthly-extract")
 
     async def run_monthly_slot(self, now: datetime | None = None) -> service.PublishOutcome | None:
         """The cron job's body: publish the slot's month once (``now`` defaults to the bot's clock)."""

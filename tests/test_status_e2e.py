@@ -54,6 +54,7 @@ async def test_status_says_what_is_planned_in_french_words(world, sessions):
     text = embed_text(result.response)
     assert "2 salons du réseau sur ce serveur" in text
     assert "monthly-extract" not in text and "poll-close" not in text and "announcement-" not in text
+    assert not any(job_id in text for job_id in world.env.bot.schedule.job_ids())
 
 
 async def test_status_in_english_for_an_english_moderator(world, sessions):

@@ -1,6 +1,10 @@
 """Moderators' announcements: draft → publish now, or schedule (a row the scheduler follows),
 or cancel.  Discord-free.
 
+A scheduled announcement is one job of the reconciler (:func:`feature`): ``announcement-publish-<id>``
+at its time, or — when the bot was down past its time and ``grace`` — ``announcement-miss-<id>``,
+which marks it ``missed`` (stale news is not posted) and tells the moderators.
+
 An announcement goes to every enabled network channel, or to one channel; its optional role
 is mentioned in the channels of the server it was written on.  Every status change is a
 guarded transition (``draft``/``scheduled`` → ``published``/``cancelled``), so a second click
@@ -10,15 +14,20 @@ or a second scheduler run changes nothing.  Scheduled times are typed in ``bot.t
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services.delivery import DeliveryReport, Publisher, write_deliveries
+from bot.services.schedule import Feature, JobSpec
+from bot.services.schedule import job_id as make_job_id
 from storage import models
 from storage.repositories import AnnouncementRepository, AuditRepository, ChannelRepository
 from storage.repositories.extracts import (
@@ -29,6 +38,9 @@ from storage.repositories.extracts import (
     ANNOUNCEMENT_SCHEDULED,
 )
 
+if TYPE_CHECKING:
+    from bot.services.container import Services
+
 TITLE_MAX = 256
 BODY_MAX = 4000
 LINK_MAX = 1000
@@ -36,8 +48,20 @@ _WHEN = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})[ T]+(\d{1,2}):(\d{2})\s*$")
 _HTTP = re.compile(r"^https?://[^\s/]+\S*$", re.IGNORECASE)
 
 
+FEATURE = "announcement"
+# A scheduled announcement whose time passed while the bot was down is still posted within
+# this delay; later than that it is marked "missed" and the moderators are told (stale news).
+LATE_GRACE = timedelta(hours=6)
+
+
 def job_id(announcement_id: int) -> str:
-    return f"announcement-{announcement_id}"
+    """The job that publishes a scheduled announcement at its time."""
+    return make_job_id(FEATURE, "publish", announcement_id)
+
+
+def missed_job_id(announcement_id: int) -> str:
+    """The catch-up that marks a hopelessly late announcement missed."""
+    return make_job_id(FEATURE, "miss", announcement_id)
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,12 +292,72 @@ async def reconcile(
                 result.upcoming.append(announcement)
             elif now - when <= grace:
                 result.due.append(announcement)
-            elif await repo.transition(announcement.id, (ANNOUNCEMENT_SCHEDULED,), ANNOUNCEMENT_MISSED):
-                announcement.status = ANNOUNCEMENT_MISSED
-                AuditRepository(session).record(
-                    "announcement.missed", actor_id=None, target_type="announcement",
-                    target_id=announcement.id, guild_id=announcement.guild_id,
-                    details={"at": when.isoformat(), "title": announcement.title[:100]},
-                )
+            elif await _mark_missed(session, announcement):
                 result.missed.append(announcement)
     return result
+
+
+async def _mark_missed(session: AsyncSession, announcement: models.Announcement) -> bool:
+    """``scheduled`` → ``missed`` (audited); False if it was not scheduled any more."""
+    if not await AnnouncementRepository(session).transition(
+        announcement.id, (ANNOUNCEMENT_SCHEDULED,), ANNOUNCEMENT_MISSED
+    ):
+        return False
+    announcement.status = ANNOUNCEMENT_MISSED
+    AuditRepository(session).record(
+        "announcement.missed", actor_id=None, target_type="announcement",
+        target_id=announcement.id, guild_id=announcement.guild_id,
+        details={"at": announcement.scheduled_at.isoformat() if announcement.scheduled_at else None,
+                 "title": announcement.title[:100]},
+    )
+    return True
+
+
+async def mark_missed(
+    sessions: async_sessionmaker[AsyncSession], announcement_id: int
+) -> models.Announcement | None:
+    """Mark a scheduled announcement missed (once: None if it is not scheduled any more)."""
+    async with sessions.begin() as session:
+        announcement = await AnnouncementRepository(session).get(announcement_id)
+        if announcement is None or not await _mark_missed(session, announcement):
+            return None
+    return announcement
+
+
+# --------------------------------------------------------------------------------------------
+# Schedule
+
+
+def late(announcement: models.Announcement, now: datetime, grace: timedelta) -> bool:
+    """Its time passed more than ``grace`` ago: too late to post."""
+    return announcement.scheduled_at is not None and now - announcement.scheduled_at > grace
+
+
+def feature(
+    *,
+    publish: Callable[[int], Awaitable[object]],
+    missed: Callable[[int], Awaitable[object]],
+    grace: timedelta = LATE_GRACE,
+) -> Feature:
+    """The announcements' declaration: each ``scheduled`` row is published at its time by
+    ``publish(id)`` (still within ``grace`` when the bot was down), or, later than that, handed
+    to ``missed(id)`` (which calls :func:`mark_missed` and tells the moderators)."""
+
+    async def plan(services: Services, now: datetime) -> list[JobSpec]:
+        specs = []
+        for announcement in await list_scheduled(services.sessions):
+            if announcement.scheduled_at is None:
+                continue
+            if late(announcement, now, grace):
+                specs.append(JobSpec(
+                    missed_job_id(announcement.id), announcement.scheduled_at,
+                    functools.partial(missed, announcement.id),
+                ))
+            else:
+                specs.append(JobSpec(
+                    job_id(announcement.id), announcement.scheduled_at,
+                    functools.partial(publish, announcement.id), grace=grace,
+                ))
+        return specs
+
+    return Feature(FEATURE, plan)

@@ -30,16 +30,19 @@ The monthly slot
     command line while the bot runs) does nothing.  A slot that finds nothing to post leaves its
     month open.  At start-up, :func:`catch_up` runs the last slot before now if it is within
     ``schedule.catch_up_days`` and its month was not handled.
+
+    For the reconciler (:func:`feature`) the slot is the cron job ``extract-slot-monthly``, and a
+    missed slot of an unhandled month the catch-up ``extract-catchup-<month>``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -51,6 +54,8 @@ from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services.delivery import DeliveryReport, Publisher, write_deliveries
 from bot.services.extract_sources import ExtractDraft, parse_path
 from bot.services.fetch import load_url
+from bot.services.schedule import Feature, JobSpec
+from bot.services.schedule import job_id as make_job_id
 from storage import models
 from storage.repositories import (
     AuditRepository,
@@ -68,8 +73,12 @@ from storage.repositories.extracts import (
     EXTRACT_SKIPPED,
 )
 
+if TYPE_CHECKING:
+    from bot.services.container import Services
+
 SLOT_STATE_KEY = "extracts.last_slot_month"
-JOB_ID = "monthly-extract"
+FEATURE = "extract"
+JOB_ID = make_job_id(FEATURE, "slot", "monthly")  # the monthly cron job
 _URL = re.compile(r"^https?://", re.IGNORECASE)
 
 
@@ -557,6 +566,41 @@ async def catch_up(
     if slot is None:
         return None
     return await run_slot(sessions, publisher, month=month_of(slot, config.tz), now=now, trigger="catch-up")
+
+
+def catch_up_job_id(month: str) -> str:
+    return make_job_id(FEATURE, "catchup", month)
+
+
+def slot_grace(config: Config) -> timedelta:
+    """How late APScheduler may still run the slot (a suspended machine, a busy loop)."""
+    return timedelta(seconds=max(60, config.schedule.catch_up_days * 86400))
+
+
+async def missed_slot(sessions: async_sessionmaker[AsyncSession], config: Config, now: datetime) -> datetime | None:
+    """The last slot within ``catch_up_days`` whose month is not handled yet (what
+    :func:`catch_up` would run), or None."""
+    slot = last_slot(config, now, within=timedelta(days=config.schedule.catch_up_days))
+    if slot is None:
+        return None
+    done = await last_handled_month(sessions)
+    return slot if done is None or done < month_of(slot, config.tz) else None
+
+
+def feature(*, slot: Callable[[], Awaitable[object]], catch_up: Callable[[], Awaitable[object]]) -> Feature:
+    """The extracts' declaration: the monthly cron (``schedule.extract_cron`` in ``bot.timezone``)
+    runs ``slot()``; a missed slot of a month not handled yet is caught up by ``catch_up()``
+    (both idempotent per month: :func:`run_slot`)."""
+
+    async def plan(services: Services, now: datetime) -> list[JobSpec]:
+        config = services.config
+        specs = [JobSpec(JOB_ID, extract_trigger(config), slot, grace=slot_grace(config))]
+        missed = await missed_slot(services.sessions, config, now)
+        if missed is not None:
+            specs.append(JobSpec(catch_up_job_id(month_of(missed, config.tz)), missed, catch_up))
+        return specs
+
+    return Feature(FEATURE, plan)
 
 
 def format_local(when: datetime, tz: ZoneInfo) -> str:

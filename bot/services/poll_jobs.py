@@ -2,39 +2,41 @@
 what start-up must catch up (polls whose deadline passed, reminders that are late), who a
 reminder pings, and how Discord's list of a native poll's voters is read.
 
-Pure functions over a poll's plain view (``bot.services.polls.PollView``): the Discord cog
-(``cogs/polls/jobs.py``) applies them, and so can any other front end or a scheduler reconciler.
-
-Job ids are defined here once: ``poll-close-<poll id>`` and ``poll-remind-<poll id>``.
+Pure functions over a poll's plain view (``bot.services.polls.PollView``), and the polls'
+declaration for the reconciler (:func:`feature`, ids ``poll-close-<poll id>`` and
+``poll-remind-<poll id>`` from ``bot.services.schedule.job_id``): the Discord cog
+(``cogs/polls/jobs.py``) hands in what closing and reminding do.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
+from bot.services.schedule import Feature, JobSpec, job_id, parse_job_id
+
 if TYPE_CHECKING:
+    from bot.services.container import Services
     from bot.services.polls import PollView
 
-CLOSE_JOB_PREFIX = "poll-close-"
-REMIND_JOB_PREFIX = "poll-remind-"
-JOB_PREFIXES = (CLOSE_JOB_PREFIX, REMIND_JOB_PREFIX)
-
+FEATURE = "poll"
 JobAction = Literal["close", "remind"]
 
 
 def close_job_id(poll_id: int) -> str:
-    return f"{CLOSE_JOB_PREFIX}{poll_id}"
+    return job_id(FEATURE, "close", poll_id)
 
 
 def remind_job_id(poll_id: int) -> str:
-    return f"{REMIND_JOB_PREFIX}{poll_id}"
+    return job_id(FEATURE, "remind", poll_id)
 
 
-def is_poll_job(job_id: str) -> bool:
-    return job_id.startswith(JOB_PREFIXES)
+def is_poll_job(job_id_: str) -> bool:
+    parsed = parse_job_id(job_id_)
+    return parsed is not None and parsed.feature == FEATURE
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,37 @@ def plan_startup(open_polls: Iterable[PollView], now: datetime) -> StartupPlan:
         if reminder_late(poll, now):
             late.append(poll.id)
     return StartupPlan(tuple(jobs), tuple(overdue), tuple(late))
+
+
+# ------------------------------------------------------------------------------ the declaration
+PollRun = Callable[[int], Awaitable[object]]
+
+
+def specs_for(poll: PollView, now: datetime, *, close: PollRun, remind: PollRun) -> list[JobSpec]:
+    """What an open poll needs, overdue work included (the reconciler runs it): its closing at
+    the deadline, and its reminder while pending — unless the deadline has passed (closing
+    makes a late reminder pointless)."""
+    if not poll.is_open:
+        return []
+    specs = []
+    if poll.deadline_at is not None:
+        specs.append(JobSpec(close_job_id(poll.id), poll.deadline_at, functools.partial(close, poll.id)))
+    if reminder_pending(poll) and not deadline_passed(poll, now):
+        specs.append(JobSpec(remind_job_id(poll.id), poll.reminder_at, functools.partial(remind, poll.id)))  # type: ignore[arg-type]
+    return specs
+
+
+def feature(*, close: PollRun, remind: PollRun) -> Feature:
+    """The polls' declaration: ``close(poll_id)`` and ``remind(poll_id)`` are the idempotent
+    deadline and reminder jobs (the cog's ``run_deadline`` / ``run_reminder``)."""
+
+    async def plan(services: Services, now: datetime) -> list[JobSpec]:
+        return [
+            spec for poll in await services.polls.open_polls()
+            for spec in specs_for(poll, now, close=close, remind=remind)
+        ]
+
+    return Feature(FEATURE, plan)
 
 
 # ------------------------------------------------------------------------------ reminders

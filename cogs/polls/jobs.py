@@ -1,10 +1,12 @@
 """A poll's work in time: its deadline and reminder jobs, closing, and the debounced refresh of
 its live counts.
 
-* Deadlines and reminders are APScheduler ``date`` jobs (ids from ``bot.services.poll_jobs``:
-  ``poll-close-<id>``, ``poll-remind-<id>``) rebuilt from the database by :meth:`reconcile` at
-  start-up; polls whose deadline passed while the bot was down are closed there and late
-  reminders sent (the rules: ``poll_jobs.plan_startup``).  Every job is idempotent.
+* Deadlines and reminders are APScheduler ``date`` jobs (``poll-close-<id>``,
+  ``poll-remind-<id>``) declared by ``bot.services.poll_jobs.feature`` with this object's
+  :meth:`run_deadline` and :meth:`run_reminder`; the bot's one reconciler
+  (``bot.services.schedule``) rebuilds them from the database when the gateway is ready, closes
+  the polls whose deadline passed while the bot was down and sends late reminders.  Every job is
+  idempotent.
 * The public message's live counts are refreshed by one debounced task per poll: the first vote
   edits at once, later votes within ``polls.refresh_seconds`` are coalesced into one edit.
 """
@@ -16,7 +18,6 @@ import logging
 from typing import TYPE_CHECKING
 
 import discord
-from apscheduler.jobstores.base import JobLookupError
 
 import cogs.polls.render as render
 from bot.errors import NotFound
@@ -25,6 +26,7 @@ from bot.services import poll_jobs
 if TYPE_CHECKING:
     from bot.client import ReseauBot
     from bot.services.polls import PollService, PollView
+    from bot.services.schedule import JobSpec
     from cogs.polls.messages import PollMessages
 
 log = logging.getLogger("cogs.polls")
@@ -39,60 +41,28 @@ class PollJobs:
         self.messages = messages
         self._dirty: set[int] = set()
         self._refreshing: dict[int, asyncio.Task[None]] = {}
+        # the polls' jobs, declared once: the reconciler reads the open polls, these do the work
+        bot.schedule.declare(poll_jobs.feature(close=self.run_deadline, remind=self.run_reminder))
 
     # ------------------------------------------------------------------ scheduling
+    def _specs(self, poll: PollView) -> list[JobSpec]:
+        return poll_jobs.specs_for(poll, self.bot.clock(), close=self.run_deadline, remind=self.run_reminder)
+
     async def reconcile(self) -> None:
-        """Rebuild the poll jobs from the database, drop stale ones, close the polls whose
-        deadline passed while the bot was down and send missed reminders."""
-        plan = poll_jobs.plan_startup(await self.service.open_polls(), self.bot.clock())
-        for job in plan.jobs:
-            self._add(job)
-        for job in self.bot.scheduler.get_jobs():
-            if poll_jobs.is_poll_job(job.id) and job.id not in plan.job_ids:
-                job.remove()
-        for poll_id in plan.overdue:
-            await self.run_deadline(poll_id)
-        for poll_id in plan.late_reminders:
-            await self.run_reminder(poll_id)
+        """Rebuild the poll jobs from the database (the bot's one reconciler, polls only): drop
+        stale ones, close the polls whose deadline passed and send missed reminders."""
+        await self.bot.reconcile_jobs(poll_jobs.FEATURE)
 
     def schedule(self, poll: PollView) -> set[str]:
-        """``date`` jobs for the poll's deadline and reminder; returns their ids."""
-        return {self._add(job) for job in poll_jobs.jobs_for(poll, self.bot.clock())}
-
-    def _add(self, job: poll_jobs.PollJob) -> str:
-        """One idempotent ``date`` job (replaced if it exists; run late rather than never)."""
-        func = self._deadline_job if job.action == "close" else self._reminder_job
-        self.bot.scheduler.add_job(
-            func,
-            "date",
-            run_date=job.run_at,
-            args=[job.poll_id],
-            id=job.job_id,
-            replace_existing=True,
-            misfire_grace_time=None,
-            coalesce=True,
-        )
-        return job.job_id
+        """``date`` jobs for a poll just written (its deadline and reminder); returns their ids."""
+        return set(self.bot.schedule.put(self._specs(poll)))
 
     def unschedule(self, poll_id: int) -> None:
-        for job_id in (poll_jobs.close_job_id(poll_id), poll_jobs.remind_job_id(poll_id)):
-            try:
-                self.bot.scheduler.remove_job(job_id)
-            except JobLookupError:
-                pass
+        self.bot.schedule.remove(poll_jobs.FEATURE, poll_id)
 
     def drop_all(self) -> None:
-        """Jobs point at this object's methods: drop them (a reload rebuilds them from the DB)."""
-        for job in self.bot.scheduler.get_jobs():
-            if poll_jobs.is_poll_job(job.id):
-                job.remove()
-
-    async def _deadline_job(self, poll_id: int) -> None:
-        # tracked, so that ReseauBot.close() lets a closing in progress finish
-        await self.bot.track(self.run_deadline(poll_id), name=poll_jobs.close_job_id(poll_id))
-
-    async def _reminder_job(self, poll_id: int) -> None:
-        await self.bot.track(self.run_reminder(poll_id), name=poll_jobs.remind_job_id(poll_id))
+        """Jobs point at this object's methods: drop them (a reload declares them again)."""
+        self.bot.schedule.withdraw(poll_jobs.FEATURE)
 
     # ------------------------------------------------------------------ closing
     async def close(

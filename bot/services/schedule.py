@@ -1,0 +1,288 @@
+"""Scheduled work, rebuilt from the database: one job-id scheme, the features' declarations, and
+the one reconciler.  Discord-free.
+
+Job ids
+    ``<feature>-<action>-<key>``: ``poll-close-12``, ``poll-remind-12``,
+    ``announcement-publish-5``, ``announcement-miss-5``, ``extract-slot-monthly``,
+    ``extract-catchup-2026-11``.  Built by :func:`job_id` and read back by :func:`parse_job_id`
+    — nowhere else.  (Hyphens rather than the custom_id's colons: the poll ids were already
+    ``poll-close-<id>``, and tests, logs and runbooks name them.)
+
+Declarations
+    A feature is a name and an async ``plan(services, now)`` that reads its rows and returns
+    the :class:`JobSpec` each of them needs: an id, when (a UTC ``datetime`` for one run, or an
+    APScheduler trigger such as the monthly cron) and what to ``run`` — a no-argument coroutine
+    function handed in by whoever can do the work (the Discord cog posts a poll's closing; a
+    test may hand in a recorder).  ``plan`` only reads: what a job does is in ``run``, and every
+    ``run`` is idempotent (it re-reads its row), so running one twice changes nothing.
+
+The reconciler
+    :meth:`Schedule.reconcile` asks every declared feature (or the named ones) for its specs,
+    puts the jobs whose time is ahead into the scheduler (replacing any of the same id), removes
+    the feature's jobs that no spec asks for any more (a closed poll, a cancelled announcement),
+    and — the catch-up — runs once, oldest first, the specs whose time has passed (a deadline
+    passed while the bot was down, a late reminder, a late announcement).  The runs change the
+    rows, so the next reconcile does not find them again.  The bot calls it when the gateway is
+    ready (and on a reconfigure); a feature calls it after each change of its rows, with
+    ``catch_up=False`` (the change's own jobs are rebuilt; catching up is the start-up's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.date import DateTrigger
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.base import BaseScheduler
+
+    from bot.services.container import Services
+
+__all__ = ["Feature", "JobId", "JobSpec", "Reconciled", "Schedule", "job_id", "parse_job_id"]
+
+log = logging.getLogger("reseau.schedule")
+
+_WORD = re.compile(r"^[a-z]+$")  # a feature or an action: no separator inside
+_KEY = re.compile(r"^[A-Za-z0-9_.:-]+$")
+SEPARATOR = "-"
+
+
+# --------------------------------------------------------------------------------------------
+# Ids
+
+
+@dataclass(frozen=True)
+class JobId:
+    """``<feature>-<action>-<key>``; the key may itself hold hyphens (``2026-11``)."""
+
+    feature: str
+    action: str
+    key: str
+
+    def __post_init__(self) -> None:
+        if not _WORD.match(self.feature) or not _WORD.match(self.action) or not _KEY.match(self.key):
+            raise ValueError(f"not a job id: {self.feature!r}, {self.action!r}, {self.key!r}")
+
+    def __str__(self) -> str:
+        return SEPARATOR.join((self.feature, self.action, self.key))
+
+
+def job_id(feature: str, action: str, key: object) -> str:
+    """The id of ``feature``'s ``action`` job for ``key`` (a record id, a month…)."""
+    return str(JobId(feature, action, str(key)))
+
+
+def parse_job_id(text: str) -> JobId | None:
+    """The parts of an id built by :func:`job_id`; None for any other id."""
+    parts = text.split(SEPARATOR, 2)
+    if len(parts) != 3:
+        return None
+    try:
+        return JobId(*parts)
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Declarations
+
+Run = Callable[[], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job a row needs.  ``grace``: how late APScheduler may still start it (None: however
+    late).  A spec whose ``when`` is a passed ``datetime`` is overdue: the reconciler runs it."""
+
+    id: str
+    when: datetime | BaseTrigger
+    run: Run = field(compare=False)
+    grace: timedelta | None = None
+
+    def due(self, now: datetime) -> bool:
+        return isinstance(self.when, datetime) and self.when <= now
+
+    @property
+    def feature(self) -> str:
+        parsed = parse_job_id(self.id)
+        if parsed is None:
+            raise ValueError(f"{self.id!r} is not built by schedule.job_id")
+        return parsed.feature
+
+
+Plan = Callable[["Services", datetime], Awaitable[Iterable[JobSpec]]]
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A feature's declaration: its name (the ids' first part) and how its rows become specs."""
+
+    name: str
+    plan: Plan
+
+
+@dataclass
+class Reconciled:
+    """What one :meth:`Schedule.reconcile` did, by job id."""
+
+    scheduled: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    caught_up: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+Track = Callable[[Coroutine[Any, Any, Any], str], Awaitable[Any]]
+
+
+# --------------------------------------------------------------------------------------------
+# The reconciler
+
+
+class Schedule:
+    """The scheduler's jobs as the declared features' rows say.
+
+    ``track(coro, name)`` wraps every run (the bot's ``track``, so that closing waits for a run
+    in progress); by default a run is simply awaited.  ``clock`` defaults to the container's."""
+
+    def __init__(
+        self,
+        scheduler: BaseScheduler,
+        services: Services,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        track: Track | None = None,
+    ) -> None:
+        self.scheduler = scheduler
+        self.services = services
+        self.clock = clock or services.now
+        self._track = track
+        self._features: dict[str, Feature] = {}
+        self._lock = asyncio.Lock()
+        self._catching_up: set[str] = set()
+
+    # ---------------------------------------------------------------- declarations
+    def declare(self, *features: Feature) -> None:
+        """Add (or replace) features; their jobs appear at the next :meth:`reconcile`."""
+        for feature in features:
+            if not _WORD.match(feature.name):
+                raise ValueError(f"feature name {feature.name!r}: lower-case letters only")
+            self._features[feature.name] = feature
+
+    def withdraw(self, name: str) -> None:
+        """Forget a feature and drop its jobs (its cog is unloaded: the runs point at it)."""
+        self._features.pop(name, None)
+        self.remove(name)
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return tuple(self._features)
+
+    def job_ids(self, feature: str | None = None) -> set[str]:
+        """The ids in the scheduler that follow the scheme (of ``feature`` when given)."""
+        ids = set()
+        for job in self.scheduler.get_jobs():
+            parsed = parse_job_id(job.id)
+            if parsed is not None and (feature is None or parsed.feature == feature):
+                ids.add(job.id)
+        return ids
+
+    # ---------------------------------------------------------------- the scheduler, directly
+    def put(self, specs: Iterable[JobSpec]) -> list[str]:
+        """Put the jobs of specs whose time is ahead (one record just written, without reading
+        the database again); overdue specs are the reconciler's catch-up.  Returns their ids."""
+        now = self.clock()
+        return [self._add(spec) for spec in specs if not spec.due(now)]
+
+    def remove(self, feature: str, key: object | None = None) -> list[str]:
+        """Drop ``feature``'s jobs (those of one record when ``key`` is given)."""
+        removed = []
+        for job in self.scheduler.get_jobs():
+            parsed = parse_job_id(job.id)
+            if parsed is None or parsed.feature != feature or (key is not None and parsed.key != str(key)):
+                continue
+            self._drop(job.id)
+            removed.append(job.id)
+        return removed
+
+    def _add(self, spec: JobSpec) -> str:
+        trigger = DateTrigger(run_date=spec.when) if isinstance(spec.when, datetime) else spec.when
+        self.scheduler.add_job(
+            # a partial, so that job.func() is what APScheduler calls, with nothing else to pass
+            functools.partial(self._fire, spec.id, spec.run),
+            trigger=trigger,
+            id=spec.id,
+            name=spec.id,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None if spec.grace is None else max(1, int(spec.grace.total_seconds())),
+        )
+        return spec.id
+
+    def _drop(self, job_id_: str) -> None:
+        try:
+            self.scheduler.remove_job(job_id_)
+        except JobLookupError:
+            pass
+
+    async def _fire(self, job_id_: str, run: Run) -> None:
+        await self._run(job_id_, run)
+
+    async def _run(self, job_id_: str, run: Run) -> bool:
+        try:
+            coro = run()
+            if self._track is not None:
+                await self._track(coro, job_id_)  # type: ignore[arg-type]
+            else:
+                await coro
+            return True
+        except Exception:
+            log.exception("scheduled job %s failed", job_id_)
+            return False
+
+    # ---------------------------------------------------------------- the one reconciler
+    async def reconcile(self, *features: str, catch_up: bool = True) -> Reconciled:
+        """Rebuild the jobs of ``features`` (default: every declared one) from the database, drop
+        the stale ones and, with ``catch_up``, run the overdue ones once.  Without ``catch_up``
+        an overdue spec is left as it is (its job, if any, stays)."""
+        result = Reconciled()
+        overdue: list[JobSpec] = []
+        async with self._lock:
+            now = self.clock()
+            for name in features or tuple(self._features):
+                feature = self._features.get(name)
+                if feature is None:
+                    continue  # not declared in this process (its cog is not loaded)
+                wanted: set[str] = set()
+                for spec in await feature.plan(self.services, now):
+                    if spec.feature != name:
+                        raise ValueError(f"feature {name!r} declared a job of another feature: {spec.id}")
+                    wanted.add(spec.id)
+                    if not spec.due(now):
+                        result.scheduled.append(self._add(spec))
+                    elif catch_up and spec.id not in self._catching_up:
+                        self._drop(spec.id)  # it runs now, not again when the scheduler wakes
+                        overdue.append(spec)
+                for job_id_ in sorted(self.job_ids(name) - wanted):
+                    self._drop(job_id_)
+                    result.removed.append(job_id_)
+            self._catching_up.update(spec.id for spec in overdue)
+        # Outside the lock: a run may change rows and reconcile its feature again.
+        overdue.sort(key=lambda spec: spec.when)  # type: ignore[arg-type, return-value]
+        try:
+            for spec in overdue:
+                ok = await self._run(spec.id, spec.run)
+                (result.caught_up if ok else result.failed).append(spec.id)
+                self._catching_up.discard(spec.id)
+        finally:
+            self._catching_up.difference_update(spec.id for spec in overdue)
+        return result
