@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("reseau.announcements")
 
 
-
 def _summary(bot: ReseauBot, lang: str, outcome: service.AnnouncementOutcome) -> str:
     return bot.t(
         "announce.published", lang, id=outcome.announcement.id, outcome=outcome_text(bot, lang, outcome.report)

@@ -89,3 +89,25 @@ def test_closing_redraws_and_live_counts():
     assert not poll_jobs.shows_live_counts(poll(native=True))
     assert not poll_jobs.shows_live_counts(poll(is_open=False))
     assert not poll_jobs.shows_live_counts(poll(message_id=None))
+
+
+def test_the_polls_declaration_includes_overdue_work_for_the_reconciler():
+    async def close(poll_id):
+        return ("close", poll_id)
+
+    async def remind(poll_id):
+        return ("remind", poll_id)
+
+    def specs(p):
+        return [(s.id, s.when, s.due(NOW)) for s in poll_jobs.specs_for(p, NOW, close=close, remind=remind)]
+
+    # overdue deadline: closing only (a late reminder before closing would be noise)
+    assert specs(poll(1, deadline_at=NOW - HOUR, reminder_at=NOW - 2 * HOUR)) == [("poll-close-1", NOW - HOUR, True)]
+    # late reminder with the deadline ahead: both, the reminder due now
+    assert specs(poll(2, deadline_at=NOW + HOUR, reminder_at=NOW - HOUR)) == [
+        ("poll-close-2", NOW + HOUR, False), ("poll-remind-2", NOW - HOUR, True)
+    ]
+    assert specs(poll(3, is_open=False, deadline_at=NOW + HOUR)) == []
+    assert specs(poll(4, reminder_at=NOW + HOUR, reminder_sent=True)) == []
+    [spec] = poll_jobs.specs_for(poll(5, deadline_at=NOW + HOUR), NOW, close=close, remind=remind)
+    assert spec.feature == "poll"

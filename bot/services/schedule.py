@@ -30,6 +30,7 @@ The reconciler
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import re
@@ -54,6 +55,8 @@ log = logging.getLogger("reseau.schedule")
 _WORD = re.compile(r"^[a-z]+$")  # a feature or an action: no separator inside
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]+$")
 SEPARATOR = "-"
+# Set while the reconciler runs overdue work (the runs' tasks inherit it).
+_IN_CATCH_UP: contextvars.ContextVar[bool] = contextvars.ContextVar("schedule_in_catch_up", default=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -166,8 +169,8 @@ class Schedule:
         self.clock = clock or services.now
         self._track = track
         self._features: dict[str, Feature] = {}
-        self._lock = asyncio.Lock()
-        self._catching_up: set[str] = set()
+        self._sync_lock = asyncio.Lock()
+        self._catch_up_lock = asyncio.Lock()
 
     # ---------------------------------------------------------------- declarations
     def declare(self, *features: Feature) -> None:
@@ -252,11 +255,35 @@ class Schedule:
     # ---------------------------------------------------------------- the one reconciler
     async def reconcile(self, *features: str, catch_up: bool = True) -> Reconciled:
         """Rebuild the jobs of ``features`` (default: every declared one) from the database, drop
-        the stale ones and, with ``catch_up``, run the overdue ones once.  Without ``catch_up``
-        an overdue spec is left as it is (its job, if any, stays)."""
+        the stale ones and, with ``catch_up``, run the overdue ones once, oldest first.
+
+        Without ``catch_up`` an overdue spec is left as it is (its job, if any, stays).  Two
+        catching-up reconciles never overlap (the second waits, then finds the rows changed);
+        one without catch-up only waits for another's reading of the rows, never for its runs.
+        Called from inside a catch-up run (a run that reconciles its feature again), it does
+        not catch up: the run in progress is that catch-up."""
+        if catch_up and _IN_CATCH_UP.get():
+            catch_up = False
+        if not catch_up:
+            result, _ = await self._sync(features, catch_up=False)
+            return result
+        async with self._catch_up_lock:
+            result, overdue = await self._sync(features, catch_up=True)
+            token = _IN_CATCH_UP.set(True)
+            try:
+                for spec in sorted(overdue, key=lambda spec: spec.when):  # type: ignore[arg-type, return-value]
+                    ok = await self._run(spec.id, spec.run)
+                    (result.caught_up if ok else result.failed).append(spec.id)
+            finally:
+                _IN_CATCH_UP.reset(token)
+        return result
+
+    async def _sync(self, features: tuple[str, ...], *, catch_up: bool) -> tuple[Reconciled, list[JobSpec]]:
+        """Put the specs' jobs, drop the stale ones; return the overdue specs to run (with
+        ``catch_up``: their jobs are dropped, they run now rather than when the scheduler wakes)."""
         result = Reconciled()
         overdue: list[JobSpec] = []
-        async with self._lock:
+        async with self._sync_lock:
             now = self.clock()
             for name in features or tuple(self._features):
                 feature = self._features.get(name)
@@ -269,20 +296,10 @@ class Schedule:
                     wanted.add(spec.id)
                     if not spec.due(now):
                         result.scheduled.append(self._add(spec))
-                    elif catch_up and spec.id not in self._catching_up:
-                        self._drop(spec.id)  # it runs now, not again when the scheduler wakes
+                    elif catch_up:
+                        self._drop(spec.id)
                         overdue.append(spec)
-                for job_id_ in sorted(self.job_ids(name) - wanted):
-                    self._drop(job_id_)
-                    result.removed.append(job_id_)
-            self._catching_up.update(spec.id for spec in overdue)
-        # Outside the lock: a run may change rows and reconcile its feature again.
-        overdue.sort(key=lambda spec: spec.when)  # type: ignore[arg-type, return-value]
-        try:
-            for spec in overdue:
-                ok = await self._run(spec.id, spec.run)
-                (result.caught_up if ok else result.failed).append(spec.id)
-                self._catching_up.discard(spec.id)
-        finally:
-            self._catching_up.difference_update(spec.id for spec in overdue)
-        return result
+                for stale in sorted(self.job_ids(name) - wanted):
+                    self._drop(stale)
+                    result.removed.append(stale)
+        return result, overdue
