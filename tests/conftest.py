@@ -23,6 +23,8 @@ import pytest
 import pytest_asyncio
 import simcord
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.client import ReseauBot
 from bot.config import Config, NetworkChannel, build_config
@@ -30,7 +32,12 @@ from bot.simcord_support import clear_locales, set_locale
 from storage.db import create_engine, session_factory, upgrade
 from storage.models import Base
 
-PG_URL = os.environ.get("RESEAU_TEST_DATABASE_URL", "")
+BASE_PG_URL = os.environ.get("RESEAU_TEST_DATABASE_URL", "")
+# pytest-xdist runs the suite in several worker processes: each gets a database of its own
+# (reseau_test_gw0, reseau_test_gw1…) on the same server, created on first use.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+PG_URL = (make_url(BASE_PG_URL).set(database=f"{make_url(BASE_PG_URL).database}_{WORKER}")
+          .render_as_string(hide_password=False) if BASE_PG_URL and WORKER else BASE_PG_URL)
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -45,6 +52,13 @@ def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     if PG_URL:
 
         async def reset() -> None:
+            if PG_URL != BASE_PG_URL:  # this worker's own database
+                name = make_url(PG_URL).database
+                admin = create_async_engine(BASE_PG_URL, isolation_level="AUTOCOMMIT")
+                async with admin.connect() as conn:
+                    if not await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+                        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+                await admin.dispose()
             engine = create_engine(PG_URL)
             async with engine.begin() as conn:
                 await conn.execute(text("DROP SCHEMA public CASCADE"))

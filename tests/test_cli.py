@@ -12,11 +12,19 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from tests.cli_runner import run_cli
+
 REPO = Path(__file__).resolve().parents[1]
 FAKE_TOKEN = "MTQ1NjA3NDQ0Mzk4MDgwMDAwMQ.GabcDE.abcdefghijklmnopqrstuvwxyz0123456789AB"
 
 
-def reseau_bot(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120):
+def reseau_bot(*args: str, cwd: Path, env: dict[str, str] | None = None):
+    """``reseau-bot ARGS`` in this process (see tests/cli_runner.py)."""
+    return run_cli(*args, cwd=cwd, env=env)
+
+
+def reseau_bot_process(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120):
+    """``reseau-bot ARGS`` as its own process, for what is about the process itself."""
     full_env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "RESEAU_DATABASE_URL")}
     full_env.update(env or {})
     return subprocess.run(
@@ -26,7 +34,7 @@ def reseau_bot(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout
 
 
 def test_run_without_token_exits_2_with_one_clear_line(tmp_path):
-    result = reseau_bot("--config", str(REPO / "config.example.toml"), "run", cwd=tmp_path)
+    result = reseau_bot_process("--config", str(REPO / "config.example.toml"), "run", cwd=tmp_path)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1
@@ -59,7 +67,7 @@ def test_db_upgrade_creates_the_schema_in_an_empty_sqlite_file(tmp_path):
 def test_run_refuses_an_out_of_date_schema(tmp_path):
     db = tmp_path / "empty.db"
     env = {"RESEAU_DATABASE_URL": f"sqlite+aiosqlite:///{db}", "DISCORD_TOKEN": FAKE_TOKEN}
-    result = reseau_bot("--config", str(REPO / "config.example.toml"), "run", cwd=tmp_path, env=env)
+    result = reseau_bot_process("--config", str(REPO / "config.example.toml"), "run", cwd=tmp_path, env=env)
     assert result.returncode == 2
     assert "reseau-bot db upgrade" in result.stderr
     assert FAKE_TOKEN not in result.stderr + result.stdout
@@ -94,10 +102,10 @@ async def test_rejected_token_never_appears_in_output(tmp_path):
         f"[discord]\napi_base_url = 'http://127.0.0.1:{port[0]}/api/v10'\n"
         f"gateway_url = 'ws://127.0.0.1:{port[0]}/gateway'\n"
     )
-    upgrade = await asyncio.to_thread(reseau_bot, "--config", str(config), "db", "upgrade", cwd=tmp_path)
+    upgrade = await asyncio.to_thread(reseau_bot_process, "--config", str(config), "db", "upgrade", cwd=tmp_path)
     assert upgrade.returncode == 0, upgrade.stderr
     result = await asyncio.to_thread(
-        reseau_bot, "--config", str(config), "run", cwd=tmp_path, env={"DISCORD_TOKEN": FAKE_TOKEN}
+        reseau_bot_process, "--config", str(config), "run", cwd=tmp_path, env={"DISCORD_TOKEN": FAKE_TOKEN}
     )
     stop.set()
     await server
@@ -214,7 +222,7 @@ def test_secret_filter_masks_tokens_in_log_records():
 
 @pytest.mark.slow
 def test_demo_plays_the_scenario_and_exits_0(tmp_path):
-    result = reseau_bot("--config", str(REPO / "config.example.toml"), "demo", "--out", str(tmp_path / "out"),
+    result = reseau_bot_process("--config", str(REPO / "config.example.toml"), "demo", "--out", str(tmp_path / "out"),
                         cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout

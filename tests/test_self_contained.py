@@ -71,7 +71,8 @@ def test_a_clone_in_an_empty_folder_collects_the_suite_and_passes_an_end_to_end_
     assert sorted(p.name for p in clone.parent.iterdir()) == ["reseau-bot"]  # nothing beside it
     # On SQLite: the clone's session fixture would otherwise reset this run's PostgreSQL database.
     env = {k: v for k, v in os.environ.items()
-           if k not in ("DISCORD_OPENAPI_PATH", "PYTHONPATH", "RESEAU_TEST_DATABASE_URL")}
+           if k not in ("DISCORD_OPENAPI_PATH", "PYTHONPATH", "RESEAU_TEST_DATABASE_URL")
+           and not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT"))}
     env["PYTHONPATH"] = str(clone)  # the clone's code, not this checkout's editable install
 
     where = subprocess.run([sys.executable, "-c", "import bot, tests.discord_openapi as o; "
@@ -80,14 +81,14 @@ def test_a_clone_in_an_empty_folder_collects_the_suite_and_passes_an_end_to_end_
     assert where.returncode == 0, where.stderr
     assert all(line.startswith(str(clone)) for line in where.stdout.split()), where.stdout
 
-    collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+    collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-n", "0"],
                                cwd=clone, env=env, capture_output=True, text=True, timeout=300)
     assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-3000:]
     assert " error" not in collected.stdout.splitlines()[-1]
     assert int(collected.stdout.splitlines()[-1].split()[0]) > 400  # "N tests collected"
 
     e2e = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
          "tests/test_foundation_e2e.py::test_help_in_french_for_a_french_member"],
         cwd=clone, env=env, capture_output=True, text=True, timeout=300,
     )
