@@ -12,12 +12,15 @@ campaign), the file format (``csv``, ``xlsx``, ``json``), the layout and the hea
 Layouts
   ``long``  one row per chosen option of an answer (a multiple-choice answer with three options
             is three rows sharing respondent, question and time), one row per answer without a
-            chosen option (text questions); columns ``LONG_COLUMNS``.  This is the "tidy" layout
-            R, pandas and Power BI read directly.
+            chosen option (text questions); columns ``LONG_COLUMNS``, plus ``rank`` (the option's
+            rank, 1 = first choice) when the export holds a ranking question.  This is the "tidy"
+            layout R, pandas and Power BI read directly.
   ``wide``  one row per respondent, one column per question; a multiple-choice question is one
             combined column (space-separated option codes, as KoboToolbox writes ``select_multiple``)
             plus one 0/1 column per option named ``<question>/<option>``.  A question the
             respondent did not answer is blank in all its columns (0 means "answered, not chosen").
+            A ranking question: the codes in the respondent's order, then one column per option
+            holding its rank (1 = first choice; blank = not ranked); the codebook says so.
             ``member_type`` is the type at the respondent's latest answer in the export.
   Both hold exactly the same answers; the tests rebuild the answer set from each and compare.
 

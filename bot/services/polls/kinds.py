@@ -1,5 +1,5 @@
 """Poll kinds as data: one registry entry per kind (``single``, ``multi``, ``yesno``, ``likert``,
-``text``), and the service asks the entry instead of branching on the kind's name.
+``text``, ``ranking``), and the service asks the entry instead of branching on the kind's name.
 
 An entry (:class:`PollKind`) declares:
 
@@ -249,8 +249,9 @@ class ExportColumns:
 
     ``answer``: the question's own column — ``"codes"`` (the chosen options' codes,
     space-separated, as KoboToolbox writes ``select_multiple``) or ``"text"`` (the answer's text).
-    ``per_option``: ``"chosen"`` adds one 0/1 column per option (a ranking kind would say
-    ``"rank"``); ``None``: no option column.  The codebook lists the question, then its options."""
+    ``per_option``: ``"chosen"`` adds one 0/1 column per option, ``"rank"`` one column holding
+    the option's rank (:class:`RankExportColumns`); ``None``: no option column.  The codebook
+    lists the question, what its option columns hold (``values_key``, when set), then its options."""
 
     answer: Literal["codes", "text"] = "codes"
     per_option: str | None = "chosen"
