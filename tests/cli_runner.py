@@ -7,6 +7,8 @@ traceback, a SIGKILL mid-fan-out, ``run`` against a gateway — keep running it 
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import io
 import logging
@@ -27,7 +29,19 @@ class Result:
 
 def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Result:
     """``reseau-bot ARGS`` in ``cwd`` with ``env`` added to the environment; everything the
-    command changes in the process (environment, working folder, logging) is put back."""
+    command changes in the process (environment, working folder, logging) is put back.
+
+    Called from a coroutine (an async test), the command runs in a thread of its own, as the
+    CLI's ``asyncio.run`` needs a thread without a running loop; the caller's loop waits."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _run(args, cwd, env)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(_run, args, cwd, env).result()
+
+
+def _run(args: tuple[str, ...], cwd: Path, env: dict[str, str] | None) -> Result:
     from bot.cli import main
 
     saved_env, saved_cwd = dict(os.environ), os.getcwd()

@@ -23,6 +23,7 @@ from bench.fake_discord import FakeDiscordREST, load_state, summarize_state
 from bot.config import load_config
 from bot.services import extracts as service
 from storage import models
+from tests.cli_runner import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 # A monthly post as messy as real ones (our own text): the intro printed twice, a paragraph
@@ -32,7 +33,14 @@ TOKEN = "MTQ1NjA3NDQ0Mzk4MDgwMDAwMQ.GabcDE.not-a-real-token-for-tests-000000"
 GUILD = 900000000000000001
 
 
-def run(config: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def run(config: Path, *args: str, env: dict[str, str] | None = None):
+    """``reseau-bot --config CONFIG ARGS`` in this process (tests/cli_runner.py)."""
+    return run_cli("--config", str(config), *args, cwd=config.parent, env=env)
+
+
+def run_process(config: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120):
+    """The same as a process of its own: publishing points discord.py at the loopback server
+    (process-wide), and the fan-out test kills it."""
     full_env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "RESEAU_DATABASE_URL")}
     full_env.update({"PYTHONPATH": str(REPO), **(env or {})})
     return subprocess.run(
@@ -250,7 +258,7 @@ async def test_publish_over_rest_with_a_missing_and_a_forbidden_channel(database
         no_token = await asyncio.to_thread(run, config, "extracts", "publish")
         assert no_token.returncode == 2 and "DISCORD_TOKEN" in no_token.stderr
 
-        result = await asyncio.to_thread(run, config, "extracts", "publish", env={"DISCORD_TOKEN": TOKEN})
+        result = await asyncio.to_thread(run_process, config, "extracts", "publish", env={"DISCORD_TOKEN": TOKEN})
         assert result.returncode == 0, result.stderr
         assert "envoyés : 2, déjà présents (non renvoyés) : 0, en échec : 2, à réessayer : 0" in result.stdout
         assert f"échec : salon {missing}" in result.stdout and "unknown channel" in result.stdout
@@ -265,9 +273,9 @@ async def test_publish_over_rest_with_a_missing_and_a_forbidden_channel(database
         [report] = srv.messages_in(modlog)
         assert str(missing) in report["content"] and str(forbidden) in report["content"]
 
-        again = await asyncio.to_thread(run, config, "extracts", "publish", env={"DISCORD_TOKEN": TOKEN})
+        again = await asyncio.to_thread(run_process, config, "extracts", "publish", env={"DISCORD_TOKEN": TOKEN})
         assert "déjà été traité" in again.stdout and "envoyés : 0," in again.stdout
-        by_id = await asyncio.to_thread(run, config, "extracts", "publish", "1", env={"DISCORD_TOKEN": TOKEN})
+        by_id = await asyncio.to_thread(run_process, config, "extracts", "publish", "1", env={"DISCORD_TOKEN": TOKEN})
         assert by_id.returncode == 1 and "déjà été publié" in by_id.stderr
         assert len(srv.messages_in(ok1)) == 1 and srv.stats["created"] == 3
     listing = run(config, "extracts", "list").stdout
@@ -306,7 +314,7 @@ def test_killed_in_the_middle_of_the_fan_out_then_rerun_posts_each_channel_once(
         time.sleep(0.3)  # a request that was already on the wire lands now
         posted = len(load_state(state))
         assert 20 <= posted < len(channels), "killed in the middle of the fan-out"
-        rerun = run(config, "extracts", "publish", env={"DISCORD_TOKEN": TOKEN})
+        rerun = run_process(config, "extracts", "publish", env={"DISCORD_TOKEN": TOKEN})
         assert rerun.returncode == 0, rerun.stderr
         summary = summarize_state(state)
         assert summary["duplicate_messages"] == 0, summary
