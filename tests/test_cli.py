@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from aiohttp import web
 
 from tests.cli_runner import run_cli
@@ -218,37 +217,3 @@ def test_secret_filter_masks_tokens_in_log_records():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "token=%s other=%s", ("s3cr3t-value", FAKE_TOKEN), None)
     f.filter(record)
     assert "s3cr3t-value" not in record.getMessage() and FAKE_TOKEN not in record.getMessage()
-
-
-@pytest.mark.slow
-def test_demo_plays_the_scenario_and_exits_0(tmp_path):
-    result = reseau_bot_process("--config", str(REPO / "config.example.toml"), "demo", "--out", str(tmp_path / "out"),
-                        cwd=tmp_path, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = result.stdout
-    assert "▶ Awa (fr) → /aide" in out and "Pour les membres" in out
-    assert "▶ Sam (en-US) → /help" in out and "For members" in out
-    assert "réservée aux modérateurs" in out
-    assert "Traceback" not in out + result.stderr
-    assert (tmp_path / "out" / "demo.db").exists()
-    # the quick poll: votes acknowledged in each member's language, a change of mind, a chart
-    assert "✅ Votre choix : **En ligne**" in out and "✅ Your choice: **En présentiel**" in out
-    assert "▶ Awa, qui change d’avis → clique sur [Hybride]" in out
-    assert "`████████░░` 3 (75" in out
-    charts = sorted((tmp_path / "out").glob("poll-*-results.png"))
-    assert charts and all(str(c) in out and c.read_bytes().startswith(b"\x89PNG") for c in charts)
-    # the month's extract in both languages, its question asked back, an announcement
-    assert "◀ Réseau 2.0 dans #annonces :" in out and "[Lire le rapport complet]" in out and "[Read the full report]" in out
-    assert "Quel accompagnement à l’évaluation vous serait le plus utile cette année ?" in out
-    assert "rien n’est publié" in out  # the same slot twice posts once
-    assert "Annonce n° 1 publiée : 2 salons servis" in out
-    # profiles with consent, a quick survey with progress and resumption, results by type, export
-    assert "Profil enregistré." in out
-    assert "**Question 2/2**" in out and "You are picking up where you left off." in out
-    assert "Collectivité territoriale  1" in out
-    by_type = tmp_path / "out" / "poll-2-by-member-type.png"
-    assert by_type.read_bytes().startswith(b"\x89PNG")
-    wide = (tmp_path / "out" / "enquete-membres-2026-2027-wide.csv").read_bytes()
-    assert wide.startswith(b"\xef\xbb\xbfrespondent;member_type;")
-    codebook = (tmp_path / "out" / "enquete-membres-2026-2027-wide.codebook.csv").read_text("utf-8-sig")
-    assert codebook.splitlines()[0].split(";")[:2] == ["code", "label"] or "code" in codebook.splitlines()[0]

@@ -98,3 +98,38 @@ def test_discord_py_irrelevant_warnings_stay_off_stderr(french, english):
         for noise in ("PyNaCl", "davey", "intent", "voice will NOT be supported"):
             assert noise not in result.stderr, result.stderr[-2000:]
         assert "WARNING" not in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]
+
+
+def test_the_demo_plays_the_whole_journey(french):
+    """What each person saw, in the French run: help, refusal, votes, extract, announcement,
+    profiles, survey, results by type and the export with its codebook."""
+    result, _, _ = french
+    out_dir = Path(result.args[result.args.index("--out") + 1])
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "▶ Awa (fr) → /aide" in out and "Pour les membres" in out
+    assert "▶ Sam (en-US) → /help" in out and "For members" in out
+    assert "réservée aux modérateurs" in out
+    assert "Traceback" not in out + result.stderr
+    assert (out_dir / "demo.db").exists()
+    # the quick poll: votes acknowledged in each member's language, a change of mind, a chart
+    assert "✅ Votre choix : **En ligne**" in out and "✅ Your choice: **En présentiel**" in out
+    assert "▶ Awa, qui change d’avis → clique sur [Hybride]" in out
+    assert "`████████░░` 3 (75" in out
+    charts = sorted((out_dir).glob("poll-*-results.png"))
+    assert charts and all(str(c) in out and c.read_bytes().startswith(b"\x89PNG") for c in charts)
+    # the month's extract in both languages, its question asked back, an announcement
+    assert "◀ Réseau 2.0 dans #annonces :" in out and "[Lire le rapport complet]" in out and "[Read the full report]" in out
+    assert "Quel accompagnement à l’évaluation vous serait le plus utile cette année ?" in out
+    assert "rien n’est publié" in out  # the same slot twice posts once
+    assert "Annonce n° 1 publiée : 2 salons servis" in out
+    # profiles with consent, a quick survey with progress and resumption, results by type, export
+    assert "Profil enregistré." in out
+    assert "**Question 2/2**" in out and "You are picking up where you left off." in out
+    assert "Collectivité territoriale  1" in out
+    by_type = out_dir / "poll-2-by-member-type.png"
+    assert by_type.read_bytes().startswith(b"\x89PNG")
+    wide = (out_dir / "enquete-membres-2026-2027-wide.csv").read_bytes()
+    assert wide.startswith(b"\xef\xbb\xbfrespondent;member_type;")
+    codebook = (out_dir / "enquete-membres-2026-2027-wide.codebook.csv").read_text("utf-8-sig")
+    assert codebook.splitlines()[0].split(";")[:2] == ["code", "label"] or "code" in codebook.splitlines()[0]
