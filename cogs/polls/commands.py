@@ -94,12 +94,6 @@ class Polls(commands.Cog):
     async def cog_unload(self) -> None:
         self.jobs.drop_all()
 
-    async def on_bot_setup(self) -> None:
-        """At start-up and on reconfigure (the container has already followed the config):
-        rebuild the poll jobs from the database, close polls whose deadline passed while the bot
-        was down and send missed reminders."""
-        await self.jobs.reconcile()
-
     # ----------------------------------------------------------------- what other features use
     async def publish(
         self, draft: PollDraft, channel: discord.abc.Messageable, *, actor_id: int | None = None
