@@ -42,6 +42,7 @@ import simcord  # noqa: E402
 
 from bot.client import ReseauBot  # noqa: E402
 from bot.config import Config, NetworkChannel  # noqa: E402
+from bot.i18n import discord_locale  # noqa: E402
 from bot.simcord_support import VirtualClock, run_from, set_locale  # noqa: E402
 from storage.db import create_engine, session_factory, upgrade  # noqa: E402
 from storage.models import utcnow  # noqa: E402
@@ -257,7 +258,7 @@ async def run_demo(
 
 async def serve_preview(w: DemoWorld, *, port: int | None, seconds: float | None) -> None:
     session = w.env.preview(w.fr, viewers=[w.awa, w.sam, w.moderator], layout="channel",
-                            locale="fr" if w.lang == "fr" else "en-US", timezone=w.bot.config.bot.timezone,
+                            locale=discord_locale(w.lang), timezone=w.bot.config.bot.timezone,
                             port=port)
     async with session as page:
         w.say("")

@@ -17,10 +17,17 @@ A text that depends on a number gives, per language, a table of plural forms ``o
 
 French uses ``one`` for 0 and 1, English for 1 only (:func:`plural_form`, CLDR's rules for
 whole numbers).
+
+Every other language rule is data in a locale file too, read by one method: numbers
+(:meth:`Catalogue.number`, separators from ``format.decimal`` / ``format.thousands``), quotes
+(:meth:`Catalogue.quote`), « label : value » (:meth:`Catalogue.label_value`), month names
+(:meth:`Catalogue.month`), dates in words (:meth:`Catalogue.moment`).  Code outside this module
+never branches on a language.
 """
 
 from __future__ import annotations
 
+import re
 import string
 import tomllib
 from collections.abc import Mapping
@@ -49,6 +56,17 @@ def lang_of(locale: Any, default: str = "fr") -> str:
     if not value:
         return default
     return "fr" if value.startswith("fr") else "en"
+
+
+# The Discord locale a simulated member of each language uses (the inverse of :func:`lang_of`).
+DISCORD_LOCALES = {"fr": "fr", "en": "en-US"}
+
+_ISO_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def discord_locale(lang: str) -> str:
+    """Our language → a Discord locale of that language (``"en"`` → ``"en-US"``)."""
+    return DISCORD_LOCALES.get(lang, DISCORD_LOCALES["en"])
 
 
 def plural_form(lang: str, count: int | float) -> str:
@@ -95,6 +113,42 @@ class Catalogue:
 
     def both(self, key: str, **params: Any) -> dict[str, str]:
         return {lang: self.t(key, lang, **params) for lang in LANGUAGES}
+
+    def lang(self, lang: str | None) -> str:
+        """``lang`` if the catalogue has it, else the default language."""
+        return lang if lang in LANGUAGES else self.default_lang
+
+    def number(self, value: float, lang: str | None, *, decimals: int = 0, trim: bool = False) -> str:
+        """``value`` with ``decimals`` decimals and the language's separators (``format.decimal``,
+        ``format.thousands``): ``1234.5`` → « 1 234,5 » (narrow no-break space), "1,234.5".
+        ``trim`` drops trailing zeros of the fractional part (``50.0`` → ``"50"``, ``2.50`` → ``"2.5"``)."""
+        text = f"{value:,.{decimals}f}"
+        if trim and "." in text:
+            text = text.rstrip("0").removesuffix(".")
+        marks = {",": self.t("format.thousands", lang), ".": self.t("format.decimal", lang)}
+        return "".join(marks.get(ch, ch) for ch in text)
+
+    def quote(self, text: str, lang: str | None) -> str:
+        """``text`` between the language's quotation marks: « … » in French, “…” in English."""
+        return self.t("format.quote", lang, text=text)
+
+    def label_value(self, label: str, value: str, lang: str | None) -> str:
+        """« label : value » in French, "label: value" in English."""
+        return self.t("format.label_value", lang, label=label, value=value)
+
+    def month(self, year: int, month: int, lang: str | None) -> str:
+        """A month in words: « novembre 2026 », "November 2026"."""
+        return self.t("time.month_year", lang, month=self.t(f"time.month.{month}", lang), year=year)
+
+    def iso_month(self, value: str | None, lang: str | None, missing: str = "-") -> str:
+        """A stored ``"2026-11"`` in words (:meth:`month`); ``missing`` for none, the text as it is
+        if it is not a month."""
+        if not value:
+            return missing
+        match = _ISO_MONTH.match(value)
+        if match is None or not 1 <= int(match[2]) <= 12:
+            return value
+        return self.month(int(match[1]), int(match[2]), lang)
 
     def moment(self, when: datetime, lang: str | None, *, now: datetime, tz: tzinfo) -> str:
         """``when`` in words, on the wall clock of ``tz``, relative to ``now`` when close:

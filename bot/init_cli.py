@@ -292,7 +292,8 @@ def _layout(w: _Lines, a: Answers, *, example: bool) -> None:
     w.comment("profiles.member_types")
     w.raw("member_types = [")
     for t in DEFAULT_MEMBER_TYPE_OBJECTS:
-        w.raw(f"  {{ code = {_toml(t.code)}, fr = {_toml(t.fr)}, en = {_toml(t.en)} }},")
+        labels = ", ".join(f"{lang} = {_toml(label)}" for lang, label in t.labels.items())
+        w.raw(f"  {{ code = {_toml(t.code)}, labels = {{ {labels} }} }},")
     w.raw("]")
     w.blank()
     w.table("privacy")

@@ -82,7 +82,7 @@ class Exports(commands.Cog):
             format=file_format,
             layout=layout,
             headings=headings,
-            separator=separator or (";" if lang == "fr" else ","),  # French Excel reads ';'
+            separator=separator or self.bot.t("format.csv_separator", lang),  # what Excel reads in that language
             guild_id=interaction.guild_id,
             lang=lang,
             actor_id=interaction.user.id,

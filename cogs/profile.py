@@ -161,7 +161,7 @@ class EditorView(OwnedView):
             placeholder=t("profile.form.placeholder", lang),
             options=[
                 discord.SelectOption(
-                    label=_clip(member_type.fr if lang == "fr" else member_type.en, 100),
+                    label=_clip(member_type.label(lang), 100),
                     value=member_type.code,
                     default=member_type.code == profile.member_type,
                 )
@@ -363,8 +363,8 @@ class Profiles(commands.Cog):
         embed = discord.Embed(title=t("mydata.title", lang), description=description, colour=COLOUR)
         shown = {"profile", "answers", "polls_created", "announcements_written", "audit_log_actions"}
         if data.profile is not None:
-            profile = "\n".join(f"**{name}** : {value}" if lang == "fr" else f"**{name}**: {value}"
-                                for name, value in self.profile_lines(data.profile, lang))
+            profile = "\n".join(self.bot.catalogue.label_value(f"**{name}**", value, lang)
+                                 for name, value in self.profile_lines(data.profile, lang))
         else:
             profile = t("mydata.no_profile", lang)
         embed.add_field(name=t("mydata.profile", lang), value=profile, inline=False)

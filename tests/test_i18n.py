@@ -24,7 +24,8 @@ def test_every_entry_has_both_languages_and_same_placeholders():
         for lang in LANGUAGES:
             if is_plural(entry[lang]):
                 assert set(entry[lang]) == set(PLURAL_FORMS), key
-            assert all(text.strip() for text in texts(entry[lang])), key
+            # no empty text (a separator may be a space: French writes 1 234 with a narrow no-break one)
+            assert all(text.strip() or (key.startswith("format.") and text) for text in texts(entry[lang])), key
         # the same placeholders in both languages, whatever the form
         assert placeholders(entry["fr"]) == placeholders(entry["en"]), key
         if any(is_plural(entry[lang]) for lang in LANGUAGES):

@@ -144,7 +144,7 @@ async def test_invalid_profiles_are_refused_in_both_languages(service, catalogue
 async def test_the_codes_of_the_configured_types_are_the_only_choices(sessions):
     from bot.config import MemberType
 
-    service = ProfileService(sessions, member_types=(MemberType("ecole", "École", "School"),))
+    service = ProfileService(sessions, member_types=(MemberType("ecole", {"fr": "École", "en": "School"}),))
     await service.record_consent(ALICE)
     with pytest.raises(InvalidInput) as caught:
         await service.set_profile(ALICE, "collectivite")

@@ -28,7 +28,7 @@ from matplotlib.font_manager import FontProperties, findfont
 from matplotlib.ft2font import FT2Font
 from matplotlib.patches import Patch
 
-from bot.i18n import Catalogue
+from bot.i18n import Catalogue, plural_form
 
 __all__ = [
     "BAR_COLOR",
@@ -107,8 +107,7 @@ def _t(key: str, lang: str, **params: object) -> str:
 
 def format_count(count: int, lang: str = "fr") -> str:
     """``1234`` → ``"1 234"`` (narrow no-break space) in French, ``"1,234"`` in English."""
-    text = f"{count:,}"
-    return text.replace(",", "\u202f") if lang == "fr" else text
+    return _catalogue().number(count, lang)
 
 
 def format_pct(count: int, total: int, lang: str = "fr") -> str:
@@ -120,14 +119,14 @@ def format_pct(count: int, total: int, lang: str = "fr") -> str:
     if total <= 0 or count <= 0:
         return "0"
     value = 100.0 * count / total
-    text = "<0.1" if value < 0.05 else f"{value:.1f}".removesuffix(".0")
-    return text.replace(".", ",") if lang == "fr" else text
+    if value < 0.05:
+        return "<" + _catalogue().number(0.1, lang, decimals=1)
+    return _catalogue().number(value, lang, decimals=1, trim=True)
 
 
 def format_mean(value: float, lang: str = "fr") -> str:
     """A mean rank with one decimal: ``"1,5"`` in French, ``"1.5"`` in English."""
-    text = f"{value:.1f}"
-    return text.replace(".", ",") if lang == "fr" else text
+    return _catalogue().number(value, lang, decimals=1)
 
 
 def format_count_pct(count: int, total: int, lang: str = "fr") -> str:
@@ -136,8 +135,7 @@ def format_count_pct(count: int, total: int, lang: str = "fr") -> str:
 
 
 def _answers(count: int, lang: str) -> str:
-    singular = count < 2 if lang == "fr" else count == 1
-    return _t("answers_one" if singular else "answers_other", lang, count=format_count(count, lang))
+    return _t(f"answers_{plural_form(lang, count)}", lang, count=format_count(count, lang))
 
 
 # ------------------------------------------------------------------------------------- text

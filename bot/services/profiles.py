@@ -293,7 +293,7 @@ class ProfileService:
     def member_type_label(self, code: str | None, lang: str) -> str | None:
         for member_type in self.member_types:
             if member_type.code == code:
-                return member_type.fr if lang == "fr" else member_type.en
+                return member_type.label(lang)
         return code
 
     def check_member_type(self, code: str) -> str:
