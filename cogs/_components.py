@@ -6,7 +6,7 @@ id in a ``DynamicItem`` template.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import discord
 
@@ -40,29 +40,87 @@ def option_ids(values: list[str]) -> list[int]:
         return []
 
 
-class PollIdButton(discord.ui.DynamicItem[discord.ui.Button], template=r"rb:__abstract__"):
-    """A button whose custom_id is ``<prefix>:<poll id>``: subclasses give the template (with a
-    ``poll`` group), ``prefix``, ``style`` and ``emoji``, and a ``callback``; a click rebuilds the
-    item from the custom_id alone, so it works after a restart."""
+ComponentT = TypeVar("ComponentT", bound=discord.ui.Item[Any])
+
+
+class _IdItem(discord.ui.DynamicItem[ComponentT], template=r"rb:__abstract__"):
+    """An item whose custom_id is ``<prefix>:<id>[:<id>…]``: subclasses give the template (one
+    group per name in ``ids``, in that order), ``prefix`` and ``ids``; each id is an attribute of
+    the item under its name.  A click rebuilds the item from the custom_id (and the component
+    Discord sends), so it works after a restart."""
 
     prefix: ClassVar[str] = ""
+    ids: ClassVar[tuple[str, ...]] = ("poll_id",)
+    poll_id: int
+
+    def __init__(self, component: ComponentT, ids: tuple[int, ...], *, row: int | None) -> None:
+        super().__init__(component, row=row)
+        for name, value in zip(self.ids, ids, strict=True):
+            setattr(self, name, value)
+
+    @classmethod
+    def _custom_id(cls, ids: tuple[int, ...]) -> str:
+        return ":".join([cls.prefix, *map(str, ids)])
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: ComponentT, match: Any) -> Any:
+        return cls._rebuilt(item, *(int(match[name]) for name in cls.ids))
+
+    @classmethod
+    def _rebuilt(cls, item: ComponentT, *ids: int) -> Any:
+        raise NotImplementedError
+
+
+class IdButton(_IdItem[discord.ui.Button], template=r"rb:__abstract__"):
+    """A button (see :class:`_IdItem`); subclasses also give ``style``, ``emoji`` and a ``callback``."""
+
     style: ClassVar[discord.ButtonStyle] = discord.ButtonStyle.secondary
     emoji: ClassVar[str | None] = None
 
-    def __init__(self, poll_id: int, *, label: str = "…", row: int | None = None) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label, style=self.style, emoji=self.emoji, custom_id=f"{self.prefix}:{poll_id}"
-            ),
-            row=row,
+    def __init__(
+        self,
+        *ids: int,
+        label: str = "…",
+        row: int | None = None,
+        style: discord.ButtonStyle | None = None,
+    ) -> None:
+        button = discord.ui.Button(
+            label=label,
+            style=self.style if style is None else style,
+            emoji=self.emoji,
+            custom_id=self._custom_id(ids),
         )
-        self.poll_id = poll_id
+        super().__init__(button, ids, row=row)
 
     @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: Any
-    ) -> Any:
-        return cls(int(match["poll"]), label=getattr(item, "label", None) or "…")
+    def _rebuilt(cls, item: discord.ui.Button, *ids: int) -> Any:
+        return cls(*ids, label=getattr(item, "label", None) or "…")
+
+
+class AnswerSelect(_IdItem[discord.ui.Select], template=r"rb:__abstract__"):
+    """A select menu of answers (:func:`choice_select`, see :class:`_IdItem`); subclasses also
+    give a ``callback`` (the chosen values are ``self.item.values``)."""
+
+    def __init__(
+        self,
+        *ids: int,
+        options: list[discord.SelectOption] | None = None,
+        max_values: int = 1,
+        placeholder: str | None = None,
+        row: int | None = None,
+    ) -> None:
+        select = choice_select(self._custom_id(ids), options, max_values=max_values, placeholder=placeholder)
+        super().__init__(select, ids, row=row)
+
+    @classmethod
+    def _rebuilt(cls, item: discord.ui.Select, *ids: int) -> Any:
+        # getattr: a forged custom_id may come on another kind of component
+        return cls(
+            *ids,
+            options=list(getattr(item, "options", None) or []),
+            max_values=getattr(item, "max_values", 1),
+            placeholder=getattr(item, "placeholder", None),
+        )
 
 
 class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=r"rb:__abstract__"):

@@ -14,11 +14,11 @@ path).  Which items a poll's kind shows is said in :mod:`cogs.polls.kinds`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 
-from cogs._components import ID, PollIdButton, choice_select
+from cogs._components import ID, AnswerSelect, IdButton
 from cogs._errors import guarded
 
 if TYPE_CHECKING:
@@ -38,112 +38,48 @@ def _flow(interaction: discord.Interaction) -> SurveyFlow:
 
 
 # ----------------------------------------------------------------------------- polls
-class VoteButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=rf"rb:poll:vote:(?P<poll>{ID}):(?P<option>{ID})"
-):
+class VoteButton(IdButton, template=rf"rb:poll:vote:(?P<poll_id>{ID}):(?P<option_id>{ID})"):
     """One option of a poll with at most five options (single or multiple choice)."""
 
-    def __init__(self, poll_id: int, option_id: int, *, label: str = "…", row: int | None = None) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label,
-                style=discord.ButtonStyle.primary,
-                custom_id=f"rb:poll:vote:{poll_id}:{option_id}",
-            ),
-            row=row,
-        )
-        self.poll_id, self.option_id = poll_id, option_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: Any
-    ) -> VoteButton:
-        return cls(int(match["poll"]), int(match["option"]), label=getattr(item, "label", None) or "…")
+    prefix = "rb:poll:vote"
+    ids = ("poll_id", "option_id")
+    style = discord.ButtonStyle.primary
+    option_id: int
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await guarded(interaction, _polls(interaction).on_vote(interaction, self.poll_id, self.option_id))
 
 
-class VoteSelect(discord.ui.DynamicItem[discord.ui.Select], template=rf"rb:poll:select:(?P<poll>{ID})"):
+class VoteSelect(AnswerSelect, template=rf"rb:poll:select:(?P<poll_id>{ID})"):
     """The options of a poll with more than five options (``max_values`` = the poll's maximum)."""
 
-    def __init__(
-        self,
-        poll_id: int,
-        *,
-        options: list[discord.SelectOption] | None = None,
-        max_values: int = 1,
-        placeholder: str | None = None,
-        row: int | None = None,
-    ) -> None:
-        super().__init__(
-            choice_select(
-                f"rb:poll:select:{poll_id}", options, max_values=max_values, placeholder=placeholder
-            ),
-            row=row,
-        )
-        self.poll_id = poll_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Select, match: Any
-    ) -> VoteSelect:
-        # getattr: a forged custom_id may come on another kind of component
-        return cls(
-            int(match["poll"]),
-            options=list(getattr(item, "options", None) or []),
-            max_values=getattr(item, "max_values", 1),
-            placeholder=getattr(item, "placeholder", None),
-        )
+    prefix = "rb:poll:select"
 
     async def callback(self, interaction: discord.Interaction) -> None:
         values = list(self.item.values)
         await guarded(interaction, _polls(interaction).on_select(interaction, self.poll_id, values))
 
 
-class RankSelect(
-    discord.ui.DynamicItem[discord.ui.Select], template=rf"rb:poll:rank:(?P<poll>{ID}):(?P<rank>[1-9])"
-):
+class RankSelect(AnswerSelect, template=rf"rb:poll:rank:(?P<poll_id>{ID}):(?P<rank>[1-9])"):
     """One rank of an ordered poll (a ranking): the option chosen here takes that rank."""
 
-    def __init__(
-        self,
-        poll_id: int,
-        rank: int,
-        *,
-        options: list[discord.SelectOption] | None = None,
-        placeholder: str | None = None,
-        row: int | None = None,
-    ) -> None:
-        super().__init__(
-            choice_select(f"rb:poll:rank:{poll_id}:{rank}", options, placeholder=placeholder), row=row
-        )
-        self.poll_id, self.rank = poll_id, rank
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Select, match: Any
-    ) -> RankSelect:
-        return cls(
-            int(match["poll"]),
-            int(match["rank"]),
-            options=list(getattr(item, "options", None) or []),
-            placeholder=getattr(item, "placeholder", None),
-        )
+    prefix = "rb:poll:rank"
+    ids = ("poll_id", "rank")
+    rank: int
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        values = list(getattr(self.item, "values", []) or [])
+        values = list(self.item.values)
         await guarded(interaction, _polls(interaction).on_rank(interaction, self.poll_id, self.rank, values))
 
 
-class WithdrawButton(PollIdButton, template=rf"rb:poll:withdraw:(?P<poll>{ID})"):
+class WithdrawButton(IdButton, template=rf"rb:poll:withdraw:(?P<poll_id>{ID})"):
     prefix = "rb:poll:withdraw"
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await guarded(interaction, _polls(interaction).on_withdraw(interaction, self.poll_id))
 
 
-class AnswerButton(PollIdButton, template=rf"rb:poll:answer:(?P<poll>{ID})"):
+class AnswerButton(IdButton, template=rf"rb:poll:answer:(?P<poll_id>{ID})"):
     """Opens the open-answer modal (``text`` kind)."""
 
     prefix = "rb:poll:answer"
@@ -153,9 +89,8 @@ class AnswerButton(PollIdButton, template=rf"rb:poll:answer:(?P<poll>{ID})"):
         await guarded(interaction, _polls(interaction).on_answer_button(interaction, self.poll_id))
 
 
-
 # ----------------------------------------------------------------------------- surveys
-class SurveyStartButton(PollIdButton, template=rf"rb:survey:start:(?P<poll>{ID})"):
+class SurveyStartButton(IdButton, template=rf"rb:survey:start:(?P<poll_id>{ID})"):
     """On the public message: start or resume the member's flow."""
 
     prefix = "rb:survey:start"
@@ -167,36 +102,19 @@ class SurveyStartButton(PollIdButton, template=rf"rb:survey:start:(?P<poll>{ID})
 
 
 class SurveyPickButton(
-    discord.ui.DynamicItem[discord.ui.Button],
-    template=rf"rb:survey:pick:(?P<poll>{ID}):(?P<question>{ID}):(?P<option>{ID})",
+    IdButton, template=rf"rb:survey:pick:(?P<poll_id>{ID}):(?P<question_id>{ID}):(?P<option_id>{ID})"
 ):
-    """One option of a single-answer question (at most five options)."""
+    """One option of a single-answer question (at most five options); the member's current
+    choice is green."""
 
-    def __init__(
-        self,
-        poll_id: int,
-        question_id: int,
-        option_id: int,
-        *,
-        label: str = "…",
-        chosen: bool = False,
-        row: int | None = None,
-    ) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label,
-                style=discord.ButtonStyle.success if chosen else discord.ButtonStyle.primary,
-                custom_id=f"rb:survey:pick:{poll_id}:{question_id}:{option_id}",
-            ),
-            row=row,
-        )
-        self.poll_id, self.question_id, self.option_id = poll_id, question_id, option_id
+    prefix = "rb:survey:pick"
+    ids = ("poll_id", "question_id", "option_id")
+    style = discord.ButtonStyle.primary
+    question_id: int
+    option_id: int
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: Any
-    ) -> SurveyPickButton:
-        return cls(int(match["poll"]), int(match["question"]), int(match["option"]))
+    def __init__(self, *ids: int, label: str = "…", chosen: bool = False, row: int | None = None) -> None:
+        super().__init__(*ids, label=label, row=row, style=discord.ButtonStyle.success if chosen else None)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await guarded(
@@ -205,132 +123,62 @@ class SurveyPickButton(
         )
 
 
-class SurveySelect(
-    discord.ui.DynamicItem[discord.ui.Select], template=rf"rb:survey:select:(?P<poll>{ID}):(?P<question>{ID})"
-):
+class SurveySelect(AnswerSelect, template=rf"rb:survey:select:(?P<poll_id>{ID}):(?P<question_id>{ID})"):
     """A multiple-choice question, or a single-answer one with more than five options."""
 
-    def __init__(
-        self,
-        poll_id: int,
-        question_id: int,
-        *,
-        options: list[discord.SelectOption] | None = None,
-        max_values: int = 1,
-        placeholder: str | None = None,
-        row: int | None = None,
-    ) -> None:
-        super().__init__(
-            choice_select(
-                f"rb:survey:select:{poll_id}:{question_id}",
-                options,
-                max_values=max_values,
-                placeholder=placeholder,
-            ),
-            row=row,
-        )
-        self.poll_id, self.question_id = poll_id, question_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Select, match: Any
-    ) -> SurveySelect:
-        # getattr: a forged custom_id may come on another kind of component
-        return cls(
-            int(match["poll"]),
-            int(match["question"]),
-            options=list(getattr(item, "options", None) or []),
-            max_values=getattr(item, "max_values", 1),
-        )
+    prefix = "rb:survey:select"
+    ids = ("poll_id", "question_id")
+    question_id: int
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        values = list(getattr(self.item, "values", []) or [])
+        values = list(self.item.values)
         await guarded(
             interaction, _flow(interaction).on_select(interaction, self.poll_id, self.question_id, values)
         )
 
 
 class SurveyRankSelect(
-    discord.ui.DynamicItem[discord.ui.Select],
-    template=rf"rb:survey:rank:(?P<poll>{ID}):(?P<question>{ID}):(?P<rank>[1-9])",
+    AnswerSelect, template=rf"rb:survey:rank:(?P<poll_id>{ID}):(?P<question_id>{ID}):(?P<rank>[1-9])"
 ):
     """One rank of an ordered question (a ranking) in a survey step."""
 
-    def __init__(
-        self,
-        poll_id: int,
-        question_id: int,
-        rank: int,
-        *,
-        options: list[discord.SelectOption] | None = None,
-        placeholder: str | None = None,
-        row: int | None = None,
-    ) -> None:
-        super().__init__(
-            choice_select(f"rb:survey:rank:{poll_id}:{question_id}:{rank}", options, placeholder=placeholder),
-            row=row,
-        )
-        self.poll_id, self.question_id, self.rank = poll_id, question_id, rank
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Select, match: Any
-    ) -> SurveyRankSelect:
-        return cls(
-            int(match["poll"]),
-            int(match["question"]),
-            int(match["rank"]),
-            options=list(getattr(item, "options", None) or []),
-        )
+    prefix = "rb:survey:rank"
+    ids = ("poll_id", "question_id", "rank")
+    question_id: int
+    rank: int
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        values = list(getattr(self.item, "values", []) or [])
+        values = list(self.item.values)
         await guarded(
             interaction,
             _flow(interaction).on_rank(interaction, self.poll_id, self.question_id, self.rank, values),
         )
 
 
-class _QuestionButton(discord.ui.DynamicItem[discord.ui.Button], template=r"rb:survey:__abstract__"):
-    action = ""
-    style = discord.ButtonStyle.secondary
-
-    def __init__(self, poll_id: int, question_id: int, *, label: str = "…", row: int | None = None) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label, style=self.style, custom_id=f"rb:survey:{self.action}:{poll_id}:{question_id}"
-            ),
-            row=row,
-        )
-        self.poll_id, self.question_id = poll_id, question_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: Any
-    ) -> Any:
-        return cls(int(match["poll"]), int(match["question"]), label=getattr(item, "label", None) or "…")
-
-
-class SurveyWriteButton(_QuestionButton, template=rf"rb:survey:write:(?P<poll>{ID}):(?P<question>{ID})"):
+class SurveyWriteButton(IdButton, template=rf"rb:survey:write:(?P<poll_id>{ID}):(?P<question_id>{ID})"):
     """Opens the open-answer modal of a ``text`` question."""
 
-    action = "write"
+    prefix = "rb:survey:write"
+    ids = ("poll_id", "question_id")
     style = discord.ButtonStyle.primary
+    question_id: int
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await guarded(interaction, _flow(interaction).on_write(interaction, self.poll_id, self.question_id))
 
 
-class SurveyEditButton(_QuestionButton, template=rf"rb:survey:edit:(?P<poll>{ID}):(?P<question>{ID})"):
+class SurveyEditButton(IdButton, template=rf"rb:survey:edit:(?P<poll_id>{ID}):(?P<question_id>{ID})"):
     """On the summary: show one question again to change its answer."""
 
-    action = "edit"
+    prefix = "rb:survey:edit"
+    ids = ("poll_id", "question_id")
+    question_id: int
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await guarded(interaction, _flow(interaction).on_edit(interaction, self.poll_id, self.question_id))
 
 
-class SurveySummaryButton(PollIdButton, template=rf"rb:survey:summary:(?P<poll>{ID})"):
+class SurveySummaryButton(IdButton, template=rf"rb:survey:summary:(?P<poll_id>{ID})"):
     """Back from a question to the summary (when every question has an answer)."""
 
     prefix = "rb:survey:summary"
