@@ -47,6 +47,16 @@ def role_ids(interaction: discord.Interaction) -> list[int]:
     return [role.id for role in user.roles] if isinstance(user, discord.Member) else []
 
 
+def answerer(interaction: discord.Interaction) -> dict[str, Any]:
+    """Who answers, as the answering services take it: the member, the guild (0 in a DM) and the
+    member's roles (for a poll restricted to roles)."""
+    return {
+        "user_id": interaction.user.id,
+        "guild_id": interaction.guild_id or 0,
+        "role_ids": role_ids(interaction),
+    }
+
+
 def row_below(items: Iterable[Any]) -> int:
     """The first row under ``items`` (a DynamicItem's row is its wrapped component's)."""
     rows = [getattr(getattr(item, "item", item), "row", None) or 0 for item in items]

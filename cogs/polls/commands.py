@@ -36,6 +36,7 @@ from bot.services.polls import PollDraft, PollService, PollView, VoteResult
 from cogs import _text
 from cogs._checks import is_moderator, moderator_only, require_moderator
 from cogs._components import option_ids
+from cogs.polls._common import answerer
 from cogs.polls._common import clip as _clip
 from cogs.polls._common import role_ids as _role_ids
 from cogs.polls.jobs import PollJobs
@@ -338,46 +339,24 @@ class Polls(commands.Cog):
 
     # ================================================================= component handlers
     async def on_vote(self, interaction: discord.Interaction, poll_id: int, option_id: int) -> None:
-        result = await self.service.vote(
-            poll_id,
-            user_id=interaction.user.id,
-            option_id=option_id,
-            guild_id=interaction.guild_id or 0,
-            role_ids=_role_ids(interaction),
-        )
+        result = await self.service.vote(poll_id, option_id=option_id, **answerer(interaction))
         await self._confirm(interaction, result)
 
     async def on_select(self, interaction: discord.Interaction, poll_id: int, values: list[str]) -> None:
-        result = await self.service.choose(
-            poll_id,
-            user_id=interaction.user.id,
-            option_ids=option_ids(values),
-            guild_id=interaction.guild_id or 0,
-            role_ids=_role_ids(interaction),
-        )
+        result = await self.service.choose(poll_id, option_ids=option_ids(values), **answerer(interaction))
         await self._confirm(interaction, result)
 
     async def on_rank(self, interaction: discord.Interaction, poll_id: int, rank: int, values: list[str]) -> None:
         """A rank's select (ordered kinds): the chosen option takes that rank."""
         chosen = option_ids(values)
+        option_id = chosen[0] if len(chosen) == 1 else 0
         result = await self.service.place(
-            poll_id,
-            user_id=interaction.user.id,
-            option_id=chosen[0] if len(chosen) == 1 else 0,
-            position=rank,
-            guild_id=interaction.guild_id or 0,
-            role_ids=_role_ids(interaction),
+            poll_id, option_id=option_id, position=rank, **answerer(interaction)
         )
         await self._confirm(interaction, result)
 
     async def on_withdraw(self, interaction: discord.Interaction, poll_id: int) -> None:
-        result = await self.service.withdraw(
-            poll_id,
-            user_id=interaction.user.id,
-            guild_id=interaction.guild_id or 0,
-            role_ids=_role_ids(interaction),
-        )
-        await self._confirm(interaction, result)
+        await self._confirm(interaction, await self.service.withdraw(poll_id, **answerer(interaction)))
 
     async def on_answer_button(self, interaction: discord.Interaction, poll_id: int) -> None:
         poll = await self.service.check_can_answer(
@@ -392,13 +371,7 @@ class Polls(commands.Cog):
         await interaction.response.send_modal(modal)
 
     async def on_text_submit(self, interaction: discord.Interaction, poll_id: int, text: str) -> None:
-        result = await self.service.answer_text(
-            poll_id,
-            user_id=interaction.user.id,
-            text=text,
-            guild_id=interaction.guild_id or 0,
-            role_ids=_role_ids(interaction),
-        )
+        result = await self.service.answer_text(poll_id, text=text, **answerer(interaction))
         await self._confirm(interaction, result)
 
     async def _confirm(self, interaction: discord.Interaction, result: VoteResult) -> None:

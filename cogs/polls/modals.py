@@ -29,6 +29,22 @@ if TYPE_CHECKING:
 TEXT_MODAL = re.compile(rf"^rb:survey:text:(?P<poll>{ID}):(?P<question>{ID}):(?P<user>{ID})$")
 
 
+def _open_answer(
+    modal: discord.ui.Modal, label: str, question: str, current: str | None
+) -> discord.ui.TextInput[Any]:
+    """The open-answer field (custom_id ``answer``), added to ``modal`` under its label with the
+    question beneath; ``current`` is the member's answer so far."""
+    answer: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        custom_id="answer",
+        style=discord.TextStyle.paragraph,
+        max_length=MAX_TEXT_ANSWER,
+        required=True,
+        default=current,
+    )
+    modal.add_item(discord.ui.Label(text=label, description=_clip(question, 100), component=answer))
+    return answer
+
+
 class TextAnswerModal(ReportingModal):
     """The open answer; its custom_id is per poll and member so that two members answering at
     the same time do not replace each other's modal in discord.py's store."""
@@ -40,20 +56,7 @@ class TextAnswerModal(ReportingModal):
             timeout=900,
         )
         self.poll_id = poll.id
-        self.answer: discord.ui.TextInput[TextAnswerModal] = discord.ui.TextInput(
-            custom_id="answer",
-            style=discord.TextStyle.paragraph,
-            max_length=MAX_TEXT_ANSWER,
-            required=True,
-            default=current,
-        )
-        self.add_item(
-            discord.ui.Label(
-                text=t("poll.modal.label", lang),
-                description=_clip(poll.question, 100),
-                component=self.answer,
-            )
-        )
+        self.answer = _open_answer(self, t("poll.modal.label", lang), poll.question, current)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await _polls(interaction).on_text_submit(interaction, self.poll_id, self.answer.value)
@@ -78,20 +81,7 @@ class SurveyTextModal(discord.ui.Modal):
             custom_id=f"rb:survey:text:{poll_id}:{question.id}:{user_id}",
             timeout=None,
         )
-        self.answer: discord.ui.TextInput[SurveyTextModal] = discord.ui.TextInput(
-            custom_id="answer",
-            style=discord.TextStyle.paragraph,
-            max_length=MAX_TEXT_ANSWER,
-            required=True,
-            default=current,
-        )
-        self.add_item(
-            discord.ui.Label(
-                text=t("survey.modal.answer_label", lang),
-                description=_clip(question.text, 100),
-                component=self.answer,
-            )
-        )
+        self.answer = _open_answer(self, t("survey.modal.answer_label", lang), question.text, current)
 
 
 class SurveyCreateModal(ReportingModal):

@@ -26,10 +26,9 @@ from bot.errors import InvalidInput
 from bot.services.polls import PollView, QuestionView, SurveyProgress
 from cogs._components import option_ids
 from cogs._errors import ReportingView, guarded
+from cogs.polls._common import answerer, row_below
 from cogs.polls._common import clip as _clip
 from cogs.polls._common import esc as _esc
-from cogs.polls._common import role_ids as _role_ids
-from cogs.polls._common import row_below
 from cogs.polls.components import SurveyEditButton, SurveySummaryButton
 from cogs.polls.kinds import ui_of
 from cogs.polls.modals import TEXT_MODAL, SurveyTextModal, modal_value
@@ -65,28 +64,12 @@ class SurveyFlow:
     async def on_pick(
         self, interaction: discord.Interaction, poll_id: int, question_id: int, option_id: int
     ) -> None:
-        progress = await self.service.answer_survey(
-            poll_id,
-            question_id,
-            user_id=interaction.user.id,
-            option_ids=[option_id],
-            guild_id=interaction.guild_id or 0,
-            role_ids=_role_ids(interaction),
-        )
-        await self._advance(interaction, progress)
+        await self._answer(interaction, poll_id, question_id, option_ids=[option_id])
 
     async def on_select(
         self, interaction: discord.Interaction, poll_id: int, question_id: int, values: list[str]
     ) -> None:
-        progress = await self.service.answer_survey(
-            poll_id,
-            question_id,
-            user_id=interaction.user.id,
-            option_ids=option_ids(values),
-            guild_id=interaction.guild_id or 0,
-            role_ids=_role_ids(interaction),
-        )
-        await self._advance(interaction, progress)
+        await self._answer(interaction, poll_id, question_id, option_ids=option_ids(values))
 
     async def on_rank(
         self, interaction: discord.Interaction, poll_id: int, question_id: int, rank: int, values: list[str]
@@ -94,13 +77,7 @@ class SurveyFlow:
         """A rank's select of an ordered question: stored at once; the member stays on the
         question (to rank the next option) until "Continue"."""
         progress = await self.service.answer_survey(
-            poll_id,
-            question_id,
-            user_id=interaction.user.id,
-            option_ids=option_ids(values)[:1],
-            position=rank,
-            guild_id=interaction.guild_id or 0,
-            role_ids=_role_ids(interaction),
+            poll_id, question_id, option_ids=option_ids(values)[:1], position=rank, **answerer(interaction)
         )
         question = progress.poll.question_view(question_id)
         if question is None:  # pragma: no cover - the service checked it
@@ -146,14 +123,13 @@ class SurveyFlow:
     async def _save_text(
         self, interaction: discord.Interaction, poll_id: int, question_id: int, text: str
     ) -> None:
-        progress = await self.service.answer_survey(
-            poll_id,
-            question_id,
-            user_id=interaction.user.id,
-            text=text,
-            guild_id=interaction.guild_id or 0,
-            role_ids=_role_ids(interaction),
-        )
+        await self._answer(interaction, poll_id, question_id, text=text)
+
+    async def _answer(
+        self, interaction: discord.Interaction, poll_id: int, question_id: int, **answer: Any
+    ) -> None:
+        """Save one answer of the member (``option_ids`` or ``text``) and show the next step."""
+        progress = await self.service.answer_survey(poll_id, question_id, **answer, **answerer(interaction))
         await self._advance(interaction, progress)
 
     async def on_edit(self, interaction: discord.Interaction, poll_id: int, question_id: int) -> None:
@@ -170,9 +146,7 @@ class SurveyFlow:
         await interaction.response.edit_message(embed=embed, view=view)
 
     async def _progress(self, interaction: discord.Interaction, poll_id: int) -> SurveyProgress:
-        progress = await self.service.survey_progress(
-            poll_id, interaction.user.id, guild_id=interaction.guild_id or 0, role_ids=_role_ids(interaction)
-        )
+        progress = await self.service.survey_progress(poll_id, **answerer(interaction))
         if not progress.poll.is_survey:
             raise InvalidInput("survey.error.not_survey")
         return progress
