@@ -124,12 +124,17 @@ class KindUI:
     def results_lines(
         self, results: PollResults | QuestionResults, lang: str, t: Translate, *, label_clip: int | None = None
     ) -> list[str]:
-        """What a moderator reads under the question: each option's count and percentage."""
+        """What a moderator reads under the question: each option's label, then its
+        :meth:`option_result`."""
         return [
             f"{esc(option.label if label_clip is None else clip(option.label, label_clip))} — "
-            f"{charts.format_count_pct(option.count, results.respondents, lang)}"
+            f"{self.option_result(option, results, lang, t)}"
             for option in results.options
         ]
+
+    def option_result(self, option: Any, results: PollResults | QuestionResults, lang: str, t: Translate) -> str:
+        """One option's result: its count and percentage."""
+        return charts.format_count_pct(option.count, results.respondents, lang)
 
     def survey_lines(self, results: QuestionResults, lang: str, t: Translate, *, final: bool) -> list[str]:
         """A survey question's results (one embed per question)."""
@@ -255,14 +260,8 @@ class RankingUI(KindUI):
             lines += ["", f"*{t('poll.ranking.note', lang)}*"]
         return lines
 
-    def results_lines(
-        self, results: PollResults | QuestionResults, lang: str, t: Translate, *, label_clip: int | None = None
-    ) -> list[str]:
-        return [
-            f"{esc(option.label if label_clip is None else clip(option.label, label_clip))} — "
-            f"{self._rank_text(option, lang, t)}"
-            for option in results.options
-        ]
+    def option_result(self, option: Any, results: PollResults | QuestionResults, lang: str, t: Translate) -> str:
+        return self._rank_text(option, lang, t)
 
     def vote_line(self, result: VoteResult, lang: str, t: Translate) -> str:
         ranking = ", ".join(f"{rank}. **{esc(label)}**" for rank, label in enumerate(result.labels, start=1))
