@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Answer, Campaign, Poll, Question
+from storage.repositories._base import Repository
 
 
 @dataclass(frozen=True)
@@ -27,14 +27,7 @@ class CampaignRow:
     respondents: int
 
 
-class CampaignRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    def add(self, campaign: Campaign) -> Campaign:
-        self.session.add(campaign)
-        return campaign
-
+class CampaignRepository(Repository):
     async def get(self, campaign_id: int) -> Campaign | None:
         return await self.session.get(Campaign, campaign_id)
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import DateTime, Select, String, func, select, type_coerce
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Answer, AnswerChoice, Campaign, Option, Poll, Question
+from storage.repositories._base import Repository
 
 #: Rows fetched per round trip of the server-side cursor.
 DEFAULT_BATCH = 20_000
@@ -54,10 +54,7 @@ class CodebookQuestion:
 ANSWER_COLUMNS = ("answer_id", "user_id", "member_type", "text", "answered_at", "question_id", "option_id")
 
 
-class ExportRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class ExportRepository(Repository):
     # ------------------------------------------------------------------ scope
     async def poll_ids(
         self, *, poll_id: int | None = None, campaign: str | None = None, guild_id: int | None = None

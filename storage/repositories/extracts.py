@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Announcement, Delivery, Extract, Poll
+from storage.repositories._base import Repository
 from storage.repositories._upsert import insert as upsert_insert
 
 EXTRACT_QUEUED = "queued"
@@ -32,10 +32,7 @@ DELIVERY_SENT = "sent"
 DELIVERY_FAILED = "failed"
 
 
-class ExtractRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class ExtractRepository(Repository):
     async def followups_due(self) -> list[tuple[Extract, Delivery]]:
         """Sent deliveries of extracts that carry a follow-up question, in channels where that
         question has no poll yet (one poll per extract and channel)."""
@@ -121,16 +118,9 @@ class ExtractRepository:
         )
 
 
-class AnnouncementRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class AnnouncementRepository(Repository):
     async def get(self, announcement_id: int) -> Announcement | None:
         return await self.session.get(Announcement, announcement_id)
-
-    def add(self, announcement: Announcement) -> Announcement:
-        self.session.add(announcement)
-        return announcement
 
     async def scheduled(self, *, guild_id: int | None = None) -> list[Announcement]:
         stmt = select(Announcement).where(Announcement.status == ANNOUNCEMENT_SCHEDULED)
@@ -149,10 +139,7 @@ class AnnouncementRepository:
         return result.rowcount == 1
 
 
-class DeliveryRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class DeliveryRepository(Repository):
     async def create_pending(self, rows: Sequence[dict[str, Any]]) -> list[int]:
         """One INSERT … ON CONFLICT DO NOTHING for every target; returns the ids of the rows that
         were new (a target that already has a row, whatever its status, is left alone)."""
@@ -167,15 +154,16 @@ class DeliveryRepository:
     async def pending(
         self, *, extract_id: int | None = None, announcement_id: int | None = None
     ) -> list[Delivery]:
-        stmt = select(Delivery).where(Delivery.status == DELIVERY_PENDING)
-        if extract_id is not None:
-            stmt = stmt.where(Delivery.extract_id == extract_id)
-        if announcement_id is not None:
-            stmt = stmt.where(Delivery.announcement_id == announcement_id)
-        return list(await self.session.scalars(stmt.order_by(Delivery.id)))
+        return await self._with_status(DELIVERY_PENDING, extract_id, announcement_id)
 
     async def failed(self, *, extract_id: int | None = None, announcement_id: int | None = None) -> list[Delivery]:
-        stmt = select(Delivery).where(Delivery.status == DELIVERY_FAILED)
+        return await self._with_status(DELIVERY_FAILED, extract_id, announcement_id)
+
+    async def _with_status(
+        self, status: str, extract_id: int | None, announcement_id: int | None
+    ) -> list[Delivery]:
+        """The deliveries in ``status``, of one extract or announcement when given, in order."""
+        stmt = select(Delivery).where(Delivery.status == status)
         if extract_id is not None:
             stmt = stmt.where(Delivery.extract_id == extract_id)
         if announcement_id is not None:

@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage.models import Answer, AnswerChoice, Option, Poll, Profile, Question
+from storage.repositories._base import Repository
 from storage.repositories._upsert import insert as upsert_insert
 
 FROM_PROFILE = object()  # upsert(): copy the member type from the member's profile
@@ -86,14 +86,7 @@ def _answer_upsert(dialect: str, *, from_profile: bool, set_text: bool) -> Any:
     return stmt
 
 
-class PollRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    def add(self, poll: Poll) -> Poll:
-        self.session.add(poll)
-        return poll
-
+class PollRepository(Repository):
     async def get(self, poll_id: int) -> Poll | None:
         stmt = (
             select(Poll)
@@ -174,10 +167,7 @@ class PollRepository:
         await self.session.execute(delete(Poll).where(Poll.id == poll_id))
 
 
-class AnswerRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class AnswerRepository(Repository):
     async def member_type_of(self, user_id: int) -> str | None:
         """The member type on the member's profile right now (``None`` without a profile)."""
         return await self.session.scalar(select(Profile.member_type).where(Profile.user_id == user_id))

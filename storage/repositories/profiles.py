@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     Announcement,
@@ -36,6 +35,7 @@ from storage.models import (
     Profile,
     Question,
 )
+from storage.repositories._base import Repository
 from storage.repositories._upsert import insert as upsert_insert
 
 PROFILE_FIELDS = ("member_type", "organisation", "region", "lang", "consent_at")
@@ -83,10 +83,7 @@ class AnnouncementRow:
     created_at: datetime
 
 
-class ProfileRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class ProfileRepository(Repository):
     # ------------------------------------------------------------------ the profile
     async def get(self, user_id: int) -> Profile | None:
         stmt = select(Profile).where(Profile.user_id == user_id).execution_options(populate_existing=True)
@@ -127,12 +124,8 @@ class ProfileRepository:
         return answers.rowcount or 0, profiles.rowcount or 0
 
 
-class MemberAnswerRepository:
+class MemberAnswerRepository(Repository):
     """One member's poll answers (the polls feature's privacy hook)."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
     async def count_answers(self, user_id: int) -> int:
         stmt = select(func.count(Answer.id)).where(Answer.user_id == user_id)
         return int(await self.session.scalar(stmt) or 0)
@@ -200,11 +193,8 @@ class MemberAnswerRepository:
         return result.rowcount or 0
 
 
-class MemberRecordsRepository:
+class MemberRecordsRepository(Repository):
     """Records naming a member as author or actor: shown by ``/my-data``, kept by ``/forget-me``."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
 
     async def polls_created_by(self, user_id: int) -> list[PollRow]:
         stmt = select(Poll.id, Poll.title, Poll.status, Poll.created_at).where(Poll.author_id == user_id)

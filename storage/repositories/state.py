@@ -3,15 +3,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import BotState, NetworkChannel
+from storage.repositories._base import Repository
 
 
-class StateRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class StateRepository(Repository):
     async def get(self, key: str) -> str | None:
         row = await self.session.get(BotState, key)
         return row.value if row else None
@@ -24,11 +21,8 @@ class StateRepository:
             row.value = value
 
 
-class ChannelRepository:
+class ChannelRepository(Repository):
     """The network channels, mirrored from the config at start-up."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
 
     async def all(self, *, enabled_only: bool = True) -> list[NetworkChannel]:
         stmt = select(NetworkChannel).order_by(NetworkChannel.guild_id, NetworkChannel.channel_id)
