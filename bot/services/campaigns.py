@@ -12,7 +12,6 @@ Creating and activating are audit-logged (``campaign.create``, ``campaign.activa
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +19,8 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.errors import Conflict, InvalidInput, NotFound
+from bot.errors import Conflict, NotFound
+from bot.services.poll_rules import checked_text
 from storage import models
 from storage.repositories import AuditRepository
 from storage.repositories.campaigns import CampaignRepository, CampaignRow
@@ -34,7 +34,6 @@ __all__ = [
 ]
 
 MAX_NAME = 100  # the column
-_MENTION = re.compile(r"@(?:everyone|here)\b|<@[!&]?\d+>|<#\d+>", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -53,14 +52,13 @@ def _view(row: CampaignRow) -> CampaignView:
 
 def clean_name(name: str | None) -> str:
     """Trimmed, inner whitespace collapsed, 1 to 100 characters, no mention."""
-    value = " ".join((name or "").split())
-    if not value:
-        raise InvalidInput("campaign.error.name_empty")
-    if len(value) > MAX_NAME:
-        raise InvalidInput("campaign.error.name_too_long", length=len(value), max=MAX_NAME)
-    if _MENTION.search(value):
-        raise InvalidInput("campaign.error.mention")
-    return value
+    return checked_text(
+        " ".join((name or "").split()),
+        MAX_NAME,
+        empty="campaign.error.name_empty",
+        too_long="campaign.error.name_too_long",
+        mention="campaign.error.mention",
+    )
 
 
 async def current_campaign_id(sessions: async_sessionmaker[AsyncSession]) -> int | None:

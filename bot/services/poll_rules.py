@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.errors import InvalidInput
+
 MIN_OPTIONS = 2
 MAX_OPTIONS = 25  # one select menu
 MAX_QUESTION = 300  # Discord's native poll question limit, and the column
@@ -26,6 +28,18 @@ _MENTION = re.compile(r"@(?:everyone|here)\b|<@[!&]?\d+>|<#\d+>", re.IGNORECASE)
 def has_mention(text: str) -> bool:
     """``@everyone``, ``@here``, a member, role or channel mention."""
     return _MENTION.search(text) is not None
+
+
+def checked_text(text: str, limit: int, *, empty: str, too_long: str, mention: str) -> str:
+    """``text`` (already trimmed) when it is 1 to ``limit`` characters with no mention; else
+    :class:`InvalidInput` with the catalogue key given for what is wrong."""
+    if not text:
+        raise InvalidInput(empty)
+    if len(text) > limit:
+        raise InvalidInput(too_long, length=len(text), max=limit)
+    if has_mention(text):
+        raise InvalidInput(mention)
+    return text
 
 
 @dataclass(frozen=True)

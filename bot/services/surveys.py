@@ -45,7 +45,7 @@ from bot.services.poll_rules import (
     MAX_TITLE,
     MIN_SURVEY_QUESTIONS,
     QuestionDraft,
-    has_mention,
+    checked_text,
 )
 from bot.services.polls.kinds import kinds
 
@@ -80,14 +80,13 @@ def parse_kind_prefix(prefix: str) -> tuple[str, int | None] | None:
 
 
 def clean_title(title: str | None) -> str:
-    value = " ".join((title or "").split())
-    if not value:
-        raise InvalidInput("survey.error.title_empty")
-    if len(value) > MAX_TITLE:
-        raise InvalidInput("survey.error.title_too_long", length=len(value), max=MAX_TITLE)
-    if has_mention(value):
-        raise InvalidInput("poll.error.mention")
-    return value
+    return checked_text(
+        " ".join((title or "").split()),
+        MAX_TITLE,
+        empty="survey.error.title_empty",
+        too_long="survey.error.title_too_long",
+        mention="poll.error.mention",
+    )
 
 
 def parse_survey(text: str | None, polls: PollService, *, lang: str = "fr") -> tuple[QuestionDraft, ...]:

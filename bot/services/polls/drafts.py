@@ -22,6 +22,7 @@ from bot.services.poll_rules import (
     NATIVE_MAX_DAYS,
     NATIVE_MAX_LABEL,
     QuestionDraft,
+    checked_text,
     has_mention,
 )
 from bot.services.polls.core import PollCore
@@ -208,13 +209,13 @@ class Drafting(PollCore):
         lang: str = "fr",
     ) -> QuestionDraft:
         """One question: its text, kind and options checked (raises :class:`InvalidInput`)."""
-        text = (text or "").strip()
-        if not text:
-            raise InvalidInput("poll.error.question_empty")
-        if len(text) > MAX_QUESTION:
-            raise InvalidInput("poll.error.question_too_long", length=len(text), max=MAX_QUESTION)
-        if has_mention(text):
-            raise InvalidInput("poll.error.mention")
+        text = checked_text(
+            (text or "").strip(),
+            MAX_QUESTION,
+            empty="poll.error.question_empty",
+            too_long="poll.error.question_too_long",
+            mention="poll.error.mention",
+        )
         spec = kind_of(kind)  # an unknown kind: InvalidInput("error.invalid_input")
 
         if spec.options.free:
