@@ -25,7 +25,7 @@ def _type_label(w: DemoWorld, code: str) -> str:
     """A member type's label in the narration's language (from the configured types)."""
     for member_type in w.bot.config.member_types:
         if member_type.code == code:
-            return getattr(member_type, w.lang)
+            return member_type.label(w.lang)
     return code
 
 
@@ -69,7 +69,7 @@ async def monthly_extract(w: DemoWorld) -> None:
     w.title(w.t("demo.scene.extract"))
     bot = w.bot
     result = await bot.services.import_extracts(str(DEMO_CONTENT))
-    queued = ", ".join(w.t("demo.extract_item", id=e.id, month=e.month, lang=e.lang) for e in result.created)
+    queued = ", ".join(w.t("demo.extract_item", id=e.id, month=w.bot.catalogue.iso_month(e.month, w.lang), lang=e.lang) for e in result.created)
     w.say(w.t("demo.extracts_imported", folder=DEMO_CONTENT.name, extracts=queued))
     w.show(_camille(w), "/extrait apercu", await w.moderator.slash(w.fr, "extract preview"))
     slot = bot.clock()

@@ -59,6 +59,11 @@ def _status(t: Text, status: str) -> str:
     return t(key) if t.catalogue.has(key) else status
 
 
+def _month(t: Text, month: str | None) -> str:
+    """An extract's month in words (« novembre 2026 »); the table of `extracts list` keeps 2026-11."""
+    return t.catalogue.iso_month(month, t.lang)
+
+
 def _line(t: Text, e: models.Extract, counts: dict[str, int] | None = None) -> str:
     deliveries = ""
     if counts:
@@ -119,8 +124,8 @@ def _show(args: argparse.Namespace, config: Config) -> int:
 
     t = text(config)
     extract, counts = asyncio.run(with_services(config, work))
-    print(f"#{extract.id}  {extract.title}")
-    print(t("cli.extracts.show_meta", month=extract.month, lang=extract.lang, status=_status(t, extract.status)))
+    print(t("cli.extracts.show_title", id=extract.id, title=extract.title))
+    print(t("cli.extracts.show_meta", month=_month(t, extract.month), lang=extract.lang, status=_status(t, extract.status)))
     if extract.published_at:
         print(t("cli.extracts.show_published", at=service.format_local(extract.published_at, config.tz)))
     print(t("cli.extracts.show_source", source=extract.source_key))
@@ -195,21 +200,21 @@ def _publish(args: argparse.Namespace, config: Config) -> int:
             if args.id is not None:
                 outcome = await service.publish_extract(sessions, publisher, args.id, now=now)
                 extract = outcome.extracts[0]
-                print(t("cli.extracts.published_id", id=extract.id, title=extract.title, month=extract.month,
+                print(t("cli.extracts.published_id", id=extract.id, title=extract.title, month=_month(t, extract.month),
                         lang=extract.lang, n=outcome.new_rows))
                 report = outcome.report
             else:
                 month = service.month_of(now, config.tz)
                 outcome = await service.run_slot(sessions, publisher, month=month, now=now, trigger="cli")
                 if outcome is None:
-                    print(t("cli.extracts.slot_done", month=month))
+                    print(t("cli.extracts.slot_done", month=_month(t, month)))
                     report = DeliveryReport()
                 elif not outcome.extracts:
-                    print(t("cli.extracts.slot_empty", month=month))
+                    print(t("cli.extracts.slot_empty", month=_month(t, month)))
                     report = outcome.report
                 else:
                     for extract in outcome.extracts:
-                        print(t("cli.extracts.slot_extract", month=month, id=extract.id, title=extract.title,
+                        print(t("cli.extracts.slot_extract", month=_month(t, month), id=extract.id, title=extract.title,
                                 lang=extract.lang))
                     report = outcome.report
             report.merge(await publisher.deliver())  # anything left from an interrupted run

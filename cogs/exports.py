@@ -114,7 +114,9 @@ class Exports(commands.Cog):
     async def _polls(self, interaction: discord.Interaction, current: str) -> list[Choice[int]]:
         text = "" if current.strip().lstrip("#").isdigit() else current
         found = await self.bot.services.exports.poll_choices(interaction.guild_id or 0, text)
-        return [Choice(name=f"#{poll_id} · {title}"[:100], value=poll_id) for poll_id, title in found][:25]
+        lang = self.bot.lang(interaction)
+        return [Choice(name=f"{self.bot.t('format.numbered', lang, id=poll_id)} · {title}"[:100], value=poll_id)
+                for poll_id, title in found][:25]
 
 
 async def setup(bot: ReseauBot) -> None:

@@ -232,7 +232,8 @@ class Extracts(commands.Cog):
         ))
         view.add_item(ExtractButton("dismiss", extract.id, label=self.bot.t("extracts.dismiss_button", lang)))
         await interaction.response.send_message(
-            self.bot.t("extracts.confirm", lang, id=extract.id, title=extract.title, month=extract.month or "-",
+            self.bot.t("extracts.confirm", lang, id=extract.id, title=extract.title,
+                       month=self.bot.catalogue.iso_month(extract.month, lang),
                        lang=extract.lang, count=plan.to_post),
             view=view, ephemeral=True,
         )
@@ -245,7 +246,8 @@ class Extracts(commands.Cog):
         config = self.bot.config
         rows = await service.queue(self.bot.sessions)
         lines = [
-            t("extracts.queue_line", lang, id=e.id, month=e.month or "-", lang=e.lang, title=e.title[:80])
+            t("extracts.queue_line", lang, id=e.id, month=self.bot.catalogue.iso_month(e.month, lang), lang=e.lang,
+              title=e.title[:80])
             for e in rows[:25]
         ] or [t("extracts.queue_empty_line", lang)]
         if len(rows) > 25:
@@ -257,7 +259,7 @@ class Extracts(commands.Cog):
             footer.append(t("extracts.queue_next", lang, when=service.format_local(runs[0], config.tz), tz=config.bot.timezone))
         last = await service.last_handled_month(self.bot.sessions)
         if last:
-            footer.append(t("extracts.queue_last", lang, month=last))
+            footer.append(t("extracts.queue_last", lang, month=self.bot.catalogue.iso_month(last, lang)))
         if footer:
             embed.set_footer(text="\n".join(footer))
         await interaction.response.send_message(embed=embed, ephemeral=True)
@@ -272,7 +274,8 @@ class Extracts(commands.Cog):
             channel_id=interaction.channel_id,
         )
         await interaction.response.send_message(
-            self.bot.t("extracts.skipped", lang, id=extract.id, title=extract.title, month=extract.month or "-"),
+            self.bot.t("extracts.skipped", lang, id=extract.id, title=extract.title,
+                       month=self.bot.catalogue.iso_month(extract.month, lang)),
             ephemeral=True,
         )
 

@@ -108,7 +108,7 @@ async def test_schedule_survives_a_restart_and_posts_once_at_its_time(world, ses
     job = world.env.bot.scheduler.get_job(service.job_id(row.id))
     assert job is not None and job.trigger.run_date == WHEN.astimezone(UTC)
     listing = await world.moderator.slash(world.fr, "announce list")
-    assert f"n° {row.id} · {SCHEDULE_AT} · Assemblée générale" in embed_text(listing.response)
+    assert f"n°\u00a0{row.id} · {SCHEDULE_AT} · Assemblée générale" in embed_text(listing.response)
     assert posts(world.fr) == []
 
     await world.env.restart_bot(bot_factory(config))
@@ -137,7 +137,7 @@ async def test_cancel_a_scheduled_announcement(world, sessions):
     bot = world.env.bot
     job = bot.scheduler.get_job(service.job_id(row.id))
     cancelled = await world.moderator.slash(world.fr, "announce cancel", id=row.id)
-    assert cancelled.response.content == f"Annonce n° {row.id} annulée."
+    assert cancelled.response.content == f"Annonce n°\u00a0{row.id} annulée."
     assert bot.scheduler.get_job(service.job_id(row.id)) is None
     await job.func(*job.args)  # even if a job had survived, the row says cancelled
     await world.env.settle()

@@ -122,7 +122,7 @@ def test_the_demo_plays_the_whole_journey(french):
     assert "◀ Réseau 2.0 dans #annonces :" in out and "[Lire le rapport complet]" in out and "[Read the full report]" in out
     assert "Quel accompagnement à l’évaluation vous serait le plus utile cette année ?" in out
     assert "rien n’est publié" in out  # the same slot twice posts once
-    assert "Annonce n° 1 publiée : 2 salons servis" in out
+    assert "Annonce n°\u00a01 publiée : 2 salons servis" in out
     # profiles with consent, a quick survey with progress and resumption, results by type, export
     assert "Profil enregistré." in out
     assert "**Question 2/2**" in out and "You are picking up where you left off." in out

@@ -98,10 +98,11 @@ def test_import_a_folder_then_reimport_updates(database_url, tmp_path):
     assert len(listing) == 3 and "(corrigé)" in listing[1]
     show = run(config, "extracts", "show", "1")
     assert show.returncode == 0
-    assert "#1  Les réseaux territoriaux (corrigé)" in show.stdout
+    assert "n°\u00a01  Les réseaux territoriaux (corrigé)" in show.stdout
+    assert "mois : novembre 2026" in show.stdout, "show says the month in words"
     assert "rapport : https://example.org/rapport.pdf" in show.stdout and "Un paragraphe de l’extrait." in show.stdout
     missing = run(config, "extracts", "show", "99")
-    assert missing.returncode == 1 and "Aucun extrait n° 99." in missing.stderr
+    assert missing.returncode == 1 and "Aucun extrait n°\u00a099." in missing.stderr
 
 
 def test_the_messy_example_imports_into_a_clean_extract(database_url, tmp_path):

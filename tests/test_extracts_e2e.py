@@ -114,7 +114,7 @@ async def test_publish_asks_first_then_posts_in_the_channels_of_its_language(wor
     assert again.ephemeral and again.response.components == []
     [posted] = posts(world.fr)
     assert again.response.content.splitlines() == [
-        f"L’extrait n° {extracts['Novembre'].id} « Novembre » a déjà été publié dans tous les salons concernés : "
+        f"L’extrait n°\u00a0{extracts['Novembre'].id} « Novembre » a déjà été publié dans tous les salons concernés : "
         "1 salon servi, aujourd’hui à 13 h. Il n’y a rien d’autre à publier.",
         f"• {posted.jump_url}",
     ]
@@ -145,8 +145,9 @@ async def test_queue_and_skip(world, sessions, tmp_path):
 
     head = (await service.queue(sessions))[0]  # month, then id: the November ones first
     assert head.month == "2026-11" and text.index(head.title) < text.index("Décembre")
+    assert "novembre 2026" in text and "décembre 2026" in text and "2026-11" not in text, "months in words"
     skipped = await world.moderator.slash(world.fr, "extract skip")
-    assert f"« {head.title} » (2026-11) retiré de la file" in skipped.response.content
+    assert f"« {head.title} » (novembre 2026) retiré de la file" in skipped.response.content
     await open_to_everyone(world, "extract")
     english = await world.member_en.slash(world.en, "extract queue")
     assert "for the network's moderators" in english.response.content
@@ -167,7 +168,7 @@ async def test_queue_and_skip(world, sessions, tmp_path):
 async def test_unknown_extract_is_a_clear_refusal(world, sessions):
     await use(world)
     result = await world.moderator.slash(world.fr, "extract preview", id=42)
-    assert result.ephemeral and result.response.content == "Aucun extrait n° 42."
+    assert result.ephemeral and result.response.content == "Aucun extrait n°\u00a042."
     empty = await world.moderator.slash(world.fr, "extract publish")
     assert "La file des extraits est vide" in empty.response.content
     simcord.assert_error(world.env, NotFound)
@@ -333,7 +334,7 @@ async def test_confirm_clicked_after_someone_else_posted_it_ends_on_the_summary(
     await world.moderator.click(other.response, label="Publier")  # a second moderator was quicker
     late = await world.moderator.click(confirm.response, label="Publier")
     # The message that said « Publication en cours… » now says what happened, in place.
-    assert late.response.content.startswith(f"L’extrait n° {extracts['Novembre'].id} « Novembre » a déjà été publié")
+    assert late.response.content.startswith(f"L’extrait n°\u00a0{extracts['Novembre'].id} « Novembre » a déjà été publié")
     assert late.response.components == [] and late.followups == []
     assert len(posts(world.fr)) == 1
 

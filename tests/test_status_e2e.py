@@ -46,9 +46,9 @@ async def test_status_says_what_is_planned_in_french_words(world, sessions):
     result = await world.moderator.slash(world.fr, "status")
     assert result.ephemeral
     assert planned_lines(result) == [
-        "Rappel du sondage n° 1 « Quel format pour la rencontre ? » : demain à 16 h",
-        "Clôture du sondage n° 1 « Quel format pour la rencontre ? » : demain à 18 h",
-        f"Annonce n° {announcement_id} « Assemblée générale » programmée : samedi 1er décembre à 9 h 30",
+        "Rappel du sondage n°\u00a01 « Quel format pour la rencontre ? » : demain à 16 h",
+        "Clôture du sondage n°\u00a01 « Quel format pour la rencontre ? » : demain à 18 h",
+        f"Annonce n°\u00a0{announcement_id} « Assemblée générale » programmée : samedi 1er décembre à 9 h 30",
         "Prochain extrait mensuel : lundi 3 décembre à 10 h",
     ]
     text = embed_text(result.response)
