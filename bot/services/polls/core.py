@@ -101,16 +101,21 @@ class PollCore:
     # -------------------------------------------------------------------- reading
     async def get(self, poll_id: int, *, guild_id: int | None = None) -> PollView:
         """The poll as stored now; :class:`NotFound` / :class:`Forbidden` (another guild's)."""
-        if not 0 < poll_id <= MAX_ID:  # a forged id the database cannot even hold
-            raise NotFound("poll.error.unknown_poll")
         async with self.sessions() as session:
-            poll = await PollRepository(session).get(poll_id)
-            if poll is None:
-                raise NotFound("poll.error.unknown_poll")
-            view = poll_view(poll)
+            view = await self._stored(session, poll_id)
         self._remember(view)
         self._check_guild(view, guild_id)
         return view
+
+    @staticmethod
+    async def _stored(session: AsyncSession, poll_id: int) -> PollView:
+        """The poll as stored, read in ``session``; :class:`NotFound` when there is none."""
+        if not 0 < poll_id <= MAX_ID:  # a forged id the database cannot even hold
+            raise NotFound("poll.error.unknown_poll")
+        poll = await PollRepository(session).get(poll_id)
+        if poll is None:
+            raise NotFound("poll.error.unknown_poll")
+        return poll_view(poll)
 
     async def list_polls(self, guild_id: int, *, recent: int = 10, open_limit: int = 25) -> PollListing:
         async with self.sessions() as session:

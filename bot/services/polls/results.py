@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.errors import NotFound
-from bot.services.polls.core import MAX_ID, PollCore
+from bot.services.polls.core import PollCore
 from bot.services.polls.kinds import kind_of
 from bot.services.polls.views import (
     OptionCount,
@@ -17,9 +16,8 @@ from bot.services.polls.views import (
     TextAnswer,
     TypeBreakdown,
     TypeTable,
-    poll_view,
 )
-from storage.repositories import AnswerRepository, PollRepository
+from storage.repositories import AnswerRepository
 
 
 class Tallying(PollCore):
@@ -28,13 +26,8 @@ class Tallying(PollCore):
     ) -> PollResults:
         """Counts per option (SQL ``GROUP BY``), percentages of respondents, the breakdown by
         member type, and — named polls only — who chose what; for every question of a survey."""
-        if not 0 < poll_id <= MAX_ID:
-            raise NotFound("poll.error.unknown_poll")
         async with self.sessions() as session:
-            row = await PollRepository(session).get(poll_id)
-            if row is None:
-                raise NotFound("poll.error.unknown_poll")
-            poll = poll_view(row)
+            poll = await self._stored(session, poll_id)
             self._check_guild(poll, guild_id)
             answers = AnswerRepository(session)
             questions = tuple(
