@@ -919,15 +919,9 @@ class FakeDiscordREST:
         return _json_response(200, member)
 
     async def _get_channel(self, request: web.Request) -> web.Response:
-        gated = self._gate(request)
-        if gated is not None:
-            return gated
-        channel_id = self._channel_id(request)
-        if channel_id is None:
-            return _form_error("channel_id", "NUMBER_TYPE_COERCE", "Not a snowflake.")
-        problem = self._channel_problem(channel_id)
-        if problem is not None:
-            return problem
+        refused, channel_id = self._channel_route(request)
+        if refused is not None:
+            return refused
         channel = self.channels.get(channel_id)
         if channel is None:
             self.stats["not_found"] += 1
@@ -936,6 +930,17 @@ class FakeDiscordREST:
             self.stats["forbidden"] += 1
             return _error(403, "Missing Access", 50001)
         return _json_response(200, self._channel_object(channel))
+
+    def _channel_route(self, request: web.Request) -> tuple[web.Response | None, int]:
+        """The prologue of a channel's route: the gate, then a channel id that is a snowflake of
+        a channel neither missing nor forbidden: ``(refusal, …)``, or ``(None, channel_id)``."""
+        gated = self._gate(request)
+        if gated is not None:
+            return gated, 0
+        channel_id = self._channel_id(request)
+        if channel_id is None:
+            return _form_error("channel_id", "NUMBER_TYPE_COERCE", "Not a snowflake."), 0
+        return self._channel_problem(channel_id), channel_id
 
     @staticmethod
     def _channel_id(request: web.Request) -> int | None:
@@ -1073,15 +1078,9 @@ class FakeDiscordREST:
         return None
 
     async def _list_messages(self, request: web.Request) -> web.Response:
-        gated = self._gate(request)
-        if gated is not None:
-            return gated
-        channel_id = self._channel_id(request)
-        if channel_id is None:
-            return _form_error("channel_id", "NUMBER_TYPE_COERCE", "Not a snowflake.")
-        problem = self._channel_problem(channel_id)
-        if problem is not None:
-            return problem
+        refused, channel_id = self._channel_route(request)
+        if refused is not None:
+            return refused
         query = request.query
         try:
             limit = int(query.get("limit", "50"))
