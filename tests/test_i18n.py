@@ -146,3 +146,189 @@ def test_formatting_and_unknown_key():
     assert catalogue.t("error.not_found", "fr") == "Introuvable."
     with pytest.raises(KeyError):
         catalogue.t("no.such.key", "fr")
+
+
+# ------------------------------------------------------------------ language rules are data
+
+# Code that decides something by naming a language: `lang == "fr"`, `"fr" if …`, `x.fr if …`.
+_LANGUAGE_BRANCH = re.compile(r"""[!=]=\s*["'](?:fr|en)["']|["'](?:fr|en)["']\s*(?:==|!=|if\b)|\.(?:fr|en)\s+if\b""")
+# Files owned by other work in progress that still branch on a language (issue 9): each must
+# still have one (remove it from here once it goes through the catalogue).
+_PENDING_BRANCHES = {
+    "bot/services/exports/codebook.py",
+    "bot/services/polls/core.py",
+    "cogs/polls/render.py",
+    "cogs/polls/surveys.py",
+}
+
+
+def language_branches(source: str) -> list[str]:
+    """The lines of ``source`` that branch on a language (comments and docstrings aside)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Compare, ast.IfExp)):
+            text = ast.get_source_segment(source, node) or ""
+            if _LANGUAGE_BRANCH.search(" ".join(text.split())):
+                found.append(f"{node.lineno}: {text}")
+    return found
+
+
+def test_the_language_branch_detector_can_fail():
+    assert language_branches('x = a if lang == "fr" else b\n')
+    assert language_branches('x = member_type.fr if lang == "fr" else member_type.en\n')
+    assert language_branches("singular = count < 2 if lang == 'fr' else count == 1\n")
+    assert language_branches('locale = "fr" if w.lang == "fr" else "en-US"\n')
+    assert language_branches('ok = lang != "en"\n')
+    assert not language_branches('"""if lang == "fr" in a docstring"""\nx = t("a.b", lang)\n')
+
+
+def test_no_code_branches_on_a_language_outside_the_catalogue():
+    offenders = {}
+    for path in sorted([*REPO.glob("bot/**/*.py"), *REPO.glob("cogs/**/*.py")]):
+        name = path.relative_to(REPO).as_posix()
+        if name == "bot/i18n.py":
+            continue
+        found = language_branches(path.read_text(encoding="utf-8"))
+        if found:
+            offenders[name] = found
+    unexpected = {name: lines for name, lines in offenders.items() if name not in _PENDING_BRANCHES}
+    assert not unexpected, f"language rules belong in the catalogue (bot/i18n.py, bot/locales): {unexpected}"
+    fixed = _PENDING_BRANCHES - set(offenders)
+    assert not fixed, f"no language branch left in {sorted(fixed)}: remove them from _PENDING_BRANCHES"
+
+
+@pytest.mark.parametrize(
+    ("value", "options", "fr", "en"),
+    [
+        (1234, {}, "1\u202f234", "1,234"),
+        (1234567.25, {"decimals": 2}, "1\u202f234\u202f567,25", "1,234,567.25"),
+        (12, {}, "12", "12"),
+        (0.5, {"decimals": 1}, "0,5", "0.5"),
+        (50.0, {"decimals": 1, "trim": True}, "50", "50"),
+        (2.5, {"decimals": 2, "trim": True}, "2,5", "2.5"),
+        (1500.0, {"decimals": 1}, "1\u202f500,0", "1,500.0"),
+    ],
+)
+def test_number_format(value, options, fr, en):
+    catalogue = Catalogue.load()
+    assert catalogue.number(value, "fr", **options) == fr
+    assert catalogue.number(value, "en", **options) == en
+
+
+def test_quotes_label_value_and_csv_separator():
+    catalogue = Catalogue.load()
+    assert catalogue.quote("Oui", "fr") == "« Oui »" and catalogue.quote("Yes", "en") == "“Yes”"
+    assert catalogue.label_value("Région", "Bretagne", "fr") == "Région : Bretagne"
+    assert catalogue.label_value("Region", "Brittany", "en") == "Region: Brittany"
+    assert catalogue.t("format.csv_separator", "fr") == ";" and catalogue.t("format.csv_separator", "en") == ","
+    assert catalogue.t("format.numbered", "fr", id=12) == "n°\u00a012"
+    assert catalogue.t("format.numbered", "en", id=12) == "#12"
+
+
+def test_month_names():
+    catalogue = Catalogue.load()
+    assert catalogue.month(2026, 11, "fr") == "novembre 2026"
+    assert catalogue.month(2026, 11, "en") == "November 2026"
+    assert catalogue.month(2027, 8, "fr") == "août 2027"
+    assert catalogue.iso_month("2026-02", "fr") == "février 2026"
+    assert catalogue.iso_month("2026-02", "en") == "February 2026"
+    assert catalogue.iso_month(None, "fr") == "-" and catalogue.iso_month("", "en", missing="…") == "…"
+    assert catalogue.iso_month("2026-13", "fr") == "2026-13", "not a month: shown as it is"
+
+
+def _member_types(types, **bot):
+    from bot.config import build_config
+
+    raw = {"profiles": {"member_types": types}}
+    if bot:
+        raw["bot"] = bot
+    return build_config(raw, Path("config.toml"), environ={}).member_types
+
+
+def test_member_type_labels_new_and_old_config_forms():
+    new, old = _member_types([
+        {"code": "ecole", "labels": {"fr": "École", "en": "School"}},
+        {"code": "ong", "fr": "ONG / association", "en": "NGO / association"},  # written before labels
+    ])
+    assert (new.code, new.label("fr"), new.label("en")) == ("ecole", "École", "School")
+    assert (old.code, old.label("fr"), old.label("en")) == ("ong", "ONG / association", "NGO / association")
+    assert dict(old.labels) == {"fr": "ONG / association", "en": "NGO / association"}
+    assert new.label("de") == "École", "an unknown language falls back to the default one"
+
+
+def test_a_missing_label_falls_back_to_the_bot_language():
+    (french_bot,) = _member_types([{"code": "ecole", "labels": {"fr": "École"}}])
+    assert french_bot.label("en") == "École"
+    (english_bot,) = _member_types([{"code": "school", "labels": {"en": "School"}}], language="en")
+    assert english_bot.label("fr") == "School"
+    from bot.config import MemberType
+
+    assert MemberType("ecole", {"en": "School"}).label("fr") == "School", "any label rather than the code"
+    assert MemberType("ecole").label("fr") == "ecole"
+
+
+@pytest.mark.parametrize(
+    ("member_type", "message"),
+    [
+        ({"code": "ecole"}, "has no label"),
+        ({"code": "ecole", "labels": {"de": "Schule"}}, "labels.de: unknown language"),
+        ({"code": "ecole", "fr": "École", "labels": {"fr": "Ecole"}}, "the fr label is given twice"),
+        ({"code": "ecole", "labels": "École"}, "must be a table"),
+        ({"code": "ecole", "label": {"fr": "École"}}, "unknown key profiles.member_types[0].label"),
+        ({"labels": {"fr": "École"}}, "code must be a non-empty string"),
+        ({"code": "ecole", "labels": {"fr": 3}}, "labels.fr must be a non-empty string"),
+    ],
+)
+def test_a_bad_member_type_is_refused(member_type, message):
+    from bot.config import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        _member_types([member_type])
+
+
+def test_profile_labels_come_from_the_member_types():
+    from bot.config import DEFAULT_MEMBER_TYPE_OBJECTS
+
+    labels = {t.code: (t.label("fr"), t.label("en")) for t in DEFAULT_MEMBER_TYPE_OBJECTS}
+    assert labels["ong"] == ("ONG / association", "NGO / association")
+
+
+# The number sign in French: « n° 12 », a no-break space after n° (the TOML writes \u00a0).
+_OTHER_NUMBER_SIGNS = re.compile(
+    r"N°|nº|n°(?!\u00a0)|\bno\.?\s*(?:\{|\d)|\bNo\.?\s*(?:\{|\d)|#\s*\d|#\{(?!channel\})"
+)
+# Files being edited by other work in progress (issue 9) that still use another form: each must
+# still have one (remove it from here once its strings use « n°\u00a0{id} »).
+_PENDING_NUMBER_SIGNS = {"exports.toml", "polls.toml", "surveys.toml"}
+
+
+def _entries_by_file():
+    import tomllib
+
+    from bot.i18n import LOCALES_DIR, _flatten
+
+    for path in sorted(LOCALES_DIR.glob("*.toml")):
+        entries = {}
+        _flatten(tomllib.loads(path.read_text(encoding="utf-8")), "", entries, path)
+        yield path.name, entries
+
+
+def other_number_signs(entries) -> list[str]:
+    return [f"{key}: {text!r}" for key, entry in entries.items() for text in texts(entry["fr"])
+            if _OTHER_NUMBER_SIGNS.search(text)]
+
+
+def test_the_number_sign_detector_can_fail():
+    for text in ("Sondage n°{id}", "Sondage n° {id}", "Sondage N° 3", "Sondage no. {id}", "Sondage #{id}", "#3"):
+        assert other_number_signs({"k": {"fr": text, "en": ""}}), text
+    for text in ("Sondage n°\u00a0{id}", "dans #{channel}", "aucun numéro", "pas de nouvelle"):
+        assert not other_number_signs({"k": {"fr": text, "en": ""}}), text
+
+
+def test_french_has_one_form_of_the_number_sign():
+    found = {name: other_number_signs(entries) for name, entries in _entries_by_file()}
+    unexpected = {name: texts_ for name, texts_ in found.items() if texts_ and name not in _PENDING_NUMBER_SIGNS}
+    assert not unexpected, f"write « n°\\u00a0{{id}} » in French: {unexpected}"
+    fixed = {name for name in _PENDING_NUMBER_SIGNS if not found.get(name)}
+    assert not fixed, f"{sorted(fixed)} use one form now: remove them from _PENDING_NUMBER_SIGNS"
+    assert Catalogue.load().t("extracts.not_found", "fr", id=42) == "Aucun extrait n°\u00a042."
