@@ -33,7 +33,7 @@ written).  Built-in hooks of features: ``ProfileHook`` (:mod:`bot.services.profi
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -210,54 +210,62 @@ class PrivacyRegistry:
 
 
 # ------------------------------------------------------------------------------ records kept by /forget-me
-class AuditHook:
-    """The audit-log actions a member took (as a moderator).  ``/forget-me`` keeps them: the
-    log is the record of what was done, and its ``forget_me`` entry names nobody."""
+class _KeptRecordsHook:
+    """Records naming a member that ``/forget-me`` keeps: ``/my-data`` lists them under ``key``
+    and the forgetting reports how many were kept.  Subclasses give ``feature``, ``key``, how to
+    read the records (``_records``) and how one reads in ``/my-data`` (``_entry``)."""
 
-    feature = "audit"
+    feature = ""
+    key = ""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
 
-    async def describe(self, user_id: int) -> Mapping[str, Any]:
+    async def _records(self, repo: MemberRecordsRepository, user_id: int) -> Sequence[Any]:
+        raise NotImplementedError
+
+    def _entry(self, record: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def _read(self, user_id: int) -> Sequence[Any]:
         async with self.sessions() as session:
-            entries = await MemberRecordsRepository(session).audit_entries_by(user_id)
-        return {"audit_log_actions": [
-            {"at": iso(e.at), "action": e.action, "target_type": e.target_type, "target_id": e.target_id}
-            for e in entries
-        ]}
+            return await self._records(MemberRecordsRepository(session), user_id)
+
+    async def describe(self, user_id: int) -> Mapping[str, Any]:
+        return {self.key: [self._entry(record) for record in await self._read(user_id)]}
 
     async def forget(self, user_id: int, mode: str) -> Forgotten:
-        async with self.sessions() as session:
-            kept = len(await MemberRecordsRepository(session).audit_entries_by(user_id))
-        return Forgotten(kept={"audit_log_actions": kept})
+        return Forgotten(kept={self.key: len(await self._read(user_id))})
 
     async def stored(self, user_id: int) -> int:
         return 0  # nothing of it is removed
 
 
-class AnnouncementsHook:
+class AuditHook(_KeptRecordsHook):
+    """The audit-log actions a member took (as a moderator).  ``/forget-me`` keeps them: the
+    log is the record of what was done, and its ``forget_me`` entry names nobody."""
+
+    feature = "audit"
+    key = "audit_log_actions"
+
+    async def _records(self, repo: MemberRecordsRepository, user_id: int) -> Sequence[Any]:
+        return await repo.audit_entries_by(user_id)
+
+    def _entry(self, record: Any) -> dict[str, Any]:
+        return {"at": iso(record.at), "action": record.action, "target_type": record.target_type,
+                "target_id": record.target_id}
+
+
+class AnnouncementsHook(_KeptRecordsHook):
     """The announcements a member wrote (as a moderator).  ``/forget-me`` keeps them: they were
     published in the network's name, not as the member's personal data."""
 
     feature = "announcements"
+    key = "announcements_written"
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.sessions = sessions
+    async def _records(self, repo: MemberRecordsRepository, user_id: int) -> Sequence[Any]:
+        return await repo.announcements_by(user_id)
 
-    async def describe(self, user_id: int) -> Mapping[str, Any]:
-        async with self.sessions() as session:
-            rows = await MemberRecordsRepository(session).announcements_by(user_id)
-        return {"announcements_written": [
-            {"announcement_id": a.announcement_id, "title": a.title, "status": a.status,
-             "created_at": iso(a.created_at)}
-            for a in rows
-        ]}
-
-    async def forget(self, user_id: int, mode: str) -> Forgotten:
-        async with self.sessions() as session:
-            kept = len(await MemberRecordsRepository(session).announcements_by(user_id))
-        return Forgotten(kept={"announcements_written": kept})
-
-    async def stored(self, user_id: int) -> int:
-        return 0
+    def _entry(self, record: Any) -> dict[str, Any]:
+        return {"announcement_id": record.announcement_id, "title": record.title, "status": record.status,
+                "created_at": iso(record.created_at)}
