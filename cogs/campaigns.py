@@ -34,12 +34,8 @@ def campaign_list_embed(campaigns: list[CampaignView], lang: str, t: Any) -> dis
     lines = []
     current = None
     for c in campaigns:
-        polls = t("campaign.polls_one" if c.polls == 1 else "campaign.polls_other", lang, count=c.polls)
-        people = t(
-            "campaign.respondents_one" if c.respondents == 1 else "campaign.respondents_other",
-            lang,
-            count=c.respondents,
-        )
+        polls = t("campaign.polls", lang, count=c.polls)
+        people = t("campaign.respondents", lang, count=c.respondents)
         mark = f" — **{t('campaign.current_mark', lang)}**" if c.current else ""
         when = t("campaign.created_on", lang, date=ts(c.created_at, "d"))
         lines.append(f"**{esc(c.name)}**{mark}\n{polls} · {people} · {when}")

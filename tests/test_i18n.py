@@ -332,3 +332,11 @@ def test_french_has_one_form_of_the_number_sign():
     fixed = {name for name in _PENDING_NUMBER_SIGNS if not found.get(name)}
     assert not fixed, f"{sorted(fixed)} use one form now: remove them from _PENDING_NUMBER_SIGNS"
     assert Catalogue.load().t("extracts.not_found", "fr", id=42) == "Aucun extrait n°\u00a042."
+
+
+def test_campaign_counts_follow_the_plural_rule():
+    catalogue = Catalogue.load()
+    assert catalogue.t("campaign.respondents", "fr", count=0) == "0 répondant", "French: 0 is singular"
+    assert catalogue.t("campaign.respondents", "en", count=0) == "0 respondents"
+    assert catalogue.t("campaign.polls", "fr", count=2) == "2 sondages"
+    assert catalogue.t("campaign.polls", "en", count=1) == "1 poll"
