@@ -31,6 +31,7 @@ from bot.config import Config, NetworkChannel, build_config
 from bot.simcord_support import clear_locales, set_locale
 from storage.db import create_engine, session_factory, upgrade
 from storage.models import Base
+from tests.clock import ManualClock
 
 BASE_PG_URL = os.environ.get("RESEAU_TEST_DATABASE_URL", "")
 # pytest-xdist runs the suite in several worker processes: each gets a database of its own
@@ -113,6 +114,13 @@ async def engine(database_url: str):
 @pytest.fixture
 def sessions(engine):
     return session_factory(engine)
+
+
+# --------------------------------------------------------------------------- clock
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock the test moves by hand, at tests.clock.START (2026-03-02 10:00 UTC)."""
+    return ManualClock()
 
 
 # --------------------------------------------------------------------------- config and bot

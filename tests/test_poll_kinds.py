@@ -6,7 +6,6 @@ real service on the real database (SQLite, or PostgreSQL with RESEAU_TEST_DATABA
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import pytest
 
@@ -28,7 +27,6 @@ from bot.services.polls.kinds import (
 from bot.services.surveys import parse_kind_prefix, parse_survey
 
 CATALOGUE = Catalogue.load()
-START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
 # ----------------------------------------------------------------------------- built-in kinds
@@ -122,14 +120,6 @@ VETO = PollKind(
 )
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def veto():
     register(VETO)
@@ -142,8 +132,8 @@ def veto():
 
 
 @pytest.fixture
-def service(sessions, config) -> PollService:
-    return PollService.from_config(sessions, config, CATALOGUE, clock=FakeClock())
+def service(sessions, config, clock) -> PollService:
+    return PollService.from_config(sessions, config, CATALOGUE, clock=clock)
 
 
 def base(**overrides):

@@ -15,26 +15,10 @@ from bot.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from bot.i18n import Catalogue
 from bot.services.polls import PollService, parse_deadline, parse_duration, parse_options
 from storage.models import Answer, AnswerChoice, Poll, Profile
+from tests.clock import START
 
 CATALOGUE = Catalogue.load()
-START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 PARIS = ZoneInfo("Europe/Paris")
-
-
-class FakeClock:
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
@@ -239,10 +223,10 @@ def test_deadline_as_a_paris_date_time():
 
 def test_default_deadline_and_configured_maximum(service, clock):
     draft = service.prepare(**base(options="A;B"))
-    assert draft.deadline_at == clock.now + timedelta(hours=service.settings.default_duration_hours)
+    assert draft.deadline_at == clock.now() + timedelta(hours=service.settings.default_duration_hours)
     assert draft.reminder_at is None
     service.settings = type(service.settings)(max_duration_days=2, default_duration_hours=72)
-    assert service.prepare(**base(options="A;B")).deadline_at == clock.now + timedelta(days=2)
+    assert service.prepare(**base(options="A;B")).deadline_at == clock.now() + timedelta(days=2)
     with pytest.raises(InvalidInput) as caught:
         service.prepare(**base(options="A;B", deadline="3j"))
     assert caught.value.params == {"days": 2}
@@ -251,7 +235,7 @@ def test_default_deadline_and_configured_maximum(service, clock):
 def test_native_duration_is_rounded_up_to_whole_hours(service, clock):
     draft = service.prepare(**base(options="A;B", native=True, deadline="90m"))
     assert draft.native_hours == 2
-    assert draft.deadline_at == clock.now + timedelta(hours=2)
+    assert draft.deadline_at == clock.now() + timedelta(hours=2)
     assert draft.anonymous is False  # Discord shows voters of native polls
     assert service.prepare(**base(options="A;B", native=True, deadline="32j")).native_hours == 768
 
@@ -267,7 +251,7 @@ def test_builtin_kinds_take_labels_in_the_poll_language(service):
 
 def test_reminder_is_a_duration_before_the_deadline(service, clock):
     draft = service.prepare(**base(options="A;B", deadline="2j", reminder="1j"))
-    assert draft.reminder_at == clock.now + timedelta(days=1)
+    assert draft.reminder_at == clock.now() + timedelta(days=1)
 
 
 # ----------------------------------------------------------------------------- voting
@@ -398,7 +382,7 @@ async def test_close_is_idempotent_and_refuses_later_votes(service, sessions, cl
     poll = await make(service, options="A;B")
     await service.vote(poll.id, user_id=7, option_id=poll.options[0].id)
     first = await service.close(poll.id)
-    assert first.changed and first.poll.status == "closed" and first.poll.closed_at == clock.now
+    assert first.changed and first.poll.status == "closed" and first.poll.closed_at == clock.now()
     second = await service.close(poll.id)
     assert not second.changed
     for attempt in (
@@ -415,7 +399,7 @@ async def test_close_is_idempotent_and_refuses_later_votes(service, sessions, cl
 async def test_a_poll_past_its_deadline_refuses_votes_before_the_job_closes_it(service, clock):
     poll = await make(service, options="A;B", deadline="1h")
     await service.vote(poll.id, user_id=7, option_id=poll.options[0].id)
-    clock.advance(hours=1)
+    clock.advance(timedelta(hours=1))
     with pytest.raises(Conflict):
         await service.vote(poll.id, user_id=8, option_id=poll.options[0].id)
 

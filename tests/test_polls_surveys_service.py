@@ -3,7 +3,7 @@ real database (SQLite, or PostgreSQL with RESEAU_TEST_DATABASE_URL), without Dis
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -18,7 +18,6 @@ from bot.services.surveys import parse_kind_prefix, parse_survey
 from storage.models import Answer, AuditEntry, Campaign, Extract, Poll, Question
 
 CATALOGUE = Catalogue.load()
-START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 SURVEY = """[Oui / Non] Avez-vous participé à une rencontre ?
 
 [multi:2] Quels thèmes ?
@@ -32,19 +31,6 @@ Nord ; Sud ; Outre-mer
 [Échelle] Le réseau vous est-il utile ?
 
 [texte] Une idée ?"""
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
@@ -272,7 +258,7 @@ async def test_survey_progress_is_derived_from_stored_answers(sessions, polls, c
     assert [o.count for o in results.questions[1].options] == [1, 0, 1]
     assert results.questions[4].texts[0].text == "Plus de rencontres"
 
-    clock.now += timedelta(days=30)  # past the deadline: no more answers
+    clock.advance(timedelta(days=30))  # past the deadline: no more answers
     with pytest.raises(Conflict):
         await polls.answer_survey(poll.id, q1.id, user_id=42, option_ids=[q1.options[0].id])
     await polls.close(poll.id)
