@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from bot.errors import InvalidInput
-from bot.i18n import LANGUAGES, Catalogue
 from bot.services.extract_sources import (
     ExtractDraft,
     clean_text,
@@ -17,6 +16,7 @@ from bot.services.extract_sources import (
     parse_markdown,
     parse_path,
 )
+from tests.errors import check_refusal
 
 # A monthly post as messy as real ones (our own text): the intro printed twice, a paragraph
 # repeated further down, blank lines of no-break spaces, a trailing "rapport enquête" link label.
@@ -49,12 +49,7 @@ def expect_invalid(key: str, call, *args, **kwargs) -> InvalidInput:
     """The call fails with ``key``, and the message exists and formats in both languages."""
     with pytest.raises(InvalidInput) as info:
         call(*args, **kwargs)
-    error = info.value
-    assert error.key == key, (error.key, error.params)
-    catalogue = Catalogue.load()
-    for lang in LANGUAGES:
-        catalogue.t(error.key, lang, **error.params)
-    return error
+    return check_refusal(info.value, key)
 
 
 # --------------------------------------------------------------------------------------------

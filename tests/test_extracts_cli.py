@@ -76,12 +76,21 @@ def md(title: str, month: str, body: str = "Un paragraphe de l’extrait.") -> s
 # Import, list, show
 
 
-def test_import_a_folder_then_reimport_updates(database_url, tmp_path):
-    config = write_config(tmp_path, database_url)
+def extracts_folder(tmp_path: Path, files: dict[str, str]) -> Path:
+    """A folder ``extraits`` holding ``files`` (name → text), as a moderator prepares one."""
     folder = tmp_path / "extraits"
     folder.mkdir()
-    (folder / "2026-11.md").write_text(md("Les réseaux territoriaux", "2026-11"))
-    (folder / "2026-12.txt").write_text("Le numérique\n\nLes membres veulent des outils simples.\n")
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_import_a_folder_then_reimport_updates(database_url, tmp_path):
+    config = write_config(tmp_path, database_url)
+    folder = extracts_folder(tmp_path, {
+        "2026-11.md": md("Les réseaux territoriaux", "2026-11"),
+        "2026-12.txt": "Le numérique\n\nLes membres veulent des outils simples.\n",
+    })
     first = run(config, "extracts", "import", str(folder))
     assert first.returncode == 0, first.stderr
     assert "créés : 2, mis à jour : 0" in first.stdout
@@ -119,10 +128,8 @@ def test_the_messy_example_imports_into_a_clean_extract(database_url, tmp_path):
 
 def test_malformed_front_matter_is_a_clear_error_and_imports_nothing(database_url, tmp_path):
     config = write_config(tmp_path, database_url)
-    folder = tmp_path / "extraits"
-    folder.mkdir()
-    (folder / "a.md").write_text(md("Bon", "2026-11"))
-    (folder / "b.md").write_text('---\ntitle = "Sans fin\nmonth = "2026-12"\n---\nTexte.\n')
+    unclosed = '---\ntitle = "Sans fin\nmonth = "2026-12"\n---\nTexte.\n'
+    folder = extracts_folder(tmp_path, {"a.md": md("Bon", "2026-11"), "b.md": unclosed})
     result = run(config, "extracts", "import", str(folder))
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()

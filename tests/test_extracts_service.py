@@ -114,6 +114,12 @@ async def setup(sessions, database_url, tmp_path):
     return config, sender, publisher
 
 
+async def import_one(sessions, folder: Path, text: str | None = None, name: str = "a.md"):
+    """One extract file (November's by default) written in ``folder`` and imported."""
+    (folder / name).write_text(md("Novembre", "2026-11") if text is None else text)
+    return await service.import_path(sessions, folder, now=NOW, tz=PARIS)
+
+
 async def audit_actions(sessions) -> list[str]:
     async with sessions() as session:
         return [e.action for e in reversed(await AuditRepository(session).latest(100))]
@@ -224,8 +230,7 @@ async def test_failed_channels_are_marked_reported_and_do_not_stop_the_others(se
         *config.channels, NetworkChannel(guild_id=3, channel_id=31, language="fr"),
     ))
     await mirror(sessions, extra)
-    (tmp_path / "a.md").write_text(md("Novembre", "2026-11"))
-    await service.import_path(sessions, tmp_path, now=NOW, tz=PARIS)
+    await import_one(sessions, tmp_path)
     outcome = await service.publish_extract(sessions, publisher, now=NOW, actor_id=None)
     assert sender.count(31) == 1
     assert sorted(f.channel_id for f in outcome.report.failed) == [11, 21]
@@ -241,8 +246,7 @@ async def test_failed_channels_are_marked_reported_and_do_not_stop_the_others(se
 async def test_transient_failure_stays_pending_and_is_retried(setup, sessions, tmp_path):
     config, sender, publisher = setup
     sender.flaky.add(21)
-    (tmp_path / "a.md").write_text(md("Novembre", "2026-11"))
-    await service.import_path(sessions, tmp_path, now=NOW, tz=PARIS)
+    await import_one(sessions, tmp_path)
     outcome = await service.publish_extract(sessions, publisher, now=NOW)
     assert outcome.report.pending and sender.count(11) == 1 and sender.count(21) == 0
     sender.flaky.clear()
@@ -253,8 +257,7 @@ async def test_transient_failure_stays_pending_and_is_retried(setup, sessions, t
 async def test_crash_after_send_is_recovered_without_a_second_post(setup, sessions, tmp_path):
     config, sender, publisher = setup
     sender.crash_after_send.add(21)
-    (tmp_path / "a.md").write_text(md("Novembre", "2026-11"))
-    await service.import_path(sessions, tmp_path, now=NOW, tz=PARIS)
+    await import_one(sessions, tmp_path)
     first = await service.publish_extract(sessions, publisher, now=NOW)
     assert first.report.pending  # the row could not be marked: it stays pending
     assert sender.count(21) == 1
@@ -271,8 +274,7 @@ async def test_crash_after_send_is_recovered_without_a_second_post(setup, sessio
 async def test_long_extract_parts_have_distinct_nonces_and_recover_part_by_part(setup, sessions, tmp_path):
     config, sender, publisher = setup
     body = "\n\n".join(f"Paragraphe {i} " + "mot " * 300 for i in range(12))  # ≈ 18 000 characters
-    (tmp_path / "long.md").write_text(md("Long", "2026-11", body=body))
-    await service.import_path(sessions, tmp_path, now=NOW, tz=PARIS)
+    await import_one(sessions, tmp_path, md("Long", "2026-11", body=body), name="long.md")
     await service.publish_extract(sessions, publisher, now=NOW)
     nonces = [nonce for _, nonce, _ in sender.messages[11]]
     assert len(nonces) >= 3 and len(set(nonces)) == len(nonces) and all(len(n) <= 25 for n in nonces)
@@ -281,8 +283,7 @@ async def test_long_extract_parts_have_distinct_nonces_and_recover_part_by_part(
 
 async def test_one_delivery_per_extract_and_channel_is_a_database_fact(sessions, setup, tmp_path):
     config, sender, publisher = setup
-    (tmp_path / "a.md").write_text(md("Novembre", "2026-11"))
-    [extract] = (await service.import_path(sessions, tmp_path, now=NOW, tz=PARIS)).created
+    [extract] = (await import_one(sessions, tmp_path)).created
     from bot.services.delivery import write_deliveries
 
     async with sessions.begin() as session:

@@ -13,8 +13,8 @@ import pytest
 from aiohttp import web
 
 from bot.errors import FetchError, InvalidInput
-from bot.i18n import LANGUAGES, Catalogue
 from bot.services.fetch import fetch, host_allowed, http_url, load_url
+from tests.errors import check_refusal
 
 HOST = "127.0.0.1"
 MAX_BYTES = 64_000
@@ -197,14 +197,10 @@ def options(client: httpx.AsyncClient, **overrides):
 
 
 async def expect_fetch_error(key: str, coro) -> FetchError:
+    """The coroutine fails with ``key``, and the message exists and formats in both languages."""
     with pytest.raises(FetchError) as info:
         await coro
-    error = info.value
-    assert error.key == key, (error.key, error.params)
-    catalogue = Catalogue.load()
-    for lang in LANGUAGES:
-        catalogue.t(error.key, lang, **error.params)
-    return error
+    return check_refusal(info.value, key)
 
 
 # --------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from bot.services import charts
 from cogs._errors import NotModerator
 from storage.models import Answer, AnswerChoice, AuditEntry, Poll, Profile, utcnow
 from tests.conftest import embed_text
+from tests.forged import click_forged, forge
 
 REFRESH = 30.0
 
@@ -98,19 +99,6 @@ def custom_ids(message) -> list[str]:
             if getattr(child, "custom_id", None):
                 out.append(child.custom_id)
     return out
-
-
-def forge(env, message, custom_id: str, label: str = "Forgé") -> None:
-    """Test-only: put a button with ``custom_id`` on the stored message (a stale or forged
-    component) in place of any earlier forged one, so that a member can click it."""
-    stored = env.backend.get_message(message.channel.id, message.id)
-    genuine = [
-        row
-        for row in stored.components
-        if not any(c.get("label", "").startswith("⚠") for c in row["components"])
-    ]
-    forged = {"type": 2, "style": 2, "label": f"⚠ {label}", "custom_id": custom_id}
-    stored.components = [*genuine, {"type": 1, "components": [forged]}]
 
 
 def option_ids(message) -> list[int]:
@@ -427,20 +415,17 @@ async def test_forged_custom_ids_are_refused_and_change_nothing(world, sessions)
     _, other_message, other_id = await create(world, actor=other_mod, channel=other_channel, options="X; Y")
     other_option = option_ids(other_message)[0]
 
-    forge(env, message, "rb:poll:vote:999999:1", label="Inconnu")
-    unknown = await world.member_fr.click(message, label="⚠ Inconnu")
+    unknown, huge, elsewhere, wrong_option, withdraw_elsewhere = await click_forged(env, message, [
+        (world.member_fr, "rb:poll:vote:999999:1"),
+        (world.member_fr, "rb:poll:select:99999999999999999999"),
+        (world.member_en, f"rb:poll:vote:{other_id}:{other_option}"),
+        (world.member_fr, f"rb:poll:vote:{poll_id}:{other_option}"),
+        (world.member_fr, f"rb:poll:withdraw:{other_id}"),
+    ])
     assert unknown.ephemeral and unknown.response.content == "Ce sondage n’existe pas (ou plus)."
-    forge(env, message, "rb:poll:select:99999999999999999999", label="Énorme")
-    huge = await world.member_fr.click(message, label="⚠ Énorme")
     assert huge.response.content == "Ce sondage n’existe pas (ou plus)."
-    forge(env, message, f"rb:poll:vote:{other_id}:{other_option}", label="Ailleurs")
-    elsewhere = await world.member_en.click(message, label="⚠ Ailleurs")
     assert elsewhere.response.content == "This poll does not belong to this server."
-    forge(env, message, f"rb:poll:vote:{poll_id}:{other_option}", label="Mauvaise option")
-    wrong_option = await world.member_fr.click(message, label="⚠ Mauvaise option")
     assert wrong_option.response.content == "Cette réponse ne fait pas partie du sondage."
-    forge(env, message, f"rb:poll:withdraw:{other_id}", label="Retrait ailleurs")
-    withdraw_elsewhere = await world.member_fr.click(message, label="⚠ Retrait ailleurs")
     assert withdraw_elsewhere.response.content == "Ce sondage n’appartient pas à ce serveur."
     assert await answers_of(sessions, poll_id) == {} and await answers_of(sessions, other_id) == {}
     assert await scalar(sessions, select(func.count()).select_from(Answer)) == 0

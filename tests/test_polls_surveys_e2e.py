@@ -24,6 +24,7 @@ from bot.services.profiles import ProfileService
 from cogs._errors import NotModerator
 from storage.models import Answer, AuditEntry, Campaign, Option, Poll, Question
 from tests.conftest import embed_text
+from tests.forged import click_forged
 
 REFRESH = 30.0
 SURVEY = """[oui/non] Avez-vous participé à une rencontre du réseau cette année ?
@@ -351,8 +352,6 @@ async def test_survey_text_format_errors_are_clear_and_create_nothing(world, ses
 
 
 async def test_forged_survey_ids_are_refused(world, sessions):
-    from tests.test_polls_e2e import forge
-
     env = world.env
     _, public = await create_survey(world)
     survey_id = int(buttons(public)["Répondre au questionnaire"].rsplit(":", 1)[1])
@@ -367,17 +366,15 @@ async def test_forged_survey_ids_are_refused(world, sessions):
             select(Question.id).where(Question.poll_id == survey_id, Question.position == 0)
         )
         first_option = await session.scalar(select(Option.id).where(Option.question_id == first_q))
-    forge(env, public, f"rb:survey:pick:{survey_id}:{other_q}:{other_option}", label="Autre question")
-    wrong = await world.member_fr.click(public, label="⚠ Autre question")
+    wrong, huge, wrong_option, quick_vote = await click_forged(env, public, [
+        (world.member_fr, f"rb:survey:pick:{survey_id}:{other_q}:{other_option}"),
+        (world.member_fr, "rb:survey:start:99999999999999999999"),
+        (world.member_fr, f"rb:survey:pick:{survey_id}:{first_q}:{other_option}"),
+        (world.member_en, f"rb:poll:vote:{survey_id}:{first_option}"),
+    ])
     assert wrong.response.content == "Cette question ne fait pas partie du questionnaire."
-    forge(env, public, "rb:survey:start:99999999999999999999", label="Énorme")
-    huge = await world.member_fr.click(public, label="⚠ Énorme")
     assert huge.response.content == "Ce sondage n’existe pas (ou plus)."
-    forge(env, public, f"rb:survey:pick:{survey_id}:{first_q}:{other_option}", label="Autre option")
-    wrong_option = await world.member_fr.click(public, label="⚠ Autre option")
     assert wrong_option.response.content == "Cette réponse ne fait pas partie du sondage."
-    forge(env, public, f"rb:poll:vote:{survey_id}:{first_option}", label="Vote rapide")
-    quick_vote = await world.member_en.click(public, label="⚠ Vote rapide")
     assert quick_vote.response.content == "This is a survey: use the “Answer the survey” button."
     assert await count(sessions, select(func.count()).select_from(Answer)) == 0
 

@@ -68,19 +68,25 @@ async def _discord_compatible_api(seen: list[str]) -> web.AppRunner:
     return runner
 
 
-async def test_run_logs_in_syncs_and_stops_on_sigterm(tmp_path):
-    seen: list[str] = []
-    runner = await _discord_compatible_api(seen)
+def _config_and_env(tmp_path: Path, runner: web.AppRunner) -> tuple[Path, dict[str, str]]:
+    """A config naming the loopback server and an SQLite file in tmp_path, and the environment of
+    the CLI process: the token, and not the test's own database."""
     port = runner.addresses[0][1]
-    db = tmp_path / "bot.db"
     config = tmp_path / "config.toml"
     config.write_text(
-        f"[database]\nurl = 'sqlite+aiosqlite:///{db}'\n"
+        f"[database]\nurl = 'sqlite+aiosqlite:///{tmp_path / 'bot.db'}'\n"
         f"[discord]\napi_base_url = 'http://127.0.0.1:{port}/api/v10'\n"
         f"gateway_url = 'ws://127.0.0.1:{port}/gateway'\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO), "DISCORD_TOKEN": TOKEN}
     env.pop("RESEAU_DATABASE_URL", None)
+    return config, env
+
+
+async def test_run_logs_in_syncs_and_stops_on_sigterm(tmp_path):
+    seen: list[str] = []
+    runner = await _discord_compatible_api(seen)
+    config, env = _config_and_env(tmp_path, runner)
     upgrade = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "--config", str(config), "db", "upgrade", env=env, cwd=tmp_path)
     assert await upgrade.wait() == 0
@@ -125,15 +131,7 @@ async def test_run_logs_in_syncs_and_stops_on_sigterm(tmp_path):
 async def test_sync_commands_pushes_the_tree_even_when_unchanged(tmp_path):
     seen: list[str] = []
     runner = await _discord_compatible_api(seen)
-    port = runner.addresses[0][1]
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f"[database]\nurl = 'sqlite+aiosqlite:///{tmp_path / 'bot.db'}'\n"
-        f"[discord]\napi_base_url = 'http://127.0.0.1:{port}/api/v10'\n"
-        f"gateway_url = 'ws://127.0.0.1:{port}/gateway'\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(REPO), "DISCORD_TOKEN": TOKEN}
-    env.pop("RESEAU_DATABASE_URL", None)
+    config, env = _config_and_env(tmp_path, runner)
 
     async def cli(*args: str) -> tuple[int, str]:
         proc = await asyncio.create_subprocess_exec(
