@@ -74,14 +74,15 @@ sys.path.insert(0, str(REPO))
 import discord  # noqa: E402
 import simcord  # noqa: E402
 from discord.ext import commands  # noqa: E402
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from bot.client import ReseauBot  # noqa: E402
 from bot.config import PollsSection, build_config  # noqa: E402
 from bot.i18n import Catalogue  # noqa: E402
 from bot.services.polls import PollService  # noqa: E402
-from storage.db import create_engine, session_factory, upgrade  # noqa: E402
+from storage.db import create_engine, session_factory  # noqa: E402
 from storage.models import Answer, AnswerChoice  # noqa: E402
+from tests.databases import migrate  # noqa: E402
 
 OPTIONS = "Présentiel; En ligne; Hybride; Lyon; Paris"
 CALLBACK = re.compile(r"/interactions/(\d+)/[^/]+/callback")
@@ -138,16 +139,10 @@ async def fresh_database(kind: str, pg_url: str | None, folder: Path, name: str)
     """A migrated, empty database: a new SQLite file, or the PostgreSQL database emptied."""
     if kind == "sqlite":
         url = f"sqlite+aiosqlite:///{folder / (name + '.db')}"
-        engine = create_engine(url)
     else:
         assert pg_url
         url = pg_url
-        engine = create_engine(url)
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-    await upgrade(engine)
-    await engine.dispose()
+    await migrate(url, empty_first=kind != "sqlite")
     return url
 
 

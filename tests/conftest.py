@@ -32,6 +32,7 @@ from bot.simcord_support import clear_locales, set_locale
 from storage.db import create_engine, session_factory, upgrade
 from storage.models import Base
 from tests.clock import ManualClock
+from tests.databases import migrate
 
 BASE_PG_URL = os.environ.get("RESEAU_TEST_DATABASE_URL", "")
 # pytest-xdist runs the suite in several worker processes: each gets a database of its own
@@ -60,12 +61,7 @@ def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
                     if not await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
                         await conn.execute(text(f'CREATE DATABASE "{name}"'))
                 await admin.dispose()
-            engine = create_engine(PG_URL)
-            async with engine.begin() as conn:
-                await conn.execute(text("DROP SCHEMA public CASCADE"))
-                await conn.execute(text("CREATE SCHEMA public"))
-            await upgrade(engine)
-            await engine.dispose()
+            await migrate(PG_URL, empty_first=True)
 
         asyncio.run(reset())
         return PG_URL

@@ -136,15 +136,15 @@ def service(sessions, config, clock) -> PollService:
     return PollService.from_config(sessions, config, CATALOGUE, clock=clock)
 
 
-def base(**overrides):
-    values = dict(guild_id=1, channel_id=10, author_id=100, question="Faut-il changer de date ?")
-    values.update(overrides)
-    return values
+def prepare(service: PollService, **overrides):
+    """The draft of a veto_test poll (its other fields those of an ordinary poll)."""
+    fields = dict(guild_id=1, channel_id=10, author_id=100, question="Faut-il changer de date ?", kind="veto_test")
+    return service.prepare(**{**fields, **overrides})
 
 
 async def test_a_kind_registered_in_a_test_is_created_voted_and_tallied_by_the_service(veto, service):
     assert service.kinds()[-1] == "veto_test"
-    draft = service.prepare(**base(kind="veto_test", lang="en"))
+    draft = prepare(service, lang="en")
     assert draft.codes == ("yes", "no") and draft.max_choices == 1
     assert list(draft.labels) == [CATALOGUE.t("poll.yesno.yes", "en"), CATALOGUE.t("poll.yesno.no", "en")]
     poll = await service.create(draft)
@@ -182,13 +182,13 @@ async def test_a_kind_registered_in_a_test_is_created_voted_and_tallied_by_the_s
 
 async def test_a_registered_kind_is_refused_where_its_entry_says_so(veto, service):
     with pytest.raises(InvalidInput) as caught:
-        service.prepare(**base(kind="veto_test", native=True))
+        prepare(service, native=True)
     assert caught.value.key == "poll.error.native_kind"
     with pytest.raises(InvalidInput) as caught:
-        service.prepare(**base(kind="veto_test", options="A; B"))
+        prepare(service, options="A; B")
     assert caught.value.key == "poll.error.options_not_used"
     with pytest.raises(InvalidInput) as caught:
-        await service.answer_text((await service.create(service.prepare(**base(kind="veto_test")))).id,
+        await service.answer_text((await service.create(prepare(service))).id,
                                   user_id=1, text="non")
     assert caught.value.key == "poll.error.not_text"
 
