@@ -40,7 +40,6 @@ BASE_PG_URL = os.environ.get("RESEAU_TEST_DATABASE_URL", "")
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 PG_URL = (make_url(BASE_PG_URL).set(database=f"{make_url(BASE_PG_URL).database}_{WORKER}")
           .render_as_string(hide_password=False) if BASE_PG_URL and WORKER else BASE_PG_URL)
-REPO = Path(__file__).resolve().parents[1]
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -31,8 +31,8 @@ from bot.services.check import (
 )
 from storage.db import create_engine, downgrade, session_factory, upgrade
 from storage.repositories.extracts import ExtractRepository
+from tests.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 TOKEN = "MTQ1NjA3NDQ0Mzk4MDgwMDAwMQ.GabcDE.check-token-for-tests-0000000000"
 GUILD, GUILD2, NOT_MEMBER = 940000000000000001, 940000000000000002, 940000000000000003
 BOT_ROLE, MEMBERS, PARTNERS = 941000000000000001, 941000000000000002, 941000000000000003

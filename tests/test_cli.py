@@ -12,8 +12,8 @@ from pathlib import Path
 from aiohttp import web
 
 from tests.cli_runner import run_cli
+from tests.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 FAKE_TOKEN = "MTQ1NjA3NDQ0Mzk4MDgwMDAwMQ.GabcDE.abcdefghijklmnopqrstuvwxyz0123456789AB"
 
 

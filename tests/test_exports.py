@@ -33,8 +33,8 @@ from bot.services.exports import (
 from bot.services.exports import writers as export_writers
 from storage.models import AuditEntry
 from tests.export_data import CAMPAIGN, FORMULA, OTHER_GUILD, U1, U2, U3, Survey, build_survey
+from tests.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SECRET = "correct horse battery staple 2026"
 ENV = {"RESEAU_EXPORT_SECRET": SECRET}
 GUILD = 111

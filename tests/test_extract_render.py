@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from bot.i18n import LANGUAGES, Catalogue, placeholders
 from bot.services.extract_render import (
@@ -18,11 +17,12 @@ from bot.services.extract_render import (
     split_block,
 )
 from bot.services.extract_sources import ExtractDraft, parse_path
+from tests.paths import FIXTURES, REPO
 
 # A monthly post as messy as real ones (our own text): the intro printed twice, a paragraph
 # repeated further down, blank lines of no-break spaces, a trailing "rapport enquête" link label.
-MESSY_EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "extract-messy.txt"
-LOCALES = Path(__file__).resolve().parents[1] / "bot" / "locales" / "extracts.toml"
+MESSY_EXAMPLE = FIXTURES / "extract-messy.txt"
+LOCALES = REPO / "bot" / "locales" / "extracts.toml"
 
 
 def draft(body: str, **fields) -> ExtractDraft:

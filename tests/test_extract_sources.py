@@ -17,10 +17,11 @@ from bot.services.extract_sources import (
     parse_path,
 )
 from tests.errors import check_refusal
+from tests.paths import FIXTURES
 
 # A monthly post as messy as real ones (our own text): the intro printed twice, a paragraph
 # repeated further down, blank lines of no-break spaces, a trailing "rapport enquête" link label.
-MESSY_EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "extract-messy.txt"
+MESSY_EXAMPLE = FIXTURES / "extract-messy.txt"
 
 GOOD = """\
 ---

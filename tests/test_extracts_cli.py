@@ -24,11 +24,11 @@ from bot.config import load_config
 from bot.services import extracts as service
 from storage import models
 from tests.cli_runner import run_cli
+from tests.paths import FIXTURES, REPO
 
-REPO = Path(__file__).resolve().parents[1]
 # A monthly post as messy as real ones (our own text): the intro printed twice, a paragraph
 # repeated further down, blank lines of no-break spaces, a trailing "rapport enquête" link label.
-MESSY_EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "extract-messy.txt"
+MESSY_EXAMPLE = FIXTURES / "extract-messy.txt"
 TOKEN = "MTQ1NjA3NDQ0Mzk4MDgwMDAwMQ.GabcDE.not-a-real-token-for-tests-000000"
 GUILD = 900000000000000001
 

@@ -26,11 +26,12 @@ from bot.services.delivery import (
 )
 from storage import models
 from storage.repositories import AuditRepository, ChannelRepository, DeliveryRepository
+from tests.paths import FIXTURES
 
 PARIS = ZoneInfo("Europe/Paris")
 # A monthly post as messy as real ones (our own text): the intro printed twice, a paragraph
 # repeated further down, blank lines of no-break spaces, a trailing "rapport enquête" link label.
-MESSY_EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "extract-messy.txt"
+MESSY_EXAMPLE = FIXTURES / "extract-messy.txt"
 NOW = datetime(2026, 10, 20, 8, 0, tzinfo=UTC)
 
 

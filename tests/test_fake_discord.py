@@ -22,7 +22,9 @@ import discord
 import pytest
 from discord.http import HTTPClient, Route, handle_message_parameters
 
-_PATH = Path(__file__).resolve().parents[1] / "bench" / "fake_discord.py"
+from tests.paths import REPO
+
+_PATH = REPO / "bench" / "fake_discord.py"
 _spec = importlib.util.spec_from_file_location("fake_discord", _PATH)
 assert _spec is not None and _spec.loader is not None
 fake_discord = importlib.util.module_from_spec(_spec)

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.paths import REPO
+
 PARIS = ZoneInfo("Europe/Paris")  # bot.timezone in config.example.toml, the page's time zone
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.paths import REPO
+
 TOKEN = "MTQ1NjA3NDQ0Mzk4MDgwMDAwMQ.GabcDE.abcdefghijklmnopqrstuvwxyz0123456789AB"
 APP_ID = "1456074443980800001"
 

@@ -24,8 +24,8 @@ from bot.services.delivery import Publisher
 from bot.services.exports import Exporter
 from bot.services.polls import PollService
 from bot.services.profiles import ProfileService
+from tests.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SCANNED = ("bot", "cogs", "web")  # production code: the bot, its cogs, the CLI, the services
 CONTAINER = "bot/services/container.py"
 SERVICE_CLASSES = ("PollService", "CampaignService", "ProfileService", "Exporter", "Publisher")
