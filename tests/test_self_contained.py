@@ -89,7 +89,7 @@ def test_a_clone_in_an_empty_folder_collects_the_suite_and_passes_an_end_to_end_
 
     e2e = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
-         "tests/test_foundation_e2e.py::test_help_in_french_for_a_french_member"],
+         "tests/cogs/test_foundation_e2e.py::test_help_in_french_for_a_french_member"],
         cwd=clone, env=env, capture_output=True, text=True, timeout=300,
     )
     assert e2e.returncode == 0, e2e.stdout[-3000:] + e2e.stderr[-3000:]

@@ -1,5 +1,5 @@
 """With the privileged members intent, a poll's reminder pings only the members of the allowed
-roles who have not answered; without it (tests/test_polls_e2e.py) it mentions the role."""
+roles who have not answered; without it (tests/cogs/test_polls_e2e.py) it mentions the role."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from tests.test_polls_e2e import create
+from tests.cogs.test_polls_e2e import create
 
 
 @pytest.fixture

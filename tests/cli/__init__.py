@@ -1,0 +1,1 @@
+"""Tests of the command line (bot/cli.py and its commands), in process or as a subprocess."""
