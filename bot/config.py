@@ -109,16 +109,6 @@ class MemberType:
                 return self.labels[one]
         return next(iter(self.labels.values()), self.code)
 
-    # Transitional, for the two callers not moved to label() yet (bot/services/polls/core.py,
-    # bot/services/exports/codebook.py); remove with them.
-    @property
-    def fr(self) -> str:
-        return self.label("fr")
-
-    @property
-    def en(self) -> str:
-        return self.label("en")
-
 
 @dataclass(frozen=True)
 class ProfilesSection:

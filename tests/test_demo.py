@@ -84,11 +84,11 @@ def test_the_bot_has_its_name_and_one_clock_with_simcord_starting_now(french):
     connected = next(line for line in narration(out) if line.startswith("● Le bot est connecté"))
     assert "en tant que Réseau 2.0 à « Réseau 2.0 (démo) »" in connected
     # SimCord's time is a snowflake's: the quick poll's message was created today, not on 2026-01-01…
-    message_id = int(re.search(r"Sondage n°3 publié : https://\S+/(\d+)\s", out).group(1))
+    message_id = int(re.search(r"Sondage n°\u00a03 publié : https://\S+/(\d+)\s", out).group(1))
     created = datetime.fromtimestamp(((message_id >> 22) + DISCORD_EPOCH_MS) / 1000, UTC)
     assert start - timedelta(minutes=1) <= created <= end + timedelta(minutes=1), created
     # …and the bot's clock set its three-day deadline from that same instant
-    poll = out[out.index("**📊 Sondage n°3**"):]
+    poll = out[out.index("**📊 Sondage n°\u00a03**"):]
     deadline = datetime.fromtimestamp(int(re.search(r"<t:(\d+):R>", poll).group(1)), UTC)
     assert abs(deadline - created - timedelta(days=3)) < timedelta(seconds=5), (created, deadline)
 

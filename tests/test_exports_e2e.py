@@ -89,7 +89,7 @@ async def test_poll_of_another_server_is_not_found(world, sessions, monkeypatch)
     survey = await build_survey(sessions, world.guild.id)
     result = await world.moderator.slash(world.fr, "export", format="json", poll=survey.poll_c)
     texts = [m.content for m in [result.response, *result.followups] if m is not None]
-    assert any(f"Aucun sondage n° {survey.poll_c}" in t for t in texts), texts
+    assert any(f"Aucun sondage n°\u00a0{survey.poll_c}" in t for t in texts), texts
     assert all(not m.attachments for m in [result.response, *result.followups] if m is not None)
     simcord.assert_error(world.env, NotFound)
 

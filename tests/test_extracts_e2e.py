@@ -78,7 +78,7 @@ async def test_preview_is_exactly_what_members_then_see(world, sessions, tmp_pat
     assert preview.ephemeral
     assert preview.response.content == f"<@&{role.id}>"
     text = embed_text(preview.response)
-    assert "Novembre" in text and "> « Nous avons besoin" in text and "2026-11" in text
+    assert "Novembre" in text and "> « Nous avons besoin" in text and "novembre 2026" in text
     [row] = preview.response.components
     assert row["components"][0]["label"] == "Lire le rapport complet"
     assert row["components"][0]["url"] == "https://example.org/rapport.pdf"

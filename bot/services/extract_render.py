@@ -70,7 +70,7 @@ def report_button_label(lang: str, catalogue: Catalogue | None = None) -> str:
 def footer_text(month: str | None, lang: str, catalogue: Catalogue | None = None) -> str:
     catalogue = catalogue or Catalogue.load()
     if month:
-        return catalogue.t("extract.footer", lang, month=month)
+        return catalogue.t("extract.footer", lang, month=catalogue.iso_month(month, lang))
     return catalogue.t("extract.footer_no_month", lang)
 
 

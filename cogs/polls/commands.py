@@ -333,9 +333,11 @@ class Polls(commands.Cog):
             return []
         text = "" if current.strip().lstrip("#").isdigit() else current.strip()
         found = await self.service.search(interaction.guild_id or 0, text, open_only=open_only)
-        return [Choice(name=_clip(f"#{poll_id} · {title}", 100), value=poll_id) for poll_id, title in found][
-            :25
-        ]
+        lang = self.bot.lang(interaction)
+        return [
+            Choice(name=_clip(f"{self.t('format.numbered', lang, id=poll_id)} · {title}", 100), value=poll_id)
+            for poll_id, title in found
+        ][:25]
 
     # ================================================================= component handlers
     async def on_vote(self, interaction: discord.Interaction, poll_id: int, option_id: int) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.i18n import plural_form
 from bot.services import charts
 from bot.services.polls import QuestionResults
 from cogs._tables import code_block, type_table_lines
@@ -49,17 +50,15 @@ class Wording:
 
 # ----------------------------------------------------------------------------- small parts
 def respondents_text(count: int, lang: str, w: Wording) -> str:
-    singular = count < 2 if lang == "fr" else count == 1
-    key = "poll.message.respondents_one" if singular else "poll.message.respondents_other"
+    key = f"poll.message.respondents_{plural_form(lang, count)}"
     return w.t(key, lang, count=charts.format_count(count, lang))
 
 
 def participants_text(results: PollResults | None, lang: str, w: Wording) -> str:
     """A survey's participants (and how many answered every question)."""
     count = results.survey_respondents if results else 0
-    singular = count < 2 if lang == "fr" else count == 1
     text = w.t(
-        "survey.message.participants_one" if singular else "survey.message.participants_other",
+        f"survey.message.participants_{plural_form(lang, count)}",
         lang,
         count=charts.format_count(count, lang),
     )
@@ -195,8 +194,9 @@ def results_embed(results: PollResults, lang: str, w: Wording, *, by_type: bool 
                 f"{clip(o.label, 30)} {n}" for o, n in zip(results.options, breakdown.counts, strict=True) if n
             )
             label = w.member_type_label(breakdown.code, lang)
-            colon = " :" if lang == "fr" else ":"
-            type_lines.append(f"**{label}** ({breakdown.respondents}){colon} {parts}")
+            type_lines.append(
+                w.t("format.label_value", lang, label=f"**{label}** ({breakdown.respondents})", value=parts)
+            )
         embed.add_field(
             name=w.t("poll.results.by_type", lang), value=join_lines(type_lines, 1024), inline=False
         )
@@ -205,7 +205,8 @@ def results_embed(results: PollResults, lang: str, w: Wording, *, by_type: bool 
         for option in results.options:
             users = results.voters.get(option.option_id, ())
             if users:
-                voter_lines.append(f"{clip(option.label, 40)} : " + ", ".join(f"<@{u}>" for u in users))
+                voter_lines.append(w.t("format.label_value", lang, label=clip(option.label, 40),
+                                       value=", ".join(f"<@{u}>" for u in users)))
         embed.add_field(
             name=w.t("poll.results.voters", lang), value=join_lines(voter_lines, 1024), inline=False
         )

@@ -171,11 +171,7 @@ class SurveyFlow:
         if answer is None:
             return self.t("survey.summary.no_answer", lang)
         if answer.text is not None:
-            return (
-                f"« {_esc(_clip(answer.text, 200))} »"
-                if lang == "fr"
-                else f"“{_esc(_clip(answer.text, 200))}”"
-            )
+            return self.t("format.quote", lang, text=_esc(_clip(answer.text, 200)))
         return ", ".join(f"**{_esc(label)}**" for label in progress.labels(question))
 
     def _title(self, poll: PollView) -> str:

@@ -310,7 +310,7 @@ async def test_close_by_command_shows_final_results_and_chart(world, sessions):
     await world.member_fr.click(message, label="En ligne")
     await world.member_en.click(message, label="En ligne")
     closed = await world.moderator.slash(world.fr, "poll close", poll=poll_id)
-    assert closed.ephemeral and f"Sondage n°{poll_id} clos" in closed.response.content
+    assert closed.ephemeral and f"Sondage n°\u00a0{poll_id} clos" in closed.response.content
     final = message_now(env, world.fr, message)
     assert final.components == [], "no more buttons"
     text = embed_text(final)
@@ -322,7 +322,7 @@ async def test_close_by_command_shows_final_results_and_chart(world, sessions):
     )
     assert png == expected, "the chart's bars are the stored counts"
     again = await world.moderator.slash(world.fr, "poll close", poll=poll_id)
-    assert f"Le sondage n°{poll_id} était déjà clos." in again.response.content
+    assert f"Le sondage n°\u00a0{poll_id} était déjà clos." in again.response.content
     assert (
         await scalar(
             sessions, select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "poll.close")
@@ -455,7 +455,7 @@ async def test_native_poll_votes_are_stored_in_the_answers_table(world, sessions
     assert await answers_of(sessions, poll_id) == {world.member_fr.id: {maybe}}
 
     closed = await world.moderator.slash(world.fr, "poll close", poll=poll_id)
-    assert f"Sondage n°{poll_id} clos" in closed.response.content
+    assert f"Sondage n°\u00a0{poll_id} clos" in closed.response.content
     reply = world.fr.last_message
     assert reply.id != message.id and reply.reference is not None and reply.reference.message_id == message.id
     assert "Peut-être — 1 (100\u00a0%)" in embed_text(reply)

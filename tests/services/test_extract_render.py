@@ -74,7 +74,7 @@ def test_long_body_respects_every_limit_and_loses_nothing() -> None:
     # Title (cut to 256) and link only on the first embed; footer and image only on the last.
     assert parts[0].title == "T" * 255 + "…"
     assert all(part.title is None and part.url is None for part in parts[1:])
-    assert parts[-1].footer == "Extrait du rapport d’enquête auprès des membres — 2026-11"
+    assert parts[-1].footer == "Extrait du rapport d’enquête auprès des membres — novembre 2026"
     assert all(part.footer is None for part in parts[:-1])
 
     # Nothing lost, nothing reordered (the giant word is the only thing cut inside a word).

@@ -58,12 +58,12 @@ INVALID = [
         "« présentiel » apparaît deux fois",
         "“présentiel” is listed twice",
     ),
-    (dict(options="A;;B"), "poll.error.empty_option", "L’option n°2 est vide", "Option 2 is empty"),
-    (dict(options="A\n  \nB"), "poll.error.empty_option", "n°2 est vide", "Option 2 is empty"),
+    (dict(options="A;;B"), "poll.error.empty_option", "L’option n°\u00a02 est vide", "Option 2 is empty"),
+    (dict(options="A\n  \nB"), "poll.error.empty_option", "n°\u00a02 est vide", "Option 2 is empty"),
     (
         dict(options="A;" + "x" * 101),
         "poll.error.option_too_long",
-        "n°2 fait 101 caractères : 100 au plus",
+        "n°\u00a02 fait 101 caractères : 100 au plus",
         "Option 2 is 101 characters long: 100 at most",
     ),
     (

@@ -108,7 +108,7 @@ def codebook_rows(questions: Iterable[_Question], config: Config, lang: str,
     rows: list[tuple] = []
     for q in questions:
         rows.extend(q.shape.codebook_rows(q, lang))
-    known = {t.code: (t.fr if lang == "fr" else t.en) for t in config.member_types}
+    known = {t.code: t.label(lang, config.bot.language) for t in config.member_types}
     for code in [*known, *sorted(c for c in used_types if c and c not in known)]:
         rows.append((code, known.get(code, code), "member_type", "member_type", None, None, None, None, None,
                      "member_type"))

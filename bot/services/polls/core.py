@@ -95,7 +95,7 @@ class PollCore:
             return self.catalogue.t("poll.results.unknown_type", lang)
         for member_type in self.member_types:
             if member_type.code == code:
-                return member_type.fr if lang == "fr" else member_type.en
+                return member_type.label(lang, self.catalogue.default_lang)
         return code
 
     # -------------------------------------------------------------------- reading
