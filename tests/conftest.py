@@ -124,7 +124,7 @@ def config(database_url: str, tmp_path: Path) -> Config:
     raw: dict[str, Any] = {
         "bot": {"moderator_roles": ["Modération"]},
         "database": {"url": database_url},
-        "fetch": {"allowed_hosts": ["127.0.0.1"]},
+        "fetch": {"allowed_hosts": ["127.0.0.1"], "allow_private_addresses": True},
     }
     return build_config(raw, tmp_path / "config.toml", environ={})
 
