@@ -81,6 +81,9 @@ class FetchSection:
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
     max_bytes: int = 2_000_000
+    # Fetch from private, loopback or link-local addresses (a test server, an intranet): off, so
+    # that an allowed name pointed at the machine's own network (DNS rebinding) is refused.
+    allow_private_addresses: bool = False
 
 
 @dataclass(frozen=True)
@@ -324,6 +327,26 @@ def _channels(value: Any, path: Path) -> tuple[NetworkChannel, ...]:
     return tuple(out)
 
 
+def _check_database_url(url: str, path: Path) -> None:
+    """A URL SQLAlchemy cannot read (a port that is not a number, an unclosed ``[``…) is named
+    here, before anything connects; the message never shows the password."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(url).port  # noqa: B018 (parsing the port is the check)
+    except (ArgumentError, ValueError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        password = re.match(r"^[^:/]+://[^:/@]*:(.+)@", url)
+        if password:
+            detail = detail.replace(password.group(1), "***")
+        raise ConfigError(
+            f"{path}: database.url is malformed ({detail}); expected "
+            "sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST:PORT/NAME "
+            "(a port is a number; %-encode @ : / in the password)"
+        ) from None
+
+
 def _check_semantics(config: Config) -> None:
     path = config.path
     try:
@@ -348,6 +371,7 @@ def _check_semantics(config: Config) -> None:
         raise ConfigError(
             f"{path}: database.url must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
         )
+    _check_database_url(config.database.url, path)
     for url_key in ("api_base_url", "gateway_url"):
         url = getattr(config.discord, url_key)
         if not url.startswith(("http://", "https://", "ws://", "wss://")):
@@ -365,6 +389,11 @@ def _check_semantics(config: Config) -> None:
         raise ConfigError(f"{path}: fetch timeouts and max_bytes must be positive")
     if not 1 <= config.polls.max_duration_days <= 32:
         raise ConfigError(f"{path}: polls.max_duration_days must be between 1 and 32")
+    if not 1 <= config.polls.default_duration_hours <= config.polls.max_duration_days * 24:
+        raise ConfigError(
+            f"{path}: polls.default_duration_hours must be between 1 and {config.polls.max_duration_days * 24}"
+            f" (polls.max_duration_days × 24), not {config.polls.default_duration_hours}"
+        )
     codes = [t.code for t in config.profiles.member_types]
     if len(codes) != len(set(codes)):
         raise ConfigError(f"{path}: profiles.member_types: a code is listed twice")

@@ -281,6 +281,8 @@ def _layout(w: _Lines, a: Answers, *, example: bool) -> None:
     w.setting("connect_timeout", fetch.connect_timeout, "fetch.seconds")
     w.setting("read_timeout", fetch.read_timeout, "fetch.seconds")
     w.setting("max_bytes", fetch.max_bytes, "fetch.max_bytes")
+    w.comment("fetch.allow_private_addresses")
+    w.setting("allow_private_addresses", fetch.allow_private_addresses)
     w.blank()
     w.table("polls")
     w.comment("polls.intro")

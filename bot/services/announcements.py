@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services.delivery import DeliveryReport, Publisher, write_deliveries
+from bot.services.links import LINK_MAX, link_problem
 from bot.services.schedule import Feature, JobSpec
 from bot.services.schedule import job_id as make_job_id
 from storage import models
@@ -43,9 +44,7 @@ if TYPE_CHECKING:
 
 TITLE_MAX = 256
 BODY_MAX = 4000
-LINK_MAX = 1000
 _WHEN = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})[ T]+(\d{1,2}):(\d{2})\s*$")
-_HTTP = re.compile(r"^https?://[^\s/]+\S*$", re.IGNORECASE)
 
 
 FEATURE = "announcement"
@@ -95,8 +94,11 @@ def _check(title: str, body: str, link: str | None) -> tuple[str, str, str | Non
         raise InvalidInput("announce.body_empty")
     if len(body) > BODY_MAX:
         raise InvalidInput("announce.body_too_long", limit=BODY_MAX)
-    if link is not None and (len(link) > LINK_MAX or not _HTTP.match(link)):
+    problem = link_problem(link) if link is not None else None
+    if problem == "not_http":
         raise InvalidInput("announce.bad_link", value=link[:100])
+    if problem == "too_long":  # the link becomes a button, whose URL Discord caps
+        raise InvalidInput("announce.link_too_long", length=len(link), limit=LINK_MAX)
     return title, body, link
 
 

@@ -217,6 +217,7 @@ async def import_url(
         url, client=client, allowed_hosts=fetch.allowed_hosts, max_bytes=fetch.max_bytes,
         connect_timeout=fetch.connect_timeout, read_timeout=fetch.read_timeout,
         total_timeout=fetch.connect_timeout + 2 * fetch.read_timeout,
+        allow_private=fetch.allow_private_addresses,
     )
     return await save_drafts(sessions, drafts, now=now, tz=config.tz, check_question=check_question)
 

@@ -193,7 +193,9 @@ async def site() -> AsyncIterator[str]:
 
 
 async def test_a_feed_and_a_page_import_and_reimport_over_loopback(database_url, tmp_path, site):
-    config = write_config(tmp_path, database_url, extra="[fetch]\nallowed_hosts = ['127.0.0.1']\n")
+    config = write_config(
+        tmp_path, database_url, extra="[fetch]\nallowed_hosts = ['127.0.0.1']\nallow_private_addresses = true\n"
+    )
     feed = await asyncio.to_thread(run, config, "extracts", "import", f"{site}/feed.xml")
     assert feed.returncode == 0, feed.stderr
     assert "créés : 2" in feed.stdout and "Les collectivités et la coopération" in feed.stdout
@@ -207,7 +209,8 @@ async def test_a_feed_and_a_page_import_and_reimport_over_loopback(database_url,
 
 async def test_bad_remote_sources_are_clear_errors_and_touch_nothing(database_url, tmp_path, site):
     config = write_config(
-        tmp_path, database_url, extra="[fetch]\nallowed_hosts = ['127.0.0.1']\nmax_bytes = 50000\nread_timeout = 0.5\n"
+        tmp_path, database_url,
+        extra="[fetch]\nallowed_hosts = ['127.0.0.1']\nallow_private_addresses = true\nmax_bytes = 50000\nread_timeout = 0.5\n",
     )
     cases = {
         "https://example.org/feed.xml": "Le site example.org ne fait pas partie des sources autorisées.",

@@ -190,7 +190,8 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 
 def options(client: httpx.AsyncClient, **overrides):
     values = dict(
-        client=client, allowed_hosts={HOST}, max_bytes=MAX_BYTES, connect_timeout=2.0, read_timeout=2.0
+        client=client, allowed_hosts={HOST}, max_bytes=MAX_BYTES, connect_timeout=2.0, read_timeout=2.0,
+        allow_private=True,  # the test server listens on loopback
     )
     values.update(overrides)
     return values

@@ -5,7 +5,8 @@ stray link label removed at the end; and the small text helpers (titles, URLs) t
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+
+from bot.services.links import is_http_url as _is_http_url
 
 # --------------------------------------------------------------------------------------------
 # Cleaning
@@ -151,17 +152,7 @@ def clean_text(text: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# URLs and titles
-
-
-def _is_http_url(value: str) -> bool:
-    if not value or any(ch.isspace() for ch in value):
-        return False
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+# Titles (http URLs: bot.services.links)
 
 
 def _strip_heading(line: str) -> str:

@@ -19,6 +19,7 @@ from bot.services.extract_sources.cleaning import (
     _truncate,
     clean_text,
 )
+from bot.services.links import LINK_MAX, link_problem
 
 TITLE_MAX = 256
 SOURCE_KEY_MAX = 512
@@ -131,13 +132,15 @@ def _build(
         title = _truncate(title, TITLE_MAX)
     if not paragraphs and not intro:
         raise InvalidInput("extract.body_empty", source=source)
+    link = link or trailing_link
+    _check_links(source, link=link, image=image_url)
 
     return ExtractDraft(
         source_key=source_key,
         title=title,
         intro=intro,
         body="\n\n".join(paragraphs),
-        link=link or trailing_link,
+        link=link,
         image_url=image_url,
         tags=_dedupe(tags),
         lang=lang,
@@ -146,6 +149,15 @@ def _build(
         question_kind=question_kind,
         question_options=list(question_options),
     )
+
+
+def _check_links(source: str, **addresses: str | None) -> None:
+    """The report link becomes a link button when the extract is posted, and Discord refuses a
+    button whose URL is longer than :data:`~bot.services.links.LINK_MAX`: refused here, at import,
+    rather than in every channel on the day of posting (the image is held to the same rule)."""
+    for key, value in addresses.items():
+        if value is not None and link_problem(value) == "too_long":
+            raise InvalidInput("extract.link_too_long", source=source, key=key, length=len(value), limit=LINK_MAX)
 
 
 def _dedupe(values: Iterable[str]) -> list[str]:

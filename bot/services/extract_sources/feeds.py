@@ -11,7 +11,8 @@ from bs4 import BeautifulSoup
 from bot.errors import InvalidInput
 from bot.services.extract_sources.cleaning import _is_http_url, _one_line
 from bot.services.extract_sources.drafts import ExtractDraft, _build, _lang_code, _short_key, _strip_fragment
-from bot.services.extract_sources.html_text import _first_image, _report_link, html_to_text
+from bot.services.extract_sources.html_text import _first_image, _report_link, html_to_text, parse_html
+from bot.services.links import link_problem
 
 
 def _entry_key(entry: Any, feed_url: str) -> str | None:
@@ -39,11 +40,11 @@ def _entry_image(entry: Any, soup: BeautifulSoup | None, base: str | None) -> st
     for media in list(entry.get("media_content") or []) + list(entry.get("media_thumbnail") or []):
         candidate = str(media.get("url") or "")
         medium = str(media.get("medium") or media.get("type") or "image")
-        if "image" in medium and _is_http_url(candidate):
+        if "image" in medium and link_problem(candidate) is None:
             return candidate
     for enclosure in entry.get("enclosures") or []:
         candidate = str(enclosure.get("href") or enclosure.get("url") or "")
-        if str(enclosure.get("type") or "").startswith("image/") and _is_http_url(candidate):
+        if str(enclosure.get("type") or "").startswith("image/") and link_problem(candidate) is None:
             return candidate
     return _first_image(soup, base) if soup is not None else None
 
@@ -72,7 +73,7 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None = None) -> 
             continue
         base = str(entry.get("link") or "") or url
         raw, is_html = _entry_html(entry)
-        soup = BeautifulSoup(raw, "html.parser") if is_html else None
+        soup = parse_html(raw, source=url) if is_html else None
         link = (_report_link(soup, base) if soup is not None else None) or (
             base if _is_http_url(base) else None
         )
@@ -80,7 +81,7 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None = None) -> 
         body = html_to_text(soup, base_url=base) if soup is not None else raw
         title = str(entry.get("title") or "")
         if "html" in str((entry.get("title_detail") or {}).get("type") or ""):
-            title = BeautifulSoup(title, "html.parser").get_text(" ")
+            title = parse_html(title, source=url).get_text(" ")
         title = _one_line(title)
         if not title and not body.strip():
             continue
@@ -102,7 +103,9 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None = None) -> 
                     strict_title=False,
                 )
             )
-        except InvalidInput:
+        except InvalidInput as exc:
+            if exc.key == "extract.link_too_long":  # a link Discord would refuse: say so, store nothing
+                raise InvalidInput(exc.key, **{**exc.params, "source": f"{url} ({title})"}) from None
             continue  # an entry with a title and nothing else is not an extract
     if not drafts:
         raise InvalidInput("extract.feed_empty", source=url)

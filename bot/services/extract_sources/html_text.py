@@ -1,5 +1,9 @@
 """HTML → Markdown-ish text that Discord shows well, and the report link and first image of a
-page or feed entry (navigation, footers, share widgets left out)."""
+page or feed entry (navigation, footers, share widgets left out).
+
+HTML is parsed by :func:`parse_html` only, which refuses a document nested deeper than
+:data:`MAX_NESTING` elements while the parser reads it (before any tree walk, which recurses):
+200,000 nested ``<div>`` under the size cap are refused in a few milliseconds, cleanly."""
 
 from __future__ import annotations
 
@@ -9,7 +13,13 @@ from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
 
+from bot.errors import InvalidInput
 from bot.services.extract_sources.cleaning import _BARE_URL, _is_http_url, _normalise_spaces, _one_line
+from bot.services.links import link_problem
+
+#: How many elements may sit inside one another.  Real pages stay far below (a few dozen); the
+#: text rendering recurses once per level, so a deeper document would exhaust Python's stack.
+MAX_NESTING = 200
 
 _DROP_TAGS = {
     "script",
@@ -82,6 +92,29 @@ def _escape_markdown(text: str) -> str:
         last = match.end()
     out.append(_ESCAPE.sub(r"\\\1", text[last:]))
     return "".join(out)
+
+
+class _TooNested(Exception):
+    pass
+
+
+class _NestingLimitedSoup(BeautifulSoup):
+    """A soup whose parser stops as soon as an element would open deeper than :data:`MAX_NESTING`
+    (``tagStack`` is the parser's stack of open elements, the document itself at the bottom)."""
+
+    def pushTag(self, tag: Tag) -> None:  # noqa: N802 (BeautifulSoup's name)
+        if len(self.tagStack) > MAX_NESTING:
+            raise _TooNested
+        super().pushTag(tag)
+
+
+def parse_html(markup: str | bytes, *, source: str, encoding: str | None = None) -> BeautifulSoup:
+    """``markup`` parsed with ``html.parser``; ``InvalidInput("extract.page_too_nested")`` when it
+    nests deeper than :data:`MAX_NESTING` (``source`` names it in the message)."""
+    try:
+        return _NestingLimitedSoup(markup, "html.parser", from_encoding=encoding if isinstance(markup, bytes) else None)
+    except _TooNested:
+        raise InvalidInput("extract.page_too_nested", source=source, limit=MAX_NESTING) from None
 
 
 def _is_noise(tag: Tag) -> bool:
@@ -202,7 +235,7 @@ def html_to_text(html: str | Tag, *, base_url: str | None = None) -> str:
     ``[text](url)`` links, ``- `` lists, ``> `` quotes, headings in bold.  Navigation, headers,
     footers, asides, scripts, forms, images and share/comment widgets are dropped (below the node
     given).  Not cleaned: see :func:`clean_text`."""
-    node = BeautifulSoup(html, "html.parser") if isinstance(html, str) else html
+    node = parse_html(html, source=base_url or "HTML") if isinstance(html, str) else html
     text = _HtmlToText(base_url).render(node, root=True)
     lines = [line.strip() for line in _normalise_spaces(text).split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
@@ -247,6 +280,6 @@ def _first_image(root: Tag, base_url: str | None) -> str | None:
         if _inside_dropped(img, root) or str(img.get("width") or "") in ("0", "1"):
             continue
         target = _absolute(base_url, img.get("src"))
-        if target is not None:
+        if target is not None and link_problem(target) is None:  # an address Discord would refuse: the next one
             return target
     return None

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import InvalidInput
-from bot.services.extract_sources.cleaning import _is_http_url, _normalise_spaces, _strip_heading
+from bot.services.extract_sources.cleaning import _normalise_spaces, _strip_heading
 from bot.services.extract_sources.drafts import (
     ALLOWED_KEYS,
     FILE_SUFFIXES,
@@ -20,6 +20,7 @@ from bot.services.extract_sources.drafts import (
     _lang_code,
     _short_key,
 )
+from bot.services.links import LINK_MAX, link_problem
 
 _FENCE = re.compile(r"^---\s*$")
 _TOML_POSITION = re.compile(r"\s*\(at (?:line (\d+), column \d+|end of document)\)")
@@ -70,8 +71,11 @@ def _text_list(data: dict[str, Any], key: str, source: str) -> list[str]:
 
 def _url_value(data: dict[str, Any], key: str, source: str) -> str | None:
     value = _text_value(data, key, source)
-    if value is not None and not _is_http_url(value):
+    problem = link_problem(value) if value is not None else None
+    if problem == "not_http":
         raise InvalidInput("extract.bad_link", source=source, key=key, value=value)
+    if problem == "too_long":
+        raise InvalidInput("extract.link_too_long", source=source, key=key, length=len(value), limit=LINK_MAX)
     return value
 
 

@@ -7,7 +7,14 @@ from bs4 import BeautifulSoup, Tag
 from bot.errors import InvalidInput
 from bot.services.extract_sources.cleaning import _one_line
 from bot.services.extract_sources.drafts import ExtractDraft, _build, _lang_code, _short_key, _strip_fragment
-from bot.services.extract_sources.html_text import _absolute, _first_image, _report_link, html_to_text
+from bot.services.extract_sources.html_text import (
+    _absolute,
+    _first_image,
+    _report_link,
+    html_to_text,
+    parse_html,
+)
+from bot.services.links import link_problem
 
 
 def _page_title(soup: BeautifulSoup, root: Tag) -> str:
@@ -43,7 +50,7 @@ def parse_html_page(
     (else ``og:title``, else ``<title>``); ``link`` from an anchor that looks like the report,
     else the page itself; the first image of the article (else ``og:image``); ``lang`` from
     ``<html lang>``.  ``source_key`` defaults to ``page:<url without fragment>``."""
-    soup = BeautifulSoup(content, "html.parser", from_encoding=encoding)
+    soup = parse_html(content, source=url, encoding=encoding)
     if soup.find(True) is None:
         raise InvalidInput("extract.page_no_text", source=url)
     root = soup.find("article") or soup.find("main") or soup.find(attrs={"role": "main"}) or soup.body or soup
@@ -58,6 +65,7 @@ def parse_html_page(
         meta = soup.find("meta", attrs={"property": "og:image"})
         if isinstance(meta, Tag):
             image = _absolute(url, meta.get("content"))
+            image = image if image is not None and link_problem(image) is None else None
     html_tag = soup.find("html")
     lang = _lang_code(html_tag.get("lang") if isinstance(html_tag, Tag) else None)
     body = html_to_text(root, base_url=url)
