@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, build_config, load_config
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.paths import REPO
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -12,8 +12,7 @@ import discord
 import pytest
 
 from bot.i18n import LANGUAGES, PLURAL_FORMS, Catalogue, is_plural, lang_of, placeholders, plural_form, texts
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.paths import REPO
 
 
 def test_every_entry_has_both_languages_and_same_placeholders():

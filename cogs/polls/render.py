@@ -2,7 +2,7 @@
 
 No bot and no I/O: each function takes the plain views of ``bot.services.polls`` and a
 :class:`Wording` (the catalogue and the poll service's labels), and returns a
-:class:`discord.Embed` or a string — testable without SimCord (``tests/test_poll_render.py``).
+:class:`discord.Embed` or a string — testable without SimCord (``tests/cogs/test_poll_render.py``).
 Whatever depends on a poll's kind is asked of :mod:`cogs.polls.kinds`.  Posting, editing and
 drawing charts into files is :mod:`cogs.polls.messages`' job.
 """

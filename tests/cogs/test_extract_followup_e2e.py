@@ -15,8 +15,8 @@ from bot.services import extracts as service
 from bot.services.campaigns import CampaignService
 from bot.services.polls import PollService
 from storage.models import Answer, Poll, Profile, Question
+from tests.cogs.test_extracts_e2e import QUIET, posts, use
 from tests.conftest import embed_text
-from tests.test_extracts_e2e import QUIET, posts, use
 
 FRONT = '''---
 title = "Les attentes des collectivités"

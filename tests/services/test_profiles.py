@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -22,23 +21,18 @@ from bot.services.container import privacy_hooks
 from bot.services.profiles import ProfileService
 from storage.models import Answer, AnswerChoice, AuditEntry, Option, Poll, Profile, Question
 from storage.repositories import AnswerRepository
+from tests.clock import ManualClock
+from tests.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 ALICE, BOB = 111_222_333_444_555_666, 777_888_999_000_111_222
 
 
-class Clock:
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock(clock: ManualClock) -> ManualClock:
+    """The shared clock, at this file's NOW."""
+    clock.set(NOW)
+    return clock
 
 
 @pytest.fixture
@@ -98,10 +92,10 @@ async def test_nothing_is_stored_before_consent(service, sessions):
 async def test_consent_creates_the_profile_and_keeps_the_first_date(service, clock):
     first = await service.record_consent(ALICE, lang="fr")
     assert first.consent_at == NOW and first.member_type is None and first.lang == "fr"
-    clock.now = NOW + timedelta(days=3)
+    clock.set(NOW + timedelta(days=3))
     again = await service.record_consent(ALICE, lang="en")
     assert again.consent_at == NOW, "accepting twice keeps the date consent was first given"
-    assert again.lang == "en" and again.updated_at == clock.now
+    assert again.lang == "en" and again.updated_at == clock.now()
 
 
 async def test_set_and_change_a_profile(service, clock):
@@ -110,10 +104,10 @@ async def test_set_and_change_a_profile(service, clock):
     assert (saved.member_type, saved.organisation, saved.region) == (
         "collectivite", "Ville de Lyon", "Auvergne-Rhône-Alpes"
     )
-    clock.now = NOW + timedelta(hours=1)
+    clock.set(NOW + timedelta(hours=1))
     changed = await service.set_profile(ALICE, "reseau", "", None)
     assert (changed.member_type, changed.organisation, changed.region) == ("reseau", None, None)
-    assert changed.updated_at == clock.now and changed.consent_at == NOW
+    assert changed.updated_at == clock.now() and changed.consent_at == NOW
     assert (await service.get(ALICE)).member_type == "reseau"
 
 
@@ -278,7 +272,7 @@ async def test_prune_deletes_what_is_older_than_the_retention(service, sessions,
     question = poll.questions[0]
     later = await make_poll(sessions, title="Plus tard")
     # Alice: profile and answer both old → both go
-    clock.now = old
+    clock.set(old)
     await service.record_consent(ALICE)
     await service.set_profile(ALICE, "ong")
     await add_answer(sessions, question, ALICE, member_type="ong", options=[question.options[0]], at=old)
@@ -289,10 +283,10 @@ async def test_prune_deletes_what_is_older_than_the_retention(service, sessions,
     await add_answer(sessions, later.questions[0], BOB, member_type="collectivite",
                      options=[later.questions[0].options[0]], at=NOW - timedelta(days=10))
     # Carol: recent profile → stays; an unlinked old answer → goes
-    clock.now = NOW - timedelta(days=30)
+    clock.set(NOW - timedelta(days=30))
     await service.record_consent(333)
     await add_answer(sessions, question, None, member_type="reseau", options=[question.options[2]], at=old)
-    clock.now = NOW
+    clock.set(NOW)
 
     dry = await service.prune(NOW, dry_run=True)
     assert (dry.answers, dry.profiles, dry.dry_run) == (3, 1, True)
@@ -318,7 +312,7 @@ async def test_prune_deletes_what_is_older_than_the_retention(service, sessions,
 
 
 async def test_prune_command_line_applies_the_config(sessions, database_url, tmp_path):
-    service = ProfileService(sessions, clock=Clock(datetime.now(UTC) - timedelta(days=20)))
+    service = ProfileService(sessions, clock=ManualClock(datetime.now(UTC) - timedelta(days=20)))
     await service.record_consent(ALICE)
     poll = await make_poll(sessions)
     question = poll.questions[0]

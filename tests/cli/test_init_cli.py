@@ -32,8 +32,8 @@ from bot.init_cli import (
     render_config,
     write_config,
 )
+from tests.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 GUILD = 123456789012345678
 GUILD_2 = 223456789012345678
 CHANNEL_FR = 234567890123456789

@@ -13,7 +13,6 @@ import io
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,8 +33,8 @@ from bot.services.charts import (
     results_by_type_chart,
     results_chart,
 )
+from tests.paths import REPO as ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 TYPES = ["Collectivité territoriale", "Réseau", "ONG / association"]
 LABELS = ["Oui", "Non", "Peut-être", "Sans avis"]
 
