@@ -1,7 +1,8 @@
 """``reseau-bot``: the command line.  Each sub-command is one small function.
 
-Exit codes: 0 done, 1 the command failed (a domain error, explained), 2 bad usage or
-configuration (nothing was started).
+Exit codes: 0 done, 1 the command failed (a domain error, explained, or a bug), 2 bad usage,
+configuration or surroundings — a database, Discord or a folder that cannot be reached — said
+in one line naming it (a password is never shown), without a traceback.
 
 The command line speaks the configuration's ``bot.language`` (French by default): help,
 messages and argparse's own words come from the catalogue.  ``--config`` is accepted before
@@ -18,7 +19,7 @@ import sys
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from bot import cli_argparse
 from bot.cli_base import COMMANDS, PARSER_EXTENSIONS, Text, bot_token, command, text
@@ -125,17 +126,30 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `reseau-bot audit | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (DBAPIError, OSError) as exc:
-        # The database cannot be reached or refuses us: one line, the URL without its password.
-        url = make_url(config.database.url).render_as_string(hide_password=True)
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        log.debug("database error", exc_info=True)
-        print(f"reseau-bot: {t('cli.database_unreachable', url=url, reason=reason)}", file=sys.stderr)
-        return 1
+    except OSError as exc:
+        if exc.filename is None:  # a socket: the database (Discord's are caught by `run`)
+            return _database_unreachable(config, t, exc)
+        log.debug("file error", exc_info=True)
+        print(f"reseau-bot: {t('cli.file_error', file=exc.filename, reason=exc.strerror or exc)}", file=sys.stderr)
+        return 2
+    except (DBAPIError, ArgumentError) as exc:
+        return _database_unreachable(config, t, exc)
     except Exception as exc:  # a bug: one line here, the traceback in the log at DEBUG
         log.debug("unexpected error", exc_info=True)
         print(f"reseau-bot: {t('cli.unexpected', error=type(exc).__name__, detail=str(exc)[:200])}", file=sys.stderr)
         return 1
+
+
+def _database_unreachable(config: Config, t: Text, exc: Exception) -> int:
+    """The database cannot be reached or refuses us: one line, the URL without its password."""
+    try:
+        url = make_url(config.database.url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        url = "database.url"
+    reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+    log.debug("database error", exc_info=True)
+    print(f"reseau-bot: {t('cli.database_unreachable', url=url, reason=reason)}", file=sys.stderr)
+    return 2
 
 
 @command("run")
@@ -149,6 +163,7 @@ def cmd_sync(args: argparse.Namespace, config: Config) -> int:
 
 
 def _run_with_token(config: Config, *, sync_only: bool) -> int:
+    import aiohttp
     import discord
 
     from bot.runtime import run_bot
@@ -161,6 +176,13 @@ def _run_with_token(config: Config, *, sync_only: bool) -> int:
         return asyncio.run(run_bot(config, token, sync_only=sync_only))
     except discord.LoginFailure:
         print(f"reseau-bot: {t('cli.token_refused')}", file=sys.stderr)
+        return 2
+    except (aiohttp.ClientError, discord.GatewayNotFound) as exc:
+        # No network (or no Discord at the configured address) when logging in.
+        log.debug("Discord unreachable", exc_info=True)
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(f"reseau-bot: {t('cli.discord_unreachable', url=config.discord.api_base_url, reason=reason)}",
+              file=sys.stderr)
         return 2
 
 

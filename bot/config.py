@@ -235,6 +235,7 @@ def build_config(raw: dict[str, Any], path: Path, environ: typing.Mapping[str, s
         config = dataclasses.replace(
             config, database=dataclasses.replace(config.database, url=env["RESEAU_DATABASE_URL"])
         )
+        _check_database_url(config.database.url, path, "RESEAU_DATABASE_URL (which replaces database.url)")
     _check_semantics(config)
     return config
 
@@ -327,7 +328,7 @@ def _channels(value: Any, path: Path) -> tuple[NetworkChannel, ...]:
     return tuple(out)
 
 
-def _check_database_url(url: str, path: Path) -> None:
+def _check_database_url(url: str, path: Path, name: str = "database.url") -> None:
     """A URL SQLAlchemy cannot read (a port that is not a number, an unclosed ``[``…) is named
     here, before anything connects; the message never shows the password."""
     from sqlalchemy.engine import make_url
@@ -341,7 +342,7 @@ def _check_database_url(url: str, path: Path) -> None:
         if password:
             detail = detail.replace(password.group(1), "***")
         raise ConfigError(
-            f"{path}: database.url is malformed ({detail}); expected "
+            f"{path}: {name} is malformed ({detail}); expected "
             "sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST:PORT/NAME "
             "(a port is a number; %-encode @ : / in the password)"
         ) from None

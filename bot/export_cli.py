@@ -44,6 +44,9 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
     if fmt is None:
         print(f"reseau-bot: {t('cli.export.unknown_format', name=output.name)}", file=sys.stderr)
         return 2
+    if not output.parent.is_dir():  # said before opening anything, not after counting the answers
+        print(f"reseau-bot: {t('cli.export.no_folder', folder=output.parent)}", file=sys.stderr)
+        return 2
     request = ExportRequest(
         poll_id=args.poll, campaign=args.campaign, format=fmt, layout=args.layout,
         headings=args.headings, separator=args.separator, identified=args.identified,
