@@ -5,7 +5,8 @@ UPDATE`` (SQLite and PostgreSQL both have it): the unique constraint decides, so
 clicks of the same member end as one answer.  On PostgreSQL the upsert also locks the answer
 row until the transaction ends, so whatever the service then reads and writes about that
 answer's choices is serialised per (question, member); on SQLite the whole write transaction
-is serialised anyway.  Counts are ``GROUP BY`` queries, never Python loops over rows.
+is serialised anyway — from its first write, or from its start with :meth:`PollRepository.lock_for_write`
+when what it writes depends on what it read first (a vote batch and the poll's status).  Counts are ``GROUP BY`` queries, never Python loops over rows.
 """
 
 from __future__ import annotations
@@ -105,6 +106,19 @@ class PollRepository(Repository):
         if native is not None:
             stmt = stmt.where(Poll.native.is_(native))
         return (await self.session.scalars(stmt)).first()
+
+    async def lock_for_write(self) -> None:
+        """At the start of a transaction whose writes depend on what it reads first (a vote batch
+        reads the poll's status, then writes): on SQLite, take the database's write lock now
+        (``BEGIN IMMEDIATE``), so that no other writer — a close — commits between the read and
+        the writes; the busy timeout applies.  On PostgreSQL nothing: the status read takes a
+        shared row lock (:meth:`status` with ``lock``) that a close's ``UPDATE`` waits for.
+
+        Must be the transaction's first statement: pysqlite opens its implicit transaction only
+        before a write, so an earlier ``SELECT`` ran outside it (and then ``BEGIN`` is refused)."""
+        conn = await self.session.connection()
+        if conn.dialect.name == "sqlite":
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     async def status(self, poll_id: int, *, lock: bool = False) -> tuple[str, datetime | None] | None:
         """The poll's status and deadline; ``lock`` takes a shared row lock (PostgreSQL) so a

@@ -205,8 +205,11 @@ class PollCore:
             raise InvalidInput("survey.error.use_survey")
 
     async def _ensure_open(self, session: AsyncSession, poll: PollView) -> PollView:
-        """Inside the vote's transaction: the poll is still open (shared row lock on
-        PostgreSQL), else :class:`Conflict` and the transaction rolls back."""
+        """Inside the vote's transaction: the poll is still open, else :class:`Conflict` and the
+        transaction rolls back.  Atomic with the vote's writes only when read under a lock: a
+        shared row lock on PostgreSQL (taken here), the write lock on SQLite — held once the
+        transaction has written (a withdrawal, an open answer: write, then check) or taken at its
+        start (a vote batch: ``PollRepository.lock_for_write``, then check, then write)."""
         state = await PollRepository(session).status(poll.id, lock=True)
         if state is None:
             self._forget(poll.id)

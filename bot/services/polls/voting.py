@@ -1,7 +1,9 @@
 """The vote path: a click, a selection, a withdrawal, an open answer, a native poll's gateway
 vote.  How an answer changes is the kind's rule (:mod:`.kinds`); the write is the group commit
 described in :mod:`bot.services.polls` — one transaction per batch of queued votes, the poll's
-open status checked inside it (under a shared row lock on PostgreSQL)."""
+open status checked inside it, atomically with the writes: under the write lock taken at its start
+on SQLite (``BEGIN IMMEDIATE``), under a shared row lock on PostgreSQL.  A vote is either stored
+before the close commits (so it is in the closing results) or refused (``poll.error.closed``)."""
 
 from __future__ import annotations
 
@@ -233,13 +235,19 @@ class Voting(PollCore):
     async def _vote_transaction(self) -> AsyncIterator[Any]:
         """The batch's transaction: on the engine's connection when the session factory is
         bound to an engine (the vote path only runs Core statements, so the ORM session's own
-        bookkeeping is skipped), else in a session."""
+        bookkeeping is skipped), else in a session.  It starts with the write lock on SQLite
+        (``BEGIN IMMEDIATE``): the status read and the writes are one atomic step, as the shared
+        row lock makes them on PostgreSQL — a vote is either stored before the close commits
+        (and is in the closing results) or refused."""
         bind = self.sessions.kw.get("bind")
         if isinstance(bind, AsyncEngine):
             async with bind.begin() as conn:
-                yield _OnConnection(conn)
+                session: Any = _OnConnection(conn)
+                await PollRepository(session).lock_for_write()
+                yield session
         else:
             async with self.sessions.begin() as session:
+                await PollRepository(session).lock_for_write()
                 yield session
 
     async def _write_choices(
@@ -283,8 +291,8 @@ class Voting(PollCore):
                     pending.future.set_result(outcome)
 
     async def _write_batch(self, batch: list[_PendingVote]) -> list[VoteResult | Exception]:
-        """One transaction for the batch: each poll's status once (shared row lock on
-        PostgreSQL), one upsert of every distinct (question, member) answer, one read of their
+        """One transaction for the batch: each poll's status once (under the write lock on
+        SQLite, a shared row lock on PostgreSQL), one upsert of every distinct (question, member) answer, one read of their
         choices, the changes applied in arrival order in memory (a change that raises fails
         only its vote), then one rewrite of the choices that changed."""
         now = self.clock()
