@@ -43,7 +43,10 @@ class ConfigError(Exception):
 class BotSection:
     language: str = "fr"
     timezone: str = "Europe/Paris"
-    moderator_roles: tuple[str, ...] = ()
+    # Role ids (a role's name proves nothing: anyone can create a role named like the moderators').
+    moderator_roles: tuple[int, ...] = ()
+    # The network's servers, where moderators act network-wide; empty: those of [[channels]].
+    moderation_guild_ids: tuple[int, ...] = ()
     members_can_create_polls: bool = False
     log_level: str = "INFO"
 
@@ -220,6 +223,8 @@ def build_config(raw: dict[str, Any], path: Path, environ: typing.Mapping[str, s
         elif name in _SECTIONS:
             if not isinstance(value, dict):
                 raise ConfigError(f"{path}: [{name}] must be a table")
+            if name == "bot":
+                value = _moderator_role_ids(value, path)
             values[name] = _section(_SECTIONS[name], value, path, name)
         else:
             known = ", ".join(sorted([*_SECTIONS, "channels"]))
@@ -238,6 +243,25 @@ def build_config(raw: dict[str, Any], path: Path, environ: typing.Mapping[str, s
         _check_database_url(config.database.url, path, "RESEAU_DATABASE_URL (which replaces database.url)")
     _check_semantics(config)
     return config
+
+
+def _moderator_role_ids(bot: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``bot.moderator_roles`` holds role ids; a list of texts of digits (what ``init`` wrote
+    before) is read as ids, a role name is refused with what to write instead."""
+    roles = bot.get("moderator_roles")
+    if not isinstance(roles, list):
+        return bot
+    ids: list[Any] = []
+    for role in roles:
+        if isinstance(role, str) and role.strip().isdigit():
+            role = int(role.strip())
+        elif isinstance(role, str):
+            raise ConfigError(
+                f"{path}: bot.moderator_roles holds role ids now, not names ({role!r}): write each "
+                "moderator role's id, a number (Server Settings → Roles → right-click → Copy Role ID)"
+            )
+        ids.append(role)
+    return {**bot, "moderator_roles": ids}
 
 
 def _section(cls: type, data: dict[str, Any], path: Path, prefix: str) -> Any:

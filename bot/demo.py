@@ -228,7 +228,7 @@ async def run_demo(
             set_locale(actor, locale)
         demo_config = dataclasses.replace(
             config,
-            bot=dataclasses.replace(config.bot, moderator_roles=("Modération",)),
+            bot=dataclasses.replace(config.bot, moderator_roles=(mod_role.id,)),
             channels=(
                 NetworkChannel(guild_id=guild.id, channel_id=fr.id, language="fr", name="annonces"),
                 NetworkChannel(guild_id=guild.id, channel_id=en.id, language="en", name="announcements"),

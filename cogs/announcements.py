@@ -24,7 +24,7 @@ from bot.errors import Conflict
 from bot.services import announcements as service
 from bot.services.delivery import announcement_post
 from cogs import _text
-from cogs._checks import moderator_group, moderator_only, require_moderator
+from cogs._checks import Scope, moderator_group, moderator_only, require_moderator
 from cogs._components import ActionButton
 from cogs._errors import ReportingModal, report_error
 from cogs._publishing import outcome_text, send_preview, text
@@ -62,7 +62,7 @@ class AnnounceModal(ReportingModal):
     async def on_submit(self, interaction: discord.Interaction) -> None:
         cog = self.bot.get_cog("Announcements")
         assert isinstance(cog, Announcements)
-        require_moderator(interaction)
+        require_moderator(interaction, Scope.NETWORK)
         assert interaction.guild_id is not None
         announcement = await service.create_draft(
             self.bot.sessions, guild_id=interaction.guild_id, author_id=interaction.user.id,
@@ -86,7 +86,7 @@ class ScheduleModal(ReportingModal):
     async def on_submit(self, interaction: discord.Interaction) -> None:
         cog = self.bot.get_cog("Announcements")
         assert isinstance(cog, Announcements)
-        require_moderator(interaction)
+        require_moderator(interaction, Scope.NETWORK)
         when = service.parse_local_time(self.when_input.value, self.bot.config.tz)
         announcement = await service.schedule(
             self.bot.sessions, self.announcement_id, when=when, now=self.bot.clock(), actor_id=interaction.user.id,
@@ -113,7 +113,7 @@ class AnnounceButton(ActionButton, template=r"rb:announce:(?P<action>publish|sch
         bot: ReseauBot = interaction.client  # type: ignore[assignment]
         lang = bot.lang(interaction)
         try:
-            require_moderator(interaction)
+            require_moderator(interaction, Scope.NETWORK)
             cog = bot.get_cog("Announcements")
             assert isinstance(cog, Announcements)
             if self.action == "schedule":
@@ -211,7 +211,7 @@ class Announcements(commands.Cog):
 
     @announce.command(name=_text.name("announce.new"), description=_text.desc("announce.new"))
     @app_commands.describe(channel=text("announce.param_channel"), role=text("announce.param_role"))
-    @moderator_only()
+    @moderator_only(Scope.NETWORK)
     async def new(
         self, interaction: discord.Interaction, channel: discord.TextChannel | None = None,
         role: discord.Role | None = None,
@@ -223,7 +223,7 @@ class Announcements(commands.Cog):
         )
 
     @announce.command(name=_text.name("announce.list"), description=_text.desc("announce.list"))
-    @moderator_only()
+    @moderator_only(Scope.NETWORK)
     async def list_(self, interaction: discord.Interaction) -> None:
         lang = self.bot.lang(interaction)
         t = self.bot.t
@@ -240,7 +240,7 @@ class Announcements(commands.Cog):
 
     @announce.command(name=_text.name("announce.cancel"), description=_text.desc("announce.cancel"))
     @app_commands.describe(id=text("announce.param_id"))
-    @moderator_only()
+    @moderator_only(Scope.NETWORK)
     async def cancel(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
         lang = self.bot.lang(interaction)
         announcement = await service.cancel(

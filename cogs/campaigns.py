@@ -18,7 +18,7 @@ from discord.app_commands import Choice
 from discord.ext import commands
 
 from cogs import _text
-from cogs._checks import is_moderator, moderator_only
+from cogs._checks import Scope, is_moderator, moderator_only
 from cogs.polls._common import OPEN_COLOUR, clip, esc, join_lines, ts
 from cogs.polls.commands import campaign_choices
 
@@ -80,7 +80,7 @@ class Campaigns(commands.Cog):
 
     @campaign.command(name=_text.name("poll.campaign.create"), description=_text.desc("poll.campaign.create"))
     @_text.options(name="poll.opt.campaign_name", current="poll.opt.current")
-    @moderator_only()
+    @moderator_only(Scope.NETWORK)
     async def campaign_create(
         self,
         interaction: discord.Interaction,
@@ -95,7 +95,7 @@ class Campaigns(commands.Cog):
         await interaction.response.send_message(self.t(key, lang, name=esc(created.name)), ephemeral=True)
 
     @campaign.command(name=_text.name("poll.campaign.list"), description=_text.desc("poll.campaign.list"))
-    @moderator_only()
+    @moderator_only(Scope.NETWORK)
     async def campaign_list(self, interaction: discord.Interaction) -> None:
         lang = self.bot.lang(interaction)
         embed = campaign_list_embed(await self.campaigns.list(), lang, self.t)
@@ -105,7 +105,7 @@ class Campaigns(commands.Cog):
         name=_text.name("poll.campaign.activate"), description=_text.desc("poll.campaign.activate")
     )
     @_text.options(name="poll.opt.campaign_name")
-    @moderator_only()
+    @moderator_only(Scope.NETWORK)
     async def campaign_activate(
         self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 100]
     ) -> None:
@@ -118,7 +118,7 @@ class Campaigns(commands.Cog):
 
     @campaign_activate.autocomplete("name")
     async def _campaign_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
-        if not is_moderator(interaction) and not self.bot.config.bot.members_can_create_polls:
+        if not is_moderator(interaction, Scope.NETWORK):  # campaign names are the network moderators'
             return []
         return await campaign_choices(self.campaigns, self.bot.lang(interaction), current, self.t)
 

@@ -21,7 +21,7 @@ from bot.client import ReseauBot
 from bot.i18n import Catalogue
 from bot.services.exports import ExportRequest
 from cogs import _text
-from cogs._checks import moderator_only
+from cogs._checks import Scope, is_moderator, moderator_only, require_moderator
 
 #: Discord's attachment limit when the interaction does not say (25 MiB).
 MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
@@ -75,6 +75,8 @@ class Exports(commands.Cog):
         headings: str = "codes",
         separator: str | None = None,
     ) -> None:
+        if campaign is not None:  # a campaign spans the network: its moderators only
+            require_moderator(interaction, Scope.NETWORK)
         lang = self.bot.lang(interaction)
         request = ExportRequest(
             poll_id=poll,
@@ -107,11 +109,15 @@ class Exports(commands.Cog):
 
     @export.autocomplete("campaign")
     async def _campaigns(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+        if not is_moderator(interaction, Scope.NETWORK):  # nothing moderator-only for members
+            return []
         names = await self.bot.services.exports.campaign_names(current)
         return [Choice(name=name[:100], value=name) for name in names][:25]
 
     @export.autocomplete("poll")
     async def _polls(self, interaction: discord.Interaction, current: str) -> list[Choice[int]]:
+        if not is_moderator(interaction):
+            return []
         text = "" if current.strip().lstrip("#").isdigit() else current
         found = await self.bot.services.exports.poll_choices(interaction.guild_id or 0, text)
         lang = self.bot.lang(interaction)

@@ -23,7 +23,7 @@ from bot.services import extracts as service
 from bot.services.campaigns import current_campaign_id
 from bot.services.delivery import DeliveryReport, extract_post
 from cogs import _text
-from cogs._checks import moderator_group, moderator_only, require_moderator
+from cogs._checks import Scope, moderator_group, moderator_only, require_moderator
 from cogs._components import ActionButton
 from cogs._errors import message_for, report_error
 from cogs._publishing import delivery_counts, outcome_text, send_preview, text
@@ -68,7 +68,7 @@ class ExtractButton(ActionButton, template=r"rb:extract:(?P<action>publish|dismi
         bot: ReseauBot = interaction.client  # type: ignore[assignment]
         lang = bot.lang(interaction)
         try:
-            require_moderator(interaction)
+            require_moderator(interaction, Scope.NETWORK)
             if self.action == "dismiss":
                 await interaction.response.edit_message(content=bot.t("extracts.dismissed", lang), view=None)
                 return
@@ -201,7 +201,7 @@ class Extracts(commands.Cog):
 
     @extract.command(name=_text.name("extract.preview"), description=_text.desc("extract.preview"))
     @app_commands.describe(id=text("extracts.param_id"))
-    @moderator_only()
+    @moderator_only(Scope.NETWORK)
     async def preview(self, interaction: discord.Interaction, id: app_commands.Range[int, 1] | None = None) -> None:
         extract = await service.extract_or_next(self.bot.sessions, id, lang=self._channel_lang(interaction))
         await send_preview(interaction, await self._post_for(extract, interaction.guild_id))
@@ -216,7 +216,7 @@ class Extracts(commands.Cog):
 
     @extract.command(name=_text.name("extract.publish"), description=_text.desc("extract.publish"))
     @app_commands.describe(id=text("extracts.param_id"))
-    @moderator_only()
+    @moderator_only(Scope.NETWORK)
     async def publish_command(self, interaction: discord.Interaction, id: app_commands.Range[int, 1] | None = None) -> None:
         lang = self.bot.lang(interaction)
         plan = await service.plan_publish(self.bot.sessions, id, lang=self._channel_lang(interaction))
@@ -239,7 +239,7 @@ class Extracts(commands.Cog):
         )
 
     @extract.command(name=_text.name("extract.queue"), description=_text.desc("extract.queue"))
-    @moderator_only()
+    @moderator_only(Scope.NETWORK)
     async def queue(self, interaction: discord.Interaction) -> None:
         lang = self.bot.lang(interaction)
         t = self.bot.t
@@ -266,7 +266,7 @@ class Extracts(commands.Cog):
 
     @extract.command(name=_text.name("extract.skip"), description=_text.desc("extract.skip"))
     @app_commands.describe(id=text("extracts.param_id"))
-    @moderator_only()
+    @moderator_only(Scope.NETWORK)
     async def skip(self, interaction: discord.Interaction, id: app_commands.Range[int, 1] | None = None) -> None:
         lang = self.bot.lang(interaction)
         extract = await service.skip(

@@ -48,6 +48,7 @@ from bot.services.profiles import (
     ProfileView,
 )
 from cogs import _text
+from cogs._checks import require_network
 from cogs._errors import ReportingModal, ReportingView
 
 if TYPE_CHECKING:
@@ -443,6 +444,7 @@ class Profiles(commands.Cog):
     # -------------------------------------------------------------------- commands
     @app_commands.command(name=_text.name("profile"), description=_text.desc("profile"))
     async def profile(self, interaction: discord.Interaction) -> None:
+        require_network(interaction)  # outside the network's servers the bot stores nothing
         lang = self.bot.lang(interaction)
         profile = await self.service.get(interaction.user.id)
         view: OwnedView

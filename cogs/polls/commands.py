@@ -34,7 +34,7 @@ from bot.i18n import Catalogue
 from bot.services.campaigns import CampaignService
 from bot.services.polls import PollDraft, PollService, PollView, VoteResult
 from cogs import _text
-from cogs._checks import is_moderator, moderator_only, require_moderator
+from cogs._checks import Scope, is_moderator, moderator_only, require_moderator, require_network
 from cogs._components import option_ids
 from cogs.polls._common import answerer
 from cogs.polls._common import clip as _clip
@@ -167,6 +167,7 @@ class Polls(commands.Cog):
         if not self.bot.config.bot.members_can_create_polls:
             require_moderator(interaction)
         lang = self.bot.lang(interaction)
+        require_network(interaction)  # outside the network's servers the bot stores nothing
         channel = interaction.channel
         if interaction.guild_id is None or not isinstance(channel, discord.abc.Messageable):
             raise DomainError("poll.error.no_channel")
@@ -271,7 +272,7 @@ class Polls(commands.Cog):
     @create.autocomplete("campaign")
     @survey.autocomplete("campaign")
     async def _campaign_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
-        if not is_moderator(interaction) and not self.bot.config.bot.members_can_create_polls:
+        if not is_moderator(interaction, Scope.NETWORK):  # campaign names are the network moderators'
             return []
         return await campaign_choices(self.campaigns, self.bot.lang(interaction), current, self.t)
 
