@@ -122,7 +122,6 @@ def clock() -> ManualClock:
 @pytest.fixture
 def config(database_url: str, tmp_path: Path) -> Config:
     raw: dict[str, Any] = {
-        "bot": {"moderator_roles": ["Modération"]},
         "database": {"url": database_url},
         "fetch": {"allowed_hosts": ["127.0.0.1"], "allow_private_addresses": True},
     }
@@ -176,6 +175,7 @@ async def world(simcord_env: simcord.Env) -> AsyncIterator[SimpleNamespace]:
     )
     new_config = dataclasses.replace(
         bot.config,
+        bot=dataclasses.replace(bot.config.bot, moderator_roles=(mod_role.id,)),
         channels=channels,
         discord=dataclasses.replace(bot.config.discord, moderators_log_channel_id=modlog.id),
     )
