@@ -29,6 +29,7 @@ import simcord
 from PIL import Image
 from sqlalchemy import delete, func, select
 
+from bot.config import NetworkChannel
 from bot.errors import InvalidInput
 from bot.services import charts
 from cogs._errors import NotModerator
@@ -409,9 +410,15 @@ async def test_forged_custom_ids_are_refused_and_change_nothing(world, sessions)
     _, message, poll_id = await create(world, options="A; B")
     other_guild = env.create_guild(name="Autre serveur")
     other_channel = other_guild.create_text_channel("general")
-    other_mod = other_guild.add_member(
-        env.create_user("dominique"), roles=[other_guild.create_role("Modération")]
-    )
+    other_role = other_guild.create_role("Modération")
+    other_mod = other_guild.add_member(env.create_user("dominique"), roles=[other_role])
+    # A second server of the network (polls are stored only there), its moderator role by id.
+    config = env.bot.config
+    await env.bot.reconfigure(dataclasses.replace(
+        config,
+        bot=dataclasses.replace(config.bot, moderator_roles=(*config.bot.moderator_roles, other_role.id)),
+        channels=(*config.channels, NetworkChannel(guild_id=other_guild.id, channel_id=other_channel.id)),
+    ))
     _, other_message, other_id = await create(world, actor=other_mod, channel=other_channel, options="X; Y")
     other_option = option_ids(other_message)[0]
 
