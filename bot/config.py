@@ -45,7 +45,7 @@ class BotSection:
     timezone: str = "Europe/Paris"
     # Role ids (a role's name proves nothing: anyone can create a role named like the moderators').
     moderator_roles: tuple[int, ...] = ()
-    # The network's servers, where moderators act network-wide; empty: those of [[channels]].
+    # Where network-wide moderation comes from (a staff server…); empty: the servers of [[channels]].
     moderation_guild_ids: tuple[int, ...] = ()
     members_can_create_polls: bool = False
     log_level: str = "INFO"

@@ -4,14 +4,16 @@ Plain values in, a verdict out — no Discord types: the caller passes the serve
 used in, the member's role ids and whether they hold Manage Server there
 (``cogs/_checks.py`` is the Discord adapter).
 
-* **The network's servers** are ``bot.moderation_guild_ids`` when set, else the servers of the
+* **The network's servers** are the servers of the ``[[channels]]`` and those of
+  ``bot.moderation_guild_ids``; **moderation servers**, where network-wide actions come from, are
+  ``bot.moderation_guild_ids`` when set (a staff server, say), else the servers of the
   ``[[channels]]``.  In any other server (and in direct messages) the bot stores nothing: every
   command that would write — a poll, a survey, a profile, a moderator action — is refused with a
   one-line notice (:class:`OutsideNetwork`).  Reading or deleting one's own data (``/my-data``,
   ``/forget-me``) stays open everywhere.
 * **Network-wide actions** (:attr:`Scope.NETWORK`: announcements, extracts, campaigns, exporting a
-  campaign) reach every network channel: only from one of the network's
-  servers, by a member holding one of ``bot.moderator_roles`` there.  Roles are matched by id
+  campaign) reach every network channel: only from a moderation server, by a member holding
+  one of ``bot.moderator_roles`` there.  Roles are matched by id
   (a role id belongs to one server; anyone can create a role *named* like the moderators' one).
   Manage Server is not enough: any server's admin has it.
 * **Per-server actions** (:attr:`Scope.SERVER`: a poll or survey in that server, closing it, its
@@ -71,10 +73,17 @@ class NotNetworkModerator(NotModerator):
     key = "error.not_network_moderator"
 
 
-def network_guild_ids(config: Config) -> frozenset[int]:
-    """The network's servers: ``bot.moderation_guild_ids``, else those of ``[[channels]]``."""
+def moderation_guild_ids(config: Config) -> frozenset[int]:
+    """Where network-wide actions come from: ``bot.moderation_guild_ids``, else the servers of
+    ``[[channels]]``."""
     explicit = config.bot.moderation_guild_ids
     return frozenset(explicit) if explicit else frozenset(c.guild_id for c in config.channels)
+
+
+def network_guild_ids(config: Config) -> frozenset[int]:
+    """The network's servers, where the bot stores anything: those of ``[[channels]]`` and the
+    moderation servers."""
+    return frozenset(c.guild_id for c in config.channels) | frozenset(config.bot.moderation_guild_ids)
 
 
 def in_network(config: Config, guild_id: int | None) -> bool:
@@ -90,7 +99,7 @@ def may(config: Config, actor: Actor, scope: Scope) -> bool:
     if not in_network(config, actor.guild_id):
         return False
     if scope is Scope.NETWORK:
-        return holds_moderator_role(config, actor)
+        return actor.guild_id in moderation_guild_ids(config) and holds_moderator_role(config, actor)
     return actor.manage_guild or holds_moderator_role(config, actor)
 
 
