@@ -19,7 +19,14 @@ same answers table; at closing, the voters Discord reports are reconciled into i
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import heapq
+import itertools
 import logging
+import threading
+import time
+from collections.abc import Awaitable
 from typing import Any
 
 import discord
@@ -48,6 +55,59 @@ from cogs.polls.surveys import SurveyFlow
 log = logging.getLogger("cogs.polls")
 
 _CATALOGUE = Catalogue.load()
+DEFER_AFTER = 1.5  # seconds: an answer stored later is deferred first (Discord allows 3 for a response)
+
+
+class _WallClockAlarms:
+    """Futures resolved after a delay measured by the wall clock, from one daemon thread.
+
+    Discord's 3 seconds are wall-clock seconds.  The event loop's timers are too in production,
+    but a loop on virtual time (SimCord, the demo) only moves while the bot is idle — never while
+    a vote waits for a busy database — so this deadline is kept off the loop: one thread, one heap
+    of deadlines, notified only when a new deadline comes first.  A cancelled alarm is skipped
+    when its time comes.  ``time.perf_counter``: SimCord replaces ``time.monotonic`` with its
+    virtual clock."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._cond = threading.Condition()
+        self._count = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def after(self, delay: float) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (time.perf_counter() + delay, next(self._count), future)
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="interaction-deadlines", daemon=True)
+                self._thread.start()
+            if not self._heap or entry[0] < self._heap[0][0]:
+                self._cond.notify()
+            heapq.heappush(self._heap, entry)
+        return future
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                delay = self._heap[0][0] - time.perf_counter()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                future = heapq.heappop(self._heap)[2]
+                if not future.done():
+                    with contextlib.suppress(RuntimeError):  # its loop is closed
+                        future.get_loop().call_soon_threadsafe(_ring, future)
+
+
+def _ring(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+_ALARMS = _WallClockAlarms()
 
 
 def _choice_name(key: str) -> locale_str:
@@ -342,24 +402,26 @@ class Polls(commands.Cog):
 
     # ================================================================= component handlers
     async def on_vote(self, interaction: discord.Interaction, poll_id: int, option_id: int) -> None:
-        result = await self.service.vote(poll_id, option_id=option_id, **answerer(interaction))
-        await self._confirm(interaction, result)
+        await self._store_and_confirm(
+            interaction, self.service.vote(poll_id, option_id=option_id, **answerer(interaction))
+        )
 
     async def on_select(self, interaction: discord.Interaction, poll_id: int, values: list[str]) -> None:
-        result = await self.service.choose(poll_id, option_ids=option_ids(values), **answerer(interaction))
-        await self._confirm(interaction, result)
+        await self._store_and_confirm(
+            interaction, self.service.choose(poll_id, option_ids=option_ids(values), **answerer(interaction))
+        )
 
     async def on_rank(self, interaction: discord.Interaction, poll_id: int, rank: int, values: list[str]) -> None:
         """A rank's select (ordered kinds): the chosen option takes that rank."""
         chosen = option_ids(values)
         option_id = chosen[0] if len(chosen) == 1 else 0
-        result = await self.service.place(
-            poll_id, option_id=option_id, position=rank, **answerer(interaction)
+        await self._store_and_confirm(
+            interaction,
+            self.service.place(poll_id, option_id=option_id, position=rank, **answerer(interaction)),
         )
-        await self._confirm(interaction, result)
 
     async def on_withdraw(self, interaction: discord.Interaction, poll_id: int) -> None:
-        await self._confirm(interaction, await self.service.withdraw(poll_id, **answerer(interaction)))
+        await self._store_and_confirm(interaction, self.service.withdraw(poll_id, **answerer(interaction)))
 
     async def on_answer_button(self, interaction: discord.Interaction, poll_id: int) -> None:
         poll = await self.service.check_can_answer(
@@ -374,14 +436,41 @@ class Polls(commands.Cog):
         await interaction.response.send_modal(modal)
 
     async def on_text_submit(self, interaction: discord.Interaction, poll_id: int, text: str) -> None:
-        result = await self.service.answer_text(poll_id, text=text, **answerer(interaction))
+        await self._store_and_confirm(
+            interaction, self.service.answer_text(poll_id, text=text, **answerer(interaction))
+        )
+
+    async def _store_and_confirm(self, interaction: discord.Interaction, storing: Awaitable[VoteResult]) -> None:
+        """Store the answer, then confirm it.  Discord wants a first response within 3 seconds:
+        when storing takes longer than ``DEFER_AFTER`` (the database busy with another writer),
+        the interaction is deferred (ephemeral "thinking…") and the confirmation follows once the
+        answer is stored.  A fast write is confirmed directly, as before.  Nothing confirms an
+        answer that is not stored: a refusal says why, a failure says it was not stored."""
+        task = asyncio.ensure_future(storing)
+        alarm = _ALARMS.after(DEFER_AFTER)
+        try:
+            await asyncio.wait((task, alarm), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            alarm.cancel()
+        if not task.done():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            result = await task
+        except DomainError:
+            raise
+        except Exception as exc:
+            log.exception("could not store an answer (interaction %s)", interaction.id)
+            raise DomainError("poll.storing.failed") from exc
         await self._confirm(interaction, result)
 
     async def _confirm(self, interaction: discord.Interaction, result: VoteResult) -> None:
-        """The ephemeral acknowledgement with the member's current choice, then the debounced
-        refresh of the public message."""
-        lang = self.bot.lang(interaction)
-        await interaction.response.send_message(render.confirmation(result, lang, self.wording), ephemeral=True)
+        """The ephemeral acknowledgement with the member's current choice (a follow-up when the
+        interaction was deferred), then the debounced refresh of the public message."""
+        text = render.confirmation(result, self.bot.lang(interaction), self.wording)
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
         if result.changed:
             self.schedule_refresh(result.poll.id)
 
