@@ -198,6 +198,32 @@ def _load_dir(directory: str) -> dict[str, dict[str, Text]]:
     return entries
 
 
+# French typography, applied in this one place to every French string as the catalogue is read:
+# a narrow no-break space before « : ; ! ? » and inside guillemets, a no-break space before « % ».
+# The locale files are written with ordinary spaces; values put into a string stay as they are.
+_FRENCH_SPACES = (
+    (re.compile(r"[ \u00a0]([:;!?])"), "\u202f\\1"),
+    (re.compile(r"«[ \u00a0]"), "«\u202f"),
+    (re.compile(r"[ \u00a0]»"), "\u202f»"),
+    (re.compile(r"(?<=[\d}]) %(?!\()"), "\u00a0%"),  # a percentage, not a printf placeholder
+)
+
+
+def french_typography(text: str) -> str:
+    """``text`` with French spacing: « Sondage n° 3 : clos ! » → narrow no-break spaces."""
+    for pattern, replacement in _FRENCH_SPACES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _typeset(lang: str, value: Text) -> Text:
+    if lang != "fr":
+        return value
+    if isinstance(value, str):
+        return french_typography(value)
+    return {form: french_typography(text) for form, text in value.items()}
+
+
 def _flatten(node: Mapping[str, Any], prefix: str, out: dict[str, dict[str, Text]], path: Path) -> None:
     for name, value in node.items():
         key = f"{prefix}{name}"
@@ -206,6 +232,6 @@ def _flatten(node: Mapping[str, Any], prefix: str, out: dict[str, dict[str, Text
         if _is_leaf(value):
             if key in out:
                 raise ValueError(f"{path}: duplicate catalogue key {key}")
-            out[key] = {lang: v if isinstance(v, str) else dict(v) for lang, v in value.items()}
+            out[key] = {lang: _typeset(lang, v if isinstance(v, str) else dict(v)) for lang, v in value.items()}
         else:
             _flatten(value, key + ".", out, path)

@@ -54,14 +54,14 @@ def narration(out: str) -> list[str]:
 def test_the_demo_narrates_in_french_by_default(french):
     result, _, _ = french
     lines = narration(result.stdout)
-    assert lines[0].startswith("reseau-bot demo — base de données : ")
+    assert lines[0].startswith("reseau-bot demo — base de données\u202f: ")
     assert "— Un membre francophone et un membre anglophone demandent de l’aide —" in lines
     assert "▶ Camille (modératrice) → /etat" in lines
     assert "▶ Awa, qui change d’avis → clique sur [Hybride]" in lines
-    assert "◀ Réseau 2.0 dans #annonces :" in lines
-    assert "◀ Réseau 2.0 (visible par ce membre seulement) :" in lines
+    assert "◀ Réseau 2.0 dans #annonces\u202f:" in lines
+    assert "◀ Réseau 2.0 (visible par ce membre seulement)\u202f:" in lines
     assert any(line.endswith(": rien n’est publié") for line in lines)
-    assert "Fichiers écrits :" in lines and lines[-1] == "démo terminée"
+    assert "Fichiers écrits\u202f:" in lines and lines[-1] == "démo terminée"
     english_words = re.compile(r"\b(clicks|wrote|moderator|database|visible only|finished|posted|the poll)\b")
     assert [line for line in lines if english_words.search(line)] == []
 
@@ -83,9 +83,9 @@ def test_the_bot_has_its_name_and_one_clock_with_simcord_starting_now(french):
     out = result.stdout
     assert "TestBot" not in out
     connected = next(line for line in narration(out) if line.startswith("● Le bot est connecté"))
-    assert "en tant que Réseau 2.0 à « Réseau 2.0 (démo) »" in connected
+    assert "en tant que Réseau 2.0 à «\u202fRéseau 2.0 (démo)\u202f»" in connected
     # SimCord's time is a snowflake's: the quick poll's message was created today, not on 2026-01-01…
-    message_id = int(re.search(r"Sondage n°\u00a03 publié : https://\S+/(\d+)\s", out).group(1))
+    message_id = int(re.search(r"Sondage n°\u00a03 publié\u202f: https://\S+/(\d+)\s", out).group(1))
     created = datetime.fromtimestamp(((message_id >> 22) + DISCORD_EPOCH_MS) / 1000, UTC)
     assert start - timedelta(minutes=1) <= created <= end + timedelta(minutes=1), created
     # …and the bot's clock set its three-day deadline from that same instant
@@ -114,16 +114,16 @@ def test_the_demo_plays_the_whole_journey(french):
     assert "Traceback" not in out + result.stderr
     assert (out_dir / "demo.db").exists()
     # the quick poll: votes acknowledged in each member's language, a change of mind, a chart
-    assert "✅ Votre choix : **En ligne**" in out and "✅ Your choice: **En présentiel**" in out
+    assert "✅ Votre choix\u202f: **En ligne**" in out and "✅ Your choice: **En présentiel**" in out
     assert "▶ Awa, qui change d’avis → clique sur [Hybride]" in out
     assert "`████████░░` 3 (75" in out
     charts = sorted((out_dir).glob("poll-*-results.png"))
     assert charts and all(str(c) in out and c.read_bytes().startswith(b"\x89PNG") for c in charts)
     # the month's extract in both languages, its question asked back, an announcement
-    assert "◀ Réseau 2.0 dans #annonces :" in out and "[Lire le rapport complet]" in out and "[Read the full report]" in out
+    assert "◀ Réseau 2.0 dans #annonces\u202f:" in out and "[Lire le rapport complet]" in out and "[Read the full report]" in out
     assert "Quel accompagnement à l’évaluation vous serait le plus utile cette année ?" in out
     assert "rien n’est publié" in out  # the same slot twice posts once
-    assert "Annonce n°\u00a01 publiée : 2 salons servis" in out
+    assert "Annonce n°\u00a01 publiée\u202f: 2 salons servis" in out
     # profiles with consent, a quick survey with progress and resumption, results by type, export
     assert "Profil enregistré." in out
     assert "**Question 2/2**" in out and "You are picking up where you left off." in out

@@ -123,7 +123,7 @@ def test_real_plural_texts():
     catalogue = Catalogue.load()
     assert catalogue.t("delivery.served", "fr", count=2) == "2 salons servis"
     assert catalogue.t("delivery.served", "en", count=1) == "1 channel served"
-    assert catalogue.t("delivery.failed_title", "fr", count=1) == "⚠️ 1 publication n’a pas pu être postée :"
+    assert catalogue.t("delivery.failed_title", "fr", count=1) == "⚠️ 1 publication n’a pas pu être postée\u202f:"
 
 
 @pytest.mark.parametrize(
@@ -211,8 +211,8 @@ def test_number_format(value, options, fr, en):
 
 def test_quotes_label_value_and_csv_separator():
     catalogue = Catalogue.load()
-    assert catalogue.quote("Oui", "fr") == "« Oui »" and catalogue.quote("Yes", "en") == "“Yes”"
-    assert catalogue.label_value("Région", "Bretagne", "fr") == "Région : Bretagne"
+    assert catalogue.quote("Oui", "fr") == "«\u202fOui\u202f»" and catalogue.quote("Yes", "en") == "“Yes”"
+    assert catalogue.label_value("Région", "Bretagne", "fr") == "Région\u202f: Bretagne"
     assert catalogue.label_value("Region", "Brittany", "en") == "Region: Brittany"
     assert catalogue.t("format.csv_separator", "fr") == ";" and catalogue.t("format.csv_separator", "en") == ","
     assert catalogue.t("format.numbered", "fr", id=12) == "n°\u00a012"
@@ -334,3 +334,22 @@ def test_campaign_counts_follow_the_plural_rule():
     assert catalogue.t("campaign.respondents", "en", count=0) == "0 respondents"
     assert catalogue.t("campaign.polls", "fr", count=2) == "2 sondages"
     assert catalogue.t("campaign.polls", "en", count=1) == "1 poll"
+
+
+def test_french_typography_is_applied_once_to_every_french_string():
+    """A narrow no-break space before « : ; ! ? » and inside guillemets, a no-break space before
+    « % », in every French string of the catalogue (the files are written with plain spaces);
+    English is left alone, and so are the values put into a string."""
+    from bot.i18n import french_typography
+
+    assert french_typography("« Oui » : 50 % ; vraiment ? oui !") == (
+        "«\u202fOui\u202f»\u202f: 50\u00a0%\u202f; vraiment\u202f? oui\u202f!")
+    assert french_typography("10:30 https://x.example/?a=1") == "10:30 https://x.example/?a=1"
+    catalogue = Catalogue.load()
+    for key, entry in catalogue.entries.items():
+        fr = entry["fr"]
+        for text in (fr.values() if isinstance(fr, dict) else [fr]):
+            assert not re.search(r" [:;!?]|« | »|(?<=[\d}]) %(?!\()", text), f"{key}: {text!r}"
+    assert catalogue.t("format.label_value", "en", label="Region", value="x") == "Region: x"
+    assert catalogue.t("format.label_value", "fr", label="a ?", value="b : c") == "a ?\u202f: b : c"
+

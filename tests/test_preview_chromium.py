@@ -107,7 +107,7 @@ async def test_a_visitor_votes_in_the_open_poll_on_the_preview_page(preview_url)
             await page.goto(preview_url)
             button = page.get_by_role("button", name="Les réseaux membres")
             await button.last.click(timeout=30_000)
-            confirmation = page.get_by_text("Votre choix : Les réseaux membres")
+            confirmation = page.get_by_text("Votre choix\u202f: Les réseaux membres")
             await confirmation.first.wait_for(timeout=30_000)
             assert "1 (100" in await page.inner_text("body")  # the public message's live count
         finally:

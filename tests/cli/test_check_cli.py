@@ -196,20 +196,20 @@ async def test_all_good_exits_0_in_french_with_every_item_checked(database_url, 
     items = [line for line in lines if line[:1] in "✔✘"]
     assert all(line.startswith("✔ ") for line in items), result.stdout
     assert items == [
-        f"✔ Jeton valide : connecté en tant que reseau-bot (id {srv.bot_id})",
-        f"✔ Serveur « Réseau Test » ({GUILD}) : le bot en est membre",
-        f"✔ Salon #annonces ({ANNONCES}) : trouvé sur le serveur « Réseau Test »",
-        f"✔ Salon #annonces ({ANNONCES}) : le bot a toutes les permissions nécessaires",
-        f"✔ Salon #annonces ({ANNONCES}) : le bot peut mentionner @Membres",
-        f"✔ Salon #news ({NEWS}) : trouvé sur le serveur « Réseau Test »",
-        f"✔ Salon #news ({NEWS}) : le bot a toutes les permissions nécessaires",
-        f"✔ Serveur « Modération » ({GUILD2}) : le bot en est membre",
-        f"✔ Salon du journal des modérateurs #journal ({MODLOG}) : trouvé sur le serveur « Modération »",
-        f"✔ Salon #journal ({MODLOG}) : le bot a toutes les permissions nécessaires",
-        f"✔ Base de données : schéma à jour ({check_head()})",
-        f"✔ Sources d’extraits : l’hôte {FEED_HOST} est autorisé (fetch.allowed_hosts) ; extraits qui en viennent : 2",
+        f"✔ Jeton valide\u202f: connecté en tant que reseau-bot (id {srv.bot_id})",
+        f"✔ Serveur «\u202fRéseau Test\u202f» ({GUILD})\u202f: le bot en est membre",
+        f"✔ Salon #annonces ({ANNONCES})\u202f: trouvé sur le serveur «\u202fRéseau Test\u202f»",
+        f"✔ Salon #annonces ({ANNONCES})\u202f: le bot a toutes les permissions nécessaires",
+        f"✔ Salon #annonces ({ANNONCES})\u202f: le bot peut mentionner @Membres",
+        f"✔ Salon #news ({NEWS})\u202f: trouvé sur le serveur «\u202fRéseau Test\u202f»",
+        f"✔ Salon #news ({NEWS})\u202f: le bot a toutes les permissions nécessaires",
+        f"✔ Serveur «\u202fModération\u202f» ({GUILD2})\u202f: le bot en est membre",
+        f"✔ Salon du journal des modérateurs #journal ({MODLOG})\u202f: trouvé sur le serveur «\u202fModération\u202f»",
+        f"✔ Salon #journal ({MODLOG})\u202f: le bot a toutes les permissions nécessaires",
+        f"✔ Base de données\u202f: schéma à jour ({check_head()})",
+        f"✔ Sources d’extraits\u202f: l’hôte {FEED_HOST} est autorisé (fetch.allowed_hosts)\u202f; extraits qui en viennent\u202f: 2",
     ]
-    assert lines[-1] == "Tout est prêt (12 vérifications réussies) : lancez `reseau-bot run`."
+    assert lines[-1] == "Tout est prêt (12 vérifications réussies)\u202f: lancez `reseau-bot run`."
     assert TOKEN not in result.stdout + result.stderr  # log_level is DEBUG
     assert "Traceback" not in result.stderr
     assert srv.stats["unauthorized"] == 0 and srv.stats["created"] == 0  # read only
@@ -259,10 +259,10 @@ def test_server_down_is_a_clear_failure_without_traceback(database_url, tmp_path
     result = cli(config)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"✘ Discord injoignable à {api} : connexion impossible (")
+    assert lines[0].startswith(f"✘ Discord injoignable à {api}\u202f: connexion impossible (")
     assert "accès réseau" in lines[1] and "discord.api_base_url" in lines[1]
     assert lines[2].startswith("✘ Serveurs, salons et permissions non vérifiés")
-    assert "✔ Base de données : schéma à jour" in result.stdout
+    assert "✔ Base de données\u202f: schéma à jour" in result.stdout
     assert "Traceback" not in result.stderr and TOKEN not in result.stdout + result.stderr
 
 
@@ -281,17 +281,17 @@ async def test_missing_channel_other_guild_not_text_and_server_without_the_bot(d
         ok, lines = await check_lines(config)
     assert not ok
     assert failures(lines) == [
-        f"✘ Salon {missing} : introuvable (Discord : Unknown Channel)",
-        f"✘ Salon #ailleurs ({OTHER}) : il appartient au serveur {GUILD2}, pas au serveur {GUILD} configuré",
-        f"✘ Salon #salon-vocal ({VOICE}) : ce n’est pas un salon textuel ni un salon d’annonces",
-        f"✘ Serveur {NOT_MEMBER} : le bot n’en est pas membre (ou l’identifiant est faux)",
-        f"✘ Salon 942000000000000098 : non vérifié, le serveur {NOT_MEMBER} n’est pas accessible",
+        f"✘ Salon {missing}\u202f: introuvable (Discord\u202f: Unknown Channel)",
+        f"✘ Salon #ailleurs ({OTHER})\u202f: il appartient au serveur {GUILD2}, pas au serveur {GUILD} configuré",
+        f"✘ Salon #salon-vocal ({VOICE})\u202f: ce n’est pas un salon textuel ni un salon d’annonces",
+        f"✘ Serveur {NOT_MEMBER}\u202f: le bot n’en est pas membre (ou l’identifiant est faux)",
+        f"✘ Salon 942000000000000098\u202f: non vérifié, le serveur {NOT_MEMBER} n’est pas accessible",
     ]
     assert "corrigez channel_id" in fix_of(lines, "introuvable") and str(config) in fix_of(lines, "introuvable")
     assert f"guild_id de ce salon à {GUILD2}" in fix_of(lines, "#ailleurs")
     invite = fix_of(lines, f"Serveur {NOT_MEMBER}")
     assert f"client_id={srv.bot_id}" in invite and INVITE_PERMS in invite and "scope=bot+applications.commands" in invite
-    assert f"✔ Salon #annonces ({ANNONCES}) : le bot a toutes les permissions nécessaires" in lines
+    assert f"✔ Salon #annonces ({ANNONCES})\u202f: le bot a toutes les permissions nécessaires" in lines
 
 
 async def test_embed_links_denied_by_a_channel_overwrite_names_the_permission(database_url, tmp_path):
@@ -301,10 +301,10 @@ async def test_embed_links_denied_by_a_channel_overwrite_names_the_permission(da
         ok, lines = await check_lines(config)
     assert not ok
     assert failures(lines) == [
-        f"✘ Salon #annonces ({ANNONCES}) : il manque au bot la permission « Intégrer des liens »",
+        f"✘ Salon #annonces ({ANNONCES})\u202f: il manque au bot la permission «\u202fIntégrer des liens\u202f»",
     ]
     fix = fix_of(lines, "Intégrer des liens")
-    assert fix.startswith(f"    → donnez au rôle du bot la permission « Intégrer des liens » dans #annonces ({ANNONCES}), via")
+    assert fix.startswith(f"    → donnez au rôle du bot la permission «\u202fIntégrer des liens\u202f» dans #annonces ({ANNONCES}), via")
     assert f"ré-invitez-le avec https://discord.com/oauth2/authorize?client_id={srv.bot_id}" in fix
     assert INVITE_PERMS in fix
 
@@ -331,9 +331,9 @@ async def test_a_role_that_is_not_mentionable_needs_mention_everyone(database_ur
         config = write_config(tmp_path, database_url, srv.base_url, channels=channels)
         ok, lines = await check_lines(config)
         assert failures(lines) == [
-            f"✘ Salon #annonces ({ANNONCES}) : le bot ne peut pas mentionner @Partenaires (rôle non mentionnable, "
-            "et pas la permission « Mentionner @everyone, @here et tous les rôles »)",
-            f"✘ Salon #news ({NEWS}) : le rôle 941000000000000099 (mention_role_id) n’existe pas sur ce serveur",
+            f"✘ Salon #annonces ({ANNONCES})\u202f: le bot ne peut pas mentionner @Partenaires (rôle non mentionnable, "
+            "et pas la permission «\u202fMentionner @everyone, @here et tous les rôles\u202f»)",
+            f"✘ Salon #news ({NEWS})\u202f: le rôle 941000000000000099 (mention_role_id) n’existe pas sur ce serveur",
         ]
         fix = fix_of(lines, "@Partenaires")
         assert "rendez @Partenaires mentionnable" in fix and INVITE_PERMS in fix
@@ -341,12 +341,12 @@ async def test_a_role_that_is_not_mentionable_needs_mention_everyone(database_ur
         srv.channels[ANNONCES]["overwrites"].append({"id": BOT_ROLE, "type": 0, "allow": MENTION_EVERYONE,
                                                      "deny": 0})
         ok, lines = await check_lines(config)
-        assert f"✔ Salon #annonces ({ANNONCES}) : le bot peut mentionner @Partenaires" in lines
+        assert f"✔ Salon #annonces ({ANNONCES})\u202f: le bot peut mentionner @Partenaires" in lines
         # or the role is made mentionable
         srv.channels[ANNONCES]["overwrites"].clear()
         srv.roles[GUILD][PARTNERS]["mentionable"] = True
         ok, lines = await check_lines(config)
-        assert f"✔ Salon #annonces ({ANNONCES}) : le bot peut mentionner @Partenaires" in lines
+        assert f"✔ Salon #annonces ({ANNONCES})\u202f: le bot peut mentionner @Partenaires" in lines
 
 
 async def test_members_intent_needs_the_application_flag(database_url, tmp_path):
@@ -357,8 +357,8 @@ async def test_members_intent_needs_the_application_flag(database_url, tmp_path)
         config.write_text(text)
         ok, lines = await check_lines(config)
         assert failures(lines) == [
-            "✘ discord.members_intent est activé, mais l’intention privilégiée « Server Members » ne l’est pas "
-            "pour l’application : Discord refuserait la connexion",
+            "✘ discord.members_intent est activé, mais l’intention privilégiée «\u202fServer Members\u202f» ne l’est pas "
+            "pour l’application\u202f: Discord refuserait la connexion",
         ]
         srv.application_flags = 1 << 15  # GATEWAY_GUILD_MEMBERS_LIMITED (a bot in fewer than 100 servers)
         ok, lines = await check_lines(config)
@@ -377,15 +377,15 @@ async def test_database_not_at_head_and_missing(tmp_path):
         config = write_config(tmp_path, url, srv.base_url, channels=[(GUILD, NEWS, "en", 0)])
         ok, lines = await check_lines(config)
         assert failures(lines) == [
-            f"✘ Base de données : vide ou absente, le code attend le schéma {check_head()}",
-            "✘ Sources d’extraits : non vérifiées, la base n’est pas prête",
+            f"✘ Base de données\u202f: vide ou absente, le code attend le schéma {check_head()}",
+            "✘ Sources d’extraits\u202f: non vérifiées, la base n’est pas prête",
         ]
         assert "lancez `reseau-bot db upgrade`" in fix_of(lines, "Base de données")
 
         absent = tmp_path / "nowhere" / "absent.db"
         config = write_config(tmp_path, f"sqlite+aiosqlite:///{absent}", srv.base_url, channels=[(GUILD, NEWS, "en", 0)])
         ok, lines = await check_lines(config)
-        assert "`reseau-bot db upgrade`" in fix_of(lines, "Base de données : vide ou absente")
+        assert "`reseau-bot db upgrade`" in fix_of(lines, "Base de données\u202f: vide ou absente")
         assert not absent.parent.exists()  # looking did not create it
 
 
@@ -397,7 +397,7 @@ async def test_database_unreachable_is_one_line(tmp_path):
                               channels=[(GUILD, NEWS, "en", 0)])
         ok, lines = await check_lines(config)
     [db_line, hosts_line] = failures(lines)
-    assert db_line.startswith("✘ Base de données injoignable : ") and "secret" not in db_line
+    assert db_line.startswith("✘ Base de données injoignable\u202f: ") and "secret" not in db_line
     assert "database.url" in fix_of(lines, "Base de données injoignable")
 
 
@@ -432,7 +432,7 @@ async def test_a_429_is_waited_out_once_then_reported(database_url, tmp_path):
         srv.inject_failure(f"/channels/{NEWS}", status=429, times=2)
         ok, lines = await check_lines(config)
         assert failures(lines) == [
-            f"✘ Salon {NEWS} : vérification impossible (Discord limite le débit (429), réessayez dans 1 s)",
+            f"✘ Salon {NEWS}\u202f: vérification impossible (Discord limite le débit (429), réessayez dans 1 s)",
         ]
         srv.inject_failure("/users/@me", status=429, body={"message": "You are being rate limited.",
                                                            "retry_after": 3600, "global": True})
@@ -449,17 +449,17 @@ async def test_server_errors_and_bodies_that_are_not_json(database_url, tmp_path
         srv.inject_failure(f"/guilds/{GUILD}/roles", status=200, raw=b'{"roles": []}')
         ok, lines = await check_lines(config)
         assert failures(lines) == [
-            f"✘ Serveur {GUILD} : vérification impossible (réponse inattendue (champ « roles » absent ou invalide))",
-            f"✘ Salon {ANNONCES} : non vérifié, le serveur {GUILD} n’est pas accessible",
-            f"✘ Salon {NEWS} : non vérifié, le serveur {GUILD} n’est pas accessible",
-            f"✘ Serveur {GUILD2} : vérification impossible (Discord a répondu par une erreur serveur 503)",
+            f"✘ Serveur {GUILD}\u202f: vérification impossible (réponse inattendue (champ «\u202froles\u202f» absent ou invalide))",
+            f"✘ Salon {ANNONCES}\u202f: non vérifié, le serveur {GUILD} n’est pas accessible",
+            f"✘ Salon {NEWS}\u202f: non vérifié, le serveur {GUILD} n’est pas accessible",
+            f"✘ Serveur {GUILD2}\u202f: vérification impossible (Discord a répondu par une erreur serveur 503)",
         ]
         ok, lines = await check_lines(config)
         assert ok
         srv.inject_failure(f"/channels/{ANNONCES}", status=200, raw=b'{"id": "94200')
         ok, lines = await check_lines(config)
         assert failures(lines) == [
-            f"✘ Salon {ANNONCES} : vérification impossible (réponse illisible (HTTP 200, ce n’est pas du JSON))",
+            f"✘ Salon {ANNONCES}\u202f: vérification impossible (réponse illisible (HTTP 200, ce n’est pas du JSON))",
         ]
 
 
@@ -469,7 +469,7 @@ async def test_a_server_that_does_not_answer_in_time(database_url, tmp_path):
         config = write_config(tmp_path, database_url, srv.base_url, channels=[(GUILD, NEWS, "en", 0)])
         config.write_text(config.read_text().replace("read_timeout = 2.0", "read_timeout = 0.2"))
         ok, lines = await check_lines(config)
-    assert lines[0] == (f"✘ Discord injoignable à {srv.base_url} : pas de réponse dans le délai "
+    assert lines[0] == (f"✘ Discord injoignable à {srv.base_url}\u202f: pas de réponse dans le délai "
                         "(fetch.connect_timeout / fetch.read_timeout)")
 
 

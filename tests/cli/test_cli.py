@@ -140,14 +140,14 @@ def test_the_cli_speaks_the_configured_language(tmp_path):
     english = tmp_path / "en.toml"
     english.write_text("[bot]\nlanguage = 'en'\n")
     french = reseau_bot("--config", str(REPO / "config.example.toml"), "run", "--help", cwd=tmp_path)
-    assert french.returncode == 0 and french.stdout.startswith("usage : reseau-bot run")
+    assert french.returncode == 0 and french.stdout.startswith("usage\u202f: reseau-bot run")
     assert "afficher cette aide et quitter" in french.stdout and "DISCORD_TOKEN" in french.stdout
     en = reseau_bot("--config", str(english), "run", "--help", cwd=tmp_path)
     assert en.stdout.startswith("usage: reseau-bot run") and "show this help message" in en.stdout
     assert "DISCORD_TOKEN" in en.stdout
     wrong = reseau_bot("extracts", "imprt", cwd=tmp_path)
     assert wrong.returncode == 2
-    assert "erreur : argument ACTION : choix invalide : 'imprt'" in wrong.stderr
+    assert "erreur\u202f: argument ACTION\u202f: choix invalide\u202f: 'imprt'" in wrong.stderr
     no_token = reseau_bot("--config", str(english), "run", cwd=tmp_path)
     assert no_token.stderr.startswith("reseau-bot: no Discord token")
 

@@ -93,7 +93,7 @@ def test_import_a_folder_then_reimport_updates(database_url, tmp_path):
     })
     first = run(config, "extracts", "import", str(folder))
     assert first.returncode == 0, first.stderr
-    assert "créés : 2, mis à jour : 0" in first.stdout
+    assert "créés\u202f: 2, mis à jour\u202f: 0" in first.stdout
     listing = run(config, "extracts", "list")
     lines = listing.stdout.splitlines()
     assert lines[0].split() == ["ID", "MOIS", "LANGUE", "ÉTAT", "ENVOIS", "TITRE"]
@@ -102,14 +102,14 @@ def test_import_a_folder_then_reimport_updates(database_url, tmp_path):
 
     (folder / "2026-11.md").write_text(md("Les réseaux territoriaux (corrigé)", "2026-11"))
     again = run(config, "extracts", "import", str(folder))
-    assert "créés : 0, mis à jour : 2" in again.stdout
+    assert "créés\u202f: 0, mis à jour\u202f: 2" in again.stdout
     listing = run(config, "extracts", "list").stdout.splitlines()
     assert len(listing) == 3 and "(corrigé)" in listing[1]
     show = run(config, "extracts", "show", "1")
     assert show.returncode == 0
     assert "n°\u00a01  Les réseaux territoriaux (corrigé)" in show.stdout
-    assert "mois : novembre 2026" in show.stdout, "show says the month in words"
-    assert "rapport : https://example.org/rapport.pdf" in show.stdout and "Un paragraphe de l’extrait." in show.stdout
+    assert "mois\u202f: novembre 2026" in show.stdout, "show says the month in words"
+    assert "rapport\u202f: https://example.org/rapport.pdf" in show.stdout and "Un paragraphe de l’extrait." in show.stdout
     missing = run(config, "extracts", "show", "99")
     assert missing.returncode == 1 and "Aucun extrait n°\u00a099." in missing.stderr
 
@@ -118,12 +118,12 @@ def test_the_messy_example_imports_into_a_clean_extract(database_url, tmp_path):
     config = write_config(tmp_path, database_url)
     result = run(config, "extracts", "import", str(MESSY_EXAMPLE))
     assert result.returncode == 0, result.stderr
-    assert "créés : 1, mis à jour : 0" in result.stdout
+    assert "créés\u202f: 1, mis à jour\u202f: 0" in result.stdout
     shown = run(config, "extracts", "show", "1").stdout
     assert shown.count("Chaque mois, nous vous présentons") == 1  # printed twice in the source
     assert "rapport enquête" not in [line.strip() for line in shown.splitlines()]
     assert not shown.rstrip().endswith(":")
-    assert "créés : 0, mis à jour : 1" in run(config, "extracts", "import", str(MESSY_EXAMPLE)).stdout
+    assert "créés\u202f: 0, mis à jour\u202f: 1" in run(config, "extracts", "import", str(MESSY_EXAMPLE)).stdout
 
 
 def test_malformed_front_matter_is_a_clear_error_and_imports_nothing(database_url, tmp_path):
@@ -133,7 +133,7 @@ def test_malformed_front_matter_is_a_clear_error_and_imports_nothing(database_ur
     result = run(config, "extracts", "import", str(folder))
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
-    assert line.startswith("reseau-bot: b.md, ligne 2 : l’en-tête TOML est mal formé"), line
+    assert line.startswith("reseau-bot: b.md, ligne 2\u202f: l’en-tête TOML est mal formé"), line
     assert "aucun extrait pour l’instant" in run(config, "extracts", "list").stdout
 
 
@@ -154,7 +154,7 @@ RSS = """<?xml version="1.0" encoding="utf-8"?>
 PAGE = """<!doctype html><html lang="fr"><head><title>Extrait</title></head><body>
 <nav>Menu</nav><article><h1>Les ONG et l’évaluation</h1>
 <p>Les ONG veulent évaluer sans s’épuiser.</p>
-<p>Le rapport : <a href="/rapport.pdf">rapport de l’enquête</a></p></article><footer>Pied</footer></body></html>"""
+<p>Le rapport\u202f: <a href="/rapport.pdf">rapport de l’enquête</a></p></article><footer>Pied</footer></body></html>"""
 
 
 @pytest.fixture
@@ -198,13 +198,13 @@ async def test_a_feed_and_a_page_import_and_reimport_over_loopback(database_url,
     )
     feed = await asyncio.to_thread(run, config, "extracts", "import", f"{site}/feed.xml")
     assert feed.returncode == 0, feed.stderr
-    assert "créés : 2" in feed.stdout and "Les collectivités et la coopération" in feed.stdout
+    assert "créés\u202f: 2" in feed.stdout and "Les collectivités et la coopération" in feed.stdout
     page = await asyncio.to_thread(run, config, "extracts", "import", f"{site}/page.html")
-    assert "créés : 1" in page.stdout and "Les ONG et l’évaluation" in page.stdout
+    assert "créés\u202f: 1" in page.stdout and "Les ONG et l’évaluation" in page.stdout
     again = await asyncio.to_thread(run, config, "extracts", "import", f"{site}/feed.xml")
-    assert "créés : 0, mis à jour : 2" in again.stdout
+    assert "créés\u202f: 0, mis à jour\u202f: 2" in again.stdout
     shown = await asyncio.to_thread(run, config, "extracts", "show", "3")
-    assert f"rapport : {site}/rapport.pdf" in shown.stdout and "Menu" not in shown.stdout
+    assert f"rapport\u202f: {site}/rapport.pdf" in shown.stdout and "Menu" not in shown.stdout
 
 
 async def test_bad_remote_sources_are_clear_errors_and_touch_nothing(database_url, tmp_path, site):
@@ -239,7 +239,7 @@ def test_schedule_prints_the_next_three_posts_in_local_time(database_url, tmp_pa
     result = run(config, "schedule")
     assert result.returncode == 0, result.stderr
     heading, *lines = result.stdout.splitlines()
-    assert heading == "prochains extraits mensuels (schedule.extract_cron = « 30 2 25-31 * sun », Europe/Paris) :"
+    assert heading == "prochains extraits mensuels (schedule.extract_cron = «\u202f30 2 25-31 * sun\u202f», Europe/Paris)\u202f:"
     lines = [line.strip() for line in lines]
     assert len(lines) == 3 and all(re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", line) for line in lines)
     expected = [service.format_local(t, load_config(config).tz) for t in service.next_runs(load_config(config), before)]
@@ -271,9 +271,9 @@ async def test_publish_over_rest_with_a_missing_and_a_forbidden_channel(database
 
         result = await asyncio.to_thread(run_process, config, "extracts", "publish", env={"DISCORD_TOKEN": TOKEN})
         assert result.returncode == 0, result.stderr
-        assert "envoyés : 2, déjà présents (non renvoyés) : 0, en échec : 2, à réessayer : 0" in result.stdout
-        assert f"échec : salon {missing}" in result.stdout and "unknown channel" in result.stdout
-        assert f"échec : salon {forbidden}" in result.stdout and "missing permission" in result.stdout
+        assert "envoyés\u202f: 2, déjà présents (non renvoyés)\u202f: 0, en échec\u202f: 2, à réessayer\u202f: 0" in result.stdout
+        assert f"échec\u202f: salon {missing}" in result.stdout and "unknown channel" in result.stdout
+        assert f"échec\u202f: salon {forbidden}" in result.stdout and "missing permission" in result.stdout
         assert TOKEN not in result.stdout + result.stderr
         for channel in (ok1, ok2):
             [message] = srv.messages_in(channel)
@@ -285,12 +285,12 @@ async def test_publish_over_rest_with_a_missing_and_a_forbidden_channel(database
         assert str(missing) in report["content"] and str(forbidden) in report["content"]
 
         again = await asyncio.to_thread(run_process, config, "extracts", "publish", env={"DISCORD_TOKEN": TOKEN})
-        assert "déjà été traité" in again.stdout and "envoyés : 0," in again.stdout
+        assert "déjà été traité" in again.stdout and "envoyés\u202f: 0," in again.stdout
         by_id = await asyncio.to_thread(run_process, config, "extracts", "publish", "1", env={"DISCORD_TOKEN": TOKEN})
         assert by_id.returncode == 1 and "déjà été publié" in by_id.stderr
         assert len(srv.messages_in(ok1)) == 1 and srv.stats["created"] == 3
     listing = run(config, "extracts", "list").stdout
-    assert "publié      envoyés : 2/4, en échec : 2" in listing
+    assert "publié      envoyés\u202f: 2/4, en échec\u202f: 2" in listing
     audit = run(config, "audit").stdout
     assert "extract.publish" in audit and "delivery.failed" in audit
 
@@ -331,10 +331,10 @@ def test_killed_in_the_middle_of_the_fan_out_then_rerun_posts_each_channel_once(
         assert summary["duplicate_messages"] == 0, summary
         assert {int(r["channel_id"]) for r in load_state(state)} == {c for _, c, _ in channels}
         # What the killed run posted without recording it is found again, not resent.
-        sent = int(re.search(r"^envoyés : (\d+), déjà présents", rerun.stdout, re.M).group(1))
+        sent = int(re.search(r"^envoyés\u202f: (\d+), déjà présents", rerun.stdout, re.M).group(1))
         assert sent == len(channels) - posted
     finally:
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=30)
     listing = run(config, "extracts", "list").stdout
-    assert f"envoyés : {len(channels)}/{len(channels)}" in listing
+    assert f"envoyés\u202f: {len(channels)}/{len(channels)}" in listing

@@ -88,7 +88,7 @@ def test_rendered_config_passes_validation_with_the_answers(tmp_path, lang):
 
 def test_comments_follow_the_language():
     fr, en = render_config(ANSWERS, "fr"), render_config(ANSWERS, "en")
-    assert "« Copier l’identifiant »" in fr and "Mode développeur" in fr and "premier lundi du mois" in fr
+    assert "«\u202fCopier l’identifiant\u202f»" in fr and "Mode développeur" in fr and "premier lundi du mois" in fr
     assert '"Copy ID"' in en and "Developer Mode" in en and "first Monday of the month" in en
     assert "Copy ID" not in fr and "Copier" not in en
     comments = [line for line in fr.splitlines() if line.startswith("#")]

@@ -62,7 +62,7 @@ async def test_compose_preview_then_publish_now_to_every_channel(world, sessions
     assert posts(world.fr) == [] and posts(world.en) == []
 
     done = await world.moderator.click(preview.response, label="Publier maintenant")
-    assert "publiée : 2 salons servis." in done.response.content
+    assert "publiée\u202f: 2 salons servis." in done.response.content
     [fr], [en] = posts(world.fr), posts(world.en)
     assert [e.to_dict() for e in fr.embeds] == [e.to_dict() for e in preview.response.embeds]
     assert fr.components[0].children[0].label == "En savoir plus"

@@ -29,7 +29,7 @@ NOVEMBER_SLOT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # Monday 2 November 202
 def md(title: str, month: str, *, lang: str = "fr", link: str = "https://example.org/rapport.pdf", body: str = "") -> str:
     body = body or (
         "Les membres parlent de leur réseau.\n\n"
-        "Une élue le dit ainsi : « Nous avons besoin de voir ce que font les autres collectivités. »"
+        "Une élue le dit ainsi\u202f: « Nous avons besoin de voir ce que font les autres collectivités. »"
     )
     return f'---\ntitle = "{title}"\nmonth = "{month}"\nlang = "{lang}"\nlink = "{link}"\n---\n{body}\n'
 
@@ -104,7 +104,7 @@ async def test_publish_asks_first_then_posts_in_the_channels_of_its_language(wor
     assert confirm.ephemeral and "Novembre" in confirm.response.content and "1 salon" in confirm.response.content
     assert posts(world.fr) == []
     done = await world.moderator.click(confirm.response, label="Publier")
-    assert "publié : 1 salon servi." in done.response.content  # no « 0 en échec » noise
+    assert "publié\u202f: 1 salon servi." in done.response.content  # no « 0 en échec » noise
     assert [m.embeds[0].title for m in posts(world.fr)] == ["Novembre"]
     assert posts(world.en) == []  # a French extract goes to French channels only
     assert posts(world.fr)[0].content == ""  # no role configured: no mention at all
@@ -114,7 +114,7 @@ async def test_publish_asks_first_then_posts_in_the_channels_of_its_language(wor
     assert again.ephemeral and again.response.components == []
     [posted] = posts(world.fr)
     assert again.response.content.splitlines() == [
-        f"L’extrait n°\u00a0{extracts['Novembre'].id} « Novembre » a déjà été publié dans tous les salons concernés : "
+        f"L’extrait n°\u00a0{extracts['Novembre'].id} «\u202fNovembre\u202f» a déjà été publié dans tous les salons concernés\u202f: "
         "1 salon servi, aujourd’hui à 13 h. Il n’y a rien d’autre à publier.",
         f"• {posted.jump_url}",
     ]
@@ -141,13 +141,13 @@ async def test_queue_and_skip(world, sessions, tmp_path):
     queue = await world.moderator.slash(world.fr, "extract queue")
     text = embed_text(queue.response)
     assert queue.ephemeral and text.index("Novembre") < text.index("Décembre")
-    assert "English" in text and "Prochaine publication programmée : 2026-12-07 10:00" in text
+    assert "English" in text and "Prochaine publication programmée\u202f: 2026-12-07 10:00" in text
 
     head = (await service.queue(sessions))[0]  # month, then id: the November ones first
     assert head.month == "2026-11" and text.index(head.title) < text.index("Décembre")
     assert "novembre 2026" in text and "décembre 2026" in text and "2026-11" not in text, "months in words"
     skipped = await world.moderator.slash(world.fr, "extract skip")
-    assert f"« {head.title} » (novembre 2026) retiré de la file" in skipped.response.content
+    assert f"«\u202f{head.title}\u202f» (novembre 2026) retiré de la file" in skipped.response.content
     await open_to_everyone(world, "extract")
     english = await world.member_en.slash(world.en, "extract queue")
     assert "for the network's moderators" in english.response.content
@@ -320,9 +320,9 @@ async def test_a_channel_added_since_is_all_a_second_publish_asks_for_and_posts(
         *world.config.channels, NetworkChannel(guild_id=world.guild.id, channel_id=second.id, language="fr"),
     ))
     again = await world.moderator.slash(world.fr, "extract publish", id=extracts["Novembre"].id)
-    assert "dans 1 salon ?" in again.response.content  # the one channel that does not have it yet
+    assert "dans 1 salon\u202f?" in again.response.content  # the one channel that does not have it yet
     done = await world.moderator.click(again.response, label="Publier")
-    assert "publié : 1 salon servi." in done.response.content
+    assert "publié\u202f: 1 salon servi." in done.response.content
     assert (len(posts(world.fr)), len(posts(second))) == (1, 1)
 
 
@@ -334,7 +334,7 @@ async def test_confirm_clicked_after_someone_else_posted_it_ends_on_the_summary(
     await world.moderator.click(other.response, label="Publier")  # a second moderator was quicker
     late = await world.moderator.click(confirm.response, label="Publier")
     # The message that said « Publication en cours… » now says what happened, in place.
-    assert late.response.content.startswith(f"L’extrait n°\u00a0{extracts['Novembre'].id} « Novembre » a déjà été publié")
+    assert late.response.content.startswith(f"L’extrait n°\u00a0{extracts['Novembre'].id} «\u202fNovembre\u202f» a déjà été publié")
     assert late.response.components == [] and late.followups == []
     assert len(posts(world.fr)) == 1
 
@@ -345,7 +345,7 @@ async def test_confirm_that_fails_replaces_publishing_with_the_reason(world, ses
     confirm = await world.moderator.slash(world.fr, "extract publish")
     await use(world, channels=(world.config.channels[1],))  # the French channel left the network
     failed = await world.moderator.click(confirm.response, label="Publier")
-    assert failed.response.content == "Aucun salon du réseau en langue « fr » ne peut recevoir cet extrait."
+    assert failed.response.content == "Aucun salon du réseau en langue «\u202ffr\u202f» ne peut recevoir cet extrait."
     assert "Publication en cours" not in failed.response.content and failed.followups == []
     assert posts(world.fr) == []
 

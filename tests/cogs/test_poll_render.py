@@ -170,8 +170,8 @@ def test_results_embed_counts_member_types_and_voters():
     embed = render.results_embed(results, "fr", W)
     assert f"A — {charts.format_count_pct(1, 3, 'fr')}" in embed.description
     summary = field(embed, t("poll.results.by_type", "fr"))
-    assert summary.startswith(f"**{W.member_type_label('asso', 'fr')}** (2) : A 1 · B 1")
-    assert field(embed, t("poll.results.voters", "fr")) == "A : <@42>\nB : <@43>, <@44>"
+    assert summary.startswith(f"**{W.member_type_label('asso', 'fr')}** (2)\u202f: A 1 · B 1")
+    assert field(embed, t("poll.results.voters", "fr")) == "A\u202f: <@42>\nB\u202f: <@43>, <@44>"
     assert field(embed, t("poll.results.status", "fr")) == t("poll.results.status_open", "fr")
     full = render.results_embed(results, "fr", W, by_type=True)
     assert field(full, t("poll.results.by_type", "fr")) is None
@@ -206,8 +206,8 @@ def test_chart_png_is_a_png():
 # ----------------------------------------------------------------------------- surveys
 def survey_results() -> PollResults:
     q1 = QuestionView(100, 0, "q1", "Satisfait ?", "yesno", 1, options("Oui", "Non"))
-    q2 = QuestionView(101, 1, "q2", "Une idée ?", "text", 1, ())
-    q3 = QuestionView(102, 2, "q3", "Thèmes ?", "multi", 2, options("Eau", "Santé", "Climat"))
+    q2 = QuestionView(101, 1, "q2", "Une idée\u202f?", "text", 1, ())
+    q3 = QuestionView(102, 2, "q3", "Thèmes\u202f?", "multi", 2, options("Eau", "Santé", "Climat"))
     poll = make_poll("Oui", "Non", kind="yesno", title="Bilan", questions=(q1, q2, q3), status="closed", closed_at=NOW)
     qr1 = QuestionResults(q1, 2, (OptionCount(10, "Oui", 2, 100.0), OptionCount(11, "Non", 0, 0.0)))
     qr2 = QuestionResults(q2, 1, (), texts=(TextAnswer(42, "plus de visio", None),))
@@ -235,7 +235,7 @@ def test_survey_results_one_embed_per_question_and_charts_for_answered_choice_qu
 def test_survey_public_message_lists_the_questions_with_their_kinds():
     results = survey_results()
     embed = render.survey_embed(dataclasses.replace(results.poll, status="open", closed_at=None), None, W)
-    assert f"**2.** Une idée ? — *{W.kind_label('text', 'fr')}*" in embed.description
+    assert f"**2.** Une idée\u202f? — *{W.kind_label('text', 'fr')}*" in embed.description
     assert t("survey.message.how_to", "fr") in embed.footer.text
     assert field(embed, t("poll.message.deadline", "fr")) is None  # a survey without deadline says nothing
 

@@ -125,14 +125,14 @@ async def test_single_choice_vote_change_and_withdraw(world, sessions):
     assert "Quel format pour la rencontre ?" in embed_text(message)
 
     vote = await world.member_fr.click(message, label="En ligne")
-    assert vote.ephemeral and "Votre choix : **En ligne**" in vote.response.content
+    assert vote.ephemeral and "Votre choix\u202f: **En ligne**" in vote.response.content
     english = await world.member_en.click(message, label="Hybride")
     assert english.ephemeral and "Your choice: **Hybride**" in english.response.content
     a, b, c = option_ids(message)
     assert await answers_of(sessions, poll_id) == {world.member_fr.id: {b}, world.member_en.id: {c}}
 
     changed = await world.member_fr.click(message, label="Présentiel")
-    assert "Votre choix : **Présentiel**" in changed.response.content
+    assert "Votre choix\u202f: **Présentiel**" in changed.response.content
     assert await answers_of(sessions, poll_id) == {world.member_fr.id: {a}, world.member_en.id: {c}}
 
     withdrawn = await world.member_en.click(message, label="Retirer mon vote")
@@ -172,13 +172,13 @@ async def test_multiple_choice_buttons_toggle_within_the_maximum(world, sessions
     )
     assert "Choix multiple (2 au plus)" in embed_text(message)
     first = await world.member_fr.click(message, label="Eau")
-    assert "Vos choix (1/2) : **Eau**" in first.response.content
+    assert "Vos choix (1/2)\u202f: **Eau**" in first.response.content
     second = await world.member_fr.click(message, label="Santé")
-    assert "Vos choix (2/2) : **Eau**, **Santé**" in second.response.content
+    assert "Vos choix (2/2)\u202f: **Eau**, **Santé**" in second.response.content
     refused = await world.member_fr.click(message, label="Énergie")
     assert "Vous avez déjà 2 choix" in refused.response.content and refused.ephemeral
     untick = await world.member_fr.click(message, label="Eau")
-    assert "Vos choix (1/2) : **Santé**" in untick.response.content
+    assert "Vos choix (1/2)\u202f: **Santé**" in untick.response.content
     _, _, sante, _ = option_ids(message)
     assert await answers_of(sessions, poll_id) == {world.member_fr.id: {sante}}
 
@@ -190,9 +190,9 @@ async def test_select_menu_beyond_five_options(world, sessions):
     assert menu.custom_id == f"rb:poll:select:{poll_id}" and menu.max_values == 3 and len(menu.options) == 7
     values = [o.value for o in menu.options]
     chosen = await world.member_fr.select(message, [values[6], values[1]])
-    assert "Vos choix (2/3) : **Ville 2**, **Ville 7**" in chosen.response.content
+    assert "Vos choix (2/3)\u202f: **Ville 2**, **Ville 7**" in chosen.response.content
     changed = await world.member_fr.select(message, [values[0]])
-    assert "Vos choix (1/3) : **Ville 1**" in changed.response.content
+    assert "Vos choix (1/3)\u202f: **Ville 1**" in changed.response.content
     assert await answers_of(sessions, poll_id) == {world.member_fr.id: {int(values[0])}}
     _, single, single_id = await create(world, options="; ".join(cities))
     single_menu = single.components[0].children[0]
@@ -209,7 +209,7 @@ async def test_yes_no_abstain_in_the_channel_language(world, sessions):
     assert [b.label for b in message.components[0].children] == ["Yes", "No", "Abstain"]
     assert "Poll #" in embed_text(message) and "Yes / No / Abstain" in embed_text(message)
     vote = await world.member_fr.click(message, label="Abstain")
-    assert "Votre choix : **Abstain**" in vote.response.content, (
+    assert "Votre choix\u202f: **Abstain**" in vote.response.content, (
         "the confirmation is in the member's language"
     )
     _, french, _ = await create(world, kind="yesno", question="Faut-il se réunir à Lyon ?")
@@ -244,7 +244,7 @@ async def test_open_answer_through_the_modal(world, sessions):
     shown = await world.member_fr.click(message, label="Répondre")
     assert shown.modal is not None and shown.modal["title"] == "Votre réponse"
     saved = await world.member_fr.submit_modal(shown, {"answer": "Interroger aussi les partenaires du Sud"})
-    assert saved.ephemeral and "« Interroger aussi les partenaires du Sud »" in saved.response.content
+    assert saved.ephemeral and "«\u202fInterroger aussi les partenaires du Sud\u202f»" in saved.response.content
     again = await world.member_fr.click(message, label="Répondre")
     label = again.modal["components"][0]
     assert label["component"]["value"] == "Interroger aussi les partenaires du Sud", (
@@ -276,7 +276,7 @@ async def test_named_poll_results_show_who_answered_what(world):
     await world.member_en.click(message, label="B")
     results = await world.moderator.slash(world.fr, "poll results", poll=poll_id)
     text = embed_text(results.response)
-    assert f"A : <@{world.member_fr.id}>" in text and f"B : <@{world.member_en.id}>" in text
+    assert f"A\u202f: <@{world.member_fr.id}>" in text and f"B\u202f: <@{world.member_en.id}>" in text
 
 
 async def test_anonymous_poll_results_name_nobody(world):
@@ -515,7 +515,7 @@ async def test_bad_input_gets_a_clear_message_in_the_members_language_and_create
     duplicate = await world.moderator.slash(
         world.fr, "poll create", question="Format ?", options="Lyon; lyon "
     )
-    assert duplicate.response.content == "L’option « lyon » apparaît deux fois."
+    assert duplicate.response.content == "L’option «\u202flyon\u202f» apparaît deux fois."
     config = dataclasses.replace(
         world.config, bot=dataclasses.replace(world.config.bot, members_can_create_polls=True)
     )
@@ -603,7 +603,7 @@ async def test_results_chart_by_member_type(world, sessions):
     results = await world.moderator.slash(world.fr, "poll results", poll=poll_id)
     assert results.ephemeral
     text = embed_text(results.response)
-    assert "Par type de membre" in text and "**Collectivité territoriale** (1) : A 1" in text
+    assert "Par type de membre" in text and "**Collectivité territoriale** (1)\u202f: A 1" in text
     png = await attachment_png(results.response)
     expected = charts.results_by_type_chart(
         "Quel format pour la rencontre ?",
@@ -663,7 +663,7 @@ async def test_concurrent_double_click_gives_one_answer(world, sessions):
     _, message, poll_id = await create(world, options="A; B")
     a, b = option_ids(message)
     results = await simultaneous_clicks(env, world.member_fr, message, f"rb:poll:vote:{poll_id}:{a}")
-    assert all(r.acknowledged and "Votre choix : **A**" in r.response.content for r in results)
+    assert all(r.acknowledged and "Votre choix\u202f: **A**" in r.response.content for r in results)
     assert await answers_of(sessions, poll_id) == {world.member_fr.id: {a}}
     assert await scalar(sessions, select(func.count()).select_from(Answer)) == 1
     assert await scalar(sessions, select(func.count()).select_from(AnswerChoice)) == 1

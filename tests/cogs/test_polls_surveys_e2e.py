@@ -130,12 +130,12 @@ async def test_campaigns_create_list_activate_and_polls_default_to_the_current_o
     first = await mod.slash(world.fr, "poll campaign create", name="Enquête membres 2026-2027")
     assert first.ephemeral
     assert first.response.content.startswith(
-        "Campagne « Enquête membres 2026-2027 » créée : c’est la campagne en cours"
+        "Campagne «\u202fEnquête membres 2026-2027\u202f» créée\u202f: c’est la campagne en cours"
     )
     second = await mod.slash(world.fr, "poll campaign create", name="Enquête membres 2027-2028")
-    assert "Pour en faire la campagne en cours : `/sondage campagne activer`" in second.response.content
+    assert "Pour en faire la campagne en cours\u202f: `/sondage campagne activer`" in second.response.content
     duplicate = await mod.slash(world.fr, "poll campaign create", name="enquête MEMBRES 2026-2027")
-    assert duplicate.response.content == "Une campagne nommée « enquête MEMBRES 2026-2027 » existe déjà."
+    assert duplicate.response.content == "Une campagne nommée «\u202fenquête MEMBRES 2026-2027\u202f» existe déjà."
     async with sessions() as session:
         ids = dict((await session.execute(select(Campaign.name, Campaign.id))).all())
     c1, c2 = ids["Enquête membres 2026-2027"], ids["Enquête membres 2027-2028"]
@@ -143,14 +143,14 @@ async def test_campaigns_create_list_activate_and_polls_default_to_the_current_o
 
     created = await mod.slash(world.fr, "poll create", question="Format ?", options="A; B")
     poll_1 = number_in(created.response.content)
-    assert "Campagne : Enquête membres 2026-2027" in created.response.content
+    assert "Campagne\u202f: Enquête membres 2026-2027" in created.response.content
 
     activated = await mod.slash(world.fr, "poll campaign activate", name="Enquête membres 2027-2028")
     assert activated.response.content.startswith(
-        "« Enquête membres 2027-2028 » est maintenant la campagne en cours"
+        "«\u202fEnquête membres 2027-2028\u202f» est maintenant la campagne en cours"
     )
     again = await mod.slash(world.fr, "poll campaign activate", name="Enquête membres 2027-2028")
-    assert again.response.content == "« Enquête membres 2027-2028 » était déjà la campagne en cours."
+    assert again.response.content == "«\u202fEnquête membres 2027-2028\u202f» était déjà la campagne en cours."
     assert await current_campaign_id(sessions) == c2
     poll_2 = number_in(
         (await mod.slash(world.fr, "poll create", question="Lieu ?", options="C; D")).response.content
@@ -168,7 +168,7 @@ async def test_campaigns_create_list_activate_and_polls_default_to_the_current_o
     assert listing.ephemeral
     assert "**Enquête membres 2027-2028** — **en cours**\n1 sondage · 0 répondant" in text
     assert "**Enquête membres 2026-2027**\n2 sondages · 0 répondant" in text
-    assert "Campagne en cours : Enquête membres 2027-2028" in text
+    assert "Campagne en cours\u202f: Enquête membres 2027-2028" in text
 
     choices = await mod.autocomplete(world.fr, "poll create", "campaign", "2026")
     assert [c["value"] for c in choices] == ["Enquête membres 2026-2027"]
@@ -176,7 +176,7 @@ async def test_campaigns_create_list_activate_and_polls_default_to_the_current_o
     assert choices[0]["name"] == "Enquête membres 2027-2028 (en cours)"
 
     unknown = await mod.slash(world.fr, "poll create", question="X ?", options="A; B", campaign="Inconnue")
-    assert unknown.response.content == "Aucune campagne nommée « Inconnue »."
+    assert unknown.response.content == "Aucune campagne nommée «\u202fInconnue\u202f»."
     missing = await world.member_en.slash(
         world.en, "poll campaign activate", name="Enquête membres 2026-2027"
     )
@@ -219,7 +219,7 @@ async def test_member_answers_a_survey_step_by_step_interrupts_and_resumes(world
     await world.moderator.slash(world.fr, "poll campaign create", name="Enquête membres 2026-2027")
     posted, public = await create_survey(world)
     assert posted.ephemeral and "Questionnaire n°" in posted.response.content
-    assert "Campagne : Enquête membres 2026-2027" in posted.response.content
+    assert "Campagne\u202f: Enquête membres 2026-2027" in posted.response.content
     survey_id = number_in(posted.response.content)
     assert buttons(public) == {"Répondre au questionnaire": f"rb:survey:start:{survey_id}"}
     text = embed_text(public)
@@ -252,7 +252,7 @@ async def test_member_answers_a_survey_step_by_step_interrupts_and_resumes(world
     text = embed_text(step2.response)
     assert step2.response.id == step1.response.id, "the same ephemeral message moves on"
     assert (
-        "Réponse enregistrée : **Oui**" in text
+        "Réponse enregistrée\u202f: **Oui**" in text
         and "**Question 2/3** — Quels thèmes vous intéressent ?" in text
     )
     assert await stored_answers(sessions, survey_id) == {(member.id, 0): ("collectivite", None)}, (
@@ -268,7 +268,7 @@ async def test_member_answers_a_survey_step_by_step_interrupts_and_resumes(world
     ]
     values = {o["label"]: o["value"] for o in menu["options"]}
     step3 = await member.select(step2.response, [values["Santé"], values["Climat"]])
-    assert "Réponse enregistrée : **Climat**, **Santé**" in embed_text(step3.response)
+    assert "Réponse enregistrée\u202f: **Climat**, **Santé**" in embed_text(step3.response)
     assert "Question 3/3" in embed_text(step3.response)
     # …and here the member walks away.  Later, a click on the public button resumes at question 3.
     resumed = await member.click(public, label="Répondre au questionnaire")
@@ -280,9 +280,9 @@ async def test_member_answers_a_survey_step_by_step_interrupts_and_resumes(world
     assert shown.modal is not None and shown.modal["title"] == "Question 3/3"
     done = await member.submit_modal(shown, {"answer": "Interroger aussi les partenaires du Sud"})
     summary = embed_text(done.response)
-    assert "Merci ! Vos réponses sont enregistrées." in summary
+    assert "Merci\u202f! Vos réponses sont enregistrées." in summary
     assert "→ **Oui**" in summary and "→ **Climat**, **Santé**" in summary
-    assert "→ « Interroger aussi les partenaires du Sud »" in summary
+    assert "→ «\u202fInterroger aussi les partenaires du Sud\u202f»" in summary
     assert list(buttons(done.response)) == ["Modifier 1", "Modifier 2", "Modifier 3"]
 
     assert await stored_answers(sessions, survey_id) == {
@@ -295,7 +295,7 @@ async def test_member_answers_a_survey_step_by_step_interrupts_and_resumes(world
 
     # change an answer from the summary
     edit = await member.click(done.response, label="Modifier 1")
-    assert "Question 1/3" in embed_text(edit.response) and "Votre réponse actuelle : **Oui**" in embed_text(
+    assert "Question 1/3" in embed_text(edit.response) and "Votre réponse actuelle\u202f: **Oui**" in embed_text(
         edit.response
     )
     assert "Retour au récapitulatif" in buttons(edit.response)
@@ -303,7 +303,7 @@ async def test_member_answers_a_survey_step_by_step_interrupts_and_resumes(world
     assert "→ **Non**" in embed_text(changed.response) and "Merci" in embed_text(changed.response)
     assert (await stored_answers(sessions, survey_id))[(member.id, 0)] == ("reseau", None)
     again = await member.click(public, label="Répondre au questionnaire")
-    assert "Merci ! Vos réponses sont enregistrées." in embed_text(again.response), (
+    assert "Merci\u202f! Vos réponses sont enregistrées." in embed_text(again.response), (
         "a finished survey shows the summary"
     )
 
@@ -314,37 +314,37 @@ async def test_member_answers_a_survey_step_by_step_interrupts_and_resumes(world
     await world.member_en.click(english.response, label="Abstention")
 
     await env.advance_time(REFRESH * 2)
-    assert "2 participants (complets : 1)" in embed_text(message_now(world.fr, public))
+    assert "2 participants (complets\u202f: 1)" in embed_text(message_now(world.fr, public))
 
 
 async def test_survey_text_format_errors_are_clear_and_create_nothing(world, sessions):
     env = world.env
     posted, _ = await create_survey(world, text="[oui/non] Une seule question ?")
     assert posted.response.content == (
-        "Un questionnaire a de 2 à 5 questions, séparées par une ligne vide : j’en compte 1."
+        "Un questionnaire a de 2 à 5 questions, séparées par une ligne vide\u202f: j’en compte 1."
     )
-    posted, _ = await create_survey(world, text="[oui/non] Venez-vous ?\n\nQuel thème ?")
+    posted, _ = await create_survey(world, text="[oui/non] Venez-vous\u202f?\n\nQuel thème ?")
     assert posted.response.content == (
-        "Question 2 : Donnez les options sur les lignes suivantes (une par ligne), "
+        "Question 2\u202f: Donnez les options sur les lignes suivantes (une par ligne), "
         "ou commencez la question par [texte] pour une réponse libre."
     )
-    posted, _ = await create_survey(world, text="[sondage] Venez-vous ?\n\n[likert] Utile ?")
-    assert posted.response.content.startswith("Question 1 : Type « [sondage] » inconnu")
-    posted, _ = await create_survey(world, text="[multi:4] Thèmes ?\nA\nB\nC\n\n[texte] Idée ?")
-    assert posted.response.content == "Question 1 : Le nombre de choix possibles doit être entre 1 et 3."
+    posted, _ = await create_survey(world, text="[sondage] Venez-vous\u202f?\n\n[likert] Utile\u202f?")
+    assert posted.response.content.startswith("Question 1\u202f: Type «\u202f[sondage]\u202f» inconnu")
+    posted, _ = await create_survey(world, text="[multi:4] Thèmes\u202f?\nA\nB\nC\n\n[texte] Idée ?")
+    assert posted.response.content == "Question 1\u202f: Le nombre de choix possibles doit être entre 1 et 3."
     simcord.assert_error(env, InvalidInput)
     assert await count(sessions, select(func.count()).select_from(Poll)) == 0
     # nothing typed is lost: the refusal has a button reopening the modal with the text
     reopened = await world.moderator.click(posted.response, label="Corriger le questionnaire")
     fields = {c["component"]["custom_id"]: c["component"].get("value") for c in reopened.modal["components"]}
-    assert fields == {"title": "Enquête éclair", "questions": "[multi:4] Thèmes ?\nA\nB\nC\n\n[texte] Idée ?"}
+    assert fields == {"title": "Enquête éclair", "questions": "[multi:4] Thèmes\u202f?\nA\nB\nC\n\n[texte] Idée ?"}
     fixed = await world.moderator.submit_modal(
         reopened, {"title": "Enquête éclair", "questions": fields["questions"].replace("multi:4", "multi:2")}
     )
     assert "Questionnaire n°" in fixed.response.content
     assert await count(sessions, select(func.count()).select_from(Poll)) == 1
     early = await world.moderator.slash(world.fr, "poll survey", deadline="demain")
-    assert early.modal is None and early.response.content.startswith("Échéance « demain » non comprise")
+    assert early.modal is None and early.response.content.startswith("Échéance «\u202fdemain\u202f» non comprise")
     simcord.assert_error(env, InvalidInput)
     member = await world.member_fr.slash(world.fr, "poll survey")
     assert member.modal is None and "réservée aux modérateurs" in member.response.content
@@ -475,7 +475,7 @@ async def test_survey_results_show_each_question_and_close_at_the_deadline(world
     assert [e.title for e in final.embeds][0].endswith("— clos")
     assert "Question 2/3" in [e.title for e in final.embeds]
     text = embed_text(final)
-    assert "2 participants (complets : 0)" in text
+    assert "2 participants (complets\u202f: 0)" in text
     assert "Type de membre" in text and "ONG / association" in text, "the closing message has the breakdown"
     assert len(final.attachments) == 2
 
@@ -485,7 +485,7 @@ async def test_survey_buttons_and_open_modal_keep_working_after_a_restart(world,
     env = world.env
     member = world.member_fr
     posted, public = await create_survey(
-        world, text="[oui/non] Venez-vous ?\n\n[texte] Une idée ?\n\n[likert] Utile ?"
+        world, text="[oui/non] Venez-vous\u202f?\n\n[texte] Une idée\u202f?\n\n[likert] Utile\u202f?"
     )
     survey_id = number_in(posted.response.content)
     step1 = await member.click(public, label="Répondre au questionnaire")
@@ -497,7 +497,7 @@ async def test_survey_buttons_and_open_modal_keep_working_after_a_restart(world,
     await env.restart_bot(bot_factory(world.config))  # the member is typing while the bot restarts
     step3 = await member.submit_modal(shown, {"answer": "Plus de rencontres en région"})
     assert "Question 3/3" in embed_text(step3.response)
-    assert "Réponse enregistrée : « Plus de rencontres en région »" in embed_text(step3.response)
+    assert "Réponse enregistrée\u202f: «\u202fPlus de rencontres en région\u202f»" in embed_text(step3.response)
     english = await world.member_en.click(public, label="Répondre au questionnaire")
     assert "Question 1 of 3" in embed_text(english.response)
     done = await member.click(step3.response, label="4 — Plutôt d’accord")
@@ -517,7 +517,7 @@ async def test_survey_buttons_and_open_modal_keep_working_after_a_restart(world,
 
 async def test_a_single_choice_question_with_many_options_uses_a_select_menu(world, sessions):
     regions = "\n".join(f"Région {n}" for n in range(1, 8))
-    posted, public = await create_survey(world, text=f"Votre région ?\n{regions}\n\n[likert] Utile ?")
+    posted, public = await create_survey(world, text=f"Votre région ?\n{regions}\n\n[likert] Utile\u202f?")
     survey_id = number_in(posted.response.content)
     step = await world.member_en.click(public, label="Répondre au questionnaire")
     menu = select_menu(step.response)
@@ -525,5 +525,5 @@ async def test_a_single_choice_question_with_many_options_uses_a_select_menu(wor
     assert len(menu["options"]) == 7 and "Choose your answer in the menu." in embed_text(step.response)
     nxt = await world.member_en.select(step.response, [menu["options"][6]["value"]])
     assert "Answer saved: **Région 7**" in embed_text(nxt.response)
-    assert "**Question 2 of 2** — Utile ?" in embed_text(nxt.response)
+    assert "**Question 2 of 2** — Utile\u202f?" in embed_text(nxt.response)
     assert len(buttons(nxt.response)) == 5

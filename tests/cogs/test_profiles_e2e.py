@@ -49,7 +49,7 @@ async def forged_click(actor, message, custom_id: str):
 
 async def seed_answers(sessions, user_id: int, *, author_id: int) -> None:
     poll = Poll(guild_id=1, channel_id=2, author_id=author_id, title="Besoins des collectivités", lang="fr")
-    question = Question(position=0, code="q1", text="Quel soutien attendez-vous ?", kind="multi", max_choices=3)
+    question = Question(position=0, code="q1", text="Quel soutien attendez-vous\u202f?", kind="multi", max_choices=3)
     question.options = [Option(position=i, code=f"o{i}", label=label)
                         for i, label in enumerate(("Formation", "Financement", "Mise en réseau"))]
     poll.questions = [question]
@@ -235,7 +235,7 @@ async def test_my_data_sends_a_summary_and_a_json_file(world, sessions):
     assert document["profile"]["consent_at"]
     (answer,) = document["answers"]
     assert answer["poll"] == "Besoins des collectivités"
-    assert answer["question"] == "Quel soutien attendez-vous ?"
+    assert answer["question"] == "Quel soutien attendez-vous\u202f?"
     assert answer["choices"] == ["Formation", "Mise en réseau"]
     assert answer["member_type_when_answered"] == "collectivite"
 

@@ -101,7 +101,7 @@ async def test_a_ranking_poll_created_ranked_changed_closed_charted_and_exported
 
     # Awa ranks all three, Sam two, Léa only her first choice
     first = await rank(world.member_fr, message, 1, "Dakar")
-    assert first.ephemeral and "Votre classement : 1. **Dakar**" in first.response.content
+    assert first.ephemeral and "Votre classement\u202f: 1. **Dakar**" in first.response.content
     await rank(world.member_fr, message, 2, "Lyon")
     third = await rank(world.member_fr, message, 3, "Montréal")
     assert "1. **Dakar**, 2. **Lyon**, 3. **Montréal**" in third.response.content
@@ -162,7 +162,7 @@ async def test_a_ranking_poll_created_ranked_changed_closed_charted_and_exported
     book = list(csv.DictReader(io.StringIO((await wide[book_name].read()).decode("utf-8-sig")), delimiter=";"))
     values = next(r for r in book if r["type"] == "values")
     assert values["question"] == code and values["kind"] == "ranking"
-    assert "Une colonne par option : son rang" in values["label"] and "vide = option non classée" in values["label"]
+    assert "Une colonne par option\u202f: son rang" in values["label"] and "vide = option non classée" in values["label"]
     assert [r["column"] for r in book if r["type"] == "option"] == [f"{code}/o1", f"{code}/o2", f"{code}/o3"]
 
     long = files_of(await world.moderator.slash(world.fr, "export", format="csv", layout="long", poll=poll_id))
@@ -198,7 +198,7 @@ async def test_a_ranking_question_in_a_survey(world, sessions):
     first = await member.select(step.response, [value_of(menus[1], "Santé")], custom_id=menus[1]["custom_id"])
     text = embed_text(first.response)
     assert "Question 1/2" in text, "the member stays on the question to rank the next option"
-    assert "Réponse enregistrée : **Santé**" in text
+    assert "Réponse enregistrée\u202f: **Santé**" in text
     menus = rank_menus(first.response)
     assert [o["label"] for o in menus[1]["options"] if o.get("default")] == ["Santé"]
     second = await member.select(first.response, [value_of(menus[2], "Climat")], custom_id=menus[2]["custom_id"])

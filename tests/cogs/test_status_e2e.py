@@ -46,10 +46,10 @@ async def test_status_says_what_is_planned_in_french_words(world, sessions):
     result = await world.moderator.slash(world.fr, "status")
     assert result.ephemeral
     assert planned_lines(result) == [
-        "Rappel du sondage n°\u00a01 « Quel format pour la rencontre ? » : demain à 16 h",
-        "Clôture du sondage n°\u00a01 « Quel format pour la rencontre ? » : demain à 18 h",
-        f"Annonce n°\u00a0{announcement_id} « Assemblée générale » programmée : samedi 1er décembre à 9 h 30",
-        "Prochain extrait mensuel : lundi 3 décembre à 10 h",
+        "Rappel du sondage n°\u00a01 «\u202fQuel format pour la rencontre ?\u202f»\u202f: demain à 16 h",
+        "Clôture du sondage n°\u00a01 «\u202fQuel format pour la rencontre ?\u202f»\u202f: demain à 18 h",
+        f"Annonce n°\u00a0{announcement_id} «\u202fAssemblée générale\u202f» programmée\u202f: samedi 1er décembre à 9 h 30",
+        "Prochain extrait mensuel\u202f: lundi 3 décembre à 10 h",
     ]
     text = embed_text(result.response)
     assert "2 salons du réseau sur ce serveur" in text
@@ -75,11 +75,11 @@ async def test_status_in_the_networks_time_zone_and_without_a_month_already_serv
     bot.clock = lambda: datetime(2035, 12, 3, 8, 0, tzinfo=UTC)  # the morning of December's slot
     await bot.reconfigure(world.config)
     first = await world.moderator.slash(world.fr, "status")
-    assert planned_lines(first) == ["Prochain extrait mensuel : aujourd’hui à 10 h"]
+    assert planned_lines(first) == ["Prochain extrait mensuel\u202f: aujourd’hui à 10 h"]
     async with sessions.begin() as session:  # December handled (posted by hand or by the slot)
         await StateRepository(session).set("extracts.last_slot_month", "2035-12")
     later = await world.moderator.slash(world.fr, "status")
-    assert planned_lines(later) == ["Prochain extrait mensuel : lundi 7 janvier 2036 à 10 h"]
+    assert planned_lines(later) == ["Prochain extrait mensuel\u202f: lundi 7 janvier 2036 à 10 h"]
 
 
 async def test_one_channel_is_singular_and_nothing_planned_is_said(world, sessions):

@@ -149,12 +149,12 @@ def test_small_extract_is_one_embed() -> None:
 def test_member_voices_become_quote_lines() -> None:
     text = (
         "Selon une animatrice de réseau, « les outils partagés ont changé notre façon de travailler. » "
-        "Elle parle aussi du « réseau 2.0 » comme d’un horizon."
+        "Elle parle aussi du «\u202fréseau 2.0\u202f» comme d’un horizon."
     )
     assert render_quotes(text) == (
         "Selon une animatrice de réseau,\n"
         "> « les outils partagés ont changé notre façon de travailler. »\n"
-        "Elle parle aussi du « réseau 2.0 » comme d’un horizon."
+        "Elle parle aussi du «\u202fréseau 2.0\u202f» comme d’un horizon."
     )
     assert render_quotes("« Nous voulons plus d’échanges entre membres. »") == (
         "> « Nous voulons plus d’échanges entre membres. »"

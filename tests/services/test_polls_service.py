@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from bot.i18n import Catalogue
+from bot.i18n import Catalogue, french_typography
 from bot.services.polls import PollService, parse_deadline, parse_duration, parse_options
 from storage.models import Answer, AnswerChoice, Poll, Profile
 from tests.clock import START
@@ -49,7 +49,7 @@ INVALID = [
     (
         dict(options=";".join(f"Option {i}" for i in range(26))),
         "poll.error.too_many_options",
-        "26 options : 25 au plus",
+        "26 options\u202f: 25 au plus",
         "26 options: 25 at most",
     ),
     (
@@ -63,13 +63,13 @@ INVALID = [
     (
         dict(options="A;" + "x" * 101),
         "poll.error.option_too_long",
-        "n°\u00a02 fait 101 caractères : 100 au plus",
+        "n°\u00a02 fait 101 caractères\u202f: 100 au plus",
         "Option 2 is 101 characters long: 100 at most",
     ),
     (
         dict(question="Q" * 301, options="A;B"),
         "poll.error.question_too_long",
-        "301 caractères : 300 au plus",
+        "301 caractères\u202f: 300 au plus",
         "301 characters long: 300 at most",
     ),
     (
@@ -137,7 +137,7 @@ INVALID = [
         "55 caractères au plus",
         "55 characters at most",
     ),
-    (dict(kind="text", native=True), "poll.error.native_kind", "« Réponse libre »", "native Discord poll cannot carry"),
+    (dict(kind="text", native=True), "poll.error.native_kind", "«\u202fRéponse libre »", "native Discord poll cannot carry"),
     (
         dict(options="A;B", native=True, anonymous=True),
         "poll.error.native_anonymous",
@@ -175,7 +175,7 @@ async def test_bad_input_is_refused_with_a_clear_message_in_both_languages(
         await make(service, **kwargs)
     error = caught.value
     assert error.key == key
-    assert fr in CATALOGUE.t(error.key, "fr", **error.params)
+    assert french_typography(fr) in CATALOGUE.t(error.key, "fr", **error.params)
     assert en in CATALOGUE.t(error.key, "en", **error.params)
     assert await count(sessions, Poll) == 0, "nothing is created"
 

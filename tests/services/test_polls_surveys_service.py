@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.errors import Conflict, InvalidInput, NotFound, describe
-from bot.i18n import Catalogue
+from bot.i18n import Catalogue, french_typography
 from bot.services.campaigns import CampaignService, current_campaign_id
 from bot.services.polls import PollService
 from bot.services.profiles import ProfileService
@@ -30,7 +30,7 @@ Nord ; Sud ; Outre-mer
 
 [Échelle] Le réseau vous est-il utile ?
 
-[texte] Une idée ?"""
+[texte] Une idée\u202f?"""
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def test_survey_text_format_kinds_options_and_bullets(polls):
 def test_survey_text_format_errors_name_the_question(polls, text, fr, en):
     with pytest.raises(InvalidInput) as caught:
         parse_survey(text, polls, lang="fr")
-    assert fr in render(caught.value, "fr")
+    assert french_typography(fr) in render(caught.value, "fr")
     assert en in render(caught.value, "en")
 
 

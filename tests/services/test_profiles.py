@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from bot.config import PrivacySection
 from bot.errors import Conflict, InvalidInput
-from bot.i18n import Catalogue
+from bot.i18n import Catalogue, french_typography
 from bot.services.container import privacy_hooks
 from bot.services.profiles import ProfileService
 from storage.models import Answer, AnswerChoice, AuditEntry, Option, Poll, Profile, Question
@@ -114,11 +114,11 @@ async def test_set_and_change_a_profile(service, clock):
 @pytest.mark.parametrize(
     ("args", "key", "fr", "en"),
     [
-        (("benevole", None, None), "profile.error.unknown_type", "Type de membre inconnu : « benevole »",
+        (("benevole", None, None), "profile.error.unknown_type", "Type de membre inconnu\u202f: « benevole »",
          "Unknown member type “benevole”"),
         (("ong", "x" * 201, None), "profile.error.organisation_too_long",
-         "Le nom de l’organisation fait 201 caractères ; 200 au plus", "organisation name is 201 characters long"),
-        (("ong", None, "y" * 101), "profile.error.region_too_long", "fait 101 caractères ; 100 au plus",
+         "Le nom de l’organisation fait 201 caractères\u202f; 200 au plus", "organisation name is 201 characters long"),
+        (("ong", None, "y" * 101), "profile.error.region_too_long", "fait 101 caractères\u202f; 100 au plus",
          "101 characters long; 100 at most"),
         (("ong", "ONG <@123456789012345678>", None), "profile.error.mention", "Pas de mention", "No mentions"),
         (("ong", None, "@everyone"), "profile.error.mention", "Pas de mention", "No mentions"),
@@ -130,7 +130,7 @@ async def test_invalid_profiles_are_refused_in_both_languages(service, catalogue
         await service.set_profile(ALICE, *args)
     error = caught.value
     assert error.key == key
-    assert fr in catalogue.t(error.key, "fr", **error.params)
+    assert french_typography(fr) in catalogue.t(error.key, "fr", **error.params)
     assert en in catalogue.t(error.key, "en", **error.params)
     assert (await service.get(ALICE)).member_type is None, "nothing of a refused profile is stored"
 
@@ -331,12 +331,12 @@ async def test_prune_command_line_applies_the_config(sessions, database_url, tmp
 
     dry = await asyncio.to_thread(run, "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert dry.stdout.startswith("seraient supprimés") and "réponses : 1, profils : 1" in dry.stdout
+    assert dry.stdout.startswith("seraient supprimés") and "réponses\u202f: 1, profils\u202f: 1" in dry.stdout
     assert "conservation 7 jours" in dry.stdout
     assert await count(sessions, Answer) == 2
     done = await asyncio.to_thread(run)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("supprimés") and "réponses : 1, profils : 1" in done.stdout
+    assert done.stdout.startswith("supprimés") and "réponses\u202f: 1, profils\u202f: 1" in done.stdout
     assert [a.user_id for a in await answers_of(sessions)] == [BOB]
     assert await count(sessions, Profile) == 0
 
