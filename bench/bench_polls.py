@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import logging
 import math
@@ -77,7 +78,7 @@ from discord.ext import commands  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from bot.client import ReseauBot  # noqa: E402
-from bot.config import PollsSection, build_config  # noqa: E402
+from bot.config import NetworkChannel, PollsSection, build_config  # noqa: E402
 from bot.i18n import Catalogue  # noqa: E402
 from bot.services.polls import PollService  # noqa: E402
 from storage.db import create_engine, session_factory  # noqa: E402
@@ -262,7 +263,6 @@ def make_members(env: simcord.Env, guild: Any, count: int) -> list[Any]:
 
 async def run_ours(url: str, folder: Path, members: int) -> tuple[list[float], dict[str, Any]]:
     raw: dict[str, Any] = {
-        "bot": {"moderator_roles": ["Modération"]},
         "database": {"url": url},
         "polls": {"refresh_seconds": REFRESH_SECONDS},
     }
@@ -276,6 +276,14 @@ async def run_ours(url: str, folder: Path, members: int) -> tuple[list[float], d
         channel = guild.create_text_channel("sondages")
         mod_role = guild.create_role("Modération")
         moderator = guild.add_member(env.create_user("camille"), roles=[mod_role])
+        # The network's server and its moderator role (by id), as the tests' world sets them up.
+        await bot.reconfigure(dataclasses.replace(
+            config, bot=dataclasses.replace(config.bot, moderator_roles=(mod_role.id,)),
+            channels=(NetworkChannel(guild_id=guild.id, channel_id=channel.id, language="fr", name="sondages"),),
+        ))
+        for command in await bot.tree.fetch_commands():
+            if command.default_member_permissions is not None:
+                guild.set_command_permissions(command, {mod_role: True})
         actors = make_members(env, guild, members)
         created = await moderator.slash(
             channel, "poll create", question="Quel format pour la rencontre ?", options=OPTIONS
