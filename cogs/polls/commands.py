@@ -444,23 +444,31 @@ class Polls(commands.Cog):
         """Store the answer, then confirm it.  Discord wants a first response within 3 seconds:
         when storing takes longer than ``DEFER_AFTER`` (the database busy with another writer),
         the interaction is deferred (ephemeral "thinking…") and the confirmation follows once the
-        answer is stored.  A fast write is confirmed directly, as before.  Nothing confirms an
-        answer that is not stored: a refusal says why, a failure says it was not stored."""
-        task = asyncio.ensure_future(storing)
+        answer is stored.  A fast write is confirmed directly, as before (no task, no loop timer on
+        that path: the alarm is a future the alarm thread resolves).  Nothing confirms an answer
+        that is not stored: a refusal says why, a failure says it was not stored."""
+        deferring: list[asyncio.Task[Any]] = []
+        stored = False
+
+        def defer(_alarm: asyncio.Future[None]) -> None:  # storing is late: "thinking…" meanwhile
+            if not stored:
+                deferring.append(asyncio.ensure_future(interaction.response.defer(ephemeral=True, thinking=True)))
+
         alarm = _ALARMS.after(DEFER_AFTER)
+        alarm.add_done_callback(defer)
         try:
-            await asyncio.wait((task, alarm), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            alarm.cancel()
-        if not task.done():
-            await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            result = await task
+            result = await storing
         except DomainError:
             raise
         except Exception as exc:
             log.exception("could not store an answer (interaction %s)", interaction.id)
             raise DomainError("poll.storing.failed") from exc
+        finally:
+            stored = True  # whatever happened: no defer from now on
+            alarm.remove_done_callback(defer)
+            alarm.cancel()
+            if deferring:  # the answer (or the refusal) follows the "thinking…" it replaces
+                await deferring[0]
         await self._confirm(interaction, result)
 
     async def _confirm(self, interaction: discord.Interaction, result: VoteResult) -> None:
