@@ -17,8 +17,9 @@ benchmark or the demo can drive the service directly::
 Votes are group-committed: each vote (``vote``, ``choose``, ``native_vote``) is queued with its
 change and a future; a flush task, started by the vote that finds none running and ended as soon
 as the queue is empty, writes up to ``_MAX_BATCH`` queued votes in one transaction: the poll's
-status read under a shared row lock (a close that commits first wins; a close that comes later
-waits), one upsert of the (question, member) answers — a unique constraint, so concurrent double
+status read under the write lock on SQLite (the transaction starts with ``BEGIN IMMEDIATE``)
+or a shared row lock on PostgreSQL, so the status check and the writes are atomic (a close that
+commits first wins; a close that comes later waits), one upsert of the (question, member) answers — a unique constraint, so concurrent double
 clicks end as one answer — one read of their choices, every change applied in arrival order in
 memory (a change that raises, e.g. too many choices, fails only its own vote), then one rewrite
 of the choices that changed.  Each vote's future is resolved after the commit (or failed with
