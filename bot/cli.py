@@ -254,6 +254,7 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     from bot.demo import run_demo
 
     logging.getLogger("alembic").setLevel(logging.ERROR)
+    logging.getLogger("discord").setLevel(logging.WARNING)  # its warnings stay; its INFO lines are noise here
     for quiet in ("bot", "cogs", "reseau"):
         logging.getLogger(quiet).setLevel(logging.WARNING)
     return asyncio.run(
