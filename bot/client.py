@@ -7,7 +7,14 @@ session factory instead, and the bot then builds the container itself (here, and
 The bot attaches its gateway sender to the container's publisher.  Cogs reach a service as
 ``self.bot.services.<name>``.  ``setup_hook`` loads the cogs, sets the translator, mirrors the
 configured channels into the database, starts the scheduler and syncs the slash commands only
-when their definition changed.
+when their definition changed.  A sync the server refuses (a Discord-compatible server with a
+stricter schema) is logged in one line naming the command and field; the bot keeps serving with
+the commands already registered (the new hash is not stored, so the next start tries again) and
+says so in the moderators' log channel once ready.
+
+The bot declares two features of its own to the reconciler: the outbox's retries
+(``delivery-retry-<id>``, see ``bot.services.delivery``) and the daily retention run
+(``privacy-prune-daily``).
 """
 
 from __future__ import annotations
@@ -31,8 +38,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Config
 from bot.i18n import Catalogue, lang_of
 from bot.posting import GatewaySender
+from bot.services import delivery
 from bot.services.container import Services, http_client_for
-from bot.services.schedule import Reconciled, Schedule
+from bot.services.schedule import Reconciled, Schedule, retention_feature
 from storage import models
 from storage.repositories import ChannelRepository, StateRepository
 
@@ -130,10 +138,14 @@ class ReseauBot(commands.Bot):
         services.attach_sender(GatewaySender(self), rate=GATEWAY_RATE)
         self.scheduler = scheduler or AsyncIOScheduler(timezone=config.tz)
         self.schedule = Schedule(self.scheduler, services, track=lambda coro, name: self.track(coro, name=name))
+        self.schedule.declare(delivery.feature(), retention_feature())
+        # rows kept to retry get their job at once (a fan-out, a retry that failed again)
+        services.publisher.on_kept = lambda due: self.schedule.put(services.publisher.retry_specs(due))
         self.extension_names = extensions
         self.dispose_engine_on_close = dispose_engine_on_close
         self.commands_synced = False
         self.force_sync = False
+        self.sync_refusal: str | None = None  # what the server refused, until told to the moderators
         self._inflight: set[asyncio.Task[Any]] = set()
         self._closing = False
 
@@ -246,15 +258,43 @@ class ReseauBot(commands.Bot):
         if stored == digest and not force:
             log.info("slash commands unchanged, not syncing")
             return False
-        synced = await self.tree.sync()
+        try:
+            synced = await self.tree.sync()
+        except app_commands.CommandSyncFailure as exc:
+            if force:
+                raise  # `reseau-bot sync-commands` asked for exactly this: it fails
+            self.sync_refusal = refused_fields(exc, self._sync_order())
+            log.error(
+                "slash command sync refused by the server (HTTP %s, code %s): %s; "
+                "serving with the commands already registered",
+                exc.status, exc.code, self.sync_refusal,
+            )
+            return False
         async with self.sessions.begin() as session:
             await StateRepository(session).set(COMMANDS_HASH_KEY, digest)
         self.commands_synced = True
         log.info("synced %d slash commands", len(synced))
         return True
 
+    def _sync_order(self) -> list[str]:
+        """The commands' names in the order of the sync's payload (the errors' indexes)."""
+        return [command.name for command in self.tree.get_commands()]
+
+    async def _report_sync_refusal(self) -> None:
+        refusal, self.sync_refusal = self.sync_refusal, None
+        channel_id = self.config.discord.moderators_log_channel_id
+        if refusal is None or not channel_id:
+            return
+        text = self.t("sync.refused", self.config.bot.language, detail=refusal)[:2000]
+        try:
+            await self.services.publisher.sender.notify(channel_id, text)
+        except Exception:
+            log.exception("could not report the refused command sync in the moderators' log channel")
+
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) to %d guild(s)", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+        if self.sync_refusal is not None:
+            self.track(self._report_sync_refusal(), name="sync-refusal-report")
         # Tracked rather than awaited in setup_hook: the catch-up posts, so it waits for the gateway.
         self.track(self._reconcile_when_ready(), name="schedule-reconcile")
 
@@ -271,3 +311,27 @@ class ReseauBot(commands.Bot):
                 task.cancel()
         await super().close()
         await self.services.aclose(dispose_engine=self.dispose_engine_on_close)
+
+
+def refused_fields(exc: discord.HTTPException, names: list[str]) -> str:
+    """« command 'poll', field options.0.name: … » for each refused field of a command sync
+    (Discord's 50035 body: ``errors`` keyed by the payload's index, then by field path)."""
+    errors = getattr(exc, "_errors", None) or {}
+    found: list[str] = []
+
+    def walk(node: Any, path: list[str], command: str | None) -> None:
+        if not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            if key == "_errors" and isinstance(value, list):
+                message = "; ".join(str(e.get("message") or e.get("code") or "") for e in value if isinstance(e, dict))
+                where = f"command {command!r}, " if command else ""
+                found.append(f"{where}field {'.'.join(path) or '?'}: {message}")
+            elif command is None and not path and key.isdigit():
+                index = int(key)
+                walk(value, [], names[index] if index < len(names) else f"#{index}")
+            else:
+                walk(value, [*path, key], command)
+
+    walk(errors, [], None)
+    return " | ".join(found) if found else (exc.text or str(exc)).replace("\n", " ")

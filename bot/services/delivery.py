@@ -12,8 +12,16 @@
    returns the first message rather than creating a second one within its nonce window.
 3. A row is marked ``sent`` with the message id, or ``failed`` with the reason when the channel
    is gone or the bot may not post there (reported once per fan-out in the moderators' log
-   channel); a transient failure (5xx, network) leaves it ``pending`` for the next run, up to
-   ``max_attempts``.
+   channel); a transient failure (5xx, network) leaves it ``pending``, to be retried, up to
+   ``max_attempts`` (then it is ``failed`` and reported like the others).
+4. Retries while the bot runs: the ``delivery`` feature (:func:`feature`) gives every row kept
+   to retry a ``delivery-retry-<id>`` job at its next attempt, ``retry_delay(attempts)`` after
+   the last one (1 min, 2, 4, 8… capped at an hour).  The delay is derived from the row's
+   ``attempts`` counter; the time of the last attempt is the publisher's memory (no column holds
+   it): a row found pending at start-up is sent by the start-up resume, and gets its retry job
+   one delay after the reconcile.  Delays are counted on ``Publisher.timer``, the clock of the
+   scheduler that fires the jobs (the wall clock; ``clock`` dates the rows).  :attr:`Publisher.on_kept` tells the process's schedule each
+   time rows are kept, so their jobs are put without reading the database again.
 
 Both the gateway bot (``bot.posting.GatewaySender``) and the REST-only command line
 (``bot.posting.RestSender``) implement :class:`Sender`.  Nothing here imports discord.
@@ -22,25 +30,42 @@ Both the gateway bot (``bot.posting.GatewaySender``) and the REST-only command l
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Protocol
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import Catalogue
 from bot.services.extract_render import EmbedPart, render_extract, report_button_label
+from bot.services.schedule import Feature, JobSpec, job_id
 from storage import models
 from storage.repositories import AuditRepository, ChannelRepository, DeliveryRepository
 from storage.repositories.extracts import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_SENT
+
+if TYPE_CHECKING:
+    from bot.services.container import Services
 
 log = logging.getLogger("reseau.delivery")
 
 NONCE_MAX = 25
 MAX_PARTS = 99  # part nonces are "<row nonce>.<index>", at most 25 characters
+FEATURE = "delivery"
+RETRY_BASE = timedelta(minutes=1)
+RETRY_CAP = timedelta(hours=1)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long after its ``attempts``-th failed attempt a row is tried again: 1, 2, 4, 8… min."""
+    return min(RETRY_BASE * 2 ** max(attempts - 1, 0), RETRY_CAP)
+
+
+def retry_job_id(delivery_id: int) -> str:
+    return job_id(FEATURE, "retry", delivery_id)
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,6 +309,12 @@ class Publisher:
         self.pacer = Pacer(rate)
         self.max_attempts = max_attempts
         self._inflight: set[int] = set()
+        # the scheduler's clock, on which retry delays are counted (a test may drive both)
+        self.timer: Callable[[], datetime] = lambda: datetime.now(UTC)
+        # when each row kept to retry is next tried (this process's memory: see the module doc)
+        self._retry_at: dict[int, datetime] = {}
+        # told {delivery id: next attempt} whenever rows are kept to retry (the bot puts jobs)
+        self.on_kept: Callable[[dict[int, datetime]], object] | None = None
 
     # ---------------------------------------------------------------- public
     def attach(self, sender: Sender, *, rate: float | None, concurrency: int | None = None) -> None:
@@ -324,11 +355,31 @@ class Publisher:
             self._inflight.difference_update(r.id for r in rows)
         if report.failed:
             await self._report_failures(report.failed)
+        if report.pending and self.on_kept is not None:
+            try:
+                self.on_kept({i: self._retry_at[i] for i in report.pending if i in self._retry_at})
+            except Exception:
+                log.exception("could not schedule the retry of deliveries %s", report.pending)
         log.info(
             "delivered %d (recovered %d), failed %d, still pending %d",
             len(report.sent), len(report.recovered), len(report.failed), len(report.pending),
         )
         return report
+
+    async def retry(self, delivery_id: int) -> DeliveryReport:
+        """One row's retry job: send it if it is still pending (a no-op once sent or failed)."""
+        return await self.deliver(delivery_ids=(delivery_id,))
+
+    def retry_time(self, row: models.Delivery) -> datetime:
+        """When ``row`` (kept to retry) is next tried: as noted at its last attempt, or — a row
+        kept by an earlier process — one delay from now (noted, so that it stays put)."""
+        return self._retry_at.setdefault(row.id, self.timer() + retry_delay(row.attempts))
+
+    def retry_specs(self, due: dict[int, datetime]) -> list[JobSpec]:
+        return [
+            JobSpec(retry_job_id(delivery_id), when, functools.partial(self.retry, delivery_id))
+            for delivery_id, when in sorted(due.items())
+        ]
 
     # ---------------------------------------------------------------- internals
     async def _posts_for(self, session: AsyncSession, rows: list[models.Delivery]) -> dict[int, Post]:
@@ -384,19 +435,23 @@ class Publisher:
                 if index == 0:
                     first_id = message_id
         except DeliveryError as exc:
-            if exc.permanent or before + 1 >= self.max_attempts:
+            if exc.permanent:
                 await self._fail(row, post, exc.reason, report)
+            elif before + 1 >= self.max_attempts:
+                await self._fail(row, post, self._gave_up(exc.reason, before + 1), report)
             else:
-                await self._keep_pending(row, exc.reason, report)
+                await self._keep_pending(row, exc.reason, before + 1, report)
             return
         except Exception as exc:  # a bug or an unexpected library error: retry later, loudly
             log.exception("delivery %d to channel %d failed unexpectedly", row.id, row.channel_id)
+            reason = f"{type(exc).__name__}: {exc}"
             if before + 1 >= self.max_attempts:
-                await self._fail(row, post, f"{type(exc).__name__}: {exc}", report)
+                await self._fail(row, post, self._gave_up(reason, before + 1), report)
             else:
-                await self._keep_pending(row, f"{type(exc).__name__}: {exc}", report)
+                await self._keep_pending(row, reason, before + 1, report)
             return
         assert first_id is not None
+        self._retry_at.pop(row.id, None)
         async with self.sessions.begin() as session:
             await DeliveryRepository(session).mark_sent(row.id, first_id, self.clock())
         if found and len(found) == len(nonces):
@@ -406,6 +461,7 @@ class Publisher:
 
     async def _fail(self, row: models.Delivery, post: Post, reason: str, report: DeliveryReport) -> None:
         log.warning("delivery %d of %s to channel %d failed: %s", row.id, post.label, row.channel_id, reason)
+        self._retry_at.pop(row.id, None)
         async with self.sessions.begin() as session:
             await DeliveryRepository(session).mark_failed(row.id, reason)
             AuditRepository(session).record(
@@ -416,10 +472,18 @@ class Publisher:
             )
         report.failed.append(Failure(row.id, row.guild_id, row.channel_id, reason, post.label))
 
-    async def _keep_pending(self, row: models.Delivery, reason: str, report: DeliveryReport) -> None:
-        log.warning("delivery %d to channel %d will be retried: %s", row.id, row.channel_id, reason)
+    def _gave_up(self, reason: str, attempts: int) -> str:
+        return self.catalogue.t("delivery.gave_up", self.lang, reason=reason, attempts=attempts)
+
+    async def _keep_pending(self, row: models.Delivery, reason: str, attempts: int, report: DeliveryReport) -> None:
+        at = self.timer() + retry_delay(attempts)
+        log.warning(
+            "delivery %d to channel %d will be retried at %s (attempt %d of %d failed): %s",
+            row.id, row.channel_id, at.isoformat(timespec="seconds"), attempts, self.max_attempts, reason,
+        )
         async with self.sessions.begin() as session:
             await DeliveryRepository(session).note_error(row.id, reason)
+        self._retry_at[row.id] = at
         report.pending.append(row.id)
 
     async def _report_failures(self, failures: list[Failure]) -> None:
@@ -438,6 +502,19 @@ class Publisher:
             await self.sender.notify(self.modlog_channel_id, text)
         except Exception:
             log.exception("could not report failed deliveries in the moderators' log channel")
+
+
+def feature() -> Feature:
+    """The outbox's declaration: a ``delivery-retry-<id>`` job for every row kept to retry (a
+    pending row with at least one attempt), run by the container's publisher."""
+
+    async def plan(services: Services, now: datetime) -> list[JobSpec]:
+        publisher = services.publisher
+        async with services.sessions() as session:
+            rows = await DeliveryRepository(session).pending()
+        return publisher.retry_specs({row.id: publisher.retry_time(row) for row in rows if row.attempts > 0})
+
+    return Feature(FEATURE, plan)
 
 
 async def write_deliveries(
@@ -483,7 +560,10 @@ __all__ = [
     "TransientFailure",
     "announcement_post",
     "extract_post",
+    "feature",
     "make_nonce",
     "part_nonce",
+    "retry_delay",
+    "retry_job_id",
     "write_deliveries",
 ]

@@ -4,7 +4,7 @@ the one reconciler.  Discord-free.
 Job ids
     ``<feature>-<action>-<key>``: ``poll-close-12``, ``poll-remind-12``,
     ``announcement-publish-5``, ``announcement-miss-5``, ``extract-slot-monthly``,
-    ``extract-catchup-2026-11``.  Built by :func:`job_id` and read back by :func:`parse_job_id`
+    ``extract-catchup-2026-11``, ``delivery-retry-7``, ``privacy-prune-daily``.  Built by :func:`job_id` and read back by :func:`parse_job_id`
     — nowhere else.  (Hyphens rather than the custom_id's colons: the poll ids were already
     ``poll-close-<id>``, and tests, logs and runbooks name them.)
 
@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
 if TYPE_CHECKING:
@@ -48,7 +49,9 @@ if TYPE_CHECKING:
 
     from bot.services.container import Services
 
-__all__ = ["Feature", "JobId", "JobSpec", "Reconciled", "Schedule", "job_id", "parse_job_id"]
+__all__ = [
+    "Feature", "JobId", "JobSpec", "Reconciled", "Schedule", "job_id", "parse_job_id", "retention_feature",
+]
 
 log = logging.getLogger("reseau.schedule")
 
@@ -303,3 +306,31 @@ class Schedule:
                     self._drop(stale)
                     result.removed.append(stale)
         return result, overdue
+
+
+# --------------------------------------------------------------------------------------------
+# Retention: the running bot applies privacy.retention_days itself, every day
+
+PRIVACY_FEATURE = "privacy"
+PRUNE_JOB_ID = job_id(PRIVACY_FEATURE, "prune", "daily")
+PRUNE_HOUR = 4  # 04:00 in the bot's time zone (bot.timezone), when the network is asleep
+
+
+def retention_feature() -> Feature:
+    """One ``privacy-prune-daily`` job: ``services.profiles.prune()`` (answers and profiles
+    older than ``privacy.retention_days``; it writes its own audit entry).  ``reseau-bot prune``
+    stays for operators.  A run missed while the bot was down is not caught up: the next day's
+    deletes the same rows and more."""
+
+    async def prune(services: Services) -> None:
+        result = await services.profiles.prune()
+        log.info(
+            "retention (%d days): deleted %d answers and %d profiles older than %s",
+            result.retention_days, result.answers, result.profiles, result.cutoff.isoformat(timespec="seconds"),
+        )
+
+    async def plan(services: Services, now: datetime) -> list[JobSpec]:
+        trigger = CronTrigger(hour=PRUNE_HOUR, minute=0, timezone=services.config.tz)
+        return [JobSpec(PRUNE_JOB_ID, trigger, functools.partial(prune, services), grace=timedelta(hours=6))]
+
+    return Feature(PRIVACY_FEATURE, plan)
