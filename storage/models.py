@@ -3,7 +3,8 @@
 Discord ids are 64-bit snowflakes (``BigInteger``).  Times are stored in UTC; ``UTCDateTime``
 gives back timezone-aware datetimes on SQLite as on PostgreSQL.  Uniqueness the product depends
 on is a constraint: one delivery per (extract, channel) and per (announcement, channel), one
-answer per (question, member), one choice per (answer, option).
+follow-up poll per (extract, channel), one answer per (question, member), one choice per
+(answer, option), one tombstone per forgotten member.
 """
 
 from __future__ import annotations
@@ -167,6 +168,19 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
 
 
+class FollowupPosting(Base):
+    """The claim on posting an extract's follow-up question in one channel: inserted before the
+    poll is posted, so of two processes racing to post it the second one's insert fails and it
+    posts nothing (the primary key is the "once per extract and channel" rule).  ``poll_id`` is
+    the poll posted (NULL while posting, or once that poll is deleted)."""
+
+    __tablename__ = "followup_postings"
+    extract_id: Mapped[int] = mapped_column(ForeignKey("extracts.id", ondelete="CASCADE"), primary_key=True)
+    channel_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    poll_id: Mapped[int | None] = mapped_column(ForeignKey("polls.id", ondelete="SET NULL"))
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Campaign(Base):
     """A group of polls feeding one members' survey (e.g. "Enquête membres 2026-2027")."""
 
@@ -263,6 +277,16 @@ class AnswerChoice(Base):
 
 
 Index("ix_answer_choices_option", AnswerChoice.option_id)
+
+
+class ForgottenMember(Base):
+    """A member who asked ``/forget-me``, as a keyed hash of their id (HMAC-SHA256, never the id):
+    what Discord still holds of them (a native poll's voter list, its vote events) is not
+    written back for the polls that existed when they asked (``bot.services.privacy``)."""
+
+    __tablename__ = "forgotten_members"
+    member_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    forgotten_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuditEntry(Base):

@@ -140,6 +140,7 @@ class FollowUp:
 
 
 async def followups_due(sessions: async_sessionmaker[AsyncSession]) -> list[FollowUp]:
+    """The follow-ups not yet claimed: one process may post them, each after :func:`claim_followup`."""
     async with sessions() as session:
         rows = await ExtractRepository(session).followups_due()
     return [
@@ -147,6 +148,26 @@ async def followups_due(sessions: async_sessionmaker[AsyncSession]) -> list[Foll
                  tuple(e.question_options or ()))
         for e, d in rows
     ]
+
+
+async def claim_followup(sessions: async_sessionmaker[AsyncSession], item: FollowUp, *, now: datetime) -> bool:
+    """Claim posting ``item`` — the "once per extract and channel" rule is the primary key of
+    ``followup_postings``: of two processes (or two calls) the second one's insert fails and it
+    posts nothing.  Post only on True; then :func:`followup_posted`, or :func:`release_followup`
+    when posting failed (a crash in between leaves the claim: the follow-up is not posted twice,
+    and a moderator can post it by hand)."""
+    async with sessions.begin() as session:
+        return await ExtractRepository(session).claim_followup(item.extract_id, item.channel_id, now=now)
+
+
+async def followup_posted(sessions: async_sessionmaker[AsyncSession], item: FollowUp, poll_id: int) -> None:
+    async with sessions.begin() as session:
+        await ExtractRepository(session).followup_posted(item.extract_id, item.channel_id, poll_id)
+
+
+async def release_followup(sessions: async_sessionmaker[AsyncSession], item: FollowUp) -> None:
+    async with sessions.begin() as session:
+        await ExtractRepository(session).release_followup(item.extract_id, item.channel_id)
 
 
 async def save_drafts(

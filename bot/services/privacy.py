@@ -28,18 +28,31 @@ author or actor and which ``/forget-me`` keeps (the privacy promise — README, 
 was done): :class:`AuditHook` (audit-log actions) and :class:`AnnouncementsHook` (announcements
 written).  Built-in hooks of features: ``ProfileHook`` (:mod:`bot.services.profiles`) and
 ``PollAnswersHook`` (:mod:`bot.services.polls.privacy`).
+
+:class:`Tombstones` keeps forgotten members forgotten.  Discord still holds what a member did
+in a native poll (its voter list, replayed vote events); ``/forget-me`` leaves a tombstone — a
+keyed hash of the member's id (HMAC-SHA256 under a random key kept in the database, never the
+id) and when they asked — and the paths that write an answer from Discord's data (a native
+poll's vote events and its reconciling at closing, :mod:`bot.services.polls.voting`) skip a
+member forgotten after the poll was created.  A new explicit click on one of the bot's buttons
+is a new answer (a new consent); a native poll created after the forgetting counts the member's
+votes as new ones too.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import secrets
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.models import utcnow
+from storage.repositories.forgotten import ForgottenRepository
 from storage.repositories.profiles import MemberRecordsRepository
 
 __all__ = [
@@ -51,6 +64,7 @@ __all__ = [
     "ForgottenAll",
     "PrivacyHook",
     "PrivacyRegistry",
+    "Tombstones",
     "iso",
 ]
 
@@ -269,3 +283,56 @@ class AnnouncementsHook(_KeptRecordsHook):
     def _entry(self, record: Any) -> dict[str, Any]:
         return {"announcement_id": record.announcement_id, "title": record.title, "status": record.status,
                 "created_at": iso(record.created_at)}
+
+
+# ------------------------------------------------------------------------------ tombstones
+_TOMBSTONE_CONTEXT = b"reseau-bot forgotten member:"  # keeps these hashes apart from any other use of a key
+
+
+def member_hash(key: bytes, user_id: int) -> str:
+    """A forgotten member's tombstone: HMAC-SHA256 of the id under ``key`` (64 hex digits)."""
+    return hmac.digest(key, _TOMBSTONE_CONTEXT + str(user_id).encode(), "sha256").hex()
+
+
+class Tombstones:
+    """Who asked ``/forget-me``, as keyed hashes, and when (the latest time they asked).
+
+    The key is 32 random bytes created by the first forgetting and kept in ``bot_state``: the
+    table names nobody, and turning a hash back into a member means trying candidate ids with
+    the key.  Members are never listed, only looked up by id."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self._key: bytes | None = None  # once read it never changes
+
+    async def _read_key(self, repo: ForgottenRepository, *, create: bool) -> bytes | None:
+        if self._key is None:
+            value = await repo.key()
+            if value is None and create:
+                value = await repo.create_key(secrets.token_hex(32), now=self.clock())
+            if value is not None:
+                self._key = bytes.fromhex(value)
+        return self._key
+
+    async def bury(self, user_id: int, *, at: datetime | None = None) -> None:
+        """Leave the member's tombstone (``at``: when they asked, by default now)."""
+        async with self.sessions.begin() as session:
+            repo = ForgottenRepository(session)
+            key = await self._read_key(repo, create=True)
+            assert key is not None
+            await repo.record(member_hash(key, user_id), now=at or self.clock())
+
+    async def forgotten_since(self, user_ids: Collection[int], since: datetime) -> set[int]:
+        """The members of ``user_ids`` who asked to be forgotten at or after ``since`` (for a
+        poll: its creation — what Discord holds of them in it may predate their request)."""
+        if not user_ids:
+            return set()
+        async with self.sessions() as session:
+            repo = ForgottenRepository(session)
+            key = await self._read_key(repo, create=False)
+            if key is None:  # nobody was ever forgotten
+                return set()
+            hashes = {member_hash(key, user_id): user_id for user_id in user_ids}
+            found = await repo.forgotten_at(hashes)
+        return {hashes[h] for h, at in found.items() if at >= since}

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import DEFAULT_MEMBER_TYPE_OBJECTS, Config, MemberType, PrivacySection
 from bot.errors import Conflict, InvalidInput
-from bot.services.privacy import FeatureFailure, Forgotten, PrivacyRegistry
+from bot.services.privacy import FeatureFailure, Forgotten, PrivacyRegistry, Tombstones
 from storage import models
 from storage.repositories import AuditRepository, ProfileRepository
 
@@ -266,6 +266,7 @@ class ProfileService:
         # every feature's privacy hook (the container registers the built-in ones); alone, the
         # service answers for the profile only
         self.hooks = hooks if hooks is not None else PrivacyRegistry([ProfileHook(sessions)])
+        self.tombstones = Tombstones(sessions, clock=lambda: self.clock())
 
     @classmethod
     def from_config(
@@ -370,11 +371,20 @@ class ProfileService:
         in its own transaction: one that fails is reported in ``failed`` and does not stop the
         others.
 
+        The member's tombstone (:class:`~bot.services.privacy.Tombstones`) is written first, so
+        that what Discord still holds of them (a native poll's voters) is not written back.
+
         The audit entry says what was done and how much, never to whom: no user id in it (when
         the member asks for themselves, not even as the actor)."""
         mode = mode or self.privacy.forget_mode
         if mode not in FORGET_MODES:
             raise InvalidInput("profile.error.forget_mode", mode=mode)
+        tombstone_failed: tuple[FeatureFailure, ...] = ()
+        try:
+            await self.tombstones.bury(user_id)
+        except Exception as exc:  # reported like a feature that failed; the others still forget
+            log.exception("could not write the tombstone of a forget-me request")
+            tombstone_failed = (FeatureFailure("tombstone", type(exc).__name__),)
         done = await self.hooks.forget(user_id, mode)
         result = ForgetResult(
             mode=mode,
@@ -382,7 +392,7 @@ class ProfileService:
             answers=done.removed("answers"),
             poll_ids=done.records("polls"),
             features=done.features,
-            failed=done.failed,
+            failed=tombstone_failed + done.failed,
         )
         details: dict[str, Any] = {"mode": mode, **done.totals(), "answers": result.answers,
                                    "profile": result.profile_deleted}

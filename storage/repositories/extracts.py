@@ -11,9 +11,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 
-from storage.models import Announcement, Delivery, Extract, Poll
+from storage.models import Announcement, Delivery, Extract, FollowupPosting, Poll
 from storage.repositories._base import Repository
 from storage.repositories._upsert import insert as upsert_insert
 
@@ -35,19 +35,50 @@ DELIVERY_FAILED = "failed"
 class ExtractRepository(Repository):
     async def followups_due(self) -> list[tuple[Extract, Delivery]]:
         """Sent deliveries of extracts that carry a follow-up question, in channels where that
-        question has no poll yet (one poll per extract and channel)."""
+        question is not claimed yet (:meth:`claim_followup`) and has no poll."""
         has_poll = (
             select(Poll.id)
             .where(Poll.extract_id == Extract.id, Poll.channel_id == Delivery.channel_id)
             .exists()
         )
+        claimed = (
+            select(FollowupPosting.extract_id)
+            .where(FollowupPosting.extract_id == Extract.id, FollowupPosting.channel_id == Delivery.channel_id)
+            .exists()
+        )
         stmt = (
             select(Extract, Delivery)
             .join(Delivery, Delivery.extract_id == Extract.id)
-            .where(Delivery.status == "sent", Extract.question.is_not(None), Extract.question != "", ~has_poll)
+            .where(Delivery.status == "sent", Extract.question.is_not(None), Extract.question != "",
+                   ~claimed, ~has_poll)
             .order_by(Delivery.id)
         )
         return [(row[0], row[1]) for row in await self.session.execute(stmt)]
+
+    async def claim_followup(self, extract_id: int, channel_id: int, *, now: datetime) -> bool:
+        """Claim the posting of the extract's follow-up in the channel: True for the one caller
+        whose insert went in (the primary key refuses every other, in any process)."""
+        stmt = upsert_insert(self.session, FollowupPosting).values(
+            extract_id=extract_id, channel_id=channel_id, claimed_at=now
+        )
+        result = await self.session.execute(stmt.on_conflict_do_nothing())
+        return bool(result.rowcount)
+
+    async def release_followup(self, extract_id: int, channel_id: int) -> None:
+        """The posting failed: the follow-up is due again in that channel."""
+        await self.session.execute(
+            delete(FollowupPosting).where(
+                FollowupPosting.extract_id == extract_id, FollowupPosting.channel_id == channel_id,
+                FollowupPosting.poll_id.is_(None),
+            )
+        )
+
+    async def followup_posted(self, extract_id: int, channel_id: int, poll_id: int) -> None:
+        await self.session.execute(
+            update(FollowupPosting)
+            .where(FollowupPosting.extract_id == extract_id, FollowupPosting.channel_id == channel_id)
+            .values(poll_id=poll_id)
+        )
 
     async def get(self, extract_id: int) -> Extract | None:
         return await self.session.get(Extract, extract_id)

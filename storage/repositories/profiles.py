@@ -9,7 +9,8 @@ Three small repositories, one per privacy hook (:mod:`bot.services.privacy`):
 :class:`MemberAnswerRepository`
     A member's poll answers, read with their poll, question and chosen option labels for
     ``/my-data``; ``/forget-me`` deletes them (the choices go with them through ``ON DELETE
-    CASCADE``) or unlinks them (``user_id`` set to NULL: they still count, anonymously).
+    CASCADE``) or unlinks those of closed polls (``user_id`` set to NULL: they still count,
+    anonymously) and deletes those of open polls.
 :class:`MemberRecordsRepository`
     Records that name a member as their author or actor — polls created, announcements written,
     audit-log actions — shown by ``/my-data`` and kept by ``/forget-me`` (moderators' records).
@@ -37,6 +38,8 @@ from storage.models import (
 )
 from storage.repositories._base import Repository
 from storage.repositories._upsert import insert as upsert_insert
+
+POLL_CLOSED = "closed"
 
 PROFILE_FIELDS = ("member_type", "organisation", "region", "lang", "consent_at")
 
@@ -185,12 +188,32 @@ class MemberAnswerRepository(Repository):
         result = await self.session.execute(delete(Answer).where(Answer.user_id == user_id))
         return result.rowcount or 0
 
-    async def unlink_answers_of(self, user_id: int) -> int:
-        """Keep the member's answers but make them point to nobody; the count unlinked."""
+    async def unlink_answers_of(self, user_id: int, *, closed_only: bool = False) -> int:
+        """Keep the member's answers but make them point to nobody (with ``closed_only``, those of
+        closed polls only); the count unlinked."""
+        stmt = update(Answer).where(Answer.user_id == user_id)
+        if closed_only:
+            stmt = stmt.where(Answer.question_id.in_(self._questions_of_polls(open_=False)))
+        result = await self.session.execute(stmt.values(user_id=None))
+        return result.rowcount or 0
+
+    async def delete_open_answers_of(self, user_id: int) -> int:
+        """Delete the member's answers to polls that are not closed (they could answer again
+        there); the count deleted."""
         result = await self.session.execute(
-            update(Answer).where(Answer.user_id == user_id).values(user_id=None)
+            delete(Answer).where(Answer.user_id == user_id, Answer.question_id.in_(self._questions_of_polls(open_=True)))
         )
         return result.rowcount or 0
+
+    @staticmethod
+    def _questions_of_polls(*, open_: bool) -> Any:
+        closed = Poll.status == POLL_CLOSED
+        return (
+            select(Question.id)
+            .join(Poll, Poll.id == Question.poll_id)
+            .where(~closed if open_ else closed)
+            .scalar_subquery()
+        )
 
 
 class MemberRecordsRepository(Repository):

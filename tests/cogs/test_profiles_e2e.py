@@ -47,8 +47,9 @@ async def forged_click(actor, message, custom_id: str):
     return await _component_interaction(actor, stored, {"custom_id": custom_id, "component_type": 2})
 
 
-async def seed_answers(sessions, user_id: int, *, author_id: int) -> None:
-    poll = Poll(guild_id=1, channel_id=2, author_id=author_id, title="Besoins des collectivités", lang="fr")
+async def seed_answers(sessions, user_id: int, *, author_id: int, status: str = "open") -> None:
+    poll = Poll(guild_id=1, channel_id=2, author_id=author_id, title="Besoins des collectivités", lang="fr",
+                status=status)
     question = Question(position=0, code="q1", text="Quel soutien attendez-vous\u202f?", kind="multi", max_choices=3)
     question.options = [Option(position=i, code=f"o{i}", label=label)
                         for i, label in enumerate(("Formation", "Financement", "Mise en réseau"))]
@@ -298,7 +299,8 @@ async def test_forget_me_unlinks_in_unlink_mode_and_cancel_keeps_everything(worl
     await world.env.bot.reconfigure(config)
     member = world.member_en
     await consent_and_fill(member, world.en, member_type="entreprise", accept="I agree", values={})
-    await seed_answers(sessions, member.id, author_id=world.moderator.id)
+    # unlink keeps the answers of closed polls (those of open polls are withdrawn)
+    await seed_answers(sessions, member.id, author_id=world.moderator.id, status="closed")
 
     asked = await member.slash(world.en, "forget-me")
     assert "still count but are no longer linked to you" in embed_text(asked.response)
@@ -350,7 +352,9 @@ async def test_forget_me_removes_the_answers_from_the_live_counts_of_an_open_pol
         assert [a.user_id for a in await session.scalars(select(Answer))] == [world.member_en.id]
 
 
-async def test_forget_me_in_unlink_mode_keeps_counting_the_answers(world, sessions):
+async def test_forget_me_in_unlink_mode_withdraws_the_answers_of_an_open_poll(world, sessions):
+    """Issue 10, item 4: an unlinked answer in an open poll would stay counted while the member,
+    no longer recognised, answers again — in an open poll, unlink withdraws the answer."""
     message = await _open_poll_answered_by_both(world)
     config = dataclasses.replace(world.env.bot.config,
                                  privacy=dataclasses.replace(world.env.bot.config.privacy, forget_mode="unlink"))
@@ -358,6 +362,7 @@ async def test_forget_me_in_unlink_mode_keeps_counting_the_answers(world, sessio
     asked = await world.member_fr.slash(world.fr, "forget-me")
     await world.member_fr.click(asked.response, label="Oui, m’oublier")
     await world.env.advance_time(90)
-    assert "2 réponses" in _live_text(world, message), "unlinked answers still count, anonymously"
+    after = _live_text(world, message)
+    assert "1 réponse" in after and "2 réponses" not in after, "the open poll's answer is withdrawn"
     async with sessions() as session:
-        assert sorted(a.user_id or 0 for a in await session.scalars(select(Answer))) == [0, world.member_en.id]
+        assert sorted(a.user_id or 0 for a in await session.scalars(select(Answer))) == [world.member_en.id]

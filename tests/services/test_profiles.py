@@ -12,7 +12,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.config import PrivacySection
 from bot.errors import Conflict, InvalidInput
@@ -233,6 +233,8 @@ async def test_forget_in_delete_mode_removes_profile_and_answers(service, sessio
 
 async def test_forget_in_unlink_mode_keeps_anonymous_answers(service, sessions):
     poll, _ = await _alice_with_answers(service, sessions)
+    async with sessions.begin() as session:  # unlink keeps the answers of closed polls (open ones: deleted)
+        await session.execute(update(Poll).values(status="closed"))
     result = await service.forget(ALICE, actor_id=ALICE, mode="unlink")
     assert (result.mode, result.profile_deleted, result.answers) == ("unlink", True, 2)
     assert await service.get(ALICE) is None

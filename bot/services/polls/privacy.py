@@ -2,8 +2,11 @@
 
 ``/my-data`` shows every answer of the member (poll, question, chosen labels or text, the member
 type frozen when answering) and the polls they created.  ``/forget-me`` deletes their answers
-(``delete``: they no longer count) or unlinks them (``unlink``: ``user_id`` becomes NULL, they
-still count anonymously), in one transaction, and names the polls whose answers changed
+(``delete``: they no longer count) or, with ``unlink``, deletes their answers to polls not yet
+closed and unlinks those of closed polls (``user_id`` becomes NULL, they still count
+anonymously): one member never counts twice in one poll — an unlinked answer in an open poll
+would stay counted while the member, no longer recognised, answers again.  In one transaction;
+the hook names the polls whose answers changed
 (``records["polls"]``) so that the Discord side refreshes their live counts
 (``cogs/polls/privacy.py``).  The polls a member created stay: they are the network's polls,
 shown in ``/my-data`` and kept.
@@ -64,7 +67,8 @@ class PollAnswersHook:
             if mode == "delete":
                 answers = await repo.delete_answers_of(user_id)
             elif mode == "unlink":
-                answers = await repo.unlink_answers_of(user_id)
+                answers = await repo.delete_open_answers_of(user_id)
+                answers += await repo.unlink_answers_of(user_id, closed_only=True)
             else:
                 raise ValueError(f"unknown forget mode {mode!r}")
             created = len(await MemberRecordsRepository(session).polls_created_by(user_id))

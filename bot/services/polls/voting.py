@@ -3,7 +3,12 @@ vote.  How an answer changes is the kind's rule (:mod:`.kinds`); the write is th
 described in :mod:`bot.services.polls` — one transaction per batch of queued votes, the poll's
 open status checked inside it, atomically with the writes: under the write lock taken at its start
 on SQLite (``BEGIN IMMEDIATE``), under a shared row lock on PostgreSQL.  A vote is either stored
-before the close commits (so it is in the closing results) or refused (``poll.error.closed``)."""
+before the close commits (so it is in the closing results) or refused (``poll.error.closed``).
+
+What comes from Discord's data rather than a click on the bot's buttons — a native poll's vote
+events, its voter list read at closing — skips the members who asked ``/forget-me`` after the
+poll was created (:class:`bot.services.privacy.Tombstones`): Discord still lists their old vote,
+which is not a new answer.  A click on a button is one, and is stored as any other."""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services.polls.core import PollCore
 from bot.services.polls.kinds import kind_of
 from bot.services.polls.views import PollView, VoteResult, poll_view
+from bot.services.privacy import Tombstones
 from storage.repositories import AnswerRepository, PollRepository
 
 _MAX_BATCH = 500  # votes written per transaction by the flush task (group commit)
@@ -50,6 +56,14 @@ class _OnConnection:
 
 
 class Voting(PollCore):
+    @property
+    def tombstones(self) -> Tombstones:
+        """The forgotten members (read only here: ``/forget-me`` writes them)."""
+        tombstones = getattr(self, "_tombstones", None)
+        if tombstones is None:
+            tombstones = self._tombstones = Tombstones(self.sessions, clock=self.clock)
+        return tombstones
+
     async def vote(
         self,
         poll_id: int,
@@ -189,6 +203,8 @@ class Voting(PollCore):
             return None
         if not 1 <= answer_id <= len(poll.options) or not poll.is_open:
             return None
+        if await self.tombstones.forgotten_since((user_id,), poll.created_at):
+            return None  # possibly a replay of a vote given before /forget-me: not a new answer
         option_id = poll.options[answer_id - 1].id
         rule = kind_of(poll.kind).answer
         apply = rule.gateway_add if added else rule.gateway_remove
@@ -207,7 +223,10 @@ class Voting(PollCore):
         """Make the stored answers of a native poll equal Discord's voters
         (``{user_id: {answer ids}}``), e.g. at closing, in case gateway events were missed.
         With ``remove_missing=False`` (Discord's list may be partial) answers of members it
-        does not list are kept.  Returns the number of members whose answer changed."""
+        does not list are kept.  Members who asked ``/forget-me`` after the poll was created are
+        never written back, and an answer of theirs stored meanwhile (a vote event racing the
+        forgetting) is removed: a native poll has no button, so it came from Discord's data.
+        Returns the number of members whose answer changed."""
         poll = await self.get(poll_id)
         by_answer = {o.answer_id: o.id for o in poll.options}
         wanted = {
@@ -217,9 +236,17 @@ class Voting(PollCore):
         wanted = {user_id: options for user_id, options in wanted.items() if options}
         now = self.clock()
         changed = 0
+        async with self.sessions() as session:
+            listed = wanted.keys() | (await AnswerRepository(session).users_with_choices(poll.question_id)).keys()
+        forgotten = await self.tombstones.forgotten_since(listed, poll.created_at) if poll.native else set()
+        wanted = {user_id: options for user_id, options in wanted.items() if user_id not in forgotten}
         async with self.sessions.begin() as session:
             answers = AnswerRepository(session)
             stored = await answers.users_with_choices(poll.question_id)
+            for user_id in forgotten & stored.keys():
+                await answers.delete(poll.question_id, user_id)
+                changed += 1
+            stored = {user_id: options for user_id, options in stored.items() if user_id not in forgotten}
             for user_id, options in wanted.items():
                 if stored.get(user_id) == options:
                     continue
