@@ -129,40 +129,28 @@ class Extracts(commands.Cog):
     async def post_followups(self) -> int:
         """Post each published extract's follow-up question as a poll, in every channel that
         received the extract, in the current campaign — once per extract and channel: each
-        posting is claimed in the database first (``service.claim_followup``), so a restart, a
+        posting is claimed in the database first (``service.post_followups``), so a restart, a
         second call or a second process on the same database posts nothing twice."""
         polls = self.bot.get_cog("Polls")
         if polls is None:
             return 0
-        sessions = self.bot.sessions
-        posted = 0
-        due = await service.followups_due(sessions)
-        campaign_id = await current_campaign_id(sessions) if due else None
         languages = {c.channel_id: c.language for c in self.bot.config.channels}
-        for item in due:
-            if not await service.claim_followup(sessions, item, now=self.bot.clock()):
-                continue  # another call or process posts it
-            try:
-                channel = self.bot.get_channel(item.channel_id) or await self.bot.fetch_channel(item.channel_id)
-                draft = self.bot.services.polls.prepare(
-                    guild_id=item.guild_id, channel_id=item.channel_id, author_id=self.bot.user.id,
-                    question=item.question, kind=item.kind, options=list(item.options) or None,
-                    lang=languages.get(item.channel_id, self.bot.config.bot.language),
-                    campaign_id=campaign_id, extract_id=item.extract_id,
-                )
-                poll, _ = await polls.publish(draft, channel)
-            except Exception:
-                log.exception("could not post the follow-up question of extract %d in channel %d",
-                              item.extract_id, item.channel_id)
-                try:
-                    await service.release_followup(sessions, item)
-                except Exception:
-                    log.exception("could not release the follow-up of extract %d in channel %d",
-                                  item.extract_id, item.channel_id)
-                continue
-            await service.followup_posted(sessions, item, poll.id)
-            posted += 1
-        return posted
+        campaign: list[int | None] = []  # read once, at the first posting
+
+        async def post(item: service.FollowUp) -> int:
+            if not campaign:
+                campaign.append(await current_campaign_id(self.bot.sessions))
+            channel = self.bot.get_channel(item.channel_id) or await self.bot.fetch_channel(item.channel_id)
+            draft = self.bot.services.polls.prepare(
+                guild_id=item.guild_id, channel_id=item.channel_id, author_id=self.bot.user.id,
+                question=item.question, kind=item.kind, options=list(item.options) or None,
+                lang=languages.get(item.channel_id, self.bot.config.bot.language),
+                campaign_id=campaign[0], extract_id=item.extract_id,
+            )
+            poll, _ = await polls.publish(draft, channel)
+            return poll.id
+
+        return await service.post_followups(self.bot.sessions, post, now=self.bot.clock)
 
     async def run_monthly_slot(self, now: datetime | None = None) -> service.PublishOutcome | None:
         """The cron job's body: publish the slot's month once (``now`` defaults to the bot's clock)."""

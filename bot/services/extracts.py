@@ -33,10 +33,17 @@ The monthly slot
 
     For the reconciler (:func:`feature`) the slot is the cron job ``extract-slot-monthly``, and a
     missed slot of an unhandled month the catch-up ``extract-catchup-<month>``.
+
+Follow-up questions
+    An extract's question is posted as a poll in every channel that received it, once per
+    extract and channel: :func:`post_followups` claims each posting by an insert into
+    ``followup_postings`` (primary key extract, channel) before posting, so of two calls — in
+    one process or two on the same database — only the one whose insert went in posts.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -75,6 +82,8 @@ from storage.repositories.extracts import (
 
 if TYPE_CHECKING:
     from bot.services.container import Services
+
+log = logging.getLogger(__name__)
 
 SLOT_STATE_KEY = "extracts.last_slot_month"
 FEATURE = "extract"
@@ -148,6 +157,35 @@ async def followups_due(sessions: async_sessionmaker[AsyncSession]) -> list[Foll
                  tuple(e.question_options or ()))
         for e, d in rows
     ]
+
+
+async def post_followups(
+    sessions: async_sessionmaker[AsyncSession],
+    post: Callable[[FollowUp], Awaitable[int]],
+    *,
+    now: Callable[[], datetime],
+) -> int:
+    """Post every due follow-up, each once: claim it (:func:`claim_followup`), then ``post``
+    (the Discord side: the poll posted, its id returned); a posting that fails releases its
+    claim (due again at the next call).  Returns how many were posted by this call."""
+    posted = 0
+    for item in await followups_due(sessions):
+        if not await claim_followup(sessions, item, now=now()):
+            continue  # another call or process posts it
+        try:
+            poll_id = await post(item)
+        except Exception:
+            log.exception("could not post the follow-up question of extract %d in channel %d",
+                          item.extract_id, item.channel_id)
+            try:
+                await release_followup(sessions, item)
+            except Exception:
+                log.exception("could not release the follow-up of extract %d in channel %d",
+                              item.extract_id, item.channel_id)
+            continue
+        await followup_posted(sessions, item, poll_id)
+        posted += 1
+    return posted
 
 
 async def claim_followup(sessions: async_sessionmaker[AsyncSession], item: FollowUp, *, now: datetime) -> bool:
