@@ -25,7 +25,22 @@ def _json(data, status=200) -> web.Response:
     return web.Response(body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"})
 
 
-async def _discord_compatible_api(seen: list[str]) -> web.AppRunner:
+# What a stricter Discord-compatible server answers a command it does not accept (Discord's
+# "Invalid Form Body": errors keyed by the payload's index, then by field path).
+REFUSED_INDEX = 3
+REFUSAL = {"message": "Invalid Form Body", "code": 50035, "errors": {str(REFUSED_INDEX): {"options": {"0": {
+    "name": {"_errors": [{"code": "APPLICATION_COMMAND_INVALID_NAME", "message": "Command name is invalid"}]}
+}}}}}
+MODLOG = "1456074443980800042"
+
+
+async def _discord_compatible_api(
+    seen: list[str], *, refuse_sync: bool = False, posted: list[dict] | None = None,
+    on_post: asyncio.Event | None = None,
+) -> web.AppRunner:
+    """``refuse_sync``: answer the bulk command PUT with a 400 in Discord's shape (the refused
+    command's name is appended to ``seen``); ``posted``: collects the messages sent to the
+    moderators' log channel (``on_post`` is set at each)."""
     user = {"id": APP_ID, "username": "reseau-bot", "discriminator": "0", "avatar": None, "bot": True}
 
     async def handle(request: web.Request) -> web.Response:
@@ -39,8 +54,23 @@ async def _discord_compatible_api(seen: list[str]) -> web.AppRunner:
                           "team": None, "summary": ""})
         if request.method == "PUT" and request.path.endswith(f"/applications/{APP_ID}/commands"):
             body = await request.json()
+            if refuse_sync:
+                seen.append(f"REFUSED {body[REFUSED_INDEX]['name']}")
+                return _json(REFUSAL, status=400)
             return _json([{**c, "id": str(1000 + i), "application_id": APP_ID, "version": "1"}
                           for i, c in enumerate(body)])
+        if posted is not None and request.path.endswith(f"/channels/{MODLOG}"):
+            return _json({"id": MODLOG, "type": 0, "guild_id": "7", "name": "moderation-log", "position": 0,
+                          "permission_overwrites": [], "nsfw": False, "parent_id": None})
+        if posted is not None and request.method == "POST" and request.path.endswith(f"/channels/{MODLOG}/messages"):
+            body = await request.json()
+            posted.append(body)
+            if on_post is not None:
+                on_post.set()
+            return _json({"id": str(2000 + len(posted)), "channel_id": MODLOG, "author": user,
+                          "content": body.get("content", ""), "timestamp": "2026-01-01T00:00:00+00:00",
+                          "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [],
+                          "mention_roles": [], "attachments": [], "embeds": [], "pinned": False, "type": 0})
         return _json({"message": "404: Not Found", "code": 0}, status=404)
 
     async def gateway(request: web.Request) -> web.WebSocketResponse:
@@ -69,7 +99,7 @@ async def _discord_compatible_api(seen: list[str]) -> web.AppRunner:
     return runner
 
 
-def _config_and_env(tmp_path: Path, runner: web.AppRunner) -> tuple[Path, dict[str, str]]:
+def _config_and_env(tmp_path: Path, runner: web.AppRunner, discord: str = "") -> tuple[Path, dict[str, str]]:
     """A config naming the loopback server and an SQLite file in tmp_path, and the environment of
     the CLI process: the token, and not the test's own database."""
     port = runner.addresses[0][1]
@@ -77,7 +107,7 @@ def _config_and_env(tmp_path: Path, runner: web.AppRunner) -> tuple[Path, dict[s
     config.write_text(
         f"[database]\nurl = 'sqlite+aiosqlite:///{tmp_path / 'bot.db'}'\n"
         f"[discord]\napi_base_url = 'http://127.0.0.1:{port}/api/v10'\n"
-        f"gateway_url = 'ws://127.0.0.1:{port}/gateway'\n"
+        f"gateway_url = 'ws://127.0.0.1:{port}/gateway'\n{discord}"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO), "DISCORD_TOKEN": TOKEN}
     env.pop("RESEAU_DATABASE_URL", None)
@@ -152,3 +182,60 @@ async def test_sync_commands_pushes_the_tree_even_when_unchanged(tmp_path):
     puts = [s for s in seen if s.startswith("PUT") and s.endswith("/commands")]
     assert len(puts) == 2
     assert not any(s.startswith("IDENTIFY") for s in seen), "sync-commands uses REST only"
+
+
+async def test_a_refused_command_sync_is_logged_in_one_line_and_the_bot_keeps_serving(tmp_path):
+    """Issue 10, item 15: the server answers the bulk command PUT with a 400 (code 50035).  The
+    bot logs one line naming the command and the field, no traceback, reaches READY, tells the
+    moderators' log channel, does not store the new commands' hash, and stops with 0 on SIGTERM."""
+    import sqlite3
+
+    from bot.client import COMMANDS_HASH_KEY
+    from bot.i18n import Catalogue
+
+    seen: list[str] = []
+    posted: list[dict] = []
+    reported = asyncio.Event()
+    runner = await _discord_compatible_api(seen, refuse_sync=True, posted=posted, on_post=reported)
+    config, env = _config_and_env(tmp_path, runner, f"moderators_log_channel_id = {MODLOG}\n")
+    upgrade = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "--config", str(config), "db", "upgrade", env=env, cwd=tmp_path)
+    assert await upgrade.wait() == 0
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "--config", str(config), "run", env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                line = (await proc.stdout.readline()).decode()
+                assert line, "the bot exited early:\n" + "".join(lines)
+                lines.append(line)
+                if "connected as" in line:
+                    break
+            await reported.wait()  # the moderators' log hears of it once READY
+        assert proc.returncode is None, "the bot keeps serving"
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(60):
+            rest = (await proc.stdout.read()).decode()
+            code = await proc.wait()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await runner.cleanup()
+    output = "".join(lines) + rest
+    assert code == 0, output
+    assert "Traceback" not in output and "CommandSyncFailure" not in output, output
+    [refused] = [s.split(" ", 1)[1] for s in seen if s.startswith("REFUSED ")]
+    [logged] = [line for line in output.splitlines() if "sync refused" in line]
+    detail = f"command {refused!r}, field options.0.name: Command name is invalid"
+    assert detail in logged and "50035" in logged
+    assert "synced" not in output
+    assert "signal received, stopping" in output
+    assert TOKEN not in output
+    [message] = posted
+    assert message["content"] == Catalogue.load().t("sync.refused", "fr", detail=detail)
+    assert message["allowed_mentions"] == {"parse": []}
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        stored = db.execute("SELECT value FROM bot_state WHERE key = ?", (COMMANDS_HASH_KEY,)).fetchall()
+    assert stored == [], "the refused definition's hash is not stored: the next start tries again"
