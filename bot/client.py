@@ -334,4 +334,4 @@ def refused_fields(exc: discord.HTTPException, names: list[str]) -> str:
                 walk(value, [*path, key], command)
 
     walk(errors, [], None)
-    return " | ".join(found) if found else (exc.text or str(exc)).replace("\n", " ")
+    return (" | ".join(found) if found else exc.text or str(exc)).replace("\n", " ")
