@@ -96,3 +96,45 @@ async def test_a_posting_that_fails_releases_its_claim_and_is_posted_next_time(c
     finally:
         await services.engine.dispose()
     assert sorted(c for _, _, c in posted) == [c for _, c in CHANNELS] and {e for _, e, _ in posted} == {extract_id}
+
+
+async def test_the_migration_claims_the_follow_ups_already_posted_and_downgrades(engine):
+    """0003: ``followup_postings`` starts with a claim for every follow-up poll posted before it
+    (so none is posted again), ``forgotten_members`` starts empty; the downgrade drops both and
+    keeps the polls."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import inspect, text
+
+    from storage.db import downgrade, upgrade
+
+    async def tables() -> set[str]:
+        async with engine.connect() as conn:
+            return await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+
+    await downgrade(engine, "0002")
+    assert {"followup_postings", "forgotten_members"} & await tables() == set()
+    now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    async with engine.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO extracts (id, source_key, title, intro, body, tags, lang, status, question_options,"
+            " created_at, updated_at) VALUES (5, 'k', 't', '', '', '[]', 'fr', 'published', '[]', :now, :now)"
+        ), {"now": now})
+        for poll_id, channel_id, extract_id in ((1, 2001, 5), (2, 2002, 5), (3, 2001, None)):
+            await conn.execute(text(
+                "INSERT INTO polls (id, guild_id, channel_id, author_id, extract_id, title, native, anonymous,"
+                " live_results, allowed_role_ids, lang, status, reminder_sent, created_at)"
+                " VALUES (:id, 1, :channel, 1, :extract, 'p', false, true, true, '[]', 'fr', 'open', false, :now)"
+            ), {"id": poll_id, "channel": channel_id, "extract": extract_id, "now": now})
+    await upgrade(engine, "0003")
+    async with engine.connect() as conn:
+        claims = (await conn.execute(text(
+            "SELECT extract_id, channel_id, poll_id FROM followup_postings ORDER BY channel_id"
+        ))).all()
+        assert claims == [(5, 2001, 1), (5, 2002, 2)]
+        assert (await conn.execute(text("SELECT count(*) FROM forgotten_members"))).scalar() == 0
+    await downgrade(engine, "0002")
+    assert {"followup_postings", "forgotten_members"} & await tables() == set()
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM polls"))).scalar() == 3
+    await upgrade(engine)
