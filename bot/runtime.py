@@ -10,8 +10,9 @@ import sys
 
 import discord
 import yarl
+from discord import app_commands
 
-from bot.client import ReseauBot
+from bot.client import ReseauBot, refused_fields
 from bot.config import Config
 from bot.services.container import Services, http_client_for
 from storage.db import ensure_current
@@ -94,7 +95,12 @@ async def run_bot(config: Config, token: str, *, sync_only: bool = False) -> int
         # Log in over REST only (login runs setup_hook, which syncs), then leave.
         bot.force_sync = True
         async with bot:
-            await bot.login(token)
+            try:
+                await bot.login(token)
+            except app_commands.CommandSyncFailure as exc:  # one line naming what was refused
+                detail = refused_fields(exc, bot._sync_order())  # while the cogs' commands are there
+                print(f"reseau-bot: {bot.t('sync.refused_cli', config.bot.language, detail=detail)}", file=sys.stderr)
+                return 2
         return 0
 
     loop = asyncio.get_running_loop()

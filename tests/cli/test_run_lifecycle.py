@@ -184,6 +184,30 @@ async def test_sync_commands_pushes_the_tree_even_when_unchanged(tmp_path):
     assert not any(s.startswith("IDENTIFY") for s in seen), "sync-commands uses REST only"
 
 
+async def test_a_refused_sync_commands_is_one_line_and_exit_2(tmp_path):
+    seen: list[str] = []
+    runner = await _discord_compatible_api(seen, refuse_sync=True)
+    config, env = _config_and_env(tmp_path, runner)
+    try:
+        upgrade = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "--config", str(config), "db", "upgrade", env=env, cwd=tmp_path)
+        assert await upgrade.wait() == 0
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "--config", str(config), "sync-commands", env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    finally:
+        await runner.cleanup()
+    from bot.i18n import Catalogue
+
+    [refused] = [s.split(" ", 1)[1] for s in seen if s.startswith("REFUSED ")]
+    detail = f"command {refused!r}, field options.0.name: Command name is invalid"
+    assert proc.returncode == 2, err.decode()
+    [line] = [line for line in err.decode().splitlines() if line.startswith("reseau-bot:")]
+    assert line == "reseau-bot: " + Catalogue.load().t("sync.refused_cli", "fr", detail=detail)
+    assert "Traceback" not in err.decode() + out.decode() and TOKEN not in err.decode() + out.decode()
+
+
 async def test_a_refused_command_sync_is_logged_in_one_line_and_the_bot_keeps_serving(tmp_path):
     """Issue 10, item 15: the server answers the bulk command PUT with a 400 (code 50035).  The
     bot logs one line naming the command and the field, no traceback, reaches READY, tells the
