@@ -103,22 +103,16 @@ class SurveyCreateModal(ReportingModal):
         )
         self.cog = cog
         self.options = options
-        self.title_input: discord.ui.TextInput[SurveyCreateModal] = discord.ui.TextInput(
-            custom_id="title",
-            style=discord.TextStyle.short,
-            max_length=200,
-            required=True,
-            placeholder=t("survey.modal.title_placeholder", lang),
-            default=title,
-        )
-        self.questions_input: discord.ui.TextInput[SurveyCreateModal] = discord.ui.TextInput(
-            custom_id="questions",
-            style=discord.TextStyle.paragraph,
-            max_length=4000,
-            required=True,
-            placeholder=t("survey.modal.questions_placeholder", lang),
-            default=questions,
-        )
+        def field(name: str, style: discord.TextStyle, max_length: int, default: str | None):
+            return discord.ui.TextInput(
+                custom_id=name, style=style, max_length=max_length, required=True,
+                placeholder=t(f"survey.modal.{name}_placeholder", lang), default=default,
+            )
+
+        self.title_input: discord.ui.TextInput[SurveyCreateModal] = field(
+            "title", discord.TextStyle.short, 200, title)
+        self.questions_input: discord.ui.TextInput[SurveyCreateModal] = field(
+            "questions", discord.TextStyle.paragraph, 4000, questions)
         self.add_item(discord.ui.Label(text=t("survey.modal.title_label", lang), component=self.title_input))
         self.add_item(
             discord.ui.Label(

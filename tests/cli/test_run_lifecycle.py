@@ -114,25 +114,35 @@ def _config_and_env(tmp_path: Path, runner: web.AppRunner, discord: str = "") ->
     return config, env
 
 
+async def _start_run(config: Path, env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    """`reseau-bot db upgrade`, then `reseau-bot run` as its own process (stdout and stderr joined)."""
+    upgrade = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "--config", str(config), "db", "upgrade", env=env, cwd=cwd)
+    assert await upgrade.wait() == 0
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "--config", str(config), "run", env=env, cwd=cwd,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+
+
+async def _until_connected(proc: asyncio.subprocess.Process, lines: list[str]) -> None:
+    """Read the bot's output into ``lines`` until it says it is connected (fails if it exits)."""
+    while True:
+        line = (await proc.stdout.readline()).decode()
+        assert line, "the bot exited early:\n" + "".join(lines)
+        lines.append(line)
+        if "connected as" in line:
+            return
+
+
 async def test_run_logs_in_syncs_and_stops_on_sigterm(tmp_path):
     seen: list[str] = []
     runner = await _discord_compatible_api(seen)
     config, env = _config_and_env(tmp_path, runner)
-    upgrade = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "--config", str(config), "db", "upgrade", env=env, cwd=tmp_path)
-    assert await upgrade.wait() == 0
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "--config", str(config), "run", env=env, cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    proc = await _start_run(config, env, tmp_path)
     lines: list[str] = []
     try:
         async with asyncio.timeout(60):
-            while True:
-                line = (await proc.stdout.readline()).decode()
-                assert line, "the bot exited early:\n" + "".join(lines)
-                lines.append(line)
-                if "connected as" in line:
-                    break
+            await _until_connected(proc, lines)
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(60):
             rest = (await proc.stdout.read()).decode()
@@ -222,21 +232,11 @@ async def test_a_refused_command_sync_is_logged_in_one_line_and_the_bot_keeps_se
     reported = asyncio.Event()
     runner = await _discord_compatible_api(seen, refuse_sync=True, posted=posted, on_post=reported)
     config, env = _config_and_env(tmp_path, runner, f"moderators_log_channel_id = {MODLOG}\n")
-    upgrade = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "--config", str(config), "db", "upgrade", env=env, cwd=tmp_path)
-    assert await upgrade.wait() == 0
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "--config", str(config), "run", env=env, cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    proc = await _start_run(config, env, tmp_path)
     lines: list[str] = []
     try:
         async with asyncio.timeout(60):
-            while True:
-                line = (await proc.stdout.readline()).decode()
-                assert line, "the bot exited early:\n" + "".join(lines)
-                lines.append(line)
-                if "connected as" in line:
-                    break
+            await _until_connected(proc, lines)
             await reported.wait()  # the moderators' log hears of it once READY
         assert proc.returncode is None, "the bot keeps serving"
         proc.send_signal(signal.SIGTERM)

@@ -15,8 +15,9 @@ import dataclasses
 from sqlalchemy import func, select
 
 from bot.i18n import Catalogue
-from storage.models import Answer, AnswerChoice, BotState, ForgottenMember, Question
+from storage.models import Answer, BotState, ForgottenMember
 from tests.conftest import embed_text
+from tests.databases import answer_rows
 
 CATALOGUE = Catalogue.load()
 
@@ -31,14 +32,7 @@ async def _create(world, **options) -> tuple[object, int]:
 
 async def _answers(sessions, poll_id: int) -> list[tuple[int | None, int | None]]:
     """(member, option) of every answer stored for the poll, sorted (None first)."""
-    async with sessions() as session:
-        rows = await session.execute(
-            select(Answer.user_id, AnswerChoice.option_id)
-            .join(Question, Question.id == Answer.question_id)
-            .join(AnswerChoice, AnswerChoice.answer_id == Answer.id, isouter=True)
-            .where(Question.poll_id == poll_id)
-        )
-        return sorted(rows.all(), key=lambda r: (r[0] or 0, r[1] or 0))
+    return sorted(await answer_rows(sessions, poll_id), key=lambda r: (r[0] or 0, r[1] or 0))
 
 
 async def _forget_me(member, channel) -> None:

@@ -35,6 +35,7 @@ from bot.services import charts
 from cogs._errors import NotModerator
 from storage.models import Answer, AnswerChoice, AuditEntry, Poll, Profile, utcnow
 from tests.conftest import embed_text
+from tests.databases import answer_rows
 from tests.forged import click_forged, forge
 
 REFRESH = 30.0
@@ -65,21 +66,12 @@ async def scalar(sessions, stmt):
 
 async def answers_of(sessions, poll_id: int) -> dict[int, set[int]]:
     """{user_id: {option ids}} stored for the poll."""
-    from storage.models import Question
-
-    async with sessions() as session:
-        rows = await session.execute(
-            select(Answer.user_id, AnswerChoice.option_id)
-            .join(Question, Question.id == Answer.question_id)
-            .join(AnswerChoice, AnswerChoice.answer_id == Answer.id, isouter=True)
-            .where(Question.poll_id == poll_id)
-        )
-        out: dict[int, set[int]] = {}
-        for user_id, option_id in rows:
-            out.setdefault(user_id, set())
-            if option_id is not None:
-                out[user_id].add(option_id)
-        return out
+    out: dict[int, set[int]] = {}
+    for user_id, option_id in await answer_rows(sessions, poll_id):
+        out.setdefault(user_id, set())
+        if option_id is not None:
+            out[user_id].add(option_id)
+    return out
 
 
 def message_now(env, channel, message):

@@ -182,12 +182,6 @@ async def server() -> AsyncIterator[Server]:
         await runner.cleanup()
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as http:
-        yield http
-
-
 def options(client: httpx.AsyncClient, **overrides):
     values = dict(
         client=client, allowed_hosts={HOST}, max_bytes=MAX_BYTES, connect_timeout=2.0, read_timeout=2.0,

@@ -146,12 +146,6 @@ async def site() -> AsyncIterator[Site]:
         await runner.cleanup()
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as http:
-        yield http
-
-
 def options(client: httpx.AsyncClient, **overrides):
     values = dict(
         client=client, allowed_hosts={"127.0.0.1", NAME}, max_bytes=CAP, connect_timeout=2.0, read_timeout=2.0
