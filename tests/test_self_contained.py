@@ -2,7 +2,7 @@
 
 The copy of Discord's OpenAPI description is the one its SOURCE.toml records, its refresh script
 records where a new copy comes from, and a copy of the repository in an empty folder (no
-``../shared``) collects the whole suite and passes an end-to-end test.
+team folder) collects the whole suite and passes an end-to-end test.
 """
 
 from __future__ import annotations
