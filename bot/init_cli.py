@@ -46,6 +46,7 @@ from bot.config import (
     DatabaseSection,
     DiscordSection,
     FetchSection,
+    NetworkChannel,
     PollsSection,
     PrivacySection,
     ScheduleSection,
@@ -68,19 +69,10 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class ChannelAnswer:
-    guild_id: int
-    channel_id: int
-    language: str = "fr"
-    mention_role_id: int = 0
-    name: str = ""
-
-
-@dataclass(frozen=True)
 class Answers:
     language: str = "fr"
     database_url: str = DEFAULT_DATABASE_URL
-    channels: tuple[ChannelAnswer, ...] = ()
+    channels: tuple[NetworkChannel, ...] = ()
     moderator_roles: tuple[int, ...] = ()
     modlog_channel_id: int = 0
     allowed_hosts: tuple[str, ...] = ()
@@ -89,7 +81,7 @@ class Answers:
 # What config.example.toml shows (its channel commented out, as an example to copy).
 EXAMPLE = Answers(
     moderator_roles=(333333333333333333,),
-    channels=(ChannelAnswer(111111111111111111, 222222222222222222, "fr", 0, "annonces"),),
+    channels=(NetworkChannel(111111111111111111, 222222222222222222, "fr", 0, "annonces"),),
     allowed_hosts=("example.org",),
 )
 
@@ -169,13 +161,13 @@ def parse_database(value: str) -> str:
     return "sqlite+aiosqlite:///" + os.path.expanduser(value)
 
 
-def parse_channel_spec(value: str) -> ChannelAnswer:
+def parse_channel_spec(value: str) -> NetworkChannel:
     """``GUILD_ID:CHANNEL_ID:LANG[:ROLE_ID]`` (the ``--channel`` option)."""
     parts = value.strip().split(":")
     if len(parts) not in (3, 4):
         raise BadAnswer("init.error.channel_spec", value=value)
     role = parse_optional_id(parts[3]) if len(parts) == 4 else 0
-    return ChannelAnswer(parse_id(parts[0]), parse_id(parts[1]), parse_language(parts[2]), role)
+    return NetworkChannel(parse_id(parts[0]), parse_id(parts[1]), parse_language(parts[2]), role)
 
 
 # --------------------------------------------------------------------------------------------
@@ -393,8 +385,8 @@ def ask_language(ask_line: Callable[[str], str] = input, say: Callable[[str], No
             say(f"{bad.say(fr)} / {bad.say(en)}")
 
 
-def ask_channels(q: Questions, lang: str) -> tuple[ChannelAnswer, ...]:
-    channels: list[ChannelAnswer] = []
+def ask_channels(q: Questions, lang: str) -> tuple[NetworkChannel, ...]:
+    channels: list[NetworkChannel] = []
 
     def required_id(value: str) -> int:
         if not value.strip():
@@ -414,7 +406,7 @@ def ask_channels(q: Questions, lang: str) -> tuple[ChannelAnswer, ...]:
         channel_id = q.ask("init.ask.channel", new_channel)
         language = q.ask("init.ask.channel_language", parse_language, default=lang)
         role = q.ask("init.ask.mention_role", parse_optional_id)
-        channels.append(ChannelAnswer(guild_id, channel_id, language, role))
+        channels.append(NetworkChannel(guild_id, channel_id, language, role))
         if not q.ask("init.ask.more_channels", parse_yes_no, default="n"):
             return tuple(channels)
 

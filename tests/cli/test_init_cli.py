@@ -18,12 +18,11 @@ from pathlib import Path
 import pytest
 
 from bot.cli_base import Text
-from bot.config import build_config, load_config
+from bot.config import NetworkChannel, build_config, load_config
 from bot.init_cli import (
     EXAMPLE,
     Answers,
     BadAnswer,
-    ChannelAnswer,
     example_config,
     parse_channel_spec,
     parse_database,
@@ -65,7 +64,7 @@ def role_ids(config) -> list[str]:
 ANSWERS = Answers(
     language="en",
     database_url="postgresql+asyncpg://reseau:secret@db.example:5432/reseau",
-    channels=(ChannelAnswer(GUILD, CHANNEL_FR, "fr", ROLE_MENTION), ChannelAnswer(GUILD_2, CHANNEL_EN, "en")),
+    channels=(NetworkChannel(GUILD, CHANNEL_FR, "fr", ROLE_MENTION), NetworkChannel(GUILD_2, CHANNEL_EN, "en")),
     moderator_roles=(ROLE_MOD, ROLE_MOD_2),
     modlog_channel_id=MODLOG,
 )
@@ -155,7 +154,7 @@ def test_ids_and_databases_and_channel_specs():
     for bad in ("mysql://u@h/db", "postgresql+asyncpg://", "postgresql+asyncpg:///reseau", "data/"):
         with pytest.raises(BadAnswer):
             parse_database(bad)
-    assert parse_channel_spec(f"{GUILD}:{CHANNEL_FR}:fr") == ChannelAnswer(GUILD, CHANNEL_FR, "fr", 0)
+    assert parse_channel_spec(f"{GUILD}:{CHANNEL_FR}:fr") == NetworkChannel(GUILD, CHANNEL_FR, "fr", 0)
     assert parse_channel_spec(f"{GUILD}:{CHANNEL_FR}:EN:{ROLE_MENTION}").mention_role_id == ROLE_MENTION
     for bad in (f"{GUILD}:{CHANNEL_FR}", f"{GUILD}:{CHANNEL_FR}:de", f"{GUILD}:12:fr"):
         with pytest.raises(BadAnswer):
