@@ -134,6 +134,14 @@ async def _until_connected(proc: asyncio.subprocess.Process, lines: list[str]) -
             return
 
 
+async def _stop(proc: asyncio.subprocess.Process) -> tuple[int, str]:
+    """SIGTERM, then the exit code and the rest of the output."""
+    proc.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(60):
+        rest = (await proc.stdout.read()).decode()
+        return await proc.wait(), rest
+
+
 async def test_run_logs_in_syncs_and_stops_on_sigterm(tmp_path):
     seen: list[str] = []
     runner = await _discord_compatible_api(seen)
@@ -143,10 +151,7 @@ async def test_run_logs_in_syncs_and_stops_on_sigterm(tmp_path):
     try:
         async with asyncio.timeout(60):
             await _until_connected(proc, lines)
-        proc.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(60):
-            rest = (await proc.stdout.read()).decode()
-            code = await proc.wait()
+        code, rest = await _stop(proc)
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -239,10 +244,7 @@ async def test_a_refused_command_sync_is_logged_in_one_line_and_the_bot_keeps_se
             await _until_connected(proc, lines)
             await reported.wait()  # the moderators' log hears of it once READY
         assert proc.returncode is None, "the bot keeps serving"
-        proc.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(60):
-            rest = (await proc.stdout.read()).decode()
-            code = await proc.wait()
+        code, rest = await _stop(proc)
     finally:
         if proc.returncode is None:
             proc.kill()
