@@ -1,0 +1,21 @@
+"""the dashboard: one-time sign-in links and sessions
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-30 15:30:00
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass  # filled in by the change that needs it (this session keeps the chain linear)
+
+
+def downgrade() -> None:
+    pass
