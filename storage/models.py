@@ -302,3 +302,36 @@ class AuditEntry(Base):
     guild_id: Mapped[int | None] = mapped_column(BigInteger)
     channel_id: Mapped[int | None] = mapped_column(BigInteger)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class DashboardLink(Base):
+    """A one-time sign-in link to the moderators' dashboard, given by ``/dashboard``: the random
+    ``nonce`` is in the link (with its signature), who asked and their roles are here, never in
+    the URL.  It opens at most one session: ``dashboard_sessions.link_nonce`` is unique."""
+
+    __tablename__ = "dashboard_links"
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    actor_id: Mapped[int] = mapped_column(BigInteger)
+    guild_id: Mapped[int] = mapped_column(BigInteger)
+    role_ids: Mapped[list[Any]] = mapped_column(default=list)
+    lang: Mapped[str] = mapped_column(String(8), default="fr")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class DashboardSession(Base):
+    """A signed-in browser: ``id`` is the SHA-256 of the cookie's random token (the token itself
+    is never stored).  ``link_nonce`` is unique: the link it came from cannot open a second one
+    (the "usable once" rule is this constraint, not a check in memory)."""
+
+    __tablename__ = "dashboard_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    link_nonce: Mapped[str] = mapped_column(
+        ForeignKey("dashboard_links.nonce", ondelete="CASCADE"), unique=True
+    )
+    actor_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger)
+    role_ids: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None]
