@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -139,6 +140,13 @@ class Announcement(Base):
     scheduled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None]
+    # the calendar (issue 12): the other language's version ({"en": {"title", "body"}}), an
+    # image posted with it, when it was last edited after posting
+    versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    image_name: Mapped[str | None] = mapped_column(String(100))
+    image_type: Mapped[str | None] = mapped_column(String(40))
+    image_data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    edited_at: Mapped[datetime | None]
 
 
 class Delivery(Base):
@@ -289,8 +297,60 @@ class ForgottenMember(Base):
     forgotten_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class CalendarPlan(Base):
+    """Something the moderators planned ahead (``bot.services.calendar``): a poll posted later,
+    once or on a schedule (a series), or a recurring announcement.  ``payload`` is what is
+    posted (a poll's creation input; a recurring announcement's model announcement id);
+    ``next_at`` the next occurrence (NULL once done or cancelled); ``recurrence`` is NULL for
+    a one-off, else ``weekly``, ``monthly`` or a five-field cron line, in the bot's time zone."""
+
+    __tablename__ = "calendar_plans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    guild_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    author_id: Mapped[int | None] = mapped_column(BigInteger)
+    title: Mapped[str] = mapped_column(String(300))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    recurrence: Mapped[str | None] = mapped_column(String(100))
+    start_at: Mapped[datetime]
+    next_at: Mapped[datetime | None] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CalendarRun(Base):
+    """One occurrence of a plan, claimed by its insert before anything is posted: the primary
+    key (plan, occurrence) is the "once per occurrence" rule across processes and restarts.
+    ``poll_id`` / ``announcement_id``: what it posted (a series' polls are read through here)."""
+
+    __tablename__ = "calendar_runs"
+    plan_id: Mapped[int] = mapped_column(ForeignKey("calendar_plans.id", ondelete="CASCADE"), primary_key=True)
+    occurrence_at: Mapped[datetime] = mapped_column(primary_key=True)
+    poll_id: Mapped[int | None] = mapped_column(ForeignKey("polls.id", ondelete="SET NULL"))
+    announcement_id: Mapped[int | None] = mapped_column(ForeignKey("announcements.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="claimed")
+    error: Mapped[str | None] = mapped_column(Text)
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PollTemplate(Base):
+    """A poll saved by a moderator to reuse (``/poll template``): its creation input, by name."""
+
+    __tablename__ = "poll_templates"
+    __table_args__ = (UniqueConstraint("guild_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(100))
+    author_id: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AuditEntry(Base):
-    """Who did what, when, where: publishes, schedules, cancels, skips, forget-me requests."""
+    """Who did what, when, where: publishes, schedules, cancels, skips, forget-me requests.
+    ``actor_id`` is NULL for the bot's own actions, and once the actor asked ``/forget-me``."""
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
