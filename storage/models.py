@@ -3,8 +3,9 @@
 Discord ids are 64-bit snowflakes (``BigInteger``).  Times are stored in UTC; ``UTCDateTime``
 gives back timezone-aware datetimes on SQLite as on PostgreSQL.  Uniqueness the product depends
 on is a constraint: one delivery per (extract, channel) and per (announcement, channel), one
-follow-up poll per (extract, channel), one answer per (question, member), one choice per
-(answer, option), one tombstone per forgotten member.
+follow-up poll per (extract, channel), one posting per (poll, channel), one answer per
+(question, member) whichever posting of the poll they answer from, one choice per (answer,
+option), one tombstone per forgotten member.
 """
 
 from __future__ import annotations
@@ -226,6 +227,24 @@ class Poll(Base):
     )
 
 
+class PollPosting(Base):
+    """One message of a poll in one channel, in that channel's language.  A poll posted to
+    several channels has several postings and one set of questions: every posting's answers go
+    to the same questions (one variable per question), and a member answers once per question
+    whichever posting they click (``answers``' unique (question, member)).  The poll's own
+    ``channel_id``/``message_id`` are its first posting's."""
+
+    __tablename__ = "poll_postings"
+    __table_args__ = (UniqueConstraint("poll_id", "channel_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"))
+    guild_id: Mapped[int] = mapped_column(BigInteger)
+    channel_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    lang: Mapped[str] = mapped_column(String(8), default="fr")
+    posted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Question(Base):
     __tablename__ = "questions"
     __table_args__ = (UniqueConstraint("poll_id", "position"),)
@@ -236,6 +255,8 @@ class Question(Base):
     text: Mapped[str] = mapped_column(String(300))
     kind: Mapped[str] = mapped_column(String(16))
     max_choices: Mapped[int] = mapped_column(Integer, default=1)
+    # the wording in other languages than the poll's (``{"en": "…"}``); ``text`` is the poll's
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     poll: Mapped[Poll] = relationship(back_populates="questions")
     options: Mapped[list[Option]] = relationship(
@@ -251,6 +272,8 @@ class Option(Base):
     position: Mapped[int] = mapped_column(Integer)
     code: Mapped[str] = mapped_column(String(40))
     label: Mapped[str] = mapped_column(String(100))
+    # the label in other languages than the poll's (``{"en": "…"}``); ``label`` is the poll's
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     question: Mapped[Question] = relationship(back_populates="options")
 
@@ -271,6 +294,10 @@ class Answer(Base):
     text: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the posting (channel) the member answered from, for the "by channel" breakdown; NULL when
+    # unknown.  No foreign key: SQLite could only add or drop one by rebuilding ``answers``, whose
+    # rebuild cascades to the choices; a posting goes only with its poll, and its answers with it.
+    posting_id: Mapped[int | None] = mapped_column(Integer)
 
     choices: Mapped[list[AnswerChoice]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
