@@ -20,7 +20,9 @@ Separate process (prints its base URL on the first stdout line, serves until SIG
 Routes (under ``/api/v10``, all behind ``Authorization: Bot <token>``, 401 otherwise):
 
 * ``GET /users/@me`` and ``GET /oauth2/applications/@me`` (what ``discord.Client.login()`` calls),
-  ``GET /gateway/bot`` (points at a closed loopback port);
+  ``GET /gateway/bot`` (points at the gateway below);
+* ``PUT /applications/{id}/commands`` and ``PUT /applications/{id}/guilds/{guild}/commands`` (a
+  command sync: the commands echoed back with ids);
 * ``POST /channels/{id}/messages`` (JSON, or multipart with ``payload_json``), honouring
   ``nonce`` + ``enforce_nonce`` like Discord: same nonce in the same channel within ``nonce_ttl``
   seconds returns the first message instead of creating another;
@@ -44,6 +46,13 @@ it with ``add_guild`` / ``add_role`` / ``add_member`` / ``add_channel``, the ``w
 Every body is shaped as Discord's OpenAPI description says (``tests/test_fake_discord.py`` validates
 them). ``inject_failure(path, status=…)`` makes the next request(s) on an ``/api`` path answer a 5xx,
 a 429 with ``retry_after``, or a body that is not JSON.
+
+A loopback **gateway** websocket at ``ws://127.0.0.1:PORT/gateway`` (``gateway_url``; point
+``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY`` or ``discord.gateway_url`` at it): HELLO,
+heartbeat ACKs, and on IDENTIFY a READY listing the world's guilds (the bot's own) as unavailable,
+then one GUILD_CREATE per guild with its roles and channels — what a real session start-up sends,
+so a benchmark can measure a client at rest after READY (``bench/bench_memory.py``).
+``gateway_sessions`` counts the IDENTIFYs.
 
 Test-only control routes, outside ``/api`` and never rate limited: ``GET /_fake/stats`` and
 ``GET /_fake/messages``.
@@ -369,6 +378,8 @@ class FakeDiscordREST:
         self._state_fh: Any = None
         self._runner: web.AppRunner | None = None
         self.base_url = ""
+        self.gateway_url = ""
+        self.gateway_sessions = 0
 
     # ---- lifecycle
     def _make_global_limiter(self) -> GcraLimiter | WindowLimiter:
@@ -421,6 +432,9 @@ class FakeDiscordREST:
         r.add_get(API_PREFIX + "/gateway", self._get_gateway_bot)
         r.add_post(API_PREFIX + "/channels/{channel_id}/messages", self._create_message)
         r.add_get(API_PREFIX + "/channels/{channel_id}/messages", self._list_messages)
+        r.add_put(API_PREFIX + "/applications/{app_id}/commands", self._put_commands)
+        r.add_put(API_PREFIX + "/applications/{app_id}/guilds/{guild_id}/commands", self._put_commands)
+        r.add_get("/gateway", self._gateway)
         r.add_route("*", "/{tail:.*}", self._unknown)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -431,6 +445,7 @@ class FakeDiscordREST:
         self.port = sock.getsockname()[1]
         await web.SockSite(self._runner, sock, backlog=512).start()
         self.base_url = f"http://127.0.0.1:{self.port}{API_PREFIX}"
+        self.gateway_url = f"ws://127.0.0.1:{self.port}/gateway"
         return self.base_url
 
     async def close(self) -> None:
@@ -849,12 +864,75 @@ class FakeDiscordREST:
 
     async def _get_gateway_bot(self, request: web.Request) -> web.Response:
         body = {
-            "url": "ws://127.0.0.1:9",  # discard port: a gateway connect fails fast, stays on loopback
+            "url": self.gateway_url,
             "shards": 1,
             "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1},
         }
         gated = self._gate(request)
         return gated if gated is not None else _json_response(200, body)
+
+    async def _put_commands(self, request: web.Request) -> web.Response:
+        gated = self._gate(request)
+        if gated is not None:
+            return gated
+        body = await request.json()
+        app_id = request.match_info["app_id"]
+        guild_id = request.match_info.get("guild_id")
+        return _json_response(200, [
+            {**c, "id": str(self._next_snowflake()), "application_id": app_id, "version": "1",
+             "guild_id": guild_id, "default_member_permissions": c.get("default_member_permissions"),
+             "type": c.get("type", 1), "description": c.get("description", ""), "nsfw": False,
+             "dm_permission": True}
+            for c in body
+        ])
+
+    # ---- the gateway
+    def _guild_create(self, guild_id: int) -> JsonDict:
+        """A GUILD_CREATE payload: the guild with its roles, channels and the bot as its one member."""
+        channels = [c for c in self.channels.values() if c["guild_id"] == guild_id]
+        return {
+            **self._guild_object(self.guilds[guild_id]),
+            "unavailable": False, "large": False, "member_count": len(self.members[guild_id]),
+            "joined_at": _iso(time.time()), "lazy": True,
+            "channels": [{k: v for k, v in self._channel_object(c).items() if k != "guild_id"} for c in channels],
+            "threads": [], "voice_states": [], "presences": [], "stage_instances": [],
+            "guild_scheduled_events": [], "soundboard_sounds": [],
+            "members": [{"user": self.bot_user, "roles": [str(r) for r in roles], "joined_at": _iso(time.time()),
+                         "deaf": False, "mute": False, "flags": 0, "nick": None, "avatar": None}
+                        for user_id, roles in self.members[guild_id].items() if user_id == self.bot_id],
+        }
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        """HELLO; heartbeat → ACK; IDENTIFY → READY then a GUILD_CREATE per guild of the bot."""
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        seq = 0
+
+        async def dispatch(event: str, data: JsonDict) -> None:
+            nonlocal seq
+            seq += 1
+            await ws.send_json({"op": 0, "t": event, "s": seq, "d": data})
+
+        await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
+        async for msg in ws:
+            if msg.type != web.WSMsgType.TEXT:
+                continue
+            data = json.loads(msg.data)
+            if data.get("op") == 1:
+                await ws.send_json({"op": 11, "d": None, "s": None, "t": None})
+            elif data.get("op") == 2:
+                self.gateway_sessions += 1
+                mine = [g for g in self.guilds if self.bot_id in self.members[g]]
+                await dispatch("READY", {
+                    "v": 10, "user": self.bot_user, "session_id": f"session-{self.gateway_sessions}",
+                    "resume_gateway_url": self.gateway_url, "shard": [0, 1],
+                    "guilds": [{"id": str(g), "unavailable": True} for g in mine],
+                    "application": {"id": self.bot_user["id"], "flags": self.application_flags},
+                    "private_channels": [], "relationships": [],
+                })
+                for g in mine:
+                    await dispatch("GUILD_CREATE", self._guild_create(g))
+        return ws
 
     def _guild_problem(self, raw_id: str) -> web.Response | None:
         """Discord's answers for a guild the bot cannot read: unknown, or not a member."""

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
+# Alembic (and Mako under it) is imported only by the functions that migrate: checking the schema
+# version at start-up reads the version files and the ``alembic_version`` table directly, so the
+# running bot never loads it (issue 15, item 3; ``tests/test_lazy_imports.py``).
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_REVISION = re.compile(r"^(down_revision|revision)\b[^=]*=\s*(None|\"([^\"]*)\"|'([^']*)')", re.MULTILINE)
 
 
 class SchemaOutOfDate(Exception):
@@ -56,6 +61,8 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 def alembic_config(url: str | None = None) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url:
@@ -63,15 +70,36 @@ def alembic_config(url: str | None = None) -> AlembicConfig:
     return cfg
 
 
+@cache
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    """The newest migration: the one revision no other names as its ``down_revision`` (the chain
+    is linear; read from the version files without importing Alembic, which agrees —
+    ``tests/test_lazy_imports.py``)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for file in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = {m[0]: m[2] or m[3] or None for m in _REVISION.findall(file.read_text(encoding="utf-8"))}
+        if found.get("revision"):
+            revisions.add(found["revision"])
+            if found.get("down_revision"):
+                parents.add(found["down_revision"])
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations must have exactly one head, not {sorted(heads)}")
+    return heads.pop()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision stamped in ``alembic_version`` (``None`` on an empty database), as Alembic's
+    ``MigrationContext.get_current_revision`` reads it."""
+
     def read(conn: Connection) -> str | None:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        if len(rows) > 1:
+            raise RuntimeError(f"the database has several schema versions: {sorted(rows)}")
+        return rows[0] if rows else None
 
     async with engine.connect() as conn:
         return await conn.run_sync(read)
@@ -79,10 +107,14 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the database to ``revision`` through the Alembic migrations."""
+    from alembic import command
+
     await _run(engine, lambda cfg: command.upgrade(cfg, revision))
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    from alembic import command
+
     await _run(engine, lambda cfg: command.downgrade(cfg, revision))
 
 

@@ -21,14 +21,17 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties, findfont
-from matplotlib.ft2font import FT2Font
-from matplotlib.patches import Patch
+from typing import TYPE_CHECKING
 
 from bot.i18n import Catalogue, plural_form
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
+
+# matplotlib (and numpy, Pillow under it) is imported by the drawing functions on their first call,
+# not here: the cogs import this module for its formatting helpers, and a quiet day draws no chart
+# (issue 15, item 3; ``tests/test_lazy_imports.py``).
 
 __all__ = [
     "BAR_COLOR",
@@ -143,10 +146,15 @@ def _answers(count: int, lang: str) -> str:
 
 @cache
 def _charmap() -> frozenset[int]:
+    from matplotlib.font_manager import findfont
+    from matplotlib.ft2font import FT2Font
+
     return frozenset(FT2Font(findfont(_font())).get_charmap())
 
 
 def _font(size: float = LABEL_SIZE, weight: str = "normal", style: str = "normal") -> FontProperties:
+    from matplotlib.font_manager import FontProperties
+
     return FontProperties(family=FONT_FAMILY, size=size, weight=weight, style=style)
 
 
@@ -298,6 +306,10 @@ def _build(
 ) -> Figure:
     """Lay out and draw the whole chart; shared by the public functions (``annotations``: each
     bar's text, by default its count and percentage of ``total``)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
     n = len(labels)
     totals = [sum(s.counts[i] for s in series) for i in range(n)]
     wrapped = [

@@ -28,6 +28,8 @@ image), :mod:`.pages` and :mod:`.feeds`.  Nothing here imports discord.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.services.extract_sources.cleaning import clean_text
 from bot.services.extract_sources.drafts import (
     ALLOWED_KEYS,
@@ -37,11 +39,33 @@ from bot.services.extract_sources.drafts import (
     SOURCE_KEY_MAX,
     TITLE_MAX,
     ExtractDraft,
+    page_source_key,
 )
-from bot.services.extract_sources.feeds import parse_feed
-from bot.services.extract_sources.html_text import html_to_text
 from bot.services.extract_sources.markdown import file_source_key, parse_markdown, parse_path
-from bot.services.extract_sources.pages import page_source_key, parse_html_page
+
+# Feeds and pages need feedparser and BeautifulSoup, which a running bot loads only when it first
+# fetches one (issue 15, item 3): these entry points import their module on the first call.
+
+
+def parse_feed(content: bytes, *, url: str, content_type: str | None = None) -> list[ExtractDraft]:
+    """See :func:`bot.services.extract_sources.feeds.parse_feed`."""
+    from bot.services.extract_sources.feeds import parse_feed as parse
+
+    return parse(content, url=url, content_type=content_type)
+
+
+def parse_html_page(*args: Any, **kwargs: Any) -> ExtractDraft:
+    """See :func:`bot.services.extract_sources.pages.parse_html_page`."""
+    from bot.services.extract_sources.pages import parse_html_page as parse
+
+    return parse(*args, **kwargs)
+
+
+def html_to_text(*args: Any, **kwargs: Any) -> Any:
+    """See :func:`bot.services.extract_sources.html_text.html_to_text`."""
+    from bot.services.extract_sources.html_text import html_to_text as convert
+
+    return convert(*args, **kwargs)
 
 __all__ = [
     "ALLOWED_KEYS",

@@ -69,6 +69,11 @@ def _short_key(prefix: str, raw: str) -> str:
     return f"{prefix}:sha256:{hashlib.sha256(raw.encode('utf-8')).hexdigest()}"
 
 
+def page_source_key(url: str) -> str:
+    """``page:<url without fragment>`` (hashed past :data:`SOURCE_KEY_MAX`)."""
+    return _short_key("page", _strip_fragment(url))
+
+
 def _lang_code(value: Any, default: str = "fr") -> str:
     text = str(value or "").strip().lower()
     if text.startswith("fr"):

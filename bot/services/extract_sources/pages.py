@@ -6,7 +6,13 @@ from bs4 import BeautifulSoup, Tag
 
 from bot.errors import InvalidInput
 from bot.services.extract_sources.cleaning import _one_line
-from bot.services.extract_sources.drafts import ExtractDraft, _build, _lang_code, _short_key, _strip_fragment
+from bot.services.extract_sources.drafts import (
+    ExtractDraft,
+    _build,
+    _lang_code,
+    _strip_fragment,
+    page_source_key,
+)
 from bot.services.extract_sources.html_text import (
     _absolute,
     _first_image,
@@ -35,11 +41,6 @@ def _page_title(soup: BeautifulSoup, root: Tag) -> str:
                 break
         return text
     return ""
-
-
-def page_source_key(url: str) -> str:
-    """``page:<url without fragment>`` (hashed past :data:`SOURCE_KEY_MAX`)."""
-    return _short_key("page", _strip_fragment(url))
 
 
 def parse_html_page(
