@@ -63,7 +63,10 @@ def parser(t: Text | None = None) -> argparse.ArgumentParser:
 
 
 def _core_parsers(sub: argparse._SubParsersAction, t: Text) -> None:
-    sub.add_parser("run", help=t("cli.run.help"), description=t("cli.run.description"))
+    run = sub.add_parser("run", help=t("cli.run.help"), description=t("cli.run.description"))
+    run.add_argument("--shard-ids", default=None, metavar="0,1|0-3", help=t("processes.cli.shard_ids"))
+    run.add_argument("--shard-count", type=int, default=None, metavar="N", help=t("processes.cli.shard_count"))
+    run.add_argument("--metrics-port", type=int, default=None, metavar="PORT", help=t("processes.cli.metrics_port"))
     sub.add_parser("sync-commands", help=t("cli.sync.help"), description=t("cli.sync.description"))
     demo = sub.add_parser("demo", help=t("cli.demo.help"))
     demo.add_argument("--out", default="demo-output", metavar=t("cli.metavar.folder"), help=t("cli.demo.out"))
@@ -154,6 +157,10 @@ def _database_unreachable(config: Config, t: Text, exc: Exception) -> int:
 
 @command("run")
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    from bot.processes import with_run_options
+
+    config = with_run_options(config, shard_ids=args.shard_ids, shard_count=args.shard_count,
+                              metrics_port=args.metrics_port)
     return _run_with_token(config, sync_only=False)
 
 

@@ -37,11 +37,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Config
 from bot.i18n import Catalogue, lang_of
+from bot.metrics import Metrics
 from bot.posting import GatewaySender
+from bot.processes import COUNTS_CHANNEL, SCHEDULE_CHANNEL, LocalCoordinator
 from bot.services import delivery
 from bot.services.container import Services, http_client_for
 from bot.services.schedule import Reconciled, Schedule, retention_feature
 from storage import models
+from storage.coordination import database_answers, pool_in_use
 from storage.repositories import ChannelRepository, StateRepository
 
 log = logging.getLogger(__name__)
@@ -115,6 +118,7 @@ class ReseauBot(commands.Bot):
         clock: Callable[[], datetime] | None = None,
         extensions: tuple[str, ...] = EXTENSIONS,
         dispose_engine_on_close: bool = True,
+        **client_options: Any,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -122,6 +126,7 @@ class ReseauBot(commands.Bot):
             tree_cls=ReseauTree,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
+            **client_options,  # shard_count / shard_ids (ShardedReseauBot)
         )
         if services is None:
             if engine is None or sessions is None:
@@ -148,6 +153,80 @@ class ReseauBot(commands.Bot):
         self.sync_refusal: str | None = None  # what the server refused, until told to the moderators
         self._inflight: set[asyncio.Task[Any]] = set()
         self._closing = False
+        self._setup_processes()
+
+    # ------------------------------------------------------------------ several processes (issue 14)
+    def _setup_processes(self) -> None:
+        """Metrics, and the coordinator: one process alone is the leader (``LocalCoordinator``);
+        ``bot.runtime.run_bot`` puts a PostgreSQL one before starting (``bot.processes``)."""
+        self.metrics = Metrics()
+        probes = self.metrics.probes
+        probes.leader = lambda: self.coordinator.leader
+        probes.gateway_ready = self.is_ready
+        probes.gateway_latencies = self.gateway_latencies
+        probes.pool_in_use = lambda: pool_in_use(self.engine)
+        probes.database_ok = lambda: database_answers(self.engine)
+        self.services.publisher.on_report = lambda report: self.metrics.delivered(
+            sent=len(report.sent), recovered=len(report.recovered), failed=len(report.failed),
+            retried=len(report.pending),
+        )
+        self.coordinator: LocalCoordinator = LocalCoordinator()
+        # a follower's changes of rows with jobs go to the leader, who reconciles them
+        self.schedule.on_inactive = lambda features: self.coordinator.announce(SCHEDULE_CHANNEL, ",".join(features))
+
+    def gateway_latencies(self) -> list[tuple[int, float]]:
+        """(shard id, heartbeat latency) for each shard this process runs."""
+        latencies = getattr(self, "latencies", None)
+        return list(latencies) if latencies is not None else [(self.shard_id or 0, self.latency)]
+
+    def owns_guild(self, guild_id: int | None) -> bool:
+        """Whether this process's shards receive ``guild_id``'s events (direct messages: shard 0)."""
+        count = self.shard_count or 1
+        shard = ((guild_id or 0) >> 22) % count
+        ids = getattr(self, "shard_ids", None)
+        return shard in ids if ids else self.shard_id in (None, shard)
+
+    async def _start_coordination(self) -> None:
+        self.coordinator.on(SCHEDULE_CHANNEL, self._peer_changed_schedule)
+        self.coordinator.on(COUNTS_CHANNEL, self._peer_changed_counts)
+        await self.coordinator.start(self._elected, self._deposed)
+
+    async def _elected(self) -> None:
+        """This process now runs the scheduled work: jobs rebuilt and what was due caught up
+        (once the gateway is ready; ``on_ready`` does it otherwise)."""
+        self.schedule.active = True
+        if self.coordinator.shared:
+            self.metrics.takeovers.inc()
+        if self.is_ready():
+            self.track(self._reconcile_when_ready(), name="schedule-reconcile")
+
+    async def _deposed(self) -> None:
+        self.schedule.active = False
+        for feature in self.schedule.features:
+            self.schedule.remove(feature)
+
+    def _peer_changed_schedule(self, payload: str) -> None:
+        if not self.coordinator.leader or not self.is_ready():
+            return
+        features = [name for name in payload.split(",") if name in self.schedule.features]
+        if features:
+            self.track(self.reconcile_jobs(*features, catch_up=False), name="schedule-peer-change")
+
+    def _peer_changed_counts(self, payload: str) -> None:
+        """Another process stored a vote: ``<poll id>:<guild id>``; refresh it here if the
+        poll's guild is on this process's shards."""
+        try:
+            poll_id, guild_id = (int(part) for part in payload.split(":"))
+        except ValueError:
+            return
+        polls = self.get_cog("Polls")
+        if polls is not None and self.owns_guild(guild_id):
+            polls.schedule_refresh(poll_id)  # type: ignore[attr-defined]
+
+    def counts_changed(self, poll_id: int, guild_id: int | None) -> None:
+        """Tell the other processes a poll's counts changed (they refresh their postings)."""
+        if self.coordinator.shared:
+            self.coordinator.announce(COUNTS_CHANNEL, f"{poll_id}:{guild_id or 0}")
 
     # ------------------------------------------------------------------ the container's, for short
     @property
@@ -202,6 +281,7 @@ class ReseauBot(commands.Bot):
         await self._mirror_channels()
         if not self.scheduler.running:
             self.scheduler.start()
+        await self._start_coordination()
         await self.sync_commands_if_changed(force=self.force_sync)
         # long-lived start-up objects leave the young generations: full collections under a vote burst stay short
         gc.freeze()
@@ -296,7 +376,9 @@ class ReseauBot(commands.Bot):
         if self.sync_refusal is not None:
             self.track(self._report_sync_refusal(), name="sync-refusal-report")
         # Tracked rather than awaited in setup_hook: the catch-up posts, so it waits for the gateway.
-        self.track(self._reconcile_when_ready(), name="schedule-reconcile")
+        # Only the scheduler's leader runs scheduled work (bot.processes); a follower waits its turn.
+        if self.coordinator.leader:
+            self.track(self._reconcile_when_ready(), name="schedule-reconcile")
 
     async def close(self) -> None:
         if self._closing:
@@ -305,12 +387,19 @@ class ReseauBot(commands.Bot):
         log.info("shutting down: stopping the scheduler and finishing in-flight work")
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        self.schedule.active = False
         if self._inflight:
             done, pending = await asyncio.wait(set(self._inflight), timeout=30)
             for task in pending:
                 task.cancel()
         await super().close()
+        await self.coordinator.close()  # after in-flight work: the lock passes to the next process
         await self.services.aclose(dispose_engine=self.dispose_engine_on_close)
+
+
+class ShardedReseauBot(ReseauBot, commands.AutoShardedBot):
+    """The same bot over ``discord.shard_count`` gateway shards, running ``discord.shard_ids``
+    (all when empty): discord.py's ``AutoShardedBot``.  Several processes each take a range."""
 
 
 def refused_fields(exc: discord.HTTPException, names: list[str]) -> str:

@@ -65,11 +65,23 @@ class DiscordSection:
     members_intent: bool = False
     moderators_log_channel_id: int = 0
     web_base_url: str = "https://discord.com"  # where members open messages (jump links)
+    # Sharding (several processes): the total number of shards, and those this process runs
+    # (empty: all of them).  0: no sharding, one gateway session.
+    shard_count: int = 0
+    shard_ids: tuple[int, ...] = ()
 
     def message_url(self, guild_id: int | None, channel_id: int, message_id: int | None) -> str:
         """The link that opens a message in the configured Discord web app: every jump URL the
         bot writes comes from here, so a self-hosted server gets links to itself."""
         return f"{self.web_base_url}/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
+
+
+@dataclass(frozen=True)
+class MetricsSection:
+    """Prometheus ``/metrics`` and the ``/healthz`` / ``/readyz`` probes (``bot.metrics``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: not served
 
 
 @dataclass(frozen=True)
@@ -148,6 +160,7 @@ class Config:
     polls: PollsSection = field(default_factory=PollsSection)
     profiles: ProfilesSection = field(default_factory=ProfilesSection)
     privacy: PrivacySection = field(default_factory=PrivacySection)
+    metrics: MetricsSection = field(default_factory=MetricsSection)
     channels: tuple[NetworkChannel, ...] = ()
 
     @property
@@ -195,6 +208,7 @@ _SECTIONS: dict[str, type] = {
     "polls": PollsSection,
     "profiles": ProfilesSection,
     "privacy": PrivacySection,
+    "metrics": MetricsSection,
 }
 
 
@@ -406,6 +420,7 @@ def _check_semantics(config: Config) -> None:
             f"{path}: discord.web_base_url must be an http(s) URL without a trailing slash "
             f"(for example \"https://discord.com\"), not {config.discord.web_base_url!r}"
         )
+    check_processes(config)
     if config.privacy.forget_mode not in ("delete", "unlink"):
         raise ConfigError(f"{path}: privacy.forget_mode must be \"delete\" or \"unlink\"")
     if config.privacy.retention_days < 1:
@@ -424,3 +439,24 @@ def _check_semantics(config: Config) -> None:
         raise ConfigError(f"{path}: profiles.member_types: a code is listed twice")
     if len(codes) > 25:
         raise ConfigError(f"{path}: profiles.member_types: at most 25 types (one Discord select menu)")
+
+
+def check_processes(config: Config) -> None:
+    """Shards and the metrics port (issue 14)."""
+    path, discord = config.path, config.discord
+    if discord.shard_count < 0:
+        raise ConfigError(f"{path}: discord.shard_count must be 0 (no sharding) or more")
+    if discord.shard_ids and not discord.shard_count:
+        raise ConfigError(f"{path}: discord.shard_ids needs discord.shard_count (the total number of shards)")
+    for shard in discord.shard_ids:
+        if not 0 <= shard < discord.shard_count:
+            raise ConfigError(
+                f"{path}: discord.shard_ids: shard {shard} does not exist with shard_count = "
+                f"{discord.shard_count} (shards are numbered 0 to {discord.shard_count - 1})"
+            )
+    if len(set(discord.shard_ids)) != len(discord.shard_ids):
+        raise ConfigError(f"{path}: discord.shard_ids: a shard is listed twice")
+    if not 0 <= config.metrics.port <= 65535:
+        raise ConfigError(f"{path}: metrics.port must be between 0 (off) and 65535, not {config.metrics.port}")
+    if not config.metrics.host.strip():
+        raise ConfigError(f"{path}: metrics.host must be an address to listen on, such as \"127.0.0.1\"")

@@ -46,6 +46,7 @@ from bot.config import (
     DatabaseSection,
     DiscordSection,
     FetchSection,
+    MetricsSection,
     NetworkChannel,
     PollsSection,
     PrivacySection,
@@ -260,6 +261,14 @@ def _layout(w: _Lines, a: Answers, *, example: bool) -> None:
     w.setting("members_intent", discord.members_intent)
     w.comment("discord.modlog")
     w.setting("moderators_log_channel_id", a.modlog_channel_id)
+    w.comment("discord.shards")
+    w.setting("shard_count", discord.shard_count)
+    w.setting("shard_ids", list(discord.shard_ids))
+    w.blank()
+    w.table("metrics")
+    w.comment("metrics.intro")
+    w.setting("host", MetricsSection().host)
+    w.setting("port", MetricsSection().port)
     w.blank()
     w.table("schedule")
     w.comment("schedule.extract_cron")

@@ -12,7 +12,7 @@ import discord
 import yarl
 from discord import app_commands
 
-from bot.client import ReseauBot, refused_fields
+from bot.client import ReseauBot, ShardedReseauBot, refused_fields
 from bot.config import Config
 from bot.services.container import Services, http_client_for
 from storage.db import ensure_current
@@ -83,7 +83,38 @@ def build_services(config: Config) -> Services:
 
 
 def build_bot(config: Config, **kwargs) -> ReseauBot:
+    """The bot; over ``discord.shard_count`` shards (those of ``discord.shard_ids``) when set."""
+    shards = config.discord
+    if shards.shard_count:
+        return ShardedReseauBot(
+            config, services=build_services(config), shard_count=shards.shard_count,
+            shard_ids=list(shards.shard_ids) or None, **kwargs,
+        )
     return ReseauBot(config, services=build_services(config), **kwargs)
+
+
+async def start_processes(bot: ReseauBot, config: Config):
+    """Before the gateway: refuse a second process on an SQLite file (``None`` returned after
+    saying why), take part in the election on PostgreSQL, serve the metrics when configured.
+    Returns the metrics server (or ``False`` when refused)."""
+    from bot.metrics import MetricsServer
+    from bot.processes import PgCoordinator
+    from storage.coordination import DatabaseInUse, is_postgresql, lock_sqlite
+
+    if is_postgresql(config.database.url):
+        bot.coordinator = PgCoordinator(config.database.url)
+    else:
+        try:
+            lock_sqlite(config.database.url)  # held until the process ends
+        except DatabaseInUse as exc:
+            message = bot.t("processes.sqlite_in_use", config.bot.language, database=exc.database, lock=exc.lock_file)
+            print(f"reseau-bot: {message}", file=sys.stderr)
+            return False
+    if not config.metrics.port:
+        return None
+    server = MetricsServer(bot.metrics, config.metrics.host, config.metrics.port)
+    await server.start()
+    return server
 
 
 async def run_bot(config: Config, token: str, *, sync_only: bool = False) -> int:
@@ -103,6 +134,19 @@ async def run_bot(config: Config, token: str, *, sync_only: bool = False) -> int
                 return 2
         return 0
 
+    metrics_server = await start_processes(bot, config)
+    if metrics_server is False:
+        await bot.services.aclose()
+        return 2
+    try:
+        return await _serve(bot, token)
+    finally:
+        if metrics_server is not None:
+            await metrics_server.close()
+
+
+async def _serve(bot: ReseauBot, token: str) -> int:
+    """Connect and serve until the client stops or a signal asks it to."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

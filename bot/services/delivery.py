@@ -315,6 +315,8 @@ class Publisher:
         self._retry_at: dict[int, datetime] = {}
         # told {delivery id: next attempt} whenever rows are kept to retry (the bot puts jobs)
         self.on_kept: Callable[[dict[int, datetime]], object] | None = None
+        # told every fan-out's report (the process's metrics count them)
+        self.on_report: Callable[[DeliveryReport], object] | None = None
 
     # ---------------------------------------------------------------- public
     def attach(self, sender: Sender, *, rate: float | None, concurrency: int | None = None) -> None:
@@ -353,6 +355,8 @@ class Publisher:
             await asyncio.gather(*(one(row) for row in rows))
         finally:
             self._inflight.difference_update(r.id for r in rows)
+        if self.on_report is not None:
+            self.on_report(report)
         if report.failed:
             await self._report_failures(report.failed)
         if report.pending and self.on_kept is not None:

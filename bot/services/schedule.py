@@ -174,6 +174,15 @@ class Schedule:
         self._features: dict[str, Feature] = {}
         self._sync_lock = asyncio.Lock()
         self._catch_up_lock = asyncio.Lock()
+        # False in a process that is not the scheduler's leader (``bot.processes``): it keeps no
+        # jobs, and what would change them is handed to ``on_inactive(features)`` (the leader's).
+        self.active = True
+        self.on_inactive: Callable[[set[str]], object] | None = None
+
+    def _hand_over(self, features: Iterable[str]) -> None:
+        names = set(features)
+        if names and self.on_inactive is not None:
+            self.on_inactive(names)
 
     # ---------------------------------------------------------------- declarations
     def declare(self, *features: Feature) -> None:
@@ -205,6 +214,9 @@ class Schedule:
     def put(self, specs: Iterable[JobSpec]) -> list[str]:
         """Put the jobs of specs whose time is ahead (one record just written, without reading
         the database again); overdue specs are the reconciler's catch-up.  Returns their ids."""
+        if not self.active:
+            self._hand_over(spec.feature for spec in specs)
+            return []
         now = self.clock()
         return [self._add(spec) for spec in specs if not spec.due(now)]
 
@@ -265,6 +277,9 @@ class Schedule:
         one without catch-up only waits for another's reading of the rows, never for its runs.
         Called from inside a catch-up run (a run that reconciles its feature again), it does
         not catch up: the run in progress is that catch-up."""
+        if not self.active:
+            self._hand_over(features or self._features)
+            return Reconciled()
         if catch_up and _IN_CATCH_UP.get():
             catch_up = False
         if not catch_up:

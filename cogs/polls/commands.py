@@ -456,8 +456,10 @@ class Polls(commands.Cog):
 
         alarm = _ALARMS.after(DEFER_AFTER)
         alarm.add_done_callback(defer)
+        started = time.perf_counter()
         try:
             result = await storing
+            self.bot.metrics.vote_stored(result.poll.kind, time.perf_counter() - started)
         except DomainError:
             raise
         except Exception as exc:
@@ -481,6 +483,7 @@ class Polls(commands.Cog):
             await interaction.response.send_message(text, ephemeral=True)
         if result.changed:
             self.schedule_refresh(result.poll.id)
+            self.bot.counts_changed(result.poll.id, result.poll.guild_id)  # the other processes' postings
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:

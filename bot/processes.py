@@ -1,0 +1,222 @@
+"""Several ``reseau-bot run`` processes on one PostgreSQL database (issue 14).
+
+The rules, in one place:
+
+* **One scheduler, elected.**  Every process runs the gateway (its shard range) and answers
+  members; exactly one — the holder of the PostgreSQL session advisory lock
+  ``storage.coordination.SCHEDULER_LOCK_KEY`` on its dedicated coordination connection — runs
+  the scheduled work: the monthly extract, scheduled announcements, poll closings and reminders,
+  delivery retries, retention.  The others try the lock every ``poll_interval`` second.  When the
+  leader dies, the server ends its session and frees the lock (at once for a killed process: its
+  socket closes; within ~5 s for a vanished machine: the connection's TCP keepalives); the next
+  try takes it, rebuilds the jobs from the database and catches up what was due (the bot's one
+  reconciler, ``Schedule.reconcile``), then resumes the pending deliveries.  A leader that
+  cannot prove its session (``holds`` fails or times out) steps down at once: its jobs are
+  dropped and its reconciles become notices to the next leader.
+* **Only the leader fans out.**  The deliveries of scheduled work are sent by the leader, paced
+  at ``GATEWAY_RATE`` (45/s, under Discord's 50/s per bot, which all processes share);
+  followers make only interaction responses and edits, which Discord does not count against the
+  global limit (interaction endpoints), plus a moderator's "publish now" which uses the same
+  outbox (rows are claimed one by one, ``FOR UPDATE SKIP LOCKED``, and sent with their nonce).
+* **Changes go to the leader.**  A follower that writes rows needing jobs (a poll created there,
+  an announcement scheduled there) does not put them in its own scheduler: it sends
+  ``NOTIFY reseau_schedule, '<feature>'`` and the leader reconciles that feature.  Each time the
+  coordination connection is (re)opened on the leader, it reconciles every feature with catch-up,
+  so a notice lost while it was reconnecting is made up for.
+* **Live counts across processes.**  A vote stored in one process sends ``NOTIFY
+  reseau_counts, '<poll id>'``; the process whose shards hold the poll's guild refreshes its
+  message through the same debounced refresh as a local vote.
+
+SQLite has one process: :func:`storage.coordination.lock_sqlite` refuses a second, and that
+process is always the leader (:class:`LocalCoordinator`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from storage.coordination import PgCoordination, is_postgresql
+
+if TYPE_CHECKING:
+    from bot.config import Config
+
+log = logging.getLogger("reseau.processes")
+
+SCHEDULE_CHANNEL = "reseau_schedule"
+COUNTS_CHANNEL = "reseau_counts"
+POLL_INTERVAL = 1.0  # seconds between two tries of the lock, and between two checks of it
+HOLD_TIMEOUT = 2.0  # a leader whose check takes longer steps down
+
+Hook = Callable[[], Awaitable[Any]]
+Handler = Callable[[str], Any]
+
+
+class LocalCoordinator:
+    """One process on its database (SQLite, or a test's bot): always the leader, no peers."""
+
+    def __init__(self) -> None:
+        self.leader = True
+        self.elected_at: float | None = time.monotonic()
+        self.handlers: dict[str, Handler] = {}
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may share the database (then changes are announced)."""
+        return False
+
+    def on(self, channel: str, handler: Handler) -> None:
+        self.handlers[channel] = handler
+
+    async def start(self, on_elected: Hook, on_deposed: Hook) -> None:
+        await on_elected()
+
+    def announce(self, channel: str, payload: str) -> None:
+        """Tell the other processes (none here)."""
+
+    async def close(self) -> None:
+        pass
+
+
+class PgCoordinator(LocalCoordinator):
+    """The election and the notices over one dedicated PostgreSQL connection."""
+
+    def __init__(self, url: str, *, poll_interval: float = POLL_INTERVAL) -> None:
+        super().__init__()
+        self.url = url
+        self.leader = False
+        self.elected_at = None
+        self.poll_interval = poll_interval
+        self._conn: PgCoordination | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._outbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._sender: asyncio.Task[None] | None = None
+
+    @property
+    def shared(self) -> bool:
+        return True
+
+    async def start(self, on_elected: Hook, on_deposed: Hook) -> None:
+        self._on_elected, self._on_deposed = on_elected, on_deposed
+        self._task = asyncio.get_running_loop().create_task(self._campaign(), name="scheduler-election")
+        self._sender = asyncio.get_running_loop().create_task(self._send_notices(), name="coordination-notices")
+
+    def announce(self, channel: str, payload: str) -> None:
+        self._outbox.put_nowait((channel, payload))
+
+    async def _send_notices(self) -> None:
+        while True:
+            channel, payload = await self._outbox.get()
+            for _ in range(3):
+                conn = self._conn
+                if conn is None or conn.closed:
+                    await asyncio.sleep(self.poll_interval)
+                    continue
+                try:
+                    await conn.notify(channel, payload)
+                    break
+                except Exception:  # noqa: BLE001 — the campaign loop reconnects
+                    log.debug("notify %s failed", channel, exc_info=True)
+                    await asyncio.sleep(self.poll_interval)
+
+    async def _connect(self) -> PgCoordination:
+        conn = await PgCoordination.connect(self.url)
+        for channel, handler in self.handlers.items():
+            await conn.listen(channel, lambda _channel, payload, handler=handler: handler(payload))
+        return conn
+
+    async def _campaign(self) -> None:
+        """Try the lock until it is ours; then check it until it is lost; forever."""
+        while not self._closing:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = await self._connect()
+                    if self.leader:  # cannot be: a new session holds nothing
+                        await self._step_down("the coordination connection was replaced")
+                if not self.leader:
+                    if await self._conn.try_lock():
+                        self.leader = True
+                        self.elected_at = time.monotonic()
+                        log.info("this process is now the scheduler's leader (session %d)", self._conn.pid)
+                        await self._on_elected()
+                elif not await self._conn.holds(within=HOLD_TIMEOUT):
+                    await self._step_down("the advisory lock is no longer held")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — the database is away: step down, retry
+                log.warning("coordination connection lost (%s: %s)", type(exc).__name__, exc)
+                await self._step_down("the coordination connection was lost")
+                conn, self._conn = self._conn, None
+                if conn is not None:
+                    await conn.close()
+            await asyncio.sleep(self.poll_interval)
+
+    async def _step_down(self, why: str) -> None:
+        if not self.leader:
+            return
+        self.leader = False
+        self.elected_at = None
+        log.warning("this process stops running the scheduled work: %s", why)
+        try:
+            await self._on_deposed()
+        except Exception:
+            log.exception("stepping down failed")
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in (self._task, self._sender):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                    pass
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()  # frees the lock at once: the next process takes over
+        self.leader = False
+
+
+def coordinator_for(database_url: str) -> LocalCoordinator:
+    """PostgreSQL: the election; anything else: the single process."""
+    return PgCoordinator(database_url) if is_postgresql(database_url) else LocalCoordinator()
+
+
+def parse_shard_ids(text: str) -> tuple[int, ...]:
+    """``0,1,5`` or ``0-3`` (or both, ``0-1,4``) → the shard ids, in order, each once."""
+    ids: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        first, dash, last = part.partition("-")
+        if not first.isdigit() or (dash and not last.isdigit()):
+            raise ValueError(part)
+        for shard in range(int(first), int(last if dash else first) + 1):
+            if shard not in ids:
+                ids.append(shard)
+    return tuple(ids)
+
+
+def with_run_options(
+    config: Config, *, shard_ids: str | None, shard_count: int | None, metrics_port: int | None
+) -> Config:
+    """``run --shard-ids/--shard-count/--metrics-port`` over the file's values, checked like them."""
+    from bot.config import ConfigError, check_processes
+
+    discord, metrics = config.discord, config.metrics
+    if shard_count is not None:
+        discord = dataclasses.replace(discord, shard_count=shard_count)
+    if shard_ids is not None:
+        try:
+            discord = dataclasses.replace(discord, shard_ids=parse_shard_ids(shard_ids))
+        except ValueError:
+            raise ConfigError(f"--shard-ids {shard_ids}: expected shard numbers such as 0,1 or 0-3") from None
+    if metrics_port is not None:
+        metrics = dataclasses.replace(metrics, port=metrics_port)
+    config = dataclasses.replace(config, discord=discord, metrics=metrics)
+    check_processes(config)
+    return config

@@ -1,0 +1,158 @@
+"""How several processes on one database coordinate (issue 14): the database's own means only.
+
+PostgreSQL
+    :class:`PgCoordination` is one **dedicated** asyncpg connection per process, outside the
+    SQLAlchemy pool (a pool recycles and pre-pings its connections; a session advisory lock lives
+    exactly as long as its connection).  On it: ``pg_try_advisory_lock`` for the scheduler's
+    election (held until the connection ends, so a killed process's lock is released by the
+    server as soon as it sees the connection closed), ``LISTEN`` for the channels other processes
+    ``NOTIFY`` on, and ``pg_notify``.  The server is asked to probe an idle peer with TCP
+    keepalives every second (``tcp_keepalives_*``), so that a machine that vanished without
+    closing its socket loses its lock within seconds rather than the system's two hours.
+SQLite
+    One process per database file.  :func:`lock_sqlite` takes an exclusive ``flock`` on
+    ``<database>.run.lock`` beside the file, held for the process's life (the kernel releases it
+    when the process dies, however it dies); a second ``reseau-bot run`` on the same file is
+    refused at start.  SQLite's own locking cannot say this: it serialises writers, it does not
+    refuse a second process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+# The advisory lock's key: one 64-bit number for "the scheduler of reseau-bot" on this database.
+SCHEDULER_LOCK_KEY = 0x7265_7365_6175_0001  # "reseau" + 1
+
+# Idle-peer probing asked of the server for this connection (seconds, count).
+KEEPALIVES = {"tcp_keepalives_idle": "2", "tcp_keepalives_interval": "1", "tcp_keepalives_count": "3"}
+
+
+def is_postgresql(url: str) -> bool:
+    return make_url(url).get_backend_name() == "postgresql"
+
+
+def pool_in_use(engine: AsyncEngine) -> int:
+    """Connections of the engine's pool checked out now (0 for a pool that does not count)."""
+    checked_out = getattr(engine.sync_engine.pool, "checkedout", None)
+    return int(checked_out()) if callable(checked_out) else 0
+
+
+async def database_answers(engine: AsyncEngine, within: float = 2.0) -> bool:
+    """``SELECT 1`` within ``within`` seconds."""
+    from sqlalchemy import text
+
+    async def ping() -> bool:
+        async with engine.connect() as conn:
+            return (await conn.scalar(text("SELECT 1"))) == 1
+
+    try:
+        return await asyncio.wait_for(ping(), within)
+    except Exception:  # noqa: BLE001 — unreachable is an answer here
+        return False
+
+
+# ------------------------------------------------------------------------------------------------
+# PostgreSQL
+
+
+Listener = Callable[[str, str], Any]  # (channel, payload)
+
+
+class PgCoordination:
+    """The process's dedicated coordination connection (see the module's docstring)."""
+
+    def __init__(self, connection: Any) -> None:
+        self._conn = connection
+        self.pid: int = connection.get_server_pid()
+
+    @classmethod
+    async def connect(cls, url: str, *, within: float = 5.0) -> PgCoordination:
+        import asyncpg
+
+        parsed = make_url(url)
+        connection = await asyncpg.connect(
+            host=parsed.host, port=parsed.port, user=parsed.username, password=parsed.password,
+            database=parsed.database, timeout=within, server_settings={
+                "application_name": "reseau-bot coordination", **KEEPALIVES,
+            },
+        )
+        return cls(connection)
+
+    @property
+    def closed(self) -> bool:
+        return self._conn.is_closed()
+
+    async def try_lock(self, key: int = SCHEDULER_LOCK_KEY) -> bool:
+        """Take the session advisory lock ``key`` if no other session holds it."""
+        return bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
+
+    async def holds(self, key: int = SCHEDULER_LOCK_KEY, *, within: float = 2.0) -> bool:
+        """Whether this session still holds ``key`` (a round trip: it also proves the connection)."""
+        return bool(await self._conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND pid = pg_backend_pid() AND ((classid::bigint << 32) | objid::bigint) = $1)",
+            key, timeout=within,
+        ))
+
+    async def unlock(self, key: int = SCHEDULER_LOCK_KEY) -> None:
+        await self._conn.fetchval("SELECT pg_advisory_unlock($1)", key)
+
+    async def listen(self, channel: str, callback: Listener) -> None:
+        """Call ``callback(channel, payload)`` for each NOTIFY on ``channel`` from another session."""
+
+        def relay(_conn: Any, pid: int, channel_: str, payload: str) -> None:
+            if pid != self.pid:
+                callback(channel_, payload)
+
+        await self._conn.add_listener(channel, relay)
+
+    async def notify(self, channel: str, payload: str) -> None:
+        await self._conn.execute("SELECT pg_notify($1, $2)", channel, payload)
+
+    async def close(self) -> None:
+        try:
+            await asyncio.wait_for(self._conn.close(), 2.0)
+        except Exception:  # noqa: BLE001 — a broken connection is being dropped anyway
+            self._conn.terminate()
+
+
+# ------------------------------------------------------------------------------------------------
+# SQLite
+
+
+class DatabaseInUse(Exception):
+    """Another process already runs on this SQLite database."""
+
+    def __init__(self, database: Path, lock_file: Path) -> None:
+        super().__init__(str(database))
+        self.database = database
+        self.lock_file = lock_file
+
+
+def lock_sqlite(url: str) -> int | None:
+    """Hold ``<database>.run.lock`` exclusively for this process's life; returns its descriptor
+    (None for an in-memory database).  Raises :class:`DatabaseInUse` when another process holds it."""
+    database = make_url(url).database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = Path(database).expanduser().resolve()
+    lock_file = path.with_name(path.name + ".run.lock")
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DatabaseInUse(path, lock_file) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
