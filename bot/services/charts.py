@@ -16,9 +16,14 @@ deficiencies); ``BAR_COLOR`` and ``TYPE_COLORS`` are exposed for callers and tes
 
 from __future__ import annotations
 
+import functools
 import io
+import multiprocessing
 import textwrap
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -43,6 +48,7 @@ __all__ = [
     "format_count_pct",
     "format_mean",
     "format_pct",
+    "draw_in_worker_process",
     "mean_rank_chart",
     "results_by_type_chart",
     "results_chart",
@@ -203,9 +209,64 @@ def _respondents(totals: Sequence[int], respondents: int | None) -> int:
     return respondents
 
 
+# ------------------------------------------------------------------------- worker process
+# A chart is ~50–200 ms of Python and C code that holds the GIL most of the time: drawn in a
+# thread, it still takes that time away from the event loop in 5 ms slices, and votes arriving
+# meanwhile wait.  ``draw_in_worker_process()`` (the running bot turns it on) sends every drawing to
+# one worker process, started at the first chart (so a quiet day never starts it) and kept for the
+# next ones; the calling thread only waits for the bytes.  ``bench/bench_loop.py`` measures both.
+_pool: ProcessPoolExecutor | None = None
+_pool_wanted = False
+_pool_lock = threading.Lock()
+
+
+def draw_in_worker_process(enabled: bool = True) -> None:
+    """Draw the charts in a worker process (``enabled``) or in the calling thread (the default)."""
+    global _pool_wanted, _pool
+    with _pool_lock:
+        _pool_wanted = enabled
+        if not enabled and _pool is not None:
+            _pool.shutdown(wait=False, cancel_futures=True)
+            _pool = None
+
+
+def _worker() -> ProcessPoolExecutor | None:
+    global _pool
+    with _pool_lock:
+        if _pool_wanted and _pool is None:
+            # forkserver, never fork: the bot's process has threads (aiosqlite, the loop's executor);
+            # and not spawn, which would re-import the bot's __main__ (bot.cli and all) in the worker
+            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+        return _pool
+
+
+def _draw_here(name: str, args: tuple, kwargs: dict) -> bytes:
+    """In the worker: the drawing function itself (never sent back to a pool)."""
+    return globals()[name].__wrapped__(*args, **kwargs)
+
+
+def _in_worker(draw: Callable[..., bytes]) -> Callable[..., bytes]:
+    @functools.wraps(draw)
+    def call(*args, **kwargs) -> bytes:
+        pool = _worker()
+        if pool is None:
+            return draw(*args, **kwargs)
+        try:
+            return pool.submit(_draw_here, draw.__name__, args, kwargs).result()
+        except BrokenProcessPool:  # the worker died (killed, out of memory): start afresh next time
+            global _pool
+            with _pool_lock:
+                if _pool is pool:
+                    _pool = None
+            return draw(*args, **kwargs)
+
+    return call
+
+
 # ------------------------------------------------------------------------------------ public
 
 
+@_in_worker
 def results_chart(
     title: str,
     labels: list[str],
@@ -227,6 +288,7 @@ def results_chart(
     return _render(_build(title, labels, series, total, _answers(total, lang), lang))
 
 
+@_in_worker
 def results_by_type_chart(
     title: str,
     labels: list[str],
@@ -260,6 +322,7 @@ def results_by_type_chart(
     return _render(_build(title, labels, series, total, subtitle, lang))
 
 
+@_in_worker
 def mean_rank_chart(
     title: str,
     labels: list[str],

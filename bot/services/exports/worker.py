@@ -1,0 +1,73 @@
+"""An export written in a worker process, so that the bot's event loop never waits for it.
+
+A 1 M-answer export is seconds of Python work (rows, pseudonyms, local times, CSV/XLSX writing).
+On the event loop it delays every vote arriving meanwhile; in a worker *thread* it still competes
+for the GIL in 5 ms slices.  :func:`export_to_path_in_worker` runs :meth:`Exporter.export_to_path`
+in a process of its own (``forkserver``: never a fork of the threaded bot, never a re-import of
+its ``__main__``), on its own engine over the same database, and returns the same
+:class:`ExportResult` — or raises the same :class:`~bot.errors.DomainError` (a key and its
+parameters, rebuilt here: a domain error's keyword parameters do not survive pickling as they
+are).  The process ends with the export, so its memory goes back.  ``bench/bench_loop.py``
+measures the loop's lag with the export on the loop, in a thread and here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import multiprocessing
+import os
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.errors import DomainError
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.services.exports.exporter import Exporter
+    from bot.services.exports.model import ExportRequest, ExportResult
+
+
+async def export_to_path_in_worker(
+    exporter: Exporter, request: ExportRequest, path: Path, *, max_bytes: int | None = None
+) -> ExportResult:
+    """:meth:`Exporter.export_to_path` in a worker process (no ``progress`` callback there)."""
+    environ = None if exporter.environ is os.environ else dict(exporter.environ)
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+    try:
+        outcome = await asyncio.get_running_loop().run_in_executor(
+            pool, _export, exporter.config, environ, exporter.batch, request, str(path), max_bytes
+        )
+    finally:
+        pool.shutdown(wait=False)
+    if outcome[0] == "error":
+        _, module, name, key, params = outcome
+        error_type = getattr(importlib.import_module(module), name)
+        error = error_type.__new__(error_type)
+        DomainError.__init__(error, key, **params)
+        raise error
+    return outcome[1]
+
+
+def _export(
+    config: Config, environ: Mapping[str, str] | None, batch: int, request: ExportRequest, path: str,
+    max_bytes: int | None,
+) -> tuple[Any, ...]:
+    """In the worker: the export on an engine of its own; a domain error as plain data."""
+    from bot.services.exports.exporter import Exporter
+    from storage.db import create_engine, session_factory
+
+    async def run() -> ExportResult:
+        engine = create_engine(config.database.url)
+        try:
+            exporter = Exporter(session_factory(engine), config, environ=environ, batch=batch)
+            return await exporter.export_to_path(request, Path(path), max_bytes=max_bytes)
+        finally:
+            await engine.dispose()
+
+    try:
+        return ("ok", asyncio.run(run()))
+    except DomainError as error:
+        return ("error", type(error).__module__, type(error).__qualname__, error.key, error.params)
