@@ -18,7 +18,7 @@ from discord.app_commands import Choice, locale_str
 from discord.ext import commands
 
 from bot.client import ReseauBot
-from bot.i18n import Catalogue
+from bot.i18n import LANGUAGES, Catalogue
 from bot.services.exports import ExportRequest
 from cogs import _text
 from cogs._checks import Scope, is_moderator, moderator_only, require_moderator
@@ -44,6 +44,8 @@ FORMAT_CHOICES = [
 LAYOUT_CHOICES = [_choice("long", "long"), _choice("wide", "wide")]
 HEADING_CHOICES = [_choice("codes", "codes"), _choice("labels", "labels")]
 SEPARATOR_CHOICES = [_choice("comma", ","), _choice("semicolon", ";")]
+VALUE_CHOICES = [_choice("codes", "codes"), _choice("labels", "labels")]
+LANGUAGE_CHOICES = [_choice(lang, lang) for lang in LANGUAGES]
 
 
 class Exports(commands.Cog):
@@ -61,9 +63,12 @@ class Exports(commands.Cog):
         campaign="export.opt.campaign",
         headings="export.opt.headings",
         separator="export.opt.separator",
+        values="export.opt.values",
+        labels="export.opt.labels",
     )
     @app_commands.choices(
-        file_format=FORMAT_CHOICES, layout=LAYOUT_CHOICES, headings=HEADING_CHOICES, separator=SEPARATOR_CHOICES
+        file_format=FORMAT_CHOICES, layout=LAYOUT_CHOICES, headings=HEADING_CHOICES, separator=SEPARATOR_CHOICES,
+        values=VALUE_CHOICES, labels=LANGUAGE_CHOICES,
     )
     async def export(
         self,
@@ -74,6 +79,8 @@ class Exports(commands.Cog):
         campaign: app_commands.Range[str, 1, 100] | None = None,
         headings: str = "codes",
         separator: str | None = None,
+        values: str = "codes",
+        labels: str | None = None,
     ) -> None:
         if campaign is not None:  # a campaign spans the network: its moderators only
             require_moderator(interaction, Scope.NETWORK)
@@ -84,6 +91,8 @@ class Exports(commands.Cog):
             format=file_format,
             layout=layout,
             headings=headings,
+            values=values,
+            labels=labels,
             separator=separator or self.bot.t("format.csv_separator", lang),  # what Excel reads in that language
             guild_id=interaction.guild_id,
             lang=lang,

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Select, String, func, select, type_coerce
 
-from storage.models import Answer, AnswerChoice, Campaign, Option, Poll, Question
+from storage.models import Answer, AnswerChoice, Campaign, NetworkChannel, Option, Poll, PollPosting, Question
 from storage.repositories._base import Repository
 
 #: Rows fetched per round trip of the server-side cursor.
@@ -33,7 +33,17 @@ class CodebookOption:
     id: int
     position: int
     code: str
-    label: str
+    label: str  # in the poll's language
+    labels: dict[str, str] = field(default_factory=dict)  # the other languages'
+
+
+@dataclass(frozen=True)
+class CodebookPosting:
+    """Where a poll was posted: a channel (its name when it is a network channel) and its language."""
+
+    channel_id: int
+    channel_name: str | None
+    lang: str
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,10 @@ class CodebookQuestion:
     text: str
     kind: str
     max_choices: int
+    lang: str = "fr"  # the poll's language: ``text`` and the options' ``label`` are in it
+    labels: dict[str, str] = field(default_factory=dict)  # the wording in the other languages
     options: list[CodebookOption] = field(default_factory=list)
+    postings: list[CodebookPosting] = field(default_factory=list)
 
 
 #: The columns of one streamed answer row (rows themselves are plain tuples, in this order).
@@ -93,29 +106,42 @@ class ExportRepository(Repository):
 
     # ------------------------------------------------------------------ codebook
     async def codebook(self, poll_ids: Sequence[int]) -> list[CodebookQuestion]:
-        """The questions of the polls (in poll then position order), each with its options."""
+        """The questions of the polls (in poll then position order), each with its labels in
+        every language, its options and its poll's postings."""
         if not poll_ids:
             return []
         stmt = (
             select(
                 Question.id, Question.poll_id, Poll.title, Campaign.name, Question.position,
-                Question.code, Question.text, Question.kind, Question.max_choices,
+                Question.code, Question.text, Question.kind, Question.max_choices, Poll.lang, Question.labels,
             )
             .join(Poll, Poll.id == Question.poll_id)
             .join(Campaign, Campaign.id == Poll.campaign_id, isouter=True)
             .where(Question.poll_id.in_(poll_ids))
             .order_by(Question.poll_id, Question.position)
         )
-        questions = [CodebookQuestion(*row) for row in await self.session.execute(stmt)]
+        questions = [CodebookQuestion(*row[:-1], labels=dict(row[-1] or {}))
+                     for row in await self.session.execute(stmt)]
         by_id = {q.id: q for q in questions}
         if by_id:
             opts = (
-                select(Option.question_id, Option.id, Option.position, Option.code, Option.label)
+                select(Option.question_id, Option.id, Option.position, Option.code, Option.label, Option.labels)
                 .where(Option.question_id.in_(list(by_id)))
                 .order_by(Option.question_id, Option.position)
             )
-            for question_id, *rest in await self.session.execute(opts):
-                by_id[question_id].options.append(CodebookOption(*rest))
+            for question_id, *rest, labels in await self.session.execute(opts):
+                by_id[question_id].options.append(CodebookOption(*rest, labels=dict(labels or {})))
+        postings: dict[int, list[CodebookPosting]] = {}
+        where = (
+            select(PollPosting.poll_id, PollPosting.channel_id, NetworkChannel.name, PollPosting.lang)
+            .join(NetworkChannel, NetworkChannel.channel_id == PollPosting.channel_id, isouter=True)
+            .where(PollPosting.poll_id.in_(poll_ids))
+            .order_by(PollPosting.poll_id, PollPosting.id)
+        )
+        for poll_id, *rest in await self.session.execute(where):
+            postings.setdefault(poll_id, []).append(CodebookPosting(*rest))
+        for q in questions:
+            q.postings.extend(postings.get(q.poll_id, ()))
         return questions
 
     # ------------------------------------------------------------------ answers

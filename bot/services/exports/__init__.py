@@ -26,12 +26,19 @@ Layouts
 
 Headings (wide only, as LimeSurvey offers): ``codes`` (question and option codes) or ``labels``
 (question text, and ``Question text [Option label]`` for the 0/1 columns).  The fixed columns
-keep their code names in both.
+keep their code names in both.  Values: ``codes`` (option and member type codes) or ``labels``
+(their labels; a multiple or ranked answer's labels joined by ``" | "``); 0/1 and rank columns
+stay numbers.  Labels are written in one language, ``labels`` (``fr``, ``en``; default the
+asking moderator's, else the config's): a question or option without a wording in that language
+shows its poll's.
 
-Codebook: written alongside — ``<stem>.codebook.<ext>`` for CSV and JSON, a second sheet
-``codebook`` for XLSX — one row per question, per option and per member type, with columns
-``CODEBOOK_COLUMNS`` (``code`` and ``label`` first; ``column`` is the heading used in the wide
-layout).  Question codes are unique within one export: a code that two exported questions share
+Codebook (KoboToolbox style): written alongside — ``<stem>.codebook.<ext>`` for CSV and JSON,
+a second sheet ``codebook`` for XLSX — one row per question, per option and per member type,
+with columns ``CODEBOOK_COLUMNS``: ``code`` and ``label`` (in the export's language) first, one
+``label::Français (fr)``, ``label::English (en)`` column per catalogue language (blank where no
+wording exists), ``column`` (the heading used in the wide layout) and ``postings`` (the channels
+a question was posted to, with their language: one question, one variable, however many
+channels asked it).  Question codes are unique within one export: a code that two exported questions share
 becomes ``<code>_p<poll id>`` (and ``…_q<position>`` within one poll), in the data and in the
 codebook alike.
 
@@ -39,7 +46,10 @@ Formats: CSV is UTF-8 with a BOM (Excel then reads accents right), ``,`` or ``;`
 Excel) as separator, and a free text starting with ``= + - @`` is prefixed with ``'`` so that a
 spreadsheet shows it instead of running it as a formula (OWASP "CSV injection").  XLSX is
 written by openpyxl in write-only mode (streamed; such texts become text cells); a sheet holds at
-most 1,048,576 rows, further rows go to ``answers (2)``, ``answers (3)``….  JSON is **JSON Lines**
+most 1,048,576 rows, further rows go to ``answers (2)``, ``answers (3)``…; every sheet has its
+bold header row and first column frozen and its widths set from what its columns hold, and the
+answer times are date cells (``answered_at_utc`` in UTC, ``answered_at_local`` in the config's
+time zone).  JSON is **JSON Lines**
 (one object per line, UTF-8, no BOM): streamed on writing and on reading (``pandas.read_json(…,
 lines=True)``, ``jq``), a blank cell is ``null``.  Times are ISO 8601 strings to the second:
 ``answered_at_utc`` ends in ``Z``, ``answered_at_local`` carries its offset (config timezone).
@@ -70,8 +80,10 @@ from bot.services.exports.model import (
     CODEBOOK_COLUMNS,
     FORMATS,
     HEADINGS,
+    LABEL_JOINER,
     LAYOUTS,
     LONG_COLUMNS,
+    VALUES,
     WIDE_FIXED_COLUMNS,
     ExportRequest,
     ExportResult,
@@ -92,8 +104,10 @@ __all__ = [
     "CODEBOOK_COLUMNS",
     "FORMATS",
     "HEADINGS",
+    "LABEL_JOINER",
     "LAYOUTS",
     "LONG_COLUMNS",
+    "VALUES",
     "WIDE_FIXED_COLUMNS",
     "ExportRequest",
     "ExportResult",

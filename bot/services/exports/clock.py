@@ -1,4 +1,5 @@
-"""Answer times as ``(UTC, local)`` ISO strings, fast enough for a million rows."""
+"""Answer times as ``(UTC, local)`` ISO strings, fast enough for a million rows — or, for a
+spreadsheet, as ``(UTC, local)`` date-time values (:class:`_DateClock`)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,13 @@ class _Clock:
         if offset is None or offset != last.utcoffset() or offset.total_seconds() % 3600:
             return None
         return first.strftime("%Y-%m-%dT%H"), first.isoformat()[19:]
+
+
+class _DateClock(_Clock):
+    """``(UTC, local)`` as naive ``datetime`` values to the second, for XLSX: a spreadsheet
+    stores a date cell without a time zone, so each column's name says which one it is
+    (``answered_at_utc``, ``answered_at_local``).  Built from the same cached strings."""
+
+    def __call__(self, when: datetime | str) -> tuple[datetime, datetime]:  # type: ignore[override]
+        utc, local = super().__call__(when)
+        return datetime.fromisoformat(utc[:19]), datetime.fromisoformat(local[:19])

@@ -13,8 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config
 from bot.errors import NotFound
-from bot.services.exports.clock import _Clock
-from bot.services.exports.codebook import _build_questions, _Scope, codebook_rows, long_columns, wide_columns
+from bot.services.exports.clock import _Clock, _DateClock
+from bot.services.exports.codebook import (
+    CODEBOOK_WIDTHS,
+    _build_questions,
+    _Scope,
+    codebook_rows,
+    column_widths,
+    long_columns,
+    member_values,
+    wide_columns,
+)
 from bot.services.exports.model import (
     CODEBOOK_COLUMNS,
     ExportRequest,
@@ -113,12 +122,16 @@ class Exporter:
         if request.format != "xlsx" and codebook is None:
             raise ValueError("a CSV or JSON export needs a codebook stream")
         secret = None if request.identified else self.secret()
+        lang = request.label_lang(self.config.bot.language)
         async with self.sessions() as session:
             repo = ExportRepository(session)
             scope = await self._scope(repo, request)
             columns = long_columns(scope.questions) if request.layout == "long" else wide_columns(scope.questions)
             book = _XlsxBook() if request.format == "xlsx" else None
-            table = open_table(request.format, request.separator, data, columns, book)
+            widths = (column_widths(request.layout, columns, scope.questions,
+                                    [t.label(lang, self.config.bot.language) for t in self.config.member_types])
+                      if book is not None else None)
+            table = open_table(request.format, request.separator, data, columns, book, widths)
             start = data.tell() if max_bytes is not None and data.seekable() else None
 
             def check_size() -> None:
@@ -131,16 +144,17 @@ class Exporter:
             try:
                 stats = await write(
                     scope, repo, table, separator=request.separator,
-                    safe=_safe_csv_text if request.format == "csv" else _identity, clock=_Clock(self.config.tz),
+                    safe=_safe_csv_text if request.format == "csv" else _identity,
+                    clock=(_DateClock if book is not None else _Clock)(self.config.tz),
                     respondent_of=respondent_ids(secret), batch=self.batch, progress=progress,
                     check_size=check_size,
                 )
             finally:
                 table.close()  # CSV, JSON: flush, and leave the caller's stream open
         member_types: set[str | None] = stats.pop("member_types")
-        rows = codebook_rows(scope.questions, self.config, request.lang or self.config.bot.language, member_types)
+        rows = codebook_rows(scope.questions, self.config, lang, member_types)
         if book is not None:
-            book.table("codebook", CODEBOOK_COLUMNS).write(rows)
+            book.table("codebook", CODEBOOK_COLUMNS, CODEBOOK_WIDTHS).write(rows)
             book.save(data)
             check_size()
         else:
@@ -159,6 +173,7 @@ class Exporter:
                 target_id=request.poll_id if request.poll_id is not None else (request.campaign or "")[:64],
                 guild_id=request.guild_id,
                 details={"format": request.format, "layout": request.layout, "headings": request.headings,
+                         "values": request.values, "labels": lang,
                          "identified": request.identified, "rows": result.rows, "answers": result.answers},
             )
         return result
@@ -173,7 +188,8 @@ class Exporter:
         if not poll_ids:
             raise NotFound("export.error.campaign_empty", name=request.campaign)
         clean = _safe_csv_text if request.format == "csv" else _identity
-        questions = _build_questions(await repo.codebook(poll_ids), request.headings, clean)
+        lang = request.label_lang(self.config.bot.language)
+        questions = _build_questions(await repo.codebook(poll_ids), request.headings, clean, lang, request.values)
         campaigns = {q.campaign for q in questions}
         campaign = clean(request.campaign) if request.campaign else (campaigns.pop() if len(campaigns) == 1 else None)
-        return _Scope(poll_ids, questions, campaign)
+        return _Scope(poll_ids, questions, campaign, member_values(self.config, lang, request.values))

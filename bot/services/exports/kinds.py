@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from bot.i18n import Catalogue
+from bot.i18n import LANGUAGES, Catalogue
 from bot.services.polls.kinds import ExportColumns, kind_of
 
 if TYPE_CHECKING:
@@ -44,21 +44,29 @@ class KindShape:
         return self.export.wide_columns(q.column, [o.column for o in q.options])
 
     def wide_cells(self, q: _Question, answer: Answer | None, safe: Callable[[Any], Any]) -> list[Any]:
-        return self._cells(q.option_pairs, answer, safe)
+        return self._cells(q.option_pairs, answer, safe, q.joiner)
 
     def codebook_rows(self, q: _Question, lang: str = "fr") -> list[tuple[Any, ...]]:
-        """The question's row, what its option columns hold (when the kind says it), then one row
-        per option (``column`` is its wide heading)."""
+        """The question's row (its postings listed), what its option columns hold (when the kind
+        says it), then one row per option (``column`` is its wide heading); each with its label in
+        every catalogue language (``CODEBOOK_COLUMNS``)."""
         rows: list[tuple[Any, ...]] = [
-            (q.code, q.text, "question", q.code, q.text, q.kind, q.max_choices, q.poll_id, q.poll_title, q.column)
+            (q.code, q.text, "question", q.code, q.text, *_every(q.labels), q.kind, q.max_choices, q.poll_id,
+             q.poll_title, q.column, q.postings)
         ]
         if self.export.values_key and self.option_columns:
+            notes = [_catalogue().t(self.export.values_key, other, max=q.max_choices) for other in LANGUAGES]
             note = _catalogue().t(self.export.values_key, lang, max=q.max_choices)
-            rows.append((self.export.per_option, note, "values", q.code, q.text, q.kind, None, q.poll_id,
-                         q.poll_title, None))
-        rows.extend((o.code, o.label, "option", q.code, q.text, q.kind, None, q.poll_id, q.poll_title,
-                     o.column or None) for o in q.options)
+            rows.append((self.export.per_option, note, "values", q.code, q.text, *notes, q.kind, None, q.poll_id,
+                         q.poll_title, None, None))
+        rows.extend((o.code, o.label, "option", q.code, q.text, *_every(o.labels), q.kind, None, q.poll_id,
+                     q.poll_title, o.column or None, None) for o in q.options)
         return rows
+
+
+def _every(labels: dict[str, Any]) -> list[Any]:
+    """A wording's cells in the codebook's label columns (one per catalogue language)."""
+    return [labels.get(lang) for lang in LANGUAGES]
 
 
 @cache

@@ -9,10 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import DomainError, InvalidInput
+from bot.i18n import LANGUAGES
 
 FORMATS = ("csv", "xlsx", "json")
 LAYOUTS = ("long", "wide")
 HEADINGS = ("codes", "labels")
+VALUES = ("codes", "labels")
+#: How a language is named in the codebook's label columns (Kobo's ``label::English (en)``).
+LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
+#: What joins the labels of a multiple or ranked answer in one cell with ``values="labels"``
+#: (codes are space-separated, as Kobo writes them; labels hold spaces).
+LABEL_JOINER = " | "
 SEPARATORS = (",", ";")
 EXTENSIONS = {"csv": ".csv", "xlsx": ".xlsx", "json": ".jsonl"}
 
@@ -21,8 +28,19 @@ LONG_COLUMNS = (
     "option_label", "text", "answered_at_utc", "answered_at_local",
 )
 WIDE_FIXED_COLUMNS = ("respondent", "member_type", "campaign", "last_answered_at_utc", "last_answered_at_local")
+
+
+def label_column(lang: str) -> str:
+    """The codebook's label column of a language, as KoboToolbox names it: ``label::Français (fr)``."""
+    return f"label::{LANGUAGE_NAMES.get(lang, lang)} ({lang})"
+
+
+#: The codebook, Kobo style: ``code`` and ``label`` (in the export's label language) first, then
+#: one label column per catalogue language (blank where no wording exists in that language),
+#: and ``postings`` (the channels a question was posted to, with their language).
 CODEBOOK_COLUMNS = (
-    "code", "label", "type", "question", "question_text", "kind", "max_choices", "poll_id", "poll", "column",
+    "code", "label", "type", "question", "question_text", *(label_column(lang) for lang in LANGUAGES),
+    "kind", "max_choices", "poll_id", "poll", "column", "postings",
 )
 
 Progress = Callable[[int], None]
@@ -40,8 +58,12 @@ class ExportRequest:
     """What to export and how.  Exactly one of ``poll_id`` and ``campaign``.
 
     ``guild_id`` restricts the export to that guild's polls (set from Discord; the CLI exports
-    every guild).  ``lang`` is the language of the member type labels in the codebook
-    (default: the config's language).  Every export is recorded in the audit log (scope,
+    every guild).  ``labels`` is the language of the labels — headings with
+    ``headings="labels"``, value cells with ``values="labels"``, the long layout's
+    ``option_label``, the codebook's ``label`` — (default: ``lang``, the asking moderator's
+    language, else the config's).  ``values="labels"`` writes an answer's option labels and the
+    member type's label instead of their codes (several labels joined by ``LABEL_JOINER``); the
+    0/1 and rank columns stay numbers.  Every export is recorded in the audit log (scope,
     format, layout, counts, whether it was identified — no personal data)."""
 
     poll_id: int | None = None
@@ -49,6 +71,8 @@ class ExportRequest:
     format: str = "csv"
     layout: str = "long"
     headings: str = "codes"
+    values: str = "codes"
+    labels: str | None = None
     separator: str = ","
     identified: bool = False
     guild_id: int | None = None
@@ -64,8 +88,16 @@ class ExportRequest:
             raise InvalidInput("export.error.layout", value=self.layout, allowed=", ".join(LAYOUTS))
         if self.headings not in HEADINGS:
             raise InvalidInput("export.error.headings", value=self.headings, allowed=", ".join(HEADINGS))
+        if self.values not in VALUES:
+            raise InvalidInput("export.error.values", value=self.values, allowed=", ".join(VALUES))
+        if self.labels is not None and self.labels not in LANGUAGES:
+            raise InvalidInput("export.error.labels", value=self.labels, allowed=", ".join(LANGUAGES))
         if self.separator not in SEPARATORS:
             raise InvalidInput("export.error.separator", value=self.separator)
+
+    def label_lang(self, default: str) -> str:
+        """The language the labels are written in."""
+        return self.labels or (self.lang if self.lang in LANGUAGES else None) or default
 
     @property
     def scope_name(self) -> str:

@@ -96,6 +96,7 @@ async def write_long(
     tail = pieces.tail
     respondent_piece = pieces.respondent
     type_pieces: dict[str | None, Any] = {}
+    member_value = scope.member_value
     done = answers = respondents = 0
     last_answer: int | None = None
     last_user: int | None = None
@@ -124,7 +125,7 @@ async def write_long(
                 try:
                     type_piece = type_pieces[member_type]
                 except KeyError:
-                    type_piece = type_pieces[member_type] = pieces.member_type(member_type)
+                    type_piece = type_pieces[member_type] = pieces.member_type(member_value(member_type))
                 head = who + type_piece + heads[question_id]
                 options = option_pieces[question_id]
                 after = tail(safe(raw_text), *clock(answered_at))
@@ -155,6 +156,7 @@ async def write_wide(
     them (:mod:`.kinds`).  The stream is ordered by respondent, so only one is held at a time."""
     renderers = [(q, q.shape.wide_cells) for q in scope.questions]  # the kind's cells
     campaign = scope.campaign
+    member_value = scope.member_value
     member_types: set[str] = set()
     done = answers = rows = 0
     # The respondent being accumulated: their answers by question id (chosen option ids, text).
@@ -167,7 +169,7 @@ async def write_wide(
 
     def row() -> tuple[Any, ...]:
         assert latest is not None
-        values: list[Any] = [current_name, latest[1], campaign, *clock(latest[0])]
+        values: list[Any] = [current_name, member_value(latest[1]), campaign, *clock(latest[0])]
         for q, cells in renderers:
             values.extend(cells(q, current.get(q.id), safe))
         return tuple(values)

@@ -1,6 +1,7 @@
 """The file formats: CSV (UTF-8 with a BOM, formula-looking texts neutralised), JSON Lines and
-XLSX (openpyxl write-only, rolling over to a new sheet past Excel's row limit).  A table takes
-a header, then batches of rows (tuples; ``None`` is a blank cell)."""
+XLSX (openpyxl write-only, rolling over to a new sheet past Excel's row limit; a bold header row
+frozen with the first column, column widths set from what the columns hold, times as date
+cells).  A table takes a header, then batches of rows (tuples; ``None`` is a blank cell)."""
 
 from __future__ import annotations
 
@@ -84,29 +85,48 @@ class _XlsxBook:
 
         self.workbook = Workbook(write_only=True)
 
-    def table(self, title: str, header: Sequence[str]) -> _XlsxTable:
-        return _XlsxTable(self, title, header)
+    def table(self, title: str, header: Sequence[str], widths: Sequence[float] | None = None) -> _XlsxTable:
+        return _XlsxTable(self, title, header, widths)
 
     def save(self, stream: BinaryIO) -> None:
         self.workbook.save(stream)
 
 
 class _XlsxTable(_Table):
-    def __init__(self, book: _XlsxBook, title: str, header: Sequence[str]) -> None:
+    """One table as sheets of the workbook.  Each sheet is laid out before its first row (a
+    write-only sheet cannot be changed afterwards): the header row and the first column frozen,
+    the columns' widths (``widths``, else the header's length), the header in bold."""
+
+    def __init__(self, book: _XlsxBook, title: str, header: Sequence[str],
+                 widths: Sequence[float] | None = None) -> None:
         from openpyxl.cell import WriteOnlyCell
         from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
         self.book, self.title, self.header = book, title, list(header)
+        self.widths = list(widths) if widths is not None else [header_width(h) for h in self.header]
         self.illegal = ILLEGAL_CHARACTERS_RE
         self.cell_class = WriteOnlyCell
         self.sheets = 0
         self._new_sheet()
 
     def _new_sheet(self) -> None:
+        from openpyxl.styles import Font
+        from openpyxl.utils import get_column_letter
+
         self.sheets += 1
         name = self.title if self.sheets == 1 else f"{self.title} ({self.sheets})"
         self.sheet = self.book.workbook.create_sheet(name)
-        self.sheet.append(self.header)
+        self.sheet.freeze_panes = "B2"  # the header row and the respondent (or code) column
+        for index, width in enumerate(self.widths, start=1):
+            self.sheet.column_dimensions[get_column_letter(index)].width = width
+        bold = Font(bold=True)
+        header = []
+        for name in self.header:
+            cell = self.cell_class(self.sheet, self.illegal.sub("", name))
+            cell.data_type = "s"  # a heading is text, even one starting with "="
+            cell.font = bold
+            header.append(cell)
+        self.sheet.append(header)
         self.rows_in_sheet = 1
 
     def _cell(self, value: Any) -> Any:
@@ -126,6 +146,17 @@ class _XlsxTable(_Table):
             self.rows_in_sheet += 1
 
 
+#: Column widths, in characters: at least a short code, at most what a screen shows.
+MIN_WIDTH, MAX_WIDTH = 8.0, 60.0
+DATE_WIDTH = 20.0  # "2026-01-15 10:30:05"
+
+
+def header_width(name: str, content: int = 0) -> float:
+    """A column's width: its header's or its usual content's length (``content`` characters),
+    whichever is longer, with a margin, between ``MIN_WIDTH`` and ``MAX_WIDTH``."""
+    return max(MIN_WIDTH, min(MAX_WIDTH, max(len(name), content) + 2.0))
+
+
 def _csv_cell(value: Any, sep: str) -> str:
     """One CSV field as ``csv.writer`` writes it with ``QUOTE_MINIMAL`` and ``\\r\\n`` lines."""
     if value is None:
@@ -136,11 +167,12 @@ def _csv_cell(value: Any, sep: str) -> str:
     return text
 
 
-def open_table(fmt: str, separator: str, stream: BinaryIO, header: Sequence[str], book: _XlsxBook | None) -> Any:
-    """The table the rows of one file go to: a sheet of ``book`` (XLSX), else CSV or JSON Lines
-    written to ``stream``."""
+def open_table(fmt: str, separator: str, stream: BinaryIO, header: Sequence[str], book: _XlsxBook | None,
+               widths: Sequence[float] | None = None) -> Any:
+    """The table the rows of one file go to: a sheet of ``book`` (XLSX, its columns ``widths``
+    wide), else CSV or JSON Lines written to ``stream``."""
     if book is not None:
-        return book.table("answers", header)
+        return book.table("answers", header, widths)
     if fmt == "csv":
         return _CsvTable(stream, header, separator)
     return _JsonLinesTable(stream, header)

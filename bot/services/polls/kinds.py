@@ -269,9 +269,11 @@ class ExportColumns:
         options: Sequence[tuple[int, str]],
         answer: tuple[Iterable[int], str | None] | None,
         safe: Callable[[Any], Any] = lambda value: value,
+        joiner: str = " ",
     ) -> list[Any]:
-        """One respondent's cells: ``options`` are ``(option id, code)`` in order, ``answer`` is
-        ``(chosen option ids, text)`` or ``None`` (no answer: every cell blank)."""
+        """One respondent's cells: ``options`` are ``(option id, code)`` in order — or ``(option
+        id, label)`` for an export of labels, then joined by ``joiner`` —, ``answer`` is ``(chosen
+        option ids, text)`` or ``None`` (no answer: every cell blank)."""
         width = 1 + (len(options) if self.option_columns else 0)
         if answer is None:
             return [None] * width
@@ -280,7 +282,7 @@ class ExportColumns:
             picked: set[int] = set()
         else:
             picked = set(answer[0])
-            first = " ".join(code for option_id, code in options if option_id in picked)
+            first = joiner.join(code for option_id, code in options if option_id in picked)
         if not self.option_columns:
             return [first]
         return [first, *(1 if option_id in picked else 0 for option_id, _ in options)]
@@ -300,12 +302,13 @@ class RankExportColumns(ExportColumns):
         options: Sequence[tuple[int, str]],
         answer: tuple[Iterable[int], str | None] | None,
         safe: Callable[[Any], Any] = lambda value: value,
+        joiner: str = " ",
     ) -> list[Any]:
         if answer is None:
             return [None] * (1 + len(options))
         rank_of = {option_id: rank for rank, option_id in enumerate(answer[0], start=1)}
         code_of = dict(options)
-        first = " ".join(code_of[o] for o in rank_of if o in code_of)
+        first = joiner.join(code_of[o] for o in rank_of if o in code_of)
         return [first, *(rank_of.get(option_id) for option_id, _ in options)]
 
 
