@@ -14,6 +14,7 @@ from discord import app_commands
 
 from bot.client import ReseauBot, ShardedReseauBot, refused_fields
 from bot.config import Config
+from bot.services import charts
 from bot.services.container import Services, http_client_for
 from storage.db import ensure_current
 
@@ -138,9 +139,11 @@ async def run_bot(config: Config, token: str, *, sync_only: bool = False) -> int
     if metrics_server is False:
         await bot.services.aclose()
         return 2
+    charts.draw_in_worker_process()  # charts off the event loop, in a worker started at the first one
     try:
         return await _serve(bot, token)
     finally:
+        charts.draw_in_worker_process(False)
         if metrics_server is not None:
             await metrics_server.close()
 

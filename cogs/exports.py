@@ -20,6 +20,7 @@ from discord.ext import commands
 from bot.client import ReseauBot
 from bot.i18n import LANGUAGES, Catalogue
 from bot.services.exports import ExportRequest
+from bot.services.exports.worker import export_to_path_in_worker
 from cogs import _text
 from cogs._checks import Scope, is_moderator, moderator_only, require_moderator
 
@@ -105,7 +106,8 @@ class Exports(commands.Cog):
                     self.max_attachment_bytes)
         with tempfile.TemporaryDirectory(prefix="reseau-export-") as folder:
             path = Path(folder) / request.default_filename()
-            result = await exporter.export_to_path(request, path, max_bytes=limit)
+            # in a worker process: seconds of work for a large campaign, never on the event loop
+            result = await export_to_path_in_worker(exporter, request, path, max_bytes=limit)
             key = "export.done_xlsx" if request.format == "xlsx" else "export.done"
             text = self.bot.t(key, lang, answers=result.answers, respondents=result.respondents, rows=result.rows)
             text += "\n" + self.bot.t("export.pseudonymised", lang)

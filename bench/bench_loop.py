@@ -1,0 +1,245 @@
+"""A loop that never stalls (issue 15, item 2): votes while a chart and a 1 M-answer export run.
+
+Run from the repository root (a few minutes; prints figures, not a test)::
+
+    python bench/bench_loop.py                          # 1,000,000 answers, 1,000 votes, 3 runs
+    python bench/bench_loop.py --answers 200000 --runs 1 --keep --workdir /tmp/bench-loop
+
+One SQLite file holds a generated survey campaign of ``--answers`` answers (``bench_export``'s
+generator) and a 5-option button poll created through ``PollService``.  In one event loop:
+
+* **votes**: ``--votes`` calls of ``PollService.vote`` (the whole vote path: status check, upsert,
+  commit, confirmation), one started every ``--interval`` seconds as its own task (members
+  arrive independently); latency per vote from its start to its return;
+* **loop lag**: a task sleeping 1 ms in a loop; the lag is how late it wakes (max and p99);
+* **background work** (not in the idle run): 25-option charts drawn back to back and one
+  ``/export``-style export (CSV, long layout, pseudonymised) of the whole campaign, started with
+  the votes; the run lasts until the votes and the export are done.
+
+Modes (each run ``--runs`` times, interleaved with an idle run):
+
+* ``loop``: as before this issue — charts in a worker thread (``asyncio.to_thread``), the export
+  awaited on the event loop;
+* ``thread``: charts and the export in worker threads (the export on its own event loop and engine);
+* ``process``: charts in the worker process (``charts.draw_in_worker_process``) and the export in a
+  process of its own (``bot.services.exports.worker``) — what the running bot does.
+
+Prints per mode the vote p50/p99, the longest loop lag and how many charts were drawn, then::
+
+    ratio loaded-vote-p99-<mode> <loaded p99 / idle p99> (target ≤ 1.5)
+    ratio loop-lag-ms-<mode> <longest lag in ms> (target ≤ 20)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench._common import median, percentile, print_machine, print_ratio  # noqa: E402
+from bench.bench_export import SECRET, generate  # noqa: E402
+
+CAMPAIGN = "Enquête membres 2026-2027"
+MODES = ("loop", "thread", "process")
+
+
+def chart_args() -> tuple:
+    labels = [f"Réponse possible numéro {i + 1} au sondage du réseau" for i in range(25)]
+    return "Sondage du réseau", labels, [(i * 7) % 11 for i in range(25)]
+
+
+class LagMonitor:
+    """How late a 1 ms sleep wakes up, for as long as it runs."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._task: asyncio.Task | None = None
+
+    async def _run(self) -> None:
+        while True:
+            t0 = time.perf_counter()
+            await asyncio.sleep(0.001)
+            self.lags.append(time.perf_counter() - t0 - 0.001)
+
+    def __enter__(self) -> LagMonitor:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+async def export_on_thread(config, path: Path) -> None:
+    """The export on its own event loop and engine, in a worker thread."""
+    from bot.services.exports import Exporter, ExportRequest
+    from storage.db import create_engine, session_factory
+
+    async def run() -> None:
+        engine = create_engine(config.database.url)
+        try:
+            await Exporter(session_factory(engine), config, environ={"RESEAU_EXPORT_SECRET": SECRET}).export_to_path(
+                ExportRequest(campaign=CAMPAIGN), path)
+        finally:
+            await engine.dispose()
+
+    await asyncio.to_thread(asyncio.run, run())
+
+
+async def one_run(mode: str | None, service, poll, config, exporter, workdir: Path, votes: int,
+                  interval: float, seed: int) -> dict:
+    from bot.services import charts
+    from bot.services.exports import ExportRequest
+    from bot.services.exports.worker import export_to_path_in_worker
+
+    charts.draw_in_worker_process(mode == "process")
+    rng = random.Random(seed)
+    option_ids = [o.id for o in poll.options]
+    latencies: list[float] = []
+    errors = 0
+    drawn = 0
+    stop = asyncio.Event()
+    out = workdir / "export.csv"
+
+    async def vote(user_id: int) -> None:
+        nonlocal errors
+        t0 = time.perf_counter()
+        try:
+            await service.vote(poll.id, user_id=user_id, option_id=rng.choice(option_ids))
+        except Exception:
+            errors += 1
+        latencies.append(time.perf_counter() - t0)
+
+    async def draw_charts() -> None:
+        nonlocal drawn
+        title, labels, counts = chart_args()
+        while not stop.is_set():
+            await asyncio.to_thread(charts.results_chart, title, labels, counts)
+            drawn += 1
+
+    async def export() -> float:
+        t0 = time.perf_counter()
+        if mode == "loop":
+            await exporter.export_to_path(ExportRequest(campaign=CAMPAIGN), out)
+        elif mode == "thread":
+            await export_on_thread(config, out)
+        else:
+            await export_to_path_in_worker(exporter, ExportRequest(campaign=CAMPAIGN), out)
+        return time.perf_counter() - t0
+
+    gc.collect()
+    base = seed * 100_000
+    with LagMonitor() as monitor:
+        t0 = time.perf_counter()
+        background = []
+        if mode is not None:
+            background = [asyncio.create_task(draw_charts()), asyncio.create_task(export())]
+        tasks = []
+        for i in range(votes):
+            tasks.append(asyncio.create_task(vote(10_000_000 + base + i)))
+            await asyncio.sleep(interval)
+        await asyncio.gather(*tasks)
+        votes_done = time.perf_counter() - t0
+        export_seconds = None
+        if background:
+            export_seconds = await background[1]
+            stop.set()
+            await background[0]
+        elapsed = time.perf_counter() - t0
+    charts.draw_in_worker_process(False)
+    return {
+        "p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "errors": errors,
+        "lag_max": max(monitor.lags), "lag_p99": percentile(monitor.lags, 99), "charts": drawn,
+        "votes_s": votes_done, "export_s": export_seconds, "elapsed": elapsed,
+    }
+
+
+async def run_all(args: argparse.Namespace, db: Path, workdir: Path) -> list[str]:
+    from bot.config import PollsSection, build_config
+    from bot.i18n import Catalogue
+    from bot.services.exports import Exporter
+    from bot.services.polls import PollService
+    from storage.db import create_engine, session_factory
+
+    url = f"sqlite+aiosqlite:///{db}"
+    config = build_config({"database": {"url": url}}, workdir / "bench.toml", environ={})
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    service = PollService(sessions, catalogue=Catalogue.load(), settings=PollsSection())
+    exporter = Exporter(sessions, config, environ={"RESEAU_EXPORT_SECRET": SECRET})
+    lines = []
+    try:
+        draft = service.prepare(guild_id=1, channel_id=2, author_id=3, question="Quel format ?",
+                                options="Présentiel; En ligne; Hybride; Lyon; Paris")
+        poll = await service.create(draft)
+        await one_run(None, service, poll, config, exporter, workdir, 200, args.interval, 1)  # warm-up
+        gc.freeze()
+        results: dict[str, list[dict]] = {"idle": [], **{m: [] for m in args.modes}}
+        seed = 2
+        for run in range(args.runs):
+            for mode in (None, *args.modes):
+                r = await one_run(mode, service, poll, config, exporter, workdir, args.votes, args.interval, seed)
+                seed += 1
+                results[mode or "idle"].append(r)
+                extra = "" if mode is None else (f", export {r['export_s']:.1f} s, {r['charts']} charts, "
+                                                 f"votes over {r['votes_s']:.1f} s")
+                print(f"  run {run + 1} {mode or 'idle':8s}: vote p50 {r['p50'] * 1000:6.2f} ms, "
+                      f"p99 {r['p99'] * 1000:7.2f} ms, loop lag max {r['lag_max'] * 1000:7.1f} ms "
+                      f"(p99 {r['lag_p99'] * 1000:.1f}), errors {r['errors']}{extra}", flush=True)
+        idle_p99 = median([r["p99"] for r in results["idle"]])
+        print(f"\nmedians of {args.runs}: idle vote p99 {idle_p99 * 1000:.2f} ms, "
+              f"lag max {median([r['lag_max'] for r in results['idle']]) * 1000:.1f} ms")
+        for mode in args.modes:
+            p99 = median([r["p99"] for r in results[mode]])
+            lag = median([r["lag_max"] for r in results[mode]])
+            print(f"  {mode:8s}: vote p99 {p99 * 1000:.2f} ms, longest loop lag {lag * 1000:.1f} ms, "
+                  f"export {median([r['export_s'] for r in results[mode]]):.1f} s")
+            lines.append(print_ratio(f"loaded-vote-p99-{mode}", p99 / idle_p99, 1.5))
+            lines.append(print_ratio(f"loop-lag-ms-{mode}", lag * 1000, 20))
+    finally:
+        await engine.dispose()
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    p.add_argument("--answers", type=int, default=1_000_000)
+    p.add_argument("--votes", type=int, default=1000)
+    p.add_argument("--interval", type=float, default=0.005, help="seconds between two votes' arrivals")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    p.add_argument("--workdir", type=Path)
+    p.add_argument("--keep", action="store_true", help="keep (and reuse) the generated database")
+    args = p.parse_args(argv)
+    print_machine()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-loop-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = workdir / f"loop-{args.answers}.db"
+    try:
+        if not (args.keep and db.exists()):
+            t0 = time.perf_counter()
+            generate(db, args.answers)
+            print(f"generated {args.answers:,} answers in {time.perf_counter() - t0:.1f} s", flush=True)
+        os.environ.setdefault("RESEAU_EXPORT_SECRET", SECRET)  # the worker process reads its own
+        lines = asyncio.run(run_all(args, db, workdir))
+    finally:
+        if not args.keep and args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print("\n=== summary ===")
+    for line in lines:
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
