@@ -51,6 +51,7 @@ from bot.services.delivery import Publisher, Sender
 from bot.services.exports import Exporter
 from bot.services.polls import PollService
 from bot.services.polls.privacy import PollAnswersHook
+from bot.services.postings import PostingService
 from bot.services.privacy import AnnouncementsHook, AuditHook, PrivacyRegistry
 from bot.services.profiles import ProfileHook, ProfileService
 from storage import models
@@ -104,6 +105,7 @@ class Services:
         self.privacy = privacy_hooks(sessions)
         self.profiles = ProfileService.from_config(sessions, config, clock=now, hooks=self.privacy)
         self.exports = Exporter(sessions, config)
+        self.postings = PostingService(sessions, clock=now)  # one poll, several channels and languages
         self.publisher = Publisher(
             sessions, None, catalogue=self.catalogue, clock=now,
             modlog_channel_id=config.discord.moderators_log_channel_id, lang=config.bot.language,

@@ -1,0 +1,252 @@
+"""One question, many channels and languages (issue 11) — without Discord.
+
+A poll is **posted** to one or several channels: each posting is a message in its channel's
+language, and every posting's answers go to the poll's questions, so a question is one variable
+(one column of the wide export) however many channels asked it.  A member answers once per
+question whichever posting they click — ``answers``' unique (question, member) is shared by the
+postings — and results, charts and closing messages count every posting; moderators also see the
+respondents by channel (:meth:`PostingService.by_channel`).
+
+Wording per language: a question and its options have their poll's wording (``text``,
+``label``) and the other languages' in ``labels`` (``{"en": "…"}``).  A posting shows its
+language's wording, or the poll's with a note when there is none (:func:`localized`).
+
+Merging (existing data): polls already posted in several channels before postings existed are
+separate polls; :meth:`PostingService.merge` makes two questions one when both polls are closed,
+named (an anonymous poll's respondents are per-poll pseudonyms that cannot be matched) and their
+options match (same kind, same codes in the same order); otherwise it refuses and says why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.errors import Conflict, InvalidInput, NotFound
+from bot.services.poll_rules import MAX_LABEL, MAX_QUESTION
+from bot.services.polls.views import OptionView, PollView, QuestionView
+from storage.models import utcnow
+from storage.repositories.audit import AuditRepository
+from storage.repositories.postings import PostingRepository, PostingRow
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One message of a poll in one channel."""
+
+    id: int
+    poll_id: int
+    guild_id: int
+    channel_id: int
+    message_id: int | None
+    lang: str
+    channel_name: str | None = None  # the network channel's name, when it is one
+
+    @classmethod
+    def of(cls, row: PostingRow) -> Posting:
+        return cls(row.id, row.poll_id, row.guild_id, row.channel_id, row.message_id, row.lang, row.channel_name)
+
+
+@dataclass(frozen=True)
+class ChannelCount:
+    """Respondents of a poll who answered from one posting (``posting`` None: not known, e.g.
+    answers stored before postings existed or a native poll's votes read back at closing)."""
+
+    posting: Posting | None
+    respondents: int
+
+
+@dataclass(frozen=True)
+class Wording:
+    """The other languages' wording of a poll: ``{question id: {lang: text}}`` and
+    ``{option id: {lang: label}}``."""
+
+    questions: dict[int, dict[str, str]]
+    options: dict[int, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    target_poll_id: int
+    target_question_id: int
+    source_poll_id: int
+    moved: int  # answers moved to the target question
+    dropped: int  # a member who answered both keeps the target's answer: their other one goes
+    postings_moved: int
+    source_poll_deleted: bool
+
+
+def localized(poll: PollView, lang: str, wording: Wording) -> tuple[PollView, bool]:
+    """The poll as a posting in ``lang`` shows it: each question's and option's wording in that
+    language, else the poll's own.  ``(view, fell_back)``: ``fell_back`` is True when some
+    wording was missing (the posting then says it shows the poll's language)."""
+    if lang == poll.lang:
+        return poll, False
+    missing = False
+
+    def text(qid: int, own: str) -> str:
+        nonlocal missing
+        found = wording.questions.get(qid, {}).get(lang)
+        missing = missing or not found
+        return found or own
+
+    def options(items: tuple[OptionView, ...]) -> tuple[OptionView, ...]:
+        nonlocal missing
+        out = []
+        for o in items:
+            found = wording.options.get(o.id, {}).get(lang)
+            missing = missing or not found
+            out.append(dataclasses.replace(o, label=found or o.label))
+        return tuple(out)
+
+    questions = tuple(
+        dataclasses.replace(q, text=text(q.id, q.text), options=options(q.options)) for q in poll.questions
+    )
+    first: QuestionView | None = questions[0] if questions else None
+    view = dataclasses.replace(
+        poll,
+        lang=lang,
+        questions=questions,
+        question=first.text if first else text(poll.question_id, poll.question),
+        options=first.options if first else options(poll.options),
+    )
+    return view, missing
+
+
+class PostingService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.sessions = sessions
+        self.clock = clock
+
+    # ------------------------------------------------------------------ postings
+    async def claim(self, poll: PollView, guild_id: int, channel_id: int, lang: str) -> int | None:
+        """Claim posting ``poll`` in the channel (before sending the message): the posting's id,
+        or ``None`` when it is already posted there."""
+        async with self.sessions.begin() as session:
+            return await PostingRepository(session).claim(poll.id, guild_id, channel_id, lang, now=self.clock())
+
+    async def attach(self, posting_id: int, message_id: int) -> None:
+        async with self.sessions.begin() as session:
+            await PostingRepository(session).attach(posting_id, message_id)
+
+    async def release(self, posting_id: int) -> None:
+        async with self.sessions.begin() as session:
+            await PostingRepository(session).release(posting_id)
+
+    async def of_poll(self, poll_id: int) -> list[Posting]:
+        async with self.sessions() as session:
+            return [Posting.of(row) for row in await PostingRepository(session).of_poll(poll_id)]
+
+    async def poll_of_message(self, message_id: int) -> int | None:
+        async with self.sessions() as session:
+            return await PostingRepository(session).poll_of_message(message_id)
+
+    async def answered_from(self, poll: PollView, respondent: int, channel_id: int | None) -> None:
+        """Note the posting a member answered from (their first one stays), for "by channel"."""
+        if channel_id is None:
+            return
+        async with self.sessions.begin() as session:
+            repo = PostingRepository(session)
+            posting_id = await repo.id_in_channel(poll.id, channel_id)
+            if posting_id is not None:
+                await repo.set_answer_posting([q.id for q in poll.questions] or [poll.question_id], respondent,
+                                              posting_id)
+
+    async def by_channel(self, poll: PollView) -> list[ChannelCount]:
+        """Respondents by posting, in posting order (then those whose posting is not known)."""
+        async with self.sessions() as session:
+            repo = PostingRepository(session)
+            postings = [Posting.of(row) for row in await repo.of_poll(poll.id)]
+            counts = await repo.respondents_by_posting([q.id for q in poll.questions] or [poll.question_id])
+        out = [ChannelCount(p, counts.get(p.id, 0)) for p in postings]
+        known = {p.id for p in postings}
+        unknown = sum(n for pid, n in counts.items() if pid not in known)
+        if unknown:
+            out.append(ChannelCount(None, unknown))
+        return out
+
+    # ------------------------------------------------------------------ wording
+    async def wording(self, poll_id: int) -> Wording:
+        async with self.sessions() as session:
+            questions, options = await PostingRepository(session).wording(poll_id)
+        return Wording(questions, options)
+
+    @staticmethod
+    def check_wording(poll: PollView, question: str | None, options: Sequence[str]) -> tuple[str | None, list[str]]:
+        """A translation of a quick poll's question and options, checked: the question within
+        ``MAX_QUESTION``, one label per option (or none), each within ``MAX_LABEL``."""
+        question = (question or "").strip() or None
+        labels = [label.strip() for label in options if label.strip()]
+        if question is not None and len(question) > MAX_QUESTION:
+            raise InvalidInput("postings.error.question_too_long", max=MAX_QUESTION)
+        if labels and len(labels) != len(poll.options):
+            raise InvalidInput("postings.error.option_count", given=len(labels), expected=len(poll.options))
+        if any(len(label) > MAX_LABEL for label in labels):
+            raise InvalidInput("postings.error.label_too_long", max=MAX_LABEL)
+        return question, labels
+
+    async def set_wording(self, poll: PollView, lang: str, question: str | None, options: Sequence[str]) -> None:
+        """Store a quick poll's wording in ``lang`` (checked by :meth:`check_wording`)."""
+        question, labels = self.check_wording(poll, question, options)
+        async with self.sessions.begin() as session:
+            await PostingRepository(session).set_wording(
+                poll.question_id, lang, question, {o.id: label for o, label in zip(poll.options, labels, strict=False)}
+            )
+
+    # ------------------------------------------------------------------ merging
+    async def merge(self, target_poll_id: int, source_poll_id: int, *, question: int = 1,
+                    actor_id: int | None = None) -> MergeResult:
+        """Make question ``question`` (1-based) of the source poll one with the target poll's:
+        its answers move to the target question (a member who answered both keeps the target's
+        answer), its wording becomes the target's wording in the source poll's language, its
+        postings become the target poll's, and it is deleted (its poll too when it had no other
+        question).  Refused — nothing changes — unless both polls are closed and named, and the
+        two questions have the same kind and the same option codes in the same order."""
+        if target_poll_id == source_poll_id:
+            raise InvalidInput("postings.merge.same_poll")
+        async with self.sessions.begin() as session:
+            repo = PostingRepository(session)
+            target = await repo.question_at(target_poll_id, question - 1)
+            source = await repo.question_at(source_poll_id, question - 1)
+            for poll_id, found in ((target_poll_id, target), (source_poll_id, source)):
+                if found is None:
+                    raise NotFound("postings.merge.not_found", poll=poll_id, question=question)
+            assert target is not None and source is not None
+            await repo.lock_question(target.id)
+            for found in (target, source):
+                if found.poll_status == "open":
+                    raise Conflict("postings.merge.open", poll=found.poll_id)
+                if found.anonymous:
+                    raise InvalidInput("postings.merge.anonymous", poll=found.poll_id)
+            target_codes = [code for _, code, _, _ in target.options]
+            source_codes = [code for _, code, _, _ in source.options]
+            if target.kind != source.kind or target_codes != source_codes:
+                raise InvalidInput(
+                    "postings.merge.options_differ",
+                    target=f"{target.kind}: {', '.join(target_codes) or '-'}",
+                    source=f"{source.kind}: {', '.join(source_codes) or '-'}",
+                )
+            option_map = {s[0]: t[0] for s, t in zip(source.options, target.options, strict=True)}
+            moved, dropped = await repo.move_answers(source.id, target.id, option_map)
+            if source.poll_lang != target.poll_lang:
+                await repo.add_labels(
+                    target.id, {**source.labels, source.poll_lang: source.text},
+                    {t[0]: {**s[3], source.poll_lang: s[2]} for s, t in zip(source.options, target.options,
+                                                                             strict=True)},
+                )
+            # the source poll goes with its last question: its channels become the target's
+            only = await repo.question_count(source_poll_id) == 1
+            postings_moved = await repo.move_postings(source_poll_id, target_poll_id) if only else 0
+            left = await repo.delete_question(source.id)
+            result = MergeResult(target_poll_id, target.id, source_poll_id, moved, dropped, postings_moved, left == 0)
+            AuditRepository(session).record(
+                "poll_merge", actor_id=actor_id, target_type="poll", target_id=str(target_poll_id),
+                details={"source_poll": source_poll_id, "question": question, "moved": moved, "dropped": dropped,
+                         "postings_moved": postings_moved},
+            )
+        return result
