@@ -36,6 +36,7 @@ FEATURES = (
     "bot.privacy_cli",  # prune
     "bot.check_cli",  # check
     "bot.init_cli",  # init
+    "bot.web_cli",  # web (the moderators' dashboard)
 )
 
 
@@ -67,6 +68,7 @@ def _core_parsers(sub: argparse._SubParsersAction, t: Text) -> None:
     run.add_argument("--shard-ids", default=None, metavar="0,1|0-3", help=t("processes.cli.shard_ids"))
     run.add_argument("--shard-count", type=int, default=None, metavar="N", help=t("processes.cli.shard_count"))
     run.add_argument("--metrics-port", type=int, default=None, metavar="PORT", help=t("processes.cli.metrics_port"))
+    run.add_argument("--web", action="store_true", help=t("cli.run_web.help"))
     sub.add_parser("sync-commands", help=t("cli.sync.help"), description=t("cli.sync.description"))
     demo = sub.add_parser("demo", help=t("cli.demo.help"))
     demo.add_argument("--out", default="demo-output", metavar=t("cli.metavar.folder"), help=t("cli.demo.out"))
@@ -161,7 +163,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
 
     config = with_run_options(config, shard_ids=args.shard_ids, shard_count=args.shard_count,
                               metrics_port=args.metrics_port)
-    return _run_with_token(config, sync_only=False)
+    return _run_with_token(config, sync_only=False, web=args.web)
 
 
 @command("sync-commands")
@@ -169,7 +171,7 @@ def cmd_sync(args: argparse.Namespace, config: Config) -> int:
     return _run_with_token(config, sync_only=True)
 
 
-def _run_with_token(config: Config, *, sync_only: bool) -> int:
+def _run_with_token(config: Config, *, sync_only: bool, web: bool = False) -> int:
     import aiohttp
     import discord
 
@@ -180,7 +182,7 @@ def _run_with_token(config: Config, *, sync_only: bool) -> int:
     if token is None:
         return 2
     try:
-        return asyncio.run(run_bot(config, token, sync_only=sync_only))
+        return asyncio.run(run_bot(config, token, sync_only=sync_only, web=web))
     except discord.LoginFailure:
         print(f"reseau-bot: {t('cli.token_refused')}", file=sys.stderr)
         return 2

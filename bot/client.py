@@ -57,6 +57,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.campaigns",  # after cogs.polls: /poll campaign sits under its /poll group
     "cogs.extracts",
     "cogs.announcements",
+    "cogs.calendar",  # after cogs.polls and cogs.announcements: /poll duplicate, /poll template, /calendar
     "cogs.profile",
     "cogs.exports",
 )

@@ -141,6 +141,22 @@ class PrivacySection:
 
 
 @dataclass(frozen=True)
+class DashboardSection:
+    """The moderators' dashboard (``reseau-bot web``, ``reseau-bot run --web``): where it listens
+    (127.0.0.1 by default: put it behind a reverse proxy with HTTPS) and the address moderators
+    open (``public_url``, the start of the one-time links; empty: ``http://host:port``).  An
+    ``https://`` public URL makes the session cookie ``Secure``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+@dataclass(frozen=True)
 class NetworkChannel:
     guild_id: int
     channel_id: int
@@ -161,6 +177,7 @@ class Config:
     profiles: ProfilesSection = field(default_factory=ProfilesSection)
     privacy: PrivacySection = field(default_factory=PrivacySection)
     metrics: MetricsSection = field(default_factory=MetricsSection)
+    dashboard: DashboardSection = field(default_factory=DashboardSection)
     channels: tuple[NetworkChannel, ...] = ()
 
     @property
@@ -209,6 +226,7 @@ _SECTIONS: dict[str, type] = {
     "profiles": ProfilesSection,
     "privacy": PrivacySection,
     "metrics": MetricsSection,
+    "dashboard": DashboardSection,
 }
 
 
@@ -420,6 +438,10 @@ def _check_semantics(config: Config) -> None:
             f"{path}: discord.web_base_url must be an http(s) URL without a trailing slash "
             f"(for example \"https://discord.com\"), not {config.discord.web_base_url!r}"
         )
+    if not re.match(r"^(https?://[^\s/]+(/\S*)?)?$", config.dashboard.public_url):
+        raise ConfigError(f"{path}: dashboard.public_url must be an http(s) URL, not {config.dashboard.public_url!r}")
+    if not 0 < config.dashboard.port < 65536:
+        raise ConfigError(f"{path}: dashboard.port must be between 1 and 65535")
     check_processes(config)
     if config.privacy.forget_mode not in ("delete", "unlink"):
         raise ConfigError(f"{path}: privacy.forget_mode must be \"delete\" or \"unlink\"")

@@ -118,7 +118,7 @@ async def start_processes(bot: ReseauBot, config: Config):
     return server
 
 
-async def run_bot(config: Config, token: str, *, sync_only: bool = False) -> int:
+async def run_bot(config: Config, token: str, *, sync_only: bool = False, web: bool = False) -> int:
     SECRETS.add(token)
     point_discord_at(config)
     bot = build_bot(config)
@@ -141,28 +141,37 @@ async def run_bot(config: Config, token: str, *, sync_only: bool = False) -> int
         return 2
     charts.draw_in_worker_process()  # charts off the event loop, in a worker started at the first one
     try:
-        return await _serve(bot, token)
+        return await _serve(bot, token, web=web)
     finally:
         charts.draw_in_worker_process(False)
         if metrics_server is not None:
             await metrics_server.close()
 
 
-async def _serve(bot: ReseauBot, token: str) -> int:
+async def _serve(bot: ReseauBot, token: str, *, web: bool = False) -> int:
     """Connect and serve until the client stops or a signal asks it to."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with bot:
+        dashboard = None
+        if web:  # the dashboard in this process, over the bot's services (its sender posts)
+            from web.app import serve
+
+            dashboard = await serve(bot.services)
         runner = asyncio.create_task(bot.start(token))
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if stopper not in done:
             stopper.cancel()
+            if dashboard is not None:
+                await dashboard.cleanup()
             await runner  # the client stopped by itself: let its error (if any) surface
             return 0
         log.info("signal received, stopping")
+        if dashboard is not None:
+            await dashboard.cleanup()
         await bot.close()
         try:
             await asyncio.wait_for(runner, timeout=30)

@@ -5,6 +5,8 @@ cycle, naming the file and the import.
     bot/services/  the domain: no discord
     storage/       the database: no discord, no bot, no cogs
     bot/           never imports cogs/ (cogs are loaded by name as extensions)
+    web/           the dashboard: no discord, no cogs, no storage, no sqlalchemy (reads go
+                   through bot/services)
 
 Imports under ``if TYPE_CHECKING:`` are annotations only and are not counted; imports inside
 functions are (a lazy import is still a dependency).
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from tests.paths import REPO
 
-PACKAGES = ("bot", "cogs", "storage")
+PACKAGES = ("bot", "cogs", "storage", "web")
 
 
 def _module_name(path: Path) -> str:
@@ -74,6 +76,8 @@ RULES = [
     ("bot.services", ("discord", "cogs"), "services are plain Python, usable without Discord"),
     ("storage", ("discord", "bot", "cogs"), "storage owns the database and nothing above it"),
     ("bot", ("cogs",), "bot/ never reaches into the Discord adapters"),
+    ("web", ("discord", "cogs", "storage", "sqlalchemy"),
+     "the dashboard reads through bot/services: no Discord, no cog, no SQL"),
 ]
 
 
@@ -138,6 +142,7 @@ def test_the_guard_sees_a_wrong_way_import_and_a_cycle(tmp_path, monkeypatch):
         (tmp_path / package).mkdir()
         (tmp_path / package / "__init__.py").write_text("")
     (tmp_path / "cogs" / "bad.py").write_text("from storage.models import Poll\n")
+    (tmp_path / "web" / "page.py").write_text("def f():\n    import discord\n")
     (tmp_path / "bot" / "a.py").write_text("from bot import b\n")
     (tmp_path / "bot" / "b.py").write_text("def f():\n    from bot.a import x\n")
     (tmp_path / "bot" / "c.py").write_text(
@@ -147,6 +152,7 @@ def test_the_guard_sees_a_wrong_way_import_and_a_cycle(tmp_path, monkeypatch):
         test_no_layer_imports_the_wrong_way()
     except AssertionError as exc:
         assert "cogs/bad.py:1 imports storage.models" in str(exc)
+        assert "web/page.py:2 imports discord" in str(exc)
         assert "bot/c.py" not in str(exc)  # annotations only
     else:
         raise AssertionError("the layer guard missed cogs/bad.py")

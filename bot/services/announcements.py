@@ -162,6 +162,13 @@ async def _targets(session: AsyncSession, announcement: models.Announcement) -> 
     return [(c.guild_id, c.channel_id) for c in await ChannelRepository(session).all()]
 
 
+async def targets(session: AsyncSession, announcement: models.Announcement) -> list[tuple[int, int]]:
+    """``(guild id, channel id)`` where an announcement goes (its channel, or every network
+    channel), in the caller's transaction (a recurring announcement's occurrence writes its
+    deliveries in the transaction that claims it)."""
+    return await _targets(session, announcement)
+
+
 def _refuse(announcement: models.Announcement | None, announcement_id: int, guild_id: int | None) -> None:
     if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
         raise NotFound("announce.not_found", id=announcement_id)

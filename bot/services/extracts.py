@@ -9,7 +9,8 @@ Import
     front matter, host down, oversize page…) raises before anything is written.
 
 Queue
-    Queued extracts are ordered by month, then id.  ``skip`` takes one out of the queue.
+    Queued extracts are ordered by month, then id.  ``skip`` takes one out of the queue;
+    ``move`` swaps an extract's month with its neighbour's (the dashboard's reordering).
 
 Publish
     :func:`publish_extract` writes one pending delivery per enabled network channel in the
@@ -363,6 +364,36 @@ async def skip(
             "extract.skip", actor_id=actor_id, target_type="extract", target_id=extract.id,
             guild_id=guild_id, channel_id=channel_id, details={"month": extract.month, "title": extract.title[:100]},
         )
+    return extract
+
+
+async def move(
+    sessions: async_sessionmaker[AsyncSession],
+    extract_id: int,
+    *,
+    up: bool,
+    actor_id: int | None,
+    guild_id: int | None = None,
+) -> models.Extract:
+    """Move a queued extract one place up (earlier) or down in its language's queue: it swaps
+    months with its neighbour (the queue is ordered by month).  At either end, nothing moves."""
+    async with sessions.begin() as session:
+        repo = ExtractRepository(session)
+        extract = await repo.get(extract_id)
+        if extract is None:
+            raise NotFound("extracts.not_found", id=extract_id)
+        if extract.status != EXTRACT_QUEUED:
+            raise Conflict("extracts.not_queued", id=extract.id, status=extract.status)
+        queue = await repo.queue(lang=extract.lang)
+        index = next(i for i, e in enumerate(queue) if e.id == extract.id)
+        other_index = index - 1 if up else index + 1
+        if 0 <= other_index < len(queue):
+            other = queue[other_index]
+            extract.month, other.month = other.month, extract.month
+            AuditRepository(session).record(
+                "extract.move", actor_id=actor_id, target_type="extract", target_id=extract.id, guild_id=guild_id,
+                details={"month": extract.month, "swapped_with": other.id},
+            )
     return extract
 
 

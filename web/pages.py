@@ -1,0 +1,370 @@
+"""The dashboard's pages: one small handler each, reading through the services.
+
+    GET  /login?t=…            the sign-in page of a one-time link (the link is not spent yet)
+    POST /login                spend the link, open the session, go to the overview
+    POST /logout
+    GET  /                     overview: open polls, next planned posts, latest deliveries
+    GET  /polls, /polls/{id}   polls; a poll's results (chart + table, by member type, texts)
+    GET  /polls/{id}/chart-{n}.png
+    GET  /campaigns, /campaigns/{id}   a campaign's answers per question and its coverage
+    GET  /exports, POST /exports       download an export (a zip of data + codebook, or XLSX)
+    GET  /extracts, /extracts/{id}     the queue; an extract as members will see it
+    POST /extracts/upload, /extracts/{id}/move, /skip, /publish
+    GET  /audit                the audit log
+    GET  /lang/{fr|en}         the language switch (a cookie), back to the page
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import secrets
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, describe
+from bot.i18n import LANGUAGES
+from bot.services import charts, extracts
+from bot.services.dashboard import LinkInvalid
+from bot.services.exports import FORMATS, HEADINGS, LAYOUTS, ExportRequest
+from bot.services.extract_render import render_extract, report_button_label
+from web import auth
+from web.context import LANG_COOKIE, LIMITER, lang_of, services_of
+from web.render import render, render_error
+
+log = logging.getLogger("reseau.web")
+
+_STATUS = {InvalidInput: 400, Forbidden: 403, NotFound: 404}
+MAX_UPLOAD = 512 * 1024
+
+
+def _services(request: web.Request):
+    return services_of(request)
+
+
+@web.middleware
+async def errors(request: web.Request, handler) -> web.StreamResponse:
+    """A domain error is a page in the reader's language with its status; anything else is
+    logged and answered with a generic page (never a traceback)."""
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        return render_error(request, 404, "dashboard.error.not_found")
+    except web.HTTPException:
+        raise
+    except DomainError as exc:
+        status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 409)
+        return render(request, "error.html", status=status, status_code=status,
+                      message=describe(exc, _services(request).catalogue, lang_of(request)))
+    except Exception:
+        log.exception("dashboard page %s failed", request.path)
+        return render_error(request, 500, "dashboard.error.unexpected")
+
+
+def _int(value: Any) -> int:
+    try:
+        number = int(str(value))
+    except (TypeError, ValueError):
+        raise NotFound("dashboard.error.not_found") from None
+    if not 0 < number < 2**31:
+        raise NotFound("dashboard.error.not_found")
+    return number
+
+
+# ---------------------------------------------------------------------------- sign-in
+async def login_page(request: web.Request) -> web.StreamResponse:
+    if not request.app[LIMITER].allow(auth.client_key(request)):
+        return render_error(request, 429, "dashboard.error.rate_limited")
+    token = request.query.get("t", "")
+    await _services(request).sign_in.check_link(token)
+    pre = secrets.token_urlsafe(24)
+    response = render(request, "login.html", token=token, prelogin=pre)
+    auth.set_cookie(request, response, auth.PRELOGIN_COOKIE, pre, max_age=600)
+    return response
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    if not request.app[LIMITER].allow(auth.client_key(request)):
+        return render_error(request, 429, "dashboard.error.rate_limited")
+    form = await request.post()
+    pre = request.cookies.get(auth.PRELOGIN_COOKIE, "")
+    if not pre or not secrets.compare_digest(pre, str(form.get("csrf", ""))):
+        return render_error(request, 403, "dashboard.error.csrf")
+    token = str(form.get("t", ""))
+    if not token:
+        raise LinkInvalid()
+    browser_token, _ = await _services(request).sign_in.redeem(token)
+    response = web.HTTPSeeOther("/")
+    auth.set_cookie(request, response, auth.SESSION_COOKIE, browser_token, max_age=auth.SESSION_MAX_AGE)
+    response.del_cookie(auth.PRELOGIN_COOKIE, path="/")
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    web_session = auth.session(request)
+    await _services(request).sign_in.end(request.cookies.get(auth.SESSION_COOKIE, ""), actor_id=web_session.actor_id)
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(auth.SESSION_COOKIE, path="/")
+    return response
+
+
+async def logged_out(request: web.Request) -> web.StreamResponse:
+    """``/login`` without a link: how to get one."""
+    if "t" in request.query:
+        return await login_page(request)
+    return render(request, "error.html", status=200, status_code=None,
+                  message=_services(request).catalogue.t("dashboard.login.how", request["lang"]))
+
+
+async def switch_lang(request: web.Request) -> web.StreamResponse:
+    lang = request.match_info["lang"]
+    if lang not in LANGUAGES:
+        raise web.HTTPNotFound()
+    back = request.query.get("next", "/")
+    if not back.startswith("/") or back.startswith("//") or "\\" in back:
+        back = "/"
+    response = web.HTTPSeeOther(back)
+    auth.set_cookie(request, response, LANG_COOKIE, lang, max_age=365 * 86400)
+    return response
+
+
+# ---------------------------------------------------------------------------- pages
+async def overview(request: web.Request) -> web.StreamResponse:
+    data = await _services(request).dashboard.overview()
+    return render(request, "overview.html", overview=data)
+
+
+async def polls(request: web.Request) -> web.StreamResponse:
+    return render(request, "polls.html", polls=await _services(request).dashboard.polls())
+
+
+async def _results(request: web.Request):
+    services = _services(request)
+    poll = await services.polls.get(_int(request.match_info["id"]))
+    services.dashboard.check_poll(poll)
+    return await services.polls.results(poll.id, text_limit=50)
+
+
+async def poll_page(request: web.Request) -> web.StreamResponse:
+    services = _services(request)
+    results = await _results(request)
+    lang = request["lang"]
+    tables = [services.polls.type_table(q, lang) for q in results.questions]
+    campaign = await services.campaigns.name_of(results.poll.campaign_id)
+    return render(request, "poll.html", results=results, tables=tables, campaign=campaign,
+                  type_label=lambda code: services.polls.member_type_label(code, lang))
+
+
+async def poll_chart(request: web.Request) -> web.StreamResponse:
+    results = await _results(request)
+    number = _int(request.match_info["n"])
+    if number > len(results.questions):
+        raise web.HTTPNotFound()
+    question = results.questions[number - 1]
+    if not question.options:
+        raise web.HTTPNotFound()
+    lang = request["lang"]
+    labels = [o.label for o in question.options]
+    if question.options[0].mean_rank is not None or any(o.mean_rank is not None for o in question.options):
+        png = await asyncio.to_thread(
+            charts.mean_rank_chart, question.question.text, labels, [o.mean_rank for o in question.options],
+            [o.first for o in question.options], lang=lang, respondents=question.respondents)
+    else:
+        png = await asyncio.to_thread(
+            charts.results_chart, question.question.text, labels, [o.count for o in question.options],
+            lang=lang, respondents=max(question.respondents, max((o.count for o in question.options), default=0)))
+    return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "private, max-age=30"})
+
+
+async def campaigns(request: web.Request) -> web.StreamResponse:
+    return render(request, "campaigns.html", campaigns=await _services(request).campaigns.list(limit=100))
+
+
+async def campaign_page(request: web.Request) -> web.StreamResponse:
+    services = _services(request)
+    page = await services.dashboard.campaign(_int(request.match_info["id"]))
+    lang = request["lang"]
+    return render(request, "campaign.html", page=page,
+                  type_label=lambda code: services.polls.member_type_label(code, lang))
+
+
+async def audit(request: web.Request) -> web.StreamResponse:
+    return render(request, "audit.html", entries=await _services(request).dashboard.audit())
+
+
+# ---------------------------------------------------------------------------- exports
+async def exports_page(request: web.Request, *, error: str | None = None, status: int = 200) -> web.StreamResponse:
+    services = _services(request)
+    return render(request, "exports.html", status=status, error=error,
+                  polls=await services.dashboard.polls(limit=200),
+                  campaigns=await services.campaigns.list(limit=100),
+                  formats=FORMATS, layouts=LAYOUTS, headings=HEADINGS)
+
+
+async def export_download(request: web.Request) -> web.StreamResponse:
+    services = _services(request)
+    form = request["form"]
+    web_session = auth.session(request)
+    scope = str(form.get("scope", ""))
+    kind, _, ident = scope.partition(":")
+    poll_id = campaign = None
+    if kind == "poll":
+        poll = await services.polls.get(_int(ident))
+        services.dashboard.check_poll(poll)
+        poll_id = poll.id
+    elif kind == "campaign":
+        campaign = await services.campaigns.name_of(_int(ident))
+        if campaign is None:
+            raise NotFound("dashboard.error.no_campaign")
+    else:
+        raise InvalidInput("dashboard.error.export_scope")
+    identified = form.get("identified") == "yes"
+    request_ = ExportRequest(
+        poll_id=poll_id, campaign=campaign, format=str(form.get("format", "csv")),
+        layout=str(form.get("layout", "long")), headings=str(form.get("headings", "codes")),
+        separator=";" if form.get("separator") == ";" else ",", identified=identified,
+        lang=request["lang"], actor_id=web_session.actor_id,
+    )
+    if identified and not await _identifiable(services, poll_id, campaign):
+        raise Forbidden("dashboard.error.identified_anonymous")
+    with tempfile.TemporaryDirectory(prefix="reseau-export-") as folder:
+        name = Path(folder) / _filename(request_)
+        result = await services.exports.export_to_path(request_, name)
+        if len(result.files) == 1:
+            body, filename = result.files[0].read_bytes(), result.files[0].name
+            content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        else:
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for file in result.files:
+                    archive.write(file, file.name)
+            body, filename, content_type = buffer.getvalue(), name.with_suffix(".zip").name, "application/zip"
+    return web.Response(body=body, content_type=content_type, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+async def _identifiable(services, poll_id: int | None, campaign: str | None) -> bool:
+    """Identified data only for polls that are not anonymous (every poll of a campaign)."""
+    if poll_id is not None:
+        return not (await services.polls.get(poll_id)).anonymous
+    campaign_id = await services.campaigns.resolve(campaign)
+    page = await services.dashboard.campaign(campaign_id)
+    return bool(page.polls) and not any(line.poll.anonymous for line in page.polls)
+
+
+def _filename(request: ExportRequest) -> str:
+    scope = f"poll-{request.poll_id}" if request.poll_id is not None else "campaign"
+    ext = {"csv": "csv", "xlsx": "xlsx", "json": "jsonl"}[request.format]
+    return f"export-{scope}-{request.layout}.{ext}"
+
+
+# ---------------------------------------------------------------------------- extracts
+async def extracts_page(request: web.Request, *, message: str | None = None, error: str | None = None,
+                        status: int = 200) -> web.StreamResponse:
+    services = _services(request)
+    queue = await extracts.queue(services.sessions)
+    return render(request, "extracts.html", status=status, queue=queue, message=message, error=error)
+
+
+async def extract_page(request: web.Request) -> web.StreamResponse:
+    services = _services(request)
+    extract = await extracts.get_extract(services.sessions, _int(request.match_info["id"]))
+    messages = render_extract(extract, lang=extract.lang, catalogue=services.catalogue)
+    return render(request, "extract.html", extract=extract, messages=messages,
+                  button=report_button_label(extract.lang, services.catalogue),
+                  can_publish=services.dashboard.can_publish(services.publisher),
+                  month=services.catalogue.iso_month(extract.month, request["lang"]))
+
+
+async def extract_upload(request: web.Request) -> web.StreamResponse:
+    services = _services(request)
+    form = request["form"]
+    upload = form.get("file")
+    lang = request["lang"]
+    if not isinstance(upload, web.FileField) or not upload.filename:
+        return await extracts_page(request, error=services.catalogue.t("dashboard.extracts.no_file", lang), status=400)
+    name = Path(upload.filename.replace("\\", "/")).name
+    if not name.lower().endswith((".md", ".markdown")):
+        return await extracts_page(request, error=services.catalogue.t("dashboard.extracts.not_markdown", lang),
+                                   status=400)
+    data = upload.file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        return await extracts_page(request, error=services.catalogue.t("dashboard.extracts.too_large", lang),
+                                   status=400)
+    with tempfile.TemporaryDirectory(prefix="reseau-upload-") as folder:
+        # one folder name for every upload: the same file name uploaded again updates its extract
+        path = Path(folder) / "dashboard" / name
+        path.parent.mkdir()
+        path.write_bytes(data)
+        try:
+            result = await services.import_extracts(str(path))
+        except DomainError as exc:
+            return await extracts_page(request, error=describe(exc, services.catalogue, lang), status=400)
+    web_session = auth.session(request)
+    await with_audit(services, "extract.upload", web_session.actor_id, [e.id for e in result.extracts], name)
+    raise web.HTTPSeeOther(f"/extracts/{result.extracts[0].id}" if result.extracts else "/extracts")
+
+
+async def with_audit(services, action: str, actor_id: int, ids: list[int], name: str) -> None:
+    await services.dashboard.record(action, actor_id=actor_id, target_type="extract",
+                                    target_id=",".join(map(str, ids))[:64], details={"file": name[:100]})
+
+
+async def extract_move(request: web.Request) -> web.StreamResponse:
+    services = _services(request)
+    direction = str(request["form"].get("direction", ""))
+    if direction not in ("up", "down"):
+        raise InvalidInput("dashboard.error.bad_request")
+    await extracts.move(services.sessions, _int(request.match_info["id"]), up=direction == "up",
+                        actor_id=auth.session(request).actor_id)
+    raise web.HTTPSeeOther("/extracts")
+
+
+async def extract_skip(request: web.Request) -> web.StreamResponse:
+    services = _services(request)
+    await extracts.skip(services.sessions, _int(request.match_info["id"]), actor_id=auth.session(request).actor_id,
+                        guild_id=auth.session(request).guild_id)
+    raise web.HTTPSeeOther("/extracts")
+
+
+async def extract_publish(request: web.Request) -> web.StreamResponse:
+    services = _services(request)
+    if not services.dashboard.can_publish(services.publisher):
+        raise Conflict("dashboard.error.cannot_publish")
+    outcome = await extracts.publish_extract(
+        services.sessions, services.publisher, _int(request.match_info["id"]), now=services.now(),
+        actor_id=auth.session(request).actor_id, guild_id=auth.session(request).guild_id,
+    )
+    lang = request["lang"]
+    report = outcome.report
+    message = services.catalogue.t("dashboard.extracts.published", lang, sent=len(report.sent) + len(report.recovered),
+                                   failed=len(report.failed), pending=len(report.pending))
+    return await extracts_page(request, message=message)
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/login", logged_out)
+    r.add_post("/login", login)
+    r.add_post("/logout", logout)
+    r.add_get("/lang/{lang}", switch_lang)
+    r.add_get("/", overview)
+    r.add_get("/polls", polls)
+    r.add_get("/polls/{id}", poll_page)
+    r.add_get("/polls/{id}/chart-{n}.png", poll_chart)
+    r.add_get("/campaigns", campaigns)
+    r.add_get("/campaigns/{id}", campaign_page)
+    r.add_get("/exports", exports_page)
+    r.add_post("/exports", export_download)
+    r.add_get("/extracts", extracts_page)
+    r.add_post("/extracts/upload", extract_upload)
+    r.add_get("/extracts/{id}", extract_page)
+    r.add_post("/extracts/{id}/move", extract_move)
+    r.add_post("/extracts/{id}/skip", extract_skip)
+    r.add_post("/extracts/{id}/publish", extract_publish)
+    r.add_get("/audit", audit)

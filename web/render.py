@@ -1,0 +1,102 @@
+"""Templates: Jinja2 with autoescaping, the catalogue as ``t()``, numbers, dates and the
+Discord-flavoured Markdown of an extract turned into safe HTML."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from bot.config import Config
+from bot.i18n import Catalogue
+from web.context import RENDERER, SESSION_KEY, lang_of, services_of
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_ITALIC = re.compile(r"(?<![*\w])[*_](?![\s*_])(.+?)(?<![\s*_])[*_](?![*\w])")
+_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^\s)]+)\)")
+
+
+def discord_markdown(text: str) -> Markup:
+    """The little Markdown an extract's embeds use (quote lines, bold, italics, links), as HTML;
+    everything else is escaped text."""
+    out: list[str] = []
+    quote: list[str] = []
+
+    def inline(line: str) -> str:
+        line = html.escape(line, quote=False)
+        line = _LINK.sub(lambda m: f'<a href="{html.escape(m.group(2))}" rel="noopener noreferrer">{m.group(1)}</a>', line)
+        line = _BOLD.sub(r"<strong>\1</strong>", line)
+        return _ITALIC.sub(r"<em>\1</em>", line)
+
+    def flush_quote() -> None:
+        if quote:
+            out.append("<blockquote>" + "<br>".join(quote) + "</blockquote>")
+            quote.clear()
+
+    for paragraph in (text or "").split("\n\n"):
+        lines: list[str] = []
+        for line in paragraph.split("\n"):
+            if line.startswith("> "):
+                quote.append(inline(line[2:]))
+                continue
+            flush_quote()
+            lines.append(inline(line))
+        flush_quote()
+        if any(line.strip() for line in lines):
+            out.append("<p>" + "<br>".join(lines) + "</p>")
+    return Markup("".join(out))
+
+
+class Renderer:
+    """One Jinja2 environment for the application; :meth:`render` gives a page's HTML."""
+
+    def __init__(self, catalogue: Catalogue, config: Config) -> None:
+        self.catalogue = catalogue
+        self.config = config
+        self.env = Environment(
+            loader=PackageLoader("web", "templates"),
+            autoescape=select_autoescape(["html"]),
+            trim_blocks=True,
+            lstrip_blocks=True,
+            enable_async=False,
+        )
+        self.env.filters["md"] = discord_markdown
+
+    def render(self, name: str, lang: str, **context: Any) -> str:
+        catalogue, tz = self.catalogue, self.config.tz
+
+        def t(key: str, **params: Any) -> str:
+            return catalogue.t(key, lang, **params)
+
+        def number(value: float, decimals: int = 0) -> str:
+            return catalogue.number(value, lang, decimals=decimals)
+
+        def when(value: datetime | None) -> str:
+            return "-" if value is None else value.astimezone(tz).strftime("%d/%m/%Y %H:%M" if lang == "fr"
+                                                                        else "%Y-%m-%d %H:%M")
+
+        def iso(value: datetime | None) -> str:
+            return "" if value is None else value.isoformat()
+
+        return self.env.get_template(name).render(
+            t=t, number=number, when=when, iso=iso, lang=lang, **context
+        )
+
+
+def render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
+    """A page: ``template`` in the request's language, with the session's anti-forgery token."""
+    body = request.app[RENDERER].render(
+        template, lang_of(request), csrf=request.get("csrf", ""), signed_in=request.get(SESSION_KEY) is not None,
+        path=request.path, section=template.split(".")[0], **context,
+    )
+    return web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+
+
+def render_error(request: web.Request, status: int, key: str, **params: Any) -> web.Response:
+    message = services_of(request).catalogue.t(key, lang_of(request), **params)
+    return render(request, "error.html", status=status, message=message, status_code=status)
