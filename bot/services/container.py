@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Config
 from bot.i18n import Catalogue
 from bot.services import extracts
+from bot.services.calendar import CalendarService
 from bot.services.campaigns import CampaignService
 from bot.services.delivery import Publisher, Sender
 from bot.services.exports import Exporter
@@ -105,6 +106,7 @@ class Services:
         self.privacy = privacy_hooks(sessions)
         self.profiles = ProfileService.from_config(sessions, config, clock=now, hooks=self.privacy)
         self.exports = Exporter(sessions, config)
+        self.calendar = CalendarService(sessions, self.polls, config, clock=now)  # planned ahead (issue 12)
         self.postings = PostingService(sessions, clock=now)  # one poll, several channels and languages
         self.publisher = Publisher(
             sessions, None, catalogue=self.catalogue, clock=now,
@@ -141,6 +143,7 @@ class Services:
         self.polls.configure(config)
         self.profiles.configure(config)
         self.exports.config = config
+        self.calendar.configure(config)
         self.publisher.modlog_channel_id = config.discord.moderators_log_channel_id
         self.publisher.lang = config.bot.language
 

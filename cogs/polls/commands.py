@@ -207,6 +207,8 @@ class Polls(commands.Cog):
         role="poll.opt.role",
         native="poll.opt.native",
         campaign="poll.opt.campaign",
+        start="poll.opt.start",
+        repeat="poll.opt.repeat",
     )
     @app_commands.choices(kind=KIND_CHOICES)
     async def create(
@@ -223,6 +225,8 @@ class Polls(commands.Cog):
         role: discord.Role | None = None,
         native: bool = False,
         campaign: app_commands.Range[str, 1, 100] | None = None,
+        start: app_commands.Range[str, 1, 60] | None = None,
+        repeat: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
         if not self.bot.config.bot.members_can_create_polls:
             require_moderator(interaction)
@@ -232,6 +236,16 @@ class Polls(commands.Cog):
         if interaction.guild_id is None or not isinstance(channel, discord.abc.Messageable):
             raise DomainError("poll.error.no_channel")
         campaign_id = await self.campaigns.resolve(campaign)
+        if start or repeat:  # later, once or repeating: the calendar stores it and posts it then (cogs/calendar.py)
+            await self.bot.get_cog("Calendar").plan_from_create(  # type: ignore[union-attr]
+                interaction, start=start, repeat=repeat, payload={
+                    "question": question, "options": options, "kind": kind, "max_choices": max_choices,
+                    "anonymous": anonymous, "live_results": live_results, "deadline": deadline, "reminder": reminder,
+                    "role_ids": [role.id] if role is not None else [], "native": native, "lang": lang,
+                    "campaign_id": campaign_id,
+                },
+            )
+            return
         draft = self.service.prepare(
             guild_id=interaction.guild_id,
             channel_id=channel.id,  # type: ignore[union-attr]
@@ -373,6 +387,8 @@ class Polls(commands.Cog):
         lang = self.bot.lang(interaction)
         listing = await self.service.list_polls(interaction.guild_id or 0)
         embed = render.list_embed(listing, lang, self.wording, self.jump_url)
+        if (calendar := self.bot.get_cog("Calendar")) is not None and is_moderator(interaction):
+            await calendar.planned_polls_field(embed, interaction.guild_id or 0, lang)  # type: ignore[attr-defined]
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @close.autocomplete("poll_id")

@@ -1,0 +1,795 @@
+"""The moderators' calendar: what is planned ahead, and the work it does at its time.  Discord-free.
+
+Plans (``calendar_plans``)
+    A poll posted later (``/poll create start:…``), a poll that repeats (a *series*: each
+    occurrence is its own poll, read back through ``calendar_runs``), or an announcement that
+    repeats (each occurrence a new announcement row, delivered through the outbox).  A plan
+    holds its first occurrence (``start_at``), its next one (``next_at``) and, when it
+    repeats, its rule: ``weekly``, ``monthly`` (the start's weekday or day of the month, at
+    the start's local time) or a five-field cron line (``0 9 * * thu``), in ``bot.timezone``.
+
+Exactly once
+    An occurrence is claimed by inserting ``(plan, occurrence)`` in ``calendar_runs`` (its
+    primary key) in the transaction that moves the plan to its following occurrence; only
+    then is anything posted.  A recurring announcement's occurrence writes its announcement
+    row and its pending deliveries in that same transaction, so a process killed right after
+    still delivers it (the outbox's start-up resume) and never twice.  A poll's occurrence is
+    posted after the claim: killed in between, that occurrence is lost rather than doubled
+    (recorded as ``claimed`` without a poll, shown in the series).
+
+Catch-up
+    The reconciler (``bot.services.schedule``) runs a plan whose ``next_at`` passed while the
+    bot was down once; missed occurrences of a series collapse into that one (the following
+    occurrence is the first after *now*).
+
+The calendar
+    :meth:`CalendarService.upcoming` lists everything planned — the next extract slot,
+    scheduled announcements, planned polls and series, recurring announcements, poll
+    reminders and closings — as plain :class:`CalendarEntry` rows in time order (the slash
+    command, the CLI and the dashboard render them).  Each entry has a reference
+    (``plan-3``, ``announcement-5``, ``poll-7``) that :meth:`cancel` and :meth:`postpone` take.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import logging
+import re
+import unicodedata
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Config
+from bot.errors import Conflict, InvalidInput, NotFound
+from bot.services import announcements as announcements_service
+from bot.services import extracts as extracts_service
+from bot.services.delivery import Publisher, write_deliveries
+from bot.services.polls import PollDraft, PollService, PollView, parse_duration
+from bot.services.polls.drafts import parse_deadline
+from bot.services.polls.kinds import kind_of
+from bot.services.schedule import Feature, JobSpec, job_id
+from storage import models
+from storage.repositories import AnnouncementRepository, AuditRepository, ChannelRepository, PollRepository
+from storage.repositories.calendar import (
+    PLAN_ACTIVE,
+    PLAN_CANCELLED,
+    RUN_FAILED,
+    RUN_POSTED,
+    CalendarRepository,
+    TemplateRepository,
+)
+from storage.repositories.extracts import ANNOUNCEMENT_DRAFT, ANNOUNCEMENT_PUBLISHED, ExtractRepository
+
+if TYPE_CHECKING:
+    from bot.services.container import Services
+
+__all__ = [
+    "CalendarEntry", "CalendarService", "PlanView", "RunOutcome", "SeriesOccurrence", "TemplateView",
+    "feature", "parse_recurrence", "parse_start",
+]
+
+log = logging.getLogger("reseau.calendar")
+
+FEATURE = "calendar"
+KIND_POLL = "poll"
+KIND_ANNOUNCEMENT = "announcement"
+ANNOUNCEMENT_RECURRING = "recurring"  # an announcement that is a recurring plan's model
+MAX_AHEAD = timedelta(days=366)
+TEMPLATE_NAME_MAX = 100
+# what a planned poll keeps of /poll create's input (the rest is the plan's columns)
+POLL_FIELDS = (
+    "question", "options", "kind", "max_choices", "anonymous", "live_results", "deadline", "reminder",
+    "role_ids", "native", "lang", "campaign_id",
+)
+
+
+def poll_job_id(plan_id: int) -> str:
+    return job_id(FEATURE, "poll", plan_id)
+
+
+def announce_job_id(plan_id: int) -> str:
+    return job_id(FEATURE, "announce", plan_id)
+
+
+# --------------------------------------------------------------------------------------------
+# What people type: a start ("demain 9 h") and a repetition ("weekly")
+
+_DAY_WORDS = {
+    "aujourd'hui": 0, "aujourdhui": 0, "today": 0,
+    "demain": 1, "tomorrow": 1,
+    "apres-demain": 2, "apres demain": 2,
+}
+_WEEKDAYS = {
+    "lundi": 0, "mardi": 1, "mercredi": 2, "jeudi": 3, "vendredi": 4, "samedi": 5, "dimanche": 6,
+    "monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6,
+}
+_TIME = re.compile(r"^(?:a\s+|at\s+)?(\d{1,2})\s*(?:h|:|heures?)\s*(\d{2})?$|^(?:at\s+)?(\d{1,2})(?::(\d{2}))?\s*(am|pm)$")
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$|^(\d{1,2})/(\d{1,2})(?:/(\d{4}))?$")
+_IN = re.compile(r"^(?:dans|in)\s+(.+)$")
+
+
+def _fold(text: str) -> str:
+    """Lower case, no accents, one space, typographic apostrophes made plain."""
+    text = unicodedata.normalize("NFKD", text.replace("’", "'").lower())
+    return " ".join("".join(c for c in text if not unicodedata.combining(c)).split())
+
+
+def _parse_time(text: str) -> time | None:
+    match = _TIME.match(text.strip())
+    if not match:
+        return None
+    if match.group(1) is not None:
+        hour, minute = int(match.group(1)), int(match.group(2) or 0)
+    else:
+        hour, minute = int(match.group(3)) % 12, int(match.group(4) or 0)
+        hour += 12 if match.group(5) == "pm" else 0
+    if hour > 23 or minute > 59:
+        return None
+    return time(hour, minute)
+
+
+def _parse_day(text: str, today: date) -> date | None:
+    if text in _DAY_WORDS:
+        return today + timedelta(days=_DAY_WORDS[text])
+    if text in _WEEKDAYS:  # the next such day (a week ahead when it is today)
+        return today + timedelta(days=(_WEEKDAYS[text] - today.weekday() - 1) % 7 + 1)
+    match = _DATE.match(text)
+    if not match:
+        return None
+    try:
+        if match.group(1):
+            return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        day, month = int(match.group(4)), int(match.group(5))
+        year = int(match.group(6)) if match.group(6) else today.year
+        found = date(year, month, day)
+        return found if match.group(6) or found >= today else date(year + 1, month, day)
+    except ValueError:
+        return None
+
+
+def _local_to_utc(day: date, at: time, tz: ZoneInfo, typed: str) -> datetime:
+    local = datetime.combine(day, at, tzinfo=tz)
+    utc = local.astimezone(UTC)
+    if utc.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise InvalidInput("calendar.error.time_gap", value=typed)
+    return utc
+
+
+def parse_start(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
+    """When a moderator wants something to happen, in ``tz`` → aware UTC, in the future and at
+    most a year ahead.  Understood: ``demain 9 h``, ``demain 9h30``, ``aujourd’hui 18:00``,
+    ``jeudi 9 h``, ``tomorrow 9am``, ``2026-12-03 09:00``, ``03/12/2026 9h``, ``03/12 9 h``,
+    ``dans 2 h`` / ``in 3d`` (and a bare duration).  Raises :class:`InvalidInput`."""
+    typed = " ".join((text or "").split())[:60]
+    value = _fold(typed).replace(" a ", " ").replace(" at ", " ")
+    if not value:
+        raise InvalidInput("calendar.error.start_format", value=typed, tz=str(tz))
+    within = _IN.match(value)
+    duration = parse_duration(within.group(1) if within else value)
+    when: datetime | None = None
+    if duration is not None:
+        when = now + duration
+    else:
+        today = now.astimezone(tz).date()
+        for split in range(len(value), 0, -1):  # the longest day phrase, then the time
+            day = _parse_day(value[:split].strip(), today)
+            if day is None:
+                continue
+            rest = value[split:].strip()
+            at = _parse_time(rest) if rest else None
+            if at is not None:
+                when = _local_to_utc(day, at, tz, typed)
+            break
+        if when is None and "t" in value and value[:4].isdigit():  # 2026-12-03T09:00
+            day_part, _, time_part = value.partition("t")
+            day, at = _parse_day(day_part, today), _parse_time(time_part)
+            if day is not None and at is not None:
+                when = _local_to_utc(day, at, tz, typed)
+    if when is None:
+        raise InvalidInput("calendar.error.start_format", value=typed, tz=str(tz))
+    if when <= now:
+        raise InvalidInput("calendar.error.start_past", value=typed)
+    if when - now > MAX_AHEAD:
+        raise InvalidInput("calendar.error.start_too_far", days=MAX_AHEAD.days)
+    return when
+
+
+_WEEKLY = {"weekly", "hebdo", "hebdomadaire", "chaque semaine", "every week", "semaine", "week"}
+_MONTHLY = {"monthly", "mensuel", "mensuelle", "chaque mois", "every month", "mois", "month"}
+
+
+def parse_recurrence(text: str | None) -> str | None:
+    """``weekly`` / ``monthly`` (French words too) or a five-field cron line → the stored rule;
+    None for nothing typed.  Raises :class:`InvalidInput`."""
+    value = _fold(text or "")
+    if not value:
+        return None
+    if value in _WEEKLY:
+        return "weekly"
+    if value in _MONTHLY:
+        return "monthly"
+    if len(value.split()) == 5:
+        try:
+            CronTrigger.from_crontab(value, timezone=UTC)
+        except ValueError:
+            pass
+        else:
+            return value
+    raise InvalidInput("calendar.error.recurrence", value=(text or "").strip()[:60])
+
+
+def trigger_of(recurrence: str, start_at: datetime, tz: ZoneInfo) -> CronTrigger:
+    """The rule as APScheduler's cron, at the start's local time (weekly: its weekday;
+    monthly: its day of the month — a month without that day is skipped)."""
+    local = start_at.astimezone(tz)
+    if recurrence == "weekly":
+        return CronTrigger(day_of_week=local.weekday(), hour=local.hour, minute=local.minute, timezone=tz)
+    if recurrence == "monthly":
+        return CronTrigger(day=local.day, hour=local.hour, minute=local.minute, timezone=tz)
+    return CronTrigger.from_crontab(recurrence, timezone=tz)
+
+
+def next_occurrence(recurrence: str | None, start_at: datetime, after: datetime, tz: ZoneInfo) -> datetime | None:
+    """The first occurrence strictly after ``after`` (None for a one-off)."""
+    if recurrence is None:
+        return None
+    following = trigger_of(recurrence, start_at, tz).get_next_fire_time(None, after + timedelta(seconds=1))
+    if following is None:
+        return None
+    return following.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+# --------------------------------------------------------------------------------------------
+# Plain results
+
+
+@dataclass(frozen=True)
+class PlanView:
+    id: int
+    kind: str
+    guild_id: int
+    channel_id: int | None
+    title: str
+    recurrence: str | None
+    start_at: datetime
+    next_at: datetime | None
+    status: str
+
+    @property
+    def ref(self) -> str:
+        return f"plan-{self.id}"
+
+    @property
+    def recurring(self) -> bool:
+        return self.recurrence is not None
+
+
+def _plan_view(plan: models.CalendarPlan) -> PlanView:
+    return PlanView(
+        plan.id, plan.kind, plan.guild_id, plan.channel_id, plan.title, plan.recurrence, plan.start_at,
+        plan.next_at, plan.status,
+    )
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    """One thing planned.  ``what``: ``extract``, ``announcement``, ``poll`` (a poll posted
+    later), ``series`` (a recurring poll's next occurrence), ``recurring_announcement``,
+    ``reminder``, ``closing``.  ``ref`` is what cancel/postpone take (None: not movable here)."""
+
+    when: datetime
+    what: str
+    title: str
+    ref: str | None
+    channel_id: int | None = None
+    recurrence: str | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    plan_id: int
+    occurrence_at: datetime
+    poll_id: int | None = None
+    announcement_id: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SeriesOccurrence:
+    occurrence_at: datetime
+    poll_id: int
+    status: str
+    respondents: int
+    counts: tuple[tuple[str, str, int], ...]  # (option code, label, count)
+
+
+@dataclass(frozen=True)
+class TemplateView:
+    name: str
+    question: str
+    kind: str
+    created_at: datetime
+
+
+def poll_payload(poll: PollView) -> dict[str, Any]:
+    """What ``/poll create`` would need to re-create ``poll`` (question, options, kind,
+    settings), without its deadline.  A survey is refused (its questions are typed in a modal)."""
+    if poll.is_survey:
+        raise InvalidInput("calendar.error.survey")
+    spec = kind_of(poll.kind)
+    return {
+        "question": poll.question,
+        "options": "\n".join(o.label for o in poll.options) if spec.options.free else None,
+        "kind": poll.kind,
+        "max_choices": poll.max_choices if spec.multiple else None,
+        "anonymous": poll.anonymous,
+        "live_results": poll.live_results,
+        "role_ids": list(poll.allowed_role_ids),
+        "native": poll.native,
+        "lang": poll.lang,
+        "campaign_id": poll.campaign_id,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The service
+
+
+class CalendarService:
+    """Plans, their runs, templates and the calendar.  Built once in the container."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        polls: PollService,
+        config: Config,
+        *,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.sessions = sessions
+        self.polls = polls
+        self.config = config
+        self.clock = clock
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.config.tz
+
+    def configure(self, config: Config) -> None:
+        self.config = config
+
+    # ---------------------------------------------------------------- planning polls
+    def check_poll(self, *, guild_id: int, channel_id: int, author_id: int, payload: dict[str, Any]) -> PollDraft:
+        """The poll as it would be posted now (raises :class:`InvalidInput` like /poll create)."""
+        fields = {key: value for key, value in payload.items() if key in POLL_FIELDS}
+        fields["role_ids"] = tuple(fields.get("role_ids") or ())
+        return self.polls.prepare(guild_id=guild_id, channel_id=channel_id, author_id=author_id, **fields)
+
+    async def plan_poll(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        author_id: int,
+        payload: dict[str, Any],
+        start: str | None,
+        repeat: str | None = None,
+        channel_label: str | None = None,
+    ) -> PlanView:
+        """Store a poll to post at ``start`` (typed in the bot's time zone; default for a
+        series: now), once or repeating ``repeat``.  Everything is checked now, as /poll create
+        would (a series' deadline must be a duration: each occurrence has its own)."""
+        now = self.clock()
+        recurrence = parse_recurrence(repeat)
+        if start is None or not start.strip():
+            raise InvalidInput("calendar.error.start_missing")
+        start_at = parse_start(start, now=now, tz=self.tz)
+        draft = self.check_poll(guild_id=guild_id, channel_id=channel_id, author_id=author_id, payload=payload)
+        deadline = (payload.get("deadline") or "").strip()
+        if deadline and parse_duration(deadline) is None:
+            if recurrence is not None:
+                raise InvalidInput("calendar.error.series_deadline")
+            parse_deadline(deadline, now=start_at, tz=self.tz, max_days=self.polls.settings.max_duration_days)
+        stored = {key: value for key, value in payload.items() if key in POLL_FIELDS}
+        stored["role_ids"] = list(stored.get("role_ids") or ())
+        plan = models.CalendarPlan(
+            kind=KIND_POLL, guild_id=guild_id, channel_id=channel_id, author_id=author_id,
+            title=draft.title or draft.question, payload=stored, recurrence=recurrence, start_at=start_at,
+            next_at=start_at, status=PLAN_ACTIVE, created_at=now, updated_at=now,
+        )
+        async with self.sessions.begin() as session:
+            CalendarRepository(session).add(plan)
+            await session.flush()
+            AuditRepository(session).record(
+                "calendar.plan", actor_id=author_id, target_type="plan", target_id=plan.id, guild_id=guild_id,
+                channel_id=channel_id,
+                details={"kind": KIND_POLL, "at": start_at.isoformat(), "recurrence": recurrence,
+                         "title": plan.title[:100]},
+            )
+        return _plan_view(plan)
+
+    async def run_poll(self, plan_id: int, post: Callable[[PollDraft], Awaitable[int]]) -> RunOutcome | None:
+        """A planned poll's occurrence, if it is due: claimed (once), the plan moved on, then
+        ``post(draft)`` (the cog posts it and returns the poll id).  None when not due (a
+        cancelled plan, a postponed one, an occurrence already run)."""
+        now = self.clock()
+        claimed = await self._claim(plan_id, KIND_POLL, now)
+        if claimed is None:
+            return None
+        plan, occurrence = claimed
+        try:
+            draft = self.check_poll(
+                guild_id=plan.guild_id, channel_id=plan.channel_id or 0, author_id=plan.author_id or 0,
+                payload=plan.payload,
+            )
+            poll_id = await post(draft)
+        except Exception as exc:
+            reason = getattr(exc, "key", None) or f"{type(exc).__name__}: {exc}"
+            log.warning("planned poll %s (%s) could not be posted: %s", plan_id, occurrence.isoformat(), reason)
+            async with self.sessions.begin() as session:
+                await CalendarRepository(session).finish_run(plan.id, occurrence, status=RUN_FAILED, error=str(reason)[:500])
+            return RunOutcome(plan.id, occurrence, error=str(reason))
+        async with self.sessions.begin() as session:
+            await CalendarRepository(session).finish_run(plan.id, occurrence, status=RUN_POSTED, poll_id=poll_id)
+        return RunOutcome(plan.id, occurrence, poll_id=poll_id)
+
+    async def _claim(self, plan_id: int, kind: str, now: datetime) -> tuple[models.CalendarPlan, datetime] | None:
+        async with self.sessions.begin() as session:
+            repo = CalendarRepository(session)
+            plan = await repo.get(plan_id)
+            if plan is None or plan.kind != kind or plan.status != PLAN_ACTIVE or plan.next_at is None:
+                return None
+            occurrence = plan.next_at
+            if occurrence > now:
+                return None  # woke early, or postponed meanwhile
+            following = next_occurrence(plan.recurrence, plan.start_at, max(now, occurrence), self.tz)
+            if not await repo.claim_run(plan.id, occurrence, now=now):
+                return None
+            if not await repo.advance(plan.id, occurrence, following, now):
+                raise Conflict("calendar.error.changed", ref=f"plan-{plan_id}")  # rolls the claim back
+            AuditRepository(session).record(
+                "calendar.run", actor_id=None, target_type="plan", target_id=plan.id, guild_id=plan.guild_id,
+                channel_id=plan.channel_id,
+                details={"occurrence": occurrence.isoformat(), "next": following.isoformat() if following else None},
+            )
+        return plan, occurrence
+
+    # ---------------------------------------------------------------- recurring announcements
+    async def plan_announcement(
+        self,
+        announcement_id: int,
+        *,
+        when: datetime,
+        repeat: str,
+        actor_id: int | None,
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+    ) -> PlanView:
+        """Make a draft announcement the model of a recurring one: first at ``when``, then as
+        ``repeat`` says; each occurrence is a new announcement (its own deliveries)."""
+        now = self.clock()
+        recurrence = parse_recurrence(repeat)
+        if recurrence is None:
+            raise InvalidInput("calendar.error.recurrence", value="")
+        if when <= now:
+            raise InvalidInput("announce.in_past")
+        async with self.sessions.begin() as session:
+            announcements = AnnouncementRepository(session)
+            announcement = await announcements.get(announcement_id)
+            if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
+                raise NotFound("announce.not_found", id=announcement_id)
+            if not await announcements.transition(announcement_id, (ANNOUNCEMENT_DRAFT,), ANNOUNCEMENT_RECURRING):
+                raise Conflict("announce.wrong_status", id=announcement_id, status=announcement.status)
+            plan = models.CalendarPlan(
+                kind=KIND_ANNOUNCEMENT, guild_id=announcement.guild_id, channel_id=announcement.target_channel_id,
+                author_id=actor_id, title=announcement.title, payload={"announcement_id": announcement_id},
+                recurrence=recurrence, start_at=when, next_at=when, status=PLAN_ACTIVE, created_at=now,
+                updated_at=now,
+            )
+            CalendarRepository(session).add(plan)
+            await session.flush()
+            AuditRepository(session).record(
+                "calendar.plan", actor_id=actor_id, target_type="plan", target_id=plan.id,
+                guild_id=announcement.guild_id, channel_id=channel_id,
+                details={"kind": KIND_ANNOUNCEMENT, "announcement": announcement_id, "at": when.isoformat(),
+                         "recurrence": recurrence, "title": announcement.title[:100]},
+            )
+        return _plan_view(plan)
+
+    async def run_announcement(self, plan_id: int, publisher: Publisher) -> RunOutcome | None:
+        """A recurring announcement's occurrence, if due: in one transaction the occurrence is
+        claimed, the plan moved on, a new announcement written (a copy of the model) with one
+        pending delivery per channel; then the outbox sends them.  Killed after the commit, the
+        start-up resume sends them; run twice, the claim refuses the second."""
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            repo = CalendarRepository(session)
+            plan = await repo.get(plan_id)
+            if plan is None or plan.kind != KIND_ANNOUNCEMENT or plan.status != PLAN_ACTIVE or plan.next_at is None:
+                return None
+            occurrence = plan.next_at
+            if occurrence > now:
+                return None
+            following = next_occurrence(plan.recurrence, plan.start_at, max(now, occurrence), self.tz)
+            if not await repo.claim_run(plan.id, occurrence, now=now):
+                return None
+            if not await repo.advance(plan.id, occurrence, following, now):
+                raise Conflict("calendar.error.changed", ref=f"plan-{plan_id}")
+            model = await AnnouncementRepository(session).get(int(plan.payload.get("announcement_id", 0)))
+            if model is None:
+                await repo.finish_run(plan.id, occurrence, status=RUN_FAILED, error="model announcement deleted")
+                return RunOutcome(plan.id, occurrence, error="model announcement deleted")
+            copy = AnnouncementRepository(session).add(models.Announcement(
+                guild_id=model.guild_id, author_id=model.author_id, title=model.title, body=model.body,
+                link=model.link, target_channel_id=model.target_channel_id, mention_role_id=model.mention_role_id,
+                lang=model.lang, status=ANNOUNCEMENT_PUBLISHED, scheduled_at=occurrence, created_at=now,
+                published_at=now, versions=dict(model.versions or {}), image_name=model.image_name,
+                image_type=model.image_type, image_data=model.image_data,
+            ))
+            await session.flush()
+            targets = await announcements_service.targets(session, copy)
+            await write_deliveries(session, kind="announcement", source_id=copy.id, targets=targets, now=now)
+            await repo.finish_run(plan.id, occurrence, status=RUN_POSTED, announcement_id=copy.id)
+            AuditRepository(session).record(
+                "announcement.publish", actor_id=None, target_type="announcement", target_id=copy.id,
+                guild_id=copy.guild_id,
+                details={"channels": len(targets), "trigger": "recurring", "plan": plan.id,
+                         "occurrence": occurrence.isoformat(), "title": copy.title[:100]},
+            )
+            announcement_id = copy.id
+        await publisher.deliver(announcement_id=announcement_id)
+        return RunOutcome(plan_id, occurrence, announcement_id=announcement_id)
+
+    # ---------------------------------------------------------------- cancel, postpone
+    async def get_plan(self, plan_id: int, *, guild_id: int | None = None) -> PlanView:
+        async with self.sessions() as session:
+            plan = await CalendarRepository(session).get(plan_id)
+        if plan is None or (guild_id is not None and plan.guild_id != guild_id):
+            raise NotFound("calendar.error.not_found", ref=f"plan-{plan_id}")
+        return _plan_view(plan)
+
+    async def plans(self, *, guild_id: int | None = None, kind: str | None = None) -> list[PlanView]:
+        async with self.sessions() as session:
+            return [_plan_view(p) for p in await CalendarRepository(session).active(guild_id=guild_id, kind=kind)]
+
+    async def cancel(self, ref: str, *, actor_id: int | None, guild_id: int | None = None) -> str:
+        """Cancel what ``ref`` names (a plan, a scheduled announcement); returns what it was
+        (``poll``, ``series``, ``recurring_announcement``, ``announcement``)."""
+        kind, number = self._ref(ref)
+        if kind == "announcement":
+            await announcements_service.cancel(self.sessions, number, actor_id=actor_id, guild_id=guild_id)
+            return "announcement"
+        async with self.sessions.begin() as session:
+            repo = CalendarRepository(session)
+            plan = await repo.get(number)
+            if plan is None or (guild_id is not None and plan.guild_id != guild_id):
+                raise NotFound("calendar.error.not_found", ref=ref)
+            if not await repo.update(number, (PLAN_ACTIVE,), status=PLAN_CANCELLED, next_at=None,
+                                     updated_at=self.clock()):
+                raise Conflict("calendar.error.not_active", ref=ref)
+            AuditRepository(session).record(
+                "calendar.cancel", actor_id=actor_id, target_type="plan", target_id=number, guild_id=plan.guild_id,
+                details={"kind": plan.kind, "title": plan.title[:100]},
+            )
+            return self._what(plan)
+
+    async def postpone(self, ref: str, when_text: str, *, actor_id: int | None, guild_id: int | None = None) -> datetime:
+        """Move the next occurrence of what ``ref`` names to ``when_text`` (bot time zone); a
+        series keeps its rule for the occurrences after it.  Returns the new time (UTC)."""
+        kind, number = self._ref(ref)
+        now = self.clock()
+        when = parse_start(when_text, now=now, tz=self.tz)
+        async with self.sessions.begin() as session:
+            if kind == "announcement":
+                announcements = AnnouncementRepository(session)
+                announcement = await announcements.get(number)
+                if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
+                    raise NotFound("announce.not_found", id=number)
+                if not await announcements.transition(
+                    number, (announcements_service.ANNOUNCEMENT_SCHEDULED,), announcements_service.ANNOUNCEMENT_SCHEDULED,
+                    scheduled_at=when,
+                ):
+                    raise Conflict("announce.wrong_status", id=number, status=announcement.status)
+                before = announcement.scheduled_at
+            else:
+                repo = CalendarRepository(session)
+                plan = await repo.get(number)
+                if plan is None or (guild_id is not None and plan.guild_id != guild_id):
+                    raise NotFound("calendar.error.not_found", ref=ref)
+                values: dict[str, Any] = {"next_at": when, "updated_at": now}
+                if plan.recurrence is None:
+                    values["start_at"] = when
+                before = plan.next_at
+                if not await repo.update(number, (PLAN_ACTIVE,), **values):
+                    raise Conflict("calendar.error.not_active", ref=ref)
+            AuditRepository(session).record(
+                "calendar.postpone", actor_id=actor_id, target_type=kind, target_id=number, guild_id=guild_id,
+                details={"from": before.isoformat() if before else None, "to": when.isoformat()},
+            )
+        return when
+
+    @staticmethod
+    def _ref(ref: str) -> tuple[str, int]:
+        match = re.fullmatch(r"\s*(plan|announcement|annonce|poll|sondage)[-\s#]*(\d+)\s*", (ref or "").lower())
+        if not match:
+            raise InvalidInput("calendar.error.bad_ref", value=(ref or "")[:40])
+        kind = {"annonce": "announcement", "sondage": "poll"}.get(match.group(1), match.group(1))
+        if kind == "poll":
+            raise InvalidInput("calendar.error.poll_ref", value=ref.strip()[:40])
+        return kind, int(match.group(2))
+
+    @staticmethod
+    def _what(plan: models.CalendarPlan) -> str:
+        if plan.kind == KIND_ANNOUNCEMENT:
+            return "recurring_announcement"
+        return "series" if plan.recurrence else "poll"
+
+    # ---------------------------------------------------------------- the calendar
+    async def upcoming(self, *, guild_id: int | None = None, limit: int = 50) -> list[CalendarEntry]:
+        """Everything planned from now, soonest first: the next extract slot (with the extract
+        it would post), scheduled announcements, planned polls and series, recurring
+        announcements, open polls' reminders and closings.  ``guild_id``: that server's only
+        (the extract slot is the network's and always shown)."""
+        now = self.clock()
+        entries: list[CalendarEntry] = []
+        async with self.sessions() as session:
+            nxt = await ExtractRepository(session).next_queued()
+            for plan in await CalendarRepository(session).active(guild_id=guild_id):
+                what = "recurring_announcement" if plan.kind == KIND_ANNOUNCEMENT else self._what(plan)
+                entries.append(CalendarEntry(
+                    plan.next_at, what, plan.title, f"plan-{plan.id}", plan.channel_id, plan.recurrence,  # type: ignore[arg-type]
+                ))
+            for announcement in await AnnouncementRepository(session).scheduled(guild_id=guild_id):
+                if announcement.scheduled_at is not None:
+                    entries.append(CalendarEntry(
+                        announcement.scheduled_at, "announcement", announcement.title,
+                        f"announcement-{announcement.id}", announcement.target_channel_id,
+                    ))
+            for poll in await PollRepository(session).open_polls():
+                if guild_id is not None and poll.guild_id != guild_id:
+                    continue
+                if poll.reminder_at is not None and not poll.reminder_sent and poll.reminder_at > now:
+                    entries.append(CalendarEntry(poll.reminder_at, "reminder", poll.title, None, poll.channel_id))
+                if poll.deadline_at is not None:
+                    entries.append(CalendarEntry(poll.deadline_at, "closing", poll.title, None, poll.channel_id))
+        for slot in extracts_service.next_runs(self.config, now, count=1):
+            entries.append(CalendarEntry(slot.astimezone(UTC), "extract", nxt.title if nxt else "", None))
+        entries.sort(key=lambda e: (e.when, e.what, e.ref or ""))
+        return entries[:limit]
+
+    # ---------------------------------------------------------------- series
+    async def series_of(self, poll_id: int, *, guild_id: int | None = None) -> PlanView | None:
+        """The series (recurring plan) a poll is an occurrence of, if any."""
+        async with self.sessions() as session:
+            run = await CalendarRepository(session).run_of_poll(poll_id)
+            plan = await CalendarRepository(session).get(run.plan_id) if run is not None else None
+        if plan is None or plan.recurrence is None or (guild_id is not None and plan.guild_id != guild_id):
+            return None
+        return _plan_view(plan)
+
+    async def series(self, plan_id: int, *, guild_id: int | None = None) -> list[SeriesOccurrence]:
+        """Each occurrence's poll with its counts per option, oldest first."""
+        await self.get_plan(plan_id, guild_id=guild_id)
+        async with self.sessions() as session:
+            rows = await CalendarRepository(session).series_polls(plan_id)
+        out = []
+        for occurrence_at, poll in rows:
+            results = await self.polls.results(poll.id)
+            counts = tuple(
+                (next((o.code for o in results.poll.options if o.id == c.option_id), ""), c.label, c.count)
+                for c in results.options
+            )
+            out.append(SeriesOccurrence(occurrence_at, poll.id, poll.status, results.respondents, counts))
+        return out
+
+    async def series_csv(self, plan_id: int, *, guild_id: int | None = None, layout: str = "long") -> str:
+        """The series as a table an analyst reads as it is: ``long`` (one row per occurrence and
+        option, with the occurrence's local date) or ``wide`` (one row per option, one column
+        per occurrence)."""
+        occurrences = await self.series(plan_id, guild_id=guild_id)
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        dates = [o.occurrence_at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M") for o in occurrences]
+        if layout == "wide":
+            writer.writerow(["option_code", "option_label", *dates])
+            labels: dict[str, str] = {}
+            for o in occurrences:
+                for code, label, _ in o.counts:
+                    labels.setdefault(code, label)
+            for code, label in labels.items():
+                row = [next((n for c, _, n in o.counts if c == code), 0) for o in occurrences]
+                writer.writerow([code, label, *row])
+            writer.writerow(["respondents", "", *[o.respondents for o in occurrences]])
+        else:
+            writer.writerow(["plan_id", "occurrence", "poll_id", "status", "respondents", "option_code",
+                             "option_label", "count"])
+            for when, o in zip(dates, occurrences, strict=True):
+                for code, label, count in o.counts:
+                    writer.writerow([plan_id, when, o.poll_id, o.status, o.respondents, code, label, count])
+        return out.getvalue()
+
+    # ---------------------------------------------------------------- duplicate, templates
+    async def duplicate_payload(self, poll_id: int, *, guild_id: int | None = None) -> dict[str, Any]:
+        """What re-creates a poll: its question, options, kind and settings."""
+        return poll_payload(await self.polls.get(poll_id, guild_id=guild_id))
+
+    async def save_template(self, name: str, poll_id: int, *, guild_id: int, actor_id: int | None) -> bool:
+        """Save a poll as the template ``name`` (replacing one of that name); True when new."""
+        name = " ".join((name or "").split())
+        if not name or len(name) > TEMPLATE_NAME_MAX:
+            raise InvalidInput("calendar.error.template_name", max=TEMPLATE_NAME_MAX)
+        payload = await self.duplicate_payload(poll_id, guild_id=guild_id)
+        async with self.sessions.begin() as session:
+            created = await TemplateRepository(session).save(
+                guild_id, name, author_id=actor_id, payload=payload, now=self.clock()
+            )
+            AuditRepository(session).record(
+                "template.save", actor_id=actor_id, target_type="template", target_id=name[:64], guild_id=guild_id,
+                details={"poll": poll_id, "created": created},
+            )
+        return created
+
+    async def template_payload(self, name: str, *, guild_id: int) -> dict[str, Any]:
+        async with self.sessions() as session:
+            template = await TemplateRepository(session).get(guild_id, " ".join((name or "").split()))
+        if template is None:
+            raise NotFound("calendar.error.template_not_found", name=(name or "")[:100])
+        return dict(template.payload)
+
+    async def templates(self, *, guild_id: int) -> list[TemplateView]:
+        async with self.sessions() as session:
+            return [
+                TemplateView(t.name, str(t.payload.get("question", "")), str(t.payload.get("kind", "")), t.created_at)
+                for t in await TemplateRepository(session).all(guild_id)
+            ]
+
+    async def delete_template(self, name: str, *, guild_id: int, actor_id: int | None) -> None:
+        name = " ".join((name or "").split())
+        async with self.sessions.begin() as session:
+            if not await TemplateRepository(session).delete(guild_id, name):
+                raise NotFound("calendar.error.template_not_found", name=name[:100])
+            AuditRepository(session).record(
+                "template.delete", actor_id=actor_id, target_type="template", target_id=name[:64], guild_id=guild_id,
+            )
+
+    # ---------------------------------------------------------------- helpers for people
+    def local(self, when: datetime) -> str:
+        return when.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
+
+    async def channel_language(self, channel_id: int) -> str | None:
+        async with self.sessions() as session:
+            channel = await ChannelRepository(session).get(channel_id)
+        return channel.language if channel is not None else None
+
+
+# --------------------------------------------------------------------------------------------
+# The reconciler's declaration
+
+PlanRun = Callable[[int], Awaitable[object]]
+
+
+def feature(*, poll: PlanRun, announce: PlanRun) -> Feature:
+    """The calendar's declaration: every active plan's next occurrence, ``calendar-poll-<id>``
+    (``poll(plan_id)``: the cog posts it) or ``calendar-announce-<id>`` (``announce(plan_id)``);
+    an occurrence passed while the bot was down is caught up once by the reconciler."""
+
+    async def plan(services: Services, now: datetime) -> list[JobSpec]:
+        specs = []
+        for item in await services.calendar.plans():
+            if item.next_at is None:
+                continue
+            if item.kind == KIND_POLL:
+                specs.append(JobSpec(poll_job_id(item.id), item.next_at, functools.partial(poll, item.id)))
+            elif item.kind == KIND_ANNOUNCEMENT:
+                specs.append(JobSpec(announce_job_id(item.id), item.next_at, functools.partial(announce, item.id)))
+        return specs
+
+    return Feature(FEATURE, plan)

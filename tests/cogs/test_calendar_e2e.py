@@ -1,0 +1,256 @@
+"""The moderators' calendar end to end on SimCord (issue 12): a poll planned for later is posted
+at its time after a restart in between (and caught up when the bot was down); a weekly poll
+makes three occurrences in one series, and the series view and CSV have them; duplicate and
+templates; /calendar lists everything planned, in order, and cancels and postpones by reference.
+
+As in the other e2e files, APScheduler runs on the wall clock while SimCord's time is virtual:
+the tests check the job the reconciler put, then move the bot's clock (``bot.clock``) and call
+the job's function — what APScheduler calls at that time — or restart the bot past it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import simcord
+from sqlalchemy import func, select
+
+from bot.errors import InvalidInput, NotFound
+from bot.services import calendar as service
+from storage.models import AuditEntry, CalendarRun, Poll
+from tests.conftest import embed_text
+
+PARIS = ZoneInfo("Europe/Paris")
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # a Tuesday, 09:00 in Paris
+TOMORROW_9 = datetime.combine(date := (NOW.astimezone(PARIS) + timedelta(days=1)).date(), time(9, 0), tzinfo=PARIS)
+TOMORROW_9_UTC = TOMORROW_9.astimezone(UTC)
+del date
+
+
+def plain(text: str) -> str:
+    """French typography's thin spaces as plain ones (what a reader sees)."""
+    return text.replace("\u202f", " ").replace("\xa0", " ")
+
+
+def at(when: datetime):
+    return lambda: when
+
+
+def poll_posts(channel) -> list:
+    return [m for m in channel.history() if m.author.bot and m.embeds and "Sondage" in (m.embeds[0].title or "")]
+
+
+async def plan(world, **options):
+    options.setdefault("question", "Quel format pour la rencontre ?")
+    options.setdefault("options", "Visio; Présentiel")
+    result = await world.moderator.slash(world.fr, "poll create", **options)
+    assert result.ephemeral
+    return result
+
+
+async def polls_in(sessions) -> list[Poll]:
+    async with sessions() as session:
+        return list(await session.scalars(select(Poll).order_by(Poll.id)))
+
+
+async def fire(world, job_id: str, when: datetime) -> None:
+    """Move the bot's clock to ``when`` and run the job as APScheduler would."""
+    bot = world.env.bot
+    job = bot.scheduler.get_job(job_id)
+    assert job is not None, f"no job {job_id}: {[j.id for j in bot.scheduler.get_jobs()]}"
+    assert job.next_run_time == when
+    bot.clock = at(when + timedelta(seconds=1))
+    await job.func()
+    await world.env.settle()
+
+
+# ----------------------------------------------------------------------------- scheduled polls
+async def test_a_planned_poll_is_posted_at_its_time_after_a_restart(world, sessions, bot_factory):
+    world.env.bot.clock = at(NOW)
+    result = await plan(world, start="demain 9 h", deadline="2j")
+    calendar = world.env.bot.services.calendar
+    [planned] = await calendar.plans()
+    assert f"`plan-{planned.id}`" in result.response.content and "2026-12-02 09:00 (Europe/Paris)" in result.response.content
+    assert planned.next_at == TOMORROW_9_UTC and planned.recurrence is None
+    assert poll_posts(world.fr) == [] and await polls_in(sessions) == []
+    assert world.env.bot.scheduler.get_job(service.poll_job_id(planned.id)) is not None
+    listing = await world.moderator.slash(world.fr, "poll list")
+    assert f"plan-{planned.id}` · 2026-12-02 09:00 · Quel format pour la rencontre ?" in embed_text(listing.response)
+
+    # the bot restarts before the time: the job is rebuilt from the row
+    await world.env.restart_bot(bot_factory(world.config, clock=at(NOW + timedelta(hours=1))))
+    await world.env.settle()
+    await fire(world, service.poll_job_id(planned.id), TOMORROW_9_UTC)
+    [posted] = poll_posts(world.fr)
+    assert [c.label for c in posted.components[0].children] == ["Visio", "Présentiel"]
+    [poll] = await polls_in(sessions)
+    assert poll.message_id == posted.id and poll.lang == "fr"
+    assert poll.deadline_at == TOMORROW_9_UTC + timedelta(seconds=1) + timedelta(days=2)  # from its posting
+    assert world.env.bot.scheduler.get_job(service.poll_job_id(planned.id)) is None
+    assert (await world.env.bot.services.calendar.get_plan(planned.id)).status == "done"
+    await world.env.bot.get_cog("Calendar").run_poll(planned.id)  # a second run posts nothing
+    await world.env.settle()
+    assert len(poll_posts(world.fr)) == 1 and len(await polls_in(sessions)) == 1
+
+
+async def test_a_planned_poll_is_caught_up_when_the_bot_was_down_at_its_time(world, sessions, bot_factory):
+    world.env.bot.clock = at(NOW)
+    await plan(world, start="2026-12-02 09:00")
+    await world.env.restart_bot(bot_factory(world.config, clock=at(TOMORROW_9_UTC + timedelta(hours=3))))
+    await world.env.settle()
+    assert len(poll_posts(world.fr)) == 1
+    await world.env.restart_bot(bot_factory(world.config, clock=at(TOMORROW_9_UTC + timedelta(hours=4))))
+    await world.env.settle()
+    assert len(poll_posts(world.fr)) == 1, "caught up once"
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(CalendarRun)) == 1
+
+
+async def test_cancelling_a_planned_poll_posts_nothing(world, sessions):
+    world.env.bot.clock = at(NOW)
+    await plan(world, start="demain 9 h")
+    calendar = world.env.bot.services.calendar
+    [planned] = await calendar.plans()
+    job = world.env.bot.scheduler.get_job(service.poll_job_id(planned.id))
+    done = await world.moderator.slash(world.fr, "calendar cancel", reference=f"plan-{planned.id}")
+    assert plain(done.response.content) == f"Annulé : Sondage programmé `plan-{planned.id}`."
+    assert world.env.bot.scheduler.get_job(service.poll_job_id(planned.id)) is None
+    world.env.bot.clock = at(TOMORROW_9_UTC + timedelta(minutes=1))
+    await job.func()  # even a job that survived finds the plan cancelled
+    await world.env.settle()
+    assert poll_posts(world.fr) == []
+    async with sessions() as session:
+        actions = [e.action for e in await session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert "calendar.plan" in actions and "calendar.cancel" in actions
+
+
+async def test_bad_starts_and_repetitions_are_refused_clearly_and_store_nothing(world, sessions):
+    world.env.bot.clock = at(NOW)
+    bad = await plan(world, start="la semaine des quatre jeudis")
+    assert "n’est pas un moment compris" in bad.response.content
+    past = await plan(world, start="2026-11-30 09:00")
+    assert "est déjà passé" in past.response.content
+    rule = await plan(world, start="demain 9 h", repeat="tous les 36 du mois")
+    assert "n’est pas une répétition comprise" in rule.response.content
+    dated = await plan(world, start="demain 9 h", repeat="weekly", deadline="2026-12-05 10:00")
+    assert "prend une durée comme échéance" in dated.response.content
+    assert await world.env.bot.services.calendar.plans() == []
+    simcord.assert_error(world.env, InvalidInput)
+
+
+# ----------------------------------------------------------------------------- series
+async def test_a_weekly_poll_makes_three_occurrences_in_one_series(world, sessions):
+    world.env.bot.clock = at(NOW)
+    result = await plan(world, start="demain 9 h", repeat="hebdomadaire", deadline="2j")
+    assert "chaque semaine" in result.response.content
+    calendar = world.env.bot.services.calendar
+    [planned] = await calendar.plans()
+    job_id = service.poll_job_id(planned.id)
+    occurrences = [TOMORROW_9_UTC + timedelta(weeks=k) for k in range(3)]
+    for number, when in enumerate(occurrences, start=1):
+        await fire(world, job_id, when)
+        posts = poll_posts(world.fr)
+        assert len(posts) == number
+        await world.member_fr.click(posts[-1], label="Visio" if number != 2 else "Présentiel")
+    assert world.env.bot.scheduler.get_job(job_id).next_run_time == TOMORROW_9_UTC + timedelta(weeks=3)
+    polls = await polls_in(sessions)
+    assert len(polls) == 3
+
+    view = await world.moderator.slash(world.fr, "poll series", poll=polls[1].id)
+    text = embed_text(view.response)
+    assert "Série" in text and text.count("Visio") == 3
+    for when in occurrences:
+        assert when.astimezone(PARIS).strftime("%Y-%m-%d %H:%M") in text
+    [attachment] = view.response.attachments
+    rows = list(csv.DictReader(io.StringIO((await attachment.read()).decode("utf-8-sig"))))
+    assert [(r["occurrence"], r["option_label"], r["count"]) for r in rows] == [
+        ("2026-12-02 09:00", "Visio", "1"), ("2026-12-02 09:00", "Présentiel", "0"),
+        ("2026-12-09 09:00", "Visio", "0"), ("2026-12-09 09:00", "Présentiel", "1"),
+        ("2026-12-16 09:00", "Visio", "1"), ("2026-12-16 09:00", "Présentiel", "0"),
+    ]
+    wide = await calendar.series_csv(planned.id, layout="wide")
+    assert wide.splitlines()[:3] == [
+        "option_code,option_label,2026-12-02 09:00,2026-12-09 09:00,2026-12-16 09:00",
+        "o1,Visio,1,0,1",
+        "o2,Présentiel,0,1,0",
+    ]
+
+
+async def test_a_series_down_for_two_weeks_catches_up_once(world, sessions, bot_factory):
+    world.env.bot.clock = at(NOW)
+    await plan(world, start="demain 9 h", repeat="weekly", deadline="1j")
+    late = TOMORROW_9_UTC + timedelta(weeks=2, hours=1)
+    await world.env.restart_bot(bot_factory(world.config, clock=at(late)))
+    await world.env.settle()
+    assert len(poll_posts(world.fr)) == 1, "missed occurrences collapse into one"
+    [planned] = await world.env.bot.services.calendar.plans()
+    assert planned.next_at == TOMORROW_9_UTC + timedelta(weeks=3)
+
+
+# ----------------------------------------------------------------------------- duplicate, templates
+async def test_duplicate_and_templates(world, sessions):
+    world.env.bot.clock = at(NOW)
+    created = await world.moderator.slash(
+        world.fr, "poll create", question="Date de l’AG ?", options="Mars; Avril; Mai", kind="multi", max_choices=2,
+        anonymous=False, deadline="1j",
+    )
+    assert created.ephemeral
+    [original] = await polls_in(sessions)
+    again = await world.moderator.slash(world.fr, "poll duplicate", poll=original.id, deadline="3j")
+    assert "recréé" in again.response.content
+    original, copy = await polls_in(sessions)
+    assert (copy.title, copy.anonymous, copy.deadline_at) == ("Date de l’AG ?", False, NOW + timedelta(days=3))
+    posts = poll_posts(world.fr)
+    assert len(posts) == 2
+    first, second = (p.embeds[0] for p in posts)
+    assert second.description == first.description and second.title == first.title.replace(str(original.id), str(copy.id))
+    assert [c.label for c in posts[1].components[0].children] == [c.label for c in posts[0].components[0].children]
+
+    saved = await world.moderator.slash(world.fr, "poll template save", name="AG", poll=original.id)
+    assert "Modèle « AG » enregistré" in plain(saved.response.content)
+    listing = await world.moderator.slash(world.fr, "poll template list")
+    assert "**AG**" in embed_text(listing.response) and "Date de l’AG ?" in embed_text(listing.response)
+    used = await world.moderator.slash(world.en, "poll template use", name="AG")
+    assert "created from the template" in used.response.content or "créé depuis le modèle" in used.response.content
+    third = (await polls_in(sessions))[-1]
+    assert (third.title, third.channel_id, third.lang) == ("Date de l’AG ?", world.en.id, "en")
+    planned = await world.moderator.slash(world.fr, "poll template use", name="AG", start="demain 9 h")
+    assert "plan-" in planned.response.content
+    deleted = await world.moderator.slash(world.fr, "poll template delete", name="AG")
+    assert "supprimé" in deleted.response.content
+    gone = await world.moderator.slash(world.fr, "poll template use", name="AG")
+    assert "Aucun modèle « AG »" in plain(gone.response.content)
+    simcord.assert_error(world.env, NotFound)
+
+
+# ----------------------------------------------------------------------------- the calendar
+async def test_the_calendar_lists_everything_planned_in_order(world, sessions):
+    bot = world.env.bot
+    bot.clock = at(NOW)
+    await world.moderator.slash(world.fr, "poll create", question="Ouvert ?", options="Oui; Non", deadline="3j",
+                                reminder="1j")
+    await plan(world, question="Plus tard ?", start="2026-12-04 10:00")
+    await plan(world, question="Chaque semaine ?", start="2026-12-03 09:00", repeat="weekly", deadline="1j")
+    listing = await world.moderator.slash(world.fr, "calendar list")
+    text = plain(embed_text(listing.response))
+    order = [
+        "2026-12-03 09:00 · Sondage récurrent · « Chaque semaine ? » · <#{channel}> · 🔁 chaque semaine · `plan-",
+        "2026-12-04 09:00 · Clôture de sondage · « Ouvert ? »",
+        "2026-12-04 10:00 · Sondage programmé · « Plus tard ? »",
+        "Extrait mensuel",
+    ]
+    positions = [text.index(line.format(channel=world.fr.id)) for line in order]
+    assert positions == sorted(positions), text
+    assert "2026-12-03 09:00 · Rappel de sondage · « Ouvert ? »" in text and "Calendrier (Europe/Paris)" in text
+
+    calendar = bot.services.calendar
+    later = next(p for p in await calendar.plans() if p.title == "Plus tard ?")
+    moved = await world.moderator.slash(world.fr, "calendar postpone", reference=f"plan-{later.id}", when="2026-12-05 11:30")
+    assert "2026-12-05 11:30 (Europe/Paris)" in moved.response.content
+    assert bot.scheduler.get_job(service.poll_job_id(later.id)).next_run_time == datetime(2026, 12, 5, 10, 30, tzinfo=UTC)
+    unknown = await world.moderator.slash(world.fr, "calendar cancel", reference="plan-999")
+    assert "Rien de programmé sous la référence `plan-999`" in unknown.response.content
+    simcord.assert_error(world.env, NotFound)
