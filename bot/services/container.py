@@ -48,6 +48,7 @@ from bot.i18n import Catalogue
 from bot.services import extracts
 from bot.services.calendar import CalendarService
 from bot.services.campaigns import CampaignService
+from bot.services.dashboard import DashboardHook, DashboardReader, SignIn
 from bot.services.delivery import Publisher, Sender
 from bot.services.exports import Exporter
 from bot.services.polls import PollService
@@ -70,6 +71,7 @@ def privacy_hooks(sessions: async_sessionmaker[AsyncSession]) -> PrivacyRegistry
         PollAnswersHook(sessions),
         AnnouncementsHook(sessions),
         AuditHook(sessions),
+        DashboardHook(sessions),
     ])
 
 
@@ -106,6 +108,8 @@ class Services:
         self.privacy = privacy_hooks(sessions)
         self.profiles = ProfileService.from_config(sessions, config, clock=now, hooks=self.privacy)
         self.exports = Exporter(sessions, config)
+        self.sign_in = SignIn(sessions, config, clock=now)  # the dashboard's one-time links and sessions
+        self.dashboard = DashboardReader(sessions, config, clock=now)
         self.calendar = CalendarService(sessions, self.polls, config, clock=now)  # planned ahead (issue 12)
         self.postings = PostingService(sessions, clock=now)  # one poll, several channels and languages
         self.publisher = Publisher(
@@ -143,6 +147,7 @@ class Services:
         self.polls.configure(config)
         self.profiles.configure(config)
         self.exports.config = config
+        self.sign_in.config = self.dashboard.config = config
         self.calendar.configure(config)
         self.publisher.modlog_channel_id = config.discord.moderators_log_channel_id
         self.publisher.lang = config.bot.language
