@@ -190,18 +190,32 @@ class ExportRepository(Repository):
     async def stream_answers(
         self, poll_ids: Sequence[int], *, batch: int = DEFAULT_BATCH
     ) -> AsyncIterator[Sequence[tuple[Any, ...]]]:
-        """The answer rows in batches of at most ``batch`` tuples, from a server-side cursor
-        (``yield_per``): one batch is in memory at a time, whatever the number of answers."""
+        """The answer rows in batches of at most ``batch`` tuples, from a cursor (SQLite's
+        statement stepped as rows are fetched; on PostgreSQL a server-side cursor): one batch is
+        in memory at a time, whatever the number of answers."""
         if not poll_ids:
             return
-        # Core execution on the session's connection (same transaction): the rows are plain
-        # column tuples, so the ORM's per-row loading machinery has nothing to do.
+        # The driver's own cursor on the session's connection (same transaction): at a million
+        # rows SQLAlchemy's result layer (a Row per row, its processors) cost a third of the
+        # query itself; aiosqlite's ``fetchmany`` and asyncpg's cursor hand back plain tuples /
+        # records, as fast as the sqlite3 module alone (issue 15, item 4; ``bench/bench_export.py``).
         connection = await self.session.connection()
-        result = await connection.stream(
-            self.answers_statement(poll_ids, connection.dialect.name).execution_options(yield_per=batch)
+        dialect = connection.dialect
+        compiled = self.answers_statement(poll_ids, dialect.name).compile(
+            dialect=dialect, compile_kwargs={"render_postcompile": True}
         )
+        params = [compiled.params[name] for name in compiled.positiontup or ()]
+        driver = (await connection.get_raw_connection()).driver_connection
+        if dialect.name == "postgresql":
+            if not driver.is_in_transaction():  # a cursor lives in a transaction
+                await connection.execute(select(1))
+            cursor = await driver.cursor(str(compiled), *params)
+            while rows := await cursor.fetch(batch):
+                yield rows
+            return
+        cursor = await driver.execute(str(compiled), params)
         try:
-            async for partition in result.partitions():
-                yield partition
+            while rows := await cursor.fetchmany(batch):
+                yield rows
         finally:
-            await result.close()
+            await cursor.close()
