@@ -33,6 +33,7 @@ FEATURES = (
     "bot.audit_cli",  # audit
     "bot.export_cli",  # export
     "bot.extracts_cli",  # extracts …, schedule
+    "bot.calendar_cli",  # schedule --all / --cancel / --postpone (after extracts_cli: it extends schedule)
     "bot.privacy_cli",  # prune
     "bot.check_cli",  # check
     "bot.init_cli",  # init

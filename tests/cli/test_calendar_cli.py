@@ -1,0 +1,72 @@
+"""``reseau-bot schedule --all`` / ``--cancel`` / ``--postpone`` (issue 12): everything planned,
+in the network's time zone, with the references to cancel or postpone — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.config import load_config
+from bot.services.container import Services
+from tests.cli.test_extracts_cli import run, write_config
+
+GUILD, CHANNEL = 900000000000000001, 900000000000000002
+
+
+async def planned(config_path):
+    """A poll planned for tomorrow 9 h and a weekly one, as /poll create start:… stores them."""
+    services = Services.from_config(load_config(config_path))
+    try:
+        payload = {"question": "Quel format ?", "options": "Visio; Présentiel", "kind": "single"}
+        once = await services.calendar.plan_poll(
+            guild_id=GUILD, channel_id=CHANNEL, author_id=7, payload=payload, start="demain 9 h"
+        )
+        weekly = await services.calendar.plan_poll(
+            guild_id=GUILD, channel_id=CHANNEL, author_id=7, payload={**payload, "question": "Chaque semaine ?"},
+            start="après-demain 10 h", repeat="hebdomadaire",
+        )
+        return once, weekly
+    finally:
+        await services.aclose()
+
+
+async def test_schedule_lists_cancels_and_postpones(database_url, tmp_path):
+    config = write_config(tmp_path, database_url)
+    once, weekly = await planned(config)
+    tz = load_config(config).tz
+    result = run(config, "schedule", "--all")
+    assert result.returncode == 0, result.stderr
+    heading, *lines = result.stdout.splitlines()
+    assert heading == "programmé (Europe/Paris)\u202f:"
+    first = once.start_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    second = weekly.start_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    assert lines[0].strip().startswith(f"{first} · plan-{once.id}")
+    assert "Sondage programmé" in lines[0] and "Quel format ?" in lines[0]
+    assert lines[1].strip().startswith(f"{second} · plan-{weekly.id}") and "weekly" in lines[1]
+    assert "Extrait mensuel" in result.stdout
+
+    moved_to = (once.start_at + timedelta(days=3)).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    moved = run(config, "schedule", "--postpone", f"plan-{once.id}", moved_to)
+    assert moved.returncode == 0, moved.stderr
+    assert moved_to in moved.stdout
+    cancelled = run(config, "schedule", "--cancel", f"plan-{weekly.id}")
+    assert cancelled.returncode == 0 and f"plan-{weekly.id}" in cancelled.stdout
+    after = run(config, "schedule", "--all").stdout
+    assert f"plan-{weekly.id}" not in after and f"{moved_to} · plan-{once.id}" in after
+
+    again = run(config, "schedule", "--cancel", f"plan-{weekly.id}")
+    assert again.returncode == 1 and again.stderr.startswith("reseau-bot: ") and "Traceback" not in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1
+    bad = run(config, "schedule", "--postpone", f"plan-{once.id}", "la saint-glinglin")
+    assert bad.returncode == 1 and "n’est pas un moment compris" in bad.stderr
+
+
+def test_schedule_without_options_still_needs_no_database(tmp_path):
+    result = run(write_config_free(tmp_path), "schedule", "--count", "1")
+    assert result.returncode == 0 and result.stdout.startswith("prochains extraits mensuels")
+
+
+def write_config_free(folder):
+    config = folder / "config.toml"
+    config.write_text("[database]\nurl = 'sqlite+aiosqlite:///nowhere/none.db'\n")
+    return config
+
