@@ -19,22 +19,30 @@ unlinked), then times:
   code and label, text, time) instead of ids — what the file holds, minus the hashing and the
   time zone work the database cannot do.  The ids-only query (exactly ours) is timed too.
 
-Prints the times (median of ``--runs``, ours and the floor interleaved), the ratio (target ≤ 2),
-and the peak RSS (``VmHWM``) of the export process at each size with its baseline after imports
-(target < 200 MB, flat).  Not a test.
+With ``--pg-url`` (or ``$RESEAU_BENCH_PG_URL``; **that database is emptied**) the same rows are
+copied into PostgreSQL and our export is timed against ``psql``'s ``\\copy (the labels query) TO
+file WITH CSV`` — the server's ``COPY … TO STDOUT``.  Ours reads the answers through asyncpg's
+server-side cursor: the file's pseudonyms, local times and labels are computed in Python, so the
+layout does not allow a bare ``COPY``.  XLSX (``--formats xlsx``) is timed against openpyxl's
+write-only floor: the labels query's rows appended to write-only sheets and saved.
+
+Prints the times (median of ``--runs``, each side interleaved with the others), the machine, the
+peak RSS (``VmHWM``) of the export process with its baseline after imports (flat), and one line
+per comparison: ``ratio export-<format>-<database>-<size> <ours / floor> (target …)`` — targets
+1.3 on SQLite (CSV and XLSX), 1.2 on PostgreSQL.  Not a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import random
 import resource
 import shutil
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -149,15 +157,68 @@ def generate(path: Path, answers: int, seed: int = 2026) -> int:
     return rows
 
 
+# --------------------------------------------------------------------------- PostgreSQL copy
+async def load_into_pg(db: Path, pg_url: str) -> None:
+    """The same rows in PostgreSQL: the database named by ``pg_url`` is emptied, migrated, and
+    every table the generator filled is copied from the SQLite file (``COPY … FROM STDIN``)."""
+    import asyncpg
+
+    from storage.db import create_engine, upgrade
+
+    engine = create_engine(pg_url)
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        await conn.exec_driver_sql("CREATE SCHEMA public")
+    await upgrade(engine)
+    await engine.dispose()
+    src = sqlite3.connect(db)
+    pg = await asyncpg.connect(psql_url(pg_url))
+    try:
+        for table in ("campaigns", "polls", "questions", "options", "answers", "answer_choices"):
+            types = dict(await pg.fetch(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1", table))
+            columns = [row[1] for row in src.execute(f"PRAGMA table_info({table})")]
+            convert = [_pg_value(types[c]) for c in columns]
+            cursor = src.execute(f"SELECT {', '.join(columns)} FROM {table}")
+            while rows := cursor.fetchmany(100_000):
+                await pg.copy_records_to_table(
+                    table, columns=columns,
+                    records=[tuple(f(v) for f, v in zip(convert, row, strict=True)) for row in rows])
+            await pg.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                             f"(SELECT coalesce(max(id), 1) FROM {table}))"
+                             if "id" in columns else "SELECT 1")
+        await pg.execute("VACUUM ANALYZE")
+    finally:
+        await pg.close()
+        src.close()
+
+
+def _pg_value(data_type: str):
+    def keep(v):
+        return v
+
+    if data_type.startswith("timestamp"):
+        return lambda v: None if v is None else datetime.fromisoformat(v).replace(tzinfo=UTC)
+    if data_type == "boolean":
+        return lambda v: None if v is None else bool(v)
+    if data_type in ("json", "jsonb"):
+        return lambda v: v if v is None or isinstance(v, str) else json.dumps(v)
+    return keep
+
+
+def psql_url(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
 # --------------------------------------------------------------------------- the floor
-def floor_queries(poll_ids: list[int]) -> tuple[str, str]:
-    """(labels query, ids query) as SQLite SQL, from our own statement."""
-    from sqlalchemy.dialects import sqlite
+def floor_queries(poll_ids: list[int], dialect: str = "sqlite") -> tuple[str, str]:
+    """(labels query, ids query) as SQL of ``dialect``, from our own statement."""
+    from sqlalchemy.dialects import postgresql, sqlite
 
     from storage.models import Answer, Campaign, Option, Poll, Question
     from storage.repositories.exports import ExportRepository
 
-    ours = ExportRepository.answers_statement(poll_ids)
+    ours = ExportRepository.answers_statement(poll_ids, dialect)
     labels = (
         ours.with_only_columns(
             Answer.user_id, Answer.member_type, Campaign.name, Poll.id, Poll.title, Question.code, Option.code,
@@ -166,9 +227,10 @@ def floor_queries(poll_ids: list[int]) -> tuple[str, str]:
         .join(Poll, Poll.id == Question.poll_id)
         .join(Campaign, Campaign.id == Poll.campaign_id, isouter=True)
     )
+    compiler = sqlite.dialect() if dialect == "sqlite" else postgresql.dialect()
 
     def sql(stmt) -> str:
-        return str(stmt.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+        return str(stmt.compile(dialect=compiler, compile_kwargs={"literal_binds": True}))
 
     return sql(labels), sql(ours)
 
@@ -178,6 +240,39 @@ def time_sqlite3(db: Path, query: str, out: Path) -> float:
     with out.open("wb") as fh:
         subprocess.run(["sqlite3", "-csv", str(db), query], stdout=fh, check=True)
     return time.perf_counter() - started
+
+
+def time_psql(pg_url: str, query: str, out: Path) -> float:
+    """``psql``'s ``\\copy (query) TO 'file' WITH CSV``: the server's COPY streamed to a client file."""
+    started = time.perf_counter()
+    command = f"\\copy ({' '.join(query.split())}) TO '{out}' WITH (FORMAT csv)"
+    subprocess.run(["psql", "-q", "-X", psql_url(pg_url), "-c", command], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def xlsx_floor(db: Path, query: str, out: Path) -> dict:
+    """openpyxl's write-only floor, in a child: the labels query's rows (sqlite3 module) appended
+    to write-only sheets of at most 1,048,575 rows, saved."""
+    proc = subprocess.run([sys.executable, __file__, "--xlsx-floor", str(db), str(out), query],
+                          capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def xlsx_floor_child(db: str, out: str, query: str) -> None:
+    from openpyxl import Workbook
+
+    started = time.perf_counter()
+    book = Workbook(write_only=True)
+    sheet, rows = book.create_sheet("answers"), 0
+    cursor = sqlite3.connect(db).execute(query)
+    while batch := cursor.fetchmany(20_000):
+        for row in batch:
+            if rows and rows % 1_048_575 == 0:
+                sheet = book.create_sheet(f"answers{rows // 1_048_575 + 1}")
+            sheet.append(row)
+            rows += 1
+    book.save(out)
+    print(json.dumps({"seconds": time.perf_counter() - started, "rows": rows}))
 
 
 # --------------------------------------------------------------------------- ours, in a child
@@ -197,13 +292,13 @@ def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def child(db: Path, out: Path) -> None:
+def child(url: str, out: Path, fmt: str) -> None:
     """Export once and print a JSON line: seconds, rows, peak RSS (KiB) and the baseline."""
     from bot.config import build_config
     from bot.services.exports import Exporter, ExportRequest
     from storage.db import create_engine, session_factory
 
-    config = build_config({"database": {"url": f"sqlite+aiosqlite:///{db}"}}, Path("bench.toml"), environ={})
+    config = build_config({"database": {"url": url}}, Path("bench.toml"), environ={})
     baseline = peak_rss_kib()
 
     async def run():
@@ -211,7 +306,8 @@ def child(db: Path, out: Path) -> None:
         try:
             exporter = Exporter(session_factory(engine), config, environ={"RESEAU_EXPORT_SECRET": SECRET})
             started = time.perf_counter()
-            result = await exporter.export_to_path(ExportRequest(campaign="Enquête membres 2026-2027"), out)
+            result = await exporter.export_to_path(
+                ExportRequest(campaign="Enquête membres 2026-2027", format=fmt), out)
             return time.perf_counter() - started, result
         finally:
             await engine.dispose()
@@ -222,34 +318,55 @@ def child(db: Path, out: Path) -> None:
                       "peak_kib": peak, "baseline_kib": baseline}))
 
 
-def time_ours(db: Path, out: Path) -> dict:
+def time_ours(url: str, out: Path, fmt: str = "csv") -> dict:
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", str(db), str(out)], capture_output=True, text=True, check=True,
+        [sys.executable, __file__, "--child", url, str(out), fmt], capture_output=True, text=True, check=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def runs_text(values: list) -> str:
+    """Each run's seconds (a float, or a child's JSON with ``seconds``), in order."""
+    return " ".join(f"{v['seconds'] if isinstance(v, dict) else v:.2f}" for v in values)
+
+
 # --------------------------------------------------------------------------- main
 def main() -> None:
+    from bench._common import interleaved, median, print_machine, print_ratio
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000], help="answers per run")
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each (median)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep (and reuse) the generated databases")
-    parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--pg-url", default=os.environ.get("RESEAU_BENCH_PG_URL"),
+                        help="PostgreSQL URL (its database is EMPTIED); default $RESEAU_BENCH_PG_URL, else no PG")
+    parser.add_argument("--formats", nargs="+", default=["csv", "xlsx"], choices=["csv", "xlsx"])
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--xlsx-floor", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child)
+        child(args.child[0], Path(args.child[1]), args.child[2])
+        return
+    if args.xlsx_floor:
+        xlsx_floor_child(*args.xlsx_floor)
         return
     if shutil.which("sqlite3") is None:
         sys.exit("the sqlite3 command-line tool is needed for the floor (apt install sqlite3)")
+    if args.pg_url and shutil.which("psql") is None:
+        sys.exit("the psql client is needed for the PostgreSQL floor")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-export-"))
     workdir.mkdir(parents=True, exist_ok=True)
     labels_sql, ids_sql = floor_queries([1, 2, 3, 4, 5])
-    print(f"sqlite3 {subprocess.run(['sqlite3', '--version'], capture_output=True, text=True).stdout.split()[0]}, "
-          f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; workdir {workdir}")
-    summary = []
+    pg_labels_sql, _ = floor_queries([1, 2, 3, 4, 5], "postgresql")
+    pg_version = None
+    if args.pg_url:
+        pg_version = subprocess.run(["psql", "-X", "-A", "-t", psql_url(args.pg_url), "-c", "SHOW server_version"],
+                                    capture_output=True, text=True).stdout.strip() or None
+    print_machine(pg_version)
+    print(f"workdir {workdir}; {args.runs} runs of each side, interleaved; medians")
+    ratios: list[str] = []
     try:
         for size in args.sizes:
             db = workdir / f"answers-{size}.db"
@@ -257,35 +374,69 @@ def main() -> None:
                 started = time.perf_counter()
                 generate(db, size)
                 print(f"\n{size:,} answers: generated {db.name} ({db.stat().st_size / 2**20:.0f} MiB) "
-                      f"in {time.perf_counter() - started:.1f} s")
+                      f"in {time.perf_counter() - started:.1f} s", flush=True)
             else:
-                print(f"\n{size:,} answers: reusing {db.name}")
+                print(f"\n{size:,} answers: reusing {db.name}", flush=True)
+            url = f"sqlite+aiosqlite:///{db}"
             floor_out, ours_out = workdir / "floor.csv", workdir / "ours.csv"
-            time_sqlite3(db, labels_sql, floor_out)  # warm the page cache
-            floors, floors_ids, runs = [], [], []
-            for _ in range(args.runs):  # interleaved, so that a busy machine weighs on both
-                floors.append(time_sqlite3(db, labels_sql, floor_out))
-                floors_ids.append(time_sqlite3(db, ids_sql, workdir / "floor-ids.csv"))
-                runs.append(time_ours(db, ours_out))
-            floor, floor_ids = statistics.median(floors), statistics.median(floors_ids)
-            ours = statistics.median(r["seconds"] for r in runs)
-            peak = max(r["peak_kib"] for r in runs) / 1024
-            baseline = min(r["baseline_kib"] for r in runs) / 1024
-            rows = runs[0]["rows"]
-            floor_rows = sum(1 for _ in floor_out.open("rb"))
-            print(f"  rows: ours {rows:,} (+ header), floor {floor_rows:,} lines")
-            print(f"  floor  sqlite3 -csv (labels): {floor:6.2f} s   ({floor_out.stat().st_size / 2**20:.0f} MiB)")
-            print(f"  floor  sqlite3 -csv (ids)   : {floor_ids:6.2f} s")
-            print(f"  ours   Exporter CSV long    : {ours:6.2f} s   ({ours_out.stat().st_size / 2**20:.0f} MiB)"
-                  f"   ratio {ours / floor:.2f} (target ≤ 2)")
-            print(f"  peak RSS of the export process: {peak:.0f} MiB (after imports: {baseline:.0f} MiB; "
-                  f"export itself +{peak - baseline:.0f} MiB)")
-            summary.append((size, ours, floor, peak, baseline))
-        if len(summary) > 1:
-            print("\nflatness: " + ", ".join(f"{s:,} answers → {p:.0f} MiB peak" for s, _, _, p, _ in summary))
+            tag = f"{size // 1000}k" if size < 1_000_000 else f"{size / 1_000_000:g}M"
+            if "csv" in args.formats:
+                time_sqlite3(db, labels_sql, floor_out)  # warm the page cache
+                res = interleaved([
+                    ("floor", functools.partial(time_sqlite3, db, labels_sql, floor_out)),
+                    ("floor_ids", functools.partial(time_sqlite3, db, ids_sql, workdir / "floor-ids.csv")),
+                    ("ours", functools.partial(time_ours, url, ours_out)),
+                ], runs=args.runs)
+                floor, floor_ids = median(res["floor"]), median(res["floor_ids"])
+                ours = median([r["seconds"] for r in res["ours"]])
+                peak = max(r["peak_kib"] for r in res["ours"]) / 1024
+                baseline = min(r["baseline_kib"] for r in res["ours"]) / 1024
+                floor_rows = sum(1 for _ in floor_out.open("rb"))
+                print(f"  SQLite, CSV long: rows ours {res['ours'][0]['rows']:,} (+ header), floor {floor_rows:,}")
+                print(f"    floor  sqlite3 -csv (labels): {floor:6.2f} s  ({floor_out.stat().st_size / 2**20:.0f} MiB)"
+                      f"  runs {runs_text(res['floor'])}")
+                print(f"    floor  sqlite3 -csv (ids)   : {floor_ids:6.2f} s")
+                print(f"    ours   Exporter CSV long    : {ours:6.2f} s  ({ours_out.stat().st_size / 2**20:.0f} MiB)"
+                      f"  runs {runs_text(res['ours'])}")
+                print(f"    peak RSS of the export process: {peak:.0f} MiB (after imports {baseline:.0f} MiB, "
+                      f"export itself +{peak - baseline:.0f} MiB)")
+                ratios.append(print_ratio(f"export-csv-sqlite-{tag}", ours / floor, 1.3))
+            if "csv" in args.formats and args.pg_url:
+                started = time.perf_counter()
+                asyncio.run(load_into_pg(db, args.pg_url))
+                print(f"  PostgreSQL: loaded in {time.perf_counter() - started:.1f} s", flush=True)
+                time_psql(args.pg_url, pg_labels_sql, floor_out)  # warm the buffers
+                res = interleaved([
+                    ("floor", functools.partial(time_psql, args.pg_url, pg_labels_sql, floor_out)),
+                    ("ours", functools.partial(time_ours, args.pg_url, ours_out)),
+                ], runs=args.runs)
+                floor, ours = median(res["floor"]), median([r["seconds"] for r in res["ours"]])
+                print(f"    floor  psql \\copy (labels) CSV: {floor:6.2f} s  "
+                      f"runs {runs_text(res['floor'])}")
+                print(f"    ours   Exporter CSV long      : {ours:6.2f} s  "
+                      f"runs {runs_text(res['ours'])}; peak RSS "
+                      f"{max(r['peak_kib'] for r in res['ours']) / 1024:.0f} MiB")
+                ratios.append(print_ratio(f"export-csv-pg-{tag}", ours / floor, 1.2))
+            if "xlsx" in args.formats:
+                xlsx_out, floor_xlsx = workdir / "ours.xlsx", workdir / "floor.xlsx"
+                res = interleaved([
+                    ("floor", functools.partial(xlsx_floor, db, labels_sql, floor_xlsx)),
+                    ("ours", functools.partial(time_ours, url, xlsx_out, "xlsx")),
+                ], runs=args.runs)
+                floor, ours = median([r["seconds"] for r in res["floor"]]), median([r["seconds"] for r in res["ours"]])
+                print(f"  SQLite, XLSX long: rows ours {res['ours'][0]['rows']:,}, floor {res['floor'][0]['rows']:,}")
+                print(f"    floor  openpyxl write-only (labels rows): {floor:6.2f} s "
+                      f"({floor_xlsx.stat().st_size / 2**20:.0f} MiB)")
+                print(f"    ours   Exporter XLSX long              : {ours:6.2f} s "
+                      f"({xlsx_out.stat().st_size / 2**20:.0f} MiB); peak RSS "
+                      f"{max(r['peak_kib'] for r in res['ours']) / 1024:.0f} MiB")
+                ratios.append(print_ratio(f"export-xlsx-sqlite-{tag}", ours / floor, 1.3))
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
+    print("\n=== summary ===")
+    for line in ratios:
+        print(line)
 
 
 if __name__ == "__main__":
