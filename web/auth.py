@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from web.context import SESSION_KEY, page_lang, services_of
+from web.context import CSRF_KEY, FORM_KEY, LANG_KEY, SESSION_KEY, page_lang, services_of
 from web.render import render_error
 
 if TYPE_CHECKING:
@@ -73,9 +73,13 @@ def session(request: web.Request) -> WebSession:
 
 
 def same_origin(request: web.Request) -> bool:
+    """A POST from this site: the browser's ``Sec-Fetch-Site`` (when sent) says so, and an
+    ``Origin`` (when sent and not ``null``) is this host or the public address."""
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return False
     origin = request.headers.get("Origin")
     if not origin or origin == "null":
-        return origin is None
+        return True  # the anti-forgery token still decides
     host = request.headers.get("Host", "")
     public = services_of(request).config.dashboard.base_url
     return origin.rstrip("/") in {f"http://{host}", f"https://{host}", public}
@@ -83,9 +87,9 @@ def same_origin(request: web.Request) -> bool:
 
 @web.middleware
 async def require_session(request: web.Request, handler) -> web.StreamResponse:
-    request["lang"] = page_lang(request)
+    request[LANG_KEY] = page_lang(request)
     if request.method == "POST" and not same_origin(request):
-        raise web.HTTPForbidden(reason="cross-site request")
+        return render_error(request, 403, "dashboard.error.csrf")
     if any(request.path == p or (p.endswith("/") and request.path.startswith(p)) for p in PUBLIC):
         return await handler(request)
     services = services_of(request)
@@ -93,10 +97,10 @@ async def require_session(request: web.Request, handler) -> web.StreamResponse:
     if web_session is None:
         return render_error(request, 401, "dashboard.error.no_session")
     request[SESSION_KEY] = web_session
-    request["csrf"] = await services.sign_in.csrf_token(web_session)
+    request[CSRF_KEY] = await services.sign_in.csrf_token(web_session)
     if request.method == "POST":
         form = await request.post()
-        request["form"] = form
+        request[FORM_KEY] = form
         if not await services.sign_in.check_csrf(web_session, form.get("csrf")):
             return render_error(request, 403, "dashboard.error.csrf")
     return await handler(request)

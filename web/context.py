@@ -12,7 +12,10 @@ from bot.i18n import LANGUAGES
 SERVICES = web.AppKey("services", object)
 RENDERER = web.AppKey("renderer", object)
 LIMITER = web.AppKey("limiter", object)
-SESSION_KEY = "web_session"
+SESSION_KEY = web.RequestKey("web_session", object)  # the signed-in WebSession
+LANG_KEY = web.RequestKey("lang", str)
+CSRF_KEY = web.RequestKey("csrf", str)  # the session's anti-forgery token, for the forms
+FORM_KEY = web.RequestKey("form", object)  # a POST's form, read once by the CSRF check
 LANG_COOKIE = "rb_lang"
 
 
@@ -45,4 +48,4 @@ def page_lang(request: web.Request) -> str:
 
 
 def lang_of(request: web.Request) -> str:
-    return request.get("lang") or page_lang(request)
+    return request.get(LANG_KEY) or page_lang(request)

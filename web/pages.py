@@ -34,7 +34,7 @@ from bot.services.dashboard import LinkInvalid
 from bot.services.exports import FORMATS, HEADINGS, LAYOUTS, ExportRequest
 from bot.services.extract_render import render_extract, report_button_label
 from web import auth
-from web.context import LANG_COOKIE, LIMITER, lang_of, services_of
+from web.context import FORM_KEY, LANG_COOKIE, LIMITER, lang_of, services_of
 from web.render import render, render_error
 
 log = logging.getLogger("reseau.web")
@@ -102,7 +102,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther("/")
     auth.set_cookie(request, response, auth.SESSION_COOKIE, browser_token, max_age=auth.SESSION_MAX_AGE)
     response.del_cookie(auth.PRELOGIN_COOKIE, path="/")
-    return response
+    raise response
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
@@ -110,7 +110,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     await _services(request).sign_in.end(request.cookies.get(auth.SESSION_COOKIE, ""), actor_id=web_session.actor_id)
     response = web.HTTPSeeOther("/login")
     response.del_cookie(auth.SESSION_COOKIE, path="/")
-    return response
+    raise response
 
 
 async def logged_out(request: web.Request) -> web.StreamResponse:
@@ -118,7 +118,7 @@ async def logged_out(request: web.Request) -> web.StreamResponse:
     if "t" in request.query:
         return await login_page(request)
     return render(request, "error.html", status=200, status_code=None,
-                  message=_services(request).catalogue.t("dashboard.login.how", request["lang"]))
+                  message=_services(request).catalogue.t("dashboard.login.how", lang_of(request)))
 
 
 async def switch_lang(request: web.Request) -> web.StreamResponse:
@@ -130,7 +130,7 @@ async def switch_lang(request: web.Request) -> web.StreamResponse:
         back = "/"
     response = web.HTTPSeeOther(back)
     auth.set_cookie(request, response, LANG_COOKIE, lang, max_age=365 * 86400)
-    return response
+    raise response
 
 
 # ---------------------------------------------------------------------------- pages
@@ -153,7 +153,7 @@ async def _results(request: web.Request):
 async def poll_page(request: web.Request) -> web.StreamResponse:
     services = _services(request)
     results = await _results(request)
-    lang = request["lang"]
+    lang = lang_of(request)
     tables = [services.polls.type_table(q, lang) for q in results.questions]
     campaign = await services.campaigns.name_of(results.poll.campaign_id)
     return render(request, "poll.html", results=results, tables=tables, campaign=campaign,
@@ -168,7 +168,7 @@ async def poll_chart(request: web.Request) -> web.StreamResponse:
     question = results.questions[number - 1]
     if not question.options:
         raise web.HTTPNotFound()
-    lang = request["lang"]
+    lang = lang_of(request)
     labels = [o.label for o in question.options]
     if question.options[0].mean_rank is not None or any(o.mean_rank is not None for o in question.options):
         png = await asyncio.to_thread(
@@ -188,7 +188,7 @@ async def campaigns(request: web.Request) -> web.StreamResponse:
 async def campaign_page(request: web.Request) -> web.StreamResponse:
     services = _services(request)
     page = await services.dashboard.campaign(_int(request.match_info["id"]))
-    lang = request["lang"]
+    lang = lang_of(request)
     return render(request, "campaign.html", page=page,
                   type_label=lambda code: services.polls.member_type_label(code, lang))
 
@@ -208,7 +208,7 @@ async def exports_page(request: web.Request, *, error: str | None = None, status
 
 async def export_download(request: web.Request) -> web.StreamResponse:
     services = _services(request)
-    form = request["form"]
+    form = request[FORM_KEY]
     web_session = auth.session(request)
     scope = str(form.get("scope", ""))
     kind, _, ident = scope.partition(":")
@@ -228,7 +228,7 @@ async def export_download(request: web.Request) -> web.StreamResponse:
         poll_id=poll_id, campaign=campaign, format=str(form.get("format", "csv")),
         layout=str(form.get("layout", "long")), headings=str(form.get("headings", "codes")),
         separator=";" if form.get("separator") == ";" else ",", identified=identified,
-        lang=request["lang"], actor_id=web_session.actor_id,
+        lang=lang_of(request), actor_id=web_session.actor_id,
     )
     if identified and not await _identifiable(services, poll_id, campaign):
         raise Forbidden("dashboard.error.identified_anonymous")
@@ -278,14 +278,14 @@ async def extract_page(request: web.Request) -> web.StreamResponse:
     return render(request, "extract.html", extract=extract, messages=messages,
                   button=report_button_label(extract.lang, services.catalogue),
                   can_publish=services.dashboard.can_publish(services.publisher),
-                  month=services.catalogue.iso_month(extract.month, request["lang"]))
+                  month=services.catalogue.iso_month(extract.month, lang_of(request)))
 
 
 async def extract_upload(request: web.Request) -> web.StreamResponse:
     services = _services(request)
-    form = request["form"]
+    form = request[FORM_KEY]
     upload = form.get("file")
-    lang = request["lang"]
+    lang = lang_of(request)
     if not isinstance(upload, web.FileField) or not upload.filename:
         return await extracts_page(request, error=services.catalogue.t("dashboard.extracts.no_file", lang), status=400)
     name = Path(upload.filename.replace("\\", "/")).name
@@ -317,7 +317,7 @@ async def with_audit(services, action: str, actor_id: int, ids: list[int], name:
 
 async def extract_move(request: web.Request) -> web.StreamResponse:
     services = _services(request)
-    direction = str(request["form"].get("direction", ""))
+    direction = str(request[FORM_KEY].get("direction", ""))
     if direction not in ("up", "down"):
         raise InvalidInput("dashboard.error.bad_request")
     await extracts.move(services.sessions, _int(request.match_info["id"]), up=direction == "up",
@@ -340,7 +340,7 @@ async def extract_publish(request: web.Request) -> web.StreamResponse:
         services.sessions, services.publisher, _int(request.match_info["id"]), now=services.now(),
         actor_id=auth.session(request).actor_id, guild_id=auth.session(request).guild_id,
     )
-    lang = request["lang"]
+    lang = lang_of(request)
     report = outcome.report
     message = services.catalogue.t("dashboard.extracts.published", lang, sent=len(report.sent) + len(report.recovered),
                                    failed=len(report.failed), pending=len(report.pending))

@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from bot.config import Config
 from bot.i18n import Catalogue
-from web.context import RENDERER, SESSION_KEY, lang_of, services_of
+from web.context import CSRF_KEY, RENDERER, SESSION_KEY, lang_of, services_of
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _ITALIC = re.compile(r"(?<![*\w])[*_](?![\s*_])(.+?)(?<![\s*_])[*_](?![*\w])")
@@ -91,7 +91,7 @@ class Renderer:
 def render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
     """A page: ``template`` in the request's language, with the session's anti-forgery token."""
     body = request.app[RENDERER].render(
-        template, lang_of(request), csrf=request.get("csrf", ""), signed_in=request.get(SESSION_KEY) is not None,
+        template, lang_of(request), csrf=request.get(CSRF_KEY, ""), signed_in=request.get(SESSION_KEY) is not None,
         path=request.path, section=template.split(".")[0], **context,
     )
     return web.Response(text=body, status=status, content_type="text/html", charset="utf-8")

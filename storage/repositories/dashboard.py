@@ -156,8 +156,9 @@ class DashboardRepository(Repository):
         if not question_ids:
             return {}
         answered = (
-            select(distinct(Answer.user_id).label("user_id"))
+            select(Answer.user_id.label("user_id"))
             .where(Answer.question_id.in_(list(question_ids)), Answer.user_id.is_not(None))
+            .distinct()
             .subquery()
         )
         stmt = (

@@ -1,0 +1,179 @@
+"""The moderators' dashboard in Debian's Chromium (Playwright), on the suite's database (SQLite,
+or PostgreSQL with RESEAU_TEST_DATABASE_URL): a moderator signs in with the one-time link,
+reads a poll's results and the campaign's coverage, downloads an export identical to the CLI's,
+uploads an extract and sees it in the queue, reorders and skips it — each action in the audit log."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from pathlib import Path
+
+from tests.cli_runner import run_cli
+from tests.export_data import CAMPAIGN
+from tests.web.conftest import SECRET, pytestmark, sign_in  # noqa: F401 (the module's skip mark)
+
+EXTRACT = """---
+title = "L’évaluation au service des projets"
+month = "2027-03"
+lang = "fr"
+---
+*Ce que disent les membres de leurs évaluations.*
+
+Les collectivités évaluent plus souvent qu’avant. « Nous avons enfin le temps d’apprendre de nos projets. »
+
+Lire la suite dans le rapport.
+"""
+
+SECOND = """---
+title = "Coopérer en réseau"
+month = "2027-04"
+lang = "fr"
+---
+Un second extrait.
+"""
+
+
+def rows_of(table_text: str) -> str:
+    return " ".join(table_text.split())
+
+
+async def test_a_moderator_signs_in_and_reads_results_and_coverage(dashboard, browser):
+    ctx, page = await sign_in(browser, dashboard)
+    try:
+        cookie = next(c for c in await ctx.cookies() if c["name"] == "rb_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]  # plain http here
+        assert await page.locator("h1").inner_text() == "Vue d’ensemble"
+        overview = await page.inner_text("main")
+        assert "Besoins des membres" in overview  # an open poll, with its respondents
+        assert "Autre serveur" not in overview  # a poll of a server outside the network
+
+        await page.get_by_role("link", name="Sondages").click()
+        await page.get_by_role("link", name="Besoins des membres").click()
+        assert await page.locator("h1").inner_text() == "Besoins des membres"
+        results = rows_of(await page.locator("#results-1").inner_text())
+        # besoin: U1 financement, U2 reseau, an unlinked answer formation → 3 respondents
+        assert "Formation 1 33,3 %" in results.replace("\u202f", " ").replace("\xa0", " ")
+        assert "Financement 1" in results and "Mise en réseau 1" in results
+        by_type = rows_of(await page.locator("#by-type-1").inner_text())
+        assert "Collectivité territoriale 2" in by_type and "Réseau 1" in by_type
+        assert await page.locator("img[src$='chart-1.png']").get_attribute("alt")
+        chart = await page.request.get(dashboard.base + page.url.removeprefix(dashboard.base) + "/chart-1.png")
+        assert chart.status == 200 and (await chart.body())[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "Plus d’échanges entre collectivités" in await page.inner_text("main")  # a named poll's texts
+
+        await page.get_by_role("link", name="Campagnes").click()
+        await page.get_by_role("link", name=CAMPAIGN).click()
+        coverage = rows_of(await page.locator("#coverage-table").inner_text()).replace("\u202f", " ")
+        # profiles: 3 collectivités (U1 answered), 2 réseaux (U2 answered), 1 ONG (U3 answered)
+        assert "Collectivité territoriale 1 3 33 % 2" in coverage
+        assert "Réseau 1 2 50 % 1" in coverage
+        assert "ONG / association 1 1 100 % 0" in coverage
+
+        await page.get_by_role("link", name="English").click()
+        assert (await page.locator("h1").inner_text()).startswith(CAMPAIGN)
+        assert "Coverage by member type" in await page.inner_text("main")
+    finally:
+        await ctx.close()
+
+
+async def test_the_downloaded_export_is_the_clis(dashboard, browser, tmp_path, database_url):
+    ctx, page = await sign_in(browser, dashboard)
+    try:
+        await page.get_by_role("link", name="Exports").click()
+        await page.get_by_label("Que faut-il exporter ?").select_option(label=CAMPAIGN)
+        await page.get_by_label("Disposition").select_option("wide")
+        async with page.expect_download() as info:
+            await page.get_by_role("button", name="Télécharger").click()
+        download = await info.value
+        saved = tmp_path / download.suggested_filename
+        await download.save_as(saved)
+        assert saved.suffix == ".zip"
+        with zipfile.ZipFile(saved) as archive:
+            names = sorted(archive.namelist())
+            data = archive.read(next(n for n in names if ".codebook." not in n))
+            codebook = archive.read(next(n for n in names if ".codebook." in n))
+    finally:
+        await ctx.close()
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f"[database]\nurl = {database_url!r}\n", encoding="utf-8")
+    out = tmp_path / "cli.csv"
+    result = run_cli("--config", str(config_file), "export", "--campaign", CAMPAIGN, "--format", "csv",
+                     "--layout", "wide", "-o", str(out), cwd=tmp_path, env={"RESEAU_EXPORT_SECRET": SECRET})
+    assert result.returncode == 0, result.stderr
+    assert data == out.read_bytes()
+    assert codebook == (tmp_path / "cli.codebook.csv").read_bytes()
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows and all(len(r["respondent"]) == 16 or r["respondent"].startswith("anon-") for r in rows)
+    entries = await dashboard.services.dashboard.audit()
+    exports = [(e.actor_id, e.details["identified"]) for e in entries if e.action == "export"]
+    assert sorted(exports, key=str) == [(3003, False), (None, False)]  # the dashboard's (by whom) and the CLI's
+
+
+async def test_upload_preview_reorder_skip_and_the_audit_log(dashboard, browser, tmp_path):
+    ctx, page = await sign_in(browser, dashboard)
+    try:
+        first, second = tmp_path / "mars.md", tmp_path / "avril.md"
+        first.write_text(EXTRACT, encoding="utf-8")
+        second.write_text(SECOND, encoding="utf-8")
+        for path in (first, second):
+            await page.goto(dashboard.base + "/extracts")
+            await page.get_by_label("Fichier Markdown de l’extrait").set_input_files(str(path))
+            await page.get_by_role("button", name="Envoyer et prévisualiser").click()
+            await page.wait_for_url("**/extracts/*")
+        # the preview as members will see it: the voice on its quote line, the intro in italics
+        await page.goto(dashboard.base + "/extracts")
+        await page.get_by_role("link", name="L’évaluation au service des projets").click()
+        assert await page.locator("blockquote").first.inner_text() == "« Nous avons enfin le temps d’apprendre de nos projets. »"
+        assert "Ce que disent les membres" in await page.locator(".embed-body em").first.inner_text()
+        # no sender in this process: no "publish now" button
+        assert await page.get_by_role("button", name="Publier maintenant").count() == 0
+
+        await page.get_by_role("link", name="Retour à la file").click()
+        titles = await page.locator("tbody tr td:nth-child(3)").all_inner_texts()
+        assert titles == ["L’évaluation au service des projets", "Coopérer en réseau"]
+        await page.get_by_role("button", name="Descendre « L’évaluation au service des projets »").click()
+        await page.wait_for_url(dashboard.base + "/extracts")
+        assert await page.locator("tbody tr td:nth-child(3)").all_inner_texts() == [
+            "Coopérer en réseau", "L’évaluation au service des projets"]
+        assert await page.locator("tbody tr td:nth-child(1)").all_inner_texts() == ["2027-03", "2027-04"]
+        await page.get_by_role("button", name="Écarter « Coopérer en réseau »").click()
+        await page.wait_for_url(dashboard.base + "/extracts")
+        assert await page.locator("tbody tr td:nth-child(3)").all_inner_texts() == ["L’évaluation au service des projets"]
+
+        await page.get_by_role("link", name="Journal").click()
+        log = await page.inner_text("main")
+        for action in ("dashboard.login", "extract.upload", "extract.move", "extract.skip"):
+            assert action in log
+        assert "3003" in log  # the moderator who acted
+    finally:
+        await ctx.close()
+
+
+async def test_a_bad_upload_is_refused_in_the_readers_language_and_stores_nothing(dashboard, browser, tmp_path):
+    ctx, page = await sign_in(browser, dashboard)
+    try:
+        bad = tmp_path / "notes.txt"
+        bad.write_text("pas du markdown", encoding="utf-8")
+        await page.goto(dashboard.base + "/extracts")
+        await page.get_by_label("Fichier Markdown de l’extrait").set_input_files(str(bad))
+        await page.get_by_role("button", name="Envoyer et prévisualiser").click()
+        assert "Le fichier doit être un Markdown (.md)." in await page.locator("[role=alert]").inner_text()
+        broken = tmp_path / "broken.md"
+        broken.write_text("---\ntitle = [\n---\n", encoding="utf-8")
+        await page.get_by_label("Fichier Markdown de l’extrait").set_input_files(str(broken))
+        await page.get_by_role("button", name="Envoyer et prévisualiser").click()
+        assert await page.locator("[role=alert]").count() == 1
+        assert "La file est vide." in await page.inner_text("main")
+    finally:
+        await ctx.close()
+
+
+def test_the_dashboard_ships_its_templates_and_stylesheet():
+    """What pyproject's package-data must carry for an installed copy to serve pages."""
+    web = Path(__file__).resolve().parents[2] / "web"
+    assert (web / "static" / "dashboard.css").is_file()
+    assert {p.name for p in (web / "templates").glob("*.html")} >= {
+        "base.html", "overview.html", "poll.html", "campaign.html", "exports.html", "extracts.html",
+        "extract.html", "audit.html", "login.html", "error.html"}
