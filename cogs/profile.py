@@ -417,15 +417,16 @@ class Profiles(commands.Cog):
         """What was removed — and, if a feature failed, which part was not: nothing claims a
         success that did not happen."""
         t = self.bot.t
+        authored = [t("forget.done_authored", lang, count=result.authored)] if result.authored else []
         if not result.failed:
             key = "forget.done_delete" if result.mode == "delete" else "forget.done_unlink"
-            return t(key, lang, count=result.answers)
+            return "\n\n".join([t(key, lang, count=result.answers), *authored])
         lines = [t("forget.partial", lang, features=self.feature_names(result.failed, lang))]
         if result.profile_deleted:
             lines.append(t("forget.done_profile", lang))
         if result.answers:
             lines.append(t(f"forget.done_answers_{result.mode}", lang, count=result.answers))
-        return "\n\n".join(lines)
+        return "\n\n".join(lines + authored)
 
     async def report_failure(self, failed: tuple[FeatureFailure, ...]) -> None:
         """A line in the moderators' log (the member is not named there, as in the audit log)."""
@@ -476,8 +477,10 @@ class Profiles(commands.Cog):
             await interaction.response.send_message(t("forget.nothing", lang), ephemeral=True)
             return
         key = f"forget.confirm_{service.privacy.forget_mode}"
-        embed = discord.Embed(title=t("forget.title", lang), description=t(key, lang, count=counts.answers),
-                              colour=DANGER_COLOUR)
+        description = t(key, lang, count=counts.answers)
+        if counts.authored:
+            description += "\n\n" + t("forget.confirm_authored", lang, count=counts.authored)
+        embed = discord.Embed(title=t("forget.title", lang), description=description, colour=DANGER_COLOUR)
         view = ForgetView(interaction.user.id, lang, t)
         await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
         view.origin = interaction

@@ -130,7 +130,7 @@ class Announcement(Base):
     __tablename__ = "announcements"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     guild_id: Mapped[int] = mapped_column(BigInteger)
-    author_id: Mapped[int] = mapped_column(BigInteger)
+    author_id: Mapped[int | None] = mapped_column(BigInteger)  # NULL once the author asked /forget-me
     title: Mapped[str] = mapped_column(String(256))
     body: Mapped[str] = mapped_column(Text)
     link: Mapped[str | None] = mapped_column(String(1000))
@@ -206,7 +206,7 @@ class Poll(Base):
     guild_id: Mapped[int] = mapped_column(BigInteger, index=True)
     channel_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    author_id: Mapped[int] = mapped_column(BigInteger)
+    author_id: Mapped[int | None] = mapped_column(BigInteger)  # NULL once the author asked /forget-me
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
     extract_id: Mapped[int | None] = mapped_column(ForeignKey("extracts.id", ondelete="SET NULL"))
     title: Mapped[str] = mapped_column(String(300))
@@ -281,8 +281,10 @@ class Option(Base):
 class Answer(Base):
     """One member's answer to one question; ``member_type`` is frozen at answering time.
 
-    ``user_id`` becomes NULL when a member asks to be forgotten in "unlink" mode; the answer
-    then still counts but no longer points to anyone.
+    ``user_id`` is the respondent: the member's Discord id (positive) in a named poll; in an
+    anonymous poll a keyed pseudonym of poll and member (negative, never the id:
+    :class:`bot.services.privacy.AnswerPseudonyms`).  It becomes NULL when a member asks to be
+    forgotten in "unlink" mode; the answer then still counts but no longer points to anyone.
     """
 
     __tablename__ = "answers"

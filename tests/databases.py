@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import text
 
 from storage.db import create_engine, upgrade
@@ -21,18 +23,35 @@ async def migrate(url: str, *, empty_first: bool = False) -> None:
         await engine.dispose()
 
 
-async def answer_rows(sessions, poll_id: int) -> list[tuple[int | None, int | None]]:
-    """(member, option) of every answer stored for a poll, one row per chosen option (option None
-    for an answer without a choice), as the database holds them."""
+async def answer_rows(sessions, poll_id: int, members: Iterable[int] = ()) -> list[tuple[int | None, int | None]]:
+    """(respondent, option) of every answer stored for a poll, one row per chosen option (option
+    None for an answer without a choice), as the database holds them.
+
+    An anonymous poll stores a pseudonym per member, never the id: with ``members``, a stored
+    pseudonym of one of them in this poll reads as that member's id (the test can then say whose
+    answer it is), and finding one of their plain ids in an anonymous poll fails the test."""
     from sqlalchemy import select
 
-    from storage.models import Answer, AnswerChoice, Question
+    from bot.services.privacy import answer_pseudonym, pseudonym_scope
+    from storage.models import Answer, AnswerChoice, BotState, Poll, Question
+    from storage.repositories.forgotten import ANSWER_KEY
 
     async with sessions() as session:
-        rows = await session.execute(
+        rows = [tuple(row) for row in (await session.execute(
             select(Answer.user_id, AnswerChoice.option_id)
             .join(Question, Question.id == Answer.question_id)
             .join(AnswerChoice, AnswerChoice.answer_id == Answer.id, isouter=True)
             .where(Question.poll_id == poll_id)
-        )
-        return [tuple(row) for row in rows.all()]
+        )).all()]
+        anonymous, campaign_id = (await session.execute(select(Poll.anonymous, Poll.campaign_id).where(Poll.id == poll_id))).one()
+        key = await session.scalar(select(BotState.value).where(BotState.key == ANSWER_KEY))
+    members = set(members)
+    if not anonymous or not members:
+        return rows
+    leaked = members & {user_id for user_id, _ in rows}
+    assert not leaked, f"member ids stored in the anonymous poll {poll_id}: {sorted(leaked)}"
+    if key is None:
+        return rows
+    scope = pseudonym_scope(poll_id, campaign_id)
+    named = {answer_pseudonym(bytes.fromhex(key), scope, m): m for m in members}
+    return [(named.get(user_id, user_id), option_id) for user_id, option_id in rows]

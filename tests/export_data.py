@@ -57,7 +57,9 @@ async def build_survey(sessions, guild_id: int) -> Survey:
         await session.flush()
 
         def poll(title: str, guild: int, campaign_id: int | None) -> Poll:
-            p = Poll(guild_id=guild, channel_id=1, author_id=2, title=title, campaign_id=campaign_id)
+            # named polls: their answers hold member ids (an anonymous poll's hold pseudonyms)
+            p = Poll(guild_id=guild, channel_id=1, author_id=2, title=title, campaign_id=campaign_id,
+                     anonymous=False)
             session.add(p)
             return p
 

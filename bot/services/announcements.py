@@ -215,8 +215,10 @@ async def publish(
             "announcement.publish", actor_id=actor_id, target_type="announcement", target_id=announcement_id,
             guild_id=guild_id if guild_id is not None else announcement.guild_id, channel_id=channel_id,
             details={
+                # no member id in details (``/forget-me`` unlinks the actor column, not JSON): the
+                # author is the announcement's own column
                 "channels": len(targets), "trigger": "schedule" if scheduled else "manual",
-                "author": announcement.author_id, "title": announcement.title[:100],
+                "title": announcement.title[:100],
             },
         )
     announcement.status, announcement.published_at = ANNOUNCEMENT_PUBLISHED, now

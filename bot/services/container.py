@@ -54,7 +54,7 @@ from bot.services.exports import Exporter
 from bot.services.polls import PollService
 from bot.services.polls.privacy import PollAnswersHook
 from bot.services.postings import PostingService
-from bot.services.privacy import AnnouncementsHook, AuditHook, PrivacyRegistry
+from bot.services.privacy import AnnouncementsHook, AuditHook, PollsCreatedHook, PrivacyRegistry
 from bot.services.profiles import ProfileHook, ProfileService
 from storage import models
 from storage.db import create_engine, session_factory
@@ -69,6 +69,7 @@ def privacy_hooks(sessions: async_sessionmaker[AsyncSession]) -> PrivacyRegistry
     return PrivacyRegistry([
         ProfileHook(sessions),
         PollAnswersHook(sessions),
+        PollsCreatedHook(sessions),
         AnnouncementsHook(sessions),
         AuditHook(sessions),
         DashboardHook(sessions),

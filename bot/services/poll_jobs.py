@@ -160,12 +160,15 @@ async def reminder_targets(
     role_ids: Sequence[int],
     role_members: Mapping[int, Collection[int]] | None,
     answered: Callable[[], Awaitable[set[int]]],
+    *,
+    anonymous: bool = False,
 ) -> ReminderTargets:
     """``role_members``: the (human) members of each allowed role the bot can see, or ``None``
-    when it cannot see members; ``answered`` is read only when it matters."""
+    when it cannot see members; ``answered`` is read only when it matters.  An anonymous poll
+    mentions the roles, never members one by one: who is left out would tell who answered."""
     if not role_ids:
         return ReminderTargets("channel")
-    if role_members is None:
+    if role_members is None or anonymous:
         return ReminderTargets("roles", roles=tuple(role_ids))
     members = {user_id for role_id in role_ids for user_id in role_members.get(role_id, ())}
     return ReminderTargets("members", users=tuple(sorted(members - await answered())))

@@ -23,11 +23,15 @@ and nothing claims it succeeded.  Adding a feature means registering its hook in
 ``bot/services/container.py``; the profile service does not change.
 
 The hooks kept here are those of records no single feature owns, which name a member as their
-author or actor and which ``/forget-me`` keeps (the privacy promise — README, config.example.toml
-``[privacy]`` — covers the profile and the answers; the rest is the moderators' record of what
-was done): :class:`AuditHook` (audit-log actions) and :class:`AnnouncementsHook` (announcements
-written).  Built-in hooks of features: ``ProfileHook`` (:mod:`bot.services.profiles`) and
-``PollAnswersHook`` (:mod:`bot.services.polls.privacy`).
+author or actor: :class:`AuditHook` (audit-log actions), :class:`AnnouncementsHook`
+(announcements written) and :class:`PollsCreatedHook` (polls created).  ``/forget-me`` keeps those
+records — they are the network's — and removes the member from them (author or actor NULL), so
+that afterwards ``/my-data`` shows nothing and ``/forget-me`` truthfully finds nothing left.
+Built-in hooks of features: ``ProfileHook`` (:mod:`bot.services.profiles`) and ``PollAnswersHook``
+(:mod:`bot.services.polls.privacy`).
+
+:class:`AnswerPseudonyms` keeps anonymous polls anonymous: their answers are stored under a keyed
+pseudonym per poll, never the member's id.
 
 :class:`Tombstones` keeps forgotten members forgotten.  Discord still holds what a member did
 in a native poll (its voter list, replayed vote events); ``/forget-me`` leaves a tombstone — a
@@ -52,19 +56,23 @@ from typing import Any, Protocol, runtime_checkable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import utcnow
-from storage.repositories.forgotten import ForgottenRepository
+from storage.repositories.forgotten import ANSWER_KEY, TOMBSTONE_KEY, ForgottenRepository
 from storage.repositories.profiles import MemberRecordsRepository
 
 __all__ = [
     "AnnouncementsHook",
+    "AnswerPseudonyms",
     "AuditHook",
     "Described",
     "FeatureFailure",
     "Forgotten",
     "ForgottenAll",
     "PrivacyHook",
+    "PollsCreatedHook",
     "PrivacyRegistry",
     "Tombstones",
+    "answer_pseudonym",
+    "pseudonym_scope",
     "iso",
 ]
 
@@ -223,11 +231,14 @@ class PrivacyRegistry:
         return counts, tuple(failed)
 
 
-# ------------------------------------------------------------------------------ records kept by /forget-me
-class _KeptRecordsHook:
-    """Records naming a member that ``/forget-me`` keeps: ``/my-data`` lists them under ``key``
-    and the forgetting reports how many were kept.  Subclasses give ``feature``, ``key``, how to
-    read the records (``_records``) and how one reads in ``/my-data`` (``_entry``)."""
+# ------------------------------------------------------------------------------ records unlinked by /forget-me
+class _UnlinkedRecordsHook:
+    """Records that name a member as their author or actor and that belong to the network (an
+    announcement published in its name, the audit log's record of what was done): ``/my-data``
+    lists them under ``key``; ``/forget-me`` keeps the records but removes the member from them
+    (the author or actor becomes NULL, "someone": no id, no pseudonym — nothing that could
+    point back to the member).  Subclasses give ``feature``, ``key``, how to read the records
+    (``_records``), how one reads in ``/my-data`` (``_entry``) and how to unlink them."""
 
     feature = ""
     key = ""
@@ -236,6 +247,9 @@ class _KeptRecordsHook:
         self.sessions = sessions
 
     async def _records(self, repo: MemberRecordsRepository, user_id: int) -> Sequence[Any]:
+        raise NotImplementedError
+
+    async def _unlink(self, repo: MemberRecordsRepository, user_id: int) -> int:
         raise NotImplementedError
 
     def _entry(self, record: Any) -> dict[str, Any]:
@@ -249,15 +263,17 @@ class _KeptRecordsHook:
         return {self.key: [self._entry(record) for record in await self._read(user_id)]}
 
     async def forget(self, user_id: int, mode: str) -> Forgotten:
-        return Forgotten(kept={self.key: len(await self._read(user_id))})
+        async with self.sessions.begin() as session:
+            unlinked = await self._unlink(MemberRecordsRepository(session), user_id)
+        return Forgotten(removed={self.key: unlinked})
 
     async def stored(self, user_id: int) -> int:
-        return 0  # nothing of it is removed
+        return len(await self._read(user_id))
 
 
-class AuditHook(_KeptRecordsHook):
-    """The audit-log actions a member took (as a moderator).  ``/forget-me`` keeps them: the
-    log is the record of what was done, and its ``forget_me`` entry names nobody."""
+class AuditHook(_UnlinkedRecordsHook):
+    """The audit-log actions a member took (as a moderator).  ``/forget-me`` keeps the entries
+    (the record of what was done) with no actor; its own ``forget_me`` entry names nobody."""
 
     feature = "audit"
     key = "audit_log_actions"
@@ -265,14 +281,17 @@ class AuditHook(_KeptRecordsHook):
     async def _records(self, repo: MemberRecordsRepository, user_id: int) -> Sequence[Any]:
         return await repo.audit_entries_by(user_id)
 
+    async def _unlink(self, repo: MemberRecordsRepository, user_id: int) -> int:
+        return await repo.unlink_audit_entries_by(user_id)
+
     def _entry(self, record: Any) -> dict[str, Any]:
         return {"at": iso(record.at), "action": record.action, "target_type": record.target_type,
                 "target_id": record.target_id}
 
 
-class AnnouncementsHook(_KeptRecordsHook):
-    """The announcements a member wrote (as a moderator).  ``/forget-me`` keeps them: they were
-    published in the network's name, not as the member's personal data."""
+class AnnouncementsHook(_UnlinkedRecordsHook):
+    """The announcements a member wrote (as a moderator).  ``/forget-me`` keeps them (they were
+    published in the network's name) with no author."""
 
     feature = "announcements"
     key = "announcements_written"
@@ -280,9 +299,111 @@ class AnnouncementsHook(_KeptRecordsHook):
     async def _records(self, repo: MemberRecordsRepository, user_id: int) -> Sequence[Any]:
         return await repo.announcements_by(user_id)
 
+    async def _unlink(self, repo: MemberRecordsRepository, user_id: int) -> int:
+        return await repo.unlink_announcements_by(user_id)
+
     def _entry(self, record: Any) -> dict[str, Any]:
         return {"announcement_id": record.announcement_id, "title": record.title, "status": record.status,
                 "created_at": iso(record.created_at)}
+
+
+class PollsCreatedHook(_UnlinkedRecordsHook):
+    """The polls a member created.  ``/forget-me`` keeps them (the network's polls, with their
+    answers) with no author."""
+
+    feature = "polls_created"
+    key = "polls_created"
+
+    async def _records(self, repo: MemberRecordsRepository, user_id: int) -> Sequence[Any]:
+        return await repo.polls_created_by(user_id)
+
+    async def _unlink(self, repo: MemberRecordsRepository, user_id: int) -> int:
+        return await repo.unlink_polls_created_by(user_id)
+
+    def _entry(self, record: Any) -> dict[str, Any]:
+        return {"poll_id": record.poll_id, "title": record.title, "status": record.status,
+                "created_at": iso(record.created_at)}
+
+
+# ------------------------------------------------------------------------------ keys kept in the database
+class _StateKey:
+    """A random 32-byte key created once (by the first use that needs it) and kept in
+    ``bot_state`` under ``name``; once read it never changes, so it is read once per process."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], name: str,
+                 clock: Callable[[], datetime]) -> None:
+        self.sessions = sessions
+        self.name = name
+        self.clock = clock
+        self.value: bytes | None = None
+
+    async def read(self, repo: ForgottenRepository, *, create: bool) -> bytes | None:
+        if self.value is None:
+            value = await repo.key(self.name)
+            if value is None and create:
+                value = await repo.create_key(secrets.token_hex(32), now=self.clock(), name=self.name)
+            if value is not None:
+                self.value = bytes.fromhex(value)
+        return self.value
+
+    async def get(self, *, create: bool) -> bytes | None:
+        if self.value is None:
+            async with self.sessions.begin() as session:
+                await self.read(ForgottenRepository(session), create=create)
+        return self.value
+
+
+# ------------------------------------------------------------------------------ anonymous answers
+_ANSWER_CONTEXT = b"reseau-bot anonymous answer:"
+_PSEUDONYM_FLOOR = 1 << 32  # |pseudonym| >= 2**32: apart from any negative sort key an export makes of an answer id
+
+
+def pseudonym_scope(poll_id: int, campaign_id: int | None) -> str:
+    """Where one pseudonym holds: the poll's campaign (one survey: an analyst's wide export has one
+    row per respondent across its polls), else the poll alone.  A poll's campaign is set when
+    it is created and never changes."""
+    return f"c{campaign_id}" if campaign_id is not None else f"p{poll_id}"
+
+
+def answer_pseudonym(key: bytes, scope: str, user_id: int) -> int:
+    """The respondent id stored for ``user_id`` in an anonymous poll of ``scope``
+    (:func:`pseudonym_scope`): a negative 64-bit integer from HMAC-SHA256 of (scope, member)
+    under ``key`` — never a Discord id (those are positive), the same for every question of the
+    poll and every poll of its campaign, different anywhere else."""
+    digest = hmac.digest(key, _ANSWER_CONTEXT + f"{scope}:{user_id}".encode(), "sha256")
+    return -(_PSEUDONYM_FLOOR + int.from_bytes(digest[:8], "big") % ((1 << 63) - _PSEUDONYM_FLOOR))
+
+
+class AnswerPseudonyms:
+    """Who answered an anonymous poll is stored as a keyed pseudonym per poll, never the id.
+
+    ``answers.user_id`` holds, for an anonymous poll, :func:`answer_pseudonym` of the poll's
+    scope (its campaign, else the poll) and the member: one member still answers once per
+    question (the unique constraint), changes their mind and sees their own answer (the bot
+    recomputes the pseudonym from the clicking member), and ``/my-data``/``/forget-me`` find
+    their answers the same way.  Nothing a moderator can reach turns a pseudonym back into a
+    member (results show totals, exports pseudonymise again and refuse ``--identified``); a
+    campaign's anonymous polls share the pseudonym (one respondent per member in its wide
+    export and its respondent count), and nothing links them to another campaign or poll.  Whoever holds the database *and* a list of member ids can test whether a
+    given member answered (the key is in the database): the README says so."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, clock: Callable[[], datetime] = utcnow) -> None:
+        self._key = _StateKey(sessions, ANSWER_KEY, clock)
+
+    async def of(self, poll_id: int, campaign_id: int | None, user_id: int) -> int:
+        """The member's respondent id in the anonymous poll (creating the key on first use)."""
+        key = self._key.value or await self._key.get(create=True)
+        assert key is not None
+        return answer_pseudonym(key, pseudonym_scope(poll_id, campaign_id), user_id)
+
+    async def in_polls(self, polls: Iterable[tuple[int, int | None]], user_id: int) -> list[tuple[int, int]]:
+        """``(poll id, the member's respondent id there)`` for each anonymous ``(poll id,
+        campaign id)``; none when no key exists yet (then no anonymous answer was ever stored)."""
+        key = await self._key.get(create=False)
+        if key is None:
+            return []
+        return [(poll_id, answer_pseudonym(key, pseudonym_scope(poll_id, campaign_id), user_id))
+                for poll_id, campaign_id in polls]
 
 
 # ------------------------------------------------------------------------------ tombstones
@@ -304,22 +425,13 @@ class Tombstones:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, clock: Callable[[], datetime] = utcnow) -> None:
         self.sessions = sessions
         self.clock = clock
-        self._key: bytes | None = None  # once read it never changes
-
-    async def _read_key(self, repo: ForgottenRepository, *, create: bool) -> bytes | None:
-        if self._key is None:
-            value = await repo.key()
-            if value is None and create:
-                value = await repo.create_key(secrets.token_hex(32), now=self.clock())
-            if value is not None:
-                self._key = bytes.fromhex(value)
-        return self._key
+        self._key = _StateKey(sessions, TOMBSTONE_KEY, clock)
 
     async def bury(self, user_id: int, *, at: datetime | None = None) -> None:
         """Leave the member's tombstone (``at``: when they asked, by default now)."""
         async with self.sessions.begin() as session:
             repo = ForgottenRepository(session)
-            key = await self._read_key(repo, create=True)
+            key = await self._key.read(repo, create=True)
             assert key is not None
             await repo.record(member_hash(key, user_id), now=at or self.clock())
 
@@ -330,7 +442,7 @@ class Tombstones:
             return set()
         async with self.sessions() as session:
             repo = ForgottenRepository(session)
-            key = await self._read_key(repo, create=False)
+            key = await self._key.read(repo, create=False)
             if key is None:  # nobody was ever forgotten
                 return set()
             hashes = {member_hash(key, user_id): user_id for user_id in user_ids}

@@ -59,6 +59,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FEATURE = "profiles"  # the profiles feature's privacy hook
+# the hooks of records a member authored (``bot.services.privacy``): kept, their author removed
+AUTHORSHIP_FEATURES = frozenset({"polls_created", "announcements", "audit"})
 MAX_ORGANISATION = 200  # the column
 MAX_REGION = 100
 FORGET_MODES = ("delete", "unlink")
@@ -105,13 +107,20 @@ class StoredCounts:
 
     @property
     def answers(self) -> int:
-        """The records other features would remove (the poll answers, with the built-in hooks)."""
-        return sum(count for feature, count in self.per_feature.items() if feature != FEATURE)
+        """The records other features would remove (the poll answers, with the built-in hooks),
+        not counting the records the member authored."""
+        return sum(count for feature, count in self.per_feature.items()
+                   if feature != FEATURE and feature not in AUTHORSHIP_FEATURES)
+
+    @property
+    def authored(self) -> int:
+        """The records naming the member as author or actor (kept, the member removed from them)."""
+        return sum(count for feature, count in self.per_feature.items() if feature in AUTHORSHIP_FEATURES)
 
     @property
     def anything(self) -> bool:
         # a feature that could not count may hold something: let the member ask
-        return self.has_profile or self.answers > 0 or bool(self.failed)
+        return self.has_profile or self.answers > 0 or self.authored > 0 or bool(self.failed)
 
 
 @dataclass(frozen=True)
@@ -170,6 +179,12 @@ class ForgetResult:
     @property
     def complete(self) -> bool:
         return not self.failed
+
+    @property
+    def authored(self) -> int:
+        """The polls, announcements and audit entries that no longer name the member."""
+        return sum(int(count) for feature, forgotten in self.features.items() if feature in AUTHORSHIP_FEATURES
+                   for count in forgotten.removed.values())
 
 
 @dataclass(frozen=True)
@@ -394,8 +409,8 @@ class ProfileService:
             features=done.features,
             failed=tombstone_failed + done.failed,
         )
-        details: dict[str, Any] = {"mode": mode, **done.totals(), "answers": result.answers,
-                                   "profile": result.profile_deleted}
+        details: dict[str, Any] = {"mode": mode, **{kind: n for kind, n in done.totals().items() if n},
+                                   "answers": result.answers, "profile": result.profile_deleted}
         if result.failed:
             details["failed"] = [f.feature for f in result.failed]
         try:

@@ -106,7 +106,8 @@ class PollJobs:
                 if (role := guild.get_role(role_id))
             }
         targets = await poll_jobs.reminder_targets(
-            poll.allowed_role_ids, role_members, lambda: self.service.respondent_ids(poll.id)
+            poll.allowed_role_ids, role_members, lambda: self.service.respondent_ids(poll.id),
+            anonymous=poll.anonymous,
         )
         if targets.mode == "channel":
             return [(text, discord.AllowedMentions.none())]

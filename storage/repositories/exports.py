@@ -90,6 +90,13 @@ class ExportRepository(Repository):
             stmt = stmt.where(Poll.guild_id == guild_id)
         return list(await self.session.scalars(stmt))
 
+    async def anonymous_polls(self, poll_ids: Sequence[int]) -> list[int]:
+        """Which of the polls are anonymous (their answers carry a pseudonym, not a member)."""
+        if not poll_ids:
+            return []
+        stmt = select(Poll.id).where(Poll.id.in_(list(poll_ids)), Poll.anonymous.is_(True)).order_by(Poll.id)
+        return list(await self.session.scalars(stmt))
+
     async def campaign_names(self, text: str = "", *, limit: int = 25) -> list[str]:
         """Campaign names containing ``text``, active and recent first (autocompletion)."""
         stmt = select(Campaign.name).order_by(Campaign.active.desc(), Campaign.id.desc()).limit(limit)

@@ -1,5 +1,6 @@
 """The ``/forget-me`` tombstones: keyed hashes of forgotten members (never their ids), and the
-key itself, kept in ``bot_state`` (created once, by the first forgetting)."""
+keys of the privacy features, kept in ``bot_state`` (each created once, when first needed): the
+tombstones' key and the key of the anonymous polls' respondent pseudonyms."""
 
 from __future__ import annotations
 
@@ -13,18 +14,19 @@ from storage.repositories._base import Repository
 from storage.repositories._upsert import insert as upsert_insert
 
 TOMBSTONE_KEY = "privacy.tombstone_key"
+ANSWER_KEY = "privacy.answer_key"  # the anonymous polls' respondent pseudonyms
 
 
 class ForgottenRepository(Repository):
-    async def key(self) -> str | None:
-        return await self.session.scalar(select(BotState.value).where(BotState.key == TOMBSTONE_KEY))
+    async def key(self, name: str = TOMBSTONE_KEY) -> str | None:
+        return await self.session.scalar(select(BotState.value).where(BotState.key == name))
 
-    async def create_key(self, value: str, *, now: datetime) -> str:
-        """Store ``value`` as the key unless one exists (two processes forgetting at once keep
-        one key: the primary key decides); the key stored."""
-        stmt = upsert_insert(self.session, BotState).values(key=TOMBSTONE_KEY, value=value, updated_at=now)
+    async def create_key(self, value: str, *, now: datetime, name: str = TOMBSTONE_KEY) -> str:
+        """Store ``value`` as the key ``name`` unless one exists (two processes creating it at
+        once keep one key: the primary key decides); the key stored."""
+        stmt = upsert_insert(self.session, BotState).values(key=name, value=value, updated_at=now)
         await self.session.execute(stmt.on_conflict_do_nothing(index_elements=[BotState.key]))
-        return await self.key() or value
+        return await self.key(name) or value
 
     async def record(self, member_hash: str, *, now: datetime) -> None:
         """The member is forgotten as of ``now`` (a later forgetting moves the time on)."""

@@ -53,10 +53,11 @@ def _by_rank(ranked: dict[int, list[tuple[int, int]]], out: dict[Any, Any]) -> N
 
 
 def _answer_upsert(dialect: str, *, from_profile: bool, set_text: bool) -> Any:
-    """The answer upsert for ``dialect``, built once: bind parameters ``q_id``, ``u_id``,
-    ``txt``, ``ts`` and ``ts_u`` (both ``now``: a name used twice breaks executemany with
-    RETURNING on asyncpg), and ``mt`` (the member type) unless it is read from the member's
-    profile by a subquery; ``RETURNING id, question_id, user_id``."""
+    """The answer upsert for ``dialect``, built once: bind parameters ``q_id``, ``u_id`` (the
+    respondent: the member's id, or their pseudonym in an anonymous poll), ``txt``, ``ts`` and
+    ``ts_u`` (both ``now``: a name used twice breaks executemany with RETURNING on asyncpg), and
+    ``mt`` (the member type) unless it is read by a subquery from the profile of the member
+    ``m_id``; ``RETURNING id, question_id, user_id``."""
     key = (dialect, from_profile, set_text)
     stmt = _UPSERTS.get(key)
     if stmt is not None:
@@ -66,7 +67,8 @@ def _answer_upsert(dialect: str, *, from_profile: bool, set_text: bool) -> Any:
     columns = Answer.__table__.c
     user_id = bindparam("u_id", type_=columns.user_id.type)
     if from_profile:
-        member_type: Any = select(Profile.member_type).where(Profile.user_id == user_id).scalar_subquery()
+        member_id = bindparam("m_id", type_=columns.user_id.type)
+        member_type: Any = select(Profile.member_type).where(Profile.user_id == member_id).scalar_subquery()
     else:
         member_type = bindparam("mt", type_=columns.member_type.type)
     ins = _DIALECT_INSERTS[dialect](Answer).values(
@@ -195,18 +197,23 @@ class AnswerRepository(Repository):
         member_type: str | None | object = FROM_PROFILE,
         text: str | None = None,
         set_text: bool = False,
+        member_id: int | None = None,
     ) -> int:
-        """Create or touch the member's answer row and return its id (one row per question and
-        member, whatever the concurrency).  ``answered_at`` keeps the first answer's time.
+        """Create or touch the respondent's answer row and return its id (one row per question
+        and respondent, whatever the concurrency).  ``answered_at`` keeps the first answer's time.
 
-        ``member_type`` defaults to the type on the member's profile at this moment,
-        read by a subquery of the same statement (``NULL`` without a profile).  The statement
-        is built once per dialect and runs on the session's connection (Core, not the ORM)."""
+        ``user_id`` is the respondent stored (a pseudonym in an anonymous poll); ``member_id``
+        the member themselves when it differs.  ``member_type`` defaults to the type on the
+        member's profile at this moment, read by a subquery of the same statement (``NULL``
+        without a profile).  The statement is built once per dialect and runs on the session's
+        connection (Core, not the ORM)."""
         conn = await self.session.connection()
         from_profile = member_type is FROM_PROFILE
         stmt = _answer_upsert(conn.dialect.name, from_profile=from_profile, set_text=set_text)
         params: dict[str, Any] = {"q_id": question_id, "u_id": user_id, "txt": text, "ts": now, "ts_u": now}
-        if not from_profile:
+        if from_profile:
+            params["m_id"] = user_id if member_id is None else member_id
+        else:
             params["mt"] = member_type
         return (await conn.execute(stmt, params)).scalar_one()
 

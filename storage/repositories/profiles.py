@@ -10,10 +10,12 @@ Three small repositories, one per privacy hook (:mod:`bot.services.privacy`):
     A member's poll answers, read with their poll, question and chosen option labels for
     ``/my-data``; ``/forget-me`` deletes them (the choices go with them through ``ON DELETE
     CASCADE``) or unlinks those of closed polls (``user_id`` set to NULL: they still count,
-    anonymously) and deletes those of open polls.
+    anonymously) and deletes those of open polls.  A member's answers are found by
+    :class:`MemberAnswers`: their id, and their pseudonym in each anonymous poll.
 :class:`MemberRecordsRepository`
     Records that name a member as their author or actor — polls created, announcements written,
-    audit-log actions — shown by ``/my-data`` and kept by ``/forget-me`` (moderators' records).
+    audit-log actions — shown by ``/my-data``; ``/forget-me`` keeps the records (the network's)
+    and sets their author or actor to NULL.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select, tuple_, update
 
 from storage.models import (
     Announcement,
@@ -60,6 +62,27 @@ class AnswerRow:
     member_type: str | None
     answered_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class MemberAnswers:
+    """Whose answers: the member's id, and ``(poll id, respondent id)`` for every anonymous poll
+    (there the answers are stored under a pseudonym: :mod:`bot.services.privacy`)."""
+
+    user_id: int
+    pseudonyms: tuple[tuple[int, int], ...] = ()
+
+    def condition(self) -> ColumnElement[bool]:
+        """Which rows of ``answers`` are the member's."""
+        mine = Answer.user_id == self.user_id
+        if not self.pseudonyms:
+            return mine
+        under_pseudonym = (
+            select(Answer.id)
+            .join(Question, Question.id == Answer.question_id)
+            .where(Answer.user_id < 0, tuple_(Question.poll_id, Answer.user_id).in_(self.pseudonyms))
+        )
+        return or_(mine, Answer.id.in_(under_pseudonym))
 
 
 @dataclass(frozen=True)
@@ -129,18 +152,24 @@ class ProfileRepository(Repository):
 
 class MemberAnswerRepository(Repository):
     """One member's poll answers (the polls feature's privacy hook)."""
-    async def count_answers(self, user_id: int) -> int:
-        stmt = select(func.count(Answer.id)).where(Answer.user_id == user_id)
+    async def anonymous_polls(self) -> list[tuple[int, int | None]]:
+        """``(poll id, campaign id)`` of every anonymous poll (a member's answers there are under
+        a pseudonym per campaign, or per poll outside campaigns)."""
+        stmt = select(Poll.id, Poll.campaign_id).where(Poll.anonymous.is_(True)).order_by(Poll.id)
+        return [(poll_id, campaign_id) for poll_id, campaign_id in await self.session.execute(stmt)]
+
+    async def count_answers(self, whose: MemberAnswers) -> int:
+        stmt = select(func.count(Answer.id)).where(whose.condition())
         return int(await self.session.scalar(stmt) or 0)
 
-    async def answers_of(self, user_id: int) -> list[AnswerRow]:
+    async def answers_of(self, whose: MemberAnswers) -> list[AnswerRow]:
         """Every answer of the member, oldest first, with its poll, question and chosen labels."""
         stmt = (
             select(Answer, Question, Poll, Campaign.name)
             .join(Question, Question.id == Answer.question_id)
             .join(Poll, Poll.id == Question.poll_id)
             .outerjoin(Campaign, Campaign.id == Poll.campaign_id)
-            .where(Answer.user_id == user_id)
+            .where(whose.condition())
             .order_by(Answer.answered_at, Answer.id)
         )
         rows = (await self.session.execute(stmt)).all()
@@ -150,7 +179,7 @@ class MemberAnswerRepository(Repository):
                 select(AnswerChoice.answer_id, Option.label)
                 .join(Option, Option.id == AnswerChoice.option_id)
                 .join(Answer, Answer.id == AnswerChoice.answer_id)
-                .where(Answer.user_id == user_id)
+                .where(whose.condition())
                 .order_by(AnswerChoice.answer_id, Option.position)
             )
             for answer_id, label in await self.session.execute(choice_stmt):
@@ -173,35 +202,39 @@ class MemberAnswerRepository(Repository):
             for answer, question, poll, campaign in rows
         ]
 
-    async def poll_ids_answered_by(self, user_id: int) -> list[int]:
+    async def poll_ids_answered_by(self, whose: MemberAnswers) -> list[int]:
         stmt = (
             select(Question.poll_id)
             .join(Answer, Answer.question_id == Question.id)
-            .where(Answer.user_id == user_id)
+            .where(whose.condition())
             .distinct()
             .order_by(Question.poll_id)
         )
         return list(await self.session.scalars(stmt))
 
-    async def delete_answers_of(self, user_id: int) -> int:
+    async def delete_answers_of(self, whose: MemberAnswers) -> int:
         """Delete every answer of the member (their choices go with them); the count deleted."""
-        result = await self.session.execute(delete(Answer).where(Answer.user_id == user_id))
+        result = await self.session.execute(
+            delete(Answer).where(whose.condition()).execution_options(synchronize_session=False)
+        )
         return result.rowcount or 0
 
-    async def unlink_answers_of(self, user_id: int, *, closed_only: bool = False) -> int:
-        """Keep the member's answers but make them point to nobody (with ``closed_only``, those of
-        closed polls only); the count unlinked."""
-        stmt = update(Answer).where(Answer.user_id == user_id)
+    async def unlink_answers_of(self, whose: MemberAnswers, *, closed_only: bool = False) -> int:
+        """Keep the member's answers but make them point to nobody — neither id nor pseudonym —
+        (with ``closed_only``, those of closed polls only); the count unlinked."""
+        stmt = update(Answer).where(whose.condition()).execution_options(synchronize_session=False)
         if closed_only:
             stmt = stmt.where(Answer.question_id.in_(self._questions_of_polls(open_=False)))
         result = await self.session.execute(stmt.values(user_id=None))
         return result.rowcount or 0
 
-    async def delete_open_answers_of(self, user_id: int) -> int:
+    async def delete_open_answers_of(self, whose: MemberAnswers) -> int:
         """Delete the member's answers to polls that are not closed (they could answer again
         there); the count deleted."""
         result = await self.session.execute(
-            delete(Answer).where(Answer.user_id == user_id, Answer.question_id.in_(self._questions_of_polls(open_=True)))
+            delete(Answer)
+            .where(whose.condition(), Answer.question_id.in_(self._questions_of_polls(open_=True)))
+            .execution_options(synchronize_session=False)
         )
         return result.rowcount or 0
 
@@ -217,7 +250,24 @@ class MemberAnswerRepository(Repository):
 
 
 class MemberRecordsRepository(Repository):
-    """Records naming a member as author or actor: shown by ``/my-data``, kept by ``/forget-me``."""
+    """Records naming a member as author or actor: shown by ``/my-data``; ``/forget-me`` keeps
+    them and sets the author or actor to NULL (``unlink_…``, each returning the count)."""
+
+    async def unlink_polls_created_by(self, user_id: int) -> int:
+        result = await self.session.execute(update(Poll).where(Poll.author_id == user_id).values(author_id=None))
+        return result.rowcount or 0
+
+    async def unlink_audit_entries_by(self, user_id: int) -> int:
+        result = await self.session.execute(
+            update(AuditEntry).where(AuditEntry.actor_id == user_id).values(actor_id=None)
+        )
+        return result.rowcount or 0
+
+    async def unlink_announcements_by(self, user_id: int) -> int:
+        result = await self.session.execute(
+            update(Announcement).where(Announcement.author_id == user_id).values(author_id=None)
+        )
+        return result.rowcount or 0
 
     async def polls_created_by(self, user_id: int) -> list[PollRow]:
         stmt = select(Poll.id, Poll.title, Poll.status, Poll.created_at).where(Poll.author_id == user_id)

@@ -30,9 +30,11 @@ async def _create(world, **options) -> tuple[object, int]:
     return world.fr.last_message, poll_id
 
 
-async def _answers(sessions, poll_id: int) -> list[tuple[int | None, int | None]]:
-    """(member, option) of every answer stored for the poll, sorted (None first)."""
-    return sorted(await answer_rows(sessions, poll_id), key=lambda r: (r[0] or 0, r[1] or 0))
+async def _answers(world, sessions, poll_id: int) -> list[tuple[int | None, int | None]]:
+    """(member, option) of every answer stored for the poll, sorted (None first); an anonymous
+    poll's pseudonyms of the world's members read as their ids."""
+    rows = await answer_rows(sessions, poll_id, world.guild.member_ids())
+    return sorted(rows, key=lambda r: (r[0] or 0, r[1] or 0))
 
 
 async def _forget_me(member, channel) -> None:
@@ -45,16 +47,16 @@ async def test_a_native_poll_closing_does_not_write_a_forgotten_member_back(worl
     message, poll_id = await _create(world, options="Oui; Non", native=True)
     await world.member_fr.vote(message, answer=1)
     await world.member_en.vote(message, answer=2)
-    assert {u for u, _ in await _answers(sessions, poll_id)} == {world.member_fr.id, world.member_en.id}
+    assert {u for u, _ in await _answers(world, sessions, poll_id)} == {world.member_fr.id, world.member_en.id}
 
     await _forget_me(world.member_fr, world.fr)
-    assert {u for u, _ in await _answers(sessions, poll_id)} == {world.member_en.id}
+    assert {u for u, _ in await _answers(world, sessions, poll_id)} == {world.member_en.id}
     # a vote event from Discord for a poll opened before the forgetting is not taken back either
     await world.member_fr.vote(message, answer=2)  # a change on Discord: remove 1, add 2
-    assert {u for u, _ in await _answers(sessions, poll_id)} == {world.member_en.id}
+    assert {u for u, _ in await _answers(world, sessions, poll_id)} == {world.member_en.id}
     # Discord still lists the vote; closing reads its voter list back (the reconcile)
     await world.moderator.slash(world.fr, "poll close", poll=poll_id)
-    stored = await _answers(sessions, poll_id)
+    stored = await _answers(world, sessions, poll_id)
     assert [u for u, _ in stored] == [world.member_en.id], "the forgotten member's answer did not come back"
     results = embed_text(world.fr.last_message)
     assert "Oui — 0" in results and "Non — 1 (100\u00a0%)" in results
@@ -70,9 +72,9 @@ async def test_a_forgotten_member_who_clicks_again_gives_a_new_answer(world, ses
     message, poll_id = await _create(world, options="Présentiel; En ligne")
     await world.member_fr.click(message, label="Présentiel")
     await _forget_me(world.member_fr, world.fr)
-    assert await _answers(sessions, poll_id) == []
+    assert await _answers(world, sessions, poll_id) == []
     await world.member_fr.click(message, label="En ligne")
-    assert [u for u, _ in await _answers(sessions, poll_id)] == [world.member_fr.id], "a new click is a new answer"
+    assert [u for u, _ in await _answers(world, sessions, poll_id)] == [world.member_fr.id], "a new click is a new answer"
 
 
 async def test_unlink_vote_forget_vote_again_counts_once(world, sessions):
@@ -85,13 +87,13 @@ async def test_unlink_vote_forget_vote_again_counts_once(world, sessions):
         asked = await world.member_fr.slash(world.fr, "forget-me")
         await world.member_fr.click(asked.response, label=CATALOGUE.t("forget.confirm", "fr"))
     await world.member_fr.click(message, label="En ligne")
-    assert [u for u, _ in await _answers(sessions, poll_id)] == [world.member_fr.id], "one member, one answer"
+    assert [u for u, _ in await _answers(world, sessions, poll_id)] == [world.member_fr.id], "one member, one answer"
 
     # once the poll is closed, forgetting unlinks: the answer still counts, anonymously, once
     await world.moderator.slash(world.fr, "poll close", poll=poll_id)
     asked = await world.member_fr.slash(world.fr, "forget-me")
     await world.member_fr.click(asked.response, label=CATALOGUE.t("forget.confirm", "fr"))
-    stored = await _answers(sessions, poll_id)
+    stored = await _answers(world, sessions, poll_id)
     assert [u for u, _ in stored] == [None], "the closed poll's answer is kept, linked to nobody"
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Answer)) == 1

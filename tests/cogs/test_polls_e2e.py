@@ -64,10 +64,11 @@ async def scalar(sessions, stmt):
         return await session.scalar(stmt)
 
 
-async def answers_of(sessions, poll_id: int) -> dict[int, set[int]]:
-    """{user_id: {option ids}} stored for the poll."""
+async def answers_of(world, sessions, poll_id: int) -> dict[int, set[int]]:
+    """{member id: {option ids}} stored for the poll (an anonymous poll's pseudonyms of the
+    world's members read as their ids; their plain ids there fail the test)."""
     out: dict[int, set[int]] = {}
-    for user_id, option_id in await answer_rows(sessions, poll_id):
+    for user_id, option_id in await answer_rows(sessions, poll_id, world.guild.member_ids()):
         out.setdefault(user_id, set())
         if option_id is not None:
             out[user_id].add(option_id)
@@ -121,17 +122,17 @@ async def test_single_choice_vote_change_and_withdraw(world, sessions):
     english = await world.member_en.click(message, label="Hybride")
     assert english.ephemeral and "Your choice: **Hybride**" in english.response.content
     a, b, c = option_ids(message)
-    assert await answers_of(sessions, poll_id) == {world.member_fr.id: {b}, world.member_en.id: {c}}
+    assert await answers_of(world, sessions, poll_id) == {world.member_fr.id: {b}, world.member_en.id: {c}}
 
     changed = await world.member_fr.click(message, label="Présentiel")
     assert "Votre choix\u202f: **Présentiel**" in changed.response.content
-    assert await answers_of(sessions, poll_id) == {world.member_fr.id: {a}, world.member_en.id: {c}}
+    assert await answers_of(world, sessions, poll_id) == {world.member_fr.id: {a}, world.member_en.id: {c}}
 
     withdrawn = await world.member_en.click(message, label="Retirer mon vote")
     assert withdrawn.response.content == "Your vote has been withdrawn."
     again = await world.member_en.click(message, label="Retirer mon vote")
     assert again.response.content == "You had not voted in this poll yet."
-    assert await answers_of(sessions, poll_id) == {world.member_fr.id: {a}}
+    assert await answers_of(world, sessions, poll_id) == {world.member_fr.id: {a}}
 
     await env.advance_time(REFRESH * 3)
     text = embed_text(message_now(env, world.fr, message))
@@ -172,7 +173,7 @@ async def test_multiple_choice_buttons_toggle_within_the_maximum(world, sessions
     untick = await world.member_fr.click(message, label="Eau")
     assert "Vos choix (1/2)\u202f: **Santé**" in untick.response.content
     _, _, sante, _ = option_ids(message)
-    assert await answers_of(sessions, poll_id) == {world.member_fr.id: {sante}}
+    assert await answers_of(world, sessions, poll_id) == {world.member_fr.id: {sante}}
 
 
 async def test_select_menu_beyond_five_options(world, sessions):
@@ -185,12 +186,12 @@ async def test_select_menu_beyond_five_options(world, sessions):
     assert "Vos choix (2/3)\u202f: **Ville 2**, **Ville 7**" in chosen.response.content
     changed = await world.member_fr.select(message, [values[0]])
     assert "Vos choix (1/3)\u202f: **Ville 1**" in changed.response.content
-    assert await answers_of(sessions, poll_id) == {world.member_fr.id: {int(values[0])}}
+    assert await answers_of(world, sessions, poll_id) == {world.member_fr.id: {int(values[0])}}
     _, single, single_id = await create(world, options="; ".join(cities))
     single_menu = single.components[0].children[0]
     assert single_menu.max_values == 1
     await world.member_en.select(single, [single_menu.options[3].value])
-    assert await answers_of(sessions, single_id) == {world.member_en.id: {int(single_menu.options[3].value)}}
+    assert await answers_of(world, sessions, single_id) == {world.member_en.id: {int(single_menu.options[3].value)}}
 
 
 # ----------------------------------------------------------------------------- yes/no, Likert
@@ -221,7 +222,7 @@ async def test_likert_scale(world, sessions):
     await world.member_en.click(message, label=labels[4])
     await world.member_en.click(message, label=labels[3])
     ids = option_ids(message)
-    assert await answers_of(sessions, poll_id) == {world.member_fr.id: {ids[3]}, world.member_en.id: {ids[3]}}
+    assert await answers_of(world, sessions, poll_id) == {world.member_fr.id: {ids[3]}, world.member_en.id: {ids[3]}}
     await env.advance_time(REFRESH)
     assert "4 — Plutôt d’accord\n`██████████` 2 (100\u00a0%)" in embed_text(
         message_now(env, world.fr, message)
@@ -336,7 +337,7 @@ async def test_click_on_a_closed_poll_is_refused_and_changes_nothing(world, sess
     english = await world.member_en.click(message, label="Retirer mon vote")
     assert "This poll is closed" in english.response.content
     a, _ = option_ids(message)
-    assert await answers_of(sessions, poll_id) == {world.member_fr.id: {a}}
+    assert await answers_of(world, sessions, poll_id) == {world.member_fr.id: {a}}
 
 
 async def test_deadline_job_is_scheduled_and_closes_the_poll(world, sessions):
@@ -389,7 +390,7 @@ async def test_restart_keeps_clicks_working_and_catches_up_missed_deadlines(worl
     vote = await world.member_en.click(later, label="D")
     assert "Your choice: **D**" in vote.response.content
     _, d = option_ids(later)
-    assert (await answers_of(sessions, later_id))[world.member_en.id] == {d}
+    assert (await answers_of(world, sessions, later_id))[world.member_en.id] == {d}
     a, _ = option_ids(soon)
     forge(env, soon, f"rb:poll:vote:{soon_id}:{a}", label="Ancien bouton")  # a stale client
     stale = await world.member_en.click(soon, label="⚠ Ancien bouton")
@@ -426,7 +427,7 @@ async def test_forged_custom_ids_are_refused_and_change_nothing(world, sessions)
     assert elsewhere.response.content == "This poll does not belong to this server."
     assert wrong_option.response.content == "Cette réponse ne fait pas partie du sondage."
     assert withdraw_elsewhere.response.content == "Ce sondage n’appartient pas à ce serveur."
-    assert await answers_of(sessions, poll_id) == {} and await answers_of(sessions, other_id) == {}
+    assert await answers_of(world, sessions, poll_id) == {} and await answers_of(world, sessions, other_id) == {}
     assert await scalar(sessions, select(func.count()).select_from(Answer)) == 0
 
 
@@ -444,14 +445,14 @@ async def test_native_poll_votes_are_stored_in_the_answers_table(world, sessions
         session.add(Profile(user_id=world.member_fr.id, member_type="ong"))
     await world.member_fr.vote(message, answer=1)
     await world.member_en.vote(message, answer=2)
-    assert await answers_of(sessions, poll_id) == {world.member_fr.id: {yes}, world.member_en.id: {no}}
+    assert await answers_of(world, sessions, poll_id) == {world.member_fr.id: {yes}, world.member_en.id: {no}}
     await world.member_fr.vote(message, answer=3)  # a change of vote: remove 1, add 3
-    assert await answers_of(sessions, poll_id) == {world.member_fr.id: {maybe}, world.member_en.id: {no}}
+    assert await answers_of(world, sessions, poll_id) == {world.member_fr.id: {maybe}, world.member_en.id: {no}}
     async with sessions() as session:
         types = dict((await session.execute(select(Answer.user_id, Answer.member_type))).all())
     assert types == {world.member_fr.id: "ong", world.member_en.id: None}
     await world.member_en.remove_vote(message, answer=2)
-    assert await answers_of(sessions, poll_id) == {world.member_fr.id: {maybe}}
+    assert await answers_of(world, sessions, poll_id) == {world.member_fr.id: {maybe}}
 
     closed = await world.moderator.slash(world.fr, "poll close", poll=poll_id)
     assert f"Sondage n°\u00a0{poll_id} clos" in closed.response.content
@@ -534,7 +535,7 @@ async def test_role_restriction_and_reminder(world, sessions):
     assert "réservé à certains rôles" in refused.response.content
     accepted = await member.click(message, label="A")
     assert "Your choice: **A**" in accepted.response.content
-    assert set(await answers_of(sessions, poll_id)) == {member.id}
+    assert set(await answers_of(world, sessions, poll_id)) == {member.id}
 
     job = bot.scheduler.get_job(f"poll-remind-{poll_id}")
     async with sessions() as session:
@@ -656,7 +657,7 @@ async def test_concurrent_double_click_gives_one_answer(world, sessions):
     a, b = option_ids(message)
     results = await simultaneous_clicks(env, world.member_fr, message, f"rb:poll:vote:{poll_id}:{a}")
     assert all(r.acknowledged and "Votre choix\u202f: **A**" in r.response.content for r in results)
-    assert await answers_of(sessions, poll_id) == {world.member_fr.id: {a}}
+    assert await answers_of(world, sessions, poll_id) == {world.member_fr.id: {a}}
     assert await scalar(sessions, select(func.count()).select_from(Answer)) == 1
     assert await scalar(sessions, select(func.count()).select_from(AnswerChoice)) == 1
 
@@ -669,5 +670,5 @@ async def test_native_vote_missed_by_the_gateway_is_recovered_at_closing(world, 
         await session.execute(delete(Answer).where(Answer.user_id == world.member_en.id))
     await world.moderator.slash(world.fr, "poll close", poll=poll_id)
     yes, no = await answers_options(sessions, poll_id)
-    assert await answers_of(sessions, poll_id) == {world.member_fr.id: {no}, world.member_en.id: {yes}}
+    assert await answers_of(world, sessions, poll_id) == {world.member_fr.id: {no}, world.member_en.id: {yes}}
     assert "Oui — 1 (50\u00a0%)" in embed_text(world.fr.last_message)

@@ -451,11 +451,13 @@ async def test_many_members_voting_at_once_lose_nothing(service, sessions):
     assert [o.count for o in results.options] == [20, 20, 20]
 
 
-async def test_a_burst_of_concurrent_votes_stores_exactly_the_expected_answers(service, sessions):
+@pytest.mark.parametrize("anonymous", [True, False], ids=["anonymous", "named"])
+async def test_a_burst_of_concurrent_votes_stores_exactly_the_expected_answers(service, sessions, anonymous):
     """300 votes at once (group commit writes them in few transactions): double clicks stay
-    one answer, multiple-choice toggles add up, and the one vote over the maximum fails alone."""
-    single = await make(service, options="A;B;C")
-    multi = await make(service, options="A;B;C;D", kind="multi", max_choices=2)
+    one answer, multiple-choice toggles add up, and the one vote over the maximum fails alone.
+    In anonymous polls the same holds under each member's pseudonym, with their member type."""
+    single = await make(service, options="A;B;C", anonymous=anonymous)
+    multi = await make(service, options="A;B;C;D", kind="multi", max_choices=2, anonymous=anonymous)
     s_ids = [o.id for o in single.options]
     m_ids = [o.id for o in multi.options]
     async with sessions.begin() as session:
@@ -487,11 +489,17 @@ async def test_a_burst_of_concurrent_votes_stores_exactly_the_expected_answers(s
                 )
             )
         ).all()
+    members = [*range(2000, 2100), 2999]
+    whose = {u: u for u in members}  # respondent → member (a pseudonym per member in an anonymous poll)
+    if anonymous:
+        whose = {await service.pseudonyms.of(single.id, None, u): u for u in members}
+        whose |= {await service.pseudonyms.of(multi.id, None, u): u for u in members}
+    assert set(members).isdisjoint(user_id for _, user_id, _, _ in rows) == anonymous
     stored: dict[tuple[int, int], set[int]] = {}
     types: dict[int, str | None] = {}
     for question_id, user_id, member_type, option_id in rows:
-        stored.setdefault((question_id, user_id), set()).add(option_id)
-        types[user_id] = member_type
+        stored.setdefault((question_id, whose[user_id]), set()).add(option_id)
+        types[whose[user_id]] = member_type
     expected = {(single.question_id, 2000 + n): {s_ids[n % 3]} for n in range(100)}
     expected |= {(multi.question_id, 2000 + n): {m_ids[n % 4], m_ids[n % 4 - 1]} for n in range(49)}
     expected[(multi.question_id, 2999)] = kept

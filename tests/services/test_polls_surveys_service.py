@@ -287,7 +287,7 @@ async def test_member_type_snapshot_and_type_table(sessions, polls):
             await session.execute(
                 select(Question.code, Answer.member_type)
                 .join(Question)
-                .where(Answer.user_id == 41)
+                .where(Answer.user_id == await polls.pseudonyms.of(poll.id, poll.campaign_id, 41))  # anonymous
                 .order_by(Question.code)
             )
         ).all()

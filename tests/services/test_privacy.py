@@ -92,7 +92,7 @@ def service_with(sessions, registry: PrivacyRegistry) -> ProfileService:
 # ------------------------------------------------------------------------------ the registry
 def test_the_container_registers_a_hook_for_every_table_naming_a_member(sessions):
     registry = privacy_hooks(sessions)
-    assert registry.features == ("profiles", "polls", "announcements", "audit")
+    assert registry.features[:5] == ("profiles", "polls", "polls_created", "announcements", "audit")
     assert all(isinstance(hook, PrivacyHook) for hook in registry)
     registry.register(Bookmarks())
     with pytest.raises(ValueError, match="already registered"):
@@ -126,7 +126,9 @@ async def test_a_new_hook_needs_no_change_to_the_profile_service(sessions):
     bookmarks.saved[ALICE] = ["https://example.org/appel-a-projets"]
     service = service_with(sessions, registry)
 
-    assert (await service.stored_counts(ALICE)).answers == 2, "one answer and one bookmark to remove"
+    counts = await service.stored_counts(ALICE)
+    assert counts.answers == 2, "one answer and one bookmark to remove"
+    assert counts.authored == 3, "a poll, an announcement and an audit entry name her"
     data = await service.my_data(ALICE)
     assert json.loads(data.to_json())["bookmarks"] == ["https://example.org/appel-a-projets"]
     result = await service.forget(ALICE, actor_id=ALICE)
@@ -135,7 +137,8 @@ async def test_a_new_hook_needs_no_change_to_the_profile_service(sessions):
     assert (result.profile_deleted, result.answers) == (True, 1)
     async with sessions() as session:
         entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "forget_me"))
-    assert entry.details == {"mode": "delete", "answers": 1, "profile": True, "bookmarks": 1}
+    assert entry.details == {"mode": "delete", "answers": 1, "profile": True, "bookmarks": 1,
+                             "polls_created": 1, "announcements_written": 1, "audit_log_actions": 1}
 
 
 async def test_a_failing_hook_is_reported_and_does_not_stop_the_others(sessions):
@@ -159,19 +162,41 @@ async def test_a_failing_hook_is_reported_and_does_not_stop_the_others(sessions)
         assert await session.get(Profile, ALICE) is None
         assert [a.user_id for a in await session.scalars(select(Answer))] == [BOB]
         entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "forget_me"))
-    assert entry.details == {"mode": "delete", "answers": 1, "profile": True, "failed": ["broken"]}
+    assert entry.details == {"mode": "delete", "answers": 1, "profile": True, "failed": ["broken"],
+                             "polls_created": 1, "announcements_written": 1, "audit_log_actions": 1}
     assert str(ALICE) not in json.dumps(entry.details)
 
 
-async def test_forget_keeps_the_moderators_records(sessions):
+@pytest.mark.parametrize("mode", ["delete", "unlink"])
+async def test_forget_keeps_the_moderators_records_but_not_the_member_in_them(sessions, mode):
+    """#10 item 5: the polls, announcements and audit entries a moderator made stay, but no
+    longer hold their id; afterwards /my-data shows nothing and /forget-me finds nothing left."""
     await seed(sessions)
-    result = await service_with(sessions, privacy_hooks(sessions)).forget(ALICE, actor_id=ALICE)
-    assert result.features["polls"].kept == {"polls_created": 1}
-    assert result.features["announcements"].kept == {"announcements_written": 1}
-    assert result.features["audit"].kept == {"audit_log_actions": 1}
+    async with sessions.begin() as session:  # a poll and an announcement of someone else stay theirs
+        session.add(Poll(guild_id=1, channel_id=2, author_id=BOB, title="Autre", lang="fr"))
+        session.add(Announcement(guild_id=1, author_id=BOB, title="Autre", body="…"))
+        AuditRepository(session).record("announce", actor_id=BOB, target_type="announcement", target_id="2")
+    service = ProfileService(sessions, privacy=PrivacySection(forget_mode=mode), clock=lambda: NOW,
+                             hooks=privacy_hooks(sessions))
+    result = await service.forget(ALICE, actor_id=ALICE)
+    assert result.complete and result.authored == 3
+    assert result.features["polls_created"].removed == {"polls_created": 1}
+    assert result.features["announcements"].removed == {"announcements_written": 1}
+    assert result.features["audit"].removed == {"audit_log_actions": 1}
     async with sessions() as session:
-        assert (await session.scalar(select(Announcement))).author_id == ALICE
-        assert (await session.scalar(select(Poll))).author_id == ALICE
+        polls = {p.title: p.author_id for p in await session.scalars(select(Poll))}
+        announcements = {a.title: a.author_id for a in await session.scalars(select(Announcement))}
+        actors = {e.target_id: e.actor_id for e in await session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "announce"))}
+        everything = [json.dumps(e.details) for e in await session.scalars(select(AuditEntry))]
+    assert polls == {"Besoins 2026": None, "Autre": BOB}, "the poll stays, without its author"
+    assert announcements == {"Rencontre annuelle": None, "Autre": BOB}
+    assert actors == {"1": None, "2": BOB}, "the audit entry stays, without its actor"
+    assert not any(str(ALICE) in details for details in everything)
+    document = json.loads((await service.my_data(ALICE)).to_json())
+    for key in ("answers", "polls_created", "announcements_written", "audit_log_actions"):
+        assert document[key] == [], f"{key} still lists something after /forget-me"
+    assert not (await service.stored_counts(ALICE)).anything, "/forget-me then truthfully finds nothing"
 
 
 # ------------------------------------------------------------------------------ on SimCord

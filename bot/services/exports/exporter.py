@@ -29,6 +29,7 @@ from bot.services.exports.model import (
     ExportRequest,
     ExportResult,
     ExportTooLarge,
+    IdentifiedRefused,
     Progress,
     codebook_path,
 )
@@ -187,6 +188,10 @@ class Exporter:
             raise NotFound("export.error.campaign_not_found", name=request.campaign)
         if not poll_ids:
             raise NotFound("export.error.campaign_empty", name=request.campaign)
+        if request.identified:
+            anonymous = await repo.anonymous_polls(poll_ids)
+            if anonymous:
+                raise IdentifiedRefused(polls=", ".join(map(str, anonymous)), count=len(anonymous))
         clean = _safe_csv_text if request.format == "csv" else _identity
         lang = request.label_lang(self.config.bot.language)
         questions = _build_questions(await repo.codebook(poll_ids), request.headings, clean, lang, request.values)

@@ -53,6 +53,12 @@ class ExportTooLarge(DomainError):
     key = "export.error.too_large"
 
 
+class IdentifiedRefused(DomainError):
+    """``identified`` asked for anonymous polls: their answers name no member to give."""
+
+    key = "export.error.identified_anonymous"
+
+
 @dataclass(frozen=True)
 class ExportRequest:
     """What to export and how.  Exactly one of ``poll_id`` and ``campaign``.

@@ -50,12 +50,13 @@ class SurveyAnswering(PollCore):
         if question is None:
             raise InvalidInput("survey.error.unknown_question")
         now = self.clock()
+        respondent = await self._respondent(poll, user_id)
         rule = kind_of(question.kind).answer
         if rule.by_text:
             value = self._clean_text(text)
             async with self.sessions.begin() as session:
                 answers = AnswerRepository(session)
-                await answers.upsert(question.id, user_id, now=now, text=value, set_text=True)
+                await answers.upsert(question.id, respondent, now=now, text=value, set_text=True, member_id=user_id)
                 await self._ensure_open(session, poll)
         else:
             chosen = list(option_ids or ())
@@ -67,7 +68,7 @@ class SurveyAnswering(PollCore):
                 raise InvalidInput("poll.error.unknown_option")
             async with self.sessions.begin() as session:
                 answers = AnswerRepository(session)
-                answer_id = await answers.upsert(question.id, user_id, now=now)
+                answer_id = await answers.upsert(question.id, respondent, now=now, member_id=user_id)
                 await self._ensure_open(session, poll)
                 if position is not None:
                     current = (await answers.choices_of([answer_id]))[answer_id]
@@ -76,8 +77,9 @@ class SurveyAnswering(PollCore):
         return dataclasses.replace(await self._progress(poll, user_id), saved=question)
 
     async def _progress(self, poll: PollView, user_id: int) -> SurveyProgress:
+        respondent = await self._respondent(poll, user_id)
         async with self.sessions() as session:
-            stored = await AnswerRepository(session).of_user([q.id for q in poll.questions], user_id)
+            stored = await AnswerRepository(session).of_user([q.id for q in poll.questions], respondent)
         answers = {}
         for question in poll.questions:
             if question.id in stored:

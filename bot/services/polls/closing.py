@@ -51,7 +51,8 @@ class Closing(PollCore):
         return dataclasses.replace(poll, reminder_sent=True) if claimed else None
 
     async def respondent_ids(self, poll_id: int) -> set[int]:
-        """Members who answered the poll (at least one question of a survey)."""
+        """Members who answered the poll (at least one question of a survey); for an anonymous
+        poll these are pseudonyms, not members (its reminders mention roles)."""
         poll = await self.get(poll_id)
         async with self.sessions() as session:
             question_ids = {poll.question_id, *(q.id for q in poll.questions)}

@@ -18,6 +18,7 @@ from bot.i18n import Catalogue
 from bot.services.poll_rules import MAX_TEXT_ANSWER
 from bot.services.polls.kinds import is_ordered, kind_of, names
 from bot.services.polls.views import PollListing, PollView, VoteResult, poll_view
+from bot.services.privacy import AnswerPseudonyms
 from storage import models
 from storage.repositories import AnswerRepository, PollRepository
 
@@ -145,14 +146,28 @@ class PollCore:
 
     async def my_answer(self, poll_id: int, user_id: int) -> VoteResult | None:
         poll = await self._structure(poll_id)
+        respondent = await self._respondent(poll, user_id)
         async with self.sessions() as session:
-            current = await AnswerRepository(session).current(poll.question_id, user_id)
+            current = await AnswerRepository(session).current(poll.question_id, respondent)
         if current is None:
             return None
         _, option_ids, text = current
         return VoteResult(poll, user_id, self._ordered(poll, option_ids), text, changed=False)
 
     # -------------------------------------------------------------------- internals
+    @property
+    def pseudonyms(self) -> AnswerPseudonyms:
+        """The anonymous polls' respondent pseudonyms (the key is read once)."""
+        pseudonyms = getattr(self, "_pseudonyms", None)
+        if pseudonyms is None:
+            pseudonyms = self._pseudonyms = AnswerPseudonyms(self.sessions, clock=self.clock)
+        return pseudonyms
+
+    async def _respondent(self, poll: PollView, user_id: int) -> int:
+        """Who the member is in the poll's answers: their id in a named poll, their pseudonym
+        in an anonymous one (never their id: :class:`~bot.services.privacy.AnswerPseudonyms`)."""
+        return await self.pseudonyms.of(poll.id, poll.campaign_id, user_id) if poll.anonymous else user_id
+
     def _remember(self, poll: PollView) -> None:
         self._structures[poll.id] = poll
         self._structures.move_to_end(poll.id)

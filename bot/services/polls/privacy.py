@@ -1,15 +1,17 @@
 """The polls feature's privacy hook (:mod:`bot.services.privacy`): a member's answers.
 
 ``/my-data`` shows every answer of the member (poll, question, chosen labels or text, the member
-type frozen when answering) and the polls they created.  ``/forget-me`` deletes their answers
+type frozen when answering), those of anonymous polls included: they are stored under the
+member's pseudonym in that poll (:class:`bot.services.privacy.AnswerPseudonyms`), which the hook
+recomputes for every anonymous poll.  ``/forget-me`` deletes their answers
 (``delete``: they no longer count) or, with ``unlink``, deletes their answers to polls not yet
 closed and unlinks those of closed polls (``user_id`` becomes NULL, they still count
 anonymously): one member never counts twice in one poll — an unlinked answer in an open poll
 would stay counted while the member, no longer recognised, answers again.  In one transaction;
 the hook names the polls whose answers changed
 (``records["polls"]``) so that the Discord side refreshes their live counts
-(``cogs/polls/privacy.py``).  The polls a member created stay: they are the network's polls,
-shown in ``/my-data`` and kept.
+(``cogs/polls/privacy.py``).  The polls a member created are another hook's
+(:class:`bot.services.privacy.PollsCreatedHook`).
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services.privacy import Forgotten, iso
-from storage.repositories.profiles import MemberAnswerRepository, MemberRecordsRepository
+from bot.services.privacy import AnswerPseudonyms, Forgotten, iso
+from storage.repositories.profiles import MemberAnswerRepository, MemberAnswers
 
 __all__ = ["FEATURE", "PollAnswersHook"]
 
@@ -32,11 +34,16 @@ class PollAnswersHook:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
+        self.pseudonyms = AnswerPseudonyms(sessions)
+
+    async def _whose(self, repo: MemberAnswerRepository, user_id: int) -> MemberAnswers:
+        """The member's answers: under their id, and under their pseudonym in each anonymous poll."""
+        return MemberAnswers(user_id, tuple(await self.pseudonyms.in_polls(await repo.anonymous_polls(), user_id)))
 
     async def describe(self, user_id: int) -> Mapping[str, Any]:
         async with self.sessions() as session:
-            answers = await MemberAnswerRepository(session).answers_of(user_id)
-            created = await MemberRecordsRepository(session).polls_created_by(user_id)
+            repo = MemberAnswerRepository(session)
+            answers = await repo.answers_of(await self._whose(repo, user_id))
         return {
             "answers": [
                 {
@@ -54,27 +61,23 @@ class PollAnswersHook:
                 }
                 for a in answers
             ],
-            "polls_created": [
-                {"poll_id": p.poll_id, "title": p.title, "status": p.status, "created_at": iso(p.created_at)}
-                for p in created
-            ],
         }
 
     async def forget(self, user_id: int, mode: str) -> Forgotten:
         async with self.sessions.begin() as session:
             repo = MemberAnswerRepository(session)
-            poll_ids = tuple(await repo.poll_ids_answered_by(user_id))
+            whose = await self._whose(repo, user_id)
+            poll_ids = tuple(await repo.poll_ids_answered_by(whose))
             if mode == "delete":
-                answers = await repo.delete_answers_of(user_id)
+                answers = await repo.delete_answers_of(whose)
             elif mode == "unlink":
-                answers = await repo.delete_open_answers_of(user_id)
-                answers += await repo.unlink_answers_of(user_id, closed_only=True)
+                answers = await repo.delete_open_answers_of(whose)
+                answers += await repo.unlink_answers_of(whose, closed_only=True)
             else:
                 raise ValueError(f"unknown forget mode {mode!r}")
-            created = len(await MemberRecordsRepository(session).polls_created_by(user_id))
-        return Forgotten(removed={"answers": answers}, records={"polls": poll_ids},
-                         kept={"polls_created": created})
+        return Forgotten(removed={"answers": answers}, records={"polls": poll_ids})
 
     async def stored(self, user_id: int) -> int:
         async with self.sessions() as session:
-            return await MemberAnswerRepository(session).count_answers(user_id)
+            repo = MemberAnswerRepository(session)
+            return await repo.count_answers(await self._whose(repo, user_id))

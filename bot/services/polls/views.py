@@ -127,7 +127,7 @@ class PollView(_HasOptions):
     guild_id: int
     channel_id: int
     message_id: int | None
-    author_id: int
+    author_id: int | None  # None once the author asked /forget-me
     question: str
     question_id: int
     kind: str

@@ -8,7 +8,11 @@ before the close commits (so it is in the closing results) or refused (``poll.er
 What comes from Discord's data rather than a click on the bot's buttons — a native poll's vote
 events, its voter list read at closing — skips the members who asked ``/forget-me`` after the
 poll was created (:class:`bot.services.privacy.Tombstones`): Discord still lists their old vote,
-which is not a new answer.  A click on a button is one, and is stored as any other."""
+which is not a new answer.  A click on a button is one, and is stored as any other.
+
+In an anonymous poll every path stores the member's pseudonym in that poll, never their id
+(:class:`bot.services.privacy.AnswerPseudonyms`); the member type is still read from the
+member's profile, and the result returned to the member names them (in memory only)."""
 
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ class _PendingVote:
 
     poll: PollView
     user_id: int
+    respondent: int  # what the answer stores: ``user_id``, or its pseudonym in an anonymous poll
     change: Callable[[Collection[int]], Collection[int]]
     future: asyncio.Future[VoteResult]
 
@@ -142,8 +147,9 @@ class Voting(PollCore):
         """Delete the member's answer; ``changed`` is False when there was none."""
         poll = await self._checked(poll_id, guild_id, role_ids)
         self._require_quick_poll(poll)
+        respondent = await self._respondent(poll, user_id)
         async with self.sessions.begin() as session:
-            deleted = await AnswerRepository(session).delete(poll.question_id, user_id)
+            deleted = await AnswerRepository(session).delete(poll.question_id, respondent)
             poll = await self._ensure_open(session, poll)
         return VoteResult(poll, user_id, withdrawn=True, changed=deleted)
 
@@ -163,9 +169,10 @@ class Voting(PollCore):
             raise InvalidInput("poll.error.not_text")
         text = self._clean_text(text)
         now = self.clock()
+        respondent = await self._respondent(poll, user_id)
         async with self.sessions.begin() as session:
             answers = AnswerRepository(session)
-            await answers.upsert(poll.question_id, user_id, now=now, text=text, set_text=True)
+            await answers.upsert(poll.question_id, respondent, now=now, text=text, set_text=True, member_id=user_id)
             poll = await self._ensure_open(session, poll)
         return VoteResult(poll, user_id, text=text)
 
@@ -282,9 +289,10 @@ class Voting(PollCore):
     ) -> VoteResult:
         """Queue the change (group commit): the flush task writes every queued vote of a batch
         in one transaction and resolves each vote's future after the commit."""
+        respondent = await self._respondent(poll, user_id) if poll.anonymous else user_id
         loop = asyncio.get_running_loop()
         future: asyncio.Future[VoteResult] = loop.create_future()
-        self._queue.append(_PendingVote(poll, user_id, change, future))
+        self._queue.append(_PendingVote(poll, user_id, respondent, change, future))
         flusher = self._flusher
         if flusher is None or flusher.done() or flusher.get_loop() is not loop:
             # no idle task: the vote that finds no flush running starts one; it drains the
@@ -341,18 +349,25 @@ class Voting(PollCore):
                 else:
                     outcomes[index] = error
             if live:
-                keys = list(dict.fromkeys((batch[i].poll.question_id, batch[i].user_id) for i in live))
+                # answers are keyed by respondent (a pseudonym in an anonymous poll), member
+                # types looked up by member
+                member_of = {batch[i].respondent: batch[i].user_id for i in live}
+                keys = list(dict.fromkeys((batch[i].poll.question_id, batch[i].respondent) for i in live))
                 if len(keys) == 1:
-                    question_id, user_id = keys[0]
-                    answer_of = {keys[0]: await answers.upsert(question_id, user_id, now=now)}
+                    question_id, respondent = keys[0]
+                    answer_of = {
+                        keys[0]: await answers.upsert(question_id, respondent, now=now, member_id=member_of[respondent])
+                    }
                 else:
-                    types = await answers.member_types_of(u for _, u in keys)
-                    answer_of = await answers.upsert_many(keys, now=now, member_types=types)
+                    types = await answers.member_types_of(member_of.values())
+                    answer_of = await answers.upsert_many(
+                        keys, now=now, member_types={r: types.get(m) for r, m in member_of.items()}
+                    )
                 stored = await answers.choices_of(answer_of.values())
                 current = dict(stored)  # the rules return new collections, never change these
                 for index in live:
                     pending = batch[index]
-                    answer_id = answer_of[(pending.poll.question_id, pending.user_id)]
+                    answer_id = answer_of[(pending.poll.question_id, pending.respondent)]
                     before = current[answer_id]
                     try:
                         wanted = pending.change(before)

@@ -1,0 +1,172 @@
+"""#10 item 6: an anonymous poll stores no member id — a keyed pseudonym per poll — on the real
+database (SQLite, or PostgreSQL with RESEAU_TEST_DATABASE_URL), while everything a member does
+still works (vote, change their mind, see their answer, withdraw, surveys, /my-data,
+/forget-me), results keep the member types, and ``export --identified`` is refused for it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from bot.config import PrivacySection
+from bot.errors import describe
+from bot.i18n import Catalogue
+from bot.services.container import privacy_hooks
+from bot.services.exports import Exporter, ExportRequest
+from bot.services.exports.model import IdentifiedRefused
+from bot.services.poll_jobs import reminder_targets
+from bot.services.polls import PollService
+from bot.services.privacy import answer_pseudonym, pseudonym_scope
+from bot.services.profiles import ProfileService
+from storage.models import Answer, Campaign, Profile
+from tests.cli_runner import run_cli
+
+CATALOGUE = Catalogue.load()
+ALICE, BOB = 111_222_333_444_555_666, 777_888_999_000_111_222
+ENV = {"RESEAU_EXPORT_SECRET": "correct horse battery staple 2026"}
+
+
+@pytest.fixture
+def polls(sessions, config, clock) -> PollService:
+    return PollService.from_config(sessions, config, CATALOGUE, clock=clock)
+
+
+async def make(polls: PollService, **overrides):
+    values = dict(guild_id=1, channel_id=10, author_id=100, question="Quel format ?", options="A;B;C")
+    values.update(overrides)
+    return await polls.create(polls.prepare(**values))
+
+
+async def stored_user_ids(sessions) -> list[int | None]:
+    async with sessions() as session:
+        return list(await session.scalars(select(Answer.user_id).order_by(Answer.id)))
+
+
+async def test_an_anonymous_poll_stores_a_pseudonym_and_every_member_action_still_works(polls, sessions):
+    async with sessions.begin() as session:
+        session.add(Profile(user_id=ALICE, member_type="ong"))
+    poll = await make(polls)
+    a, b, _ = poll.options
+    assert (await polls.vote(poll.id, user_id=ALICE, option_id=a.id)).labels == ["A"]
+    assert (await polls.vote(poll.id, user_id=ALICE, option_id=b.id)).labels == ["B"], "she changed her mind"
+    await polls.vote(poll.id, user_id=BOB, option_id=a.id)
+    ids = await stored_user_ids(sessions)
+    assert len(ids) == 2, "one answer per member, whatever the clicks"
+    assert ALICE not in ids and BOB not in ids and all(i is not None and i < 0 for i in ids)
+    assert (await polls.my_answer(poll.id, ALICE)).labels == ["B"], "the member still sees her own answer"
+    results = await polls.results(poll.id)
+    assert [o.count for o in results.options] == [1, 1, 0] and results.voters == {}
+    assert {t.code: t.counts for t in results.by_type}["ong"] == (0, 1, 0), "the member type is kept"
+    assert (await polls.withdraw(poll.id, user_id=ALICE)).changed
+    assert len(await stored_user_ids(sessions)) == 1
+
+    named = await make(polls, anonymous=False)
+    await polls.vote(named.id, user_id=ALICE, option_id=named.options[0].id)
+    assert ALICE in await stored_user_ids(sessions), "a named poll keeps the id (moderators see who)"
+
+
+async def test_pseudonyms_differ_from_poll_to_poll_and_hold_in_surveys_and_texts(polls, sessions):
+    first, second = await make(polls), await make(polls)
+    for poll in (first, second):
+        await polls.vote(poll.id, user_id=ALICE, option_id=poll.options[0].id)
+    one, two = await stored_user_ids(sessions)
+    assert one != two, "two anonymous polls cannot be linked to each other"
+
+    text = await make(polls, kind="text", options=None)
+    await polls.answer_text(text.id, user_id=ALICE, text="Plus d’échanges")
+    await polls.answer_text(text.id, user_id=ALICE, text="Plus d’échanges entre pairs")
+    survey = await polls.create(polls.prepare_survey(
+        guild_id=1, channel_id=10, author_id=100, title="Enquête", questions="[oui/non] Venez-vous ?\n\n[texte] Votre avis ?"))
+    yesno, opinion = survey.questions
+    await polls.answer_survey(survey.id, yesno.id, user_id=ALICE, option_ids=[yesno.options[0].id])
+    progress = await polls.answer_survey(survey.id, opinion.id, user_id=ALICE, text="Bien")
+    assert set(progress.answers) == {yesno.id, opinion.id}, "her progress is found under her pseudonym"
+    async with sessions() as session:
+        rows = (await session.execute(select(Answer.question_id, Answer.user_id))).all()
+    assert ALICE not in {user for _, user in rows}
+    by_question = dict(rows)
+    assert by_question[yesno.id] == by_question[opinion.id], "one respondent across a survey's questions"
+    assert len([q for q, _ in rows if q == text.question_id]) == 1
+
+
+@pytest.mark.parametrize("mode", ["delete", "unlink"])
+async def test_my_data_shows_anonymous_answers_and_forget_me_removes_them(polls, sessions, clock, mode):
+    open_poll, closed_poll = await make(polls, question="Ouvert ?"), await make(polls, question="Clos ?")
+    for poll in (open_poll, closed_poll):
+        await polls.vote(poll.id, user_id=ALICE, option_id=poll.options[0].id)
+        await polls.vote(poll.id, user_id=BOB, option_id=poll.options[1].id)
+    await polls.close(closed_poll.id)
+    profiles = ProfileService(sessions, privacy=PrivacySection(forget_mode=mode), clock=clock,
+                              hooks=privacy_hooks(sessions))
+    document = json.loads((await profiles.my_data(ALICE)).to_json())
+    assert sorted((a["poll"], a["choices"]) for a in document["answers"]) == [("Clos ?", ["A"]), ("Ouvert ?", ["A"])]
+    assert (await profiles.stored_counts(ALICE)).answers == 2
+
+    result = await profiles.forget(ALICE, actor_id=ALICE)
+    assert result.answers == 2 and set(result.poll_ids) == {open_poll.id, closed_poll.id}
+    assert json.loads((await profiles.my_data(ALICE)).to_json())["answers"] == []
+    ids = await stored_user_ids(sessions)
+    bob = {await polls.pseudonyms.of(p.id, None, BOB) for p in (open_poll, closed_poll)}
+    if mode == "delete":
+        assert set(ids) == bob
+    else:  # the closed poll's answer stays counted, with neither id nor pseudonym
+        assert sorted(ids, key=str) == sorted([*bob, None], key=str)
+        assert [o.count for o in (await polls.results(closed_poll.id)).options] == [1, 1, 0]
+    await polls.vote(open_poll.id, user_id=ALICE, option_id=open_poll.options[2].id)
+    assert [o.count for o in (await polls.results(open_poll.id)).options] == [0, 1, 1], "she counts once"
+
+
+async def test_identified_exports_are_refused_for_anonymous_polls(polls, sessions, config, tmp_path):
+    async with sessions.begin() as session:
+        campaign = Campaign(name="Enquête 2027")
+        session.add(campaign)
+    anonymous = await make(polls, campaign_id=campaign.id)
+    named = await make(polls, anonymous=False, campaign_id=campaign.id)
+    for poll in (anonymous, named):
+        await polls.vote(poll.id, user_id=ALICE, option_id=poll.options[0].id)
+    exporter = Exporter(sessions, config, environ=ENV)
+
+    for request in (ExportRequest(poll_id=anonymous.id, identified=True),
+                    ExportRequest(campaign="Enquête 2027", identified=True)):
+        with pytest.raises(IdentifiedRefused) as caught:
+            await exporter.export_to_path(request, tmp_path / "refused.csv")
+        assert caught.value.params["polls"] == str(anonymous.id)
+        assert not (tmp_path / "refused.csv").exists()
+    french = describe(caught.value, CATALOGUE, "fr")
+    assert f"le sondage n°\u00a0{anonymous.id} est anonyme" in french and "--identified" in french
+    assert "is anonymous" in describe(caught.value, CATALOGUE, "en")
+
+    await exporter.export_to_path(ExportRequest(poll_id=named.id, identified=True), tmp_path / "named.csv")
+    assert str(ALICE) in (tmp_path / "named.csv").read_text(encoding="utf-8-sig")
+    await exporter.export_to_path(ExportRequest(poll_id=anonymous.id), tmp_path / "pseudo.csv")
+    written = (tmp_path / "pseudo.csv").read_text(encoding="utf-8-sig")
+    assert str(ALICE) not in written and str(await polls.pseudonyms.of(anonymous.id, anonymous.campaign_id, ALICE)) not in written
+
+
+async def test_the_cli_refuses_an_identified_export_of_an_anonymous_poll(polls, database_url, tmp_path):
+    poll = await make(polls)
+    await polls.vote(poll.id, user_id=ALICE, option_id=poll.options[0].id)
+    target = tmp_path / "out.csv"
+    result = run_cli("export", "--poll", str(poll.id), "--identified", "-o", str(target),
+                     cwd=tmp_path, env={"RESEAU_DATABASE_URL": database_url})
+    assert result.returncode == 1, result.stderr  # a refusal (2 is for bad usage or config)
+    assert "anonyme" in result.stderr and "Traceback" not in result.stderr
+    assert not target.exists()
+
+
+async def test_an_anonymous_polls_reminder_mentions_roles_never_who_is_left():
+    async def answered() -> set[int]:
+        raise AssertionError("who answered is not asked for an anonymous poll")
+
+    targets = await reminder_targets([5], {5: [ALICE, BOB]}, answered, anonymous=True)
+    assert (targets.mode, targets.roles) == ("roles", (5,))
+
+
+def test_the_pseudonym_is_negative_keyed_stable_and_scoped():
+    key = bytes(32)
+    value = answer_pseudonym(key, pseudonym_scope(3, None), ALICE)
+    assert value == answer_pseudonym(key, "p3", ALICE) and value <= -(1 << 32)
+    assert value != answer_pseudonym(key, "p4", ALICE) and value != answer_pseudonym(bytes([1] * 32), "p3", ALICE)
+    assert pseudonym_scope(3, 7) == pseudonym_scope(4, 7) == "c7", "one pseudonym across a campaign"
