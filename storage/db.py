@@ -118,14 +118,37 @@ async def downgrade(engine: AsyncEngine, revision: str) -> None:
     await _run(engine, lambda cfg: command.downgrade(cfg, revision))
 
 
-async def _run(engine: AsyncEngine, action: Any) -> None:
+async def _run(engine: AsyncEngine, action: Any, *, configure: Any = None) -> None:
+    """Run an Alembic ``action`` (given the config) on a connection of ``engine``; with
+    ``configure``, call it on the connection instead (the ``alembic`` command line's env.py)."""
+
     def run(conn: Connection) -> None:
+        if configure is not None:
+            configure(conn)
+            return
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
         action(cfg)
 
-    async with engine.begin() as conn:
-        await conn.run_sync(run)
+    async with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # Alembic's batch mode rebuilds a SQLite table (copy, DROP, rename): with foreign keys
+            # on, the DROP would cascade to every row pointing at it (a poll's questions, their
+            # answers).  The pragma only takes effect outside a transaction, hence before BEGIN.
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await conn.commit()
+        try:
+            async with conn.begin():
+                await conn.run_sync(run)
+                if sqlite:
+                    broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise RuntimeError(f"the migration left rows pointing at nothing: {broken[:5]}")
+        finally:
+            if sqlite:
+                await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await conn.commit()
 
 
 async def ensure_current(engine: AsyncEngine) -> None:

@@ -33,10 +33,15 @@ def run_migrations_offline() -> None:
 
 
 async def _run_async(url: str) -> None:
+    """The ``alembic`` command line on a URL: the same run as ``storage.db.upgrade`` (which turns
+    SQLite's foreign keys off around the migration, for batch mode's table rebuilds)."""
+    from storage.db import _run
+
     engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.run_sync(_configure)
-    await engine.dispose()
+    try:
+        await _run(engine, lambda cfg: None, configure=_configure)
+    finally:
+        await engine.dispose()
 
 
 def run_migrations_online() -> None:
