@@ -15,6 +15,7 @@ members will see.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -77,6 +78,17 @@ def message_kwargs(part: MessagePart, *, preview: bool = False) -> dict[str, Any
     view = view_of(part)
     if view is not None:
         kwargs["view"] = view
+    if part.files:
+        kwargs["files"] = [discord.File(io.BytesIO(f.data), filename=f.name) for f in part.files]
+    return kwargs
+
+
+def edit_kwargs(part: MessagePart) -> dict[str, Any]:
+    """What an edit of a posted part sends: its text, embeds, mentions and button (or none);
+    the files posted with it stay attached."""
+    kwargs = message_kwargs(part)
+    kwargs.pop("files", None)
+    kwargs.setdefault("view", None)
     return kwargs
 
 
@@ -180,6 +192,26 @@ class GatewaySender:
         channel = await self._channel(channel_id)
         await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
 
+    async def edit(self, channel_id: int, message_id: int, part: MessagePart) -> None:
+        message = self.bot.get_partial_messageable(channel_id).get_partial_message(message_id)
+        try:
+            await message.edit(**edit_kwargs(part))
+        except discord.HTTPException as exc:
+            raise _classify(exc) from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
+
+    async def delete(self, channel_id: int, message_id: int) -> None:
+        message = self.bot.get_partial_messageable(channel_id).get_partial_message(message_id)
+        try:
+            await message.delete()
+        except discord.NotFound:
+            return
+        except discord.HTTPException as exc:
+            raise _classify(exc) from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
+
 
 class RestSender:
     """Sends over Discord's REST API only: a ``discord.http.HTTPClient`` after ``static_login``."""
@@ -210,7 +242,7 @@ class RestSender:
         kwargs = message_kwargs(part)
         with handle_message_parameters(
             content=kwargs["content"], embeds=kwargs["embeds"], view=kwargs.get("view", discord.utils.MISSING),
-            nonce=nonce, allowed_mentions=kwargs["allowed_mentions"],
+            nonce=nonce, allowed_mentions=kwargs["allowed_mentions"], files=kwargs.get("files", discord.utils.MISSING),
         ) as params:
             data = await self._call(self.http.send_message(channel_id, params=params))
         message_id = int(data["id"])
@@ -239,3 +271,17 @@ class RestSender:
     async def notify(self, channel_id: int, text: str) -> None:
         with handle_message_parameters(content=text, allowed_mentions=discord.AllowedMentions.none()) as params:
             await self._call(self.http.send_message(channel_id, params=params))
+
+    async def edit(self, channel_id: int, message_id: int, part: MessagePart) -> None:
+        kwargs = edit_kwargs(part)
+        with handle_message_parameters(
+            content=kwargs["content"], embeds=kwargs["embeds"], view=kwargs["view"],
+            allowed_mentions=kwargs["allowed_mentions"],
+        ) as params:
+            await self._call(self.http.edit_message(channel_id, message_id, params=params))
+
+    async def delete(self, channel_id: int, message_id: int) -> None:
+        try:
+            await self._call(self.http.delete_message(channel_id, message_id))
+        except ChannelMissing:
+            return

@@ -41,10 +41,30 @@ def _summary(bot: ReseauBot, lang: str, outcome: service.AnnouncementOutcome) ->
     )
 
 
+def _version_inputs(bot: ReseauBot, lang: str, title: str | None = None, text_: str | None = None) -> tuple[
+    discord.ui.TextInput, discord.ui.TextInput
+]:
+    """The other language's title and text (each channel gets its language's version)."""
+    other = bot.t(f"announce.lang.{service.other_language(lang)}", lang)
+    return (
+        discord.ui.TextInput(
+            label=bot.t("announce.field_other_title", lang, lang=other)[:45], custom_id="other_title", required=False,
+            max_length=service.TITLE_MAX, default=title,
+        ),
+        discord.ui.TextInput(
+            label=bot.t("announce.field_other_text", lang, lang=other)[:45], custom_id="other_text", required=False,
+            style=discord.TextStyle.paragraph, max_length=service.BODY_MAX, default=text_,
+        ),
+    )
+
+
 class AnnounceModal(ReportingModal):
-    def __init__(self, bot: ReseauBot, lang: str, channel_id: int | None, role_id: int | None) -> None:
+    def __init__(
+        self, bot: ReseauBot, lang: str, channel_id: int | None, role_id: int | None,
+        image: discord.Attachment | None = None,
+    ) -> None:
         super().__init__(title=bot.t("announce.modal_title", lang), timeout=900)
-        self.bot, self.lang, self.channel_id, self.role_id = bot, lang, channel_id, role_id
+        self.bot, self.lang, self.channel_id, self.role_id, self.image = bot, lang, channel_id, role_id, image
         self.title_input = discord.ui.TextInput(
             label=bot.t("announce.field_title", lang), custom_id="title", max_length=service.TITLE_MAX
         )
@@ -56,7 +76,8 @@ class AnnounceModal(ReportingModal):
             label=bot.t("announce.field_link", lang), custom_id="link", required=False, max_length=service.LINK_MAX,
             placeholder="https://…",
         )
-        for item in (self.title_input, self.text_input, self.link_input):
+        self.other_title, self.other_text = _version_inputs(bot, lang)
+        for item in (self.title_input, self.text_input, self.link_input, self.other_title, self.other_text):
             self.add_item(item)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
@@ -64,12 +85,63 @@ class AnnounceModal(ReportingModal):
         assert isinstance(cog, Announcements)
         require_moderator(interaction, Scope.NETWORK)
         assert interaction.guild_id is not None
+        image = None
+        if self.image is not None:  # downloading it may take a while: "thinking…" first
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            image = service.check_image(self.image.filename, self.image.content_type, await self.image.read())
         announcement = await service.create_draft(
             self.bot.sessions, guild_id=interaction.guild_id, author_id=interaction.user.id,
             title=self.title_input.value, body=self.text_input.value, link=self.link_input.value,
             target_channel_id=self.channel_id, mention_role_id=self.role_id, lang=self.lang, now=self.bot.clock(),
+            other_title=self.other_title.value, other_body=self.other_text.value, image=image,
         )
         await cog.show_preview(interaction, announcement, self.lang)
+
+
+class EditModal(ReportingModal):
+    """``/announce edit``: the announcement's current text, to correct; every delivered copy
+    follows."""
+
+    def __init__(self, bot: ReseauBot, lang: str, announcement: models.Announcement) -> None:
+        super().__init__(title=bot.t("announce.edit_modal_title", lang, id=announcement.id)[:45], timeout=900)
+        self.bot, self.lang, self.announcement_id = bot, lang, announcement.id
+        version = (announcement.versions or {}).get(service.other_language(announcement.lang)) or {}
+        self.title_input = discord.ui.TextInput(
+            label=bot.t("announce.field_title", lang), custom_id="title", max_length=service.TITLE_MAX,
+            default=announcement.title,
+        )
+        self.text_input = discord.ui.TextInput(
+            label=bot.t("announce.field_text", lang), custom_id="text", style=discord.TextStyle.paragraph,
+            max_length=service.BODY_MAX, default=announcement.body,
+        )
+        self.link_input = discord.ui.TextInput(
+            label=bot.t("announce.field_link", lang), custom_id="link", required=False, max_length=service.LINK_MAX,
+            default=announcement.link or None,
+        )
+        self.other_title, self.other_text = _version_inputs(
+            bot, announcement.lang, version.get("title"), version.get("body")
+        )
+        for item in (self.title_input, self.text_input, self.link_input, self.other_title, self.other_text):
+            self.add_item(item)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        require_moderator(interaction, Scope.NETWORK)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        done = await service.edit(
+            self.bot.sessions, self.bot.services.publisher, self.announcement_id, title=self.title_input.value,
+            body=self.text_input.value, link=self.link_input.value, other_title=self.other_title.value,
+            other_body=self.other_text.value, now=self.bot.clock(), actor_id=interaction.user.id,
+            guild_id=interaction.guild_id, channel_id=interaction.channel_id,
+        )
+        await interaction.followup.send(_corrected(self.bot, self.lang, "announce.edited", done), ephemeral=True)
+
+
+def _corrected(bot: ReseauBot, lang: str, key: str, done: service.Correction) -> str:
+    text_ = bot.t(key, lang, id=done.announcement.id, count=done.done)
+    if done.failed:
+        channels = ", ".join(f"<#{channel_id}> ({reason[:80]})" for channel_id, reason in done.failed[:10])
+        text_ += "\n" + bot.t("announce.not_corrected", lang, channels=channels)
+    return text_[:2000]
 
 
 class ScheduleModal(ReportingModal):
@@ -82,12 +154,19 @@ class ScheduleModal(ReportingModal):
             placeholder=bot.t("announce.when_placeholder", lang, example=example)[:100],
         )
         self.add_item(self.when_input)
+        self.repeat_input = discord.ui.TextInput(
+            label=bot.t("announce.field_repeat", lang)[:45], custom_id="repeat", required=False, max_length=100,
+        )
+        self.add_item(self.repeat_input)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         cog = self.bot.get_cog("Announcements")
         assert isinstance(cog, Announcements)
         require_moderator(interaction, Scope.NETWORK)
         when = service.parse_local_time(self.when_input.value, self.bot.config.tz)
+        if (self.repeat_input.value or "").strip():  # recurring: the calendar posts each occurrence (issue 12)
+            await self._recurring(interaction, when)
+            return
         announcement = await service.schedule(
             self.bot.sessions, self.announcement_id, when=when, now=self.bot.clock(), actor_id=interaction.user.id,
             guild_id=interaction.guild_id, channel_id=interaction.channel_id,
@@ -97,6 +176,26 @@ class ScheduleModal(ReportingModal):
             "announce.scheduled", self.lang, id=announcement.id,
             when=when.astimezone(self.bot.config.tz).strftime("%Y-%m-%d %H:%M"), tz=self.bot.config.bot.timezone,
         )
+        await self._reply(interaction, text_)
+
+    async def _recurring(self, interaction: discord.Interaction, when: datetime) -> None:
+        calendar = self.bot.services.calendar
+        plan = await calendar.plan_announcement(
+            self.announcement_id, when=when, repeat=self.repeat_input.value, actor_id=interaction.user.id,
+            guild_id=interaction.guild_id, channel_id=interaction.channel_id,
+        )
+        await self.bot.reconcile_jobs("calendar", catch_up=False)
+        rule = plan.recurrence or ""
+        rule_text = self.bot.t(f"calendar.rule.{rule}", self.lang) if rule in ("weekly", "monthly") else (
+            self.bot.t("calendar.rule.cron", self.lang, cron=rule)
+        )
+        await self._reply(interaction, self.bot.t(
+            "announce.recurring_planned", self.lang, id=self.announcement_id, ref=plan.ref, rule=rule_text,
+            when=calendar.local(when), tz=self.bot.config.bot.timezone,
+        ))
+
+    @staticmethod
+    async def _reply(interaction: discord.Interaction, text_: str) -> None:
         if interaction.message is not None:
             await interaction.response.edit_message(content=text_, view=None)
         else:
@@ -181,15 +280,19 @@ class Announcements(commands.Cog):
             log.exception("could not report missed announcement %d", announcement.id)
 
     async def run_scheduled(self, announcement_id: int, now: datetime | None = None) -> service.AnnouncementOutcome | None:
-        """The date job's body: post the announcement if it is still scheduled."""
+        """The date job's body: post the announcement if it is still scheduled (and its time
+        has come: one postponed meanwhile gets its job again)."""
         try:
-            return await service.publish(
+            outcome = await service.publish(
                 self.bot.sessions, self.bot.services.publisher, announcement_id, now=now or self.bot.clock(),
                 actor_id=None, scheduled=True,
             )
         except Exception:
             log.exception("scheduled announcement %d failed", announcement_id)
             return None
+        if outcome is None:
+            await self.reschedule()
+        return outcome
 
     # ---------------------------------------------------------------- commands
     async def show_preview(self, interaction: discord.Interaction, announcement: models.Announcement, lang: str) -> None:
@@ -210,17 +313,41 @@ class Announcements(commands.Cog):
         await send_preview(interaction, post, header=t("announce.preview_header", lang, target=target), extra=actions)
 
     @announce.command(name=_text.name("announce.new"), description=_text.desc("announce.new"))
-    @app_commands.describe(channel=text("announce.param_channel"), role=text("announce.param_role"))
+    @app_commands.describe(
+        channel=text("announce.param_channel"), role=text("announce.param_role"), image=text("announce.param_image")
+    )
     @moderator_only(Scope.NETWORK)
     async def new(
         self, interaction: discord.Interaction, channel: discord.TextChannel | None = None,
-        role: discord.Role | None = None,
+        role: discord.Role | None = None, image: discord.Attachment | None = None,
     ) -> None:
         lang = self.bot.lang(interaction)
         role_id = role.id if role is not None else None
+        if image is not None:  # refused before the form is typed (its bytes are checked at submit)
+            service.check_image_meta(image.filename, image.content_type, image.size)
         await interaction.response.send_modal(
-            AnnounceModal(self.bot, lang, channel.id if channel is not None else None, role_id)
+            AnnounceModal(self.bot, lang, channel.id if channel is not None else None, role_id, image)
         )
+
+    @announce.command(name=_text.name("announce.edit"), description=_text.desc("announce.edit"))
+    @app_commands.describe(id=text("announce.param_id"))
+    @moderator_only(Scope.NETWORK)
+    async def edit(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
+        lang = self.bot.lang(interaction)
+        announcement = await service.get_announcement(self.bot.sessions, id, guild_id=interaction.guild_id)
+        await interaction.response.send_modal(EditModal(self.bot, lang, announcement))
+
+    @announce.command(name=_text.name("announce.withdraw"), description=_text.desc("announce.withdraw"))
+    @app_commands.describe(id=text("announce.param_id"))
+    @moderator_only(Scope.NETWORK)
+    async def withdraw(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
+        lang = self.bot.lang(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        done = await service.withdraw(
+            self.bot.sessions, self.bot.services.publisher, id, actor_id=interaction.user.id,
+            guild_id=interaction.guild_id, channel_id=interaction.channel_id,
+        )
+        await interaction.followup.send(_corrected(self.bot, lang, "announce.withdrawn", done), ephemeral=True)
 
     @announce.command(name=_text.name("announce.list"), description=_text.desc("announce.list"))
     @moderator_only(Scope.NETWORK)

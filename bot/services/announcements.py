@@ -25,12 +25,23 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import Conflict, InvalidInput, NotFound
-from bot.services.delivery import DeliveryReport, Publisher, write_deliveries
+from bot.services.delivery import (
+    DeliveryError,
+    DeliveryReport,
+    Publisher,
+    announcement_post,
+    write_deliveries,
+)
 from bot.services.links import LINK_MAX, link_problem
 from bot.services.schedule import Feature, JobSpec
 from bot.services.schedule import job_id as make_job_id
 from storage import models
-from storage.repositories import AnnouncementRepository, AuditRepository, ChannelRepository
+from storage.repositories import (
+    AnnouncementRepository,
+    AuditRepository,
+    ChannelRepository,
+    DeliveryRepository,
+)
 from storage.repositories.extracts import (
     ANNOUNCEMENT_CANCELLED,
     ANNOUNCEMENT_DRAFT,
@@ -44,6 +55,17 @@ if TYPE_CHECKING:
 
 TITLE_MAX = 256
 BODY_MAX = 4000
+IMAGE_MAX = 8 * 1024 * 1024  # bytes: Discord takes 10 MiB per upload without boosts; room to spare
+# what an image's first bytes must be for its declared type (a renamed file is refused)
+IMAGE_TYPES = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+}
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+ANNOUNCEMENT_WITHDRAWN = "withdrawn"  # published, then taken down: every delivered message deleted
+DELIVERY_WITHDRAWN = "withdrawn"
 _WHEN = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})[ T]+(\d{1,2}):(\d{2})\s*$")
 
 
@@ -102,6 +124,52 @@ def _check(title: str, body: str, link: str | None) -> tuple[str, str, str | Non
     return title, body, link
 
 
+def other_language(lang: str) -> str:
+    """The language of an announcement's second version (French and English)."""
+    return "en" if lang == "fr" else "fr"
+
+
+def _versions(lang: str, other_title: str | None, other_body: str | None) -> dict[str, dict[str, str]]:
+    """The other language's version, checked like the main one; none when both are empty."""
+    other_title, other_body = (other_title or "").strip(), (other_body or "").strip()
+    if not other_title and not other_body:
+        return {}
+    if not other_title or not other_body:
+        raise InvalidInput("announce.version_incomplete")
+    title, body, _ = _check(other_title, other_body, None)
+    return {other_language(lang): {"title": title, "body": body}}
+
+
+@dataclass(frozen=True)
+class AnnouncementImage:
+    """An image checked for size and type, to post with an announcement."""
+
+    name: str
+    content_type: str
+    data: bytes
+
+
+def check_image_meta(filename: str, content_type: str | None, size: int) -> None:
+    """Refuse early what cannot be an acceptable image (before downloading it)."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind not in IMAGE_TYPES:
+        raise InvalidInput("announce.image_type", name=(filename or "")[:80], type=kind or "?")
+    if size > IMAGE_MAX:
+        raise InvalidInput("announce.image_too_big", name=(filename or "")[:80], size=size // 1024,
+                           limit=IMAGE_MAX // (1024 * 1024))
+
+
+def check_image(filename: str, content_type: str | None, data: bytes) -> AnnouncementImage:
+    """The image if its type is one Discord shows in an embed, its bytes are of that type and
+    it is at most ``IMAGE_MAX``; else :class:`InvalidInput` naming the file."""
+    check_image_meta(filename, content_type, len(data))
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if not data.startswith(IMAGE_TYPES[kind]) or (kind == "image/webp" and data[8:12] != b"WEBP"):
+        raise InvalidInput("announce.image_type", name=(filename or "")[:80], type=kind)
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", (filename or "image").rsplit(".", 1)[0]).strip("-")[:60] or "image"
+    return AnnouncementImage(f"{stem}.{_EXTENSIONS[kind]}", kind, data)
+
+
 # --------------------------------------------------------------------------------------------
 # Records
 
@@ -118,15 +186,23 @@ async def create_draft(
     mention_role_id: int | None = None,
     lang: str = "fr",
     now: datetime,
+    other_title: str | None = None,
+    other_body: str | None = None,
+    image: AnnouncementImage | None = None,
 ) -> models.Announcement:
+    """A draft; ``other_title``/``other_body``: its version in the other language (each
+    channel gets its language's), ``image``: posted with it (:func:`check_image`)."""
     title, body, link = _check(title, body, link)
+    versions = _versions(lang, other_title, other_body)
     async with sessions.begin() as session:
         if target_channel_id is None and not await ChannelRepository(session).all():
             raise Conflict("announce.no_channels")
         return AnnouncementRepository(session).add(models.Announcement(
             guild_id=guild_id, author_id=author_id, title=title, body=body, link=link,
             target_channel_id=target_channel_id, mention_role_id=mention_role_id or None,
-            lang=lang, status=ANNOUNCEMENT_DRAFT, created_at=now,
+            lang=lang, status=ANNOUNCEMENT_DRAFT, created_at=now, versions=versions,
+            image_name=image.name if image else None, image_type=image.content_type if image else None,
+            image_data=image.data if image else None,
         ))
 
 
@@ -205,6 +281,8 @@ async def publish(
         announcement = await repo.get(announcement_id)
         if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
             raise NotFound("announce.not_found", id=announcement_id)
+        if scheduled and announcement.scheduled_at is not None and announcement.scheduled_at > now:
+            return None  # postponed meanwhile (/calendar postpone): its job is put again at the new time
         if not await repo.transition(announcement_id, frm, ANNOUNCEMENT_PUBLISHED, published_at=now):
             if scheduled:
                 return None
@@ -280,6 +358,117 @@ async def cancel(
         )
     announcement.status = ANNOUNCEMENT_CANCELLED
     return announcement
+
+
+# --------------------------------------------------------------------------------------------
+# After posting: edit or withdraw every delivered copy (through the delivery log)
+
+
+@dataclass
+class Correction:
+    """What an edit or a withdrawal did to the delivered messages."""
+
+    announcement: models.Announcement
+    done: int  # messages edited / deleted
+    failed: list[tuple[int, str]]  # (channel id, reason)
+
+
+async def edit(
+    sessions: async_sessionmaker[AsyncSession],
+    publisher: Publisher,
+    announcement_id: int,
+    *,
+    title: str,
+    body: str,
+    link: str | None,
+    other_title: str | None = None,
+    other_body: str | None = None,
+    now: datetime,
+    actor_id: int | None,
+    guild_id: int | None = None,
+    channel_id: int | None = None,
+) -> Correction:
+    """Correct an announcement (a draft, a scheduled or a published one): the row is changed
+    and audited (what it said before), then every message the delivery log says was sent is
+    edited in its channel's language.  A withdrawn or cancelled one is refused."""
+    title, body, link = _check(title, body, link)
+    async with sessions.begin() as session:
+        repo = AnnouncementRepository(session)
+        announcement = await repo.get(announcement_id)
+        if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
+            raise NotFound("announce.not_found", id=announcement_id)
+        versions = _versions(announcement.lang, other_title, other_body)
+        editable = (ANNOUNCEMENT_DRAFT, ANNOUNCEMENT_SCHEDULED, ANNOUNCEMENT_PUBLISHED, "recurring")
+        before = {"title": announcement.title[:100], "body": announcement.body[:300], "link": announcement.link}
+        if announcement.status not in editable or not await repo.transition(
+            announcement_id, (announcement.status,), announcement.status, title=title, body=body, link=link,
+            versions=versions, edited_at=now,
+        ):
+            _refuse(announcement, announcement_id, guild_id)
+        AuditRepository(session).record(
+            "announcement.edit", actor_id=actor_id, target_type="announcement", target_id=announcement_id,
+            guild_id=guild_id if guild_id is not None else announcement.guild_id, channel_id=channel_id,
+            details={"before": before, "title": title[:100], "versions": sorted(versions)},
+        )
+        await session.refresh(announcement)
+    done, failed = await _apply_to_delivered(sessions, publisher, announcement, delete=False)
+    return Correction(announcement, done, failed)
+
+
+async def withdraw(
+    sessions: async_sessionmaker[AsyncSession],
+    publisher: Publisher,
+    announcement_id: int,
+    *,
+    actor_id: int | None,
+    guild_id: int | None = None,
+    channel_id: int | None = None,
+) -> Correction:
+    """Take a published announcement down: ``withdrawn`` (audited), its rows still pending
+    are never sent, and every delivered message is deleted."""
+    async with sessions.begin() as session:
+        repo = AnnouncementRepository(session)
+        announcement = await repo.get(announcement_id)
+        if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
+            raise NotFound("announce.not_found", id=announcement_id)
+        if not await repo.transition(announcement_id, (ANNOUNCEMENT_PUBLISHED,), ANNOUNCEMENT_WITHDRAWN):
+            _refuse(announcement, announcement_id, guild_id)
+        await DeliveryRepository(session).set_pending_status(announcement_id, DELIVERY_WITHDRAWN)
+        AuditRepository(session).record(
+            "announcement.withdraw", actor_id=actor_id, target_type="announcement", target_id=announcement_id,
+            guild_id=guild_id if guild_id is not None else announcement.guild_id, channel_id=channel_id,
+            details={"title": announcement.title[:100]},
+        )
+    announcement.status = ANNOUNCEMENT_WITHDRAWN
+    done, failed = await _apply_to_delivered(sessions, publisher, announcement, delete=True)
+    return Correction(announcement, done, failed)
+
+
+async def _apply_to_delivered(
+    sessions: async_sessionmaker[AsyncSession], publisher: Publisher, announcement: models.Announcement, *,
+    delete: bool,
+) -> tuple[int, list[tuple[int, str]]]:
+    async with sessions() as session:
+        rows = [
+            r for r in await DeliveryRepository(session).for_source(announcement_id=announcement.id)
+            if r.status == "sent" and r.message_id
+        ]
+        languages = {c.channel_id: c.language for c in await ChannelRepository(session).all(enabled_only=False)}
+    done, failed = 0, []
+    for row in rows:
+        try:
+            if delete:
+                await publisher.sender.delete(row.channel_id, row.message_id)  # type: ignore[arg-type]
+            else:
+                post = announcement_post(
+                    announcement, catalogue=publisher.catalogue, lang=languages.get(row.channel_id),
+                    guild_id=row.guild_id,
+                )
+                await publisher.sender.edit(row.channel_id, row.message_id, post.parts[0])  # type: ignore[arg-type]
+            done += 1
+        except DeliveryError as exc:
+            failed.append((row.channel_id, exc.reason))
+    return done, failed
 
 
 @dataclass

@@ -79,6 +79,15 @@ class LinkButton:
 
 
 @dataclass(frozen=True)
+class FileAttachment:
+    """A file posted with a message (an announcement's image); its embed shows it as
+    ``attachment://<name>``."""
+
+    name: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class MessagePart:
     """One Discord message: optional text (a role mention), embeds, an optional link button.
 
@@ -92,6 +101,7 @@ class MessagePart:
     button: LinkButton | None = None
     mention_role_id: int | None = None
     mention_everyone: bool = False
+    files: tuple[FileAttachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -158,16 +168,40 @@ def announcement_post(
     guild_id: int | None = None,
 ) -> Post:
     """An announcement: one embed (title, text, link), a "read more" button when there is a
-    link, the chosen role mentioned in the channels of its server; crossposted in news channels."""
+    link, the chosen role mentioned in the channels of its server; crossposted in news channels.
+
+    ``lang`` is the channel's: the announcement's version in that language when it has one
+    (``versions``), else its own text with a note saying so.  Its image, if any, is attached
+    and shown in the embed."""
     lang = lang or announcement.lang
     role = announcement.mention_role_id if guild_id in (None, announcement.guild_id) else None
     content, role_id, everyone = mention(role, announcement.guild_id)
-    embed = EmbedPart(title=announcement.title, description=announcement.body, url=announcement.link or None)
+    title, body, note = announcement_text(announcement, lang, catalogue)
+    files: tuple[FileAttachment, ...] = ()
+    if announcement.image_data and announcement.image_name:
+        files = (FileAttachment(announcement.image_name, announcement.image_data),)
+    embed = EmbedPart(
+        title=title, description=body, url=announcement.link or None, footer=note,
+        image_url=f"attachment://{announcement.image_name}" if files else None,
+    )
     button = LinkButton(catalogue.t("announce.read_more", lang), announcement.link) if announcement.link else None
     part = MessagePart(
-        embeds=(embed,), content=content, button=button, mention_role_id=role_id, mention_everyone=everyone
+        embeds=(embed,), content=content, button=button, mention_role_id=role_id, mention_everyone=everyone,
+        files=files,
     )
     return Post(label=f"#{announcement.id} « {announcement.title} »", parts=(part,), crosspost=True)
+
+
+def announcement_text(announcement: models.Announcement, lang: str, catalogue: Catalogue) -> tuple[str, str, str | None]:
+    """(title, text, note) of an announcement in ``lang``: its version in that language, or —
+    missing — its own with a note in ``lang`` saying which language it is in."""
+    if lang == announcement.lang:
+        return announcement.title, announcement.body, None
+    version = (announcement.versions or {}).get(lang) or {}
+    if version.get("title") and version.get("body"):
+        return str(version["title"]), str(version["body"]), None
+    note = catalogue.t("announce.version_missing", lang, lang=catalogue.t(f"announce.lang.{announcement.lang}", lang))
+    return announcement.title, announcement.body, note
 
 
 # --------------------------------------------------------------------------------------------
@@ -217,6 +251,15 @@ class Sender(Protocol):
 
     async def notify(self, channel_id: int, text: str) -> None:
         """A plain text message (the moderators' log), mentioning no one."""
+        ...
+
+    async def edit(self, channel_id: int, message_id: int, part: MessagePart) -> None:
+        """Replace a posted message's text, embeds and button (its attachments stay); raise
+        like :meth:`send`."""
+        ...
+
+    async def delete(self, channel_id: int, message_id: int) -> None:
+        """Delete a posted message (one already gone is not an error)."""
         ...
 
 
@@ -279,7 +322,7 @@ class _NoSender:
     async def _refuse(self, *args: object, **kwargs: object) -> None:
         raise RuntimeError("no message sender is attached to the publisher (Publisher.attach)")
 
-    send = find_sent = notify = _refuse
+    send = find_sent = notify = edit = delete = _refuse
 
 
 class Publisher:
@@ -554,6 +597,7 @@ __all__ = [
     "DeliveryError",
     "DeliveryReport",
     "Failure",
+    "FileAttachment",
     "LinkButton",
     "MessagePart",
     "MissingPermission",
@@ -563,6 +607,7 @@ __all__ = [
     "Sender",
     "TransientFailure",
     "announcement_post",
+    "announcement_text",
     "extract_post",
     "feature",
     "make_nonce",

@@ -208,6 +208,15 @@ class DeliveryRepository(Repository):
             stmt = select(Delivery).where(Delivery.announcement_id == announcement_id)
         return list(await self.session.scalars(stmt.order_by(Delivery.id)))
 
+    async def set_pending_status(self, announcement_id: int, status: str) -> int:
+        """Give an announcement's rows not sent yet another status (a withdrawal: never sent)."""
+        result = await self.session.execute(
+            update(Delivery)
+            .where(Delivery.announcement_id == announcement_id, Delivery.status == DELIVERY_PENDING)
+            .values(status=status)
+        )
+        return int(result.rowcount or 0)
+
     async def counts(self, *, extract_id: int | None = None, announcement_id: int | None = None) -> dict[str, int]:
         column = Delivery.extract_id if extract_id is not None else Delivery.announcement_id
         wanted = extract_id if extract_id is not None else announcement_id

@@ -22,21 +22,23 @@ from bot.errors import InvalidInput, NotFound
 from bot.services import calendar as service
 from storage.models import AuditEntry, CalendarRun, Poll
 from tests.conftest import embed_text
+from tests.time_ahead import NOW, at, local_text
 
 PARIS = ZoneInfo("Europe/Paris")
-NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # a Tuesday, 09:00 in Paris
-TOMORROW_9 = datetime.combine(date := (NOW.astimezone(PARIS) + timedelta(days=1)).date(), time(9, 0), tzinfo=PARIS)
-TOMORROW_9_UTC = TOMORROW_9.astimezone(UTC)
-del date
+
+
+def local_at(days: int, hour: int, minute: int = 0) -> datetime:
+    """``days`` after NOW's date, at that local time, in UTC."""
+    day = NOW.astimezone(PARIS).date() + timedelta(days=days)
+    return datetime.combine(day, time(hour, minute), tzinfo=PARIS).astimezone(UTC)
+
+
+TOMORROW_9_UTC = local_at(1, 9)
 
 
 def plain(text: str) -> str:
     """French typography's thin spaces as plain ones (what a reader sees)."""
     return text.replace("\u202f", " ").replace("\xa0", " ")
-
-
-def at(when: datetime):
-    return lambda: when
 
 
 def poll_posts(channel) -> list:
@@ -73,12 +75,13 @@ async def test_a_planned_poll_is_posted_at_its_time_after_a_restart(world, sessi
     result = await plan(world, start="demain 9 h", deadline="2j")
     calendar = world.env.bot.services.calendar
     [planned] = await calendar.plans()
-    assert f"`plan-{planned.id}`" in result.response.content and "2026-12-02 09:00 (Europe/Paris)" in result.response.content
+    assert f"`plan-{planned.id}`" in result.response.content
+    assert f"{local_text(TOMORROW_9_UTC)} (Europe/Paris)" in result.response.content
     assert planned.next_at == TOMORROW_9_UTC and planned.recurrence is None
     assert poll_posts(world.fr) == [] and await polls_in(sessions) == []
     assert world.env.bot.scheduler.get_job(service.poll_job_id(planned.id)) is not None
     listing = await world.moderator.slash(world.fr, "poll list")
-    assert f"plan-{planned.id}` · 2026-12-02 09:00 · Quel format pour la rencontre ?" in embed_text(listing.response)
+    assert f"plan-{planned.id}` · {local_text(TOMORROW_9_UTC)} · Quel format pour la rencontre ?" in embed_text(listing.response)
 
     # the bot restarts before the time: the job is rebuilt from the row
     await world.env.restart_bot(bot_factory(world.config, clock=at(NOW + timedelta(hours=1))))
@@ -98,7 +101,7 @@ async def test_a_planned_poll_is_posted_at_its_time_after_a_restart(world, sessi
 
 async def test_a_planned_poll_is_caught_up_when_the_bot_was_down_at_its_time(world, sessions, bot_factory):
     world.env.bot.clock = at(NOW)
-    await plan(world, start="2026-12-02 09:00")
+    await plan(world, start=local_text(TOMORROW_9_UTC))
     await world.env.restart_bot(bot_factory(world.config, clock=at(TOMORROW_9_UTC + timedelta(hours=3))))
     await world.env.settle()
     assert len(poll_posts(world.fr)) == 1
@@ -131,11 +134,11 @@ async def test_bad_starts_and_repetitions_are_refused_clearly_and_store_nothing(
     world.env.bot.clock = at(NOW)
     bad = await plan(world, start="la semaine des quatre jeudis")
     assert "n’est pas un moment compris" in bad.response.content
-    past = await plan(world, start="2026-11-30 09:00")
+    past = await plan(world, start=local_text(NOW - timedelta(days=1)))
     assert "est déjà passé" in past.response.content
     rule = await plan(world, start="demain 9 h", repeat="tous les 36 du mois")
     assert "n’est pas une répétition comprise" in rule.response.content
-    dated = await plan(world, start="demain 9 h", repeat="weekly", deadline="2026-12-05 10:00")
+    dated = await plan(world, start="demain 9 h", repeat="weekly", deadline=local_text(local_at(4, 10)))
     assert "prend une durée comme échéance" in dated.response.content
     assert await world.env.bot.services.calendar.plans() == []
     simcord.assert_error(world.env, InvalidInput)
@@ -166,14 +169,15 @@ async def test_a_weekly_poll_makes_three_occurrences_in_one_series(world, sessio
         assert when.astimezone(PARIS).strftime("%Y-%m-%d %H:%M") in text
     [attachment] = view.response.attachments
     rows = list(csv.DictReader(io.StringIO((await attachment.read()).decode("utf-8-sig"))))
+    d1, d2, d3 = (local_text(when) for when in occurrences)
     assert [(r["occurrence"], r["option_label"], r["count"]) for r in rows] == [
-        ("2026-12-02 09:00", "Visio", "1"), ("2026-12-02 09:00", "Présentiel", "0"),
-        ("2026-12-09 09:00", "Visio", "0"), ("2026-12-09 09:00", "Présentiel", "1"),
-        ("2026-12-16 09:00", "Visio", "1"), ("2026-12-16 09:00", "Présentiel", "0"),
+        (d1, "Visio", "1"), (d1, "Présentiel", "0"),
+        (d2, "Visio", "0"), (d2, "Présentiel", "1"),
+        (d3, "Visio", "1"), (d3, "Présentiel", "0"),
     ]
     wide = await calendar.series_csv(planned.id, layout="wide")
     assert wide.splitlines()[:3] == [
-        "option_code,option_label,2026-12-02 09:00,2026-12-09 09:00,2026-12-16 09:00",
+        f"option_code,option_label,{d1},{d2},{d3}",
         "o1,Visio,1,0,1",
         "o2,Présentiel,0,1,0",
     ]
@@ -232,25 +236,26 @@ async def test_the_calendar_lists_everything_planned_in_order(world, sessions):
     bot.clock = at(NOW)
     await world.moderator.slash(world.fr, "poll create", question="Ouvert ?", options="Oui; Non", deadline="3j",
                                 reminder="1j")
-    await plan(world, question="Plus tard ?", start="2026-12-04 10:00")
-    await plan(world, question="Chaque semaine ?", start="2026-12-03 09:00", repeat="weekly", deadline="1j")
+    await plan(world, question="Plus tard ?", start=local_text(local_at(3, 10)))
+    await plan(world, question="Chaque semaine ?", start=local_text(local_at(2, 9)), repeat="weekly", deadline="1j")
     listing = await world.moderator.slash(world.fr, "calendar list")
     text = plain(embed_text(listing.response))
     order = [
-        "2026-12-03 09:00 · Sondage récurrent · « Chaque semaine ? » · <#{channel}> · 🔁 chaque semaine · `plan-",
-        "2026-12-04 09:00 · Clôture de sondage · « Ouvert ? »",
-        "2026-12-04 10:00 · Sondage programmé · « Plus tard ? »",
-        "Extrait mensuel",
+        f"{local_text(local_at(2, 9))} · Sondage récurrent · « Chaque semaine ? » · <#{world.fr.id}> · 🔁 chaque semaine · `plan-",
+        f"{local_text(NOW + timedelta(days=3))} · Clôture de sondage · « Ouvert ? »",
+        f"{local_text(local_at(3, 10))} · Sondage programmé · « Plus tard ? »",
     ]
-    positions = [text.index(line.format(channel=world.fr.id)) for line in order]
+    positions = [text.index(line) for line in order]
     assert positions == sorted(positions), text
-    assert "2026-12-03 09:00 · Rappel de sondage · « Ouvert ? »" in text and "Calendrier (Europe/Paris)" in text
+    assert f"{local_text(NOW + timedelta(days=2))} · Rappel de sondage · « Ouvert ? »" in text
+    assert "Extrait mensuel" in text and "Calendrier (Europe/Paris)" in text
 
     calendar = bot.services.calendar
     later = next(p for p in await calendar.plans() if p.title == "Plus tard ?")
-    moved = await world.moderator.slash(world.fr, "calendar postpone", reference=f"plan-{later.id}", when="2026-12-05 11:30")
-    assert "2026-12-05 11:30 (Europe/Paris)" in moved.response.content
-    assert bot.scheduler.get_job(service.poll_job_id(later.id)).next_run_time == datetime(2026, 12, 5, 10, 30, tzinfo=UTC)
+    new_time = local_at(4, 11, 30)
+    moved = await world.moderator.slash(world.fr, "calendar postpone", reference=f"plan-{later.id}", when=local_text(new_time))
+    assert f"{local_text(new_time)} (Europe/Paris)" in moved.response.content
+    assert bot.scheduler.get_job(service.poll_job_id(later.id)).next_run_time == new_time
     unknown = await world.moderator.slash(world.fr, "calendar cancel", reference="plan-999")
     assert "Rien de programmé sous la référence `plan-999`" in unknown.response.content
     simcord.assert_error(world.env, NotFound)
