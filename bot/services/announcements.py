@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import Conflict, InvalidInput, NotFound
+from bot.i18n import LANGUAGES
 from bot.services.delivery import (
     DeliveryError,
     DeliveryReport,
@@ -125,8 +126,8 @@ def _check(title: str, body: str, link: str | None) -> tuple[str, str, str | Non
 
 
 def other_language(lang: str) -> str:
-    """The language of an announcement's second version (French and English)."""
-    return "en" if lang == "fr" else "fr"
+    """The language of an announcement's second version: the catalogue's other one."""
+    return next((other for other in LANGUAGES if other != lang), lang)
 
 
 def _versions(lang: str, other_title: str | None, other_body: str | None) -> dict[str, dict[str, str]]:
