@@ -440,8 +440,8 @@ def _check_semantics(config: Config) -> None:
         )
     if not re.match(r"^(https?://[^\s/]+(/\S*)?)?$", config.dashboard.public_url):
         raise ConfigError(f"{path}: dashboard.public_url must be an http(s) URL, not {config.dashboard.public_url!r}")
-    if not 0 < config.dashboard.port < 65536:
-        raise ConfigError(f"{path}: dashboard.port must be between 1 and 65535")
+    if not 0 <= config.dashboard.port < 65536:
+        raise ConfigError(f"{path}: dashboard.port must be between 0 (any free port) and 65535")
     check_processes(config)
     if config.privacy.forget_mode not in ("delete", "unlink"):
         raise ConfigError(f"{path}: privacy.forget_mode must be \"delete\" or \"unlink\"")
