@@ -55,6 +55,7 @@ from bot.services.delivery import Publisher, write_deliveries
 from bot.services.polls import PollDraft, PollService, PollView, parse_duration
 from bot.services.polls.drafts import parse_deadline
 from bot.services.polls.kinds import kind_of
+from bot.services.privacy import Forgotten
 from bot.services.schedule import Feature, JobSpec, job_id
 from storage import models
 from storage.repositories import AnnouncementRepository, AuditRepository, ChannelRepository, PollRepository
@@ -72,7 +73,7 @@ if TYPE_CHECKING:
     from bot.services.container import Services
 
 __all__ = [
-    "CalendarEntry", "CalendarService", "PlanView", "RunOutcome", "SeriesOccurrence", "TemplateView",
+    "CalendarEntry", "CalendarHook", "CalendarService", "PlanView", "RunOutcome", "SeriesOccurrence", "TemplateView",
     "feature", "parse_recurrence", "parse_start",
 ]
 
@@ -768,6 +769,47 @@ class CalendarService:
         async with self.sessions() as session:
             channel = await ChannelRepository(session).get(channel_id)
         return channel.language if channel is not None else None
+
+
+# --------------------------------------------------------------------------------------------
+# Privacy: /my-data and /forget-me
+
+
+class CalendarHook:
+    """The plans and templates a moderator made.  ``/my-data`` lists them; ``/forget-me`` keeps
+    them (the network's calendar) with no author — a planned poll is then posted in the
+    network's name."""
+
+    feature = "calendar"
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def _read(self, user_id: int) -> tuple[list[models.CalendarPlan], list[models.PollTemplate]]:
+        async with self.sessions() as session:
+            return (await CalendarRepository(session).by_author(user_id),
+                    await TemplateRepository(session).by_author(user_id))
+
+    async def describe(self, user_id: int) -> dict[str, Any]:
+        plans, templates = await self._read(user_id)
+        return {
+            "calendar_plans": [
+                {"plan": f"plan-{p.id}", "kind": p.kind, "title": p.title, "recurrence": p.recurrence,
+                 "status": p.status, "created_at": p.created_at.isoformat()}
+                for p in plans
+            ],
+            "poll_templates": [{"name": t.name, "created_at": t.created_at.isoformat()} for t in templates],
+        }
+
+    async def forget(self, user_id: int, mode: str) -> Forgotten:
+        async with self.sessions.begin() as session:
+            plans = await CalendarRepository(session).unlink_author(user_id)
+            templates = await TemplateRepository(session).unlink_author(user_id)
+        return Forgotten(removed={"calendar_plans": plans, "poll_templates": templates})
+
+    async def stored(self, user_id: int) -> int:
+        plans, templates = await self._read(user_id)
+        return len(plans) + len(templates)
 
 
 # --------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Config
 from bot.i18n import Catalogue
 from bot.services import extracts
-from bot.services.calendar import CalendarService
+from bot.services.calendar import CalendarHook, CalendarService
 from bot.services.campaigns import CampaignService
 from bot.services.dashboard import DashboardHook, DashboardReader, SignIn
 from bot.services.delivery import Publisher, Sender
@@ -73,6 +73,7 @@ def privacy_hooks(sessions: async_sessionmaker[AsyncSession]) -> PrivacyRegistry
         AnnouncementsHook(sessions),
         AuditHook(sessions),
         DashboardHook(sessions),
+        CalendarHook(sessions),
     ])
 
 

@@ -1,0 +1,177 @@
+"""The calendar's rules without Discord (issue 12): what moderators type as a start and a
+repetition, the occurrences of a series across a clock change, one occurrence posted once by
+two processes racing on one database (the primary key of calendar_runs, not a lock), the
+duplicate of a poll, and the privacy hook (``/my-data`` lists plans and templates,
+``/forget-me`` unlinks them)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.errors import InvalidInput
+from bot.services.calendar import next_occurrence, parse_recurrence, parse_start, poll_payload
+from bot.services.container import Services
+from storage.db import create_engine, session_factory
+from storage.models import CalendarPlan, CalendarRun
+
+PARIS = ZoneInfo("Europe/Paris")
+NOW = datetime(2027, 3, 23, 8, 0, tzinfo=UTC)  # Tuesday 23 March 2027, 09:00 in Paris (winter time)
+WINTER = datetime(2027, 1, 12, 8, 0, tzinfo=UTC)  # weeks away from a clock change
+
+
+def paris(*args: int) -> datetime:
+    return datetime(*args, tzinfo=PARIS).astimezone(UTC)
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("demain 9 h", paris(2027, 3, 24, 9, 0)),
+    ("Demain à 9h30", paris(2027, 3, 24, 9, 30)),
+    ("aujourd’hui 18:00", paris(2027, 3, 23, 18, 0)),
+    ("après-demain 10h", paris(2027, 3, 25, 10, 0)),
+    ("jeudi 14 h", paris(2027, 3, 25, 14, 0)),
+    ("mardi 9 h", paris(2027, 3, 30, 9, 0)),  # today is Tuesday: next week's
+    ("tomorrow 9am", paris(2027, 3, 24, 9, 0)),
+    ("2027-04-02 09:15", paris(2027, 4, 2, 9, 15)),
+    ("02/04/2027 9h", paris(2027, 4, 2, 9, 0)),
+    ("02/04 9 h", paris(2027, 4, 2, 9, 0)),
+    ("dans 2 h", NOW + timedelta(hours=2)),
+    ("3j", NOW + timedelta(days=3)),
+])
+def test_starts_moderators_type(typed, expected):
+    assert parse_start(typed, now=NOW, tz=PARIS) == expected
+
+
+@pytest.mark.parametrize(("typed", "key"), [
+    ("un jour peut-être", "calendar.error.start_format"),
+    ("demain", "calendar.error.start_format"),
+    ("hier 9 h", "calendar.error.start_format"),
+    ("2027-03-22 09:00", "calendar.error.start_past"),
+    ("2029-01-01 09:00", "calendar.error.start_too_far"),
+    ("2027-03-28 02:30", "calendar.error.time_gap"),  # the hour skipped when clocks go forward
+    ("32/01 9h", "calendar.error.start_format"),
+])
+def test_starts_refused_with_a_reason(typed, key):
+    with pytest.raises(InvalidInput) as caught:
+        parse_start(typed, now=NOW, tz=PARIS)
+    assert caught.value.key == key
+
+
+def test_repetitions():
+    assert parse_recurrence("Hebdomadaire") == "weekly"
+    assert parse_recurrence("chaque mois") == "monthly"
+    assert parse_recurrence("0 9 * * thu") == "0 9 * * thu"
+    assert parse_recurrence("") is None
+    for bad in ("tous les jours fériés", "0 9 * *", "99 9 * * *"):
+        with pytest.raises(InvalidInput):
+            parse_recurrence(bad)
+
+
+def test_a_weekly_series_keeps_its_local_time_across_the_clock_change():
+    start = paris(2027, 3, 24, 9, 0)  # winter time (UTC+1)
+    second = next_occurrence("weekly", start, start, PARIS)
+    assert second == paris(2027, 3, 31, 9, 0) and second.hour == 7  # summer time (UTC+2)
+    assert next_occurrence("monthly", start, start, PARIS) == paris(2027, 4, 24, 9, 0)
+    assert next_occurrence("0 10 * * thu", start, start, PARIS) == paris(2027, 3, 25, 10, 0)
+    assert next_occurrence(None, start, start, PARIS) is None
+    # catching up after two missed weeks: the next one after "now", not the missed ones
+    late = start + timedelta(weeks=2, hours=3)
+    assert next_occurrence("weekly", start, late, PARIS) == paris(2027, 4, 14, 9, 0)
+
+
+def _process(config, clock) -> Services:
+    engine = create_engine(config.database.url)
+    return Services(config, engine=engine, sessions=session_factory(engine), clock=clock)
+
+
+PAYLOAD = {"question": "Quel format ?", "options": "Visio; Présentiel", "kind": "single", "deadline": "2j"}
+
+
+async def test_two_processes_racing_post_an_occurrence_once(config, sessions):
+    now = [WINTER]
+    first, second = _process(config, lambda: now[0]), _process(config, lambda: now[0])
+    posted: list[str] = []
+
+    def poster(services: Services, name: str):
+        async def post(draft) -> int:
+            poll = await services.polls.create(draft)
+            await asyncio.sleep(0.05)  # Discord's answer, while the other process runs
+            posted.append(name)
+            return poll.id
+        return post
+
+    try:
+        plan = await first.calendar.plan_poll(guild_id=1, channel_id=2, author_id=3, payload=PAYLOAD,
+                                              start="demain 9 h", repeat="weekly")
+        now[0] = plan.start_at + timedelta(seconds=5)
+        outcomes = await asyncio.gather(
+            first.calendar.run_poll(plan.id, poster(first, "first")),
+            second.calendar.run_poll(plan.id, poster(second, "second")),
+        )
+        assert len(posted) == 1 and sum(o is not None for o in outcomes) == 1
+        now[0] = plan.start_at + timedelta(weeks=1, seconds=5)
+        await second.calendar.run_poll(plan.id, poster(second, "second"))
+    finally:
+        await first.engine.dispose()
+        await second.engine.dispose()
+    assert len(posted) == 2
+    async with sessions() as session:
+        runs = list(await session.scalars(select(CalendarRun).order_by(CalendarRun.occurrence_at)))
+        next_at = await session.scalar(select(CalendarPlan.next_at))
+    assert [r.occurrence_at for r in runs] == [plan.start_at, plan.start_at + timedelta(weeks=1)]
+    assert all(r.status == "posted" and r.poll_id for r in runs)
+    assert next_at == plan.start_at + timedelta(weeks=2)
+
+
+async def test_a_failed_posting_is_recorded_and_the_series_goes_on(config, sessions):
+    services = _process(config, lambda: WINTER)
+    try:
+        plan = await services.calendar.plan_poll(guild_id=1, channel_id=2, author_id=3, payload=PAYLOAD,
+                                                 start="demain 9 h", repeat="weekly")
+        services.clock = lambda: plan.start_at + timedelta(minutes=1)
+
+        async def broken(draft) -> int:
+            raise RuntimeError("channel gone")
+
+        outcome = await services.calendar.run_poll(plan.id, broken)
+        assert outcome is not None and "channel gone" in outcome.error
+        [planned] = await services.calendar.plans()
+        assert planned.next_at == plan.start_at + timedelta(weeks=1)
+    finally:
+        await services.engine.dispose()
+    async with sessions() as session:
+        [run] = await session.scalars(select(CalendarRun))
+    assert run.status == "failed" and run.poll_id is None
+
+
+async def test_duplicate_payload_and_templates_and_privacy(config, sessions):
+    services = _process(config, lambda: NOW)
+    try:
+        draft = services.polls.prepare(guild_id=1, channel_id=2, author_id=3, question="Date ?",
+                                       options="Mars; Avril; Mai", kind="multi", max_choices=2, anonymous=False)
+        poll = await services.polls.create(draft)
+        payload = poll_payload(poll)
+        assert payload | {"lang": "fr"} == {
+            "question": "Date ?", "options": "Mars\nAvril\nMai", "kind": "multi", "max_choices": 2, "anonymous": False,
+            "live_results": True, "role_ids": [], "native": False, "lang": "fr", "campaign_id": None,
+        }
+        assert await services.calendar.save_template("AG", poll.id, guild_id=1, actor_id=3) is True
+        assert await services.calendar.save_template("AG", poll.id, guild_id=1, actor_id=3) is False
+        await services.calendar.plan_poll(guild_id=1, channel_id=2, author_id=3, payload=payload, start="demain 9 h")
+        [hook] = [h for h in services.privacy if h.feature == "calendar"]  # registered in the container
+        mine = await hook.describe(3)
+        assert [p["title"] for p in mine["calendar_plans"]] == ["Date ?"]
+        assert [t["name"] for t in mine["poll_templates"]] == ["AG"]
+        assert await hook.stored(3) == 2
+        forgotten = await hook.forget(3, "unlink")
+        assert dict(forgotten.removed) == {"calendar_plans": 1, "poll_templates": 1}
+        assert await hook.stored(3) == 0
+        assert (await services.calendar.template_payload("AG", guild_id=1))["question"] == "Date ?"
+    finally:
+        await services.engine.dispose()
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(CalendarPlan).where(CalendarPlan.author_id.is_(None))) == 1
