@@ -54,6 +54,14 @@ then one GUILD_CREATE per guild with its roles and channels — what a real sess
 so a benchmark can measure a client at rest after READY (``bench/bench_memory.py``).
 ``gateway_sessions`` counts the IDENTIFYs.
 
+**Shards**: an IDENTIFY carrying ``shard: [id, count]`` gets a READY with that ``shard`` and only
+the guilds Discord routes to it, ``(guild_id >> 22) % count == id``; so does every later event of
+a guild (:meth:`FakeDiscordREST.dispatch_guild_event` sends it to the session of the guild's
+shard, as Discord does; direct messages go to shard 0).  ``shard_sessions`` maps each shard id to
+its open sessions; ``identifies`` lists every ``(shard id, count)`` identified.  Several processes
+of one bot share one server and so one global rate limit, Discord's per-bot limit.
+``PATCH /channels/{id}/messages/{id}`` edits a stored message (``edits`` counts them).
+
 Test-only control routes, outside ``/api`` and never rate limited: ``GET /_fake/stats`` and
 ``GET /_fake/messages``.
 
@@ -302,6 +310,11 @@ def summarize_state(path: str | os.PathLike[str]) -> JsonDict:
     }
 
 
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard Discord routes a guild's events to."""
+    return (int(guild_id) >> 22) % max(int(shard_count), 1)
+
+
 # --------------------------------------------------------------------------- the server
 class FakeDiscordREST:
     """aiohttp server on 127.0.0.1 answering like Discord's REST API for a message fan-out."""
@@ -380,6 +393,9 @@ class FakeDiscordREST:
         self.base_url = ""
         self.gateway_url = ""
         self.gateway_sessions = 0
+        self.identifies: list[tuple[int, int]] = []
+        self.shard_sessions: dict[int, list[Any]] = {}
+        self.edits: list[JsonDict] = []
 
     # ---- lifecycle
     def _make_global_limiter(self) -> GcraLimiter | WindowLimiter:
@@ -432,6 +448,7 @@ class FakeDiscordREST:
         r.add_get(API_PREFIX + "/gateway", self._get_gateway_bot)
         r.add_post(API_PREFIX + "/channels/{channel_id}/messages", self._create_message)
         r.add_get(API_PREFIX + "/channels/{channel_id}/messages", self._list_messages)
+        r.add_patch(API_PREFIX + "/channels/{channel_id}/messages/{message_id}", self._edit_message)
         r.add_put(API_PREFIX + "/applications/{app_id}/commands", self._put_commands)
         r.add_put(API_PREFIX + "/applications/{app_id}/guilds/{guild_id}/commands", self._put_commands)
         r.add_get("/gateway", self._gateway)
@@ -913,7 +930,17 @@ class FakeDiscordREST:
             seq += 1
             await ws.send_json({"op": 0, "t": event, "s": seq, "d": data})
 
+        ws_closed: list[Any] = []  # what to undo when the session ends
         await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
+        try:
+            await self._session(ws, dispatch, ws_closed)
+        finally:
+            for undo in ws_closed:
+                with contextlib.suppress(ValueError):
+                    undo(dispatch)
+        return ws
+
+    async def _session(self, ws: web.WebSocketResponse, dispatch: Any, ws_closed: list[Any]) -> None:
         async for msg in ws:
             if msg.type != web.WSMsgType.TEXT:
                 continue
@@ -922,17 +949,32 @@ class FakeDiscordREST:
                 await ws.send_json({"op": 11, "d": None, "s": None, "t": None})
             elif data.get("op") == 2:
                 self.gateway_sessions += 1
-                mine = [g for g in self.guilds if self.bot_id in self.members[g]]
+                shard_id, shard_count = data["d"].get("shard") or (0, 1)
+                self.identifies.append((shard_id, shard_count))
+                self.shard_sessions.setdefault(shard_id, []).append(dispatch)
+                ws_closed.append(self.shard_sessions[shard_id].remove)
+                mine = [g for g in self.guilds if self.bot_id in self.members[g]
+                        and shard_of(g, shard_count) == shard_id]
                 await dispatch("READY", {
                     "v": 10, "user": self.bot_user, "session_id": f"session-{self.gateway_sessions}",
-                    "resume_gateway_url": self.gateway_url, "shard": [0, 1],
+                    "resume_gateway_url": self.gateway_url, "shard": [shard_id, shard_count],
                     "guilds": [{"id": str(g), "unavailable": True} for g in mine],
                     "application": {"id": self.bot_user["id"], "flags": self.application_flags},
                     "private_channels": [], "relationships": [],
                 })
                 for g in mine:
                     await dispatch("GUILD_CREATE", self._guild_create(g))
-        return ws
+
+    async def dispatch_guild_event(self, guild_id: int | None, event: str, data: JsonDict) -> int | None:
+        """Send a guild's event to the session of its shard (shard 0 for ``None``, a DM); returns
+        the shard id, or None when no session of that shard is open (the event is lost, as when
+        a shard is down)."""
+        for shard_id, sessions in self.shard_sessions.items():
+            count = next((c for s, c in reversed(self.identifies) if s == shard_id), 1)
+            if sessions and shard_of(guild_id or 0, count) == shard_id:
+                await sessions[-1](event, data)
+                return shard_id
+        return None
 
     def _guild_problem(self, raw_id: str) -> web.Response | None:
         """Discord's answers for a guild the bot cannot read: unknown, or not a member."""
@@ -1154,6 +1196,27 @@ class FakeDiscordREST:
         ):
             return _error(400, "Cannot send an empty message", 50006)
         return None
+
+    async def _edit_message(self, request: web.Request) -> web.Response:
+        """Edit a stored message (content, embeds, components): what a poll's refresh and
+        closing send."""
+        problem, channel_id = self._channel_route(request)
+        if problem is not None:
+            return problem
+        try:
+            payload, _ = await self._read_payload(request)
+        except ValueError as exc:
+            return _error(400, f"400: Bad Request ({exc})", 50109)
+        message_id = request.match_info["message_id"]
+        record = next((m for m in self._by_channel.get(str(channel_id), []) if m["message_id"] == message_id), None)
+        if record is None:
+            self.stats["not_found"] += 1
+            return _error(404, "Unknown Message", 10008)
+        for key in ("content", "embeds", "components"):
+            if key in payload:
+                record[key] = payload[key]
+        self.edits.append({"channel_id": str(channel_id), "message_id": message_id, "ts": time.time(), **payload})
+        return _json_response(200, self._message_object(record))
 
     async def _list_messages(self, request: web.Request) -> web.Response:
         refused, channel_id = self._channel_route(request)
