@@ -24,6 +24,8 @@ def _parsers(sub: argparse._SubParsersAction, t: Text) -> None:
     group.add_argument("--all", action="store_true", help=t("cli.calendar.all"))
     group.add_argument("--cancel", metavar="REF", help=t("cli.calendar.cancel"))
     group.add_argument("--postpone", nargs=2, metavar=("REF", "WHEN"), help=t("cli.calendar.postpone"))
+    group.add_argument("--series", metavar="REF", help=t("cli.calendar.series"))
+    schedule.add_argument("--layout", choices=("long", "wide"), default="long", help=t("cli.calendar.layout"))
 
 
 _slots = COMMANDS.get("schedule")
@@ -35,6 +37,8 @@ def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
         return _cancel(args.cancel, config)
     if getattr(args, "postpone", None):
         return _postpone(*args.postpone, config=config)
+    if getattr(args, "series", None):
+        return _series(args.series, args.layout, config)
     if not getattr(args, "all", False) and _slots is not None:
         return _slots(args, config)
     return _list(config)
@@ -84,4 +88,15 @@ def _postpone(ref: str, when: str, *, config: Config) -> int:
     moved = asyncio.run(with_services(config, work))
     print(t("calendar.postponed", ref=ref.strip(), when=moved.astimezone(config.tz).strftime("%Y-%m-%d %H:%M"),
             tz=config.bot.timezone))
+    return 0
+
+
+def _series(ref: str, layout: str, config: Config) -> int:
+    """A recurring poll's occurrences as CSV on stdout (``> series.csv``)."""
+
+    async def work(services):
+        plan_id = services.calendar.plan_number(ref)
+        return await services.calendar.series_csv(plan_id, layout=layout)
+
+    print(asyncio.run(with_services(config, work)), end="")
     return 0

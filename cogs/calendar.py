@@ -183,6 +183,22 @@ class Calendar(commands.Cog):
         embed.add_field(name=self.t("calendar.planned_field", lang, count=len(plans)), value=join_lines(lines, 1024),
                         inline=False)
 
+    async def series_field(self, embed: discord.Embed, poll_id: int, guild_id: int, lang: str) -> None:
+        """``/poll results`` of a series' occurrence: the series, its occurrences' respondents
+        side by side, and where the full view is (``/poll series``)."""
+        plan = await self.service.series_of(poll_id, guild_id=guild_id)
+        if plan is None:
+            return
+        occurrences = await self.service.series(plan.id, guild_id=guild_id)
+        people = " · ".join(
+            f"{self.service.local(o.occurrence_at)[:10]}: {o.respondents}" for o in occurrences[-6:]
+        )
+        embed.add_field(
+            name=self.t("calendar.series_field", lang, ref=plan.ref, rule=self.rule_text(plan.recurrence or "", lang)),
+            value=clip(self.t("calendar.series_field_value", lang, count=len(occurrences), people=people), 1024),
+            inline=False,
+        )
+
     async def _post_now_or_plan(
         self, interaction: discord.Interaction, payload: dict[str, Any], *, start: str | None, repeat: str | None,
         done_key: str,

@@ -617,6 +617,13 @@ class CalendarService:
             )
         return when
 
+    def plan_number(self, ref: str) -> int:
+        """The plan id in ``plan-3`` (a series' reference); :class:`InvalidInput` otherwise."""
+        kind, number = self._ref(ref)
+        if kind != "plan":
+            raise InvalidInput("calendar.error.bad_ref", value=(ref or "")[:40])
+        return number
+
     @staticmethod
     def _ref(ref: str) -> tuple[str, int]:
         match = re.fullmatch(r"\s*(plan|announcement|annonce|poll|sondage)[-\s#]*(\d+)\s*", (ref or "").lower())

@@ -375,6 +375,8 @@ class Polls(commands.Cog):
             return
         embed = render.results_embed(results, lang, self.wording, by_type=by_type)
         render.add_campaign_field(embed, await self.messages.campaign_name(results.poll), lang, self.wording)
+        if (calendar := self.bot.get_cog("Calendar")) is not None:  # an occurrence of a series: say so
+            await calendar.series_field(embed, results.poll.id, interaction.guild_id or 0, lang)  # type: ignore[attr-defined]
         if not ui_of(results.poll.kind).tallied:
             await interaction.followup.send(embed=embed, ephemeral=True)
             return

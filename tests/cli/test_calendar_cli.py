@@ -70,3 +70,15 @@ def write_config_free(folder):
     config.write_text("[database]\nurl = 'sqlite+aiosqlite:///nowhere/none.db'\n")
     return config
 
+
+
+async def test_schedule_series_prints_the_csv(database_url, tmp_path):
+    config = write_config(tmp_path, database_url)
+    _once, weekly = await planned(config)
+    result = run(config, "schedule", "--series", weekly.ref, "--layout", "wide")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["option_code,option_label", "respondents,"]  # no occurrence yet
+    long = run(config, "schedule", "--series", weekly.ref)
+    assert long.stdout.splitlines()[0].startswith("plan_id,occurrence,poll_id")
+    unknown = run(config, "schedule", "--series", "plan-99")
+    assert unknown.returncode == 1 and "plan-99" in unknown.stderr
