@@ -128,7 +128,9 @@ class Extracts(commands.Cog):
 
     async def post_followups(self) -> int:
         """Post each published extract's follow-up question as a poll, in every channel that
-        received the extract, in the current campaign — once per extract and channel: each
+        received the extract, in the current campaign — one poll for the month's question, with
+        one posting per channel in the channel's language (an extract's version in another
+        language gives that language's wording) — once per extract and channel: each
         posting is claimed in the database first (``service.post_followups``), so a restart, a
         second call or a second process on the same database posts nothing twice."""
         polls = self.bot.get_cog("Polls")
@@ -138,6 +140,11 @@ class Extracts(commands.Cog):
         campaign: list[int | None] = []  # read once, at the first posting
 
         async def post(item: service.FollowUp) -> int:
+            lang = languages.get(item.channel_id, self.bot.config.bot.language)
+            month_poll = await self.bot.services.postings.month_poll(item.extract_id)
+            if month_poll is not None:  # one question: one more posting of the month's poll
+                return await polls.add_posting(month_poll, item.guild_id, item.channel_id, lang,
+                                               question=item.question, options=item.options)
             if not campaign:
                 campaign.append(await current_campaign_id(self.bot.sessions))
             channel = self.bot.get_channel(item.channel_id) or await self.bot.fetch_channel(item.channel_id)

@@ -146,16 +146,23 @@ class PostingService:
         async with self.sessions() as session:
             return await PostingRepository(session).poll_of_message(message_id)
 
-    async def answered_from(self, poll: PollView, respondent: int, channel_id: int | None) -> None:
-        """Note the posting a member answered from (their first one stays), for "by channel"."""
-        if channel_id is None:
+    async def answered_from(self, poll: PollView, respondent: int, channel_id: int | None,
+                            posting_id: int | None = None) -> None:
+        """Note the posting a member answered from (their first one stays), for "by channel"
+        (``respondent``: their id in the poll's answers, a pseudonym in an anonymous poll)."""
+        if channel_id is None and posting_id is None:
             return
         async with self.sessions.begin() as session:
             repo = PostingRepository(session)
-            posting_id = await repo.id_in_channel(poll.id, channel_id)
+            if posting_id is None:
+                posting_id = await repo.id_in_channel(poll.id, channel_id)  # type: ignore[arg-type]
             if posting_id is not None:
                 await repo.set_answer_posting([q.id for q in poll.questions] or [poll.question_id], respondent,
                                               posting_id)
+
+    async def channels(self, poll_id: int) -> dict[int, int]:
+        """``{channel id: posting id}`` of the poll's postings."""
+        return {p.channel_id: p.id for p in await self.of_poll(poll_id)}
 
     async def by_channel(self, poll: PollView) -> list[ChannelCount]:
         """Respondents by posting, in posting order (then those whose posting is not known)."""
@@ -170,6 +177,13 @@ class PostingService:
             out.append(ChannelCount(None, unknown))
         return out
 
+    async def month_poll(self, extract_id: int) -> int | None:
+        """The poll of the month's follow-up question already posted — for this extract in another
+        channel, or for its version in another language (same month, same kind, same number of
+        options): the follow-up is then one more posting of that poll, not another poll."""
+        async with self.sessions() as session:
+            return await PostingRepository(session).month_poll(extract_id)
+
     # ------------------------------------------------------------------ wording
     async def wording(self, poll_id: int) -> Wording:
         async with self.sessions() as session:
@@ -177,22 +191,23 @@ class PostingService:
         return Wording(questions, options)
 
     @staticmethod
-    def check_wording(poll: PollView, question: str | None, options: Sequence[str]) -> tuple[str | None, list[str]]:
-        """A translation of a quick poll's question and options, checked: the question within
-        ``MAX_QUESTION``, one label per option (or none), each within ``MAX_LABEL``."""
+    def check_wording(option_count: int, question: str | None, options: Sequence[str]) -> tuple[str | None, list[str]]:
+        """A translation of a quick poll's question and its ``option_count`` options, checked:
+        the question within ``MAX_QUESTION``, one label per option (or none), each within
+        ``MAX_LABEL``."""
         question = (question or "").strip() or None
         labels = [label.strip() for label in options if label.strip()]
         if question is not None and len(question) > MAX_QUESTION:
             raise InvalidInput("postings.error.question_too_long", max=MAX_QUESTION)
-        if labels and len(labels) != len(poll.options):
-            raise InvalidInput("postings.error.option_count", given=len(labels), expected=len(poll.options))
+        if labels and len(labels) != option_count:
+            raise InvalidInput("postings.error.option_count", given=len(labels), expected=option_count)
         if any(len(label) > MAX_LABEL for label in labels):
             raise InvalidInput("postings.error.label_too_long", max=MAX_LABEL)
         return question, labels
 
     async def set_wording(self, poll: PollView, lang: str, question: str | None, options: Sequence[str]) -> None:
         """Store a quick poll's wording in ``lang`` (checked by :meth:`check_wording`)."""
-        question, labels = self.check_wording(poll, question, options)
+        question, labels = self.check_wording(len(poll.options), question, options)
         async with self.sessions.begin() as session:
             await PostingRepository(session).set_wording(
                 poll.question_id, lang, question, {o.id: label for o, label in zip(poll.options, labels, strict=False)}

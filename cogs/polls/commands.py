@@ -26,7 +26,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import discord
@@ -36,10 +36,11 @@ from discord.ext import commands
 
 import cogs.polls.render as render
 from bot.client import ReseauBot
+from bot.config import NetworkChannel
 from bot.errors import DomainError
 from bot.i18n import Catalogue
 from bot.services.campaigns import CampaignService
-from bot.services.polls import PollDraft, PollService, PollView, VoteResult
+from bot.services.polls import PollDraft, PollService, PollView, VoteResult, parse_options
 from cogs import _text
 from cogs._checks import Scope, is_moderator, moderator_only, require_moderator, require_network
 from cogs._components import option_ids
@@ -50,6 +51,7 @@ from cogs.polls.jobs import PollJobs
 from cogs.polls.kinds import ui_of
 from cogs.polls.messages import PollMessages
 from cogs.polls.modals import SurveyCreateModal, TextAnswerModal
+from cogs.polls.postings import ENGLISH, TARGET_HERE, TARGETS, channel_names, chosen_channels
 from cogs.polls.surveys import SurveyFlow
 
 log = logging.getLogger("cogs.polls")
@@ -117,6 +119,7 @@ def _choice_name(key: str) -> locale_str:
 KIND_CHOICES = [
     Choice(name=_choice_name(f"cmd.poll.kinds.{kind}"), value=kind) for kind in PollService.kinds()
 ]
+TARGET_CHOICES = [Choice(name=_choice_name(f"cmd.poll.targets.{target}"), value=target) for target in TARGETS]
 
 
 async def campaign_choices(
@@ -176,8 +179,47 @@ class Polls(commands.Cog):
             await self.service.discard(poll.id)
             raise DomainError("poll.error.no_channel") from exc
         poll = await self.service.attach_message(poll.id, message.id)
+        await self.messages.postings.record_first(poll)  # its channel is its first posting
         self.jobs.schedule(poll)
         return poll, message
+
+    async def add_posting(self, poll_id: int, guild_id: int, channel_id: int, lang: str, *,
+                          question: str | None = None, options: Sequence[str] = ()) -> int:
+        """Post the existing poll in one more channel (an extract's follow-up in another
+        channel or language), with ``question``/``options`` as its wording in ``lang`` when
+        that is not the poll's language; the poll's id.  Raises ``poll.error.no_channel`` when
+        the message cannot be sent."""
+        poll = await self.service.get(poll_id)
+        if lang != poll.lang and question:
+            await self.bot.services.postings.set_wording(poll, lang, question, list(options))
+        posted, failed = await self.messages.postings.post_more(
+            poll, [NetworkChannel(guild_id, channel_id, lang)],
+            lambda view, channel, note: self.messages.post(view, channel, 1, note))
+        if failed:
+            raise DomainError("poll.error.no_channel")
+        return poll.id
+
+    async def post_elsewhere(self, poll: PollView, targets: Any, lang: str, *, question_en: str | None = None,
+                             options_en: str | None = None) -> str:
+        """Post ``poll`` (already posted here) to the other ``targets`` too — one poll, one
+        question, one posting per channel in its language — after storing its English wording;
+        what the moderator is told about it (``lang``)."""
+        postings = self.bot.services.postings
+        english = parse_options(options_en) if options_en else [  # a kind's own options are translated
+            label for _, label in self.service.builtin_options(poll.kind, ENGLISH)]
+        if poll.lang != ENGLISH and (question_en or english):
+            await postings.set_wording(poll, ENGLISH, question_en, english)
+        posted, failed = await self.messages.postings.post_more(
+            poll, targets, lambda view, channel, note: self.messages.post(view, channel, 1, note))
+        lines = []
+        if posted:
+            lines.append(self.t("postings.created.more", lang, channels=", ".join(
+                f"<#{t.channel_id}>" for t in targets if t.channel_id not in failed)))
+        if failed:
+            lines.append(self.t("postings.created.failed", lang, channels=", ".join(f"<#{c}>" for c in failed)))
+        if poll.lang != ENGLISH and not question_en and any(t.language == ENGLISH for t in targets):
+            lines.append(self.t("postings.created.fallback", lang))
+        return "\n".join(lines)
 
     async def close_poll(
         self, poll_id: int, *, guild_id: int | None = None, actor_id: int | None = None
@@ -207,10 +249,14 @@ class Polls(commands.Cog):
         role="poll.opt.role",
         native="poll.opt.native",
         campaign="poll.opt.campaign",
+        target="poll.opt.target",
+        channels="poll.opt.channels",
+        question_en="poll.opt.question_en",
+        options_en="poll.opt.options_en",
         start="poll.opt.start",
         repeat="poll.opt.repeat",
     )
-    @app_commands.choices(kind=KIND_CHOICES)
+    @app_commands.choices(kind=KIND_CHOICES, target=TARGET_CHOICES)
     async def create(
         self,
         interaction: discord.Interaction,
@@ -227,9 +273,17 @@ class Polls(commands.Cog):
         campaign: app_commands.Range[str, 1, 100] | None = None,
         start: app_commands.Range[str, 1, 60] | None = None,
         repeat: app_commands.Range[str, 1, 100] | None = None,
+        target: str = TARGET_HERE,
+        channels: app_commands.Range[str, 1, 1000] | None = None,
+        question_en: app_commands.Range[str, 1, 300] | None = None,
+        options_en: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
         if not self.bot.config.bot.members_can_create_polls:
             require_moderator(interaction)
+        if target != TARGET_HERE:  # several channels: network-wide, so its moderators only
+            require_moderator(interaction, Scope.NETWORK)
+            if native:
+                raise DomainError("postings.error.native")
         lang = self.bot.lang(interaction)
         require_network(interaction)  # outside the network's servers the bot stores nothing
         channel = interaction.channel
@@ -263,11 +317,17 @@ class Polls(commands.Cog):
             lang=self._channel_lang(channel.id, lang),  # type: ignore[union-attr]
             campaign_id=campaign_id,
         )
+        targets = chosen_channels(self.bot.config.channels, target, channels, channel.id)  # type: ignore[union-attr]
+        if options_en or question_en:  # checked before anything is posted
+            self.bot.services.postings.check_wording(
+                len(draft.labels), question_en, parse_options(options_en) if options_en else [])
         await interaction.response.defer(ephemeral=True, thinking=True)
         poll, _message = await self.publish(draft, channel, actor_id=interaction.user.id)  # type: ignore[arg-type]
-        await interaction.followup.send(
-            await self._created_text("poll.created.buttons", poll, lang), ephemeral=True
-        )
+        text = await self._created_text("poll.created.buttons", poll, lang)
+        if targets or question_en or options_en:
+            more = await self.post_elsewhere(poll, targets, lang, question_en=question_en, options_en=options_en)
+            text = "\n".join(part for part in (text, more) if part)
+        await interaction.followup.send(text[:2000], ephemeral=True)
 
     async def _created_text(self, key: str, poll: PollView, lang: str) -> str:
         campaign = await self.campaigns.name_of(poll.campaign_id)
@@ -371,18 +431,46 @@ class Polls(commands.Cog):
         results = await self.service.results(poll_id, guild_id=interaction.guild_id or 0)
         if results.poll.is_survey:
             embeds, files = await self.messages.survey_results(results, lang, final=False, by_type=by_type)
+            await self._by_channel(embeds[0], results.poll, lang)
             await interaction.followup.send(embeds=embeds, files=files, ephemeral=True)
             return
         embed = render.results_embed(results, lang, self.wording, by_type=by_type)
         render.add_campaign_field(embed, await self.messages.campaign_name(results.poll), lang, self.wording)
         if (calendar := self.bot.get_cog("Calendar")) is not None:  # an occurrence of a series: say so
             await calendar.series_field(embed, results.poll.id, interaction.guild_id or 0, lang)  # type: ignore[attr-defined]
+        await self._by_channel(embed, results.poll, lang)
         if not ui_of(results.poll.kind).tallied:
             await interaction.followup.send(embed=embed, ephemeral=True)
             return
         file = await self.messages.chart_file(results, lang, by_type=by_type)
         embed.set_image(url=f"attachment://{file.filename}")
         await interaction.followup.send(embed=embed, file=file, ephemeral=True)
+
+    async def _by_channel(self, embed: discord.Embed, poll: PollView, lang: str) -> None:
+        """A poll posted in several channels: its respondents by channel (moderators' results)."""
+        counts = await self.bot.services.postings.by_channel(poll)
+        if len(counts) > 1:
+            names = channel_names(counts, self.t("postings.unknown_channel", lang))
+            value = " · ".join(self.bot.catalogue.label_value(name, str(n), lang) for name, n in names)
+            embed.add_field(name=self.t("postings.by_channel", lang), value=_clip(value, 1024), inline=False)
+
+    @poll.command(name=_text.name("poll.merge"), description=_text.desc("poll.merge"))
+    @_text.options(into="poll.opt.into", merged="poll.opt.merged", question_number="poll.opt.question_number")
+    @moderator_only()
+    async def merge(self, interaction: discord.Interaction, into: app_commands.Range[int, 1],
+                    merged: app_commands.Range[int, 1],
+                    question_number: app_commands.Range[int, 1, 25] = 1) -> None:
+        """One question asked as two polls (before a poll could be posted to several channels)
+        becomes one variable — when both are closed and their options match; refused otherwise."""
+        require_moderator(interaction, Scope.NETWORK)  # polls of several channels: the network's moderators
+        lang = self.bot.lang(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        result = await self.bot.services.postings.merge(into, merged, question=question_number,
+                                                        actor_id=interaction.user.id)
+        self.messages.postings.forget(into)
+        await interaction.followup.send(self.t(
+            "postings.merge.done", lang, poll=result.target_poll_id, moved=result.moved, dropped=result.dropped,
+            postings=result.postings_moved), ephemeral=True)
 
     @poll.command(name=_text.name("poll.list"), description=_text.desc("poll.list"))
     async def list_polls(self, interaction: discord.Interaction) -> None:
@@ -502,6 +590,9 @@ class Polls(commands.Cog):
         if result.changed:
             self.schedule_refresh(result.poll.id)
             self.bot.counts_changed(result.poll.id, result.poll.guild_id)  # the other processes' postings
+            if not result.withdrawn:  # which channel's posting (a poll posted in several)
+                self.bot.track(self.messages.postings.note_answer(result.poll, interaction.user.id,
+                                                                  interaction.channel_id), name="poll-posting")
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:

@@ -23,6 +23,7 @@ from cogs._errors import ReportingView
 from cogs.polls._common import row_below
 from cogs.polls.components import SurveyStartButton, WithdrawButton
 from cogs.polls.kinds import ui_of
+from cogs.polls.postings import PollPostings, localize_results, with_note
 
 if TYPE_CHECKING:
     from bot.client import ReseauBot
@@ -40,6 +41,7 @@ class PollMessages:
         self.service = service
         self.campaigns = campaigns
         self.wording = wording
+        self.postings = PollPostings(bot)  # a poll posted in several channels: its other messages
         self._edit_locks: dict[int, asyncio.Lock] = {}
 
     def jump_url(self, poll: PollView) -> str:
@@ -76,10 +78,13 @@ class PollMessages:
         view.add_item(WithdrawButton(poll.id, label=t("poll.message.withdraw", poll.lang), row=below))
         return view
 
-    async def post(self, poll: PollView, channel: discord.abc.Messageable, native_hours: int) -> discord.Message:
+    async def post(self, poll: PollView, channel: discord.abc.Messageable, native_hours: int,
+                   note: str | None = None) -> discord.Message:
+        """Post the poll (``note``: shown under it, e.g. that its language's wording is missing)."""
         if poll.native:
             return await channel.send(poll=self.native_poll(poll, native_hours))
-        return await channel.send(embed=render.poll_embed(poll, None, self.wording), view=self.components(poll))
+        embed = with_note(render.poll_embed(poll, None, self.wording), note)
+        return await channel.send(embed=embed, view=self.components(poll))
 
     @staticmethod
     def native_poll(poll: PollView, hours: int) -> discord.Poll:
@@ -103,6 +108,12 @@ class PollMessages:
                 await self.message(poll).edit(embed=render.poll_embed(poll, results, self.wording))
             except discord.HTTPException as exc:
                 log.warning("could not refresh poll %s: %s", poll_id, exc)
+            for posting, view, note in await self.postings.others(poll):  # every posting shows every answer
+                try:
+                    embed = with_note(render.poll_embed(view, localize_results(results, view), self.wording), note)
+                    await self.postings.message(posting).edit(embed=embed)
+                except discord.HTTPException as exc:
+                    log.warning("could not refresh poll %s in %s: %s", poll_id, posting.channel_id, exc)
 
     async def finalise(self, poll: PollView) -> None:
         """The closing edit: final counts and the results chart (native polls: a reply with
@@ -113,24 +124,30 @@ class PollMessages:
             if poll.native:
                 await self.reconcile_native(poll)
             results = await self.service.results(poll.id)
-            try:
-                if poll.is_survey:
-                    embeds, files = await self.survey_results(results, poll.lang, final=True)
-                    await self.message(poll).edit(embeds=embeds, view=None, attachments=files)
-                    return
-                if not ui_of(poll.kind).tallied:
-                    embed = render.poll_embed(results.poll, results, self.wording)
-                    await self.message(poll).edit(embed=embed, view=None)
-                    return
-                file = await self.chart_file(results, poll.lang)
-                if poll.native:
-                    embed = render.native_results_embed(results, poll.lang, self.wording, image=file.filename)
-                    await self.message(poll).reply(embed=embed, file=file, mention_author=False)
-                else:
-                    embed = render.poll_embed(results.poll, results, self.wording, image=file.filename)
-                    await self.message(poll).edit(embed=embed, view=None, attachments=[file])
-            except discord.HTTPException as exc:
-                log.warning("could not show the final results of poll %s: %s", poll.id, exc)
+            await self._final_edit(poll, results, self.message(poll))
+            for posting, view, _note in await self.postings.others(poll):  # the same results, in its language
+                await self._final_edit(view, localize_results(results, view), self.postings.message(posting))
+
+    async def _final_edit(self, poll: PollView, results: PollResults, message: discord.PartialMessage) -> None:
+        """One posting's closing edit (``poll`` and ``results`` in the posting's language)."""
+        try:
+            if poll.is_survey:
+                embeds, files = await self.survey_results(results, poll.lang, final=True)
+                await message.edit(embeds=embeds, view=None, attachments=files)
+                return
+            if not ui_of(poll.kind).tallied:
+                embed = render.poll_embed(results.poll, results, self.wording)
+                await message.edit(embed=embed, view=None)
+                return
+            file = await self.chart_file(results, poll.lang)
+            if poll.native:
+                embed = render.native_results_embed(results, poll.lang, self.wording, image=file.filename)
+                await message.reply(embed=embed, file=file, mention_author=False)
+            else:
+                embed = render.poll_embed(results.poll, results, self.wording, image=file.filename)
+                await message.edit(embed=embed, view=None, attachments=[file])
+        except discord.HTTPException as exc:
+            log.warning("could not show the final results of poll %s: %s", poll.id, exc)
 
     async def reconcile_native(self, poll: PollView) -> None:
         """Make our answers match the voters Discord reports (votes cast while we were away)."""

@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select, update
 from storage.models import (
     Answer,
     AnswerChoice,
+    Extract,
     FollowupPosting,
     NetworkChannel,
     Option,
@@ -115,6 +116,27 @@ class PostingRepository(Repository):
             .group_by(Answer.posting_id)
         )
         return {posting: count for posting, count in await self.session.execute(stmt)}
+
+    async def month_poll(self, extract_id: int) -> int | None:
+        """The open follow-up poll of an extract of the same month (this one, or its version in
+        another language) whose question has the same kind and number of options, if any."""
+        mine = (await self.session.execute(
+            select(Extract.month, Extract.question_kind, Extract.question_options).where(Extract.id == extract_id)
+        )).one_or_none()
+        if mine is None or mine[0] is None:
+            return None
+        month, kind, options = mine
+        candidates = await self.session.execute(
+            select(Poll.id, Extract.question_options)
+            .join(Extract, Extract.id == Poll.extract_id)
+            .where(Extract.month == month, Poll.status == "open",
+                   func.coalesce(Extract.question_kind, "single") == (kind or "single"))
+            .order_by(Poll.id)
+        )
+        for poll_id, their_options in candidates:
+            if len(their_options or ()) == len(options or ()):
+                return int(poll_id)
+        return None
 
     # ------------------------------------------------------------------ wording per language
     async def wording(self, poll_id: int) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:

@@ -163,6 +163,10 @@ class PollCore:
             pseudonyms = self._pseudonyms = AnswerPseudonyms(self.sessions, clock=self.clock)
         return pseudonyms
 
+    async def respondent(self, poll: PollView, user_id: int) -> int:
+        """The member's respondent id in the poll's answers (see :meth:`_respondent`)."""
+        return await self._respondent(poll, user_id)
+
     async def _respondent(self, poll: PollView, user_id: int) -> int:
         """Who the member is in the poll's answers: their id in a named poll, their pseudonym
         in an anonymous one (never their id: :class:`~bot.services.privacy.AnswerPseudonyms`)."""
