@@ -251,14 +251,16 @@ def time_psql(pg_url: str, query: str, out: Path) -> float:
 
 
 def xlsx_floor(db: Path, query: str, out: Path) -> dict:
-    """openpyxl's write-only floor, in a child: the labels query's rows (sqlite3 module) appended
-    to write-only sheets of at most 1,048,575 rows, saved."""
+    """openpyxl's write-only floor, in a child: the labels query's rows (sqlite3 module), the
+    answer time as two date-time cells as in ours, appended to write-only sheets of at most
+    1,048,575 rows, saved."""
     proc = subprocess.run([sys.executable, __file__, "--xlsx-floor", str(db), str(out), query],
                           capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def xlsx_floor_child(db: str, out: str, query: str) -> None:
+    """The rows as typed cells like ours: the answer time as two date-time cells (UTC, local)."""
     from openpyxl import Workbook
 
     started = time.perf_counter()
@@ -269,7 +271,8 @@ def xlsx_floor_child(db: str, out: str, query: str) -> None:
         for row in batch:
             if rows and rows % 1_048_575 == 0:
                 sheet = book.create_sheet(f"answers{rows // 1_048_575 + 1}")
-            sheet.append(row)
+            when = datetime.fromisoformat(row[-1][:19])
+            sheet.append((*row[:-1], when, when))
             rows += 1
     book.save(out)
     print(json.dumps({"seconds": time.perf_counter() - started, "rows": rows}))

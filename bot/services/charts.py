@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import io
 import multiprocessing
+import os
 import textwrap
 import threading
 from collections.abc import Callable, Sequence
@@ -236,8 +237,18 @@ def _worker() -> ProcessPoolExecutor | None:
         if _pool_wanted and _pool is None:
             # forkserver, never fork: the bot's process has threads (aiosqlite, the loop's executor);
             # and not spawn, which would re-import the bot's __main__ (bot.cli and all) in the worker
-            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"),
+                                        initializer=background_priority)
         return _pool
+
+
+def background_priority() -> None:
+    """In a worker: yield the CPU to the bot's process when both want it (``nice`` 10), so that
+    on a busy machine the event loop, not the drawing or the export, runs first."""
+    try:
+        os.nice(10)
+    except OSError:  # not permitted here: the worker runs at the bot's priority
+        pass
 
 
 def _draw_here(name: str, args: tuple, kwargs: dict) -> bytes:

@@ -8,7 +8,8 @@ its ``__main__``), on its own engine over the same database, and returns the sam
 :class:`ExportResult` — or raises the same :class:`~bot.errors.DomainError` (a key and its
 parameters, rebuilt here: a domain error's keyword parameters do not survive pickling as they
 are).  The process ends with the export, so its memory goes back.  ``bench/bench_loop.py``
-measures the loop's lag with the export on the loop, in a thread and here.
+measures the loop's lag with the export on the loop, in a thread and here.  The worker runs
+at a lower priority (``nice`` 10): on a busy machine the bot's own process gets the CPU first.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import DomainError
+from bot.services.charts import background_priority
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -35,7 +37,8 @@ async def export_to_path_in_worker(
 ) -> ExportResult:
     """:meth:`Exporter.export_to_path` in a worker process (no ``progress`` callback there)."""
     environ = None if exporter.environ is os.environ else dict(exporter.environ)
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"),
+                               initializer=background_priority)
     try:
         outcome = await asyncio.get_running_loop().run_in_executor(
             pool, _export, exporter.config, environ, exporter.batch, request, str(path), max_bytes
