@@ -2,6 +2,10 @@
 
     reseau-bot export --campaign "Enquête membres 2026-2027" --format csv --layout wide \\
         --separator ';' -o enquete.csv        # also writes enquete.codebook.csv
+    reseau-bot export --poll 12 --layout wide --headings labels --values labels --labels en \\
+        -o poll-12.xlsx                       # English labels as values, codebook sheet
+
+A CSV's separator defaults to what Excel reads in the labels' language (``;`` in French).
 
 Respondents are pseudonymised with the secret in ``$RESEAU_EXPORT_SECRET`` (the variable named
 by ``privacy.pseudonym_secret_env``); ``--identified`` writes raw Discord ids instead, for an
@@ -17,7 +21,8 @@ from pathlib import Path
 
 from bot.cli_base import Text, command, parser_extension, text, with_services
 from bot.config import Config
-from bot.services.exports import FORMATS, HEADINGS, LAYOUTS, ExportRequest
+from bot.i18n import LANGUAGES
+from bot.services.exports import FORMATS, HEADINGS, LAYOUTS, VALUES, ExportRequest
 
 _FORMAT_BY_SUFFIX = {".csv": "csv", ".xlsx": "xlsx", ".json": "json", ".jsonl": "json"}
 
@@ -31,7 +36,10 @@ def _parsers(sub: argparse._SubParsersAction, t: Text) -> None:
     p.add_argument("--format", choices=FORMATS, help=t("cli.export.format"))
     p.add_argument("--layout", choices=LAYOUTS, default="long", help=t("cli.export.layout"))
     p.add_argument("--headings", choices=HEADINGS, default="codes", help=t("cli.export.headings"))
-    p.add_argument("--separator", choices=(",", ";"), default=",", metavar="SEP", help=t("cli.export.separator"))
+    p.add_argument("--values", choices=VALUES, default="codes", help=t("cli.export.values"))
+    p.add_argument("--labels", choices=LANGUAGES, help=t("cli.export.labels"))
+    # default: what Excel reads in the labels' language (";" in French: Excel-French CSV)
+    p.add_argument("--separator", choices=(",", ";"), metavar="SEP", help=t("cli.export.separator"))
     p.add_argument("--identified", action="store_true", help=t("cli.export.identified"))
     p.add_argument("-o", "--output", required=True, metavar=t("cli.metavar.file"), help=t("cli.export.output"))
 
@@ -47,9 +55,11 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
     if not output.parent.is_dir():  # said before opening anything, not after counting the answers
         print(f"reseau-bot: {t('cli.export.no_folder', folder=output.parent)}", file=sys.stderr)
         return 2
+    labels = args.labels or config.bot.language
     request = ExportRequest(
         poll_id=args.poll, campaign=args.campaign, format=fmt, layout=args.layout,
-        headings=args.headings, separator=args.separator, identified=args.identified,
+        headings=args.headings, values=args.values, labels=labels,
+        separator=args.separator or t.catalogue.t("format.csv_separator", labels), identified=args.identified,
     )
 
     async def work(services):

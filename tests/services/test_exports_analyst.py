@@ -220,3 +220,25 @@ def test_bad_values_or_labels_are_refused(kwargs):
 
     assert "de" in Catalogue.load().t(caught.value.key, "fr", **caught.value.params) or "names" in Catalogue.load().t(
         caught.value.key, "fr", **caught.value.params)
+
+
+def test_cli_labels_values_and_excel_french_default(bilingual, database_url, tmp_path):
+    """``reseau-bot export --labels en --values labels``; a CSV without ``--separator`` is
+    Excel's for the labels' language (``;`` in French, ``,`` in English)."""
+    from tests.services.test_exports import run_cli
+
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli("export", "--poll", str(bilingual.poll_id), "--layout", "wide", "--values", "labels",
+                     "--labels", "en", "-o", str(out / "en.csv"), database_url=database_url, cwd=out, secret=SECRET)
+    assert result.returncode == 0, result.stderr
+    header, *rows = read_csv(out / "en.csv", ",")
+    assert {r[header.index("besoin")] for r in rows} == {"Training", "Funding"}
+    result = run_cli("export", "--poll", str(bilingual.poll_id), "--layout", "wide", "--values", "labels",
+                     "-o", str(out / "fr.csv"), database_url=database_url, cwd=out, secret=SECRET)
+    assert result.returncode == 0, result.stderr
+    header, *rows = read_csv(out / "fr.csv", ";")
+    assert {r[header.index("besoin")] for r in rows} == {"Formation", "Financement"}
+    refused = run_cli("export", "--poll", str(bilingual.poll_id), "--labels", "de", "-o", str(out / "x.csv"),
+                      database_url=database_url, cwd=out, secret=SECRET)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
