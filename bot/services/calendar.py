@@ -63,6 +63,7 @@ from storage.repositories.calendar import (
     PLAN_ACTIVE,
     PLAN_CANCELLED,
     RUN_FAILED,
+    RUN_MISSED,
     RUN_POSTED,
     CalendarRepository,
     TemplateRepository,
@@ -509,7 +510,9 @@ class CalendarService:
         """A recurring announcement's occurrence, if due: in one transaction the occurrence is
         claimed, the plan moved on, a new announcement written (a copy of the model) with one
         pending delivery per channel; then the outbox sends them.  Killed after the commit, the
-        start-up resume sends them; run twice, the claim refuses the second."""
+        start-up resume sends them; run twice, the claim refuses the second.  Caught up later
+        than ``announcements.LATE_GRACE`` (the bot was down), the occurrence is recorded
+        ``missed`` and not posted — stale news, as for a one-off scheduled announcement."""
         now = self.clock()
         async with self.sessions.begin() as session:
             repo = CalendarRepository(session)
@@ -524,6 +527,13 @@ class CalendarService:
                 return None
             if not await repo.advance(plan.id, occurrence, following, now):
                 raise Conflict("calendar.error.changed", ref=f"plan-{plan_id}")
+            if now - occurrence > announcements_service.LATE_GRACE:  # stale news: not posted (as a one-off's)
+                await repo.finish_run(plan.id, occurrence, status=RUN_MISSED, error="late")
+                AuditRepository(session).record(
+                    "announcement.missed", actor_id=None, target_type="plan", target_id=plan.id,
+                    guild_id=plan.guild_id, details={"at": occurrence.isoformat(), "title": plan.title[:100]},
+                )
+                return RunOutcome(plan.id, occurrence, error="late")
             model = await AnnouncementRepository(session).get(int(plan.payload.get("announcement_id", 0)))
             if model is None:
                 await repo.finish_run(plan.id, occurrence, status=RUN_FAILED, error="model announcement deleted")

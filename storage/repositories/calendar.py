@@ -25,6 +25,7 @@ PLAN_CANCELLED = "cancelled"
 RUN_CLAIMED = "claimed"
 RUN_POSTED = "posted"
 RUN_FAILED = "failed"
+RUN_MISSED = "missed"  # caught up too late to post (a recurring announcement's stale occurrence)
 
 
 class CalendarRepository(Repository):

@@ -169,3 +169,21 @@ async def test_a_recurring_announcement_is_posted_once_per_occurrence_across_a_k
     cancelled = await world.moderator.slash(world.fr, "calendar cancel", reference=plan.ref)
     assert "Annonce récurrente" in cancelled.response.content
     assert bot.scheduler.get_job(job_id) is None
+
+
+async def test_a_recurring_occurrence_missed_by_far_is_recorded_not_posted(world, sessions, bot_factory):
+    bot = world.env.bot
+    bot.clock = at(SOON - timedelta(days=1))
+    preview = await compose(world)
+    form = await world.moderator.click(preview.response, label="Programmer")
+    await world.moderator.submit_modal(form, {"when": local_text(SOON), "repeat": "weekly"})
+    [plan] = await bot.services.calendar.plans()
+    await world.env.restart_bot(bot_factory(world.config, clock=at(SOON + timedelta(days=2))))
+    await world.env.settle()
+    assert posts(world.fr) == [] and posts(world.en) == []
+    async with sessions() as session:
+        [run] = await session.scalars(select(CalendarRun))
+    assert (run.occurrence_at, run.status) == (SOON, "missed")
+    [planned] = await world.env.bot.services.calendar.plans()
+    assert planned.id == plan.id and planned.next_at == SOON + timedelta(weeks=1)
+    assert ("announcement.missed", None) in await audit(sessions)
