@@ -1,4 +1,7 @@
-"""Monospaced tables for Discord code blocks (results by member type)."""
+"""Results by member type for Discord: a monospaced table in a code block when it fits a phone's
+width (``PHONE_WIDTH`` characters), else a compact list — one line per member type with each
+option's count — that wraps like any text (issue 11, item 4: the wide table overflowed a
+phone's screen)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ from bot.services.polls import TypeTable
 
 TYPE_LABEL_WIDTH = 26
 OPTION_LABEL_WIDTH = 14
+#: Monospaced characters a phone shows on one line of a code block without scrolling sideways.
+PHONE_WIDTH = 40
 
 
 def _clip(text: str, limit: int) -> str:
@@ -63,3 +68,42 @@ def code_block(lines: list[str], limit: int) -> str:
         kept.append(row)
     text = block([*head, *kept, "…", *tail])
     return text if len(text) <= limit else block(["…"])
+
+
+def fits_phone(lines: list[str]) -> bool:
+    """The table's lines are no wider than a phone shows."""
+    return max((len(line) for line in lines), default=0) <= PHONE_WIDTH
+
+
+def type_compact_lines(table: TypeTable, lang: str, label_value) -> list[str]:
+    """The same numbers as :func:`type_table_lines`, for a narrow screen: one line per member
+    type (then the total), ``**type** (n) : option count (pct %) · …``, which a phone wraps
+    instead of scrolling.  ``label_value(label, value)`` joins a label and its value in the
+    reader's language."""
+    import discord
+
+    lines: list[str] = []
+    for label, respondents, cells in (*table.rows, table.total):
+        name = f"**{discord.utils.escape_markdown(_clip(label, TYPE_LABEL_WIDTH))}** " \
+               f"({charts.format_count(respondents, lang)})"
+        lines.append(label_value(name, " · ".join(
+            f"{discord.utils.escape_markdown(_clip(header, OPTION_LABEL_WIDTH * 2))} "
+            f"{charts.format_count_pct(count, respondents, lang)}"
+            for header, (count, _) in zip(table.headers, cells, strict=True)
+        )))
+    return lines
+
+
+def compact_block(lines: list[str], limit: int) -> str:
+    """The compact lines within ``limit`` characters: member types are dropped from the end
+    (an "…" line says so), the total (the last line) is kept."""
+    text = "\n".join(lines)
+    if len(text) <= limit:
+        return text
+    kept: list[str] = []
+    for line in lines[:-1]:
+        if len("\n".join([*kept, line, "…", lines[-1]])) > limit:
+            break
+        kept.append(line)
+    text = "\n".join([*kept, "…", lines[-1]])
+    return text if len(text) <= limit else "…"

@@ -313,7 +313,8 @@ def results_by_type_chart(
 
     ``counts[type_index][option_index]``.  Each option's bar is the sum over types, annotated
     ``total (pct %)`` like :func:`results_chart`; segments follow ``type_labels`` order from the
-    left, in ``TYPE_COLORS`` (cycled, with hatches beyond eight types).
+    left, in ``TYPE_COLORS`` (cycled, with hatches beyond eight types), each with its count
+    printed inside when it fits (white on the dark colours).
     """
     _check_labels(labels)
     if not type_labels:
@@ -361,6 +362,30 @@ def mean_rank_chart(
 
 
 # ------------------------------------------------------------------------------------ drawing
+
+
+#: Segment colours dark enough for a white count inside (the others get the text colour).
+_DARK_SEGMENTS = frozenset({"#0072B2", "#009E73", "#CC79A7", "#D55E00", "#999999"})
+SEGMENT_PAD_PX = 6.0
+
+
+def _segment_counts(ax, series: list[_Series], positions: list[int], axes_w: float,
+                    measure: Callable[[str, FontProperties], tuple[float, float]], lang: str) -> None:
+    """Print each member type's count inside its segment of the stacked bar — a phone then
+    reads the breakdown from the chart alone — when the number fits in the segment (with a
+    margin); a segment too narrow for it stays plain (the table has the number)."""
+    px_per_unit = axes_w / ax.get_xlim()[1]
+    prop = _font(ANNOTATION_SIZE - 0.5, "bold")
+    lefts = [0] * len(positions)
+    for s in series:
+        color = "white" if s.color in _DARK_SEGMENTS and not s.hatch else TEXT_COLOR
+        for i, (position, count) in enumerate(zip(positions, s.counts, strict=True)):
+            if count > 0:
+                text = format_count(count, lang)
+                if measure(text, prop)[0] + SEGMENT_PAD_PX <= count * px_per_unit:
+                    ax.text(lefts[i] + count / 2, position, text, ha="center", va="center", fontproperties=prop,
+                            color=color, parse_math=False)
+            lefts[i] += count
 
 
 def _render(fig: Figure) -> bytes:
@@ -532,6 +557,9 @@ def _build(
             linewidth=0,
         )
         lefts = [a + b for a, b in zip(lefts, s.counts, strict=True)]
+
+    if len(series) > 1:  # by member type: each segment's count inside it, where it fits
+        _segment_counts(ax, series, positions, axes_w, measure, lang)
 
     for position, count, text in zip(positions, totals, annotations, strict=True):
         ax.annotate(

@@ -18,7 +18,7 @@ import discord
 from bot.i18n import plural_form
 from bot.services import charts
 from bot.services.polls import QuestionResults
-from cogs._tables import code_block, type_table_lines
+from cogs._tables import code_block, compact_block, fits_phone, type_compact_lines, type_table_lines
 from cogs.polls._common import CLOSED_COLOUR, EMBED_BUDGET, OPEN_COLOUR, clip, esc, join_lines, ts
 from cogs.polls.kinds import ui_of
 
@@ -69,9 +69,14 @@ def participants_text(results: PollResults | None, lang: str, w: Wording) -> str
 
 
 def type_table_block(results: PollResults | QuestionResults, lang: str, w: Wording, limit: int) -> str:
-    """Results by member type as a code-block table of at most ``limit`` characters."""
+    """Results by member type in at most ``limit`` characters: the code-block table when it fits
+    a phone's width, else the compact list (the chart's bars carry the counts as well)."""
     table = w.type_table(results, lang)
-    return code_block(type_table_lines(table, lang, w.t("poll.results.type_column", lang)), limit)
+    lines = type_table_lines(table, lang, w.t("poll.results.type_column", lang))
+    if fits_phone(lines):
+        return code_block(lines, limit)
+    return compact_block(type_compact_lines(
+        table, lang, lambda label, value: w.t("format.label_value", lang, label=label, value=value)), limit)
 
 
 def add_type_table(

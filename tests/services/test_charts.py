@@ -162,7 +162,7 @@ def test_by_type_segments_are_proportional_and_legend_lists_every_type():
 
     legend_bands, bar_bands = [], []
     for first, last in _bands(union):
-        runs = _runs(union[(first + last) // 2])
+        runs = _runs(union[first + 2])  # near the top edge: above the counts printed inside the bars
         (legend_bands if len(runs) > 1 else bar_bands).append((first, last))
 
     # The legend: one swatch per type, side by side, each in its own colour.
@@ -177,7 +177,7 @@ def test_by_type_segments_are_proportional_and_legend_lists_every_type():
     assert len(bar_bands) == len(options)
     starts, segment_lengths, segment_counts, totals = [], [], [], []
     for (first, last), option in zip(bar_bands, options, strict=True):
-        row = (first + last) // 2
+        row = first + 2  # above the count printed inside each segment
         starts.append(np.flatnonzero(union[row])[0])
         totals.append(int(union[row].sum()))
         previous_end = None
@@ -355,3 +355,20 @@ def test_annotations_labels_and_title_stay_inside_the_image():
         assert box.x0 >= 0 and box.y0 >= 0, artist.get_text()
         assert box.x1 <= width and box.y1 <= height, artist.get_text()
     assert "123\u202f456 (55,6\u00a0%)" in {text.get_text() for text in ax.texts}
+
+
+def test_by_type_counts_are_printed_inside_wide_enough_segments():
+    """Issue 11, item 4: a phone reads the breakdown from the chart — each segment wide enough
+    holds its count (white on the dark blue of the first type), a narrow one stays plain."""
+    counts = [[9, 1], [0, 3]]  # counts[type][option]: option 0 is one wide blue segment
+    with_counts = _pixels(results_by_type_chart("Par type", ["A", "B"], ["Un", "Deux"], counts))
+    blue = _mask(with_counts, TYPE_COLORS[0])
+    bands = [(first, last) for first, last in _bands(blue) if last - first > 15]  # the bars, not the swatch
+    first, last = bands[0]
+    middle, edge = blue[(first + last) // 2], blue[first + 2]
+    inside = np.flatnonzero(edge)
+    # the middle row of the wide segment has holes where the digits are; its top edge has none
+    assert edge[inside[0]: inside[-1] + 1].all()
+    assert not middle[inside[0]: inside[-1] + 1].all()
+    holes = with_counts[(first + last) // 2, inside[0]: inside[-1] + 1]
+    assert (holes.min(axis=-1) > 200).any(), "white digits on the dark segment"
