@@ -23,7 +23,12 @@ the first callback seen for an interaction id counts.  SimCord's settling betwee
 (~50 ms pauses) falls outside that window.  The same is measured for the framework floor: a
 bare ``commands.Bot`` whose ``DynamicItem`` button only does ``interaction.response.defer()``
 (and, second floor, an ephemeral ``send_message``).  Target: our p50 <= 2 x floor p50 + 2 ms
-(checked against the ``defer()`` floor, the stricter one).  ``polls.refresh_seconds`` is set to
+(checked against the ``defer()`` floor, the stricter one).  In the same run, the **storage
+floor**: the raw driver's single upsert of an answer row + commit (aiosqlite with our PRAGMAs and
+``BEGIN IMMEDIATE`` on SQLite, a prepared asyncpg statement in autocommit on PostgreSQL), 2,000
+times on the same database; the verdict line is ``ratio vote-p50-<db> <our p50 / (framework floor
+p50 + storage floor p50)> (target ≤ 1.5)``, and the same for p99 (printed, no target).  Every side
+runs ``--runs`` times (3), interleaved; the medians of the runs' percentiles are compared.  ``polls.refresh_seconds`` is set to
 an hour: the first vote's edit of the public message happens at once, in the background after
 the acknowledgement, and the debounce sleep then stays parked (SimCord virtual time), so it
 never delays an actor call.
@@ -57,7 +62,6 @@ import gc
 import logging
 import math
 import os
-import platform
 import random
 import re
 import statistics
@@ -77,6 +81,7 @@ import simcord  # noqa: E402
 from discord.ext import commands  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from bench._common import machine, ratio_line  # noqa: E402
 from bot.client import ReseauBot  # noqa: E402
 from bot.config import NetworkChannel, PollsSection, build_config  # noqa: E402
 from bot.i18n import Catalogue  # noqa: E402
@@ -382,42 +387,109 @@ async def run_floor(mode: str, members: int) -> tuple[list[float], dict[str, Any
         )
 
 
-async def part_a(backends: list[tuple[str, str | None]], folder: Path, members: int) -> list[str]:
+async def storage_floor(url: str, question_id: int, count: int = 2000) -> list[float]:
+    """The raw driver's floor for one vote: one upsert of an answer row and its commit, ``count``
+    times one after the other (aiosqlite with our PRAGMAs on SQLite, asyncpg on PostgreSQL), on
+    the same database and question as ours, other members.  Per-call latencies."""
+    now = "2026-01-01 00:00:00.000000"
+    latencies: list[float] = []
+    if url.startswith("sqlite"):
+        import aiosqlite
+
+        db = await aiosqlite.connect(url.split("///", 1)[1], isolation_level=None)
+        try:
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
+                await db.execute(f"PRAGMA {pragma}")
+            sql = ("INSERT INTO answers (question_id, user_id, answered_at, updated_at) VALUES (?, ?, ?, ?) "
+                   "ON CONFLICT (question_id, user_id) DO UPDATE SET updated_at = excluded.updated_at")
+            for i in range(count):
+                t0 = time.perf_counter()
+                await db.execute("BEGIN IMMEDIATE")
+                await db.execute(sql, (question_id, 8_000_000 + i, now, now))
+                await db.execute("COMMIT")
+                latencies.append(time.perf_counter() - t0)
+        finally:
+            await db.close()
+        return latencies
+    from datetime import UTC, datetime
+
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        sql = ("INSERT INTO answers (question_id, user_id, answered_at, updated_at) VALUES ($1, $2, $3, $3) "
+               "ON CONFLICT (question_id, user_id) DO UPDATE SET updated_at = excluded.updated_at")
+        statement = await conn.prepare(sql)
+        for i in range(count):
+            t0 = time.perf_counter()
+            await statement.fetch(question_id, 8_000_000 + i, at)  # autocommit: the upsert is its transaction
+            latencies.append(time.perf_counter() - t0)
+    finally:
+        await conn.close()
+    return latencies
+
+
+async def question_of(url: str, poll_id: int) -> int:
+    from storage.models import Question
+
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            return int(await session.scalar(select(Question.id).where(Question.poll_id == poll_id)))
+    finally:
+        await engine.dispose()
+
+
+async def part_a(backends: list[tuple[str, str | None]], folder: Path, members: int, runs: int = 3) -> list[str]:
+    """Each side ``runs`` times, interleaved (framework floors, then on each database ours and the
+    storage floor); the medians of the runs' p50 and p99 give the ratios."""
     verdicts = []
-    print(f"\n=== (a) dispatch latency on SimCord: {members} members, {2 * members} button clicks ===")
-    floors: dict[str, list[float]] = {}
-    for mode in ("defer", "ephemeral"):
-        latencies, info = await run_floor(mode, members)
-        floors[mode] = latencies
-        print(f"  floor ({'defer()' if mode == 'defer' else 'ephemeral send_message'}): {summary(latencies)}")
-        print(
-            f"    interactions {info['interactions']}, missing callback {info['missing_callback']}, "
-            f"not acknowledged {info['bad_response']}, wall {info['wall']:.1f} s; {info['gc']}"
-        )
-    floor_p50 = pct(floors["defer"], 50)
-    floor_send_p50 = pct(floors["ephemeral"], 50)
-    for kind, pg_url in backends:
-        url = await fresh_database(kind, pg_url, folder, "dispatch")
-        latencies, info = await run_ours(url, folder, members)
+    print(f"\n=== (a) dispatch latency on SimCord: {members} members, {2 * members} button clicks, "
+          f"{runs} runs interleaved ===")
+    figures: dict[str, dict[str, list[float]]] = {}
+
+    def record(side: str, latencies: list[float]) -> None:
+        entry = figures.setdefault(side, {"p50": [], "p99": []})
+        entry["p50"].append(pct(latencies, 50))
+        entry["p99"].append(pct(latencies, 99))
+
+    for run in range(runs):
+        for mode in ("defer", "ephemeral"):
+            latencies, info = await run_floor(mode, members)
+            record(f"floor-{mode}", latencies)
+            print(f"  run {run + 1} floor ({'defer()' if mode == 'defer' else 'ephemeral send_message'}): "
+                  f"{summary(latencies)}")
+            print(f"    interactions {info['interactions']}, missing callback {info['missing_callback']}, "
+                  f"not acknowledged {info['bad_response']}, wall {info['wall']:.1f} s; {info['gc']}")
+        for kind, pg_url in backends:
+            name = "SQLite" if kind == "sqlite" else "PostgreSQL"
+            url = await fresh_database(kind, pg_url, folder, f"dispatch{run}")
+            latencies, info = await run_ours(url, folder, members)
+            record(f"ours-{kind}", latencies)
+            print(f"  run {run + 1} ours, ReseauBot on {name}: {summary(latencies)}")
+            print(f"    interactions {info['interactions']}, missing callback {info['missing_callback']}, "
+                  f"unconfirmed {info['bad_response']}, wall {info['wall']:.1f} s; stored answers "
+                  f"{info['stored']} (expected {info['expected']}), equal to the member's last click "
+                  f"{info['stored_ok']}; public message edits {info['edits']}; {info['gc']}")
+            storage = await storage_floor(url, await question_of(url, info["poll_id"]))
+            record(f"storage-{kind}", storage)
+            print(f"  run {run + 1} storage floor, the raw driver's upsert + commit on {name}: {summary(storage)}")
+
+    def med(side: str, p: str) -> float:
+        return statistics.median(figures[side][p])
+
+    print(f"\n  medians of {runs} runs: floor defer() p50 {ms(med('floor-defer', 'p50'))} p99 "
+          f"{ms(med('floor-defer', 'p99'))}; ephemeral send p50 {ms(med('floor-ephemeral', 'p50'))}")
+    for kind, _ in backends:
         name = "SQLite" if kind == "sqlite" else "PostgreSQL"
-        ours_p50 = pct(latencies, 50)
-        limit = 2 * floor_p50 + 0.002
-        ok = ours_p50 <= limit
-        print(f"  ours, ReseauBot on {name}: {summary(latencies)}")
-        print(
-            f"    interactions {info['interactions']}, missing callback {info['missing_callback']}, "
-            f"unconfirmed {info['bad_response']}, wall {info['wall']:.1f} s; stored answers "
-            f"{info['stored']} (expected {info['expected']}), equal to the member's last click "
-            f"{info['stored_ok']}; public message edits {info['edits']}; {info['gc']}"
-        )
-        verdict = (
-            f"(a) {name}: our p50 {ms(ours_p50)} <= 2 x floor p50 {ms(floor_p50)} + 2 ms = {ms(limit)}: "
-            f"{'PASS' if ok else 'FAIL'}  (against the ephemeral-send floor {ms(floor_send_p50)}: "
-            f"limit {ms(2 * floor_send_p50 + 0.002)}, "
-            f"{'PASS' if ours_p50 <= 2 * floor_send_p50 + 0.002 else 'FAIL'})"
-        )
-        print("  " + verdict)
-        verdicts.append(verdict)
+        for p in ("p50", "p99"):
+            bound = med("floor-defer", p) + med(f"storage-{kind}", p)
+            print(f"  {name} {p}: ours {ms(med(f'ours-{kind}', p))} / (framework floor "
+                  f"{ms(med('floor-defer', p))} + storage floor {ms(med(f'storage-{kind}', p))} = {ms(bound)})")
+            verdicts.append(ratio_line(f"vote-{p}-{kind}", med(f"ours-{kind}", p) / bound,
+                                       1.5 if p == "p50" else "none, printed"))
+            print("  " + verdicts[-1])
     return verdicts
 
 
@@ -613,10 +685,7 @@ async def main(args: argparse.Namespace) -> int:
             backends.append(("pg", pg_url))
         else:
             print("note: PostgreSQL skipped (no --pg-url and no RESEAU_BENCH_PG_URL)")
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} CPU(s), Python {platform.python_version()}, "
-        f"discord.py {discord.__version__}, simcord {simcord.__version__}"
-    )
+    print(f"{machine()}, discord.py {discord.__version__}, simcord {simcord.__version__}")
     if args.gc_freeze:
         gc.freeze()
         print(
@@ -631,7 +700,7 @@ async def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-polls-") as tmp:
         folder = Path(tmp)
         if "a" in args.part:
-            verdicts += await part_a(backends, folder, args.members)
+            verdicts += await part_a(backends, folder, args.members, args.runs)
         if "b" in args.part:
             verdicts += await part_b(
                 backends, folder, args.votes, args.voters, args.in_flight, args.warmup, args.gc_freeze
@@ -648,6 +717,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--part", default="ab", help="a, b or ab (default)")
     p.add_argument("--backend", nargs="+", default=["sqlite", "pg"], choices=["sqlite", "pg"])
     p.add_argument("--members", type=int, default=1000, help="(a) members, each clicks twice")
+    p.add_argument("--runs", type=int, default=3, help="(a) runs of each side, interleaved (medians)")
     p.add_argument("--votes", type=int, default=10_000, help="(b) votes")
     p.add_argument("--voters", type=int, default=2000, help="(b) members")
     p.add_argument("--in-flight", type=int, default=200, help="(b) concurrent votes")
