@@ -13,7 +13,8 @@ language's wording, or the poll's with a note when there is none (:func:`localiz
 
 Merging (existing data): polls already posted in several channels before postings existed are
 separate polls; :meth:`PostingService.merge` makes two questions one when both polls are closed,
-named (an anonymous poll's respondents are per-poll pseudonyms that cannot be matched) and their
+named — or both anonymous in the same campaign (an anonymous poll's respondents are pseudonyms
+per campaign, or per poll outside one: only within one campaign do they match) — and their
 options match (same kind, same codes in the same order); otherwise it refuses and says why.
 """
 
@@ -220,8 +221,9 @@ class PostingService:
         its answers move to the target question (a member who answered both keeps the target's
         answer), its wording becomes the target's wording in the source poll's language, its
         postings become the target poll's, and it is deleted (its poll too when it had no other
-        question).  Refused — nothing changes — unless both polls are closed and named, and the
-        two questions have the same kind and the same option codes in the same order."""
+        question).  Refused — nothing changes — unless both polls are closed, named or both
+        anonymous in one campaign, and the two questions have the same kind and the same option
+        codes in the same order."""
         if target_poll_id == source_poll_id:
             raise InvalidInput("postings.merge.same_poll")
         async with self.sessions.begin() as session:
@@ -233,10 +235,13 @@ class PostingService:
                     raise NotFound("postings.merge.not_found", poll=poll_id, question=question)
             assert target is not None and source is not None
             await repo.lock_question(target.id)
+            # anonymous respondents are pseudonyms per campaign (per poll outside one): the two
+            # polls' match only within one campaign, where a member has the same pseudonym
+            same_campaign = target.campaign_id is not None and target.campaign_id == source.campaign_id
             for found in (target, source):
                 if found.poll_status == "open":
                     raise Conflict("postings.merge.open", poll=found.poll_id)
-                if found.anonymous:
+                if found.anonymous and not (same_campaign and target.anonymous == source.anonymous):
                     raise InvalidInput("postings.merge.anonymous", poll=found.poll_id)
             target_codes = [code for _, code, _, _ in target.options]
             source_codes = [code for _, code, _, _ in source.options]

@@ -50,6 +50,7 @@ class QuestionRow:
     poll_lang: str
     poll_status: str
     anonymous: bool
+    campaign_id: int | None
     text: str
     kind: str
     labels: dict[str, Any]
@@ -170,8 +171,8 @@ class PostingRepository(Repository):
     # ------------------------------------------------------------------ merging two questions
     async def question_at(self, poll_id: int, position: int) -> QuestionRow | None:
         row = (await self.session.execute(
-            select(Question.id, Question.poll_id, Poll.lang, Poll.status, Poll.anonymous, Question.text, Question.kind,
-                   Question.labels)
+            select(Question.id, Question.poll_id, Poll.lang, Poll.status, Poll.anonymous, Poll.campaign_id,
+                   Question.text, Question.kind, Question.labels)
             .join(Poll, Poll.id == Question.poll_id)
             .where(Question.poll_id == poll_id, Question.position == position)
         )).one_or_none()

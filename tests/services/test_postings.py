@@ -35,9 +35,10 @@ async def postings(sessions, clock) -> PostingService:
 
 
 async def posted(polls: PollService, postings: PostingService, *, channel=FR, lang="fr", anonymous=False,
-                 options="Oui; Non", question="Le réseau vous aide-t-il ?", channels=((FR, "fr"), (EN, "en"))):
+                 options="Oui; Non", question="Le réseau vous aide-t-il ?", channels=((FR, "fr"), (EN, "en")),
+                 campaign_id=None):
     poll = await polls.create(polls.prepare(guild_id=GUILD, channel_id=channel, author_id=9, question=question,
-                                            options=options, anonymous=anonymous, lang=lang))
+                                            options=options, anonymous=anonymous, lang=lang, campaign_id=campaign_id))
     for message, (channel_id, channel_lang) in enumerate(channels, start=1000 * poll.id):
         posting = await postings.claim(poll, GUILD, channel_id, channel_lang)
         assert posting is not None
@@ -87,10 +88,12 @@ async def test_wording_per_language_and_the_fallback(polls, postings):
 
 
 async def merge_case(polls, postings, *, target_options="Oui; Non", source_options="Yes; No", anonymous=False,
-                     close=True):
-    target = await posted(polls, postings, options=target_options, anonymous=anonymous, channels=((FR, "fr"),))
+                     close=True, campaign_id=None):
+    target = await posted(polls, postings, options=target_options, anonymous=anonymous, channels=((FR, "fr"),),
+                          campaign_id=campaign_id)
     source = await posted(polls, postings, channel=EN, lang="en", question="Does the network help you?",
-                          options=source_options, anonymous=anonymous, channels=((EN, "en"),))
+                          options=source_options, anonymous=anonymous, channels=((EN, "en"),),
+                          campaign_id=campaign_id)
     await polls.vote(target.id, user_id=ALICE, option_id=target.options[0].id)
     await polls.vote(source.id, user_id=BOB, option_id=source.options[1].id)
     await polls.vote(source.id, user_id=ALICE, option_id=source.options[1].id)  # answered both
@@ -148,3 +151,17 @@ async def test_merge_refused_changes_nothing(polls, postings, sessions, case, ke
     async with sessions() as session:
         assert sorted((a.question_id, a.user_id) for a in await session.scalars(select(Answer))) == before
         assert await session.get(Poll, source.id) is not None
+
+
+async def test_anonymous_polls_of_one_campaign_merge_their_pseudonyms_match(polls, postings, sessions, clock):
+    """In one campaign a member has one pseudonym: the duplicate is found, nobody counts twice."""
+    from bot.services.campaigns import CampaignService
+
+    campaign = await CampaignService(sessions, clock=clock).create("Enquête 2026-2027", actor_id=1)
+    target, source = await merge_case(polls, postings, anonymous=True, campaign_id=campaign.id)
+    async with sessions() as session:
+        stored = set(await session.scalars(select(Answer.user_id)))
+    assert ALICE not in stored and BOB not in stored, "pseudonyms, never the ids"
+    result = await postings.merge(target.id, source.id)
+    assert (result.moved, result.dropped) == (1, 1)
+    assert (await polls.results(target.id)).respondents == 2
