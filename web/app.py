@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from web import auth, pages
-from web.context import LIMITER, RENDERER, SERVICES
+from web.cache import ReadCache
+from web.context import CACHE, LIMITER, RENDERER, SERVICES, SESSIONS
 from web.render import Renderer
 
 if TYPE_CHECKING:
@@ -78,6 +79,8 @@ def create_app(services: Services, *, limiter: auth.RateLimiter | None = None) -
     app[SERVICES] = services
     app[RENDERER] = Renderer(services.catalogue, services.config)
     app[LIMITER] = limiter or auth.RateLimiter()
+    app[CACHE] = ReadCache()
+    app[SESSIONS] = ReadCache(ttl=5.0)
     pages.add_routes(app)
     app.router.add_static("/static/", STATIC, name="static", append_version=False)
     return app

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from web.context import CSRF_KEY, FORM_KEY, LANG_KEY, SESSION_KEY, page_lang, services_of
+from web.context import CSRF_KEY, FORM_KEY, LANG_KEY, SESSION_KEY, SESSIONS, page_lang, services_of
 from web.render import render_error
 
 if TYPE_CHECKING:
@@ -85,6 +85,24 @@ def same_origin(request: web.Request) -> bool:
     return origin.rstrip("/") in {f"http://{host}", f"https://{host}", public}
 
 
+async def live_session(request: web.Request, services) -> WebSession | None:
+    """The request's session: read from the database at most every few seconds per browser
+    token (an ended session elsewhere stops within that time; a logout here at once), and checked
+    against the configuration and the clock on every request."""
+    from bot.services import authority
+    from bot.services.authority import Actor, Scope
+
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    web_session = await request.app[SESSIONS].get(("session", token), lambda: services.sign_in.session(token))
+    if web_session is None or web_session.expires_at <= services.now():
+        return None
+    if not authority.may(services.config, Actor.of(web_session.guild_id, web_session.role_ids), Scope.NETWORK):
+        return None
+    return web_session
+
+
 @web.middleware
 async def require_session(request: web.Request, handler) -> web.StreamResponse:
     request[LANG_KEY] = page_lang(request)
@@ -93,7 +111,7 @@ async def require_session(request: web.Request, handler) -> web.StreamResponse:
     if any(request.path == p or (p.endswith("/") and request.path.startswith(p)) for p in PUBLIC):
         return await handler(request)
     services = services_of(request)
-    web_session = await services.sign_in.session(request.cookies.get(SESSION_COOKIE))
+    web_session = await live_session(request, services)
     if web_session is None:
         return render_error(request, 401, "dashboard.error.no_session")
     request[SESSION_KEY] = web_session

@@ -12,6 +12,8 @@ from bot.i18n import LANGUAGES
 SERVICES = web.AppKey("services", object)
 RENDERER = web.AppKey("renderer", object)
 LIMITER = web.AppKey("limiter", object)
+CACHE = web.AppKey("cache", object)  # web.cache.ReadCache: what the pages read, for a few seconds
+SESSIONS = web.AppKey("sessions", object)  # web.cache.ReadCache: live sessions, for a few seconds
 SESSION_KEY = web.RequestKey("web_session", object)  # the signed-in WebSession
 LANG_KEY = web.RequestKey("lang", str)
 CSRF_KEY = web.RequestKey("csrf", str)  # the session's anti-forgery token, for the forms

@@ -34,8 +34,8 @@ from bot.services.dashboard import LinkInvalid
 from bot.services.exports import FORMATS, HEADINGS, LAYOUTS, ExportRequest
 from bot.services.extract_render import render_extract, report_button_label
 from web import auth
-from web.context import FORM_KEY, LANG_COOKIE, LIMITER, lang_of, services_of
-from web.render import render, render_error
+from web.context import CACHE, FORM_KEY, LANG_COOKIE, LIMITER, SESSIONS, lang_of, services_of
+from web.render import page_html, render, render_error, send_page
 
 log = logging.getLogger("reseau.web")
 
@@ -64,6 +64,25 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
     except Exception:
         log.exception("dashboard page %s failed", request.path)
         return render_error(request, 500, "dashboard.error.unexpected")
+
+
+async def cached(request: web.Request, key: tuple, load) -> Any:
+    return await request.app[CACHE].get(key, load)
+
+
+async def cached_page(request: web.Request, key: tuple, template: str, context) -> web.Response:
+    """A page shared by every session for a few seconds (data and HTML, per language and path):
+    under load most requests only swap in their own anti-forgery token."""
+
+    async def build() -> str:
+        return page_html(request, template, **await context())
+
+    return send_page(request, await cached(request, ("page", template, lang_of(request), request.path, *key), build))
+
+
+def changed(request: web.Request) -> None:
+    """A write through the dashboard: the next pages read afresh."""
+    request.app[CACHE].clear()
 
 
 def _int(value: Any) -> int:
@@ -108,6 +127,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     web_session = auth.session(request)
     await _services(request).sign_in.end(request.cookies.get(auth.SESSION_COOKIE, ""), actor_id=web_session.actor_id)
+    request.app[SESSIONS].clear()
     response = web.HTTPSeeOther("/login")
     response.del_cookie(auth.SESSION_COOKIE, path="/")
     raise response
@@ -135,29 +155,41 @@ async def switch_lang(request: web.Request) -> web.StreamResponse:
 
 # ---------------------------------------------------------------------------- pages
 async def overview(request: web.Request) -> web.StreamResponse:
-    data = await _services(request).dashboard.overview()
-    return render(request, "overview.html", overview=data)
+    async def context() -> dict[str, Any]:
+        return {"overview": await cached(request, ("overview",), _services(request).dashboard.overview)}
+
+    return await cached_page(request, (), "overview.html", context)
 
 
 async def polls(request: web.Request) -> web.StreamResponse:
-    return render(request, "polls.html", polls=await _services(request).dashboard.polls())
+    return render(request, "polls.html", polls=await cached(request, ("polls",), _services(request).dashboard.polls))
 
 
 async def _results(request: web.Request):
     services = _services(request)
-    poll = await services.polls.get(_int(request.match_info["id"]))
-    services.dashboard.check_poll(poll)
-    return await services.polls.results(poll.id, text_limit=50)
+    poll_id = _int(request.match_info["id"])
+
+    async def load():
+        results = await services.polls.results(poll_id, text_limit=50)
+        services.dashboard.check_poll(results.poll)
+        return results
+
+    return await cached(request, ("poll", poll_id), load)
 
 
 async def poll_page(request: web.Request) -> web.StreamResponse:
     services = _services(request)
-    results = await _results(request)
     lang = lang_of(request)
-    tables = [services.polls.type_table(q, lang) for q in results.questions]
-    campaign = await services.campaigns.name_of(results.poll.campaign_id)
-    return render(request, "poll.html", results=results, tables=tables, campaign=campaign,
-                  type_label=lambda code: services.polls.member_type_label(code, lang))
+
+    async def context() -> dict[str, Any]:
+        results = await _results(request)
+        return {
+            "results": results, "tables": [services.polls.type_table(q, lang) for q in results.questions],
+            "campaign": await services.campaigns.name_of(results.poll.campaign_id),
+            "type_label": lambda code: services.polls.member_type_label(code, lang),
+        }
+
+    return await cached_page(request, (), "poll.html", context)
 
 
 async def poll_chart(request: web.Request) -> web.StreamResponse:
@@ -187,7 +219,8 @@ async def campaigns(request: web.Request) -> web.StreamResponse:
 
 async def campaign_page(request: web.Request) -> web.StreamResponse:
     services = _services(request)
-    page = await services.dashboard.campaign(_int(request.match_info["id"]))
+    campaign_id = _int(request.match_info["id"])
+    page = await cached(request, ("campaign", campaign_id), lambda: services.dashboard.campaign(campaign_id))
     lang = lang_of(request)
     return render(request, "campaign.html", page=page,
                   type_label=lambda code: services.polls.member_type_label(code, lang))
@@ -305,6 +338,7 @@ async def extract_upload(request: web.Request) -> web.StreamResponse:
             result = await services.import_extracts(str(path))
         except DomainError as exc:
             return await extracts_page(request, error=describe(exc, services.catalogue, lang), status=400)
+    changed(request)
     web_session = auth.session(request)
     await with_audit(services, "extract.upload", web_session.actor_id, [e.id for e in result.extracts], name)
     raise web.HTTPSeeOther(f"/extracts/{result.extracts[0].id}" if result.extracts else "/extracts")
@@ -322,6 +356,7 @@ async def extract_move(request: web.Request) -> web.StreamResponse:
         raise InvalidInput("dashboard.error.bad_request")
     await extracts.move(services.sessions, _int(request.match_info["id"]), up=direction == "up",
                         actor_id=auth.session(request).actor_id)
+    changed(request)
     raise web.HTTPSeeOther("/extracts")
 
 
@@ -329,6 +364,7 @@ async def extract_skip(request: web.Request) -> web.StreamResponse:
     services = _services(request)
     await extracts.skip(services.sessions, _int(request.match_info["id"]), actor_id=auth.session(request).actor_id,
                         guild_id=auth.session(request).guild_id)
+    changed(request)
     raise web.HTTPSeeOther("/extracts")
 
 
@@ -340,6 +376,7 @@ async def extract_publish(request: web.Request) -> web.StreamResponse:
         services.sessions, services.publisher, _int(request.match_info["id"]), now=services.now(),
         actor_id=auth.session(request).actor_id, guild_id=auth.session(request).guild_id,
     )
+    changed(request)
     lang = lang_of(request)
     report = outcome.report
     message = services.catalogue.t("dashboard.extracts.published", lang, sent=len(report.sent) + len(report.recovered),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -86,6 +87,24 @@ class Renderer:
         return self.env.get_template(name).render(
             t=t, number=number, when=when, iso=iso, lang=lang, **context
         )
+
+
+#: Stands for the session's anti-forgery token in a page cached for every session (replaced as
+#: the page is sent); random per process, so no content can forge it.
+CSRF_PLACEHOLDER = "csrf-" + secrets.token_hex(16)
+
+
+def page_html(request: web.Request, template: str, **context: Any) -> str:
+    """A signed-in page's HTML for any session (the token is :data:`CSRF_PLACEHOLDER`)."""
+    return request.app[RENDERER].render(
+        template, lang_of(request), csrf=CSRF_PLACEHOLDER, signed_in=True, path=request.path,
+        section=template.split(".")[0], **context,
+    )
+
+
+def send_page(request: web.Request, html: str, *, status: int = 200) -> web.Response:
+    html = html.replace(CSRF_PLACEHOLDER, request.get(CSRF_KEY, ""))
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
 
 def render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:

@@ -84,6 +84,8 @@ async def test_the_downloaded_export_is_the_clis(dashboard, browser, tmp_path, d
         await page.get_by_role("link", name="Exports").click()
         await page.get_by_label("Que faut-il exporter ?").select_option(label=CAMPAIGN)
         await page.get_by_label("Disposition").select_option("wide")
+        assert await page.get_by_label("Séparateur CSV").input_value() == ";"  # French Excel's, as the CLI's default
+        await page.get_by_label("Séparateur CSV").select_option(",")
         async with page.expect_download() as info:
             await page.get_by_role("button", name="Télécharger").click()
         download = await info.value
@@ -100,7 +102,7 @@ async def test_the_downloaded_export_is_the_clis(dashboard, browser, tmp_path, d
     config_file.write_text(f"[database]\nurl = {database_url!r}\n", encoding="utf-8")
     out = tmp_path / "cli.csv"
     result = run_cli("--config", str(config_file), "export", "--campaign", CAMPAIGN, "--format", "csv",
-                     "--layout", "wide", "-o", str(out), cwd=tmp_path, env={"RESEAU_EXPORT_SECRET": SECRET})
+                     "--layout", "wide", "--separator", ",", "-o", str(out), cwd=tmp_path, env={"RESEAU_EXPORT_SECRET": SECRET})
     assert result.returncode == 0, result.stderr
     assert data == out.read_bytes()
     assert codebook == (tmp_path / "cli.codebook.csv").read_bytes()
