@@ -39,7 +39,7 @@ from bot.config import Config
 from bot.i18n import Catalogue, lang_of
 from bot.metrics import Metrics
 from bot.posting import GatewaySender
-from bot.processes import COUNTS_CHANNEL, SCHEDULE_CHANNEL, LocalCoordinator
+from bot.processes import COUNTS_CHANNEL, DELIVER_CHANNEL, SCHEDULE_CHANNEL, LocalCoordinator, fanout_rate
 from bot.services import delivery
 from bot.services.container import Services, http_client_for
 from bot.services.schedule import Reconciled, Schedule, retention_feature
@@ -141,7 +141,8 @@ class ReseauBot(commands.Bot):
         ):
             raise TypeError("ReseauBot(services=…): the config, engine, sessions and clock are the container's")
         self.services = services
-        services.attach_sender(GatewaySender(self), rate=GATEWAY_RATE)
+        # several processes: each paces at its shards' share of the bot's budget (bot.processes)
+        services.attach_sender(GatewaySender(self), rate=fanout_rate(config, GATEWAY_RATE))
         self.scheduler = scheduler or AsyncIOScheduler(timezone=config.tz)
         self.schedule = Schedule(self.scheduler, services, track=lambda coro, name: self.track(coro, name=name))
         self.schedule.declare(delivery.feature(), retention_feature())
@@ -190,7 +191,19 @@ class ReseauBot(commands.Bot):
     async def _start_coordination(self) -> None:
         self.coordinator.on(SCHEDULE_CHANNEL, self._peer_changed_schedule)
         self.coordinator.on(COUNTS_CHANNEL, self._peer_changed_counts)
+        self.coordinator.on(DELIVER_CHANNEL, self._peer_fanout)
+        publisher = self.services.publisher
+        if self.coordinator.leases is not None:
+            publisher.lease = self.coordinator.leases
+        if self.coordinator.shared:
+            publisher.on_fanout = lambda: self.coordinator.announce(DELIVER_CHANNEL, "")
+        publisher.prefer = lambda row: self.owns_guild(row.guild_id)
         await self.coordinator.start(self._elected, self._deposed)
+
+    def _peer_fanout(self, payload: str) -> None:
+        """Another process started a fan-out: take a share of its rows (own guilds first)."""
+        if self.is_ready() and not self._closing:
+            self.track(self.services.publisher.deliver(announce=False), name="fanout-share")
 
     async def _elected(self) -> None:
         """This process now runs the scheduled work: jobs rebuilt and what was due caught up

@@ -49,6 +49,7 @@ log = logging.getLogger("reseau.processes")
 
 SCHEDULE_CHANNEL = "reseau_schedule"
 COUNTS_CHANNEL = "reseau_counts"
+DELIVER_CHANNEL = "reseau_deliver"
 POLL_INTERVAL = 1.0  # seconds between two tries of the lock, and between two checks of it
 HOLD_TIMEOUT = 2.0  # a leader whose check takes longer steps down
 
@@ -71,6 +72,11 @@ class LocalCoordinator:
 
     def on(self, channel: str, handler: Handler) -> None:
         self.handlers[channel] = handler
+
+    @property
+    def leases(self) -> Any:
+        """The publisher's delivery leases (None: its own in-flight set suffices)."""
+        return None
 
     async def start(self, on_elected: Hook, on_deposed: Hook) -> None:
         await on_elected()
@@ -100,6 +106,10 @@ class PgCoordinator(LocalCoordinator):
     @property
     def shared(self) -> bool:
         return True
+
+    @property
+    def leases(self) -> DeliveryLeases:
+        return DeliveryLeases(self)
 
     async def start(self, on_elected: Hook, on_deposed: Hook) -> None:
         self._on_elected, self._on_deposed = on_elected, on_deposed
@@ -182,6 +192,38 @@ class PgCoordinator(LocalCoordinator):
         self.leader = False
 
 
+class DeliveryLeases:
+    """A delivery row is sent by the process holding its advisory lock on its coordination
+    connection (``storage.coordination.PgCoordination.try_lease``).  Without that connection a
+    process sends nothing (the row waits for another process, or for the reconnection)."""
+
+    def __init__(self, coordinator: PgCoordinator) -> None:
+        self.coordinator = coordinator
+        self._held: dict[int, PgCoordination] = {}
+
+    async def acquire(self, delivery_id: int) -> bool:
+        conn = self.coordinator._conn
+        if conn is None or conn.closed:
+            return False
+        try:
+            if not await conn.try_lease(delivery_id):
+                return False
+        except Exception:  # noqa: BLE001 — the campaign loop sees the connection lost
+            log.debug("lease of delivery %d failed", delivery_id, exc_info=True)
+            return False
+        self._held[delivery_id] = conn
+        return True
+
+    async def release(self, delivery_id: int) -> None:
+        conn = self._held.pop(delivery_id, None)
+        if conn is None or conn.closed:
+            return  # a closed session released it
+        try:
+            await conn.release_lease(delivery_id)
+        except Exception:  # noqa: BLE001
+            log.debug("release of delivery %d failed", delivery_id, exc_info=True)
+
+
 def coordinator_for(database_url: str) -> LocalCoordinator:
     """PostgreSQL: the election; anything else: the single process."""
     return PgCoordinator(database_url) if is_postgresql(database_url) else LocalCoordinator()
@@ -220,3 +262,13 @@ def with_run_options(
     config = dataclasses.replace(config, discord=discord, metrics=metrics)
     check_processes(config)
     return config
+
+
+def fanout_rate(config: Config, total: float) -> float:
+    """This process's share of the bot's request budget (Discord's global limit is per bot and
+    all processes share it): ``total`` times the fraction of the shards it runs.  Shard ranges
+    that do not overlap therefore stay under ``total`` together, whatever the number of processes."""
+    shards = config.discord
+    if not shards.shard_count or not shards.shard_ids:
+        return total
+    return total * len(shards.shard_ids) / shards.shard_count

@@ -31,6 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 # The advisory lock's key: one 64-bit number for "the scheduler of reseau-bot" on this database.
 SCHEDULER_LOCK_KEY = 0x7265_7365_6175_0001  # "reseau" + 1
+# A delivery in flight: the two-key form (this class, the delivery's id), another key space.
+DELIVERY_LEASE_CLASS = 0x7262_0001
 
 # Idle-peer probing asked of the server for this connection (seconds, count).
 KEEPALIVES = {"tcp_keepalives_idle": "2", "tcp_keepalives_interval": "1", "tcp_keepalives_count": "3"}
@@ -73,6 +75,7 @@ class PgCoordination:
     def __init__(self, connection: Any) -> None:
         self._conn = connection
         self.pid: int = connection.get_server_pid()
+        self._busy = asyncio.Lock()  # one query at a time on an asyncpg connection
 
     @classmethod
     async def connect(cls, url: str, *, within: float = 5.0) -> PgCoordination:
@@ -91,20 +94,33 @@ class PgCoordination:
     def closed(self) -> bool:
         return self._conn.is_closed()
 
+    async def _value(self, query: str, *args: Any, within: float | None = None) -> Any:
+        async with self._busy:
+            return await self._conn.fetchval(query, *args, timeout=within)
+
     async def try_lock(self, key: int = SCHEDULER_LOCK_KEY) -> bool:
         """Take the session advisory lock ``key`` if no other session holds it."""
-        return bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
+        return bool(await self._value("SELECT pg_try_advisory_lock($1)", key))
 
     async def holds(self, key: int = SCHEDULER_LOCK_KEY, *, within: float = 2.0) -> bool:
         """Whether this session still holds ``key`` (a round trip: it also proves the connection)."""
-        return bool(await self._conn.fetchval(
+        return bool(await self._value(
             "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND pid = pg_backend_pid() AND ((classid::bigint << 32) | objid::bigint) = $1)",
-            key, timeout=within,
+            "AND pid = pg_backend_pid() AND objsubid = 1 "
+            "AND ((classid::bigint << 32) | objid::bigint) = $1)",
+            key, within=within,
         ))
 
     async def unlock(self, key: int = SCHEDULER_LOCK_KEY) -> None:
-        await self._conn.fetchval("SELECT pg_advisory_unlock($1)", key)
+        await self._value("SELECT pg_advisory_unlock($1)", key)
+
+    async def try_lease(self, delivery_id: int) -> bool:
+        """A delivery in flight here: no other session may send it until released or this
+        session ends (the process died: the next claimant looks at the channel's history)."""
+        return bool(await self._value("SELECT pg_try_advisory_lock($1, $2)", DELIVERY_LEASE_CLASS, delivery_id))
+
+    async def release_lease(self, delivery_id: int) -> None:
+        await self._value("SELECT pg_advisory_unlock($1, $2)", DELIVERY_LEASE_CLASS, delivery_id)
 
     async def listen(self, channel: str, callback: Listener) -> None:
         """Call ``callback(channel, payload)`` for each NOTIFY on ``channel`` from another session."""
@@ -113,10 +129,11 @@ class PgCoordination:
             if pid != self.pid:
                 callback(channel_, payload)
 
-        await self._conn.add_listener(channel, relay)
+        async with self._busy:
+            await self._conn.add_listener(channel, relay)
 
     async def notify(self, channel: str, payload: str) -> None:
-        await self._conn.execute("SELECT pg_notify($1, $2)", channel, payload)
+        await self._value("SELECT pg_notify($1, $2)", channel, payload)
 
     async def close(self) -> None:
         try:

@@ -316,6 +316,25 @@ class DeliveryReport:
 PostBuilder = Callable[[models.Delivery, models.NetworkChannel | None], Post]
 
 
+class Lease(Protocol):
+    """Who sends a row: ``acquire`` is False while another live process holds the row's lease;
+    a lease is released by ``release`` or by its holder's death."""
+
+    async def acquire(self, delivery_id: int) -> bool: ...
+
+    async def release(self, delivery_id: int) -> None: ...
+
+
+class _SingleProcess:
+    """One process on its database: the publisher's own in-flight set is the lease."""
+
+    async def acquire(self, delivery_id: int) -> bool:
+        return True
+
+    async def release(self, delivery_id: int) -> None:
+        return None
+
+
 class _NoSender:
     """The publisher's sender until the process attaches one (:meth:`Publisher.attach`)."""
 
@@ -360,6 +379,12 @@ class Publisher:
         self.on_kept: Callable[[dict[int, datetime]], object] | None = None
         # told every fan-out's report (the process's metrics count them)
         self.on_report: Callable[[DeliveryReport], object] | None = None
+        # Several processes (bot.processes): a row is sent by the one holding its lease (a lock
+        # that dies with its process); told when a fan-out starts here, so the others join in;
+        # which rows to take first (those of this process's own guilds).
+        self.lease: Lease = _SingleProcess()
+        self.on_fanout: Callable[[], object] | None = None
+        self.prefer: Callable[[models.Delivery], bool] | None = None
 
     # ---------------------------------------------------------------- public
     def attach(self, sender: Sender, *, rate: float | None, concurrency: int | None = None) -> None:
@@ -375,8 +400,10 @@ class Publisher:
         extract_id: int | None = None,
         announcement_id: int | None = None,
         delivery_ids: Iterable[int] | None = None,
+        announce: bool = True,
     ) -> DeliveryReport:
-        """Send the pending rows (of one extract / announcement, or all of them)."""
+        """Send the pending rows (of one extract / announcement, or all of them); with
+        ``announce``, tell the other processes (``on_fanout``) so that they take their share."""
         async with self.sessions() as session:
             rows = await DeliveryRepository(session).pending(extract_id=extract_id, announcement_id=announcement_id)
             if delivery_ids is not None:
@@ -387,6 +414,10 @@ class Publisher:
         report = DeliveryReport()
         if not rows:
             return report
+        if self.prefer is not None:
+            rows.sort(key=lambda row: (not self.prefer(row), row.id))  # type: ignore[misc]
+        if announce and self.on_fanout is not None:
+            self.on_fanout()
         self._inflight.update(r.id for r in rows)
         semaphore = asyncio.Semaphore(self.concurrency)
 
@@ -454,6 +485,14 @@ class Publisher:
         return posts
 
     async def _deliver_one(self, row: models.Delivery, post: Post, report: DeliveryReport) -> None:
+        if not await self.lease.acquire(row.id):
+            return  # in flight in another process
+        try:
+            await self._deliver_leased(row, post, report)
+        finally:
+            await self.lease.release(row.id)
+
+    async def _deliver_leased(self, row: models.Delivery, post: Post, report: DeliveryReport) -> None:
         # Wait for a request slot *before* claiming: a crash then leaves at most the rows
         # actually in flight with attempts > 0 (each costs a history look-up on the rerun).
         await self.pacer.wait()
@@ -461,7 +500,7 @@ class Publisher:
         async with self.sessions.begin() as session:
             before = await DeliveryRepository(session).claim(row.id)
         if before is None:
-            return  # finished elsewhere meanwhile
+            return  # finished elsewhere meanwhile, or being claimed elsewhere right now
         nonces = [(part_nonce(row.nonce, i), part) for i, part in enumerate(post.parts)]
         try:
             found: dict[int, int] = {}

@@ -227,8 +227,12 @@ class DeliveryRepository(Repository):
         """Count one more attempt on a pending row, before anything is sent.
 
         Returns the number of attempts made *before* this one (0: nothing can have been sent
-        yet), or None when the row is no longer pending (another sender finished it)."""
-        row = await self.session.get(Delivery, delivery_id, with_for_update=True)
+        yet), or None when the row is no longer pending (another sender finished it) or another
+        process is claiming it this very moment (``FOR UPDATE SKIP LOCKED``: skipped, not waited
+        for; on SQLite, where writers are serialised, the row is simply read)."""
+        row = (await self.session.execute(
+            select(Delivery).where(Delivery.id == delivery_id).with_for_update(skip_locked=True)
+        )).scalar_one_or_none()
         if row is None or row.status != DELIVERY_PENDING:
             return None
         before = row.attempts
