@@ -155,8 +155,11 @@ async def switch_lang(request: web.Request) -> web.StreamResponse:
 
 # ---------------------------------------------------------------------------- pages
 async def overview(request: web.Request) -> web.StreamResponse:
+    services = _services(request)
+
     async def context() -> dict[str, Any]:
-        return {"overview": await cached(request, ("overview",), _services(request).dashboard.overview)}
+        return {"overview": await services.dashboard.overview(),
+                "planned": await services.calendar.upcoming(limit=15)}
 
     return await cached_page(request, (), "overview.html", context)
 
@@ -185,6 +188,7 @@ async def poll_page(request: web.Request) -> web.StreamResponse:
         results = await _results(request)
         return {
             "results": results, "tables": [services.polls.type_table(q, lang) for q in results.questions],
+            "channels": await services.postings.by_channel(results.poll),
             "campaign": await services.campaigns.name_of(results.poll.campaign_id),
             "type_label": lambda code: services.polls.member_type_label(code, lang),
         }

@@ -16,7 +16,7 @@ Sign-in without passwords
 
 Pages
     :class:`DashboardReader` gives plain values: the overview (open polls with their respondents,
-    the next planned posts, the latest deliveries), polls of the network's servers, a campaign's
+    the latest deliveries; the next planned posts come from ``services.calendar``), polls of the network's servers, a campaign's
     answers per question and its **coverage** (members of each type who answered at least once,
     against the profiles of that type), the audit log.  A poll's results come from the poll
     service (:meth:`PollService.results`), exports from the :class:`~bot.services.exports.Exporter`,
@@ -40,13 +40,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config
 from bot.errors import Forbidden, NotFound
-from bot.services import authority, extracts
+from bot.services import authority
 from bot.services.authority import Actor, Scope
 from bot.services.delivery import Publisher, _NoSender
 from bot.services.polls.views import PollView, poll_view
 from bot.services.privacy import Forgotten, iso
 from storage import models
-from storage.repositories import AnnouncementRepository, AuditRepository, StateRepository
+from storage.repositories import AuditRepository
 from storage.repositories.dashboard import DashboardRepository, DeliveryRow, session_values
 
 __all__ = [
@@ -236,17 +236,8 @@ class PollLine:
 
 
 @dataclass(frozen=True)
-class PlannedPost:
-    kind: str  # "extract" (the next monthly slot), "announcement", "poll_close"
-    when: datetime
-    title: str = ""
-    record_id: int | None = None
-
-
-@dataclass(frozen=True)
 class Overview:
     open_polls: tuple[PollLine, ...]
-    planned: tuple[PlannedPost, ...]
     deliveries: tuple[DeliveryRow, ...]
 
     @property
@@ -298,29 +289,13 @@ class DashboardReader:
         return tuple(PollLine(poll_view(p), counts.get(p.id, 0)) for p in polls)
 
     async def overview(self, *, deliveries: int = 15) -> Overview:
-        now = self.clock()
+        """Open polls with their respondents and the latest deliveries (what is planned comes
+        from the calendar service, ``services.calendar.upcoming``)."""
         async with self.sessions() as session:
             repo = DashboardRepository(session)
             open_polls = await self._lines(repo, await repo.polls(self._guilds(), status="open"))
-            planned = await self._planned(session, now)
             latest = tuple(await repo.latest_deliveries(deliveries))
-        return Overview(open_polls, planned, latest)
-
-    async def _planned(self, session: AsyncSession, now: datetime) -> tuple[PlannedPost, ...]:
-        out: list[PlannedPost] = []
-        handled = await StateRepository(session).get(extracts.SLOT_STATE_KEY)
-        for when in extracts.next_runs(self.config, now, count=3):
-            if handled is None or extracts.month_of(when, self.config.tz) > handled:
-                out.append(PlannedPost("extract", when))
-                break
-        for a in await AnnouncementRepository(session).scheduled():
-            if a.scheduled_at is not None and a.guild_id in self._guilds():
-                out.append(PlannedPost("announcement", a.scheduled_at, a.title, a.id))
-        for p in await DashboardRepository(session).polls(self._guilds(), status="open"):
-            if p.deadline_at is not None and p.deadline_at > now:
-                out.append(PlannedPost("poll_close", p.deadline_at, p.title, p.id))
-        out.sort(key=lambda p: (p.when, p.kind, p.record_id or 0))
-        return tuple(out[:15])
+        return Overview(open_polls, latest)
 
     async def polls(self, *, limit: int = 100) -> tuple[PollLine, ...]:
         async with self.sessions() as session:

@@ -40,6 +40,11 @@ def rows_of(table_text: str) -> str:
 
 
 async def test_a_moderator_signs_in_and_reads_results_and_coverage(dashboard, browser):
+    from storage.models import PollPosting
+
+    async with dashboard.services.sessions.begin() as session:  # poll A posted in two channels
+        session.add_all([PollPosting(poll_id=dashboard.survey.poll_a, guild_id=1001, channel_id=1, lang="fr"),
+                         PollPosting(poll_id=dashboard.survey.poll_a, guild_id=1001, channel_id=2, lang="en")])
     ctx, page = await sign_in(browser, dashboard)
     try:
         cookie = next(c for c in await ctx.cookies() if c["name"] == "rb_session")
@@ -48,6 +53,7 @@ async def test_a_moderator_signs_in_and_reads_results_and_coverage(dashboard, br
         overview = await page.inner_text("main")
         assert "Besoins des membres" in overview  # an open poll, with its respondents
         assert "Autre serveur" not in overview  # a poll of a server outside the network
+        assert "Extrait mensuel" in overview  # the next planned posts (the calendar service)
 
         await page.get_by_role("link", name="Sondages").click()
         await page.get_by_role("link", name="Besoins des membres").click()
@@ -58,6 +64,9 @@ async def test_a_moderator_signs_in_and_reads_results_and_coverage(dashboard, br
         assert "Financement 1" in results and "Mise en réseau 1" in results
         by_type = rows_of(await page.locator("#by-type-1").inner_text())
         assert "Collectivité territoriale 2" in by_type and "Réseau 1" in by_type
+        by_channel = rows_of(await page.locator("#by-channel").inner_text())
+        # each posting's channel; the survey's answers predate postings: their channel is not known
+        assert "1 (fr) 0 2 (en) 0 Salon inconnu (réponses antérieures) 5" in by_channel
         assert await page.locator("img[src$='chart-1.png']").get_attribute("alt")
         chart = await page.request.get(dashboard.base + page.url.removeprefix(dashboard.base) + "/chart-1.png")
         assert chart.status == 200 and (await chart.body())[:8] == b"\x89PNG\r\n\x1a\n"
