@@ -370,7 +370,7 @@ class DashboardHook:
             return {"dashboard_sessions": [
                 {"created_at": iso(s.created_at), "expires_at": iso(s.expires_at), "ended_at": iso(s.ended_at)}
                 for s in sessions
-            ], "dashboard_links": len(links)} if links or sessions else {}
+            ], "dashboard_links": len(links)}
 
     async def forget(self, user_id: int, mode: str) -> Forgotten:
         async with self.sessions.begin() as session:
