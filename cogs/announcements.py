@@ -282,17 +282,19 @@ class Announcements(commands.Cog):
     async def run_scheduled(self, announcement_id: int, now: datetime | None = None) -> service.AnnouncementOutcome | None:
         """The date job's body: post the announcement if it is still scheduled (and its time
         has come: one postponed meanwhile gets its job again)."""
+        now = now or self.bot.clock()
         try:
-            outcome = await service.publish(
-                self.bot.sessions, self.bot.services.publisher, announcement_id, now=now or self.bot.clock(),
-                actor_id=None, scheduled=True,
+            current = await service.get_announcement(self.bot.sessions, announcement_id)
+            if current.scheduled_at is not None and current.scheduled_at > now:
+                await self.reschedule()  # postponed meanwhile (/calendar, the CLI): its job moves
+                return None
+            return await service.publish(
+                self.bot.sessions, self.bot.services.publisher, announcement_id, now=now, actor_id=None,
+                scheduled=True,
             )
         except Exception:
             log.exception("scheduled announcement %d failed", announcement_id)
             return None
-        if outcome is None:
-            await self.reschedule()
-        return outcome
 
     # ---------------------------------------------------------------- commands
     async def show_preview(self, interaction: discord.Interaction, announcement: models.Announcement, lang: str) -> None:

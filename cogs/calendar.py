@@ -71,7 +71,8 @@ class Calendar(commands.Cog):
     async def cog_load(self) -> None:
         """Attach duplicate, series and template under ``/poll``; declare the calendar's jobs."""
         group = self.polls.poll
-        mine = [c for c in self.__cog_app_commands__ if c.name in {self._base(n) for n in _ATTACHED}]
+        order = [self._base(n) for n in _ATTACHED]
+        mine = sorted((c for c in self.__cog_app_commands__ if c.name in order), key=lambda c: order.index(c.name))
         for command in mine:
             if group.get_command(command.name) is not None:
                 group.remove_command(command.name)

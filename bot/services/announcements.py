@@ -282,8 +282,6 @@ async def publish(
         announcement = await repo.get(announcement_id)
         if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
             raise NotFound("announce.not_found", id=announcement_id)
-        if scheduled and announcement.scheduled_at is not None and announcement.scheduled_at > now:
-            return None  # postponed meanwhile (/calendar postpone): its job is put again at the new time
         if not await repo.transition(announcement_id, frm, ANNOUNCEMENT_PUBLISHED, published_at=now):
             if scheduled:
                 return None

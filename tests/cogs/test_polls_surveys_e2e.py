@@ -112,7 +112,7 @@ async def test_campaign_commands_are_the_campaigns_cog_s_under_poll(world):
     sits first under /poll, and nowhere else; unloading the extension takes it away."""
     bot = world.env.bot
     poll = bot.tree.get_command("poll")
-    assert [c.name for c in poll.commands] == ["campaign", "create", "survey", "close", "results", "merge", "list"]
+    assert [c.name for c in poll.commands] == ["campaign", "create", "survey", "close", "results", "merge", "list", "duplicate", "series", "template"]
     group = poll.get_command("campaign")
     assert [c.name for c in group.commands] == ["create", "list", "activate"]
     assert all(c.binding is bot.get_cog("Campaigns") for c in group.commands)
