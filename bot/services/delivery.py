@@ -57,6 +57,9 @@ MAX_PARTS = 99  # part nonces are "<row nonce>.<index>", at most 25 characters
 FEATURE = "delivery"
 RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
+# A row in flight in another process is looked at again every LEASE_WAIT seconds, this many times.
+LEASE_WAIT = 0.5
+LEASE_WAIT_ROUNDS = 60
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -300,6 +303,7 @@ class DeliveryReport:
     recovered: list[int] = field(default_factory=list)  # found already posted, not resent
     failed: list[Failure] = field(default_factory=list)
     pending: list[int] = field(default_factory=list)  # transient failure: retried next run
+    elsewhere: list[int] = field(default_factory=list)  # in flight in another process when tried
 
     def merge(self, other: DeliveryReport) -> DeliveryReport:
         self.sent += other.sent
@@ -404,6 +408,43 @@ class Publisher:
     ) -> DeliveryReport:
         """Send the pending rows (of one extract / announcement, or all of them); with
         ``announce``, tell the other processes (``on_fanout``) so that they take their share."""
+        report = DeliveryReport()
+        rows = await self._send_pending(extract_id, announcement_id, delivery_ids, report, announce=announce)
+        if not rows:
+            return report
+        # Rows another process had in flight: wait until it sends them, or until its lease is
+        # gone with it (then they are this process's to finish, history look-up first).
+        for _ in range(LEASE_WAIT_ROUNDS):
+            if not report.elsewhere:
+                break
+            await asyncio.sleep(LEASE_WAIT)
+            waiting, report.elsewhere = report.elsewhere, []
+            await self._send_pending(extract_id, announcement_id, waiting, report, announce=False)
+        if self.on_report is not None:
+            self.on_report(report)
+        if report.failed:
+            await self._report_failures(report.failed)
+        if report.pending and self.on_kept is not None:
+            try:
+                self.on_kept({i: self._retry_at[i] for i in report.pending if i in self._retry_at})
+            except Exception:
+                log.exception("could not schedule the retry of deliveries %s", report.pending)
+        log.info(
+            "delivered %d (recovered %d), failed %d, still pending %d",
+            len(report.sent), len(report.recovered), len(report.failed), len(report.pending),
+        )
+        return report
+
+    async def _send_pending(
+        self,
+        extract_id: int | None,
+        announcement_id: int | None,
+        delivery_ids: Iterable[int] | None,
+        report: DeliveryReport,
+        *,
+        announce: bool,
+    ) -> list[models.Delivery]:
+        """One pass over the pending rows asked for: returns the rows tried."""
         async with self.sessions() as session:
             rows = await DeliveryRepository(session).pending(extract_id=extract_id, announcement_id=announcement_id)
             if delivery_ids is not None:
@@ -411,9 +452,8 @@ class Publisher:
                 rows = [r for r in rows if r.id in wanted]
             rows = [r for r in rows if r.id not in self._inflight]
             posts = await self._posts_for(session, rows)
-        report = DeliveryReport()
         if not rows:
-            return report
+            return rows
         if self.prefer is not None:
             rows.sort(key=lambda row: (not self.prefer(row), row.id))  # type: ignore[misc]
         if announce and self.on_fanout is not None:
@@ -429,20 +469,7 @@ class Publisher:
             await asyncio.gather(*(one(row) for row in rows))
         finally:
             self._inflight.difference_update(r.id for r in rows)
-        if self.on_report is not None:
-            self.on_report(report)
-        if report.failed:
-            await self._report_failures(report.failed)
-        if report.pending and self.on_kept is not None:
-            try:
-                self.on_kept({i: self._retry_at[i] for i in report.pending if i in self._retry_at})
-            except Exception:
-                log.exception("could not schedule the retry of deliveries %s", report.pending)
-        log.info(
-            "delivered %d (recovered %d), failed %d, still pending %d",
-            len(report.sent), len(report.recovered), len(report.failed), len(report.pending),
-        )
-        return report
+        return rows
 
     async def retry(self, delivery_id: int) -> DeliveryReport:
         """One row's retry job: send it if it is still pending (a no-op once sent or failed)."""
@@ -486,7 +513,8 @@ class Publisher:
 
     async def _deliver_one(self, row: models.Delivery, post: Post, report: DeliveryReport) -> None:
         if not await self.lease.acquire(row.id):
-            return  # in flight in another process
+            report.elsewhere.append(row.id)  # in flight in another process
+            return
         try:
             await self._deliver_leased(row, post, report)
         finally:
