@@ -85,11 +85,11 @@ def test_the_bot_has_its_name_and_one_clock_with_simcord_starting_now(french):
     connected = next(line for line in narration(out) if line.startswith("● Le bot est connecté"))
     assert "en tant que Réseau 2.0 à «\u202fRéseau 2.0 (démo)\u202f»" in connected
     # SimCord's time is a snowflake's: the quick poll's message was created today, not on 2026-01-01…
-    message_id = int(re.search(r"Sondage n°\u00a03 publié\u202f: https://\S+/(\d+)\s", out).group(1))
+    message_id = int(re.search(r"Sondage n°\u00a02 publié\u202f: https://\S+/(\d+)\s", out).group(1))
     created = datetime.fromtimestamp(((message_id >> 22) + DISCORD_EPOCH_MS) / 1000, UTC)
     assert start - timedelta(minutes=1) <= created <= end + timedelta(minutes=1), created
     # …and the bot's clock set its three-day deadline from that same instant
-    poll = out[out.index("**📊 Sondage n°\u00a03**"):]
+    poll = out[out.index("**📊 Sondage n°\u00a02**"):]
     deadline = datetime.fromtimestamp(int(re.search(r"<t:(\d+):R>", poll).group(1)), UTC)
     assert abs(deadline - created - timedelta(days=3)) < timedelta(seconds=5), (created, deadline)
 
@@ -127,8 +127,8 @@ def test_the_demo_plays_the_whole_journey(french):
     # profiles with consent, a quick survey with progress and resumption, results by type, export
     assert "Profil enregistré." in out
     assert "**Question 2/2**" in out and "You are picking up where you left off." in out
-    assert "Collectivité territoriale  1" in out
-    by_type = out_dir / "poll-2-by-member-type.png"
+    assert "**Collectivité territoriale** (1)\u202f: " in out  # a line per member type: fits a phone
+    by_type = out_dir / "poll-1-by-member-type.png"  # the month's follow-up: one poll, two channels
     assert by_type.read_bytes().startswith(b"\x89PNG")
     wide = (out_dir / "enquete-membres-2026-2027-wide.csv").read_bytes()
     assert wide.startswith(b"\xef\xbb\xbfrespondent;member_type;")

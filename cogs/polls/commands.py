@@ -429,6 +429,7 @@ class Polls(commands.Cog):
         lang = self.bot.lang(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         results = await self.service.results(poll_id, guild_id=interaction.guild_id or 0)
+        results = await self.messages.postings.localize_results(results, lang)  # posted in several languages
         if results.poll.is_survey:
             embeds, files = await self.messages.survey_results(results, lang, final=False, by_type=by_type)
             await self._by_channel(embeds[0], results.poll, lang)
@@ -582,7 +583,8 @@ class Polls(commands.Cog):
     async def _confirm(self, interaction: discord.Interaction, result: VoteResult) -> None:
         """The ephemeral acknowledgement with the member's current choice (a follow-up when the
         interaction was deferred), then the debounced refresh of the public message."""
-        text = render.confirmation(result, self.bot.lang(interaction), self.wording)
+        lang = self.bot.lang(interaction)
+        text = render.confirmation(self.messages.postings.localize_vote(result, lang), lang, self.wording)
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=True)
         else:

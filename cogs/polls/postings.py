@@ -18,11 +18,11 @@ import discord
 
 from bot.config import NetworkChannel
 from bot.errors import DomainError, InvalidInput
-from bot.services.postings import ChannelCount, Posting, localized
+from bot.services.postings import ChannelCount, Posting, Wording, localized
 
 if TYPE_CHECKING:
     from bot.client import ReseauBot
-    from bot.services.polls import PollResults, PollView
+    from bot.services.polls import PollResults, PollView, VoteResult
     from bot.services.postings import PostingService
 
 log = logging.getLogger("cogs.polls")
@@ -102,9 +102,29 @@ class PollPostings:
         # process posts more or merges, which forget the entry), so a vote on a poll posted once
         # costs nothing more
         self._channels: dict[int, dict[int, int]] = {}
+        self._wording: dict[int, Wording] = {}  # the same polls' wording per language
 
     def forget(self, poll_id: int) -> None:
         self._channels.pop(poll_id, None)
+        self._wording.pop(poll_id, None)
+
+    def localize_vote(self, result: VoteResult, lang: str) -> VoteResult:
+        """A member's confirmation in their language when the poll (posted in several channels,
+        already read by :meth:`note_answer`) has a wording in it; else as it is — never a read
+        before the member's answer."""
+        wording = self._wording.get(result.poll.id)
+        if wording is None or lang == result.poll.lang:
+            return result
+        view, fell_back = localized(result.poll, lang, wording)
+        return result if fell_back else dataclasses.replace(result, poll=view)
+
+    async def localize_results(self, results: PollResults, lang: str) -> PollResults:
+        """Results as a reader of ``lang`` reads them (a moderator's ``/poll results``): the
+        poll's wording in that language when it has one."""
+        if lang == results.poll.lang:
+            return results
+        view, fell_back = localized(results.poll, lang, await self.service.wording(results.poll.id))
+        return results if fell_back else localize_results(results, view)
 
     async def note_answer(self, poll: PollView, user_id: int, channel_id: int | None) -> None:
         """Where a member answered a poll posted in several channels (for "by channel"); run
@@ -112,8 +132,10 @@ class PollPostings:
         channels = self._channels.get(poll.id)
         if channels is None:
             channels = self._channels[poll.id] = await self.service.channels(poll.id)
+            if len(channels) > 1:
+                self._wording[poll.id] = await self.service.wording(poll.id)
             if len(self._channels) > 1000:
-                self._channels.pop(next(iter(self._channels)))
+                self.forget(next(iter(self._channels)))
         if len(channels) < 2 or channel_id not in channels:
             return
         respondent = await self.bot.services.polls.respondent(poll, user_id)
