@@ -82,9 +82,10 @@ class Calendar(commands.Cog):
         self.bot.schedule.declare(service.feature(poll=self.run_poll, announce=self.run_announcement))
 
     async def cog_unload(self) -> None:
+        polls = self.bot.get_cog("Polls")  # gone first when the bot closes: nothing to detach
         for command in self._attached:
-            if self.polls.poll.get_command(command.name) is command:
-                self.polls.poll.remove_command(command.name)
+            if polls is not None and polls.poll.get_command(command.name) is command:  # type: ignore[attr-defined]
+                polls.poll.remove_command(command.name)  # type: ignore[attr-defined]
         self.bot.schedule.withdraw(service.FEATURE)
 
     @staticmethod
