@@ -260,15 +260,35 @@ async def serve_preview(w: DemoWorld, *, port: int | None, seconds: float | None
     session = w.env.preview(w.fr, viewers=[w.awa, w.sam, w.moderator], layout="channel",
                             locale=discord_locale(w.lang), timezone=w.bot.config.bot.timezone,
                             port=port)
-    async with session as page:
-        w.say("")
-        w.say(w.t("demo.preview_open", url=page.url))
-        w.say(w.t("demo.preview_act"))
-        sys.stdout.flush()
-        try:
-            if seconds is None:
-                await page.wait_closed()
-            else:
-                await asyncio.wait_for(page.wait_closed(), timeout=seconds)
-        except (TimeoutError, asyncio.CancelledError):
-            pass
+    dashboard = await serve_dashboard(w)
+    try:
+        async with session as page:
+            w.say("")
+            w.say(w.t("demo.preview_open", url=page.url))
+            w.say(w.t("demo.preview_act"))
+            w.say(w.t("demo.dashboard_open", url=dashboard.link))
+            sys.stdout.flush()
+            try:
+                if seconds is None:
+                    await page.wait_closed()
+                else:
+                    await asyncio.wait_for(page.wait_closed(), timeout=seconds)
+            except (TimeoutError, asyncio.CancelledError):
+                pass
+    finally:
+        await dashboard.runner.cleanup()
+
+
+async def serve_dashboard(w: DemoWorld) -> Any:
+    """The moderators' dashboard on the demo's data (127.0.0.1, a free port) and a one-time
+    sign-in link for Camille, the demo's moderator, as ``/tableau-de-bord`` would give her."""
+    from types import SimpleNamespace
+
+    from bot.services.authority import Actor
+    from web.app import bound_port, serve
+
+    services = w.bot.services
+    runner = await serve(services, host="127.0.0.1", port=0)
+    actor = Actor.of(w.guild.id, w.bot.config.bot.moderator_roles)
+    token = await services.sign_in.issue(actor, w.moderator.id, lang=w.lang)
+    return SimpleNamespace(runner=runner, link=services.sign_in.link_url(token, f"http://127.0.0.1:{bound_port(runner)}"))
