@@ -60,6 +60,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.calendar",  # after cogs.polls and cogs.announcements: /poll duplicate, /poll template, /calendar
     "cogs.profile",
     "cogs.exports",
+    "cogs.dashboard",  # /dashboard: a one-time link to the web dashboard
 )
 
 COMMANDS_HASH_KEY = "commands_hash"
