@@ -18,7 +18,7 @@ import pytest
 import simcord
 from sqlalchemy import func, select
 
-from bot.errors import InvalidInput
+from bot.errors import DomainError, InvalidInput
 from bot.services import extracts as service
 from bot.services.exports import ExportRequest
 from cogs._checks import Refused
@@ -174,3 +174,23 @@ async def test_merge_command(world, sessions, matching):
         simcord.assert_error(world.env, InvalidInput)
         assert "les options ne correspondent pas" in text
         assert len(polls) == 2
+
+
+async def test_chosen_channels_and_what_is_refused(world, sessions):
+    """``target:chosen``: the named network channels only; a channel outside the network and a
+    native poll to several channels are refused before anything is posted."""
+    outside = world.guild.create_text_channel("hors-reseau")
+    refused = await world.moderator.slash(world.fr, "poll create", question="Q ?", options="A; B", target="chosen",
+                                          channels=f"<#{outside.id}>")
+    simcord.assert_error(world.env, InvalidInput)
+    assert "pas un salon du réseau" in refused.response.content
+    native = await world.moderator.slash(world.fr, "poll create", question="Q ?", options="A; B", target="network",
+                                         native=True)
+    simcord.assert_error(world.env, DomainError)
+    assert "natif" in native.response.content
+    assert (await polls_and_postings(sessions))[0] == []
+    chosen = await world.moderator.slash(world.fr, "poll create", question="Q ?", options="A; B", target="chosen",
+                                         channels=f"<#{world.en.id}>", question_en="Q?", options_en="A; B")
+    assert f"<#{world.en.id}>" in chosen.response.content
+    [poll], postings = await polls_and_postings(sessions)
+    assert {p.channel_id for p in postings} == {world.fr.id, world.en.id}
