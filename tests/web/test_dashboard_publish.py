@@ -1,0 +1,55 @@
+""""Publish now" from the dashboard, in the bot's process (``run --web``): the dashboard served
+over the running bot's services (SimCord), a moderator uploads an extract in Chromium, sees it,
+publishes it, and the French network channel has it — once; publishing again is refused."""
+
+from __future__ import annotations
+
+from bot.services.authority import Actor
+from tests.web.conftest import pytestmark  # noqa: F401 (the module's skip mark)
+
+EXTRACT = """---
+title = "Ce que le réseau a appris en 2026"
+month = "2026-03"
+lang = "fr"
+link = "https://example.org/rapport"
+---
+Un extrait publié depuis le tableau de bord.
+"""
+
+
+async def test_publish_now_posts_the_extract_to_the_network_channel(world, browser, tmp_path):
+    from web.app import bound_port, create_app, start
+
+    services = world.env.bot.services
+    runner = await start(create_app(services), "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{bound_port(runner)}"
+    ctx = await browser.new_context(locale="fr-FR")
+    try:
+        token = await services.sign_in.issue(Actor.of(world.guild.id, [world.mod_role.id]), world.moderator.id)
+        page = await ctx.new_page()
+        await page.goto(services.sign_in.link_url(token, base))
+        await page.get_by_role("button", name="Ouvrir le tableau de bord").click()
+        await page.wait_for_url(base + "/")
+        source = tmp_path / "bilan.md"
+        source.write_text(EXTRACT, encoding="utf-8")
+        await page.goto(base + "/extracts")
+        await page.get_by_label("Fichier Markdown de l’extrait").set_input_files(str(source))
+        await page.get_by_role("button", name="Envoyer et prévisualiser").click()
+        await page.wait_for_url("**/extracts/*")
+        extract_url = page.url
+        csrf = await page.locator("input[name=csrf]").first.get_attribute("value")
+        await page.get_by_role("button", name="Publier maintenant").click()
+        assert "Salons servis : 1" in (await page.locator("[role=status]").inner_text()).replace("\u202f", " ")
+        posted = [m for m in world.fr.history() if m.author.bot]
+        assert len(posted) == 1 and posted[0].embeds[0].title == "Ce que le réseau a appris en 2026"
+        assert not [m for m in world.en.history() if m.author.bot]  # an English channel gets English extracts
+        # the extract left the queue; publishing it again (a second click, a reload) posts nothing
+        assert "La file est vide." in await page.inner_text("main")
+        response = await page.request.post(extract_url + "/publish", form={"csrf": csrf})
+        assert response.status == 409 and "déjà" in await response.text()
+        assert len([m for m in world.fr.history() if m.author.bot]) == 1
+        log = [e.action for e in await services.dashboard.audit()]
+        assert "extract.publish" in log and "extract.upload" in log
+    finally:
+        await ctx.close()
+        await runner.cleanup()
