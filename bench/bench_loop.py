@@ -63,13 +63,18 @@ class LagMonitor:
 
     def __init__(self) -> None:
         self.lags: list[float] = []
+        self.late: list[tuple[float, float]] = []  # (seconds since the start, lag) over 20 ms
         self._task: asyncio.Task | None = None
 
     async def _run(self) -> None:
+        start = time.perf_counter()
         while True:
             t0 = time.perf_counter()
             await asyncio.sleep(0.001)
-            self.lags.append(time.perf_counter() - t0 - 0.001)
+            lag = time.perf_counter() - t0 - 0.001
+            self.lags.append(lag)
+            if lag > 0.020:
+                self.late.append((t0 - start, lag))
 
     def __enter__(self) -> LagMonitor:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -160,7 +165,7 @@ async def one_run(mode: str | None, service, poll, config, exporter, workdir: Pa
     return {
         "p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "errors": errors,
         "lag_max": max(monitor.lags), "lag_p99": percentile(monitor.lags, 99), "charts": drawn,
-        "votes_s": votes_done, "export_s": export_seconds, "elapsed": elapsed,
+        "votes_s": votes_done, "export_s": export_seconds, "elapsed": elapsed, "late": monitor.late,
     }
 
 
@@ -196,6 +201,9 @@ async def run_all(args: argparse.Namespace, db: Path, workdir: Path) -> list[str
                 print(f"  run {run + 1} {mode or 'idle':8s}: vote p50 {r['p50'] * 1000:6.2f} ms, "
                       f"p99 {r['p99'] * 1000:7.2f} ms, loop lag max {r['lag_max'] * 1000:7.1f} ms "
                       f"(p99 {r['lag_p99'] * 1000:.1f}), errors {r['errors']}{extra}", flush=True)
+                if r["late"]:
+                    print("      lags over 20 ms at " + ", ".join(f"{t:.2f} s ({lag * 1000:.0f} ms)"
+                                                          for t, lag in r["late"][:12]), flush=True)
         idle_p99 = median([r["p99"] for r in results["idle"]])
         print(f"\nmedians of {args.runs}: idle vote p99 {idle_p99 * 1000:.2f} ms, "
               f"lag max {median([r['lag_max'] for r in results['idle']]) * 1000:.1f} ms")
@@ -206,6 +214,10 @@ async def run_all(args: argparse.Namespace, db: Path, workdir: Path) -> list[str
                   f"export {median([r['export_s'] for r in results[mode]]):.1f} s")
             lines.append(print_ratio(f"loaded-vote-p99-{mode}", p99 / idle_p99, 1.5))
             lines.append(print_ratio(f"loop-lag-ms-{mode}", lag * 1000, 20))
+        idle_lag = median([r["lag_max"] for r in results["idle"]])
+        lines.append(f"(context: the idle run's longest loop lag, nothing in the background: {idle_lag * 1000:.1f} ms "
+                     f"— what the machine's other load costs the loop by itself)")
+        print(lines[-1])
     finally:
         await engine.dispose()
     return lines

@@ -40,9 +40,12 @@ async def export_to_path_in_worker(
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"),
                                initializer=background_priority)
     try:
-        outcome = await asyncio.get_running_loop().run_in_executor(
-            pool, _export, exporter.config, environ, exporter.batch, request, str(path), max_bytes
+        # submitted from a thread: the submission starts the worker process (a fork by the fork
+        # server, which itself starts on the first export), tens of ms the loop must not wait
+        future = await asyncio.to_thread(
+            pool.submit, _export, exporter.config, environ, exporter.batch, request, str(path), max_bytes
         )
+        outcome = await asyncio.wrap_future(future)
     finally:
         pool.shutdown(wait=False)
     if outcome[0] == "error":
