@@ -175,3 +175,31 @@ async def test_duplicate_payload_and_templates_and_privacy(config, sessions):
         await services.engine.dispose()
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(CalendarPlan).where(CalendarPlan.author_id.is_(None))) == 1
+
+
+async def test_scheduled_announcements_are_postponed_and_cancelled_by_reference(config, sessions):
+    from bot.services import announcements
+    from storage.models import Announcement, NetworkChannel
+
+    services = _process(config, lambda: WINTER)
+    try:
+        async with sessions.begin() as session:
+            session.add(NetworkChannel(channel_id=20, guild_id=1, language="fr", name="annonces"))
+        draft = await announcements.create_draft(services.sessions, guild_id=1, author_id=3, title="AG",
+                                                 body="Le 12.", now=WINTER)
+        await announcements.schedule(services.sessions, draft.id, when=WINTER + timedelta(days=1), now=WINTER,
+                                     actor_id=3)
+        [entry] = [e for e in await services.calendar.upcoming() if e.what == "announcement"]
+        assert (entry.ref, entry.when) == (f"announcement-{draft.id}", WINTER + timedelta(days=1))
+        moved = await services.calendar.postpone(entry.ref, "2027-01-15 10:00", actor_id=3)
+        assert moved == paris(2027, 1, 15, 10, 0)
+        assert await services.calendar.cancel(f"annonce {draft.id}", actor_id=3) == "announcement"
+        with pytest.raises(InvalidInput):
+            await services.calendar.cancel("poll-4", actor_id=3)  # a closing is the poll's own
+        with pytest.raises(InvalidInput):
+            await services.calendar.cancel("n'importe quoi", actor_id=3)
+    finally:
+        await services.engine.dispose()
+    async with sessions() as session:
+        row = await session.get(Announcement, draft.id)
+    assert (row.status, row.scheduled_at) == ("cancelled", paris(2027, 1, 15, 10, 0))
