@@ -141,7 +141,8 @@ def clean_run(folder: Path, args: argparse.Namespace) -> dict:
     records = load_state(state)
     span = max(r["ts"] for r in records) - min(r["ts"] for r in records) if records else 0.0
     last = out.strip().splitlines()[-1]
-    publish_seconds = float(re.search(r"in ([0-9.]+) s$", last).group(1))
+    # "… in 4.03 s" / "… en 4.03 s" (the CLI speaks the configured language)
+    publish_seconds = float(re.search(r"([0-9]+[.,][0-9]+)\s*s$", last).group(1).replace(",", "."))
     return {"publish_seconds": publish_seconds, "span_seconds": span, "process_seconds": process_seconds,
             "stats": stats.get("stats", {}), "cli": last, **figures(state, channels)}
 
