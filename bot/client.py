@@ -64,8 +64,10 @@ EXTENSIONS: tuple[str, ...] = (
 )
 
 COMMANDS_HASH_KEY = "commands_hash"
-# Discord's global limit is 50 requests/s per bot; leave room for the bot's other calls.
-GATEWAY_RATE = 45.0
+# Discord's global limit is 50 requests/s per bot (all its processes together); interaction
+# responses do not count against it; 2/s are left for the bot's other calls (edits, the
+# moderators' log).  Several processes share it by shards (bot.processes.fanout_rate).
+GATEWAY_RATE = 48.0
 
 
 def intents_for(config: Config) -> discord.Intents:

@@ -13,11 +13,16 @@ The rules, in one place:
   reconciler, ``Schedule.reconcile``), then resumes the pending deliveries.  A leader that
   cannot prove its session (``holds`` fails or times out) steps down at once: its jobs are
   dropped and its reconciles become notices to the next leader.
-* **Only the leader fans out.**  The deliveries of scheduled work are sent by the leader, paced
-  at ``GATEWAY_RATE`` (45/s, under Discord's 50/s per bot, which all processes share);
-  followers make only interaction responses and edits, which Discord does not count against the
-  global limit (interaction endpoints), plus a moderator's "publish now" which uses the same
-  outbox (rows are claimed one by one, ``FOR UPDATE SKIP LOCKED``, and sent with their nonce).
+* **Fan-outs are shared, under one budget.**  Whoever writes delivery rows (the leader's
+  monthly slot or scheduled announcement, a moderator's "publish now" in any process) announces
+  the fan-out (``NOTIFY reseau_deliver``) and every process takes rows, those of its own shards'
+  guilds first.  A row is sent by the process holding its lease — a two-key advisory lock on its
+  coordination connection, so it dies with the process — and claimed with ``FOR UPDATE SKIP
+  LOCKED`` (its attempt counted before the send, as in one process); a row whose lease died with
+  its process is finished by another, which first looks for it in the channel's history.  The
+  rate rule: Discord's global limit is per bot, so each process paces at ``GATEWAY_RATE`` (48/s)
+  times the fraction of the shards it runs (:func:`fanout_rate`); shard ranges that do not
+  overlap stay under it together, however many processes there are.
 * **Changes go to the leader.**  A follower that writes rows needing jobs (a poll created there,
   an announcement scheduled there) does not put them in its own scheduler: it sends
   ``NOTIFY reseau_schedule, '<feature>'`` and the leader reconciles that feature.  Each time the
