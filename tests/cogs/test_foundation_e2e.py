@@ -26,7 +26,7 @@ async def test_ready_and_commands_synced_with_french_names(world):
     assert "Ce que fait" in by_name["help"]["description_localizations"]["fr"]
 
 
-MODERATOR_COMMANDS = {"status", "export", "extract", "announce", "calendar"}  # README's Commands table
+MODERATOR_COMMANDS = {"status", "export", "extract", "announce", "calendar", "dashboard"}  # README's Commands table
 MEMBER_COMMANDS = {"help", "profile", "my-data", "forget-me", "poll"}  # /poll list is for everyone
 
 
