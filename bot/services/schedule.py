@@ -4,7 +4,9 @@ the one reconciler.  Discord-free.
 Job ids
     ``<feature>-<action>-<key>``: ``poll-close-12``, ``poll-remind-12``,
     ``announcement-publish-5``, ``announcement-miss-5``, ``extract-slot-monthly``,
-    ``extract-catchup-2026-11``, ``delivery-retry-7``, ``privacy-prune-daily``.  Built by :func:`job_id` and read back by :func:`parse_job_id`
+    ``extract-catchup-2026-11``, ``delivery-retry-7``, ``privacy-prune-daily``, ``calendar-poll-3``
+    and ``calendar-announce-4`` (a planned poll's or a recurring announcement's next occurrence,
+    ``bot.services.calendar``).  Built by :func:`job_id` and read back by :func:`parse_job_id`
     — nowhere else.  (Hyphens rather than the custom_id's colons: the poll ids were already
     ``poll-close-<id>``, and tests, logs and runbooks name them.)
 
