@@ -2,8 +2,8 @@
 
 Three reads: which polls an export covers (one poll, or the polls of a campaign, optionally
 within one guild), the codebook (those polls' questions and options), and the answers
-themselves as one **streamed** query — a server-side cursor (``session.stream`` with
-``yield_per``) on aiosqlite as on asyncpg, so memory stays flat however many answers there are.
+themselves as one **streamed** query — the statement's cursor on aiosqlite, ``COPY … TO
+STDOUT`` parsed as it streams on asyncpg — so memory stays flat however many answers there are.
 
 The answer stream has one row per (answer, chosen option), or one row per answer when it has no
 chosen option (text questions, an emptied multiple choice), ordered by respondent, then poll,
@@ -15,6 +15,9 @@ than decoding the same strings a million times).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +27,7 @@ from sqlalchemy import Select, String, func, select, type_coerce
 from storage.models import Answer, AnswerChoice, Campaign, NetworkChannel, Option, Poll, PollPosting, Question
 from storage.repositories._base import Repository
 
-#: Rows fetched per round trip of the server-side cursor.
+#: Rows per batch of the answer stream (a cursor fetch on SQLite, parsed COPY rows on PostgreSQL).
 DEFAULT_BATCH = 20_000
 
 
@@ -200,15 +203,16 @@ class ExportRepository(Repository):
     async def stream_answers(
         self, poll_ids: Sequence[int], *, batch: int = DEFAULT_BATCH
     ) -> AsyncIterator[Sequence[tuple[Any, ...]]]:
-        """The answer rows in batches of at most ``batch`` tuples, from a cursor (SQLite's
-        statement stepped as rows are fetched; on PostgreSQL a server-side cursor): one batch is
-        in memory at a time, whatever the number of answers."""
+        """The answer rows in batches of at most ``batch`` tuples: on SQLite from the statement's
+        cursor, stepped as rows are fetched; on PostgreSQL from ``COPY (query) TO STDOUT``,
+        parsed as it streams (:func:`_copied_rows`).  A batch or two is in memory at a time,
+        whatever the number of answers."""
         if not poll_ids:
             return
-        # The driver's own cursor on the session's connection (same transaction): at a million
-        # rows SQLAlchemy's result layer (a Row per row, its processors) cost a third of the
-        # query itself; aiosqlite's ``fetchmany`` and asyncpg's cursor hand back plain tuples /
-        # records, as fast as the sqlite3 module alone (issue 15, item 4; ``bench/bench_export.py``).
+        # The driver itself on the session's connection (same transaction): at a million rows
+        # SQLAlchemy's result layer (a Row per row, its processors) cost a third of the query
+        # itself; aiosqlite's ``fetchmany`` hands back plain tuples as fast as the sqlite3 module
+        # alone, and PostgreSQL's COPY streams (issue 15, item 4; ``bench/bench_export.py``).
         connection = await self.session.connection()
         dialect = connection.dialect
         compiled = self.answers_statement(poll_ids, dialect.name).compile(
@@ -217,13 +221,7 @@ class ExportRepository(Repository):
         params = [compiled.params[name] for name in compiled.positiontup or ()]
         driver = (await connection.get_raw_connection()).driver_connection
         if dialect.name == "postgresql":
-            if not driver.is_in_transaction():  # a cursor lives in a transaction
-                await connection.execute(select(1))
-            # A cursor is planned for its first 10 % by default (a nested loop instead of one
-            # sort): at a million rows that plan took 10 s instead of 4 s; we read every row.
-            await driver.execute("SET LOCAL cursor_tuple_fraction = 1.0")
-            cursor = await driver.cursor(str(compiled), *params)
-            while rows := await cursor.fetch(batch):
+            async for rows in _copied_rows(driver, str(compiled), params, batch):
                 yield rows
             return
         cursor = await driver.execute(str(compiled), params)
@@ -232,3 +230,76 @@ class ExportRepository(Repository):
                 yield rows
         finally:
             await cursor.close()
+
+
+# --------------------------------------------------------------------------- PostgreSQL COPY
+_UNESCAPE = re.compile(r"\\(.)")
+_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+def _text_value(raw: str) -> str | None:
+    """One field of COPY's text format: ``\\N`` is NULL; backslash escapes undone."""
+    if raw == "\\N":
+        return None
+    if "\\" not in raw:
+        return raw
+    return _UNESCAPE.sub(lambda m: _ESCAPES.get(m[1], m[1]), raw)
+
+
+def _answer_row(line: str) -> tuple[Any, ...]:
+    """An answer row (``ANSWER_COLUMNS``) from one line of COPY's text format."""
+    answer_id, user_id, member_type, text, answered_at, question_id, option_id = line.split("\t")
+    return (
+        int(answer_id),
+        None if user_id == "\\N" else int(user_id),
+        _text_value(member_type),
+        _text_value(text),
+        answered_at,
+        int(question_id),
+        None if option_id == "\\N" else int(option_id),
+    )
+
+
+async def _copied_rows(driver: Any, sql: str, params: list[Any], batch: int) -> AsyncIterator[list[tuple[Any, ...]]]:
+    """The rows of ``sql`` through ``COPY (…) TO STDOUT`` (text format) on asyncpg ``driver``,
+    in batches of ``batch`` (the last one shorter).  The server streams the rows while the export formats the
+    previous batch (a cursor's ``FETCH`` would leave it idle in between): the COPY runs as a task
+    feeding a queue of two batches, which holds it back when the export is slower."""
+    queue: asyncio.Queue[list[tuple[Any, ...]] | BaseException | None] = asyncio.Queue(maxsize=2)
+    pending = b""
+    rows: list[tuple[Any, ...]] = []
+
+    async def take(chunk: bytes) -> None:
+        nonlocal pending, rows
+        data = pending + chunk
+        end = data.rfind(b"\n")
+        if end < 0:
+            pending = data
+            return
+        pending = data[end + 1:]
+        rows.extend(_answer_row(line) for line in data[:end].decode().split("\n"))
+        while len(rows) >= batch:
+            await queue.put(rows[:batch])
+            del rows[:batch]
+
+    async def copy() -> None:
+        try:
+            await driver.copy_from_query(sql, *params, output=take, format="text")
+            if rows:
+                await queue.put(rows)
+            await queue.put(None)
+        except BaseException as exc:  # the consumer re-raises it
+            await queue.put(exc)
+            raise
+
+    task = asyncio.get_running_loop().create_task(copy())
+    try:
+        while (item := await queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task

@@ -60,3 +60,36 @@ def test_a_chart_drawn_in_the_worker_process_is_the_same_png():
     finally:
         charts.draw_in_worker_process(False)
     assert there == here
+
+
+async def test_the_answer_stream_keeps_awkward_texts_and_nulls(sessions):
+    """On PostgreSQL the stream is COPY's text format parsed as it comes (tabs, newlines and
+    backslashes escaped, NULL as ``\\N``); on SQLite the cursor's tuples: the same rows on both."""
+    from sqlalchemy import func
+    from sqlalchemy import select as sa_select
+
+    from storage.models import Answer, Question
+    from storage.repositories.exports import ExportRepository
+    from tests.export_data import WINTER
+
+    survey = await build_survey(sessions, 111)
+    awkward = ["tab\there", "line\nbreak\r\nend", "back\\slash \\N \\t", "\\N", "", "é€😀 «»", None]
+    async with sessions.begin() as session:
+        question = (await session.scalars(sa_select(Question).where(Question.poll_id == survey.poll_b,
+                                                                    Question.kind == "text"))).one()
+        for i, text in enumerate(awkward):
+            session.add(Answer(question_id=question.id, user_id=7_000 + i, member_type=None if i % 2 else "ong\t2",
+                               text=text, answered_at=WINTER, updated_at=WINTER))
+    async with sessions() as session:
+        parts = [part async for part in ExportRepository(session).stream_answers([survey.poll_b], batch=2)]
+    rows = [row for part in parts for row in part]
+    mine = {row[1]: row for row in rows if row[1] is not None and 7_000 <= row[1] < 8_000}
+    assert {u: (r[2], r[3]) for u, r in mine.items()} == {
+        7_000 + i: (None if i % 2 else "ong\t2", text) for i, text in enumerate(awkward)
+    }
+    assert all(r[4].startswith("2026-01-15 09:30:05") and r[6] is None for r in mine.values())
+    assert all(len(part) == 2 for part in parts[:-1]) and 1 <= len(parts[-1]) <= 2  # batches of 2
+    async with sessions() as session:
+        stored = await session.scalar(sa_select(func.count()).select_from(Answer).join(Question)
+                                      .where(Question.poll_id == survey.poll_b))
+    assert len({r[0] for r in rows}) == stored
