@@ -277,7 +277,9 @@ class Calendar(commands.Cog):
     ) -> None:
         lang = self.bot.lang(interaction)
         moved = await self.service.postpone(ref, when, actor_id=interaction.user.id)
-        await self.bot.reconcile_jobs(service.FEATURE, "announcement", catch_up=False)
+        await self.bot.reconcile_jobs(service.FEATURE, "announcement", "poll", catch_up=False)
+        if (poll_id := self.service.poll_of(ref)) is not None:
+            self.polls.schedule_refresh(poll_id)  # its message shows the new closing
         await interaction.response.send_message(
             self.t("calendar.postponed", lang, ref=ref.strip(), when=self.service.local(moved),
                    tz=self.bot.config.bot.timezone),

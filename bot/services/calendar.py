@@ -575,6 +575,8 @@ class CalendarService:
         """Cancel what ``ref`` names (a plan, a scheduled announcement); returns what it was
         (``poll``, ``series``, ``recurring_announcement``, ``announcement``)."""
         kind, number = self._ref(ref)
+        if kind == "poll":  # a closing: the poll is closed with /poll close, not cancelled here
+            raise InvalidInput("calendar.error.poll_ref", value=ref.strip()[:40])
         if kind == "announcement":
             await announcements_service.cancel(self.sessions, number, actor_id=actor_id, guild_id=guild_id)
             return "announcement"
@@ -594,12 +596,15 @@ class CalendarService:
 
     async def postpone(self, ref: str, when_text: str, *, actor_id: int | None, guild_id: int | None = None) -> datetime:
         """Move the next occurrence of what ``ref`` names to ``when_text`` (bot time zone); a
-        series keeps its rule for the occurrences after it.  Returns the new time (UTC)."""
+        series keeps its rule for the occurrences after it; a poll's closing (``poll-7``) moves
+        with its reminder.  Returns the new time (UTC)."""
         kind, number = self._ref(ref)
         now = self.clock()
         when = parse_start(when_text, now=now, tz=self.tz)
         async with self.sessions.begin() as session:
-            if kind == "announcement":
+            if kind == "poll":
+                before = await self._move_closing(session, number, when, now, guild_id)
+            elif kind == "announcement":
                 announcements = AnnouncementRepository(session)
                 announcement = await announcements.get(number)
                 if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
@@ -627,6 +632,11 @@ class CalendarService:
             )
         return when
 
+    def poll_of(self, ref: str) -> int | None:
+        """The poll id when ``ref`` names a poll's closing (``poll-7``), else None."""
+        kind, number = self._ref(ref)
+        return number if kind == "poll" else None
+
     def plan_number(self, ref: str) -> int:
         """The plan id in ``plan-3`` (a series' reference); :class:`InvalidInput` otherwise."""
         kind, number = self._ref(ref)
@@ -640,9 +650,31 @@ class CalendarService:
         if not match:
             raise InvalidInput("calendar.error.bad_ref", value=(ref or "")[:40])
         kind = {"annonce": "announcement", "sondage": "poll"}.get(match.group(1), match.group(1))
-        if kind == "poll":
-            raise InvalidInput("calendar.error.poll_ref", value=ref.strip()[:40])
         return kind, int(match.group(2))
+
+    async def _move_closing(
+        self, session: AsyncSession, poll_id: int, when: datetime, now: datetime, guild_id: int | None
+    ) -> datetime | None:
+        """An open poll's deadline moved to ``when`` (at most ``polls.max_duration_days`` from
+        now), its pending reminder kept as far before it; a native poll's is Discord's (refused)."""
+        poll = await PollRepository(session).get(poll_id)
+        if poll is None or (guild_id is not None and poll.guild_id != guild_id):
+            raise NotFound("calendar.error.not_found", ref=f"poll-{poll_id}")
+        if poll.status != "open" or poll.deadline_at is None:
+            raise Conflict("calendar.error.not_active", ref=f"poll-{poll_id}")
+        if poll.native:
+            raise Conflict("calendar.error.native_closing", ref=f"poll-{poll_id}")
+        max_days = self.polls.settings.max_duration_days
+        if when - now > timedelta(days=max_days):
+            raise InvalidInput("poll.error.deadline_too_far", days=max_days)
+        reminder = poll.reminder_at
+        if reminder is not None and not poll.reminder_sent:
+            reminder = when - (poll.deadline_at - reminder)
+            reminder = reminder if reminder > now else None
+        before = poll.deadline_at
+        await CalendarRepository(session).move_poll_deadline(poll_id, when, reminder if not poll.reminder_sent else poll.reminder_at)
+        self.polls.forget_cached(poll_id)
+        return before
 
     @staticmethod
     def _what(plan: models.CalendarPlan) -> str:
@@ -677,7 +709,8 @@ class CalendarService:
                 if poll.reminder_at is not None and not poll.reminder_sent and poll.reminder_at > now:
                     entries.append(CalendarEntry(poll.reminder_at, "reminder", poll.title, None, poll.channel_id))
                 if poll.deadline_at is not None:
-                    entries.append(CalendarEntry(poll.deadline_at, "closing", poll.title, None, poll.channel_id))
+                    movable = None if poll.native else f"poll-{poll.id}"  # a native poll's end is Discord's
+                    entries.append(CalendarEntry(poll.deadline_at, "closing", poll.title, movable, poll.channel_id))
         for slot in extracts_service.next_runs(self.config, now, count=1):
             entries.append(CalendarEntry(slot.astimezone(UTC), "extract", nxt.title if nxt else "", None))
         entries.sort(key=lambda e: (e.when, e.what, e.ref or ""))

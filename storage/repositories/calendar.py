@@ -94,6 +94,14 @@ class CalendarRepository(Repository):
         )
         return [(row[0], row[1]) for row in await self.session.execute(stmt)]
 
+    async def move_poll_deadline(self, poll_id: int, deadline: datetime, reminder: datetime | None) -> bool:
+        """An open poll's closing postponed from the calendar (with its reminder)."""
+        result = await self.session.execute(
+            update(Poll).where(Poll.id == poll_id, Poll.status == "open")
+            .values(deadline_at=deadline, reminder_at=reminder)
+        )
+        return bool(result.rowcount)
+
     async def by_author(self, author_id: int) -> list[CalendarPlan]:
         return list(await self.session.scalars(select(CalendarPlan).where(CalendarPlan.author_id == author_id)))
 

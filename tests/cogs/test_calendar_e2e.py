@@ -260,6 +260,20 @@ async def test_the_calendar_lists_everything_planned_in_order(world, sessions):
     moved = await world.moderator.slash(world.fr, "calendar postpone", reference=f"plan-{later.id}", when=local_text(new_time))
     assert f"{local_text(new_time)} (Europe/Paris)" in moved.response.content
     assert bot.scheduler.get_job(service.poll_job_id(later.id)).next_run_time == new_time
+    [open_poll] = [p for p in await polls_in(sessions) if p.title == "Ouvert ?"]
+    assert f"· `poll-{open_poll.id}`" in text  # its closing can be moved from the calendar
+    later_close = NOW + timedelta(days=5)
+    closing = await world.moderator.slash(world.fr, "calendar postpone", reference=f"poll-{open_poll.id}",
+                                          when=local_text(later_close))
+    assert f"{local_text(later_close)} (Europe/Paris)" in closing.response.content
+    assert bot.scheduler.get_job(f"poll-close-{open_poll.id}").next_run_time == later_close
+    assert bot.scheduler.get_job(f"poll-remind-{open_poll.id}").next_run_time == later_close - timedelta(days=1)
+    await world.env.settle()
+    [message] = [m for m in poll_posts(world.fr) if m.id == open_poll.message_id]
+    assert f"<t:{int(later_close.timestamp())}" in embed_text(message)
+    refused = await world.moderator.slash(world.fr, "calendar cancel", reference=f"poll-{open_poll.id}")
+    assert "ne s’annule pas" in refused.response.content
+    simcord.assert_error(world.env, InvalidInput)
     unknown = await world.moderator.slash(world.fr, "calendar cancel", reference="plan-999")
     assert "Rien de programmé sous la référence `plan-999`" in unknown.response.content
     simcord.assert_error(world.env, NotFound)

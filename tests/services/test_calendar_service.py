@@ -203,3 +203,27 @@ async def test_scheduled_announcements_are_postponed_and_cancelled_by_reference(
     async with sessions() as session:
         row = await session.get(Announcement, draft.id)
     assert (row.status, row.scheduled_at) == ("cancelled", paris(2027, 1, 15, 10, 0))
+
+
+async def test_a_closing_moves_with_its_reminder_but_not_a_native_polls(config, sessions):
+    from bot.errors import Conflict
+
+    services = _process(config, lambda: WINTER)
+    try:
+        draft = services.polls.prepare(guild_id=1, channel_id=2, author_id=3, question="Date ?", options="A; B",
+                                       deadline="2j", reminder="1j")
+        poll = await services.polls.create(draft)
+        await services.polls.get(poll.id)  # cached
+        moved = await services.calendar.postpone(f"poll-{poll.id}", "2027-01-17 18:00", actor_id=3)
+        after = await services.polls.get(poll.id)
+        assert after.deadline_at == moved == paris(2027, 1, 17, 18, 0)
+        assert after.reminder_at == moved - timedelta(days=1)
+        native = await services.polls.create(services.polls.prepare(
+            guild_id=1, channel_id=2, author_id=3, question="Natif ?", options="A; B", native=True, deadline="1j"))
+        with pytest.raises(Conflict) as caught:
+            await services.calendar.postpone(f"poll-{native.id}", "2027-01-14 18:00", actor_id=3)
+        assert caught.value.key == "calendar.error.native_closing"
+        with pytest.raises(InvalidInput):
+            await services.calendar.postpone(f"poll-{poll.id}", "2027-03-30 18:00", actor_id=3)  # past 32 days
+    finally:
+        await services.engine.dispose()

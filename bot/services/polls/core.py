@@ -181,6 +181,11 @@ class PollCore:
     def _forget(self, poll_id: int) -> None:
         self._structures.pop(poll_id, None)
 
+    def forget_cached(self, poll_id: int) -> None:
+        """Drop the cached view of a poll changed by another service (its closing moved from
+        the calendar: ``bot.services.calendar``)."""
+        self._forget(poll_id)
+
     async def _structure(self, poll_id: int) -> PollView:
         """The poll's options and rules (immutable after creation), cached; the status is
         re-read inside each vote's transaction."""
