@@ -428,9 +428,10 @@ class CalendarService:
             return None
         plan, occurrence = claimed
         try:
+            # author None: the moderator who planned it asked /forget-me (the poll has no author)
             draft = self.check_poll(
-                guild_id=plan.guild_id, channel_id=plan.channel_id or 0, author_id=plan.author_id or 0,
-                payload=plan.payload,
+                guild_id=plan.guild_id, channel_id=plan.channel_id or 0,
+                author_id=plan.author_id, payload=plan.payload,  # type: ignore[arg-type]
             )
             poll_id = await post(draft)
         except Exception as exc:

@@ -227,3 +227,26 @@ async def test_a_closing_moves_with_its_reminder_but_not_a_native_polls(config, 
             await services.calendar.postpone(f"poll-{poll.id}", "2027-03-30 18:00", actor_id=3)  # past 32 days
     finally:
         await services.engine.dispose()
+
+
+async def test_a_poll_planned_by_a_forgotten_moderator_is_posted_with_no_author(config, sessions):
+    from bot.services.calendar import CalendarHook
+
+    services = _process(config, lambda: WINTER)
+    try:
+        plan = await services.calendar.plan_poll(guild_id=1, channel_id=2, author_id=3, payload=PAYLOAD,
+                                                 start="demain 9 h")
+        await CalendarHook(services.sessions).forget(3, "unlink")
+        services.clock = lambda: plan.start_at + timedelta(seconds=1)
+        posted = []
+
+        async def post(draft) -> int:
+            poll = await services.polls.create(draft)
+            posted.append(poll)
+            return poll.id
+
+        await services.calendar.run_poll(plan.id, post)
+    finally:
+        await services.engine.dispose()
+    [poll] = posted
+    assert poll.author_id is None
