@@ -188,9 +188,35 @@ async def test_chosen_channels_and_what_is_refused(world, sessions):
                                          native=True)
     simcord.assert_error(world.env, DomainError)
     assert "natif" in native.response.content
+    later = await world.moderator.slash(world.fr, "poll create", question="Q ?", options="A; B", target="network",
+                                        start="demain 9 h")
+    simcord.assert_error(world.env, DomainError)
+    assert "programmé" in later.response.content
     assert (await polls_and_postings(sessions))[0] == []
     chosen = await world.moderator.slash(world.fr, "poll create", question="Q ?", options="A; B", target="chosen",
                                          channels=f"<#{world.en.id}>", question_en="Q?", options_en="A; B")
     assert f"<#{world.en.id}>" in chosen.response.content
     [poll], postings = await polls_and_postings(sessions)
     assert {p.channel_id for p in postings} == {world.fr.id, world.en.id}
+
+
+async def test_export_command_with_english_labels_as_values(world, sessions, monkeypatch):
+    """/export values:labels language:en — a French moderator gets English labels as values, in
+    an XLSX whose times are date cells under a frozen header."""
+    import openpyxl
+
+    from tests.export_data import build_survey
+
+    monkeypatch.setenv("RESEAU_EXPORT_SECRET", "a long enough secret for the tests")
+    survey = await build_survey(sessions, world.guild.id)
+    result = await world.moderator.slash(world.fr, "export", format="xlsx", layout="wide", poll=survey.poll_a,
+                                         values="labels", language="en")
+    message = next(m for m in [result.response, *result.followups] if m is not None and m.attachments)
+    (attachment,) = message.attachments
+    workbook = openpyxl.load_workbook(io.BytesIO(await attachment.read()))
+    sheet = workbook["answers"]
+    header = [c.value for c in sheet[1]]
+    types = {sheet.cell(row=r, column=header.index("member_type") + 1).value for r in range(2, sheet.max_row + 1)}
+    assert "Local authority" in types and "collectivite" not in types
+    assert sheet.freeze_panes == "B2"
+    assert sheet.cell(row=2, column=header.index("last_answered_at_utc") + 1).is_date
