@@ -595,8 +595,7 @@ class Polls(commands.Cog):
             self.schedule_refresh(result.poll.id)
             self.bot.counts_changed(result.poll.id, result.poll.guild_id)  # the other processes' postings
             if not result.withdrawn:  # which channel's posting (a poll posted in several)
-                self.bot.track(self.messages.postings.note_answer(result.poll, interaction.user.id,
-                                                                  interaction.channel_id), name="poll-posting")
+                self.messages.postings.after_vote(result.poll, interaction.user.id, interaction.channel_id)
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:

@@ -126,6 +126,14 @@ class PollPostings:
         view, fell_back = localized(results.poll, lang, await self.service.wording(results.poll.id))
         return results if fell_back else localize_results(results, view)
 
+    def after_vote(self, poll: PollView, user_id: int, channel_id: int | None) -> None:
+        """After a member's confirmation: note which posting they answered from, in the
+        background — nothing at all for a poll known to be posted in one channel (most)."""
+        known = self._channels.get(poll.id)
+        if known is not None and len(known) < 2:
+            return
+        self.bot.track(self.note_answer(poll, user_id, channel_id), name="poll-posting")
+
     async def note_answer(self, poll: PollView, user_id: int, channel_id: int | None) -> None:
         """Where a member answered a poll posted in several channels (for "by channel"); run
         after the member's confirmation, never before it."""
