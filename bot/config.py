@@ -150,6 +150,10 @@ class DashboardSection:
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str = ""
+    # "Se connecter avec Discord" (OAuth2), offered when both are set: the application's client
+    # id here, its secret in the environment variable named here (never in the file)
+    oauth_client_id: str = ""
+    oauth_secret_env: str = "RESEAU_DASHBOARD_OAUTH_SECRET"
 
     @property
     def base_url(self) -> str:

@@ -31,7 +31,7 @@ from aiohttp import web
 
 from web import auth, pages
 from web.cache import ReadCache
-from web.context import CACHE, LIMITER, RENDERER, SERVICES, SESSIONS
+from web.context import CACHE, HTTP_CLIENT, LIMITER, RENDERER, SERVICES, SESSIONS
 from web.render import Renderer
 
 if TYPE_CHECKING:
@@ -81,6 +81,14 @@ def create_app(services: Services, *, limiter: auth.RateLimiter | None = None) -
     app[LIMITER] = limiter or auth.RateLimiter()
     app[CACHE] = ReadCache()
     app[SESSIONS] = ReadCache(ttl=5.0)
+    app[HTTP_CLIENT] = {}  # {"client": httpx.AsyncClient} once Discord's sign-in needs one
+
+    async def close_http_client(app: web.Application) -> None:
+        client = app[HTTP_CLIENT].get("client")
+        if client is not None:
+            await client.aclose()
+
+    app.on_cleanup.append(close_http_client)
     pages.add_routes(app)
     app.router.add_static("/static/", STATIC, name="static", append_version=False)
     return app

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 SESSION_COOKIE = "rb_session"
 PRELOGIN_COOKIE = "rb_prelogin"  # the sign-in form's double-submit anti-forgery token
-PUBLIC = ("/login", "/static/", "/lang/", "/favicon.ico")
+PUBLIC = ("/login", "/login/", "/static/", "/lang/", "/favicon.ico")
 SESSION_MAX_AGE = 8 * 3600
 
 

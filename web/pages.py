@@ -30,11 +30,11 @@ from aiohttp import web
 from bot.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, describe
 from bot.i18n import LANGUAGES
 from bot.services import charts, extracts
-from bot.services.dashboard import LinkInvalid
+from bot.services.dashboard import LinkInvalid, OAuthRefused
 from bot.services.exports import FORMATS, HEADINGS, LAYOUTS, ExportRequest
 from bot.services.extract_render import render_extract, report_button_label
 from web import auth
-from web.context import CACHE, FORM_KEY, LANG_COOKIE, LIMITER, SESSIONS, lang_of, services_of
+from web.context import CACHE, FORM_KEY, HTTP_CLIENT, LANG_COOKIE, LIMITER, SESSIONS, lang_of, services_of
 from web.render import page_html, render, render_error, send_page
 
 log = logging.getLogger("reseau.web")
@@ -134,11 +134,60 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 
 async def logged_out(request: web.Request) -> web.StreamResponse:
-    """``/login`` without a link: how to get one."""
+    """``/login`` without a link: how to get one (and Discord's sign-in when configured)."""
     if "t" in request.query:
         return await login_page(request)
-    return render(request, "error.html", status=200, status_code=None,
-                  message=_services(request).catalogue.t("dashboard.login.how", lang_of(request)))
+    return render(request, "signin.html", oauth=_services(request).discord_sign_in.app is not None)
+
+
+OAUTH_STATE_COOKIE = "rb_oauth_state"
+
+
+def _redirect_uri(request: web.Request) -> str:
+    return _services(request).config.dashboard.base_url + "/login/discord/callback"
+
+
+async def discord_login(request: web.Request) -> web.StreamResponse:
+    """"Se connecter avec Discord": off to Discord's consent page with a one-time state."""
+    services = _services(request)
+    if services.discord_sign_in.app is None:
+        raise web.HTTPNotFound()
+    if not request.app[LIMITER].allow(auth.client_key(request)):
+        return render_error(request, 429, "dashboard.error.rate_limited")
+    state = secrets.token_urlsafe(24)
+    response = web.HTTPSeeOther(services.discord_sign_in.authorize_url(_redirect_uri(request), state))
+    auth.set_cookie(request, response, OAUTH_STATE_COOKIE, state, max_age=600)
+    raise response
+
+
+async def discord_callback(request: web.Request) -> web.StreamResponse:
+    services = _services(request)
+    if services.discord_sign_in.app is None:
+        raise web.HTTPNotFound()
+    if not request.app[LIMITER].allow(auth.client_key(request)):
+        return render_error(request, 429, "dashboard.error.rate_limited")
+    state, expected = request.query.get("state", ""), request.cookies.get(OAUTH_STATE_COOKIE, "")
+    code = request.query.get("code", "")
+    if not expected or not secrets.compare_digest(state, expected) or not code:
+        raise OAuthRefused()
+    browser_token, _ = await services.discord_sign_in.complete(code, _redirect_uri(request), _http_client(request))
+    response = web.HTTPSeeOther("/")
+    auth.set_cookie(request, response, auth.SESSION_COOKIE, browser_token, max_age=auth.SESSION_MAX_AGE)
+    response.del_cookie(OAUTH_STATE_COOKIE, path="/")
+    raise response
+
+
+def _http_client(request: web.Request):
+    """The process's ``httpx`` client, else one the application keeps (closed with it)."""
+    services = _services(request)
+    if services.http_client is not None:
+        return services.http_client
+    holder = request.app[HTTP_CLIENT]
+    if holder.get("client") is None:
+        import httpx
+
+        holder["client"] = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
+    return holder["client"]
 
 
 async def switch_lang(request: web.Request) -> web.StreamResponse:
@@ -392,6 +441,8 @@ def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/login", logged_out)
     r.add_post("/login", login)
+    r.add_get("/login/discord", discord_login)
+    r.add_get("/login/discord/callback", discord_callback)
     r.add_post("/logout", logout)
     r.add_get("/lang/{lang}", switch_lang)
     r.add_get("/", overview)

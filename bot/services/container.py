@@ -48,7 +48,7 @@ from bot.i18n import Catalogue
 from bot.services import extracts
 from bot.services.calendar import CalendarHook, CalendarService
 from bot.services.campaigns import CampaignService
-from bot.services.dashboard import DashboardHook, DashboardReader, SignIn
+from bot.services.dashboard import DashboardHook, DashboardReader, DiscordSignIn, SignIn
 from bot.services.delivery import Publisher, Sender
 from bot.services.exports import Exporter
 from bot.services.polls import PollService
@@ -112,6 +112,7 @@ class Services:
         self.exports = Exporter(sessions, config)
         self.sign_in = SignIn(sessions, config, clock=now)  # the dashboard's one-time links and sessions
         self.dashboard = DashboardReader(sessions, config, clock=now)
+        self.discord_sign_in = DiscordSignIn(self.sign_in)  # offered when dashboard.oauth_* are set
         self.calendar = CalendarService(sessions, self.polls, config, clock=now)  # planned ahead (issue 12)
         self.postings = PostingService(sessions, clock=now)  # one poll, several channels and languages
         self.publisher = Publisher(

@@ -29,6 +29,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +54,9 @@ __all__ = [
     "LINK_LIFETIME",
     "DashboardHook",
     "DashboardReader",
+    "DiscordSignIn",
+    "OAuthApp",
+    "OAuthRefused",
     "LinkExpired",
     "LinkInvalid",
     "LinkUsed",
@@ -129,8 +133,9 @@ class SignIn:
         return _b64(hmac.digest(key, _LINK_CONTEXT + nonce.encode("ascii"), "sha256"))
 
     # ------------------------------------------------------------------ links
-    async def issue(self, actor: Actor, actor_id: int, *, lang: str = "fr") -> str:
-        """A one-time link token for ``actor`` (refused as a network-wide action would be)."""
+    async def issue(self, actor: Actor, actor_id: int, *, lang: str = "fr", via: str = "command") -> str:
+        """A one-time link token for ``actor`` (refused as a network-wide action would be);
+        ``via``: ``command`` (``/dashboard``) or ``oauth`` (spent at once by Discord's sign-in)."""
         authority.check(self.config, actor, Scope.NETWORK)
         key = await self._signing_key()
         now = self.clock()
@@ -144,7 +149,7 @@ class SignIn:
             ))
             AuditRepository(session).record(
                 "dashboard.link", actor_id=actor_id, target_type="dashboard", guild_id=actor.guild_id,
-                details={"expires_in_min": int(LINK_LIFETIME.total_seconds() // 60)},
+                details={"expires_in_min": int(LINK_LIFETIME.total_seconds() // 60), "via": via},
             )
         return f"{nonce}.{self._sign(key, nonce)}"
 
@@ -226,6 +231,94 @@ class SignIn:
 
     async def check_csrf(self, web: WebSession, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(await self.csrf_token(web), str(token))
+
+
+# ---------------------------------------------------------------------- Discord OAuth2
+class OAuthRefused(Forbidden):
+    """Discord's sign-in did not go through (refused, state mismatch, Discord unreachable)."""
+
+    key = "dashboard.error.oauth_failed"
+
+
+@dataclass(frozen=True)
+class OAuthApp:
+    """The Discord application the dashboard signs in with (``dashboard.oauth_client_id`` and
+    the secret from ``dashboard.oauth_secret_env``)."""
+
+    client_id: str
+    secret: str
+    authorize_url: str  # {discord.web_base_url}/oauth2/authorize
+    api_url: str  # discord.api_base_url
+
+    @classmethod
+    def from_config(cls, config: Config, environ: Mapping[str, str]) -> OAuthApp | None:
+        secret = environ.get(config.dashboard.oauth_secret_env, "")
+        if not config.dashboard.oauth_client_id or not secret:
+            return None
+        return cls(config.dashboard.oauth_client_id, secret, f"{config.discord.web_base_url}/oauth2/authorize",
+                   config.discord.api_base_url.rstrip("/"))
+
+
+class DiscordSignIn:
+    """"Se connecter avec Discord": the authorization-code flow (scopes ``identify`` and
+    ``guilds.members.read``), then the same authority rule as ``/dashboard`` — the member's roles
+    in a moderation server, read from Discord — and a session opened as a one-time link's is."""
+
+    SCOPES = "identify guilds.members.read"
+
+    def __init__(self, sign_in: SignIn, *, environ: Mapping[str, str] | None = None) -> None:
+        self.sign_in = sign_in
+        self.environ = os.environ if environ is None else environ
+
+    @property
+    def app(self) -> OAuthApp | None:
+        """The configured application, or None: then the button is not offered."""
+        return OAuthApp.from_config(self.sign_in.config, self.environ)
+
+    def authorize_url(self, redirect_uri: str, state: str) -> str:
+        from urllib.parse import urlencode
+
+        assert self.app is not None
+        query = urlencode({"client_id": self.app.client_id, "redirect_uri": redirect_uri, "response_type": "code",
+                           "scope": self.SCOPES, "state": state, "prompt": "none"})
+        return f"{self.app.authorize_url}?{query}"
+
+    async def complete(self, code: str, redirect_uri: str, client: Any) -> tuple[str, WebSession]:
+        """Exchange ``code``, find a moderation server where the member holds a moderator role,
+        and open a session (the browser's token, the session); :class:`OAuthRefused` or the
+        authority refusal otherwise."""
+        import httpx
+
+        app = self.app
+        if app is None:
+            raise OAuthRefused()
+        try:
+            token = await client.post(f"{app.api_url}/oauth2/token", data={
+                "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+            }, auth=(app.client_id, app.secret))
+            if token.status_code != 200:
+                raise OAuthRefused()
+            headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            me = await client.get(f"{app.api_url}/users/@me", headers=headers)
+            if me.status_code != 200:
+                raise OAuthRefused()
+            user_id = int(me.json()["id"])
+            actor = None
+            for guild_id in sorted(authority.moderation_guild_ids(self.sign_in.config)):
+                member = await client.get(f"{app.api_url}/users/@me/guilds/{guild_id}/member", headers=headers)
+                if member.status_code != 200:
+                    continue
+                candidate = Actor.of(guild_id, (int(r) for r in member.json().get("roles", ())))
+                if authority.may(self.sign_in.config, candidate, Scope.NETWORK):
+                    actor = candidate
+                    break
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            log.warning("Discord sign-in failed: %s", type(exc).__name__)
+            raise OAuthRefused() from exc
+        if actor is None:
+            raise authority.NotNetworkModerator()
+        link = await self.sign_in.issue(actor, user_id, via="oauth")
+        return await self.sign_in.redeem(link)
 
 
 # ---------------------------------------------------------------------- page reads
