@@ -143,6 +143,31 @@ async def test_forms_need_their_token_and_cross_site_posts_are_refused(dashboard
         await ctx.close()
 
 
+async def test_an_identified_export_of_a_named_poll_gives_ids_and_is_audited(dashboard, browser, tmp_path):
+    import csv
+    import io
+    import zipfile
+
+    ctx, page = await sign_in(browser, dashboard)
+    try:
+        await page.goto(dashboard.base + "/exports")
+        await page.get_by_label("Que faut-il exporter ?").select_option(value=f"poll:{dashboard.survey.poll_a}")
+        await page.get_by_label("Identifiés (identifiants Discord ; sondages nominatifs seulement ; consigné)").check()
+        async with page.expect_download() as info:
+            await page.get_by_role("button", name="Télécharger").click()
+        saved = tmp_path / "identified.zip"
+        await (await info.value).save_as(saved)
+        with zipfile.ZipFile(saved) as archive:
+            data = archive.read(next(n for n in archive.namelist() if ".codebook." not in n)).decode("utf-8-sig")
+        separator = ";" if data.splitlines()[0].count(";") > data.splitlines()[0].count(",") else ","
+        respondents = {row["respondent"] for row in csv.DictReader(io.StringIO(data), delimiter=separator)}
+        assert "401234567890123456" in respondents  # U1's Discord id, as asked
+        [entry] = [e for e in await dashboard.services.dashboard.audit() if e.action == "export"]
+        assert entry.actor_id == 3003 and entry.details["identified"] is True
+    finally:
+        await ctx.close()
+
+
 async def test_identified_exports_only_for_named_polls(dashboard, browser):
     from storage.models import Poll
 
