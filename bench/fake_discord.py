@@ -61,6 +61,10 @@ shard, as Discord does; direct messages go to shard 0).  ``shard_sessions`` maps
 its open sessions; ``identifies`` lists every ``(shard id, count)`` identified.  Several processes
 of one bot share one server and so one global rate limit, Discord's per-bot limit.
 ``PATCH /channels/{id}/messages/{id}`` edits a stored message (``edits`` counts them).
+Interactions: :meth:`FakeDiscordREST.click` sends a button click (INTERACTION_CREATE) of a member
+to the shard of the message's guild; the bot's answer (``POST /interactions/{id}/{token}/callback``,
+and follow-ups on ``/webhooks/{application}/{token}``) is recorded in ``interaction_responses``.
+As on Discord, those routes take no bot token and are not counted in the global limit.
 
 Test-only control routes, outside ``/api`` and never rate limited: ``GET /_fake/stats`` and
 ``GET /_fake/messages``.
@@ -396,6 +400,7 @@ class FakeDiscordREST:
         self.identifies: list[tuple[int, int]] = []
         self.shard_sessions: dict[int, list[Any]] = {}
         self.edits: list[JsonDict] = []
+        self.interaction_responses: list[JsonDict] = []
 
     # ---- lifecycle
     def _make_global_limiter(self) -> GcraLimiter | WindowLimiter:
@@ -449,6 +454,8 @@ class FakeDiscordREST:
         r.add_post(API_PREFIX + "/channels/{channel_id}/messages", self._create_message)
         r.add_get(API_PREFIX + "/channels/{channel_id}/messages", self._list_messages)
         r.add_patch(API_PREFIX + "/channels/{channel_id}/messages/{message_id}", self._edit_message)
+        r.add_post(API_PREFIX + "/interactions/{interaction_id}/{token}/callback", self._interaction_callback)
+        r.add_route("*", API_PREFIX + "/webhooks/{application_id}/{token}{tail:.*}", self._interaction_followup)
         r.add_put(API_PREFIX + "/applications/{app_id}/commands", self._put_commands)
         r.add_put(API_PREFIX + "/applications/{app_id}/guilds/{guild_id}/commands", self._put_commands)
         r.add_get("/gateway", self._gateway)
@@ -1196,6 +1203,54 @@ class FakeDiscordREST:
         ):
             return _error(400, "Cannot send an empty message", 50006)
         return None
+
+    async def click(
+        self, message: JsonDict, custom_id: str, *, user_id: int, guild_id: int, roles: Iterable[int] = (),
+        locale: str = "fr",
+    ) -> int | None:
+        """A member clicks a button of ``message`` (a stored message record): INTERACTION_CREATE
+        to the shard of ``guild_id``.  Returns the shard, or None when it has no session."""
+        interaction_id = self._next_snowflake()
+        user = {"id": str(user_id), "username": f"member{user_id % 10000}", "global_name": None,
+                "discriminator": "0", "avatar": None, "public_flags": 0}
+        payload = {
+            "id": str(interaction_id), "application_id": self.bot_user["id"], "type": 3,
+            "token": f"itoken-{interaction_id}", "version": 1, "guild_id": str(guild_id),
+            "channel_id": message["channel_id"],
+            "channel": {"id": message["channel_id"], "type": GUILD_TEXT, "guild_id": str(guild_id)},
+            "member": {"user": user, "roles": [str(r) for r in roles], "joined_at": _iso(time.time()),
+                       "deaf": False, "mute": False, "flags": 0, "permissions": str(EVERYONE_DEFAULT)},
+            "message": self._message_object(message), "locale": locale, "guild_locale": "fr",
+            "app_permissions": str(EVERYONE_DEFAULT), "entitlements": [], "attachment_size_limit": 10 * 1024 * 1024,
+            "authorizing_integration_owners": {"0": str(guild_id)}, "context": 0,
+            "data": {"custom_id": custom_id, "component_type": 2},
+        }
+        return await self.dispatch_guild_event(guild_id, "INTERACTION_CREATE", payload)
+
+    async def _interaction_callback(self, request: web.Request) -> web.Response:
+        """The bot's first answer to an interaction (no bot token: the interaction's own)."""
+        try:
+            payload, _ = await self._read_payload(request)
+        except ValueError as exc:
+            return _error(400, f"400: Bad Request ({exc})", 50109)
+        interaction_id = request.match_info["interaction_id"]
+        self.interaction_responses.append({"interaction_id": interaction_id, "ts": time.time(), **payload})
+        kind = int(payload.get("type", 4))
+        return _json_response(200, {"interaction": {
+            "id": interaction_id, "type": 3, "response_message_loading": kind == 5,
+            "response_message_ephemeral": bool((payload.get("data") or {}).get("flags", 0) & 64),
+        }})
+
+    async def _interaction_followup(self, request: web.Request) -> web.Response:
+        """Follow-ups and edits of the original answer: recorded, answered with a message."""
+        try:
+            payload, _ = await self._read_payload(request) if request.can_read_body else ({}, [])
+        except ValueError as exc:
+            return _error(400, f"400: Bad Request ({exc})", 50109)
+        self.interaction_responses.append({"followup": request.path, "ts": time.time(), **payload})
+        record = {"channel_id": "0", "message_id": str(self._next_snowflake()), "content": payload.get("content"),
+                  "embeds": payload.get("embeds") or [], "ts": time.time()}
+        return _json_response(200, self._message_object(record))
 
     async def _edit_message(self, request: web.Request) -> web.Response:
         """Edit a stored message (content, embeds, components): what a poll's refresh and

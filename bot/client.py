@@ -230,20 +230,16 @@ class ReseauBot(commands.Bot):
             self.track(self.reconcile_jobs(*features, catch_up=False), name="schedule-peer-change")
 
     def _peer_changed_counts(self, payload: str) -> None:
-        """Another process stored a vote: ``<poll id>:<guild id>``; refresh it here if the
-        poll's guild is on this process's shards."""
-        try:
-            poll_id, guild_id = (int(part) for part in payload.split(":"))
-        except ValueError:
-            return
+        """Another process stored a vote on poll ``<poll id>``: refresh the postings this
+        process holds (the polls cog's debounced refresh edits only those of its shards)."""
         polls = self.get_cog("Polls")
-        if polls is not None and self.owns_guild(guild_id):
-            polls.schedule_refresh(poll_id)  # type: ignore[attr-defined]
+        if polls is not None and payload.isdigit():
+            polls.schedule_refresh(int(payload), announce=False)  # type: ignore[attr-defined]
 
-    def counts_changed(self, poll_id: int, guild_id: int | None) -> None:
+    def counts_changed(self, poll_id: int, guild_id: int | None = None) -> None:
         """Tell the other processes a poll's counts changed (they refresh their postings)."""
         if self.coordinator.shared:
-            self.coordinator.announce(COUNTS_CHANNEL, f"{poll_id}:{guild_id or 0}")
+            self.coordinator.announce(COUNTS_CHANNEL, str(poll_id))
 
     # ------------------------------------------------------------------ the container's, for short
     @property

@@ -232,8 +232,12 @@ class Polls(commands.Cog):
     async def run_reminder(self, poll_id: int) -> None:
         await self.jobs.run_reminder(poll_id)
 
-    def schedule_refresh(self, poll_id: int) -> None:
+    def schedule_refresh(self, poll_id: int, *, announce: bool = True) -> None:
+        """The debounced refresh of the poll's postings held here; with ``announce``, the other
+        processes refresh those they hold (``bot.counts_changed``)."""
         self.jobs.schedule_refresh(poll_id)
+        if announce:
+            self.bot.counts_changed(poll_id)
 
     # ================================================================= commands
     @poll.command(name=_text.name("poll.create"), description=_text.desc("poll.create"))
@@ -593,7 +597,6 @@ class Polls(commands.Cog):
             await interaction.response.send_message(text, ephemeral=True)
         if result.changed:
             self.schedule_refresh(result.poll.id)
-            self.bot.counts_changed(result.poll.id, result.poll.guild_id)  # the other processes' postings
             if not result.withdrawn:  # which channel's posting (a poll posted in several)
                 self.messages.postings.after_vote(result.poll, interaction.user.id, interaction.channel_id)
 

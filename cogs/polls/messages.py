@@ -95,7 +95,10 @@ class PollMessages:
 
     # ------------------------------------------------------------------ edits
     async def edit_live(self, poll_id: int) -> None:
-        """The live counts of an open poll's public message (the debounced refresh's edit)."""
+        """The live counts of an open poll's public message (the debounced refresh's edit).
+        With several processes each edits the postings in its own shards' servers; the others
+        hear of the change (``bot.counts_changed``) and edit theirs."""
+        owns = self.bot.owns_guild
         async with self.edit_lock(poll_id):
             try:
                 results = await self.service.results(poll_id)
@@ -105,10 +108,13 @@ class PollMessages:
             if not poll_jobs.shows_live_counts(poll):
                 return
             try:
-                await self.message(poll).edit(embed=render.poll_embed(poll, results, self.wording))
+                if owns(poll.guild_id):
+                    await self.message(poll).edit(embed=render.poll_embed(poll, results, self.wording))
             except discord.HTTPException as exc:
                 log.warning("could not refresh poll %s: %s", poll_id, exc)
             for posting, view, note in await self.postings.others(poll):  # every posting shows every answer
+                if not owns(posting.guild_id):
+                    continue
                 try:
                     embed = with_note(render.poll_embed(view, localize_results(results, view), self.wording), note)
                     await self.postings.message(posting).edit(embed=embed)

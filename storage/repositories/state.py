@@ -2,10 +2,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 
 from storage.models import BotState, NetworkChannel
 from storage.repositories._base import Repository
+from storage.repositories._upsert import insert as upsert_insert
+
+# Several processes start together on one PostgreSQL database (issue 14): the channels' mirror
+# is written by one at a time (a transaction-level advisory lock, this key).
+CHANNELS_MIRROR_LOCK = 0x7265_7365_6175_0002
 
 
 class StateRepository(Repository):
@@ -14,11 +19,13 @@ class StateRepository(Repository):
         return row.value if row else None
 
     async def set(self, key: str, value: str) -> None:
+        """Insert or update (an upsert: two processes setting a new key at once both succeed)."""
         row = await self.session.get(BotState, key)
-        if row is None:
-            self.session.add(BotState(key=key, value=value))
-        else:
+        if row is not None:
             row.value = value
+            return
+        stmt = upsert_insert(self.session, BotState).values(key=key, value=value)
+        await self.session.execute(stmt.on_conflict_do_update(index_elements=[BotState.key], set_={"value": value}))
 
 
 class ChannelRepository(Repository):
@@ -36,6 +43,8 @@ class ChannelRepository(Repository):
     async def replace_all(self, channels: Iterable[NetworkChannel]) -> None:
         """Make the table equal to ``channels``; channels no longer configured are disabled
         (not deleted), so their delivery history stays readable."""
+        if self.session.get_bind().dialect.name == "postgresql":  # one process at a time
+            await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANNELS_MIRROR_LOCK})
         wanted = {c.channel_id: c for c in channels}
         existing = {c.channel_id: c for c in await self.all(enabled_only=False)}
         for channel_id, row in existing.items():

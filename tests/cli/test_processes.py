@@ -27,7 +27,7 @@ from bot.i18n import Catalogue
 from bot.services.container import Services
 from storage import models
 from tests.conftest import PG_URL
-from tests.databases import migrate
+from tests.databases import answer_rows, migrate
 
 needs_postgresql = pytest.mark.skipif(
     not PG_URL,
@@ -123,13 +123,92 @@ async def test_three_processes_post_the_monthly_slot_once_and_survive_the_leader
         assert TOKEN not in output
 
 
-async def post_message(cluster: Cluster, channel_id: int) -> int:
-    """A message in ``channel_id`` as the bot (the poll's public message)."""
+async def post_message(cluster: Cluster, channel_id: int, buttons: tuple[str, ...] = ()) -> int:
+    """A message in ``channel_id`` as the bot (the poll's public message, with its buttons)."""
+    body = {"content": "Quel format ?"}
+    if buttons:
+        body["components"] = [{"type": 1, "components": [
+            {"type": 2, "style": 2, "label": f"{n}", "custom_id": custom_id} for n, custom_id in enumerate(buttons)
+        ]}]
     async with aiohttp.ClientSession(headers={"Authorization": f"Bot {TOKEN}"}) as session:
         async with session.post(f"{cluster.server.base_url}/channels/{channel_id}/messages",
-                                json={"content": "Quel format ?"}) as response:
+                                json=body) as response:
             assert response.status == 200, await response.text()
             return int((await response.json())["id"])
+
+
+@needs_postgresql
+async def test_votes_on_three_shards_for_one_poll_are_stored_and_every_posting_shows_the_same_counts(
+    database_url, tmp_path
+):
+    """Item 4: one poll posted in three servers, one per shard (so one per process); members
+    click in the poll's own server; every vote is stored, and each process edits the posting of
+    its own server with the same counts — the two that received no click hear of the votes
+    through LISTEN/NOTIFY.  (Clicks on the postings of the other servers are refused today by the
+    poll's server check — "Ce sondage n’appartient pas à ce serveur" — which is issue 11's.)"""
+    async with Cluster(tmp_path, database_url, processes=3, guilds=3, channels_per_guild=1) as cluster:
+        config = build_config({"database": {"url": database_url}}, tmp_path / "config.toml")
+        services = Services.from_config(config)
+        channels = {guild: channel for channel, guild in cluster.channels.items()}
+        assert sorted(cluster.shard_of(g) for g in channels) == [0, 1, 2]
+        first_guild = cluster.guilds[0]
+        draft = services.polls.prepare(guild_id=first_guild, channel_id=channels[first_guild], author_id=7,
+                                       question="Quel format ?", options="Atelier; Webinaire", deadline="90m")
+        poll = await services.polls.create(draft)
+        buttons = tuple(f"rb:poll:vote:{poll.id}:{option.id}" for option in poll.options)
+        messages = {}
+        for guild, channel in channels.items():
+            message_id = await post_message(cluster, channel, buttons)
+            messages[guild] = message_id
+            posting = await services.postings.claim(poll, guild, channel, "fr")
+            await services.postings.attach(posting, message_id)
+        poll = await services.polls.attach_message(poll.id, messages[first_guild])
+        option_a, option_b = (o.id for o in poll.options)
+        for index in range(3):
+            await cluster.start(index)
+        for proc in cluster.procs:
+            await cluster.wait_connected(proc)
+        await asyncio.sleep(1.0)  # every process listening
+        record = {m["message_id"]: m for m in cluster.server.messages}
+        votes = {}  # member -> option
+        for k in range(5):
+            member, option = 1_500_000_000_000_000_000 + k, (option_a, option_b)[k % 2]
+            votes[member] = option
+            shard = await cluster.server.click(record[str(messages[first_guild])], f"rb:poll:vote:{poll.id}:{option}",
+                                               user_id=member, guild_id=first_guild)
+            assert shard == cluster.shard_of(first_guild)
+
+        async def stored():
+            return len(await answer_rows(services.sessions, poll.id)) == len(votes)
+
+        try:
+            await wait_for(stored, within=30)
+        except TimeoutError:
+            raise AssertionError(f"{await answer_rows(services.sessions, poll.id)}\n"
+                                 f"{cluster.server.interaction_responses}") from None
+
+        def shown(guild: int) -> str:
+            embeds = record[str(messages[guild])]["embeds"]
+            return embeds[0].get("description") or "" if embeds else ""  # the options and their counts
+
+        async def same_counts():
+            texts = {shown(g) for g in channels}
+            return len(texts) == 1 and "3" in texts.pop() and all(record[str(m)]["embeds"] for m in messages.values())
+
+        try:
+            await wait_for(same_counts, within=30, every=0.2)
+        except TimeoutError:
+            raise AssertionError({g: shown(g) for g in channels}) from None
+        rows = await answer_rows(services.sessions, poll.id)
+        responses = len(cluster.server.interaction_responses)
+        edited_by_guild = {g: sum(1 for e in cluster.server.edits if e["message_id"] == str(messages[g]))
+                           for g in channels}
+        await cluster.stop_all()
+        await services.aclose()
+    # (anonymous poll: the answers carry a pseudonym, not the member's id)
+    assert sorted(option for _, option in rows) == sorted(votes.values())
+    assert responses >= len(votes)  # every click answered
+    assert all(edited_by_guild.values()), edited_by_guild
 
 
 @needs_postgresql
