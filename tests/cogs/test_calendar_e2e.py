@@ -19,6 +19,7 @@ import simcord
 from sqlalchemy import func, select
 
 from bot.errors import InvalidInput, NotFound
+from bot.services import announcements
 from bot.services import calendar as service
 from storage.models import AuditEntry, CalendarRun, Poll
 from tests.conftest import embed_text
@@ -242,12 +243,23 @@ async def test_the_calendar_lists_everything_planned_in_order(world, sessions):
                                 reminder="1j")
     await plan(world, question="Plus tard ?", start=local_text(local_at(3, 10)))
     await plan(world, question="Chaque semaine ?", start=local_text(local_at(2, 9)), repeat="weekly", deadline="1j")
+    # an announcement scheduled for day 1 at 12:00, and a monthly one from day 4 at 08:30
+    sessions_ = bot.services.sessions
+    once = await announcements.create_draft(sessions_, guild_id=world.guild.id, author_id=world.moderator.id,
+                                            title="AG", body="Le 12.", now=NOW)
+    await announcements.schedule(sessions_, once.id, when=local_at(1, 12), now=NOW, actor_id=world.moderator.id)
+    monthly = await announcements.create_draft(sessions_, guild_id=world.guild.id, author_id=world.moderator.id,
+                                               title="Réunion mensuelle", body="Premier jeudi.", now=NOW)
+    await bot.services.calendar.plan_announcement(monthly.id, when=local_at(4, 8, 30), repeat="mensuel",
+                                                  actor_id=world.moderator.id)
     listing = await world.moderator.slash(world.fr, "calendar list")
     text = plain(embed_text(listing.response))
     order = [
+        f"{local_text(local_at(1, 12))} · Annonce · « AG » · `announcement-{once.id}`",
         f"{local_text(local_at(2, 9))} · Sondage récurrent · « Chaque semaine ? » · <#{world.fr.id}> · 🔁 chaque semaine · `plan-",
         f"{local_text(NOW + timedelta(days=3))} · Clôture de sondage · « Ouvert ? »",
         f"{local_text(local_at(3, 10))} · Sondage programmé · « Plus tard ? »",
+        f"{local_text(local_at(4, 8, 30))} · Annonce récurrente · « Réunion mensuelle » · 🔁 chaque mois · `plan-",
     ]
     positions = [text.index(line) for line in order]
     assert positions == sorted(positions), text
