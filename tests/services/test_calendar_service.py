@@ -250,3 +250,38 @@ async def test_a_poll_planned_by_a_forgotten_moderator_is_posted_with_no_author(
         await services.engine.dispose()
     [poll] = posted
     assert poll.author_id is None
+
+
+async def test_migration_0006_keeps_the_announcements_and_downgrades(engine):
+    """0006 adds the calendar's tables and the announcements' version, image and edit columns
+    (an existing announcement gets no other version); the downgrade drops them and keeps it."""
+    from sqlalchemy import inspect, text
+
+    from storage.db import downgrade, upgrade
+
+    async def schema() -> tuple[set[str], set[str]]:
+        async with engine.connect() as conn:
+            return await conn.run_sync(lambda c: (
+                set(inspect(c).get_table_names()), {col["name"] for col in inspect(c).get_columns("announcements")}
+            ))
+
+    ours = {"calendar_plans", "calendar_runs", "poll_templates"}
+    columns = {"versions", "image_name", "image_type", "image_data", "edited_at"}
+    await downgrade(engine, "0005")
+    tables, announcement_columns = await schema()
+    assert ours & tables == set() and columns & announcement_columns == set()
+    async with engine.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO announcements (id, guild_id, author_id, title, body, lang, status, created_at)"
+            " VALUES (4, 1, 7, 'AG', 'Le 12.', 'fr', 'published', :now)"
+        ), {"now": WINTER})
+    await upgrade(engine, "0006")
+    tables, announcement_columns = await schema()
+    assert ours <= tables and columns <= announcement_columns
+    async with engine.connect() as conn:
+        row = (await conn.execute(text("SELECT title, versions, image_data FROM announcements"))).one()
+    assert row[0] == "AG" and row[1] in ({}, "{}") and row[2] is None
+    await downgrade(engine, "0005")
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM announcements"))).scalar() == 1
+    await upgrade(engine)
