@@ -51,7 +51,15 @@ from cogs.polls.jobs import PollJobs
 from cogs.polls.kinds import ui_of
 from cogs.polls.messages import PollMessages
 from cogs.polls.modals import SurveyCreateModal, TextAnswerModal
-from cogs.polls.postings import ENGLISH, TARGET_HERE, TARGETS, channel_names, chosen_channels
+from cogs.polls.postings import (
+    ENGLISH,
+    TARGET_HERE,
+    TARGETS,
+    EnglishWordingModal,
+    channel_names,
+    chosen_channels,
+    needs_english,
+)
 from cogs.polls.surveys import SurveyFlow
 
 log = logging.getLogger("cogs.polls")
@@ -324,11 +332,26 @@ class Polls(commands.Cog):
             campaign_id=campaign_id,
         )
         targets = chosen_channels(self.bot.config.channels, target, channels, channel.id)  # type: ignore[union-attr]
+        if needs_english(draft.lang, targets, question_en):  # ask for the English wording first
+
+            async def submit(submitted: discord.Interaction, question: str | None, labels: str | None) -> None:
+                await self._create_posted(submitted, draft, channel, targets, lang, question, labels)
+
+            english = parse_options(options_en) if options_en else [
+                label for _, label in self.service.builtin_options(draft.kind, ENGLISH)]
+            await interaction.response.send_modal(EnglishWordingModal(
+                self, lang, interaction.user.id, submit, question=draft.question, options=english))
+            return
+        await self._create_posted(interaction, draft, channel, targets, lang, question_en, options_en)
+
+    async def _create_posted(self, interaction: discord.Interaction, draft: PollDraft, channel: Any, targets: Any,
+                             lang: str, question_en: str | None, options_en: str | None) -> None:
+        """Post the checked draft here, then to the other targets with its English wording."""
         if options_en or question_en:  # checked before anything is posted
             self.bot.services.postings.check_wording(
                 len(draft.labels), question_en, parse_options(options_en) if options_en else [])
         await interaction.response.defer(ephemeral=True, thinking=True)
-        poll, _message = await self.publish(draft, channel, actor_id=interaction.user.id)  # type: ignore[arg-type]
+        poll, _message = await self.publish(draft, channel, actor_id=interaction.user.id)
         text = await self._created_text("poll.created.buttons", poll, lang)
         if targets or question_en or options_en:
             more = await self.post_elsewhere(poll, targets, lang, question_en=question_en, options_en=options_en)

@@ -12,13 +12,14 @@ import dataclasses
 import logging
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.config import NetworkChannel
 from bot.errors import DomainError, InvalidInput
 from bot.services.postings import ChannelCount, Posting, Wording, localized
+from cogs._errors import ReportingModal
 
 if TYPE_CHECKING:
     from bot.client import ReseauBot
@@ -208,4 +209,40 @@ class PollPostings:
                 continue
             await self.service.attach(posting_id, message.id)
             posted += 1
+        channels = self._channels[poll.id] = await self.service.channels(poll.id)  # the votes to come
+        if len(channels) > 1:
+            self._wording[poll.id] = wording
         return posted, failed
+
+
+def needs_english(poll_lang: str, targets: Sequence[NetworkChannel], question_en: str | None) -> bool:
+    """A poll going to English channels without its English wording: ``/poll create`` asks for
+    it (a modal) before posting."""
+    return poll_lang != ENGLISH and not question_en and any(t.language == ENGLISH for t in targets)
+
+
+class EnglishWordingModal(ReportingModal):
+    """Asked by ``/poll create`` when the target includes English channels and no English
+    wording was given: the question and options in English, prefilled with what the kind
+    translates itself (yes/no, Likert…).  Left blank, the English channels show the poll's own
+    wording with a visible note.  Held in memory (15 minutes) with the checked draft."""
+
+    def __init__(self, cog: Any, lang: str, user_id: int, submit: Any, *, question: str,
+                 options: Sequence[str]) -> None:
+        t = cog.t
+        super().__init__(title=t("postings.modal.title", lang)[:45], custom_id=f"rb:poll:english:{user_id}",
+                         timeout=900)
+        self.submit = submit
+        self.question_input: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            custom_id="question_en", style=discord.TextStyle.short, max_length=300, required=False)
+        self.options_input: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            custom_id="options_en", style=discord.TextStyle.paragraph, max_length=1000, required=False,
+            default="\n".join(options) or None)
+        self.add_item(discord.ui.Label(text=t("postings.modal.question", lang)[:45],
+                                       description=question[:100], component=self.question_input))
+        self.add_item(discord.ui.Label(text=t("postings.modal.options", lang)[:45],
+                                       description=t("postings.modal.options_help", lang)[:100],
+                                       component=self.options_input))
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await self.submit(interaction, self.question_input.value or None, self.options_input.value or None)

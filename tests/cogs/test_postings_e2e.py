@@ -114,8 +114,11 @@ async def test_bilingual_follow_up_is_one_question_in_two_channels(world, sessio
 
 
 async def test_network_poll_with_and_without_english_wording(world, sessions):
-    created = await world.moderator.slash(
+    asked = await world.moderator.slash(
         world.fr, "poll create", question="Venez-vous à la rencontre ?", options="Oui; Non", target="network")
+    assert asked.modal is not None, "the English channels need an English wording: it is asked for"
+    assert await polls_and_postings(sessions) == ([], []), "nothing posted before the answer"
+    created = await world.moderator.submit_modal(asked, {"question_en": "", "options_en": ""})  # left blank
     assert created.ephemeral
     shown = created.response.content
     assert "announcements" in shown or f"<#{world.en.id}>" in shown
@@ -220,3 +223,16 @@ async def test_export_command_with_english_labels_as_values(world, sessions, mon
     assert "Local authority" in types and "collectivite" not in types
     assert sheet.freeze_panes == "B2"
     assert sheet.cell(row=2, column=header.index("last_answered_at_utc") + 1).is_date
+
+
+async def test_the_english_wording_asked_for_is_what_the_english_channel_shows(world, sessions):
+    asked = await world.moderator.slash(world.fr, "poll create", question="Faut-il se réunir à Lyon ?", kind="yesno",
+                                        target="network")
+    assert asked.modal is not None
+    done = await world.moderator.submit_modal(asked, {"question_en": "Should we meet in Lyon?",
+                                                      "options_en": "Yes\nNo\nAbstain"})
+    assert "Pas de version anglaise" not in done.response.content
+    english = posts(world.en)[-1]
+    assert "Should we meet in Lyon?" in embed_text(english) and "No English version" not in embed_text(english)
+    vote = await world.member_en.click(english, label="Yes")
+    assert "Yes" in vote.response.content
