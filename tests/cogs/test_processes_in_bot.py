@@ -1,0 +1,91 @@
+"""The bot's side of several processes (issue 14), on SimCord: the process's metrics follow what
+it does (a vote and its latency, a fan-out's deliveries), a follower keeps no jobs and hands its
+changes to the leader, a deposed leader drops its jobs and an elected one rebuilds them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.processes import LocalCoordinator
+from bot.services.schedule import Feature, JobSpec, Reconciled, Schedule
+
+T0 = datetime(2035, 12, 3, 12, 0, tzinfo=UTC)
+
+
+def samples(bot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of the bot's /metrics text, as Prometheus parses it."""
+    text = bot.metrics.exposition().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+async def test_a_vote_and_a_fan_out_show_in_the_process_metrics(world):
+    bot = world.env.bot
+    before = samples(bot)
+    assert before[("reseau_scheduler_leader", ())] == 1.0  # alone on its database
+    assert before.get(("reseau_votes_total", (("kind", "single"),)), 0.0) == 0.0
+    cog = bot.get_cog("Polls")
+    draft = cog.service.prepare(guild_id=world.guild.id, channel_id=world.fr.id, author_id=world.moderator.id,
+                                question="Quel format ?", options="Atelier; Webinaire")
+    await cog.publish(draft, bot.get_channel(world.fr.id))
+    await world.env.settle()
+    message = world.fr.last_message
+    await world.member_fr.click(message, label="Atelier")
+    await world.member_en.click(message, label="Webinaire")
+    await world.env.settle()
+    report = await bot.services.publisher.deliver()  # nothing pending: no delivery counted
+    after = samples(bot)
+    assert after[("reseau_votes_total", (("kind", "single"),))] == 2.0
+    assert after[("reseau_vote_latency_seconds_count", ())] == 2.0
+    assert 0 < after[("reseau_vote_latency_seconds_sum", ())] < 3.0
+    assert after[("reseau_deliveries_total", (("outcome", "sent"),))] == 0.0 and report.delivered == 0
+    assert ("reseau_db_pool_in_use", ()) in after
+
+
+async def test_a_deposed_leader_drops_its_jobs_and_an_elected_one_rebuilds_them(world):
+    bot = world.env.bot
+    assert isinstance(bot.coordinator, LocalCoordinator)
+    jobs = bot.schedule.job_ids()
+    assert "extract-slot-monthly" in jobs and "privacy-prune-daily" in jobs
+    await bot._deposed()
+    assert bot.schedule.job_ids() == set() and not bot.schedule.active
+    assert (await bot.reconcile_jobs()) == Reconciled()  # a follower reconciles nothing itself
+    assert bot.schedule.job_ids() == set()
+    await bot._elected()
+    await asyncio.gather(*bot._inflight)  # the reconcile it started (tracked, as every bot task)
+    assert bot.schedule.job_ids() == jobs
+
+
+async def test_a_follower_keeps_no_jobs_and_hands_its_changes_to_the_leader():
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.start(paused=True)
+    runs: list[str] = []
+
+    async def run() -> None:
+        runs.append("ran")
+
+    async def plan(services, now):
+        return [JobSpec("poll-close-1", T0 + timedelta(hours=1), run), JobSpec("poll-close-2", T0, run)]
+
+    schedule = Schedule(scheduler, SimpleNamespace(now=lambda: T0), clock=lambda: T0)
+    schedule.declare(Feature("poll", plan))
+    handed: list[set[str]] = []
+    schedule.active, schedule.on_inactive = False, handed.append
+    try:
+        assert schedule.put([JobSpec("poll-close-3", T0 + timedelta(hours=2), run)]) == []
+        assert await schedule.reconcile() == Reconciled()
+        assert scheduler.get_jobs() == [] and runs == []
+        assert handed == [{"poll"}, {"poll"}]
+        schedule.active = True  # elected: the overdue close runs once, the other is scheduled
+        result = await schedule.reconcile()
+        assert (result.scheduled, result.caught_up, runs) == (["poll-close-1"], ["poll-close-2"], ["ran"])
+    finally:
+        scheduler.shutdown(wait=False)
