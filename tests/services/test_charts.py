@@ -176,7 +176,7 @@ def test_by_type_segments_are_proportional_and_legend_lists_every_type():
     options = [0, 2, 3]
     assert len(bar_bands) == len(options)
     starts, segment_lengths, segment_counts, totals = [], [], [], []
-    for (first, last), option in zip(bar_bands, options, strict=True):
+    for (first, _last), option in zip(bar_bands, options, strict=True):
         row = first + 2  # above the count printed inside each segment
         starts.append(np.flatnonzero(union[row])[0])
         totals.append(int(union[row].sum()))
