@@ -514,3 +514,59 @@ async def test_world_from_json_and_injected_failures(tmp_path: Path) -> None:
                 assert (await resp.json())["guild_id"] == str(GUILD)
     finally:
         await _stop(proc)
+
+
+# --------------------------------------------------------------------------- shards (issue 14)
+async def _identify(srv: FakeDiscordREST, shard: list[int]) -> tuple[aiohttp.ClientSession, object, list[dict]]:
+    """A gateway session identified on ``shard``: (its HTTP session, the websocket, READY + GUILD_CREATEs)."""
+    session = aiohttp.ClientSession()
+    ws = await session.ws_connect(srv.gateway_url)
+    assert (await ws.receive_json())["op"] == 10
+    await ws.send_json({"op": 2, "d": {"token": TOKEN, "intents": 1, "shard": shard, "properties": {}}})
+    events = [await ws.receive_json()]
+    for _ in events[0]["d"]["guilds"]:
+        events.append(await ws.receive_json())
+    return session, ws, events
+
+
+async def test_the_gateway_routes_each_guild_to_its_shard_and_patch_and_callbacks_look_like_discord() -> None:
+    guilds = [((1_200_000 + k) << 22) + 77 for k in range(6)]  # (id >> 22) % 3 goes round
+    async with FakeDiscordREST(global_rate=100_000, token=TOKEN) as srv:
+        for guild in guilds:
+            srv.add_guild(guild)
+            srv.add_channel(guild, guild + 1, "annonces")
+        sessions = [await _identify(srv, [shard, 3]) for shard in range(3)]
+        try:
+            ready = [events[0]["d"] for _, _, events in sessions]
+            created = [[e["d"]["id"] for e in events[1:]] for _, _, events in sessions]
+            message = {"channel_id": str(guilds[4] + 1), "message_id": "0", "content": "x", "ts": time.time()}
+            async with aiohttp.ClientSession(headers=AUTH) as http:
+                async with http.post(f"{srv.base_url}/channels/{guilds[4] + 1}/messages",
+                                     json={"content": "Quel format ?"}) as resp:
+                    message = await resp.json()
+                async with http.patch(f"{srv.base_url}/channels/{guilds[4] + 1}/messages/{message['id']}",
+                                      json={"content": "Quel format ? (3 réponses)"}) as resp:
+                    edited = (resp.status, await resp.json())
+            record = next(m for m in srv.messages if m["message_id"] == message["id"])
+            routed = await srv.click(record, "rb:poll:vote:1:2", user_id=42, guild_id=guilds[4])
+            click = await sessions[routed][1].receive_json()
+            async with aiohttp.ClientSession() as anonymous:  # an interaction's answer carries no bot token
+                async with anonymous.post(f"{srv.base_url}/interactions/{click['d']['id']}/{click['d']['token']}"
+                                          "/callback?with_response=1",
+                                          json={"type": 4, "data": {"content": "ok", "flags": 64}}) as resp:
+                    callback = (resp.status, await resp.json())
+        finally:
+            for session, ws, _ in sessions:
+                await ws.close()
+                await session.close()
+    assert [r["shard"] for r in ready] == [[0, 3], [1, 3], [2, 3]]
+    for shard in range(3):
+        expected = [str(g) for g in guilds if (g >> 22) % 3 == shard]
+        assert [g["id"] for g in ready[shard]["guilds"]] == expected == created[shard]
+    assert edited[0] == 200 and edited[1]["content"] == "Quel format ? (3 réponses)"
+    assert _response_violations("PATCH", f"/channels/{guilds[4] + 1}/messages/{message['id']}", 200, edited[1]) == []
+    assert routed == (guilds[4] >> 22) % 3 and click["t"] == "INTERACTION_CREATE"
+    assert click["d"]["data"] == {"custom_id": "rb:poll:vote:1:2", "component_type": 2}
+    assert callback[0] == 200 and callback[1]["interaction"]["response_message_ephemeral"] is True
+    assert srv.interaction_responses[-1]["data"]["content"] == "ok"
+    assert srv.edits[-1]["content"] == "Quel format ? (3 réponses)"
