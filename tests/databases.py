@@ -32,9 +32,7 @@ async def answer_rows(sessions, poll_id: int, members: Iterable[int] = ()) -> li
     answer it is), and finding one of their plain ids in an anonymous poll fails the test."""
     from sqlalchemy import select
 
-    from bot.services.privacy import answer_pseudonym, pseudonym_scope
-    from storage.models import Answer, AnswerChoice, BotState, Poll, Question
-    from storage.repositories.forgotten import ANSWER_KEY
+    from storage.models import Answer, AnswerChoice, Question
 
     async with sessions() as session:
         rows = [tuple(row) for row in (await session.execute(
@@ -43,15 +41,31 @@ async def answer_rows(sessions, poll_id: int, members: Iterable[int] = ()) -> li
             .join(AnswerChoice, AnswerChoice.answer_id == Answer.id, isouter=True)
             .where(Question.poll_id == poll_id)
         )).all()]
-        anonymous, campaign_id = (await session.execute(select(Poll.anonymous, Poll.campaign_id).where(Poll.id == poll_id))).one()
+    whose = await respondents(sessions, poll_id, members, stored={user_id for user_id, _ in rows})
+    return [(whose.get(user_id, user_id), option_id) for user_id, option_id in rows]
+
+
+async def respondents(sessions, poll_id: int, members: Iterable[int], *, stored: Iterable[int | None] = ()) -> dict[int, int]:
+    """Respondent stored in the poll's answers → member, for ``members``: in a named poll each
+    member is their own id; in an anonymous one their pseudonym (computed with the key the bot
+    keeps).  ``stored``: respondents found in the poll's answers — one of the members' plain ids
+    among them in an anonymous poll fails the test."""
+    from sqlalchemy import select
+
+    from bot.services.privacy import answer_pseudonym, pseudonym_scope
+    from storage.models import BotState, Poll
+    from storage.repositories.forgotten import ANSWER_KEY
+
+    async with sessions() as session:
+        anonymous, campaign_id = (await session.execute(
+            select(Poll.anonymous, Poll.campaign_id).where(Poll.id == poll_id))).one()
         key = await session.scalar(select(BotState.value).where(BotState.key == ANSWER_KEY))
     members = set(members)
-    if not anonymous or not members:
-        return rows
-    leaked = members & {user_id for user_id, _ in rows}
+    if not anonymous:
+        return {m: m for m in members}
+    leaked = members & set(stored)
     assert not leaked, f"member ids stored in the anonymous poll {poll_id}: {sorted(leaked)}"
     if key is None:
-        return rows
+        return {}
     scope = pseudonym_scope(poll_id, campaign_id)
-    named = {answer_pseudonym(bytes.fromhex(key), scope, m): m for m in members}
-    return [(named.get(user_id, user_id), option_id) for user_id, option_id in rows]
+    return {answer_pseudonym(bytes.fromhex(key), scope, m): m for m in members}

@@ -17,6 +17,7 @@ from bot.services.polls import PollService
 from storage.models import Answer, Poll, Profile, Question
 from tests.cogs.test_extracts_e2e import QUIET, posts, use
 from tests.conftest import embed_text
+from tests.databases import respondents
 
 FRONT = '''---
 title = "Les attentes des collectivités"
@@ -81,7 +82,8 @@ async def test_extract_is_posted_with_its_question_as_a_poll_in_the_current_camp
         answer = await session.scalar(
             select(Answer).join(Question, Question.id == Answer.question_id).where(Question.poll_id == poll.id)
         )
-    assert (answer.user_id, answer.member_type) == (world.member_fr.id, "collectivite")
+    whose = await respondents(sessions, poll.id, [world.member_fr.id], stored=[answer.user_id])
+    assert (whose[answer.user_id], answer.member_type) == (world.member_fr.id, "collectivite")
 
 
 async def test_followups_of_posts_made_while_the_bot_was_down_are_posted_at_start(world, sessions, tmp_path,

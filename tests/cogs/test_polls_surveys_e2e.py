@@ -23,6 +23,7 @@ from bot.services.profiles import ProfileService
 from cogs._errors import NotModerator
 from storage.models import Answer, AuditEntry, Campaign, Option, Poll, Question
 from tests.conftest import embed_text
+from tests.databases import respondents
 from tests.forged import click_forged
 
 REFRESH = 30.0
@@ -71,15 +72,17 @@ async def profile(sessions, user_id: int, member_type: str) -> None:
     await service.set_profile(user_id, member_type, "Organisation test")
 
 
-async def stored_answers(sessions, poll_id: int) -> dict[tuple[int, int], tuple[str | None, str | None]]:
-    """{(user_id, question position): (member_type, text)}"""
+async def stored_answers(world, sessions, poll_id: int) -> dict[tuple[int, int], tuple[str | None, str | None]]:
+    """{(member id, question position): (member_type, text)} (an anonymous survey's pseudonyms of
+    the world's members read as their ids)."""
     async with sessions() as session:
-        rows = await session.execute(
+        rows = (await session.execute(
             select(Answer.user_id, Question.position, Answer.member_type, Answer.text)
             .join(Question, Question.id == Answer.question_id)
             .where(Question.poll_id == poll_id)
-        )
-        return {(u, p): (mt, text) for u, p, mt, text in rows}
+        )).all()
+    whose = await respondents(sessions, poll_id, world.guild.member_ids(), stored={u for u, *_ in rows})
+    return {(whose.get(u, u), p): (mt, text) for u, p, mt, text in rows}
 
 
 async def count(sessions, stmt) -> int:
@@ -254,7 +257,7 @@ async def test_member_answers_a_survey_step_by_step_interrupts_and_resumes(world
         "Réponse enregistrée\u202f: **Oui**" in text
         and "**Question 2/3** — Quels thèmes vous intéressent ?" in text
     )
-    assert await stored_answers(sessions, survey_id) == {(member.id, 0): ("collectivite", None)}, (
+    assert await stored_answers(world, sessions, survey_id) == {(member.id, 0): ("collectivite", None)}, (
         "stored at once"
     )
 
@@ -284,13 +287,13 @@ async def test_member_answers_a_survey_step_by_step_interrupts_and_resumes(world
     assert "→ «\u202fInterroger aussi les partenaires du Sud\u202f»" in summary
     assert list(buttons(done.response)) == ["Modifier 1", "Modifier 2", "Modifier 3"]
 
-    assert await stored_answers(sessions, survey_id) == {
+    assert await stored_answers(world, sessions, survey_id) == {
         (member.id, 0): ("collectivite", None),  # answered before the change: not rewritten
         (member.id, 1): ("ong", None),
         (member.id, 2): ("ong", "Interroger aussi les partenaires du Sud"),
     }
     await profile(sessions, member.id, "reseau")
-    assert (await stored_answers(sessions, survey_id))[(member.id, 0)][0] == "collectivite"
+    assert (await stored_answers(world, sessions, survey_id))[(member.id, 0)][0] == "collectivite"
 
     # change an answer from the summary
     edit = await member.click(done.response, label="Modifier 1")
@@ -300,7 +303,7 @@ async def test_member_answers_a_survey_step_by_step_interrupts_and_resumes(world
     assert "Retour au récapitulatif" in buttons(edit.response)
     changed = await member.click(edit.response, label="Non")
     assert "→ **Non**" in embed_text(changed.response) and "Merci" in embed_text(changed.response)
-    assert (await stored_answers(sessions, survey_id))[(member.id, 0)] == ("reseau", None)
+    assert (await stored_answers(world, sessions, survey_id))[(member.id, 0)] == ("reseau", None)
     again = await member.click(public, label="Répondre au questionnaire")
     assert "Merci\u202f! Vos réponses sont enregistrées." in embed_text(again.response), (
         "a finished survey shows the summary"
@@ -501,7 +504,7 @@ async def test_survey_buttons_and_open_modal_keep_working_after_a_restart(world,
     assert "Question 1 of 3" in embed_text(english.response)
     done = await member.click(step3.response, label="4 — Plutôt d’accord")
     assert "Merci" in embed_text(done.response)
-    assert sorted((p, t) for (_, p), (_, t) in (await stored_answers(sessions, survey_id)).items()) == [
+    assert sorted((p, t) for (_, p), (_, t) in (await stored_answers(world, sessions, survey_id)).items()) == [
         (0, None),
         (1, "Plus de rencontres en région"),
         (2, None),
@@ -511,7 +514,7 @@ async def test_survey_buttons_and_open_modal_keep_working_after_a_restart(world,
     assert shown.modal["components"][0]["component"]["value"] == "Plus de rencontres en région"
     refused = await member.submit_modal(shown, {"answer": "   "})
     assert refused.response.content == "La réponse est vide."
-    assert (await stored_answers(sessions, survey_id))[(member.id, 1)][1] == "Plus de rencontres en région"
+    assert (await stored_answers(world, sessions, survey_id))[(member.id, 1)][1] == "Plus de rencontres en région"
 
 
 async def test_a_single_choice_question_with_many_options_uses_a_select_menu(world, sessions):

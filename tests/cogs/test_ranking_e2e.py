@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bot.simcord_support import set_locale
 from storage.models import Answer, AnswerChoice, Option, Question
 from tests.conftest import embed_text
+from tests.databases import respondents
 
 SECRET = "a long enough secret for the tests"
 
@@ -50,20 +51,23 @@ async def rank(member, message, position: int, label: str):
     return await member.select(message, [value_of(menu, label)], custom_id=menu["custom_id"])
 
 
-async def stored_rankings(sessions, question_id: int) -> dict[int, list[tuple[str, int | None]]]:
-    """{user_id: [(option label, rank)] in rank order} as stored."""
+async def stored_rankings(world, sessions, question_id: int) -> dict[int, list[tuple[str, int | None]]]:
+    """{member id: [(option label, rank)] in rank order} as stored (an anonymous poll's
+    pseudonyms of the world's members read as their ids)."""
     async with sessions() as session:
-        rows = await session.execute(
+        poll_id = await session.scalar(select(Question.poll_id).where(Question.id == question_id))
+        rows = (await session.execute(
             select(Answer.user_id, Option.label, AnswerChoice.rank)
             .join(AnswerChoice, AnswerChoice.answer_id == Answer.id)
             .join(Option, Option.id == AnswerChoice.option_id)
             .where(Answer.question_id == question_id)
             .order_by(Answer.user_id, AnswerChoice.rank)
-        )
-        out: dict[int, list[tuple[str, int | None]]] = {}
-        for user_id, label, position in rows:
-            out.setdefault(user_id, []).append((label, position))
-        return out
+        )).all()
+    whose = await respondents(sessions, poll_id, world.guild.member_ids(), stored={u for u, _, _ in rows})
+    out: dict[int, list[tuple[str, int | None]]] = {}
+    for user_id, label, position in rows:
+        out.setdefault(whose.get(user_id, user_id), []).append((label, position))
+    return out
 
 
 async def question_of(sessions, poll_id: int) -> Question:
@@ -122,7 +126,7 @@ async def test_a_ranking_poll_created_ranked_changed_closed_charted_and_exported
 
     question = await question_of(sessions, poll_id)
     assert question.kind == "ranking" and question.max_choices == 3
-    assert await stored_rankings(sessions, question.id) == {
+    assert await stored_rankings(world, sessions, question.id) == {
         world.member_fr.id: [("Montréal", 1), ("Dakar", 2), ("Lyon", 3)],
         world.member_en.id: [("Lyon", 1), ("Dakar", 2)],
         lea.id: [("Dakar", 1)],
@@ -211,4 +215,4 @@ async def test_a_ranking_question_in_a_survey(world, sessions):
             await session.scalars(select(Question).where(Question.poll_id == survey_id, Question.position == 0))
         ).one()
     assert question.kind == "ranking"
-    assert await stored_rankings(sessions, question.id) == {member.id: [("Santé", 1), ("Climat", 2)]}
+    assert await stored_rankings(world, sessions, question.id) == {member.id: [("Santé", 1), ("Climat", 2)]}

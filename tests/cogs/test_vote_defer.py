@@ -29,6 +29,7 @@ from bot.config import Config, build_config
 from cogs.polls.commands import DEFER_AFTER
 from storage.db import create_engine
 from storage.models import Answer, AnswerChoice
+from tests.databases import respondents
 
 HOLD = 2.5  # seconds the other writer holds the database
 
@@ -59,12 +60,14 @@ async def create(world, options: str) -> tuple[Any, int]:
     return world.fr.last_message, poll.id
 
 
-async def answers_of(sessions, user_id: int) -> list[int]:
+async def answers_of(sessions, user_id: int, poll_id: int) -> list[int]:
+    """The member's chosen options in the poll (under their pseudonym: the poll is anonymous)."""
+    [respondent] = [r for r, m in (await respondents(sessions, poll_id, [user_id])).items() if m == user_id] or [user_id]
     async with sessions() as session:
         stmt = (
             select(AnswerChoice.option_id)
             .join(Answer, Answer.id == AnswerChoice.answer_id)
-            .where(Answer.user_id == user_id)
+            .where(Answer.user_id == respondent)
         )
         return sorted(await session.scalars(stmt))
 
@@ -145,22 +148,22 @@ async def test_a_slow_vote_is_deferred_then_confirmed_once_stored(world, session
     assert first_at < holder.released_at  # acknowledged while the vote was still waiting
     assert vote.ephemeral  # then the confirmation, once stored, replaced the "thinking" message
     assert "Your choice: **En ligne**" in vote.response.content and vote.followups == []
-    assert len(await answers_of(sessions, member.id)) == 1
+    assert len(await answers_of(sessions, member.id, poll_id)) == 1
 
     again = await member.click(message, label="Présentiel")  # after the release: the usual path
     assert not again.deferred and again.ephemeral
     assert "Your choice: **Présentiel**" in again.response.content
-    assert len(await answers_of(sessions, member.id)) == 1
+    assert len(await answers_of(sessions, member.id, poll_id)) == 1
 
 
 async def test_a_fast_vote_is_confirmed_at_once_without_defer(world, sessions):
-    message, _ = await create(world, "Présentiel; En ligne")
+    message, poll_id = await create(world, "Présentiel; En ligne")
     vote = await world.member_en.click(message, label="En ligne")
     assert not vote.deferred and vote.ephemeral
     assert "Your choice: **En ligne**" in vote.response.content
     withdrawn = await world.member_en.click(message, label="Retirer mon vote")
     assert not withdrawn.deferred and withdrawn.response.content == "Your vote has been withdrawn."
-    assert await answers_of(sessions, world.member_en.id) == []
+    assert await answers_of(sessions, world.member_en.id, poll_id) == []
 
 
 async def test_a_vote_that_cannot_be_stored_is_never_confirmed(world, sessions, database_url):
