@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import multiprocessing
-import os
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -36,7 +35,10 @@ async def export_to_path_in_worker(
     exporter: Exporter, request: ExportRequest, path: Path, *, max_bytes: int | None = None
 ) -> ExportResult:
     """:meth:`Exporter.export_to_path` in a worker process (no ``progress`` callback there)."""
-    environ = None if exporter.environ is os.environ else dict(exporter.environ)
+    # The pseudonym key goes along by value: the worker descends from the fork server, whose
+    # environment is the bot's at the first export, not now; nothing else of it is sent.
+    name = exporter.config.privacy.pseudonym_secret_env
+    environ = {name: exporter.environ[name]} if name in exporter.environ else {}
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"),
                                initializer=background_priority)
     try:
@@ -58,20 +60,23 @@ async def export_to_path_in_worker(
 
 
 def _export(
-    config: Config, environ: Mapping[str, str] | None, batch: int, request: ExportRequest, path: str,
+    config: Config, environ: Mapping[str, str], batch: int, request: ExportRequest, path: str,
     max_bytes: int | None,
 ) -> tuple[Any, ...]:
-    """In the worker: the export on an engine of its own; a domain error as plain data."""
-    from bot.services.exports.exporter import Exporter
-    from storage.db import create_engine, session_factory
+    """In the worker: the export by the worker process's own services container (its own
+    engine; the worker is a process of its own, so it builds its container once, as the bot
+    does); a domain error as plain data."""
+    from bot.services.container import Services
 
     async def run() -> ExportResult:
-        engine = create_engine(config.database.url)
+        services = Services.from_config(config)
         try:
-            exporter = Exporter(session_factory(engine), config, environ=environ, batch=batch)
+            exporter = services.exports
+            exporter.environ = environ
+            exporter.batch = batch
             return await exporter.export_to_path(request, Path(path), max_bytes=max_bytes)
         finally:
-            await engine.dispose()
+            await services.aclose()
 
     try:
         return ("ok", asyncio.run(run()))
