@@ -150,22 +150,18 @@ class DashboardRepository(Repository):
         return await self.session.get(Campaign, campaign_id)
 
     async def respondents_by_type(self, question_ids: Collection[int]) -> dict[str | None, int]:
-        """Members who answered at least one of these questions, by their profile's member type
-        now (``None``: no profile, or a profile without a type).  Unlinked answers are left out:
-        they belong to nobody any more."""
+        """Respondents who answered at least one of these questions, by the member type their
+        answers carry (``None``: no type).  The answer's own type, not the profile's: an
+        anonymous poll's answers hold a pseudonym, not a member to join a profile on — and a
+        campaign's anonymous polls share it, so a member counts once there (a member who answered
+        both named and anonymous polls of it counts once per kind).  Unlinked answers are left
+        out: they belong to nobody any more."""
         if not question_ids:
             return {}
-        answered = (
-            select(Answer.user_id.label("user_id"))
-            .where(Answer.question_id.in_(list(question_ids)), Answer.user_id.is_not(None))
-            .distinct()
-            .subquery()
-        )
         stmt = (
-            select(Profile.member_type, func.count())
-            .select_from(answered)
-            .join(Profile, Profile.user_id == answered.c.user_id, isouter=True)
-            .group_by(Profile.member_type)
+            select(Answer.member_type, func.count(distinct(Answer.user_id)))
+            .where(Answer.question_id.in_(list(question_ids)), Answer.user_id.is_not(None))
+            .group_by(Answer.member_type)
         )
         return {mt: int(n) for mt, n in await self.session.execute(stmt)}
 

@@ -170,3 +170,27 @@ def test_the_pseudonym_is_negative_keyed_stable_and_scoped():
     assert value == answer_pseudonym(key, "p3", ALICE) and value <= -(1 << 32)
     assert value != answer_pseudonym(key, "p4", ALICE) and value != answer_pseudonym(bytes([1] * 32), "p3", ALICE)
     assert pseudonym_scope(3, 7) == pseudonym_scope(4, 7) == "c7", "one pseudonym across a campaign"
+
+
+async def test_campaign_coverage_counts_anonymous_respondents_once_by_their_answers_type(polls, sessions, config):
+    """The dashboard's coverage (#13) reads the type each answer carries: an anonymous poll holds
+    pseudonyms, not members to join a profile on; the campaign's polls share one per member."""
+    import dataclasses
+
+    from bot.services.dashboard import DashboardReader
+
+    async with sessions.begin() as session:
+        campaign = Campaign(name="Enquête 2027")
+        session.add(campaign)
+        session.add_all([Profile(user_id=ALICE, member_type="ong"), Profile(user_id=BOB, member_type="collectivite"),
+                         Profile(user_id=42, member_type="ong")])
+    first = await make(polls, campaign_id=campaign.id)
+    second = await make(polls, campaign_id=campaign.id)
+    for poll in (first, second):
+        await polls.vote(poll.id, user_id=ALICE, option_id=poll.options[0].id)
+    await polls.vote(first.id, user_id=BOB, option_id=first.options[1].id)
+    network = dataclasses.replace(config, bot=dataclasses.replace(config.bot, moderation_guild_ids=(1,)))
+    page = await DashboardReader(sessions, network).campaign(campaign.id)
+    coverage = {row.code: (row.respondents, row.profiles) for row in page.coverage}
+    assert coverage["ong"] == (1, 2), "Alice answered two anonymous polls of the campaign: one respondent"
+    assert coverage["collectivite"] == (1, 1)
