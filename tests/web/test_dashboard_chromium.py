@@ -40,11 +40,19 @@ def rows_of(table_text: str) -> str:
 
 
 async def test_a_moderator_signs_in_and_reads_results_and_coverage(dashboard, browser):
-    from storage.models import PollPosting
+    from storage.models import Delivery, Extract, PollPosting
 
     async with dashboard.services.sessions.begin() as session:  # poll A posted in two channels
         session.add_all([PollPosting(poll_id=dashboard.survey.poll_a, guild_id=1001, channel_id=1, lang="fr"),
                          PollPosting(poll_id=dashboard.survey.poll_a, guild_id=1001, channel_id=2, lang="en")])
+        extract = Extract(source_key="file:x/fevrier.md", title="Février", month="2026-02", status="published")
+        session.add(extract)
+        await session.flush()  # one delivery sent, one failed
+        session.add_all([
+            Delivery(extract_id=extract.id, guild_id=1001, channel_id=1, status="sent", nonce="a", message_id=9),
+            Delivery(extract_id=extract.id, guild_id=1001, channel_id=2, status="failed", nonce="b",
+                     error="Missing Access"),
+        ])
     ctx, page = await sign_in(browser, dashboard)
     try:
         cookie = next(c for c in await ctx.cookies() if c["name"] == "rb_session")
@@ -54,6 +62,9 @@ async def test_a_moderator_signs_in_and_reads_results_and_coverage(dashboard, br
         assert "Besoins des membres" in overview  # an open poll, with its respondents
         assert "Autre serveur" not in overview  # a poll of a server outside the network
         assert "Extrait mensuel" in overview  # the next planned posts (the calendar service)
+        assert "1 diffusion en échec ci-dessous." in overview  # the latest deliveries, failures highlighted
+        failed = await page.locator("tr.failed").all_inner_texts()
+        assert len(failed) == 1 and "Échec — Missing Access" in failed[0] and "Février" in failed[0]
 
         await page.get_by_role("link", name="Sondages").click()
         await page.get_by_role("link", name="Besoins des membres").click()
