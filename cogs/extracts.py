@@ -19,6 +19,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import ReseauBot
+from bot.errors import DomainError
 from bot.services import extracts as service
 from bot.services.campaigns import current_campaign_id
 from bot.services.delivery import DeliveryReport, extract_post
@@ -141,18 +142,34 @@ class Extracts(commands.Cog):
 
         async def post(item: service.FollowUp) -> int:
             lang = languages.get(item.channel_id, self.bot.config.bot.language)
-            month_poll = await self.bot.services.postings.month_poll(item.extract_id)
+            postings = self.bot.services.postings
+            month_poll = await postings.month_poll(item.extract_id)
+            claimed = False
+            if month_poll is None:  # one poll for the month's question, whichever process creates it
+                claimed, existing = await postings.claim_month_poll(item.extract_id)
+                if not claimed and existing is None:  # being created elsewhere: due again at the next pass
+                    raise DomainError("poll.error.no_channel")
             if month_poll is not None:  # one question: one more posting of the month's poll
                 return await polls.add_posting(month_poll, item.guild_id, item.channel_id, lang,
                                                question=item.question, options=item.options)
+            try:
+                poll_id = await create(item, lang)
+            except BaseException:
+                if claimed:  # released: the month's poll is due again
+                    await postings.month_poll_posted(item.extract_id, None)
+                raise
+            if claimed:
+                await postings.month_poll_posted(item.extract_id, poll_id)
+            return poll_id
+
+        async def create(item: service.FollowUp, lang: str) -> int:
             if not campaign:
                 campaign.append(await current_campaign_id(self.bot.sessions))
             channel = self.bot.get_channel(item.channel_id) or await self.bot.fetch_channel(item.channel_id)
             draft = self.bot.services.polls.prepare(
                 guild_id=item.guild_id, channel_id=item.channel_id, author_id=self.bot.user.id,
                 question=item.question, kind=item.kind, options=list(item.options) or None,
-                lang=languages.get(item.channel_id, self.bot.config.bot.language),
-                campaign_id=campaign[0], extract_id=item.extract_id,
+                lang=lang, campaign_id=campaign[0], extract_id=item.extract_id,
             )
             poll, _ = await polls.publish(draft, channel)
             return poll.id

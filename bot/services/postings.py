@@ -185,6 +185,26 @@ class PostingService:
         async with self.sessions() as session:
             return await PostingRepository(session).month_poll(extract_id)
 
+    async def claim_month_poll(self, extract_id: int) -> tuple[bool, int | None]:
+        """Before creating the month's follow-up poll: claim it in the database, so that two
+        processes posting the month's extracts (say the French and the English one at once)
+        create one poll between them.  ``(True, None)``: create it, then
+        :meth:`month_poll_posted`; ``(False, poll id)``: the month's poll exists (closed, since
+        :meth:`month_poll` did not find it open); ``(False, None)``: another process is creating
+        it right now."""
+        async with self.sessions.begin() as session:
+            repo = PostingRepository(session)
+            key = await repo.month_key(extract_id)
+            if await repo.claim_month_poll(key, now=self.clock()):
+                return True, None
+            return False, (await repo.month_poll_claimed(key))[1]
+
+    async def month_poll_posted(self, extract_id: int, poll_id: int | None) -> None:
+        """The month's poll is posted (its id), or could not be (``None``: the claim is released)."""
+        async with self.sessions.begin() as session:
+            repo = PostingRepository(session)
+            await repo.set_month_poll(await repo.month_key(extract_id), poll_id)
+
     # ------------------------------------------------------------------ wording
     async def wording(self, poll_id: int) -> Wording:
         async with self.sessions() as session:

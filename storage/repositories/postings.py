@@ -139,6 +139,46 @@ class PostingRepository(Repository):
                 return int(poll_id)
         return None
 
+    async def month_key(self, extract_id: int) -> int:
+        """The extract that stands for the month's question: the first of the month's extracts
+        whose question has the same kind and number of options as this one's (itself if none)."""
+        mine = (await self.session.execute(
+            select(Extract.month, Extract.question_kind, Extract.question_options).where(Extract.id == extract_id)
+        )).one_or_none()
+        if mine is None or mine[0] is None:
+            return extract_id
+        month, kind, options = mine
+        for other_id, their_options in await self.session.execute(
+            select(Extract.id, Extract.question_options)
+            .where(Extract.month == month, Extract.question.is_not(None),
+                   func.coalesce(Extract.question_kind, "single") == (kind or "single"))
+            .order_by(Extract.id)
+        ):
+            if len(their_options or ()) == len(options or ()):
+                return int(other_id)
+        return extract_id
+
+    async def claim_month_poll(self, key: int, *, now: datetime) -> bool:
+        """Claim creating the month's follow-up poll (the row (key extract, channel 0) of
+        ``followup_postings``: its primary key lets one process in)."""
+        stmt = upsert_insert(self.session, FollowupPosting).values(extract_id=key, channel_id=0, claimed_at=now)
+        return bool((await self.session.execute(stmt.on_conflict_do_nothing())).rowcount)
+
+    async def month_poll_claimed(self, key: int) -> tuple[bool, int | None]:
+        """``(claimed, poll id)`` of the month's poll claim."""
+        row = (await self.session.execute(
+            select(FollowupPosting.poll_id).where(FollowupPosting.extract_id == key, FollowupPosting.channel_id == 0)
+        )).one_or_none()
+        return (row is not None, None if row is None else row[0])
+
+    async def set_month_poll(self, key: int, poll_id: int | None) -> None:
+        """The month's poll once posted; ``None`` releases the claim (the posting failed)."""
+        where = (FollowupPosting.extract_id == key, FollowupPosting.channel_id == 0)
+        if poll_id is None:
+            await self.session.execute(delete(FollowupPosting).where(*where))
+        else:
+            await self.session.execute(update(FollowupPosting).where(*where).values(poll_id=poll_id))
+
     # ------------------------------------------------------------------ wording per language
     async def wording(self, poll_id: int) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
         """``({question id: labels}, {option id: labels})``: the other languages' wording."""

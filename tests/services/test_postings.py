@@ -165,3 +165,26 @@ async def test_anonymous_polls_of_one_campaign_merge_their_pseudonyms_match(poll
     result = await postings.merge(target.id, source.id)
     assert (result.moved, result.dropped) == (1, 1)
     assert (await polls.results(target.id)).respondents == 2
+
+
+async def test_the_month_poll_is_claimed_once_whichever_language_comes_first(polls, postings, sessions):
+    """Two processes posting the month's French and English extracts at once create one poll:
+    the claim of the month's question is a primary key, not a lock in memory."""
+    from storage.models import Extract
+
+    async with sessions.begin() as session:
+        extracts = [Extract(source_key=f"k-{lang}", title=lang, month="2026-11", lang=lang, question=q,
+                            question_kind="single", question_options=options)
+                    for lang, q, options in (("fr", "Q ?", ["A", "B"]), ("en", "Q?", ["A", "B"]))]
+        other = Extract(source_key="k-other", title="o", month="2026-11", lang="de", question="?",
+                        question_kind="single", question_options=["A", "B", "C"])  # another question
+        session.add_all([*extracts, other])
+    fr, en = (e.id for e in extracts)
+    assert await postings.claim_month_poll(en) == (True, None)
+    assert await postings.claim_month_poll(fr) == (False, None), "being created by the other process"
+    assert await postings.claim_month_poll(other.id) == (True, None), "a different question, its own poll"
+    await postings.month_poll_posted(en, None)  # the posting failed: released
+    assert await postings.claim_month_poll(fr) == (True, None)
+    poll = await posted(polls, postings)
+    await postings.month_poll_posted(fr, poll.id)
+    assert await postings.claim_month_poll(en) == (False, poll.id)
