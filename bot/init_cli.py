@@ -43,6 +43,7 @@ from bot.config import (
     DEFAULT_MEMBER_TYPE_OBJECTS,
     BotSection,
     Config,
+    DashboardSection,
     DatabaseSection,
     DiscordSection,
     FetchSection,
@@ -269,6 +270,16 @@ def _layout(w: _Lines, a: Answers, *, example: bool) -> None:
     w.comment("metrics.intro")
     w.setting("host", MetricsSection().host)
     w.setting("port", MetricsSection().port)
+    w.blank()
+    w.table("dashboard")
+    w.comment("dashboard.intro")
+    w.setting("host", DashboardSection().host)
+    w.setting("port", DashboardSection().port)
+    w.comment("dashboard.public_url")
+    w.setting("public_url", DashboardSection().public_url)
+    w.comment("dashboard.oauth")
+    w.setting("oauth_client_id", DashboardSection().oauth_client_id)
+    w.setting("oauth_secret_env", DashboardSection().oauth_secret_env)
     w.blank()
     w.table("schedule")
     w.comment("schedule.extract_cron")
