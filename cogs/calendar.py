@@ -5,7 +5,8 @@ planned (``/poll create start:… repeat:…``) when its time comes.
 The rules are ``bot/services/calendar.py``'s.  ``duplicate``, ``series`` and the ``template``
 group sit under the Polls cog's ``/poll`` group (attached when this cog loads, as
 ``cogs.campaigns`` does), so this extension loads after ``cogs.polls``.  The calendar's jobs
-(``calendar-poll-<plan>``, ``calendar-announce-<plan>``) are declared here with what they do;
+(``calendar-poll-<plan>``, ``calendar-announce-<plan>``, ``calendar-resume-<plan>.<occurrence>``)
+are declared here with what they do;
 the bot's one reconciler rebuilds them from the plans at every READY and after each change.
 """
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import io
 import logging
+import math
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -20,7 +23,7 @@ from discord import app_commands
 from discord.app_commands import Choice
 from discord.ext import commands
 
-from bot.errors import InvalidInput, NotFound
+from bot.errors import DomainError, InvalidInput, NotFound
 from bot.services import calendar as service
 from cogs import _text
 from cogs._checks import (
@@ -36,7 +39,7 @@ from cogs.polls._common import OPEN_COLOUR, clip, esc, join_lines
 if TYPE_CHECKING:
     from bot.client import ReseauBot
     from bot.services.calendar import CalendarEntry, CalendarService
-    from bot.services.polls import PollDraft, PollView
+    from bot.services.polls import PollView
     from cogs.polls.commands import Polls
 
 log = logging.getLogger("cogs.calendar")
@@ -46,6 +49,8 @@ _ICONS = {
     "reminder": "⏰", "closing": "🔒",
 }
 _ATTACHED = ("duplicate", "series", "template")  # the /poll sub-commands this cog owns
+HISTORY_LIMIT = 50  # recent messages looked at before resending an occurrence's poll
+HISTORY_SLACK = timedelta(minutes=2)
 
 
 class Calendar(commands.Cog):
@@ -79,7 +84,9 @@ class Calendar(commands.Cog):
             group.add_command(command)
         self._attached = mine
         self.__cog_app_commands__ = [c for c in self.__cog_app_commands__ if c not in mine]
-        self.bot.schedule.declare(service.feature(poll=self.run_poll, announce=self.run_announcement))
+        self.bot.schedule.declare(
+            service.feature(poll=self.run_poll, announce=self.run_announcement, resume=self.resume_poll)
+        )
 
     async def cog_unload(self) -> None:
         polls = self.bot.get_cog("Polls")  # gone first when the bot closes: nothing to detach
@@ -99,23 +106,77 @@ class Calendar(commands.Cog):
     # ---------------------------------------------------------------- the jobs
     async def run_poll(self, plan_id: int) -> None:
         """A planned poll's time: post it (once: the service claims the occurrence)."""
-
-        async def post(draft: PollDraft) -> int:
-            channel = self.bot.get_partial_messageable(draft.channel_id, guild_id=draft.guild_id)
-            poll, _message = await self.polls.publish(draft, channel, actor_id=None)
-            return poll.id
-
         try:
-            outcome = await self.service.run_poll(plan_id, post)
+            outcome = await self.service.run_poll(plan_id, self.post_occurrence)
         except Exception:
             log.exception("planned poll %s failed", plan_id)
             return
+        await self._report(plan_id, outcome)
+        await self.reschedule()
+
+    async def resume_poll(self, plan_id: int, occurrence: datetime) -> None:
+        """An occurrence claimed by a process that died before posting it (READY's catch-up)."""
+        try:
+            outcome = await self.service.resume_poll(plan_id, occurrence, self.post_occurrence)
+        except Exception:
+            log.exception("resuming planned poll %s (%s) failed", plan_id, occurrence.isoformat())
+            return
+        await self._report(plan_id, outcome)
+
+    async def _report(self, plan_id: int, outcome: service.RunOutcome | None) -> None:
         if outcome is not None and outcome.error is not None:
             await self._tell_moderators(self.t(
                 "calendar.run_failed", self.bot.config.bot.language, ref=f"plan-{plan_id}",
                 when=self.service.local(outcome.occurrence_at), reason=clip(outcome.error, 300),
             ))
-        await self.reschedule()
+
+    async def post_occurrence(self, poll: PollView, nonce: str, maybe_sent: bool) -> int:
+        """Post an occurrence's poll (already stored) in its channel with ``nonce`` — unless an
+        earlier attempt did (``maybe_sent``: the bot's recent messages there are looked at
+        first) — then attach the message, record the posting and schedule its deadline.
+        Raises ``poll.error.no_channel`` when Discord refuses the message."""
+        message_id = poll.message_id
+        if message_id is None and maybe_sent:
+            message_id = await self._find_posted(poll, nonce)
+        if message_id is None:
+            poll = await self.service.shift_unposted(poll)  # resumed late: open as long as planned
+            channel = self.bot.get_partial_messageable(poll.channel_id, guild_id=poll.guild_id)
+            hours = 1
+            if poll.deadline_at is not None:
+                hours = max(1, math.ceil((poll.deadline_at - self.service.clock()).total_seconds() / 3600))
+            try:
+                message_id = (await self.polls.messages.post(poll, channel, hours, nonce=nonce)).id
+            except discord.HTTPException as exc:
+                log.warning("could not post planned poll %s in %s: %s", poll.id, poll.channel_id, exc)
+                raise DomainError("poll.error.no_channel") from exc
+        if poll.message_id is None:
+            poll = await self.polls.service.attach_message(poll.id, message_id)
+        await self.polls.messages.postings.record_first(poll)
+        self.polls.jobs.schedule(poll)
+        return message_id
+
+    async def _find_posted(self, poll: PollView, nonce: str) -> int | None:
+        """The bot's message of ``poll`` among the channel's recent ones: its nonce (when
+        Discord echoes it), else its components (their custom_ids carry the poll's id) or, for
+        a native poll, its question posted since the poll was written."""
+        view = self.polls.messages.components(poll)
+        wanted = {getattr(item, "custom_id", None) for item in (view.children if view else ())} - {None}
+        since = poll.created_at - HISTORY_SLACK
+        channel = self.bot.get_channel(poll.channel_id) or await self.bot.fetch_channel(poll.channel_id)
+        me = self.bot.user.id if self.bot.user else None
+        async for message in channel.history(limit=HISTORY_LIMIT):  # type: ignore[union-attr]
+            if message.author.id != me:
+                continue
+            if message.nonce is not None and str(message.nonce) == nonce:
+                return message.id
+            ids = {getattr(child, "custom_id", None) for row in message.components
+                   for child in getattr(row, "children", ())}
+            if wanted & ids:
+                return message.id
+            if poll.native and message.poll is not None and message.poll.question == poll.question \
+                    and message.created_at >= since:
+                return message.id
+        return None
 
     async def run_announcement(self, plan_id: int) -> None:
         """A recurring announcement's occurrence (once; delivered through the outbox)."""

@@ -14,8 +14,11 @@ Exactly once
     then is anything posted.  A recurring announcement's occurrence writes its announcement
     row and its pending deliveries in that same transaction, so a process killed right after
     still delivers it (the outbox's start-up resume) and never twice.  A poll's occurrence is
-    posted after the claim: killed in between, that occurrence is lost rather than doubled
-    (recorded as ``claimed`` without a poll, shown in the series).
+    written in the claim's transaction too (its poll row, no message yet: run ``claimed``);
+    the run is ``sending`` before the first request, whose nonce is derived from the
+    occurrence, then ``posted``.  A process killed in between leaves the run ``claimed`` or
+    ``sending``: the next READY's catch-up resumes it (``calendar-resume-…``), looking in the
+    channel for the bot's message of that poll before sending — posted once, never lost.
 
 Catch-up
     The reconciler (``bot.services.schedule``) runs a plan whose ``next_at`` passed while the
@@ -51,7 +54,7 @@ from bot.config import Config
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services import announcements as announcements_service
 from bot.services import extracts as extracts_service
-from bot.services.delivery import Publisher, write_deliveries
+from bot.services.delivery import Publisher, make_nonce, write_deliveries
 from bot.services.polls import PollDraft, PollService, PollView, parse_duration
 from bot.services.polls.drafts import parse_deadline
 from bot.services.polls.kinds import kind_of
@@ -62,9 +65,11 @@ from storage.repositories import AnnouncementRepository, AuditRepository, Channe
 from storage.repositories.calendar import (
     PLAN_ACTIVE,
     PLAN_CANCELLED,
+    RUN_CLAIMED,
     RUN_FAILED,
     RUN_MISSED,
     RUN_POSTED,
+    RUN_SENDING,
     CalendarRepository,
     TemplateRepository,
 )
@@ -85,12 +90,26 @@ KIND_POLL = "poll"
 KIND_ANNOUNCEMENT = "announcement"
 ANNOUNCEMENT_RECURRING = "recurring"  # an announcement that is a recurring plan's model
 MAX_AHEAD = timedelta(days=366)
+RESUME_SLACK = timedelta(minutes=1)  # a resumed poll's deadline moves by the time lost beyond this
 TEMPLATE_NAME_MAX = 100
 # what a planned poll keeps of /poll create's input (the rest is the plan's columns)
 POLL_FIELDS = (
     "question", "options", "kind", "max_choices", "anonymous", "live_results", "deadline", "reminder",
     "role_ids", "native", "lang", "campaign_id",
 )
+
+
+def resume_job_id(plan_id: int, occurrence: datetime) -> str:
+    return job_id(FEATURE, "resume", f"{plan_id}.{int(occurrence.timestamp())}")
+
+
+def occurrence_nonce(plan_id: int, channel_id: int, occurrence: datetime) -> str:
+    """The nonce an occurrence's poll message is sent with (the same at every attempt)."""
+    return make_nonce("calendar", plan_id, channel_id, occurrence)
+
+
+# (the occurrence's poll, its nonce, whether an earlier attempt may have sent it) → message id
+PostOccurrence = Callable[[PollView, str, bool], Awaitable[int]]
 
 
 def poll_job_id(plan_id: int) -> str:
@@ -360,6 +379,8 @@ class CalendarService:
         self.polls = polls
         self.config = config
         self.clock = clock
+        # occurrences being posted by this process (a READY's catch-up must not resume them)
+        self._in_flight: set[tuple[int, datetime]] = set()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -418,37 +439,17 @@ class CalendarService:
             )
         return _plan_view(plan)
 
-    async def run_poll(self, plan_id: int, post: Callable[[PollDraft], Awaitable[int]]) -> RunOutcome | None:
-        """A planned poll's occurrence, if it is due: claimed (once), the plan moved on, then
-        ``post(draft)`` (the cog posts it and returns the poll id).  None when not due (a
-        cancelled plan, a postponed one, an occurrence already run)."""
+    async def run_poll(self, plan_id: int, post: PostOccurrence) -> RunOutcome | None:
+        """A planned poll's occurrence, if it is due: in one transaction the occurrence is
+        claimed (once), the plan moved on and the occurrence's poll written (no message yet);
+        then :meth:`_post_run` posts it.  None when not due (a cancelled plan, a postponed one,
+        an occurrence already run).  Killed after the claim, :meth:`resume_poll` finishes it."""
         now = self.clock()
-        claimed = await self._claim(plan_id, KIND_POLL, now)
-        if claimed is None:
-            return None
-        plan, occurrence = claimed
-        try:
-            # author None: the moderator who planned it asked /forget-me (the poll has no author)
-            draft = self.check_poll(
-                guild_id=plan.guild_id, channel_id=plan.channel_id or 0,
-                author_id=plan.author_id, payload=plan.payload,  # type: ignore[arg-type]
-            )
-            poll_id = await post(draft)
-        except Exception as exc:
-            reason = getattr(exc, "key", None) or f"{type(exc).__name__}: {exc}"
-            log.warning("planned poll %s (%s) could not be posted: %s", plan_id, occurrence.isoformat(), reason)
-            async with self.sessions.begin() as session:
-                await CalendarRepository(session).finish_run(plan.id, occurrence, status=RUN_FAILED, error=str(reason)[:500])
-            return RunOutcome(plan.id, occurrence, error=str(reason))
-        async with self.sessions.begin() as session:
-            await CalendarRepository(session).finish_run(plan.id, occurrence, status=RUN_POSTED, poll_id=poll_id)
-        return RunOutcome(plan.id, occurrence, poll_id=poll_id)
-
-    async def _claim(self, plan_id: int, kind: str, now: datetime) -> tuple[models.CalendarPlan, datetime] | None:
+        failed: str | None = None
         async with self.sessions.begin() as session:
             repo = CalendarRepository(session)
             plan = await repo.get(plan_id)
-            if plan is None or plan.kind != kind or plan.status != PLAN_ACTIVE or plan.next_at is None:
+            if plan is None or plan.kind != KIND_POLL or plan.status != PLAN_ACTIVE or plan.next_at is None:
                 return None
             occurrence = plan.next_at
             if occurrence > now:
@@ -463,7 +464,118 @@ class CalendarService:
                 channel_id=plan.channel_id,
                 details={"occurrence": occurrence.isoformat(), "next": following.isoformat() if following else None},
             )
-        return plan, occurrence
+            failed = await self._write_poll(session, plan, occurrence)
+        if failed is not None:
+            return RunOutcome(plan_id, occurrence, error=failed)
+        return await self._post_run(plan_id, occurrence, post, maybe_sent=False)
+
+    async def _write_poll(self, session: AsyncSession, plan: models.CalendarPlan, occurrence: datetime) -> str | None:
+        """The occurrence's poll written in ``session`` and named on its run (still ``claimed``);
+        the reason when the plan's poll can no longer be made (the run is then ``failed``)."""
+        repo = CalendarRepository(session)
+        try:
+            # author None: the moderator who planned it asked /forget-me (the poll has no author)
+            draft = self.check_poll(
+                guild_id=plan.guild_id, channel_id=plan.channel_id or 0,
+                author_id=plan.author_id, payload=plan.payload,  # type: ignore[arg-type]
+            )
+        except Exception as exc:
+            reason = str(getattr(exc, "key", None) or f"{type(exc).__name__}: {exc}")
+            log.warning("planned poll %s (%s) cannot be made: %s", plan.id, occurrence.isoformat(), reason)
+            await repo.finish_run(plan.id, occurrence, status=RUN_FAILED, error=reason[:500])
+            return reason
+        view = await self.polls.add_poll(session, draft)
+        await repo.finish_run(plan.id, occurrence, poll_id=view.id)
+        return None
+
+    async def _post_run(
+        self, plan_id: int, occurrence: datetime, post: PostOccurrence, *, maybe_sent: bool
+    ) -> RunOutcome | None:
+        """Post a claimed occurrence's poll: the run is marked ``sending`` before the first
+        request (so that a later resume looks in the channel before sending again), ``post``
+        sends it with the occurrence's nonce (or finds it, when ``maybe_sent``), then the run is
+        ``posted``.  A refused post (channel gone, no permission) fails the run and drops the
+        unposted poll, as /poll create would.  One process never posts a run twice at once."""
+        key = (plan_id, occurrence)
+        if key in self._in_flight:
+            return None
+        self._in_flight.add(key)
+        try:
+            async with self.sessions.begin() as session:
+                repo = CalendarRepository(session)
+                run = await repo.run(plan_id, occurrence)
+                plan = await repo.get(plan_id)
+                if run is None or plan is None or run.poll_id is None:
+                    return None
+                if not await repo.mark_run(plan_id, occurrence, (RUN_CLAIMED, RUN_SENDING), status=RUN_SENDING):
+                    return None
+                poll_id, channel_id = run.poll_id, plan.channel_id or 0
+            self.polls.forget_cached(poll_id)
+            poll = await self.polls.get(poll_id)
+            try:
+                await post(poll, occurrence_nonce(plan_id, channel_id, occurrence), maybe_sent)
+            except Exception as exc:
+                reason = str(getattr(exc, "key", None) or f"{type(exc).__name__}: {exc}")
+                log.warning("planned poll %s (%s) could not be posted: %s", plan_id, occurrence.isoformat(), reason)
+                async with self.sessions.begin() as session:
+                    await CalendarRepository(session).finish_run(
+                        plan_id, occurrence, status=RUN_FAILED, error=reason[:500], poll_id=None
+                    )
+                await self.polls.discard(poll_id)
+                return RunOutcome(plan_id, occurrence, error=reason)
+            async with self.sessions.begin() as session:
+                await CalendarRepository(session).finish_run(plan_id, occurrence, status=RUN_POSTED)
+            return RunOutcome(plan_id, occurrence, poll_id=poll_id)
+        finally:
+            self._in_flight.discard(key)
+
+    async def shift_unposted(self, poll: PollView) -> PollView:
+        """An occurrence's poll about to be sent later than it was written (resumed after a
+        crash) stays open as long as planned: its deadline and pending reminder move by the
+        time lost (beyond :data:`RESUME_SLACK`).  A poll found already posted keeps its own."""
+        lost = self.clock() - poll.created_at
+        if lost <= RESUME_SLACK or poll.deadline_at is None or poll.message_id is not None:
+            return poll
+        async with self.sessions.begin() as session:
+            row = await PollRepository(session).get(poll.id)
+            if row is None or row.message_id is not None or row.deadline_at is None:
+                return poll
+            reminder = row.reminder_at + lost if row.reminder_at and not row.reminder_sent else row.reminder_at
+            await CalendarRepository(session).move_poll_deadline(row.id, row.deadline_at + lost, reminder)
+        self.polls.forget_cached(poll.id)
+        return await self.polls.get(poll.id)
+
+    async def unfinished_polls(self) -> list[tuple[int, datetime, datetime]]:
+        """(plan, occurrence, claimed at) of every poll occurrence claimed and not posted."""
+        async with self.sessions() as session:
+            return [(r.plan_id, r.occurrence_at, r.claimed_at)
+                    for r in await CalendarRepository(session).unfinished_runs(KIND_POLL)]
+
+    async def resume_poll(self, plan_id: int, occurrence: datetime, post: PostOccurrence) -> RunOutcome | None:
+        """Finish an occurrence claimed by a process that died before posting it (the
+        reconciler's catch-up at READY): its poll is written if it was not, then posted — or
+        found already posted (``sending``: the channel's recent messages are looked at first)
+        — once (the poster moves an unposted poll's deadline by the time lost:
+        :meth:`shift_unposted`).  None when nothing is left
+        to do (posted meanwhile, in flight here)."""
+        if (plan_id, occurrence) in self._in_flight:
+            return None
+        async with self.sessions.begin() as session:
+            repo = CalendarRepository(session)
+            run = await repo.run(plan_id, occurrence)
+            plan = await repo.get(plan_id)
+            if run is None or plan is None or plan.kind != KIND_POLL or run.status not in (RUN_CLAIMED, RUN_SENDING):
+                return None
+            maybe_sent = run.status == RUN_SENDING
+            if run.poll_id is None:  # claimed before its poll was written with the claim
+                failed = await self._write_poll(session, plan, occurrence)
+                if failed is not None:
+                    return RunOutcome(plan_id, occurrence, error=failed)
+            AuditRepository(session).record(
+                "calendar.resume", actor_id=None, target_type="plan", target_id=plan_id, guild_id=plan.guild_id,
+                channel_id=plan.channel_id, details={"occurrence": occurrence.isoformat(), "status": run.status},
+            )
+        return await self._post_run(plan_id, occurrence, post, maybe_sent=maybe_sent)
 
     # ---------------------------------------------------------------- recurring announcements
     async def plan_announcement(
@@ -867,12 +979,16 @@ class CalendarHook:
 # The reconciler's declaration
 
 PlanRun = Callable[[int], Awaitable[object]]
+RunResume = Callable[[int, datetime], Awaitable[object]]
 
 
-def feature(*, poll: PlanRun, announce: PlanRun) -> Feature:
+def feature(*, poll: PlanRun, announce: PlanRun, resume: RunResume | None = None) -> Feature:
     """The calendar's declaration: every active plan's next occurrence, ``calendar-poll-<id>``
     (``poll(plan_id)``: the cog posts it) or ``calendar-announce-<id>`` (``announce(plan_id)``);
-    an occurrence passed while the bot was down is caught up once by the reconciler."""
+    an occurrence passed while the bot was down is caught up once by the reconciler.  A poll
+    occurrence claimed and not posted (the process died in between) is
+    ``calendar-resume-<plan>.<occurrence>``, due when it was claimed: the catch-up at READY
+    runs ``resume(plan_id, occurrence)`` once."""
 
     async def plan(services: Services, now: datetime) -> list[JobSpec]:
         specs = []
@@ -883,6 +999,11 @@ def feature(*, poll: PlanRun, announce: PlanRun) -> Feature:
                 specs.append(JobSpec(poll_job_id(item.id), item.next_at, functools.partial(poll, item.id)))
             elif item.kind == KIND_ANNOUNCEMENT:
                 specs.append(JobSpec(announce_job_id(item.id), item.next_at, functools.partial(announce, item.id)))
+        if resume is not None:
+            for plan_id, occurrence, claimed_at in await services.calendar.unfinished_polls():
+                specs.append(JobSpec(
+                    resume_job_id(plan_id, occurrence), claimed_at, functools.partial(resume, plan_id, occurrence)
+                ))
         return specs
 
     return Feature(FEATURE, plan)

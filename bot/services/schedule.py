@@ -6,7 +6,8 @@ Job ids
     ``announcement-publish-5``, ``announcement-miss-5``, ``extract-slot-monthly``,
     ``extract-catchup-2026-11``, ``delivery-retry-7``, ``privacy-prune-daily``, ``calendar-poll-3``
     and ``calendar-announce-4`` (a planned poll's or a recurring announcement's next occurrence,
-    ``bot.services.calendar``).  Built by :func:`job_id` and read back by :func:`parse_job_id`
+    ``bot.services.calendar``), ``calendar-resume-3.1796115600`` (a poll occurrence claimed and
+    not posted when the process died).  Built by :func:`job_id` and read back by :func:`parse_job_id`
     — nowhere else.  (Hyphens rather than the custom_id's colons: the poll ids were already
     ``poll-close-<id>``, and tests, logs and runbooks name them.)
 

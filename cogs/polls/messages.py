@@ -12,7 +12,7 @@ import asyncio
 import io
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 
@@ -79,12 +79,14 @@ class PollMessages:
         return view
 
     async def post(self, poll: PollView, channel: discord.abc.Messageable, native_hours: int,
-                   note: str | None = None) -> discord.Message:
-        """Post the poll (``note``: shown under it, e.g. that its language's wording is missing)."""
+                   note: str | None = None, *, nonce: str | None = None) -> discord.Message:
+        """Post the poll (``note``: shown under it, e.g. that its language's wording is missing;
+        ``nonce``: sent with ``enforce_nonce``, for a post that may be retried — the calendar's)."""
+        extra: dict[str, Any] = {"nonce": nonce} if nonce else {}
         if poll.native:
-            return await channel.send(poll=self.native_poll(poll, native_hours))
+            return await channel.send(poll=self.native_poll(poll, native_hours), **extra)
         embed = with_note(render.poll_embed(poll, None, self.wording), note)
-        return await channel.send(embed=embed, view=self.components(poll))
+        return await channel.send(embed=embed, view=self.components(poll), **extra)
 
     @staticmethod
     def native_poll(poll: PollView, hours: int) -> discord.Poll:

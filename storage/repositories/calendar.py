@@ -22,7 +22,8 @@ PLAN_ACTIVE = "active"
 PLAN_DONE = "done"
 PLAN_CANCELLED = "cancelled"
 
-RUN_CLAIMED = "claimed"
+RUN_CLAIMED = "claimed"  # a poll occurrence's poll is written, not sent yet
+RUN_SENDING = "sending"  # its message may have reached Discord: look before sending again
 RUN_POSTED = "posted"
 RUN_FAILED = "failed"
 RUN_MISSED = "missed"  # caught up too late to post (a recurring announcement's stale occurrence)
@@ -76,6 +77,30 @@ class CalendarRepository(Repository):
             .where(CalendarRun.plan_id == plan_id, CalendarRun.occurrence_at == occurrence_at)
             .values(**values)
         )
+
+    async def mark_run(self, plan_id: int, occurrence_at: datetime, frm: Sequence[str], **values: Any) -> bool:
+        """Change a run still in one of the statuses ``frm`` (a guarded write: False if not)."""
+        result = await self.session.execute(
+            update(CalendarRun)
+            .where(CalendarRun.plan_id == plan_id, CalendarRun.occurrence_at == occurrence_at,
+                   CalendarRun.status.in_(frm))
+            .values(**values)
+        )
+        return bool(result.rowcount)
+
+    async def run(self, plan_id: int, occurrence_at: datetime) -> CalendarRun | None:
+        return await self.session.get(CalendarRun, (plan_id, occurrence_at))
+
+    async def unfinished_runs(self, kind: str) -> list[CalendarRun]:
+        """Occurrences claimed but not yet posted (``claimed``/``sending``) of ``kind`` plans:
+        what a process killed between a claim and its post left to resume."""
+        stmt = (
+            select(CalendarRun)
+            .join(CalendarPlan, CalendarPlan.id == CalendarRun.plan_id)
+            .where(CalendarPlan.kind == kind, CalendarRun.status.in_((RUN_CLAIMED, RUN_SENDING)))
+            .order_by(CalendarRun.claimed_at, CalendarRun.plan_id)
+        )
+        return list(await self.session.scalars(stmt))
 
     async def runs(self, plan_id: int) -> list[CalendarRun]:
         stmt = select(CalendarRun).where(CalendarRun.plan_id == plan_id).order_by(CalendarRun.occurrence_at)

@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.errors import InvalidInput
 from bot.services.calendar import next_occurrence, parse_recurrence, parse_start, poll_payload
 from bot.services.container import Services
 from storage.db import create_engine, session_factory
-from storage.models import CalendarPlan, CalendarRun
+from storage.models import CalendarPlan, CalendarRun, Poll
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2027, 3, 23, 8, 0, tzinfo=UTC)  # Tuesday 23 March 2027, 09:00 in Paris (winter time)
@@ -97,11 +97,10 @@ async def test_two_processes_racing_post_an_occurrence_once(config, sessions):
     posted: list[str] = []
 
     def poster(services: Services, name: str):
-        async def post(draft) -> int:
-            poll = await services.polls.create(draft)
+        async def post(poll, nonce, maybe_sent) -> int:  # the occurrence's poll is stored with its claim
             await asyncio.sleep(0.05)  # Discord's answer, while the other process runs
             posted.append(name)
-            return poll.id
+            return 1000 + poll.id
         return post
 
     try:
@@ -127,6 +126,91 @@ async def test_two_processes_racing_post_an_occurrence_once(config, sessions):
     assert next_at == plan.start_at + timedelta(weeks=2)
 
 
+class Killed(BaseException):
+    """The process dies here (no ``except Exception`` catches it)."""
+
+
+async def test_an_occurrence_killed_while_posting_is_resumed_once_by_another_process(config, sessions):
+    """The first process claims the occurrence, writes its poll, marks it ``sending`` and dies
+    in its request; a second process's calendar declares a resume job (due when it was
+    claimed), whose run posts it once — told that an earlier attempt may have sent it — and
+    later runs of the plan or of the resume do nothing."""
+    from bot.services import calendar as calendar_service
+
+    now = [WINTER]
+    first, second = _process(config, lambda: now[0]), _process(config, lambda: now[0])
+    calls: list[tuple[str, int, str, bool]] = []
+
+    async def dying(poll, nonce, maybe_sent) -> int:
+        calls.append(("first", poll.id, nonce, maybe_sent))
+        raise Killed
+
+    async def post(poll, nonce, maybe_sent) -> int:
+        calls.append(("second", poll.id, nonce, maybe_sent))
+        return 1000 + poll.id
+
+    try:
+        plan = await first.calendar.plan_poll(guild_id=1, channel_id=2, author_id=3, payload=PAYLOAD,
+                                              start="demain 9 h", repeat="weekly")
+        now[0] = plan.start_at + timedelta(seconds=5)
+        with pytest.raises(Killed):
+            await first.calendar.run_poll(plan.id, dying)
+        assert await first.calendar.run_poll(plan.id, post) is None, "the occurrence is claimed"
+        now[0] = plan.start_at + timedelta(minutes=30)
+        declared = calendar_service.feature(poll=_noop, announce=_noop, resume=second.calendar.resume_poll)
+        specs = [s for s in await declared.plan(second, now[0]) if s.id.startswith("calendar-resume-")]
+        assert [(s.id, s.when) for s in specs] == [
+            (calendar_service.resume_job_id(plan.id, plan.start_at), plan.start_at + timedelta(seconds=5))
+        ]
+        assert specs[0].due(now[0])
+        resumed = await second.calendar.resume_poll(plan.id, plan.start_at, post)
+        assert await second.calendar.resume_poll(plan.id, plan.start_at, post) is None
+        assert await second.calendar.unfinished_polls() == []
+    finally:
+        await first.engine.dispose()
+        await second.engine.dispose()
+    [(_, poll_id, nonce, maybe_sent), second_call] = calls
+    assert second_call == ("second", poll_id, nonce, True), "the same poll, the same nonce, looked for first"
+    assert resumed is not None and resumed.poll_id == poll_id and resumed.error is None
+    async with sessions() as session:
+        [run] = await session.scalars(select(CalendarRun))
+        assert await session.scalar(select(func.count()).select_from(Poll)) == 1
+    assert (run.status, run.poll_id) == ("posted", poll_id)
+
+
+async def test_a_claim_left_without_its_poll_is_resumed_with_a_new_one(config, sessions):
+    """A run ``claimed`` with no poll (claimed by a version that wrote the poll after the
+    claim, and killed): the resume writes the poll, then posts it (nothing could have been
+    sent: it is not looked for)."""
+    services = _process(config, lambda: WINTER)
+    calls = []
+
+    async def post(poll, nonce, maybe_sent) -> int:
+        calls.append((poll.question, maybe_sent))
+        return 1000 + poll.id
+
+    try:
+        plan = await services.calendar.plan_poll(guild_id=1, channel_id=2, author_id=3, payload=PAYLOAD,
+                                                 start="demain 9 h")
+        async with services.sessions.begin() as session:
+            session.add(CalendarRun(plan_id=plan.id, occurrence_at=plan.start_at, status="claimed",
+                                    claimed_at=plan.start_at))
+            await session.execute(update(CalendarPlan).values(next_at=None, status="done"))
+        services.clock = lambda: plan.start_at + timedelta(hours=2)
+        assert [p for p, _, _ in await services.calendar.unfinished_polls()] == [plan.id]
+        outcome = await services.calendar.resume_poll(plan.id, plan.start_at, post)
+    finally:
+        await services.engine.dispose()
+    assert calls == [("Quel format ?", False)]
+    async with sessions() as session:
+        [run] = await session.scalars(select(CalendarRun))
+    assert outcome is not None and (run.status, run.poll_id) == ("posted", outcome.poll_id)
+
+
+async def _noop(*args: object) -> None:
+    return None
+
+
 async def test_a_failed_posting_is_recorded_and_the_series_goes_on(config, sessions):
     services = _process(config, lambda: WINTER)
     try:
@@ -134,7 +218,7 @@ async def test_a_failed_posting_is_recorded_and_the_series_goes_on(config, sessi
                                                  start="demain 9 h", repeat="weekly")
         services.clock = lambda: plan.start_at + timedelta(minutes=1)
 
-        async def broken(draft) -> int:
+        async def broken(poll, nonce, maybe_sent) -> int:
             raise RuntimeError("channel gone")
 
         outcome = await services.calendar.run_poll(plan.id, broken)
@@ -145,7 +229,8 @@ async def test_a_failed_posting_is_recorded_and_the_series_goes_on(config, sessi
         await services.engine.dispose()
     async with sessions() as session:
         [run] = await session.scalars(select(CalendarRun))
-    assert run.status == "failed" and run.poll_id is None
+        polls = await session.scalar(select(func.count()).select_from(Poll))
+    assert run.status == "failed" and run.poll_id is None and polls == 0, "the unposted poll is dropped"
 
 
 async def test_duplicate_payload_and_templates_and_privacy(config, sessions):
@@ -240,10 +325,9 @@ async def test_a_poll_planned_by_a_forgotten_moderator_is_posted_with_no_author(
         services.clock = lambda: plan.start_at + timedelta(seconds=1)
         posted = []
 
-        async def post(draft) -> int:
-            poll = await services.polls.create(draft)
+        async def post(poll, nonce, maybe_sent) -> int:
             posted.append(poll)
-            return poll.id
+            return 1000 + poll.id
 
         await services.calendar.run_poll(plan.id, post)
     finally:

@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.errors import InvalidInput
 from bot.services.poll_rules import (
     MAX_LABEL,
@@ -315,6 +317,14 @@ class Drafting(PollCore):
     async def create(self, draft: PollDraft, *, actor_id: int | None = None) -> PollView:
         """Store the poll or survey (``open``, no message yet: see :meth:`attach_message`),
         in ``draft.campaign_id`` when it is set."""
+        async with self.sessions.begin() as session:
+            view = await self.add_poll(session, draft, actor_id=actor_id)
+        self._remember(view)
+        return view
+
+    async def add_poll(self, session: AsyncSession, draft: PollDraft, *, actor_id: int | None = None) -> PollView:
+        """:meth:`create` in the caller's transaction (the calendar writes an occurrence's
+        poll with the claim of that occurrence, so a crash leaves both or neither)."""
         now = self.clock()
         questions = [
             models.Question(
@@ -349,27 +359,25 @@ class Drafting(PollCore):
             created_at=now,
             questions=questions,
         )
-        async with self.sessions.begin() as session:
-            PollRepository(session).add(poll)
-            await session.flush()
-            view = poll_view(poll)
-            details: dict[str, Any] = {"kind": view.kind, "native": view.native, "options": len(view.options)}
-            if view.is_survey:
-                details = {"kind": "survey", "questions": len(view.questions)}
-            if view.campaign_id is not None:
-                details["campaign_id"] = view.campaign_id
-            if view.extract_id is not None:
-                details["extract_id"] = view.extract_id
-            AuditRepository(session).record(
-                "poll.create",
-                actor_id=draft.author_id if actor_id is None else actor_id,
-                target_type="poll",
-                target_id=view.id,
-                guild_id=view.guild_id,
-                channel_id=view.channel_id,
-                details=details,
-            )
-        self._remember(view)
+        PollRepository(session).add(poll)
+        await session.flush()
+        view = poll_view(poll)
+        details: dict[str, Any] = {"kind": view.kind, "native": view.native, "options": len(view.options)}
+        if view.is_survey:
+            details = {"kind": "survey", "questions": len(view.questions)}
+        if view.campaign_id is not None:
+            details["campaign_id"] = view.campaign_id
+        if view.extract_id is not None:
+            details["extract_id"] = view.extract_id
+        AuditRepository(session).record(
+            "poll.create",
+            actor_id=draft.author_id if actor_id is None else actor_id,
+            target_type="poll",
+            target_id=view.id,
+            guild_id=view.guild_id,
+            channel_id=view.channel_id,
+            details=details,
+        )
         return view
 
     async def attach_message(self, poll_id: int, message_id: int) -> PollView:
