@@ -23,7 +23,7 @@ import secrets
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from aiohttp import web
 
@@ -96,9 +96,24 @@ def _int(value: Any) -> int:
 
 
 # ---------------------------------------------------------------------------- sign-in
+def _throttled(request: web.Request) -> web.Response | None:
+    """The sign-in routes' limit per client: the 429 page once it is reached, else ``None``."""
+    if request.app[LIMITER].allow(auth.client_key(request)):
+        return None
+    return render_error(request, 429, "dashboard.error.rate_limited")
+
+
+def _signed_in(request: web.Request, browser_token: str, *, spent_cookie: str) -> NoReturn:
+    """Off to the overview with the new session's cookie; the cookie that led here is spent."""
+    response = web.HTTPSeeOther("/")
+    auth.set_cookie(request, response, auth.SESSION_COOKIE, browser_token, max_age=auth.SESSION_MAX_AGE)
+    response.del_cookie(spent_cookie, path="/")
+    raise response
+
+
 async def login_page(request: web.Request) -> web.StreamResponse:
-    if not request.app[LIMITER].allow(auth.client_key(request)):
-        return render_error(request, 429, "dashboard.error.rate_limited")
+    if (refused := _throttled(request)) is not None:
+        return refused
     token = request.query.get("t", "")
     await _services(request).sign_in.check_link(token)
     pre = secrets.token_urlsafe(24)
@@ -108,8 +123,8 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    if not request.app[LIMITER].allow(auth.client_key(request)):
-        return render_error(request, 429, "dashboard.error.rate_limited")
+    if (refused := _throttled(request)) is not None:
+        return refused
     form = await request.post()
     pre = request.cookies.get(auth.PRELOGIN_COOKIE, "")
     if not pre or not secrets.compare_digest(pre, str(form.get("csrf", ""))):
@@ -118,10 +133,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     if not token:
         raise LinkInvalid()
     browser_token, _ = await _services(request).sign_in.redeem(token)
-    response = web.HTTPSeeOther("/")
-    auth.set_cookie(request, response, auth.SESSION_COOKIE, browser_token, max_age=auth.SESSION_MAX_AGE)
-    response.del_cookie(auth.PRELOGIN_COOKIE, path="/")
-    raise response
+    _signed_in(request, browser_token, spent_cookie=auth.PRELOGIN_COOKIE)
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
@@ -147,13 +159,19 @@ def _redirect_uri(request: web.Request) -> str:
     return _services(request).config.dashboard.base_url + "/login/discord/callback"
 
 
+def _discord_refusal(request: web.Request) -> web.Response | None:
+    """Signing in with Discord: not found unless the dashboard has an OAuth application, then
+    limited per client like the links (see :func:`_throttled`)."""
+    if _services(request).discord_sign_in.app is None:
+        raise web.HTTPNotFound()
+    return _throttled(request)
+
+
 async def discord_login(request: web.Request) -> web.StreamResponse:
     """"Se connecter avec Discord": off to Discord's consent page with a one-time state."""
     services = _services(request)
-    if services.discord_sign_in.app is None:
-        raise web.HTTPNotFound()
-    if not request.app[LIMITER].allow(auth.client_key(request)):
-        return render_error(request, 429, "dashboard.error.rate_limited")
+    if (refused := _discord_refusal(request)) is not None:
+        return refused
     state = secrets.token_urlsafe(24)
     response = web.HTTPSeeOther(services.discord_sign_in.authorize_url(_redirect_uri(request), state))
     auth.set_cookie(request, response, OAUTH_STATE_COOKIE, state, max_age=600)
@@ -162,19 +180,14 @@ async def discord_login(request: web.Request) -> web.StreamResponse:
 
 async def discord_callback(request: web.Request) -> web.StreamResponse:
     services = _services(request)
-    if services.discord_sign_in.app is None:
-        raise web.HTTPNotFound()
-    if not request.app[LIMITER].allow(auth.client_key(request)):
-        return render_error(request, 429, "dashboard.error.rate_limited")
+    if (refused := _discord_refusal(request)) is not None:
+        return refused
     state, expected = request.query.get("state", ""), request.cookies.get(OAUTH_STATE_COOKIE, "")
     code = request.query.get("code", "")
     if not expected or not secrets.compare_digest(state, expected) or not code:
         raise OAuthRefused()
     browser_token, _ = await services.discord_sign_in.complete(code, _redirect_uri(request), _http_client(request))
-    response = web.HTTPSeeOther("/")
-    auth.set_cookie(request, response, auth.SESSION_COOKIE, browser_token, max_age=auth.SESSION_MAX_AGE)
-    response.del_cookie(OAUTH_STATE_COOKIE, path="/")
-    raise response
+    _signed_in(request, browser_token, spent_cookie=OAUTH_STATE_COOKIE)
 
 
 def _http_client(request: web.Request):
