@@ -108,8 +108,9 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-class SignIn:
-    """One-time links and the sessions they open (see the module doc)."""
+class _DashboardService:
+    """What the dashboard's services are built with (once, in the container): the sessions, the
+    configuration (network servers, dashboard settings) and the clock."""
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], config: Config, *,
@@ -118,7 +119,12 @@ class SignIn:
         self.sessions = sessions
         self.config = config
         self.clock = clock
-        self._key: bytes | None = None  # once read it never changes
+
+
+class SignIn(_DashboardService):
+    """One-time links and the sessions they open (see the module doc)."""
+
+    _key: bytes | None = None  # the signing key: once read it never changes
 
     async def _signing_key(self) -> bytes:
         if self._key is None:
@@ -363,16 +369,8 @@ class CampaignPage:
         return sum(r.respondents for r in self.coverage)
 
 
-class DashboardReader:
+class DashboardReader(_DashboardService):
     """What the dashboard's pages show, network-wide: only polls of the network's servers."""
-
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], config: Config, *,
-        clock: Callable[[], datetime] = models.utcnow,
-    ) -> None:
-        self.sessions = sessions
-        self.config = config
-        self.clock = clock
 
     def _guilds(self) -> frozenset[int]:
         return authority.network_guild_ids(self.config)
