@@ -114,29 +114,35 @@ class _DiscordChecks:
             return self.guilds[guild_id]
         info: GuildInfo | None = None
         try:
-            guild = await self.rest.get(f"/guilds/{guild_id}")
-            if guild.status in (403, 404):
+            info = await self._guild_as_member(guild_id)
+            if info is None:
                 self.add(_failed(msg("check.guild.not_member", guild=guild_id),
                                  msg("check.guild.not_member_fix", invite=self.invite)))
-            elif guild.status != 200:
-                raise _unexpected(guild)
             else:
-                member = await self.rest.get(f"/guilds/{guild_id}/members/{self.bot_id}")
-                if member.status in (403, 404):
-                    self.add(_failed(msg("check.guild.not_member", guild=guild_id),
-                                     msg("check.guild.not_member_fix", invite=self.invite)))
-                elif member.status != 200:
-                    raise _unexpected(member)
-                else:
-                    roles = await self.rest.get(f"/guilds/{guild_id}/roles")
-                    if roles.status != 200:
-                        raise _unexpected(roles)
-                    info = self._guild_info(guild_id, guild.data, roles.data, member.data)
-                    self.add(_passed(msg("check.guild.ok", name=info.name, guild=guild_id)))
+                self.add(_passed(msg("check.guild.ok", name=info.name, guild=guild_id)))
         except Unreachable as exc:
             self.add(_failed(msg("check.guild.error", guild=guild_id, reason=exc.reason), msg("check.retry_fix")))
         self.guilds[guild_id] = info
         return info
+
+    async def _guild_as_member(self, guild_id: int) -> GuildInfo | None:
+        """The server as the bot sees it, or ``None`` when the bot is not in it (Discord answers
+        403 or 404 for the server or for the bot's membership); any other refusal is
+        :class:`Unreachable`."""
+        guild = await self.rest.get(f"/guilds/{guild_id}")
+        if guild.status in (403, 404):
+            return None
+        if guild.status != 200:
+            raise _unexpected(guild)
+        member = await self.rest.get(f"/guilds/{guild_id}/members/{self.bot_id}")
+        if member.status in (403, 404):
+            return None
+        if member.status != 200:
+            raise _unexpected(member)
+        roles = await self.rest.get(f"/guilds/{guild_id}/roles")
+        if roles.status != 200:
+            raise _unexpected(roles)
+        return self._guild_info(guild_id, guild.data, roles.data, member.data)
 
     def _guild_info(self, guild_id: int, guild: Any, roles: Any, member: Any) -> GuildInfo:
         if not isinstance(roles, list) or not isinstance(guild, dict) or not isinstance(member, dict):
