@@ -5,6 +5,9 @@ Run from the repository root (a few minutes; prints figures, not a test)::
     python bench/bench_loop.py                          # 1,000,000 answers, 1,000 votes, 3 runs
     python bench/bench_loop.py --answers 200000 --runs 1 --keep --workdir /tmp/bench-loop
 
+With ``--pg-url`` (or ``$RESEAU_BENCH_PG_URL``; that database is **emptied**) the same rows are
+copied into PostgreSQL and everything runs again there (ratio names prefixed ``pg-``).
+
 One SQLite file holds a generated survey campaign of ``--answers`` answers (``bench_export``'s
 generator) and a 5-option button poll created through ``PollService``.  In one event loop:
 
@@ -47,7 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench._common import median, percentile, print_machine, print_ratio  # noqa: E402
-from bench.bench_export import SECRET, generate  # noqa: E402
+from bench.bench_export import SECRET, generate, load_into_pg  # noqa: E402
 
 CAMPAIGN = "Enquête membres 2026-2027"
 MODES = ("loop", "thread", "process")
@@ -169,14 +172,15 @@ async def one_run(mode: str | None, service, poll, config, exporter, workdir: Pa
     }
 
 
-async def run_all(args: argparse.Namespace, db: Path, workdir: Path) -> list[str]:
+async def run_all(args: argparse.Namespace, db: Path, workdir: Path, url: str | None = None) -> list[str]:
     from bot.config import PollsSection, build_config
     from bot.i18n import Catalogue
     from bot.services.exports import Exporter
     from bot.services.polls import PollService
     from storage.db import create_engine, session_factory
 
-    url = f"sqlite+aiosqlite:///{db}"
+    url = url or f"sqlite+aiosqlite:///{db}"
+    print(f"database: {url.split('://', 1)[0]}", flush=True)
     config = build_config({"database": {"url": url}}, workdir / "bench.toml", environ={})
     engine = create_engine(url)
     sessions = session_factory(engine)
@@ -230,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--interval", type=float, default=0.005, help="seconds between two votes' arrivals")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    p.add_argument("--backend", nargs="+", default=["sqlite", "pg"], choices=["sqlite", "pg"])
+    p.add_argument("--pg-url", default=os.environ.get("RESEAU_BENCH_PG_URL"),
+                   help="PostgreSQL URL (its database is EMPTIED and filled with the generated rows)")
     p.add_argument("--workdir", type=Path)
     p.add_argument("--keep", action="store_true", help="keep (and reuse) the generated database")
     args = p.parse_args(argv)
@@ -242,8 +249,15 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             generate(db, args.answers)
             print(f"generated {args.answers:,} answers in {time.perf_counter() - t0:.1f} s", flush=True)
-        os.environ.setdefault("RESEAU_EXPORT_SECRET", SECRET)  # the worker process reads its own
-        lines = asyncio.run(run_all(args, db, workdir))
+        os.environ.setdefault("RESEAU_EXPORT_SECRET", SECRET)
+        lines = []
+        if "sqlite" in args.backend:
+            lines += asyncio.run(run_all(args, db, workdir))
+        if "pg" in args.backend and args.pg_url:
+            t0 = time.perf_counter()
+            asyncio.run(load_into_pg(db, args.pg_url))
+            print(f"copied into PostgreSQL in {time.perf_counter() - t0:.1f} s", flush=True)
+            lines += [line.replace("ratio ", "ratio pg-", 1) for line in asyncio.run(run_all(args, db, workdir, args.pg_url))]
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
