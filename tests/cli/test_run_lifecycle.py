@@ -142,21 +142,33 @@ async def _stop(proc: asyncio.subprocess.Process) -> tuple[int, str]:
         return await proc.wait(), rest
 
 
-async def test_run_logs_in_syncs_and_stops_on_sigterm(tmp_path):
-    seen: list[str] = []
-    runner = await _discord_compatible_api(seen)
-    config, env = _config_and_env(tmp_path, runner)
-    proc = await _start_run(config, env, tmp_path)
+async def _serve_then_stop(
+    config: Path, env: dict[str, str], cwd: Path, runner: web.AppRunner, *, until: asyncio.Event | None = None,
+) -> tuple[int, str]:
+    """`reseau-bot run` until it is connected (and ``until`` is set, within the same minute), still
+    serving, then SIGTERM: its exit code and whole output.  Whatever happens, the bot is killed
+    and the loopback Discord closed."""
+    proc = await _start_run(config, env, cwd)
     lines: list[str] = []
     try:
         async with asyncio.timeout(60):
             await _until_connected(proc, lines)
+            if until is not None:
+                await until.wait()
+        assert proc.returncode is None, "the bot keeps serving"
         code, rest = await _stop(proc)
     finally:
         if proc.returncode is None:
             proc.kill()
         await runner.cleanup()
-    output = "".join(lines) + rest
+    return code, "".join(lines) + rest
+
+
+async def test_run_logs_in_syncs_and_stops_on_sigterm(tmp_path):
+    seen: list[str] = []
+    runner = await _discord_compatible_api(seen)
+    config, env = _config_and_env(tmp_path, runner)
+    code, output = await _serve_then_stop(config, env, tmp_path, runner)
     assert code == 0, output
     assert "signal received, stopping" in output
     assert "shutting down" in output
@@ -237,19 +249,8 @@ async def test_a_refused_command_sync_is_logged_in_one_line_and_the_bot_keeps_se
     reported = asyncio.Event()
     runner = await _discord_compatible_api(seen, refuse_sync=True, posted=posted, on_post=reported)
     config, env = _config_and_env(tmp_path, runner, f"moderators_log_channel_id = {MODLOG}\n")
-    proc = await _start_run(config, env, tmp_path)
-    lines: list[str] = []
-    try:
-        async with asyncio.timeout(60):
-            await _until_connected(proc, lines)
-            await reported.wait()  # the moderators' log hears of it once READY
-        assert proc.returncode is None, "the bot keeps serving"
-        code, rest = await _stop(proc)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        await runner.cleanup()
-    output = "".join(lines) + rest
+    # the moderators' log hears of it once READY
+    code, output = await _serve_then_stop(config, env, tmp_path, runner, until=reported)
     assert code == 0, output
     assert "Traceback" not in output and "CommandSyncFailure" not in output, output
     [refused] = [s.split(" ", 1)[1] for s in seen if s.startswith("REFUSED ")]
