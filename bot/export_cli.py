@@ -4,6 +4,7 @@
         --separator ';' -o enquete.csv        # also writes enquete.codebook.csv
     reseau-bot export --poll 12 --layout wide --headings labels --values labels --labels en \\
         -o poll-12.xlsx                       # English labels as values, codebook sheet
+    reseau-bot export --series plan-3 --layout wide -o serie.csv   # one column per occurrence
 
 A CSV's separator defaults to what Excel reads in the labels' language (``;`` in French).
 
@@ -33,6 +34,7 @@ def _parsers(sub: argparse._SubParsersAction, t: Text) -> None:
     scope = p.add_mutually_exclusive_group(required=True)
     scope.add_argument("--poll", type=int, metavar="ID", help=t("cli.export.poll"))
     scope.add_argument("--campaign", metavar=t("cli.metavar.name"), help=t("cli.export.campaign"))
+    scope.add_argument("--series", metavar="plan-N", help=t("cli.export.series"))
     p.add_argument("--format", choices=FORMATS, help=t("cli.export.format"))
     p.add_argument("--layout", choices=LAYOUTS, default="long", help=t("cli.export.layout"))
     p.add_argument("--headings", choices=HEADINGS, default="codes", help=t("cli.export.headings"))
@@ -56,8 +58,13 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
         print(f"reseau-bot: {t('cli.export.no_folder', folder=output.parent)}", file=sys.stderr)
         return 2
     labels = args.labels or config.bot.language
+    series = None
+    if args.series is not None:  # a recurring poll's occurrences (``reseau-bot schedule`` lists them)
+        from bot.services.calendar import plan_number
+
+        series = plan_number(args.series)
     request = ExportRequest(
-        poll_id=args.poll, campaign=args.campaign, format=fmt, layout=args.layout,
+        poll_id=args.poll, campaign=args.campaign, series=series, format=fmt, layout=args.layout,
         headings=args.headings, values=args.values, labels=labels,
         separator=args.separator or t.catalogue.t("format.csv_separator", labels), identified=args.identified,
     )

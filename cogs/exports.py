@@ -1,4 +1,5 @@
-"""/export (moderators): the answers of a poll or a campaign as a file, attached ephemerally.
+"""/export (moderators): the answers of a poll, a campaign or a series (a recurring poll's
+occurrences, ``series:plan-3``) as a file, attached ephemerally.
 
 The file is written to a temporary folder by the export service (streamed, with its codebook:
 a second file for CSV and JSON Lines, a second sheet for XLSX) and attached to an ephemeral
@@ -66,6 +67,7 @@ class Exports(commands.Cog):
         separator="export.opt.separator",
         values="export.opt.values",
         labels="export.opt.labels",
+        series="export.opt.series",
     )
     @app_commands.choices(
         file_format=FORMAT_CHOICES, layout=LAYOUT_CHOICES, headings=HEADING_CHOICES, separator=SEPARATOR_CHOICES,
@@ -82,6 +84,7 @@ class Exports(commands.Cog):
         separator: str | None = None,
         values: str = "codes",
         labels: str | None = None,
+        series: app_commands.Range[str, 1, 40] | None = None,
     ) -> None:
         if campaign is not None:  # a campaign spans the network: its moderators only
             require_moderator(interaction, Scope.NETWORK)
@@ -89,6 +92,7 @@ class Exports(commands.Cog):
         request = ExportRequest(
             poll_id=poll,
             campaign=campaign,
+            series=self.bot.services.calendar.plan_number(series) if series is not None else None,
             format=file_format,
             layout=layout,
             headings=headings,
@@ -124,6 +128,16 @@ class Exports(commands.Cog):
             return []
         names = await self.bot.services.exports.campaign_names(current)
         return [Choice(name=name[:100], value=name) for name in names][:25]
+
+    @export.autocomplete("series")
+    async def _series(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+        """This server's recurring polls (the calendar's), as ``plan-3 · title``."""
+        if not is_moderator(interaction):
+            return []
+        plans = await self.bot.services.calendar.plans(guild_id=interaction.guild_id or 0, kind="poll")
+        text = current.strip().lower()
+        return [Choice(name=f"{p.ref} · {p.title}"[:100], value=p.ref) for p in plans
+                if p.recurring and (text in p.ref or text in p.title.lower())][:25]
 
     @export.autocomplete("poll")
     async def _polls(self, interaction: discord.Interaction, current: str) -> list[Choice[int]]:

@@ -80,7 +80,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CalendarEntry", "CalendarHook", "CalendarService", "PlanView", "RunOutcome", "SeriesOccurrence", "TemplateView",
-    "feature", "parse_recurrence", "parse_start",
+    "feature", "parse_recurrence", "parse_start", "plan_number",
 ]
 
 log = logging.getLogger("reseau.calendar")
@@ -266,6 +266,16 @@ def next_occurrence(recurrence: str | None, start_at: datetime, after: datetime,
     if following is None:
         return None
     return following.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def plan_number(ref: str) -> int:
+    """The plan id in ``plan-3`` (a series' reference, a bare ``3`` too); :class:`InvalidInput`
+    otherwise."""
+    text = (ref or "").strip()
+    kind, number = CalendarService._ref(f"plan-{text}" if text.isdigit() else text)
+    if kind != "plan":
+        raise InvalidInput("calendar.error.bad_ref", value=text[:40])
+    return number
 
 
 # --------------------------------------------------------------------------------------------
@@ -752,10 +762,7 @@ class CalendarService:
 
     def plan_number(self, ref: str) -> int:
         """The plan id in ``plan-3`` (a series' reference); :class:`InvalidInput` otherwise."""
-        kind, number = self._ref(ref)
-        if kind != "plan":
-            raise InvalidInput("calendar.error.bad_ref", value=(ref or "")[:40])
-        return number
+        return plan_number(ref)
 
     @staticmethod
     def _ref(ref: str) -> tuple[str, int]:

@@ -1,7 +1,8 @@
 """Exports of the answers, in the layouts survey tools use — without Discord.
 
-One request (:class:`ExportRequest`) names what to export (one poll, or every poll of a
-campaign), the file format (``csv``, ``xlsx``, ``json``), the layout and the headings::
+One request (:class:`ExportRequest`) names what to export (one poll, every poll of a
+campaign, or the occurrences of a recurring poll — a *series*, one variable per occurrence
+and an ``occurrence`` column in the long layout and the codebook), the file format (``csv``, ``xlsx``, ``json``), the layout and the headings::
 
     exporter = Exporter(sessions, config)
     result = await exporter.export_to_path(

@@ -3,7 +3,7 @@ layout's headings, and the codebook's rows (questions, options, member types).""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,7 @@ class _Question:
     labels: dict[str, Any] = field(default_factory=dict)  # every catalogue language (None: none)
     postings: str | None = None  # "#channel (fr), #channel-en (en)"
     values: str = "codes"  # what the answer cells hold: option codes or labels
+    occurrence: str | None = None  # a series export: its poll's occurrence, local "2026-12-03 09:00"
     shape: KindShape = field(init=False, repr=False)
     # (id, code) — or (id, label) with values="labels" —, for the cells
     option_pairs: list[tuple[int, str]] = field(init=False, repr=False)
@@ -86,12 +87,30 @@ def _deduplicate(codes: list[str], suffixes: list[str]) -> list[str]:
     return [code + suffix if codes.count(code) > 1 else code for code, suffix in zip(codes, suffixes, strict=True)]
 
 
+def _occurrence_suffixes(occurrences: Mapping[int, str]) -> dict[int, str]:
+    """A series' variables end with their occurrence's date (``_2026-12-03``), or date and time
+    (``_2026-12-03_0900``) when two occurrences share a day."""
+    days = {poll_id: when[:10] for poll_id, when in occurrences.items()}
+    if len(set(days.values())) == len(days):
+        return {poll_id: f"_{day}" for poll_id, day in days.items()}
+    return {poll_id: "_" + when.replace(" ", "_").replace(":", "") for poll_id, when in occurrences.items()}
+
+
 def _build_questions(raw: Sequence[CodebookQuestion], headings: str, clean: Callable[[Any], Any],
-                     lang: str = "fr", values: str = "codes") -> list[_Question]:
+                     lang: str = "fr", values: str = "codes",
+                     occurrences: Mapping[int, str] | None = None) -> list[_Question]:
     """Unique question codes (and option codes within a question), the labels in ``lang`` (else
     the poll's language) and in every language, and the wide headings.  ``clean`` is applied
-    once to every label and title (CSV formula neutralisation)."""
+    once to every label and title (CSV formula neutralisation).  ``occurrences`` (a series
+    export: poll id → its occurrence, in order): the questions in that order, each code and
+    heading naming its occurrence."""
+    if occurrences:
+        order = {poll_id: index for index, poll_id in enumerate(occurrences)}
+        raw = sorted(raw, key=lambda q: (order.get(q.poll_id, len(order)), q.position))
     codes = [(q.code or "").strip() or f"q{q.id}" for q in raw]
+    if occurrences:
+        suffixes = _occurrence_suffixes(occurrences)
+        codes = [code + suffixes.get(q.poll_id, f"_p{q.poll_id}") for code, q in zip(codes, raw, strict=True)]
     codes = _deduplicate(codes, [f"_p{q.poll_id}" for q in raw])
     codes = _deduplicate(codes, [f"_q{q.position}" for q in raw])
     questions: list[_Question] = []
@@ -107,7 +126,7 @@ def _build_questions(raw: Sequence[CodebookQuestion], headings: str, clean: Call
             _Question(q.id, q.poll_id, clean(q.poll_title), clean(q.campaign), code,
                       _shown(labels, lang, clean(q.text)), q.kind, q.max_choices, options,
                       {o.id: o for o in options}, labels=labels, postings=clean(_postings_text(q.postings)),
-                      values=values)
+                      values=values, occurrence=(occurrences or {}).get(q.poll_id))
         )
     seen: set[str] = set(WIDE_FIXED_COLUMNS)
 
@@ -119,18 +138,23 @@ def _build_questions(raw: Sequence[CodebookQuestion], headings: str, clean: Call
 
     for q in questions:
         labels = headings == "labels"
-        q.column = unique(q.text if labels else q.code, q.code)
+        text = f"{q.text} ({q.occurrence})" if q.occurrence else q.text
+        q.column = unique(text if labels else q.code, q.code)
         if q.shape.option_columns:
             for o in q.options:
                 code_col = f"{q.code}/{o.code}"
-                o.column = unique(f"{q.text} [{o.label}]" if labels else code_col, code_col)
+                o.column = unique(f"{text} [{o.label}]" if labels else code_col, code_col)
     return questions
 
 
 def long_columns(questions: Iterable[_Question]) -> list[str]:
-    """The long layout's header: ``LONG_COLUMNS``, then ``rank`` when a question's options are
-    ranked (an ordered kind)."""
-    return [*LONG_COLUMNS, *(("rank",) if any(q.shape.ranks for q in questions) else ())]
+    """The long layout's header: ``LONG_COLUMNS`` (with ``occurrence`` after ``poll`` in a
+    series export), then ``rank`` when a question's options are ranked (an ordered kind)."""
+    questions = list(questions)
+    columns = list(LONG_COLUMNS)
+    if any(q.occurrence for q in questions):
+        columns.insert(columns.index("poll") + 1, "occurrence")
+    return [*columns, *(("rank",) if any(q.shape.ranks for q in questions) else ())]
 
 
 def wide_columns(questions: Iterable[_Question]) -> list[str]:
@@ -146,14 +170,16 @@ def codebook_rows(questions: Iterable[_Question], config: Config, lang: str,
     """Every question with its options, then every member type (the configured ones, then any
     other found in the answers), as rows of ``CODEBOOK_COLUMNS``."""
     rows: list[tuple] = []
+    questions = list(questions)
+    series = any(q.occurrence for q in questions)  # SERIES_CODEBOOK_COLUMNS: the occurrence last
     for q in questions:
-        rows.extend(q.shape.codebook_rows(q, lang))
+        rows.extend((*row, q.occurrence) if series else row for row in q.shape.codebook_rows(q, lang))
     types = {t.code: t for t in config.member_types}
     for code in [*types, *sorted(c for c in used_types if c and c not in types)]:
         known = types.get(code)
         in_languages = [known.label(other, config.bot.language) if known else None for other in LANGUAGES]
         rows.append((code, known.label(lang, config.bot.language) if known else code, "member_type", "member_type",
-                     None, *in_languages, None, None, None, None, "member_type", None))
+                     None, *in_languages, None, None, None, None, "member_type", None, *((None,) if series else ())))
     return rows
 
 
@@ -193,6 +219,7 @@ def column_widths(layout: str, columns: Sequence[str], questions: Sequence[_Ques
         "option_code": header_width("option_code", _longest(o.code for q in questions for o in q.options)),
         "option_label": header_width("option_label", _longest(o.label for q in questions for o in q.options)),
         "text": float(_TEXT),
+        "occurrence": header_width("occurrence", 16),
     }
     if layout == "long":
         return [DATE_WIDTH if c.startswith(("answered_at", "last_answered")) else fixed.get(c, header_width(c))

@@ -26,6 +26,7 @@ from bot.services.exports.codebook import (
 )
 from bot.services.exports.model import (
     CODEBOOK_COLUMNS,
+    SERIES_CODEBOOK_COLUMNS,
     ExportRequest,
     ExportResult,
     ExportTooLarge,
@@ -35,8 +36,9 @@ from bot.services.exports.model import (
 )
 from bot.services.exports.pseudonyms import read_secret, respondent_ids
 from bot.services.exports.rows import write_long, write_wide
-from bot.services.exports.writers import _identity, _safe_csv_text, _XlsxBook, open_table
+from bot.services.exports.writers import _identity, _safe_csv_text, _XlsxBook, header_width, open_table
 from storage.repositories.audit import AuditRepository
+from storage.repositories.calendar import CalendarRepository
 from storage.repositories.exports import DEFAULT_BATCH, ExportRepository
 
 
@@ -154,13 +156,15 @@ class Exporter:
                 table.close()  # CSV, JSON: flush, and leave the caller's stream open
         member_types: set[str | None] = stats.pop("member_types")
         rows = codebook_rows(scope.questions, self.config, lang, member_types)
+        book_columns = SERIES_CODEBOOK_COLUMNS if request.series is not None else CODEBOOK_COLUMNS
         if book is not None:
-            book.table("codebook", CODEBOOK_COLUMNS, CODEBOOK_WIDTHS).write(rows)
+            book_widths = [*CODEBOOK_WIDTHS, *(len(book_columns) - len(CODEBOOK_WIDTHS)) * [header_width("", 16)]]
+            book.table("codebook", book_columns, book_widths).write(rows)
             book.save(data)
             check_size()
         else:
             assert codebook is not None
-            book_table = open_table(request.format, request.separator, codebook, CODEBOOK_COLUMNS, None)
+            book_table = open_table(request.format, request.separator, codebook, book_columns, None)
             book_table.write(rows)
             book_table.close()
         result = ExportResult(
@@ -170,8 +174,9 @@ class Exporter:
             AuditRepository(session).record(
                 "export",
                 actor_id=request.actor_id,
-                target_type="poll" if request.poll_id is not None else "campaign",
-                target_id=request.poll_id if request.poll_id is not None else (request.campaign or "")[:64],
+                target_type="poll" if request.poll_id is not None else "plan" if request.series else "campaign",
+                target_id=(request.poll_id if request.poll_id is not None
+                           else request.series if request.series is not None else (request.campaign or "")[:64]),
                 guild_id=request.guild_id,
                 details={"format": request.format, "layout": request.layout, "headings": request.headings,
                          "values": request.values, "labels": lang,
@@ -180,8 +185,26 @@ class Exporter:
         return result
 
     # ------------------------------------------------------------------ scope and shape
+    async def _series(self, repo: ExportRepository, request: ExportRequest) -> dict[int, str]:
+        """A series' posted polls, oldest occurrence first, each with its local occurrence time
+        (``2026-12-03 09:00``, the config's time zone)."""
+        assert request.series is not None
+        calendar = CalendarRepository(repo.session)
+        plan = await calendar.get(request.series)
+        if plan is None or plan.kind != "poll" or (request.guild_id is not None and plan.guild_id != request.guild_id):
+            raise NotFound("export.error.series_not_found", ref=f"plan-{request.series}")
+        occurrences = {
+            poll.id: when.astimezone(self.config.tz).strftime("%Y-%m-%d %H:%M")
+            for when, poll in await calendar.series_polls(request.series) if poll.message_id is not None
+        }
+        if not occurrences:
+            raise NotFound("export.error.series_empty", ref=f"plan-{request.series}")
+        return occurrences
+
     async def _scope(self, repo: ExportRepository, request: ExportRequest) -> _Scope:
-        poll_ids = await repo.poll_ids(poll_id=request.poll_id, campaign=request.campaign, guild_id=request.guild_id)
+        occurrences = await self._series(repo, request) if request.series is not None else None
+        poll_ids = (sorted(occurrences) if occurrences is not None else await repo.poll_ids(
+            poll_id=request.poll_id, campaign=request.campaign, guild_id=request.guild_id))
         if poll_ids is None:
             if request.poll_id is not None:
                 raise NotFound("export.error.poll_not_found", poll=request.poll_id)
@@ -194,7 +217,8 @@ class Exporter:
                 raise IdentifiedRefused(polls=", ".join(map(str, anonymous)), count=len(anonymous))
         clean = _safe_csv_text if request.format == "csv" else _identity
         lang = request.label_lang(self.config.bot.language)
-        questions = _build_questions(await repo.codebook(poll_ids), request.headings, clean, lang, request.values)
+        questions = _build_questions(await repo.codebook(poll_ids), request.headings, clean, lang, request.values,
+                                     occurrences)
         campaigns = {q.campaign for q in questions}
         campaign = clean(request.campaign) if request.campaign else (campaigns.pop() if len(campaigns) == 1 else None)
         return _Scope(poll_ids, questions, campaign, member_values(self.config, lang, request.values))

@@ -42,6 +42,8 @@ CODEBOOK_COLUMNS = (
     "code", "label", "type", "question", "question_text", *(label_column(lang) for lang in LANGUAGES),
     "kind", "max_choices", "poll_id", "poll", "column", "postings",
 )
+#: A series export's codebook ends with the occurrence each question's variable is.
+SERIES_CODEBOOK_COLUMNS = (*CODEBOOK_COLUMNS, "occurrence")
 
 Progress = Callable[[int], None]
 
@@ -61,7 +63,10 @@ class IdentifiedRefused(DomainError):
 
 @dataclass(frozen=True)
 class ExportRequest:
-    """What to export and how.  Exactly one of ``poll_id`` and ``campaign``.
+    """What to export and how.  Exactly one of ``poll_id``, ``campaign`` and ``series`` (a
+    recurring poll's plan id, ``plan-3``: its occurrences' polls, each question one variable
+    per occurrence — ``q1_2026-12-03`` — and an ``occurrence`` column in the long layout and
+    the codebook).
 
     ``guild_id`` restricts the export to that guild's polls (set from Discord; the CLI exports
     every guild).  ``labels`` is the language of the labels — headings with
@@ -84,9 +89,12 @@ class ExportRequest:
     guild_id: int | None = None
     lang: str | None = None
     actor_id: int | None = None  # who asked (the audit log); None from the CLI
+    series: int | None = None  # a calendar plan's id (its occurrences: bot.services.calendar)
 
     def __post_init__(self) -> None:
-        if (self.poll_id is None) == (not self.campaign):
+        if self.series is not None and (self.poll_id is not None or self.campaign):
+            raise InvalidInput("export.error.scope_series")
+        if self.series is None and (self.poll_id is None) == (not self.campaign):
             raise InvalidInput("export.error.scope")
         if self.format not in FORMATS:
             raise InvalidInput("export.error.format", value=self.format, allowed=", ".join(FORMATS))
@@ -110,6 +118,8 @@ class ExportRequest:
         """A file-name friendly name: ``poll-12`` or ``campaign-enquete-membres-2026-2027``."""
         if self.poll_id is not None:
             return f"poll-{self.poll_id}"
+        if self.series is not None:
+            return f"series-plan-{self.series}"
         return "campaign-" + _slug(self.campaign or "")
 
     def default_filename(self) -> str:

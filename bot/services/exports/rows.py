@@ -21,6 +21,7 @@ class _LongPieces:
 
     no_option: Any = (None, None)
     ranks = False
+    occurrences = False  # a series export: the question's occurrence follows the poll's title
 
     def respondent(self, name: str) -> Any:
         return (name,)
@@ -29,6 +30,8 @@ class _LongPieces:
         return (code,)
 
     def question(self, q: _Question) -> Any:
+        if self.occurrences:
+            return (q.campaign, q.poll_id, q.poll_title, q.occurrence, q.code)
         return (q.campaign, q.poll_id, q.poll_title, q.code)
 
     def option(self, o: _Option) -> Any:
@@ -60,7 +63,7 @@ class _CsvLongPieces(_LongPieces):
         return self.cell(code) + self.sep
 
     def question(self, q: _Question) -> Any:
-        return "".join(self.cell(v) + self.sep for v in (q.campaign, q.poll_id, q.poll_title, q.code))
+        return "".join(self.cell(v) + self.sep for v in super().question(q))
 
     def option(self, o: _Option) -> Any:
         return self.cell(o.code) + self.sep + self.cell(o.label) + self.sep
@@ -90,6 +93,7 @@ async def write_long(
     )
     ranked = {q.id for q in scope.questions if q.shape.ranks}  # their rows carry the option's rank
     pieces.ranks = bool(ranked)
+    pieces.occurrences = any(q.occurrence for q in scope.questions)
     heads = {q.id: pieces.question(q) for q in scope.questions}
     option_pieces = {q.id: {o.id: pieces.option(o) for o in q.options} for q in scope.questions}
     no_option = pieces.no_option
