@@ -83,3 +83,13 @@ async def sign_in(browser, dashboard, **context):
     await page.get_by_role("button", name="Ouvrir le tableau de bord").click()
     await page.wait_for_url(dashboard.base + "/")
     return ctx, page
+
+
+async def upload_extract(page, path, *, base: str | None = None) -> None:
+    """Send a Markdown file with the queue's upload form: from the queue page of the dashboard at
+    ``base`` when given, else from the page the browser is on (an upload's error page keeps the
+    form).  A good file leads to its preview (``**/extracts/*``)."""
+    if base is not None:
+        await page.goto(base + "/extracts")
+    await page.get_by_label("Fichier Markdown de l’extrait").set_input_files(str(path))
+    await page.get_by_role("button", name="Envoyer et prévisualiser").click()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.cli_runner import run_cli
 from tests.export_data import CAMPAIGN
-from tests.web.conftest import SECRET, pytestmark, sign_in  # noqa: F401 (the module's skip mark)
+from tests.web.conftest import SECRET, pytestmark, sign_in, upload_extract  # noqa: F401 (the module's skip mark)
 
 EXTRACT = """---
 title = "L’évaluation au service des projets"
@@ -140,9 +140,7 @@ async def test_upload_preview_reorder_skip_and_the_audit_log(dashboard, browser,
         first.write_text(EXTRACT, encoding="utf-8")
         second.write_text(SECOND, encoding="utf-8")
         for path in (first, second):
-            await page.goto(dashboard.base + "/extracts")
-            await page.get_by_label("Fichier Markdown de l’extrait").set_input_files(str(path))
-            await page.get_by_role("button", name="Envoyer et prévisualiser").click()
+            await upload_extract(page, path, base=dashboard.base)
             await page.wait_for_url("**/extracts/*")
         # the preview as members will see it: the voice on its quote line, the intro in italics
         await page.goto(dashboard.base + "/extracts")
@@ -178,14 +176,11 @@ async def test_a_bad_upload_is_refused_in_the_readers_language_and_stores_nothin
     try:
         bad = tmp_path / "notes.txt"
         bad.write_text("pas du markdown", encoding="utf-8")
-        await page.goto(dashboard.base + "/extracts")
-        await page.get_by_label("Fichier Markdown de l’extrait").set_input_files(str(bad))
-        await page.get_by_role("button", name="Envoyer et prévisualiser").click()
+        await upload_extract(page, bad, base=dashboard.base)
         assert "Le fichier doit être un Markdown (.md)." in await page.locator("[role=alert]").inner_text()
         broken = tmp_path / "broken.md"
         broken.write_text("---\ntitle = [\n---\n", encoding="utf-8")
-        await page.get_by_label("Fichier Markdown de l’extrait").set_input_files(str(broken))
-        await page.get_by_role("button", name="Envoyer et prévisualiser").click()
+        await upload_extract(page, broken)  # from the error page's form
         assert await page.locator("[role=alert]").count() == 1
         assert "La file est vide." in await page.inner_text("main")
     finally:

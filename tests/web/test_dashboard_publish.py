@@ -5,7 +5,7 @@ publishes it, and the French network channel has it — once; publishing again i
 from __future__ import annotations
 
 from bot.services.authority import Actor
-from tests.web.conftest import pytestmark  # noqa: F401 (the module's skip mark)
+from tests.web.conftest import pytestmark, upload_extract  # noqa: F401 (the module's skip mark)
 
 EXTRACT = """---
 title = "Ce que le réseau a appris en 2026"
@@ -32,9 +32,7 @@ async def test_publish_now_posts_the_extract_to_the_network_channel(world, brows
         await page.wait_for_url(base + "/")
         source = tmp_path / "bilan.md"
         source.write_text(EXTRACT, encoding="utf-8")
-        await page.goto(base + "/extracts")
-        await page.get_by_label("Fichier Markdown de l’extrait").set_input_files(str(source))
-        await page.get_by_role("button", name="Envoyer et prévisualiser").click()
+        await upload_extract(page, source, base=base)
         await page.wait_for_url("**/extracts/*")
         extract_url = page.url
         csrf = await page.locator("input[name=csrf]").first.get_attribute("value")

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.services.authority import Actor, NotNetworkModerator
 from bot.services.dashboard import LinkExpired, LinkUsed, token_hash
 from storage.models import DashboardSession
-from tests.web.conftest import GUILD, MOD_ROLE, pytestmark, sign_in  # noqa: F401 (the module's skip mark)
+from tests.web.conftest import GUILD, MOD_ROLE, pytestmark, sign_in, upload_extract  # noqa: F401 (the module's skip mark)
 
 PAGES = ["/", "/polls", "/polls/{poll}", "/polls/{poll}/chart-1.png", "/campaigns", "/campaigns/{campaign}",
          "/exports", "/extracts", "/audit"]
@@ -238,9 +238,7 @@ async def test_axe_core_finds_no_serious_or_critical_violation_on_any_page(dashb
     try:
         source = tmp_path / "mars.md"
         source.write_text('---\ntitle = "Un extrait"\nmonth = "2027-03"\nlang = "fr"\n---\n*Intro.*\n\n« Une voix de membre, assez longue pour être citée. »\n', encoding="utf-8")
-        await page.goto(dashboard.base + "/extracts")
-        await page.get_by_label("Fichier Markdown de l’extrait").set_input_files(str(source))
-        await page.get_by_role("button", name="Envoyer et prévisualiser").click()
+        await upload_extract(page, source, base=dashboard.base)
         await page.wait_for_url("**/extracts/*")
         extract_page = page.url.removeprefix(dashboard.base)
         report = {}
