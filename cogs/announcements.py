@@ -12,7 +12,7 @@ cancelled one or a second run posts nothing.  Announcements are crossposted in a
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import discord
@@ -359,11 +359,26 @@ class Announcements(commands.Cog):
         tz = self.bot.config.tz
         rows = await service.list_scheduled(self.bot.sessions, guild_id=interaction.guild_id)
         everywhere = t("announce.target_all", lang, count=await service.network_channel_count(self.bot.sessions))
-        lines = [
-            t("announce.list_line", lang, id=a.id, when=a.scheduled_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-              title=a.title[:80], target=f"<#{a.target_channel_id}>" if a.target_channel_id else everywhere)
-            for a in rows[:25]
-        ] or [t("announce.list_empty", lang)]
+        dated = [
+            (a.scheduled_at, t("announce.list_line", lang, id=a.id, when=a.scheduled_at.astimezone(tz).strftime(
+                "%Y-%m-%d %H:%M"), title=a.title[:80],
+                target=f"<#{a.target_channel_id}>" if a.target_channel_id else everywhere))
+            for a in rows
+        ]
+        # recurring announcements are the calendar's plans (issue 12): listed here too, by reference
+        recurring = await self.bot.services.calendar.plans(guild_id=interaction.guild_id, kind="announcement")
+        for plan in recurring:
+            rule = (t(f"calendar.rule.{plan.recurrence}", lang) if plan.recurrence in ("weekly", "monthly")
+                    else t("calendar.rule.cron", lang, cron=plan.recurrence))
+            dated.append((plan.next_at, t(
+                "announce.list_recurring_line", lang, ref=plan.ref, rule=rule, title=plan.title[:80],
+                when=plan.next_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if plan.next_at else "—",
+                target=f"<#{plan.channel_id}>" if plan.channel_id else everywhere,
+            )))
+        dated.sort(key=lambda pair: pair[0] or datetime.max.replace(tzinfo=UTC))
+        lines = [line for _, line in dated[:25]] or [t("announce.list_empty", lang)]
+        if recurring:
+            lines.append(t("announce.list_recurring_hint", lang, ref=recurring[0].ref))
         embed = discord.Embed(title=t("announce.list_title", lang), description="\n".join(lines), colour=0xDD6B20)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 

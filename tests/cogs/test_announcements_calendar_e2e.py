@@ -166,9 +166,14 @@ async def test_a_recurring_announcement_is_posted_once_per_occurrence_across_a_k
     listing = await world.moderator.slash(world.fr, "calendar list")
     text = plain(embed_text(listing.response))
     assert f"{local_text(SOON + timedelta(weeks=2))} · Annonce récurrente · « Assemblée générale »" in text
+    announced = plain(embed_text((await world.moderator.slash(world.fr, "announce list")).response))
+    assert f"🔁 `{plan.ref}` · {local_text(SOON + timedelta(weeks=2))} · Assemblée générale" in announced
+    assert "(chaque semaine)" in announced and f"/calendrier annuler {plan.ref}" in announced
     cancelled = await world.moderator.slash(world.fr, "calendar cancel", reference=plan.ref)
     assert "Annonce récurrente" in cancelled.response.content
     assert bot.scheduler.get_job(job_id) is None
+    after = plain(embed_text((await world.moderator.slash(world.fr, "announce list")).response))
+    assert plan.ref not in after and "Aucune annonce programmée" in after
 
 
 async def test_a_recurring_occurrence_missed_by_far_is_recorded_not_posted(world, sessions, bot_factory):
