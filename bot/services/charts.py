@@ -493,32 +493,16 @@ def _build(
     fig.set_size_inches(FIG_WIDTH_IN, height_in)
 
     # Header, positioned from the top in inches.
+    def header_line(y: float, text: str, prop: FontProperties, color: str, **style: float) -> None:
+        """A header text at the left margin, its top ``y`` inches above the bottom edge."""
+        fig.text(MARGIN_X, y, text, transform=fig.dpi_scale_trans, ha="left", va="top",
+                 fontproperties=prop, color=color, parse_math=False, **style)
+
     y = height_in - MARGIN_TOP
     if title_text:
-        fig.text(
-            MARGIN_X,
-            y,
-            title_text,
-            transform=fig.dpi_scale_trans,
-            ha="left",
-            va="top",
-            fontproperties=title_prop,
-            color=TEXT_COLOR,
-            parse_math=False,
-            linespacing=1.25,
-        )
+        header_line(y, title_text, title_prop, TEXT_COLOR, linespacing=1.25)
     y -= title_h / px + GAP
-    fig.text(
-        MARGIN_X,
-        y,
-        subtitle,
-        transform=fig.dpi_scale_trans,
-        ha="left",
-        va="top",
-        fontproperties=subtitle_prop,
-        color=MUTED_COLOR,
-        parse_math=False,
-    )
+    header_line(y, subtitle, subtitle_prop, MUTED_COLOR)
     y -= subtitle_h / px + 2 * GAP
     if legend is not None:
         legend.set_bbox_to_anchor((MARGIN_X, y), transform=fig.dpi_scale_trans)
