@@ -316,7 +316,10 @@ async def run_ours(url: str, folder: Path, members: int) -> tuple[list[float], d
         edits = sum(
             1 for r in env.http_requests if r.method == "PATCH" and r.path.endswith(f"/messages/{message.id}")
         )
-    expected = {actors[m].id: {option_ids[o]} for r, m, o in plan if r == 1}
+        # a poll is anonymous by default: its answers hold each member's pseudonym in the poll
+        view = await bot.services.polls.get(poll_id)
+        respondent = {a.id: await bot.services.polls.respondent(view, a.id) for a in actors}
+    expected = {respondent[actors[m].id]: {option_ids[o]} for r, m, o in plan if r == 1}
     stored = await stored_answers(url)
     info.update(
         poll_id=poll_id,
