@@ -199,14 +199,16 @@ class ReseauBot(commands.Bot):
         if self.coordinator.leases is not None:
             publisher.lease = self.coordinator.leases
         if self.coordinator.shared:
-            publisher.on_fanout = lambda: self.coordinator.announce(DELIVER_CHANNEL, "")
+            publisher.on_fanout = lambda scope: self.coordinator.announce(DELIVER_CHANNEL, scope)
         publisher.prefer = lambda row: self.owns_guild(row.guild_id)
         await self.coordinator.start(self._elected, self._deposed)
 
     def _peer_fanout(self, payload: str) -> None:
-        """Another process started a fan-out: take a share of its rows (own guilds first)."""
+        """Another process started a fan-out (of one extract or announcement, or a resume of
+        every pending row): take a share of its rows, those of this process's guilds first."""
         if self.is_ready() and not self._closing:
-            self.track(self.services.publisher.deliver(announce=False), name="fanout-share")
+            scope = delivery.parse_fanout_scope(payload)
+            self.track(self.services.publisher.deliver(announce=False, **scope), name="fanout-share")
 
     async def _elected(self) -> None:
         """This process now runs the scheduled work: jobs rebuilt and what was due caught up

@@ -387,7 +387,7 @@ class Publisher:
         # that dies with its process); told when a fan-out starts here, so the others join in;
         # which rows to take first (those of this process's own guilds).
         self.lease: Lease = _SingleProcess()
-        self.on_fanout: Callable[[], object] | None = None
+        self.on_fanout: Callable[[str], object] | None = None  # told the scope (see fanout_scope)
         self.prefer: Callable[[models.Delivery], bool] | None = None
 
     # ---------------------------------------------------------------- public
@@ -456,8 +456,8 @@ class Publisher:
             return rows
         if self.prefer is not None:
             rows.sort(key=lambda row: (not self.prefer(row), row.id))  # type: ignore[misc]
-        if announce and self.on_fanout is not None:
-            self.on_fanout()
+        if announce and self.on_fanout is not None and delivery_ids is None:  # (a row's retry is its own)
+            self.on_fanout(fanout_scope(extract_id, announcement_id))
         self._inflight.update(r.id for r in rows)
         semaphore = asyncio.Semaphore(self.concurrency)
 
@@ -616,6 +616,24 @@ class Publisher:
             await self.sender.notify(self.modlog_channel_id, text)
         except Exception:
             log.exception("could not report failed deliveries in the moderators' log channel")
+
+
+def fanout_scope(extract_id: int | None, announcement_id: int | None) -> str:
+    """What a fan-out sends, as the other processes are told: ``extract:3``, ``announcement:5``,
+    or ``""`` (every pending row: a resume)."""
+    if extract_id is not None:
+        return f"extract:{extract_id}"
+    if announcement_id is not None:
+        return f"announcement:{announcement_id}"
+    return ""
+
+
+def parse_fanout_scope(scope: str) -> dict[str, int]:
+    """The ``deliver`` arguments of a scope from :func:`fanout_scope` (``{}``: every pending row)."""
+    kind, _, key = scope.partition(":")
+    if kind in ("extract", "announcement") and key.isdigit():
+        return {f"{kind}_id": int(key)}
+    return {}
 
 
 def feature() -> Feature:

@@ -89,3 +89,27 @@ async def test_a_follower_keeps_no_jobs_and_hands_its_changes_to_the_leader():
         assert (result.scheduled, result.caught_up, runs) == (["poll-close-1"], ["poll-close-2"], ["ran"])
     finally:
         scheduler.shutdown(wait=False)
+
+
+def test_a_fan_out_is_announced_with_what_it_sends():
+    from bot.services.delivery import fanout_scope, parse_fanout_scope
+
+    assert parse_fanout_scope(fanout_scope(3, None)) == {"extract_id": 3}
+    assert parse_fanout_scope(fanout_scope(None, 5)) == {"announcement_id": 5}
+    assert parse_fanout_scope(fanout_scope(None, None)) == {}  # a resume: every pending row
+    assert parse_fanout_scope("extract:x") == parse_fanout_scope("poll:3") == {}
+
+
+async def test_a_retry_is_not_announced_and_a_fan_out_is(world):
+    bot = world.env.bot
+    told: list[str] = []
+    publisher = bot.services.publisher
+    publisher.on_fanout = told.append
+    from bot.services import announcements
+    from storage.models import utcnow
+
+    draft = await announcements.create_draft(bot.sessions, guild_id=world.guild.id, author_id=world.moderator.id,
+                                             title="AG", body="Le 12.", now=utcnow())
+    outcome = await announcements.publish(bot.sessions, publisher, draft.id, now=utcnow(), actor_id=world.moderator.id)
+    await publisher.deliver(delivery_ids=(1,))  # a row's retry job: its own business
+    assert told == [f"announcement:{draft.id}"] and outcome.report.delivered == 2
