@@ -137,7 +137,11 @@ class MetricsServer:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
         self._runner = runner
         self.port = runner.addresses[0][1]
         log.info("metrics and health on http://%s:%d/metrics (/healthz, /readyz)", self.host, self.port)

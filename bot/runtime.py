@@ -114,7 +114,14 @@ async def start_processes(bot: ReseauBot, config: Config):
     if not config.metrics.port:
         return None
     server = MetricsServer(bot.metrics, config.metrics.host, config.metrics.port)
-    await server.start()
+    try:
+        await server.start()
+    except OSError as exc:  # the port is taken (another process on this machine), or the address is wrong
+        await server.close()
+        message = bot.t("processes.metrics_unavailable", config.bot.language, host=config.metrics.host,
+                        port=config.metrics.port, reason=exc.strerror or exc)
+        print(f"reseau-bot: {message}", file=sys.stderr)
+        return False
     return server
 
 

@@ -369,3 +369,19 @@ def test_run_options_and_their_checks(tmp_path):
         with pytest.raises(ConfigError, match=message):
             build_config(raw, tmp_path / "c.toml")
 
+
+
+async def test_a_metrics_port_already_taken_is_one_clear_line_and_exit_2(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    await migrate(url)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        async with Cluster(tmp_path, url, processes=1, guilds=1, channels_per_guild=1) as cluster:
+            sqlite_cluster_config(cluster, tmp_path)
+            code, out = await cluster.cli("run", "--metrics-port", str(port))
+    last = out.strip().splitlines()[-1]
+    assert code == 2, out
+    assert last.startswith(f"reseau-bot: impossible de servir les mesures sur 127.0.0.1:{port} ("), out
+    assert "--metrics-port" in last and "Traceback" not in out
