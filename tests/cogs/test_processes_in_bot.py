@@ -113,3 +113,20 @@ async def test_a_retry_is_not_announced_and_a_fan_out_is(world):
     outcome = await announcements.publish(bot.sessions, publisher, draft.id, now=utcnow(), actor_id=world.moderator.id)
     await publisher.deliver(delivery_ids=(1,))  # a row's retry job: its own business
     assert told == [f"announcement:{draft.id}"] and outcome.report.delivered == 2
+
+
+def test_every_metric_of_the_grafana_dashboard_is_one_the_bot_serves():
+    import json
+    import re
+
+    from bot.metrics import Metrics
+    from tests.paths import REPO
+
+    dashboard = json.loads((REPO / "deploy" / "grafana-dashboard.json").read_text(encoding="utf-8"))
+    queried = {name for panel in dashboard["panels"] for target in panel["targets"]
+               for name in re.findall(r"\breseau_[a-z_]+", target["expr"])}
+    served = set(re.findall(r"^# TYPE (\S+) ", Metrics().exposition().decode(), re.MULTILINE))
+    suffixes = ("_bucket", "_count", "_sum", "_total")
+    missing = {n for n in queried if n not in served and not any(n.endswith(s) and n[: -len(s)] in served
+                                                                  for s in suffixes)}
+    assert queried and missing == set()
