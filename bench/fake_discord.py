@@ -354,6 +354,11 @@ class FakeDiscordREST:
         self.per_channel_window = per_channel_window
         self.latency = latency
         self.nonce_ttl = nonce_ttl
+        # Seconds a created message's answer is held: Discord took the message, its answer is
+        # late — a client killed meanwhile never learns the id (the calendar's kill test).
+        # release_answers() answers the held requests at once and holds no more.
+        self.answer_held = 0.0
+        self._release_answers = asyncio.Event()
         self.missing_channels: set[int] = {int(c) for c in missing_channels}
         self.forbidden_channels: set[int] = {int(c) for c in forbidden_channels}
         self.state_path = Path(state_path) if state_path is not None else None
@@ -607,6 +612,12 @@ class FakeDiscordREST:
             for ch in g.get("channels", []):
                 self.add_channel(gid, int(ch["id"]), ch.get("name", "salon"), type=int(ch.get("type", GUILD_TEXT)),
                                  overwrites=ch.get("overwrites", []))
+
+    def release_answers(self) -> None:
+        """Answer the message creations held by ``answer_held`` now, and hold no more."""
+        self.answer_held = 0.0
+        self._release_answers.set()
+        self._release_answers = asyncio.Event()
 
     def inject_failure(
         self,
@@ -1152,6 +1163,10 @@ class FakeDiscordREST:
         self._remember(record)
         self._persist(record)
         self.stats["created"] += 1
+        if self.answer_held:
+            release = self._release_answers
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(release.wait(), self.answer_held)
         return _json_response(200, self._message_object(record), rl_headers)
 
     async def _read_payload(self, request: web.Request) -> tuple[JsonDict, list[JsonDict]]:
