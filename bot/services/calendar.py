@@ -847,12 +847,14 @@ class CalendarService:
         return _plan_view(plan)
 
     async def series(self, plan_id: int, *, guild_id: int | None = None) -> list[SeriesOccurrence]:
-        """Each occurrence's poll with its counts per option, oldest first."""
+        """Each posted occurrence's poll with its counts per option, oldest first."""
         await self.get_plan(plan_id, guild_id=guild_id)
         async with self.sessions() as session:
             rows = await CalendarRepository(session).series_polls(plan_id)
         out = []
         for occurrence_at, poll in rows:
+            if poll.message_id is None:
+                continue  # an occurrence being posted (or to resume after a crash): not yet in the series
             results = await self.polls.results(poll.id)
             counts = tuple(
                 (next((o.code for o in results.poll.options if o.id == c.option_id), ""), c.label, c.count)

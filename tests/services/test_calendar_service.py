@@ -156,6 +156,7 @@ async def test_an_occurrence_killed_while_posting_is_resumed_once_by_another_pro
         with pytest.raises(Killed):
             await first.calendar.run_poll(plan.id, dying)
         assert await first.calendar.run_poll(plan.id, post) is None, "the occurrence is claimed"
+        assert await first.calendar.series(plan.id) == [], "not posted: not yet in the series"
         now[0] = plan.start_at + timedelta(minutes=30)
         declared = calendar_service.feature(poll=_noop, announce=_noop, resume=second.calendar.resume_poll)
         specs = [s for s in await declared.plan(second, now[0]) if s.id.startswith("calendar-resume-")]
