@@ -132,6 +132,9 @@ class PgCoordination:
         async with self._busy:
             await self._conn.add_listener(channel, relay)
 
+    async def server_version(self) -> str:
+        return str(await self._value("SHOW server_version"))
+
     async def notify(self, channel: str, payload: str) -> None:
         await self._value("SELECT pg_notify($1, $2)", channel, payload)
 
