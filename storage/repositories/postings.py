@@ -90,6 +90,11 @@ class PostingRepository(Repository):
         )
         return [PostingRow(*row) for row in await self.session.execute(stmt)]
 
+    async def posted_in_guild(self, poll_id: int, guild_id: int) -> bool:
+        """Whether the poll has a posting in that server."""
+        stmt = select(PollPosting.id).where(PollPosting.poll_id == poll_id, PollPosting.guild_id == guild_id).limit(1)
+        return await self.session.scalar(stmt) is not None
+
     async def id_in_channel(self, poll_id: int, channel_id: int) -> int | None:
         return await self.session.scalar(
             select(PollPosting.id).where(PollPosting.poll_id == poll_id, PollPosting.channel_id == channel_id)

@@ -188,3 +188,28 @@ async def test_the_month_poll_is_claimed_once_whichever_language_comes_first(pol
     poll = await posted(polls, postings)
     await postings.month_poll_posted(fr, poll.id)
     assert await postings.claim_month_poll(en) == (False, poll.id)
+
+
+async def test_a_network_poll_is_answered_from_every_server_it_is_posted_in(polls, postings, sessions):
+    """A network poll has postings in several of the network's servers: a member of another
+    server than the poll's own answers through the posting there (once per question), and reads
+    its results; a server where it is not posted is refused."""
+    other_guild, other_channel, elsewhere = 2, 30, 3
+    async with sessions.begin() as session:
+        session.add(NetworkChannel(channel_id=other_channel, guild_id=other_guild, language="fr", name="réseau"))
+    poll = await posted(polls, postings, channels=((FR, "fr"),))
+    posting = await postings.claim(poll, other_guild, other_channel, "fr")
+    await postings.attach(posting, 99_000)
+    yes, no = poll.options
+    await polls.vote(poll.id, user_id=ALICE, option_id=yes.id, guild_id=GUILD)
+    await polls.vote(poll.id, user_id=BOB, option_id=no.id, guild_id=other_guild)
+    await polls.vote(poll.id, user_id=BOB, option_id=yes.id, guild_id=other_guild)  # changes his mind
+    assert [o.count for o in (await polls.results(poll.id, guild_id=other_guild)).options] == [2, 0]
+    from bot.errors import Forbidden
+
+    with pytest.raises(Forbidden):
+        await polls.vote(poll.id, user_id=CAROL, option_id=yes.id, guild_id=elsewhere)
+    with pytest.raises(Forbidden):
+        await polls.results(poll.id, guild_id=elsewhere)
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Answer)) == 2

@@ -21,6 +21,7 @@ from bot.services.polls.views import PollListing, PollView, VoteResult, poll_vie
 from bot.services.privacy import AnswerPseudonyms
 from storage import models
 from storage.repositories import AnswerRepository, PollRepository
+from storage.repositories.postings import PostingRepository
 
 if TYPE_CHECKING:
     import asyncio
@@ -51,6 +52,7 @@ class PollCore:
         self.member_types = tuple(member_types)
         self.clock = clock
         self._structures: OrderedDict[int, PollView] = OrderedDict()
+        self._posted_guilds: set[tuple[int, int]] = set()  # (poll, another server it is posted in)
         self._locks: dict[tuple[int, int], list[Any]] = {}  # key → [lock, users]
         self._queue: list[_PendingVote] = []  # votes waiting for the flush task (group commit)
         self._flusher: asyncio.Task[None] | None = None
@@ -199,9 +201,22 @@ class PollCore:
         if guild_id is not None and poll.guild_id != guild_id:
             raise Forbidden("poll.error.wrong_guild")
 
+    async def _check_posted_in(self, poll: PollView, guild_id: int | None) -> None:
+        """Answering or reading from ``guild_id``: the poll's own server, or one where it is
+        posted (a network poll has a posting per channel, across the network's servers); else
+        :class:`Forbidden`.  The database is asked only when the servers differ, and a server
+        found is remembered (postings are never taken back from a server)."""
+        if guild_id is None or poll.guild_id == guild_id or (poll.id, guild_id) in self._posted_guilds:
+            return
+        async with self.sessions() as session:
+            posted = await PostingRepository(session).posted_in_guild(poll.id, guild_id)
+        if not posted:
+            raise Forbidden("poll.error.wrong_guild")
+        self._posted_guilds.add((poll.id, guild_id))
+
     async def _checked(self, poll_id: int, guild_id: int | None, role_ids: Sequence[int] | None) -> PollView:
         poll = await self._structure(poll_id)
-        self._check_guild(poll, guild_id)
+        await self._check_posted_in(poll, guild_id)
         if not poll.is_open:
             raise Conflict("poll.error.closed")
         if poll.allowed_role_ids and role_ids is not None and not set(poll.allowed_role_ids) & set(role_ids):

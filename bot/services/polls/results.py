@@ -28,7 +28,7 @@ class Tallying(PollCore):
         member type, and — named polls only — who chose what; for every question of a survey."""
         async with self.sessions() as session:
             poll = await self._stored(session, poll_id)
-            self._check_guild(poll, guild_id)
+            await self._check_posted_in(poll, guild_id)
             answers = AnswerRepository(session)
             questions = tuple(
                 [await self._question_results(answers, poll, q, text_limit) for q in poll.questions]
