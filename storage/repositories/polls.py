@@ -260,15 +260,21 @@ class AnswerRepository(Repository):
             _by_rank(ranked, out)
         return out
 
-    async def replace_choices(self, wanted: dict[int, Collection[int]]) -> None:
+    async def replace_choices(
+        self, wanted: dict[int, Collection[int]], *, had: Collection[int] | None = None
+    ) -> None:
         """Make each answer's choices exactly ``wanted[answer_id]`` (a set, or a tuple whose
         order is stored as ranks 1, 2…): one DELETE of their choices, one (executemany) INSERT
-        of the new ones; answers left without a choice are deleted."""
+        of the new ones; answers left without a choice are deleted.  ``had``: the answers known
+        (read in this transaction) to have had choices — the others' DELETE is skipped, and with
+        it a statement on a member's first vote (issue 15, item 1)."""
         if not wanted:
             return
         conn = await self.session.connection()
         ids = sorted(wanted)
-        await conn.execute(_DELETE_CHOICES_OF, {"ids": ids})
+        stale = ids if had is None else [a for a in ids if a in had]
+        if stale:
+            await conn.execute(_DELETE_CHOICES_OF, {"ids": stale})
         if any(_ordered(wanted[a]) for a in ids):  # one executemany: every row has a rank, maybe NULL
             rows = []
             for a in ids:

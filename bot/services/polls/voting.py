@@ -384,6 +384,9 @@ class Voting(PollCore):
                     )
                 # answers created for votes that all failed have no choice: deleted again
                 await answers.replace_choices(
-                    {a: options for a, options in current.items() if options != stored[a] or not options}
+                    {a: options for a, options in current.items() if options != stored[a] or not options},
+                    # read above, after the upserts: each answer row is locked by then (SQLite's
+                    # write lock, PostgreSQL's row lock), so no other writer changed its choices
+                    had={a for a, options in stored.items() if options},
                 )
         return outcomes  # type: ignore[return-value]
