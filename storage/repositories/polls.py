@@ -11,8 +11,9 @@ when what it writes depends on what it read first (a vote batch and the poll's s
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete, func, select, update
@@ -38,6 +39,15 @@ _CHOICES_OF = select(AnswerChoice.answer_id, AnswerChoice.option_id, AnswerChoic
 _DELETE_CHOICES_OF = delete(AnswerChoice).where(AnswerChoice.answer_id.in_(_IDS))
 _DELETE_ANSWERS = delete(Answer).where(Answer.id.in_(_IDS))
 _MEMBER_TYPES = select(Profile.user_id, Profile.member_type).where(Profile.user_id.in_(_IDS))
+
+
+@cache
+def _sqlite_status(dialect: Any) -> tuple[str, Callable[[Any], Any]]:
+    """The status read as SQLite SQL (``FOR SHARE`` does not exist there: the write lock taken by
+    ``BEGIN IMMEDIATE`` covers it) and the deadline column's own result conversion."""
+    deadline_type = Poll.__table__.c.deadline_at.type.dialect_impl(dialect)
+    convert = deadline_type.result_processor(dialect, None) or (lambda value: value)
+    return str(_STATUS.compile(dialect=dialect)), convert
 
 
 def _ordered(choices: Collection[int]) -> bool:
@@ -120,12 +130,18 @@ class PollRepository(Repository):
         before a write, so an earlier ``SELECT`` ran outside it (and then ``BEGIN`` is refused)."""
         conn = await self.session.connection()
         if conn.dialect.name == "sqlite":
-            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # on the driver itself: one trip to aiosqlite's thread, where SQLAlchemy's cursor
+            # takes three (open, execute, close) — the vote path's cost is those trips (issue 15)
+            await (await conn.get_raw_connection()).driver_connection.execute("BEGIN IMMEDIATE")
 
     async def status(self, poll_id: int, *, lock: bool = False) -> tuple[str, datetime | None] | None:
         """The poll's status and deadline; ``lock`` takes a shared row lock (PostgreSQL) so a
         concurrent close waits for this transaction, and this one sees a committed close."""
         conn = await self.session.connection()
+        if conn.dialect.name == "sqlite":  # one trip to aiosqlite's thread instead of four
+            sql, deadline = _sqlite_status(conn.dialect)
+            rows = await (await conn.get_raw_connection()).driver_connection.execute_fetchall(sql, (poll_id,))
+            return (rows[0][0], deadline(rows[0][1])) if rows else None
         row = (await conn.execute(_STATUS_LOCKED if lock else _STATUS, {"poll_id": poll_id})).one_or_none()
         return None if row is None else (row[0], row[1])
 
