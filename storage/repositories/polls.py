@@ -58,6 +58,24 @@ async def _sqlite_driver(conn: Any) -> Any | None:
     return (await conn.get_raw_connection()).driver_connection if conn.dialect.name == "sqlite" else None
 
 
+_SQLITE_STATEMENTS: dict[int, tuple[Any, str, tuple[str, ...], dict[str, Callable[[Any], Any]]]] = {}
+
+
+def _sqlite_statement(stmt: Any, dialect: Any) -> tuple[str, tuple[str, ...], dict[str, Callable[[Any], Any]]]:
+    """A statement built once (no expanding parameter) as SQLite SQL: the text, its parameters'
+    names in order and their types' own bind conversions (aware datetimes → stored UTC text)."""
+    cached = _SQLITE_STATEMENTS.get(id(stmt))
+    if cached is None or cached[0] is not stmt:
+        compiled = stmt.compile(dialect=dialect)
+        processors = {}
+        for name, bind in compiled.binds.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+        cached = _SQLITE_STATEMENTS[id(stmt)] = (stmt, str(compiled), tuple(compiled.positiontup or ()), processors)
+    return cached[1], cached[2], cached[3]
+
+
 def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
@@ -243,6 +261,11 @@ class AnswerRepository(Repository):
             params["m_id"] = user_id if member_id is None else member_id
         else:
             params["mt"] = member_type
+        driver = await _sqlite_driver(conn)
+        if driver is not None:  # one trip to aiosqlite's thread (see _sqlite_driver)
+            sql, names, convert = _sqlite_statement(stmt, conn.dialect)
+            values = [convert[n](params[n]) if n in convert else params[n] for n in names]
+            return (await driver.execute_fetchall(sql, values))[0][0]
         return (await conn.execute(stmt, params)).scalar_one()
 
     async def member_types_of(self, user_ids: Iterable[int]) -> dict[int, str | None]:
