@@ -58,13 +58,15 @@ async def _sqlite_driver(conn: Any) -> Any | None:
     return (await conn.get_raw_connection()).driver_connection if conn.dialect.name == "sqlite" else None
 
 
-_SQLITE_STATEMENTS: dict[int, tuple[Any, str, tuple[str, ...], dict[str, Callable[[Any], Any]]]] = {}
+_SQLITE_STATEMENTS: dict[tuple[int, str], tuple[Any, str, tuple[str, ...], dict[str, Callable[[Any], Any]]]] = {}
 
 
 def _sqlite_statement(stmt: Any, dialect: Any) -> tuple[str, tuple[str, ...], dict[str, Callable[[Any], Any]]]:
-    """A statement built once (no expanding parameter) as SQLite SQL: the text, its parameters'
-    names in order and their types' own bind conversions (aware datetimes → stored UTC text)."""
-    cached = _SQLITE_STATEMENTS.get(id(stmt))
+    """A statement built once (no expanding parameter) as the dialect's positional SQL (SQLite's
+    ``?``, asyncpg's ``$n``): the text, its parameters' names in order and their types' own bind
+    conversions (aware datetimes → SQLite's stored UTC text)."""
+    key = (id(stmt), dialect.name)
+    cached = _SQLITE_STATEMENTS.get(key)
     if cached is None or cached[0] is not stmt:
         compiled = stmt.compile(dialect=dialect)
         processors = {}
@@ -72,8 +74,18 @@ def _sqlite_statement(stmt: Any, dialect: Any) -> tuple[str, tuple[str, ...], di
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 processors[name] = processor
-        cached = _SQLITE_STATEMENTS[id(stmt)] = (stmt, str(compiled), tuple(compiled.positiontup or ()), processors)
+        cached = _SQLITE_STATEMENTS[key] = (stmt, str(compiled), tuple(compiled.positiontup or ()), processors)
     return cached[1], cached[2], cached[3]
+
+
+async def _pg_driver(conn: Any) -> Any | None:
+    """The asyncpg connection under ``conn`` on PostgreSQL once its transaction has begun (a
+    statement sent before would run on its own, outside the transaction), else ``None``: one
+    round trip per statement without SQLAlchemy's per-statement work (issue 15, item 1)."""
+    if conn.dialect.name != "postgresql":
+        return None
+    driver = (await conn.get_raw_connection()).driver_connection
+    return driver if driver.is_in_transaction() else None
 
 
 def _marks(n: int) -> str:
@@ -266,6 +278,10 @@ class AnswerRepository(Repository):
             sql, names, convert = _sqlite_statement(stmt, conn.dialect)
             values = [convert[n](params[n]) if n in convert else params[n] for n in names]
             return (await driver.execute_fetchall(sql, values))[0][0]
+        driver = await _pg_driver(conn)
+        if driver is not None:
+            sql, names, convert = _sqlite_statement(stmt, conn.dialect)
+            return await driver.fetchval(sql, *(convert[n](params[n]) if n in convert else params[n] for n in names))
         return (await conn.execute(stmt, params)).scalar_one()
 
     async def member_types_of(self, user_ids: Iterable[int]) -> dict[int, str | None]:
@@ -303,10 +319,15 @@ class AnswerRepository(Repository):
         conn = await self.session.connection()
         ranked: dict[int, list[tuple[int, int]]] = {}
         driver = await _sqlite_driver(conn)
+        pg = None if driver is not None else await _pg_driver(conn)
         if driver is not None:
             rows: Any = await driver.execute_fetchall(
                 f"SELECT answer_id, option_id, rank FROM {AnswerChoice.__tablename__} "
                 f"WHERE answer_id IN ({_marks(len(ids))})", ids)
+        elif pg is not None:
+            rows = await pg.fetch(
+                f"SELECT answer_id, option_id, rank FROM {AnswerChoice.__tablename__} WHERE answer_id = ANY($1::integer[])",
+                ids)
         else:
             rows = await conn.execute(_CHOICES_OF, {"ids": ids})
         for answer_id, option_id, rank in rows:
@@ -330,11 +351,14 @@ class AnswerRepository(Repository):
             return
         conn = await self.session.connection()
         driver = await _sqlite_driver(conn)
+        pg = None if driver is not None else await _pg_driver(conn)
         ids = sorted(wanted)
         stale = ids if had is None else [a for a in ids if a in had]
         if stale and driver is not None:
             await driver.execute(f"DELETE FROM {AnswerChoice.__tablename__} WHERE answer_id IN ({_marks(len(stale))})",
                                  stale)
+        elif stale and pg is not None:
+            await pg.execute(f"DELETE FROM {AnswerChoice.__tablename__} WHERE answer_id = ANY($1::integer[])", stale)
         elif stale:
             await conn.execute(_DELETE_CHOICES_OF, {"ids": stale})
         if any(_ordered(wanted[a]) for a in ids):  # one executemany: every row has a rank, maybe NULL
@@ -352,6 +376,11 @@ class AnswerRepository(Repository):
             await driver.executemany(
                 f"INSERT INTO {AnswerChoice.__tablename__} ({', '.join(columns)}) VALUES ({_marks(len(columns))})",
                 [tuple(row[c] for c in columns) for row in rows])
+        elif rows and pg is not None:
+            columns = list(rows[0])
+            marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+            await pg.executemany(f"INSERT INTO {AnswerChoice.__tablename__} ({', '.join(columns)}) VALUES ({marks})",
+                                 [tuple(row[c] for c in columns) for row in rows])
         elif rows:
             await conn.execute(_CHOICE_INSERT, rows)
         empty = [a for a in ids if not wanted[a]]
