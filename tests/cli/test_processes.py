@@ -145,10 +145,9 @@ async def test_votes_on_three_shards_for_one_poll_are_stored_and_every_posting_s
     database_url, tmp_path
 ):
     """Item 4: one poll posted in three servers, one per shard (so one per process); members
-    click in the poll's own server; every vote is stored, and each process edits the posting of
-    its own server with the same counts — the two that received no click hear of the votes
-    through LISTEN/NOTIFY.  (Clicks on the postings of the other servers are refused today by the
-    poll's server check — "Ce sondage n’appartient pas à ce serveur" — which is issue 11's.)"""
+    click on the postings of all three servers, each click reaching the process of that
+    server's shard; every vote is stored, and each process edits the posting of its own server
+    with the same counts — hearing of the other processes' votes through LISTEN/NOTIFY."""
     async with Cluster(tmp_path, database_url, processes=3, guilds=3, channels_per_guild=1) as cluster:
         config = build_config({"database": {"url": database_url}}, tmp_path / "config.toml")
         services = Services.from_config(config)
@@ -174,12 +173,13 @@ async def test_votes_on_three_shards_for_one_poll_are_stored_and_every_posting_s
         await asyncio.sleep(1.0)  # every process listening
         record = {m["message_id"]: m for m in cluster.server.messages}
         votes = {}  # member -> option
-        for k in range(5):
-            member, option = 1_500_000_000_000_000_000 + k, (option_a, option_b)[k % 2]
+        guilds = list(channels)
+        for k in range(6):  # two members per server, one for each option
+            member, option, guild = 1_500_000_000_000_000_000 + k, (option_a, option_b)[k % 2], guilds[k // 2]
             votes[member] = option
-            shard = await cluster.server.click(record[str(messages[first_guild])], f"rb:poll:vote:{poll.id}:{option}",
-                                               user_id=member, guild_id=first_guild)
-            assert shard == cluster.shard_of(first_guild)
+            shard = await cluster.server.click(record[str(messages[guild])], f"rb:poll:vote:{poll.id}:{option}",
+                                               user_id=member, guild_id=guild)
+            assert shard == cluster.shard_of(guild)
 
         async def stored():
             return len(await answer_rows(services.sessions, poll.id)) == len(votes)
