@@ -18,7 +18,7 @@ from bot.i18n import Catalogue
 from bot.services.poll_rules import MAX_TEXT_ANSWER
 from bot.services.polls.kinds import is_ordered, kind_of, names
 from bot.services.polls.views import PollListing, PollView, VoteResult, poll_view
-from bot.services.privacy import AnswerPseudonyms
+from bot.services.privacy import AnswerPseudonyms, Tombstones
 from storage import models
 from storage.repositories import AnswerRepository, PollRepository
 from storage.repositories.postings import PostingRepository
@@ -53,6 +53,9 @@ class PollCore:
         self.clock = clock
         self._structures: OrderedDict[int, PollView] = OrderedDict()
         self._posted_guilds: set[tuple[int, int]] = set()  # (poll, another server it is posted in)
+        # the privacy keys are read from the database once, at first use (no I/O here)
+        self.pseudonyms = AnswerPseudonyms(sessions, clock=lambda: self.clock())  # anonymous polls' respondents
+        self.tombstones = Tombstones(sessions, clock=lambda: self.clock())  # members who asked /forget-me
         self._locks: dict[tuple[int, int], list[Any]] = {}  # key → [lock, users]
         self._queue: list[_PendingVote] = []  # votes waiting for the flush task (group commit)
         self._flusher: asyncio.Task[None] | None = None
@@ -157,18 +160,6 @@ class PollCore:
         return VoteResult(poll, user_id, self._ordered(poll, option_ids), text, changed=False)
 
     # -------------------------------------------------------------------- internals
-    @property
-    def pseudonyms(self) -> AnswerPseudonyms:
-        """The anonymous polls' respondent pseudonyms (the key is read once)."""
-        pseudonyms = getattr(self, "_pseudonyms", None)
-        if pseudonyms is None:
-            pseudonyms = self._pseudonyms = AnswerPseudonyms(self.sessions, clock=self.clock)
-        return pseudonyms
-
-    async def respondent(self, poll: PollView, user_id: int) -> int:
-        """The member's respondent id in the poll's answers (see :meth:`_respondent`)."""
-        return await self._respondent(poll, user_id)
-
     async def _respondent(self, poll: PollView, user_id: int) -> int:
         """Who the member is in the poll's answers: their id in a named poll, their pseudonym
         in an anonymous one (never their id: :class:`~bot.services.privacy.AnswerPseudonyms`)."""

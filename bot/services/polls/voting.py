@@ -28,7 +28,6 @@ from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services.polls.core import PollCore
 from bot.services.polls.kinds import kind_of
 from bot.services.polls.views import PollView, VoteResult, poll_view
-from bot.services.privacy import Tombstones
 from storage.repositories import AnswerRepository, PollRepository
 
 _MAX_BATCH = 500  # votes written per transaction by the flush task (group commit)
@@ -61,14 +60,6 @@ class _OnConnection:
 
 
 class Voting(PollCore):
-    @property
-    def tombstones(self) -> Tombstones:
-        """The forgotten members (read only here: ``/forget-me`` writes them)."""
-        tombstones = getattr(self, "_tombstones", None)
-        if tombstones is None:
-            tombstones = self._tombstones = Tombstones(self.sessions, clock=self.clock)
-        return tombstones
-
     async def vote(
         self,
         poll_id: int,
@@ -243,13 +234,12 @@ class Voting(PollCore):
         wanted = {user_id: options for user_id, options in wanted.items() if options}
         now = self.clock()
         changed = 0
-        async with self.sessions() as session:
-            listed = wanted.keys() | (await AnswerRepository(session).users_with_choices(poll.question_id)).keys()
-        forgotten = await self.tombstones.forgotten_since(listed, poll.created_at) if poll.native else set()
-        wanted = {user_id: options for user_id, options in wanted.items() if user_id not in forgotten}
         async with self.sessions.begin() as session:
             answers = AnswerRepository(session)
             stored = await answers.users_with_choices(poll.question_id)
+            listed = wanted.keys() | stored.keys()
+            forgotten = await self.tombstones.forgotten_since(listed, poll.created_at) if poll.native else set()
+            wanted = {user_id: options for user_id, options in wanted.items() if user_id not in forgotten}
             for user_id in forgotten & stored.keys():
                 await answers.delete(poll.question_id, user_id)
                 changed += 1
@@ -289,7 +279,7 @@ class Voting(PollCore):
     ) -> VoteResult:
         """Queue the change (group commit): the flush task writes every queued vote of a batch
         in one transaction and resolves each vote's future after the commit."""
-        respondent = await self._respondent(poll, user_id) if poll.anonymous else user_id
+        respondent = await self._respondent(poll, user_id)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[VoteResult] = loop.create_future()
         self._queue.append(_PendingVote(poll, user_id, respondent, change, future))
