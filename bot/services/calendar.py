@@ -953,6 +953,7 @@ class CalendarHook:
     network's name."""
 
     feature = "calendar"
+    authored = True  # kept without the author (PrivacyRegistry.authored_features)
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions

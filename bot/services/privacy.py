@@ -180,6 +180,12 @@ class PrivacyRegistry:
     def features(self) -> tuple[str, ...]:
         return tuple(self._hooks)
 
+    @property
+    def authored_features(self) -> frozenset[str]:
+        """The hooks whose records the member made and ``/forget-me`` keeps without their
+        author (a hook says so with ``authored = True``): counted apart from what is deleted."""
+        return frozenset(hook.feature for hook in self if getattr(hook, "authored", False))
+
     def __iter__(self):
         return iter(tuple(self._hooks.values()))
 
@@ -242,6 +248,7 @@ class _UnlinkedRecordsHook:
 
     feature = ""
     key = ""
+    authored = True  # PrivacyRegistry.authored_features
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions

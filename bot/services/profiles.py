@@ -59,8 +59,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FEATURE = "profiles"  # the profiles feature's privacy hook
-# the hooks of records a member authored (``bot.services.privacy``): kept, their author removed
-AUTHORSHIP_FEATURES = frozenset({"polls_created", "announcements", "audit"})
 MAX_ORGANISATION = 200  # the column
 MAX_REGION = 100
 FORGET_MODES = ("delete", "unlink")
@@ -100,6 +98,7 @@ class StoredCounts:
 
     per_feature: Mapping[str, int]
     failed: tuple[FeatureFailure, ...] = ()
+    authored_features: frozenset[str] = frozenset()  # hooks of records kept without their author
 
     @property
     def has_profile(self) -> bool:
@@ -110,12 +109,12 @@ class StoredCounts:
         """The records other features would remove (the poll answers, with the built-in hooks),
         not counting the records the member authored."""
         return sum(count for feature, count in self.per_feature.items()
-                   if feature != FEATURE and feature not in AUTHORSHIP_FEATURES)
+                   if feature != FEATURE and feature not in self.authored_features)
 
     @property
     def authored(self) -> int:
         """The records naming the member as author or actor (kept, the member removed from them)."""
-        return sum(count for feature, count in self.per_feature.items() if feature in AUTHORSHIP_FEATURES)
+        return sum(count for feature, count in self.per_feature.items() if feature in self.authored_features)
 
     @property
     def anything(self) -> bool:
@@ -175,6 +174,7 @@ class ForgetResult:
     poll_ids: tuple[int, ...] = field(default=())  # polls whose counts may have changed
     features: Mapping[str, Forgotten] = field(default_factory=dict)
     failed: tuple[FeatureFailure, ...] = ()
+    authored_features: frozenset[str] = frozenset()  # hooks of records kept without their author
 
     @property
     def complete(self) -> bool:
@@ -182,8 +182,8 @@ class ForgetResult:
 
     @property
     def authored(self) -> int:
-        """The polls, announcements and audit entries that no longer name the member."""
-        return sum(int(count) for feature, forgotten in self.features.items() if feature in AUTHORSHIP_FEATURES
+        """The records the member made (polls, announcements, plans…) that no longer name them."""
+        return sum(int(count) for feature, forgotten in self.features.items() if feature in self.authored_features
                    for count in forgotten.removed.values())
 
 
@@ -367,7 +367,7 @@ class ProfileService:
     # -------------------------------------------------------------------- privacy
     async def stored_counts(self, user_id: int) -> StoredCounts:
         counts, failed = await self.hooks.stored(user_id)
-        return StoredCounts(per_feature=counts, failed=failed)
+        return StoredCounts(per_feature=counts, failed=failed, authored_features=self.hooks.authored_features)
 
     async def my_data(self, user_id: int) -> MyData:
         """Every feature's section of the member's data (a feature that fails is named in
@@ -408,6 +408,7 @@ class ProfileService:
             poll_ids=done.records("polls"),
             features=done.features,
             failed=tombstone_failed + done.failed,
+            authored_features=self.hooks.authored_features,
         )
         details: dict[str, Any] = {"mode": mode, **{kind: n for kind, n in done.totals().items() if n},
                                    "answers": result.answers, "profile": result.profile_deleted}

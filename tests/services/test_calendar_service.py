@@ -253,6 +253,9 @@ async def test_duplicate_payload_and_templates_and_privacy(config, sessions):
         assert [p["title"] for p in mine["calendar_plans"]] == ["Date ?"]
         assert [t["name"] for t in mine["poll_templates"]] == ["AG"]
         assert await hook.stored(3) == 2
+        counts = await services.profiles.stored_counts(3)
+        # the plan, the template, the poll and the audit entries: kept without the author, not poll answers
+        assert counts.answers == 0 and counts.authored == 7
         forgotten = await hook.forget(3, "unlink")
         assert dict(forgotten.removed) == {"calendar_plans": 1, "poll_templates": 1}
         assert await hook.stored(3) == 0
