@@ -160,6 +160,10 @@ class PollCore:
         return VoteResult(poll, user_id, self._ordered(poll, option_ids), text, changed=False)
 
     # -------------------------------------------------------------------- internals
+    async def respondent(self, poll: PollView, user_id: int) -> int:
+        """The member's respondent id in the poll's answers (see :meth:`_respondent`)."""
+        return await self._respondent(poll, user_id)
+
     async def _respondent(self, poll: PollView, user_id: int) -> int:
         """Who the member is in the poll's answers: their id in a named poll, their pseudonym
         in an anonymous one (never their id: :class:`~bot.services.privacy.AnswerPseudonyms`)."""
