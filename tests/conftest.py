@@ -31,6 +31,7 @@ from bot.config import Config, NetworkChannel, build_config
 from bot.simcord_support import clear_locales, set_locale
 from storage.db import create_engine, session_factory, upgrade
 from storage.models import Base
+from storage.repositories.votes import close_vote_stores
 from tests.clock import ManualClock
 from tests.databases import migrate
 
@@ -103,6 +104,7 @@ async def database_url(_migrated_template: str, tmp_path: Path) -> str:
 async def engine(database_url: str):
     engine = create_engine(database_url)
     yield engine
+    await close_vote_stores(engine)  # the services' vote stores keep a connection of their own
     await engine.dispose()
 
 

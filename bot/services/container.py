@@ -163,7 +163,9 @@ class Services:
         )
 
     async def aclose(self, *, dispose_engine: bool = True) -> None:
-        """Close the ``httpx`` client and (unless told otherwise) dispose of the engine."""
+        """Close the ``httpx`` client and the vote path's connection, and (unless told otherwise)
+        dispose of the engine."""
+        await self.polls.aclose()
         if self.http_client is not None:
             await self.http_client.aclose()
         if dispose_engine:

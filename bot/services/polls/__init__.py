@@ -15,15 +15,16 @@ benchmark or the demo can drive the service directly::
     results = await service.results(poll.id)
 
 Votes are group-committed: each vote (``vote``, ``choose``, ``native_vote``) is queued with its
-change and a future; a flush task, started by the vote that finds none running and ended as soon
-as the queue is empty, writes up to ``_MAX_BATCH`` queued votes in one transaction: the poll's
-status read under the write lock on SQLite (the transaction starts with ``BEGIN IMMEDIATE``)
-or a shared row lock on PostgreSQL, so the status check and the writes are atomic (a close that
-commits first wins; a close that comes later waits), one upsert of the (question, member) answers — a unique constraint, so concurrent double
-clicks end as one answer — one read of their choices, every change applied in arrival order in
-memory (a change that raises, e.g. too many choices, fails only its own vote), then one rewrite
-of the choices that changed.  Each vote's future is resolved after the commit (or failed with
-the transaction).  The member type is copied from the member's profile at that moment.
+change and a future.  The vote that finds nothing writing writes the queue's first batch itself
+(up to ``_MAX_BATCH`` votes: its own and any queued meanwhile); what is queued during a write is
+left to a flush task, which drains the queue and ends.  A batch is one round trip to the database
+(:mod:`storage.repositories.votes`): the poll's status checked atomically with the writes (under
+the write lock taken first on SQLite, ``BEGIN IMMEDIATE``; a shared row lock in the same
+statement on PostgreSQL), so a close that commits first wins and a close that comes later waits;
+one answer per (question, member) — a unique constraint, so concurrent double clicks end as one
+answer —; every change applied in arrival order (a change that raises, e.g. too many choices,
+fails only its own vote).  Each vote's future is resolved after the commit (or failed with the
+transaction).  The member type is copied from the member's profile at that moment.
 
 The package, one job per module: :mod:`.kinds` (the registry of poll kinds: options, how an
 answer changes, tally, export columns, native poll), :mod:`.views` (the plain dataclasses),

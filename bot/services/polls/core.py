@@ -59,6 +59,8 @@ class PollCore:
         self._locks: dict[tuple[int, int], list[Any]] = {}  # key → [lock, users]
         self._queue: list[_PendingVote] = []  # votes waiting for the flush task (group commit)
         self._flusher: asyncio.Task[None] | None = None
+        self._writing = False  # a vote is writing a batch itself (see Voting._write_choices)
+        self._store: Any = False  # the vote store, built at the first vote (False: not yet)
 
     @classmethod
     def from_config(

@@ -29,6 +29,7 @@ from bot.services.polls.core import PollCore
 from bot.services.polls.kinds import kind_of
 from bot.services.polls.views import PollView, VoteResult, poll_view
 from storage.repositories import AnswerRepository, PollRepository
+from storage.repositories.votes import Refused, VoteWrite, vote_store_for
 
 _MAX_BATCH = 500  # votes written per transaction by the flush task (group commit)
 
@@ -60,6 +61,23 @@ class _OnConnection:
 
 
 class Voting(PollCore):
+    use_vote_store = True  # False: every batch on a pooled connection (the portable path, tested too)
+
+    def _vote_store(self) -> Any:
+        """The database's one-trip vote store (:mod:`storage.repositories.votes`), built at the
+        first vote; ``None`` when the sessions are not bound to an engine, or for a database
+        another connection cannot open (in-memory SQLite)."""
+        if self._store is False:
+            bind = self.sessions.kw.get("bind")
+            self._store = vote_store_for(bind) if self.use_vote_store and isinstance(bind, AsyncEngine) else None
+        return self._store
+
+    async def aclose(self) -> None:
+        """Close the vote store's connection (and thread, on SQLite)."""
+        store, self._store = self._store, False
+        if store:
+            await store.aclose()
+
     async def vote(
         self,
         poll_id: int,
@@ -277,45 +295,82 @@ class Voting(PollCore):
     async def _write_choices(
         self, poll: PollView, user_id: int, change: Callable[[Collection[int]], Collection[int]]
     ) -> VoteResult:
-        """Queue the change (group commit): the flush task writes every queued vote of a batch
-        in one transaction and resolves each vote's future after the commit."""
+        """Queue the change (group commit): a batch of queued votes is written in one transaction
+        — by the vote that finds nothing writing, else by a flush task — and each vote's future
+        is resolved after the commit."""
         respondent = await self._respondent(poll, user_id)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[VoteResult] = loop.create_future()
         self._queue.append(_PendingVote(poll, user_id, respondent, change, future))
         flusher = self._flusher
-        if flusher is None or flusher.done() or flusher.get_loop() is not loop:
-            # no idle task: the vote that finds no flush running starts one; it drains the
-            # queue (votes queued meanwhile included) and ends as soon as the queue is empty
-            self._flusher = loop.create_task(self._flush())
+        if (flusher is None or flusher.done() or flusher.get_loop() is not loop) and not self._writing:
+            # nothing is writing: this vote writes the queue's first batch itself (its own vote,
+            # and any queued meanwhile), without waiting for another task's turn on the loop;
+            # what is queued during that write is left to a flush task
+            self._writing = True
+            try:
+                await self._flush_batch()
+            finally:
+                self._writing = False
+                if self._queue:
+                    self._flusher = loop.create_task(self._flush())
         return await future
 
     async def _flush(self) -> None:
+        """Write the queued votes batch after batch, until the queue is empty (then end)."""
         while self._queue:
-            batch = self._queue[:_MAX_BATCH]
-            del self._queue[:_MAX_BATCH]
-            try:
-                outcomes = await self._write_batch(batch)
-            except BaseException as exc:  # the transaction failed: every vote of it failed
-                for pending in batch:
+            await self._flush_batch()
+
+    async def _flush_batch(self) -> None:
+        """Write the queue's first ``_MAX_BATCH`` votes in one transaction and resolve their
+        futures (each with its result, or the exception of its vote or of the transaction)."""
+        batch = self._queue[:_MAX_BATCH]
+        del self._queue[:_MAX_BATCH]
+        try:
+            outcomes = await self._write_batch(batch)
+        except BaseException as exc:  # the transaction failed: every vote of it failed
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                for pending in self._queue:
                     if not pending.future.done():
                         pending.future.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    for pending in self._queue:
-                        if not pending.future.done():
-                            pending.future.set_exception(exc)
-                    self._queue.clear()
-                    raise
+                self._queue.clear()
+                raise
+            return
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if pending.future.done():  # the caller was cancelled
                 continue
-            for pending, outcome in zip(batch, outcomes, strict=True):
-                if pending.future.done():  # the caller was cancelled
-                    continue
-                if isinstance(outcome, BaseException):
-                    pending.future.set_exception(outcome)
-                else:
-                    pending.future.set_result(outcome)
+            if isinstance(outcome, BaseException):
+                pending.future.set_exception(outcome)
+            else:
+                pending.future.set_result(outcome)
 
     async def _write_batch(self, batch: list[_PendingVote]) -> list[VoteResult | Exception]:
+        """One batch of queued votes, written atomically with each poll's status check: through
+        the database's vote store in one round trip (:mod:`storage.repositories.votes`), or on a
+        pooled connection (:meth:`_write_batch_pooled`)."""
+        store = self._vote_store()
+        if store is None:
+            return await self._write_batch_pooled(batch)
+        writes = [VoteWrite(p.poll.id, p.poll.question_id, p.respondent, p.user_id, p.change) for p in batch]
+        outcomes: list[VoteResult | Exception] = []
+        for pending, outcome in zip(batch, await store.write(writes, self.clock()), strict=True):
+            if isinstance(outcome, Refused):
+                self._forget(outcome.poll_id)
+                outcomes.append(NotFound("poll.error.unknown_poll") if outcome.missing else Conflict("poll.error.closed"))
+            elif isinstance(outcome, Exception):
+                outcomes.append(outcome)
+            else:
+                before, wanted = outcome
+                outcomes.append(VoteResult(
+                    pending.poll, pending.user_id, self._ordered(pending.poll, wanted),
+                    withdrawn=not wanted, changed=wanted != before,
+                ))
+        return outcomes
+
+    async def _write_batch_pooled(self, batch: list[_PendingVote]) -> list[VoteResult | Exception]:
         """One transaction for the batch: each poll's status once (under the write lock on
         SQLite, a shared row lock on PostgreSQL), one upsert of every distinct (question, member) answer, one read of their
         choices, the changes applied in arrival order in memory (a change that raises fails

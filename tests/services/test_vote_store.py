@@ -1,0 +1,138 @@
+"""The vote path's one-trip store (issue 15, item 1) on a real database (SQLite, or PostgreSQL
+with RESEAU_TEST_DATABASE_URL), where it can go wrong: several processes changing one answer.
+
+Each :class:`PollService` below stands for one process — its own vote store, connection and (on
+PostgreSQL) its own memory of the answers' versions.  A change made by another process, or by a
+path that does not go through the store (a withdrawal, ``/forget-me``), must be read again, never
+written over; and the portable path (a batch on a pooled connection) gives the same answers."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+from sqlalchemy import select
+
+from bot.errors import Conflict
+from bot.i18n import Catalogue
+from bot.services.polls import PollService
+from storage.models import Answer, AnswerChoice
+from storage.repositories.votes import PgVoteStore, SqliteVoteStore
+
+CATALOGUE = Catalogue.load()
+
+
+def process(sessions, config, clock, *, store: bool = True) -> PollService:
+    service = PollService.from_config(sessions, config, CATALOGUE, clock=clock)
+    service.use_vote_store = store
+    return service
+
+
+@pytest.fixture
+async def two(sessions, config, clock):
+    first, second = process(sessions, config, clock), process(sessions, config, clock)
+    yield first, second
+    await first.aclose()
+    await second.aclose()
+
+
+async def stored(sessions, question_id: int) -> dict[int, set[int]]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Answer.user_id, AnswerChoice.option_id)
+            .join(AnswerChoice, AnswerChoice.answer_id == Answer.id, isouter=True)
+            .where(Answer.question_id == question_id)
+        )
+        out: dict[int, set[int]] = {}
+        for user_id, option_id in rows:
+            out.setdefault(user_id, set())
+            if option_id is not None:
+                out[user_id].add(option_id)
+        return out
+
+
+async def multi_poll(service: PollService, options: int = 5):
+    draft = service.prepare(
+        guild_id=1, channel_id=10, author_id=100, question="Quels thèmes ?",
+        options=";".join(f"Thème {i}" for i in range(options)), kind="multi", max_choices=options,
+        anonymous=False,
+    )
+    return await service.create(draft)
+
+
+async def test_each_database_gets_its_one_trip_store(two, database_url):
+    first, _ = two
+    poll = await multi_poll(first)
+    await first.vote(poll.id, user_id=7, option_id=poll.options[0].id)
+    expected = SqliteVoteStore if database_url.startswith("sqlite") else PgVoteStore
+    assert isinstance(first._vote_store(), expected)
+
+
+async def test_two_processes_taking_turns_on_one_answer_lose_no_toggle(two, sessions):
+    first, second = two
+    poll = await multi_poll(first)
+    o = [option.id for option in poll.options]
+    assert (await first.vote(poll.id, user_id=7, option_id=o[0])).option_ids == (o[0],)
+    assert (await second.vote(poll.id, user_id=7, option_id=o[1])).option_ids == (o[0], o[1])
+    # the first process remembers {o0}: its next toggle must start from {o0, o1}
+    assert (await first.vote(poll.id, user_id=7, option_id=o[2])).option_ids == (o[0], o[1], o[2])
+    result = await second.vote(poll.id, user_id=7, option_id=o[0])
+    assert result.option_ids == (o[1], o[2]) and result.changed
+    assert await stored(sessions, poll.question_id) == {7: {o[1], o[2]}}
+
+
+async def test_an_answer_withdrawn_elsewhere_is_read_again(two, sessions):
+    first, second = two
+    poll = await multi_poll(first)
+    o = [option.id for option in poll.options]
+    await first.vote(poll.id, user_id=7, option_id=o[0])
+    await first.vote(poll.id, user_id=7, option_id=o[1])
+    withdrawn = await second.withdraw(poll.id, user_id=7)  # a path outside the store: the row is deleted
+    assert withdrawn.changed
+    result = await first.vote(poll.id, user_id=7, option_id=o[3])
+    assert result.option_ids == (o[3],) and result.changed
+    assert await stored(sessions, poll.question_id) == {7: {o[3]}}
+    # toggled off again by the other process, then on by the first: never a stale write
+    assert (await second.vote(poll.id, user_id=7, option_id=o[3])).withdrawn
+    assert await stored(sessions, poll.question_id) == {}
+    assert (await first.vote(poll.id, user_id=7, option_id=o[4])).option_ids == (o[4],)
+    assert await stored(sessions, poll.question_id) == {7: {o[4]}}
+
+
+@pytest.mark.parametrize("store", [True, False], ids=["one-trip-store", "pooled-connection"])
+async def test_concurrent_toggles_from_two_processes_all_count(sessions, config, clock, store):
+    """Both processes toggle options of the same members at the same time: each member ends with
+    exactly the options toggled an odd number of times, and every vote's result is one of the
+    states the answer went through."""
+    first, second = process(sessions, config, clock, store=store), process(sessions, config, clock, store=store)
+    try:
+        poll = await multi_poll(first)
+        o = [option.id for option in poll.options]
+        rng = random.Random(15)
+        members = [7, 8, 9]
+        clicks = [(rng.choice((first, second)), rng.choice(members), rng.choice(o)) for _ in range(120)]
+
+        async def click(service: PollService, member: int, option: int) -> None:
+            await asyncio.sleep(rng.random() * 0.005)
+            await service.vote(poll.id, user_id=member, option_id=option)
+
+        await asyncio.gather(*(click(*c) for c in clicks))
+        expected: dict[int, set[int]] = {}
+        for _service, member, option in clicks:
+            expected.setdefault(member, set()).symmetric_difference_update({option})
+        assert await stored(sessions, poll.question_id) == {m: s for m, s in expected.items() if s}
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_a_vote_after_another_process_closed_the_poll_is_refused(two, sessions):
+    first, second = two
+    poll = await multi_poll(first)
+    await first.vote(poll.id, user_id=7, option_id=poll.options[0].id)
+    await second.close(poll.id, guild_id=1, actor_id=100)
+    first._forget(poll.id)  # as after a restart: the structure is read again, the status in the write
+    with pytest.raises(Conflict):
+        await first.vote(poll.id, user_id=8, option_id=poll.options[1].id)
+    assert await stored(sessions, poll.question_id) == {7: {poll.options[0].id}}
