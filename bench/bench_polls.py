@@ -565,8 +565,10 @@ async def part_b(
                 f"  {name}: pool {type(pool).__name__} size {getattr(pool, 'size', lambda: '?')()}, "
                 f"overflow {getattr(pool, '_max_overflow', '?')}"
             )
+            # a named poll: the checks below read the stored answers by member id ((a) votes in the
+            # default, anonymous poll, whose answers hold each member's pseudonym)
             draft = service.prepare(
-                guild_id=1, channel_id=2, author_id=3, question="Quel format ?", options=OPTIONS
+                guild_id=1, channel_id=2, author_id=3, question="Quel format ?", options=OPTIONS, anonymous=False
             )
             poll = await service.create(draft)
             option_ids = [o.id for o in poll.options]
@@ -659,6 +661,7 @@ async def part_b(
             print("  " + verdict)
             verdicts.append(verdict)
         finally:
+            await service.aclose()
             await engine.dispose()
     return verdicts
 
