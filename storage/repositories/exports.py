@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, String, func, select, type_coerce
@@ -231,6 +232,69 @@ class ExportRepository(Repository):
         finally:
             await cursor.close()
 
+    async def answer_time_range(self) -> tuple[datetime | None, datetime | None]:
+        """The first and last answer times of the whole table (two index lookups): the span the
+        local times of any export fall in."""
+        first = select(func.min(Answer.answered_at)).scalar_subquery()
+        last = select(func.max(Answer.answered_at)).scalar_subquery()
+        row = (await self.session.execute(select(first, last))).one()
+        return row[0], row[1]
+
+    async def csv_long(
+        self, poll_ids: Sequence[int], questions: Mapping[int, str], options: Mapping[int, str],
+        respondent: Callable[[int], str], *, batch: int = DEFAULT_BATCH,
+    ) -> CsvLongExport:
+        """Prepare the long layout's CSV lines (:class:`CsvLongExport`): ``questions`` and
+        ``options`` map each id of the export's questions and their options to its cells (each
+        followed by the separator); ``respondent`` gives a user id's cell, computed once per
+        respondent.  Counts the answers, respondents and member types on the way."""
+        connection = await self.session.connection()
+        dialect = connection.dialect.name
+        driver = (await connection.get_raw_connection()).driver_connection
+        await _drop_tables(driver, dialect)
+        for table in _TABLES:
+            await driver.execute(f"CREATE TEMP TABLE {table} ({_columns(dialect, table)})")
+        await _insert(driver, dialect, "export_questions", [(piece, qid) for qid, piece in questions.items()],
+                      "SELECT id, poll_id, position, ? FROM questions WHERE id = ?")
+        await _insert(driver, dialect, "export_options", [(piece, oid) for oid, piece in options.items()],
+                      "SELECT id, position, ? FROM options WHERE id = ?")
+        # One pass over the answers: who answered (each respondent's cell computed once, in
+        # batches, so memory stays flat), with which member types, how many answers.
+        sql = (f"SELECT a.user_id, a.member_type, count(*) FROM answers a "
+               f"JOIN {_temp(dialect, 'export_questions')} q ON q.id = a.question_id "
+               f"GROUP BY a.user_id, a.member_type ORDER BY a.user_id")
+        answers = unlinked = respondents = 0
+        member_types: set[str | None] = set()
+        last: int | None = None
+
+        async def take(rows: Sequence[Any]) -> None:
+            nonlocal answers, unlinked, respondents, last
+            pieces = []
+            for user_id, member_type, count in rows:
+                answers += count
+                member_types.add(member_type)
+                if user_id is None:
+                    unlinked += count
+                elif user_id != last:
+                    last = user_id
+                    pieces.append((user_id, respondent(user_id)))
+            respondents += len(pieces)
+            await _insert(driver, dialect, "export_respondents", pieces)
+
+        if dialect == "postgresql":
+            async with driver.transaction():
+                cursor = await driver.cursor(sql)
+                while rows := await cursor.fetch(batch):
+                    await take(rows)
+        else:
+            cursor = await driver.execute(sql)
+            try:
+                while rows := await cursor.fetchmany(batch):
+                    await take(rows)
+            finally:
+                await cursor.close()
+        return CsvLongExport(driver, dialect, answers, respondents + unlinked, member_types)
+
 
 # --------------------------------------------------------------------------- PostgreSQL COPY
 _UNESCAPE = re.compile(r"\\(.)")
@@ -287,6 +351,268 @@ async def _copied_rows(driver: Any, sql: str, params: list[Any], batch: int) -> 
             await driver.copy_from_query(sql, *params, output=take, format="text")
             if rows:
                 await queue.put(rows)
+            await queue.put(None)
+        except BaseException as exc:  # the consumer re-raises it
+            await queue.put(exc)
+            raise
+
+    task = asyncio.get_running_loop().create_task(copy())
+    try:
+        while (item := await queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+
+# --------------------------------------------------------------------------- CSV lines written by the database
+#: The first characters that make a spreadsheet read a text as a formula (``_safe_csv_text``).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_HOURS = "".join(f"{hour:02d}" for hour in range(24))  # hour h is characters 2h+1, 2h+2 (SQL substr)
+
+
+@dataclass
+class CsvLongExport:
+    """The long layout as CSV lines written by the database itself (issue 15, item 4): the
+    pieces that do not depend on the answer — a question's cells, an option's, a respondent's
+    pseudonym — are computed once each in Python and put in temporary tables, and one query
+    joins them to the answers, quotes the texts, writes the times and sorts: no Python object
+    per row.  ``counts``: answers, respondents and the member types found (for the codebook),
+    read before the lines; :meth:`lines` streams the lines and drops the tables."""
+
+    driver: Any
+    dialect: str
+    answers: int
+    respondents: int
+    member_types: set[str | None]
+
+    async def lines(
+        self, *, separator: str, no_option: str, member_types: Mapping[str, str],
+        offsets: Sequence[tuple[datetime | None, int, str]], batch: int = DEFAULT_BATCH,
+    ) -> AsyncIterator[tuple[bytes, int]]:
+        """``(UTF-8 CSV lines, how many)`` in batches, in the answer stream's order.
+
+        ``member_types``: a member type's cell (every code found; NULL is an empty cell);
+        ``offsets``: the time zone's stretches of one UTC offset over the answers' times
+        (``(start, seconds, ISO suffix)``, the first one's start ``None``).  A line is
+        ``respondent,member_type,<question's cells><option's cells or no_option>text,UTC,local``
+        ending with CRLF; the text neutralised (``FORMULA_STARTS``) and quoted as ``csv.writer``
+        quotes (``QUOTE_MINIMAL``)."""
+        try:
+            await self._fill_member_types(member_types)
+            plain = all(piece == code for code, piece in member_types.items())
+            if self.dialect == "postgresql":
+                sql = _pg_lines(separator, no_option, plain, offsets)
+                async for chunk in _copied_bytes(self.driver, sql, batch):
+                    yield chunk
+            else:
+                cursor = await self.driver.execute(_sqlite_lines(separator, no_option, plain, offsets))
+                try:
+                    while rows := await cursor.fetchmany(batch):
+                        yield b"".join([row[0] for row in rows]), len(rows)
+                finally:
+                    await cursor.close()
+        finally:
+            with contextlib.suppress(Exception):
+                await _drop_tables(self.driver, self.dialect)
+
+    async def _fill_member_types(self, member_types: Mapping[str, str]) -> None:
+        await _insert(self.driver, self.dialect, "export_member_types", list(member_types.items()))
+
+
+_TABLES = {
+    "export_questions": "id BIGINT PRIMARY KEY, poll_id BIGINT NOT NULL, position INTEGER NOT NULL, piece TEXT NOT NULL",
+    "export_options": "id BIGINT PRIMARY KEY, position INTEGER NOT NULL, piece TEXT NOT NULL",
+    "export_respondents": "id BIGINT PRIMARY KEY, piece TEXT NOT NULL",
+    "export_member_types": "code TEXT PRIMARY KEY, piece TEXT NOT NULL",
+}
+
+
+def _temp(dialect: str, table: str) -> str:
+    return f"{'pg_temp' if dialect == 'postgresql' else 'temp'}.{table}"
+
+
+def _columns(dialect: str, table: str) -> str:
+    # SQLite: an INTEGER PRIMARY KEY is the rowid itself (64 bits), the fastest lookup there is
+    return _TABLES[table] if dialect == "postgresql" else _TABLES[table].replace("BIGINT PRIMARY KEY",
+                                                                                 "INTEGER PRIMARY KEY")
+
+
+async def _drop_tables(driver: Any, dialect: str) -> None:
+    for table in _TABLES:
+        await driver.execute(f"DROP TABLE IF EXISTS {_temp(dialect, table)}")
+
+
+async def _insert(driver: Any, dialect: str, table: str, rows: Sequence[tuple[Any, ...]], select: str = "") -> None:
+    """Rows into a temporary table (``select``: an ``INSERT … SELECT`` tail taking the row's values)."""
+    if not rows:
+        return
+    if dialect == "postgresql":
+        if not select:
+            await driver.copy_records_to_table(table, records=rows, schema_name="pg_temp")
+            return
+        count = select.count("?")
+        for index in range(1, count + 1):
+            select = select.replace("?", f"${index}", 1)
+        await driver.executemany(f"INSERT INTO {_temp(dialect, table)} {select}", rows)
+        return
+    await driver.executemany(f"INSERT INTO {_temp(dialect, table)} {select or 'VALUES (' + ', '.join('?' * len(rows[0])) + ')'}", rows)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _csv_text(dialect: str, column: str, separator: str, neutralise: bool) -> str:
+    """A text column as its CSV cell: NULL stays NULL (an empty cell); a text starting as a
+    formula gets a ``'`` first (``neutralise``); one holding the separator, a double quote or a
+    line break is quoted, its double quotes doubled."""
+    quote = "'\"'"
+    if dialect == "postgresql":
+        special = " OR ".join(f"strpos({column}, {c}) > 0" for c in (_literal(separator), quote, "chr(10)", "chr(13)"))
+        starts = ", ".join("chr(9)" if c == "\t" else "chr(13)" if c == "\r" else _literal(c) for c in FORMULA_STARTS)
+        first = f"left({column}, 1)"
+    else:
+        special = f"{column} GLOB '*[{separator}\"' || char(10, 13) || ']*'"
+        starts = ", ".join("char(9)" if c == "\t" else "char(13)" if c == "\r" else _literal(c) for c in FORMULA_STARTS)
+        first = f"substr({column}, 1, 1)"
+    prefix = f"(CASE WHEN {first} IN ({starts}) THEN '''' ELSE '' END) || " if neutralise else ""
+    return (f"CASE WHEN {column} IS NULL THEN NULL WHEN {special} "
+            f"THEN {quote} || {prefix}replace({column}, {quote}, '\"\"') || {quote} ELSE {prefix}{column} END")
+
+
+def _local_time(dialect: str, offsets: Sequence[tuple[datetime | None, int, str]]) -> str:
+    """``answers.answered_at`` as local ISO text with its offset: a binary search over the
+    stretches of one offset, then UTC + offset.  On SQLite a whole-hour offset is done on the
+    stored text (the hour shifted through a table of two-digit hours; ``strftime`` only when
+    the day changes), else by ``strftime``; on PostgreSQL by ``to_char``."""
+    column = "a.answered_at"
+
+    def leaf(seconds: int, suffix: str) -> str:
+        if dialect == "postgresql":
+            return (f"to_char(({column} AT TIME ZONE 'UTC') + interval '{seconds} seconds', "
+                    f"'YYYY-MM-DD\"T\"HH24:MI:SS') || {_literal(suffix)}")
+        exact = f"strftime('%Y-%m-%dT%H:%M:%S', substr({column}, 1, 19), '{seconds:+d} seconds')"
+        if seconds % 3600:
+            return f"{exact} || {_literal(suffix)}"
+        hours = seconds // 3600
+        hour = f"CAST(substr({column}, 12, 2) AS INTEGER)"
+        same_day = (f"substr({column}, 1, 10) || 'T' || substr('{_HOURS}', {hour} * 2 + {2 * hours + 1}, 2) "
+                    f"|| substr({column}, 14, 6)")
+        if hours == 0:
+            return f"substr({column}, 1, 10) || 'T' || substr({column}, 12, 8) || {_literal(suffix)}"
+        within = f"{hour} < {24 - hours}" if hours > 0 else f"{hour} >= {-hours}"
+        return f"(CASE WHEN {within} THEN {same_day} ELSE {exact} END) || {_literal(suffix)}"
+
+    def boundary(start: datetime) -> str:
+        text = start.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        return f"TIMESTAMPTZ '{text}+00'" if dialect == "postgresql" else f"'{text}'"
+
+    def search(part: Sequence[tuple[datetime | None, int, str]]) -> str:
+        if len(part) == 1:
+            return leaf(part[0][1], part[0][2])
+        middle = len(part) // 2
+        start = part[middle][0]
+        assert start is not None
+        return f"CASE WHEN {column} < {boundary(start)} THEN {search(part[:middle])} ELSE {search(part[middle:])} END"
+
+    return search(offsets)
+
+
+def _from_clause(dialect: str, plain_member_types: bool) -> str:
+    """The answers with their pieces, in the answer stream's order (``answers_statement``)."""
+    joins = "" if plain_member_types else (
+        f" LEFT JOIN {_temp(dialect, 'export_member_types')} m ON m.code = a.member_type")
+    return (
+        f"FROM answers a JOIN {_temp(dialect, 'export_questions')} q ON q.id = a.question_id"
+        f" LEFT JOIN answer_choices c ON c.answer_id = a.id"
+        f" LEFT JOIN {_temp(dialect, 'export_options')} o ON o.id = c.option_id"
+        f" LEFT JOIN {_temp(dialect, 'export_respondents')} r ON r.id = a.user_id{joins}"
+        f" ORDER BY coalesce(a.user_id, -a.id), q.poll_id, q.position, c.rank, o.position"
+    )
+
+
+def _sqlite_lines(separator: str, no_option: str, plain: bool, offsets: Sequence[tuple[datetime | None, int, str]]) -> str:
+    member = _csv_text("sqlite", "a.member_type", separator, False) if plain else "m.piece"
+    sep = separator
+    fmt = _literal(f"%s{sep}%s{sep}%s%s%s{sep}%.10sT%.8sZ{sep}%s") + " || char(13, 10)"
+    line = (f"printf({fmt}, coalesce(r.piece, 'anon-' || a.id), {member}, q.piece, "
+            f"coalesce(o.piece, {_literal(no_option)}), {_csv_text('sqlite', 'a.text', sep, True)}, "
+            f"a.answered_at, substr(a.answered_at, 12), {_local_time('sqlite', offsets)})")
+    return f"SELECT CAST({line} AS BLOB) {_from_clause('sqlite', plain)}"
+
+
+def _pg_lines(separator: str, no_option: str, plain: bool, offsets: Sequence[tuple[datetime | None, int, str]]) -> str:
+    member = _csv_text("postgresql", "a.member_type", separator, False) if plain else "m.piece"
+    sep = _literal(separator)
+    line = (f"coalesce(r.piece, 'anon-' || a.id) || {sep} || coalesce({member}, '') || {sep} || q.piece || "
+            f"coalesce(o.piece, {_literal(no_option)}) || "
+            f"coalesce({_csv_text('postgresql', 'a.text', separator, True)}, '') || {sep} || "
+            f"to_char(a.answered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || {sep} || "
+            f"{_local_time('postgresql', offsets)}")
+    return f"SELECT {line} {_from_clause('postgresql', plain)}"  # COPY (…) TO STDOUT by asyncpg
+
+
+_UNESCAPE_BYTES = re.compile(rb"\\(.)", re.S)
+_BYTE_ESCAPES = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
+
+
+def _unescape(match: re.Match[bytes]) -> bytes:
+    return _BYTE_ESCAPES.get(match[1], match[1])
+
+
+async def _copied_bytes(driver: Any, sql: str, batch: int) -> AsyncIterator[tuple[bytes, int]]:
+    """The one-column rows of ``COPY (…) TO STDOUT`` (text format) as CSV lines: each row's
+    newline becomes CRLF and the text format's backslash escapes are undone (only where a
+    chunk has a backslash).  About ``batch`` lines per item; the COPY runs as a task feeding a
+    queue of two items, as :func:`_copied_rows` does."""
+    queue: asyncio.Queue[tuple[bytes, int] | BaseException | None] = asyncio.Queue(maxsize=2)
+    pending = b""
+    parts: list[bytes] = []
+    lines = 0
+
+    async def take(chunk: bytes) -> None:
+        nonlocal pending
+        data = pending + chunk if pending else chunk
+        end = data.rfind(b"\n") + 1
+        pending = data[end:]
+        if not end:
+            return
+        data = data[:end]
+        count = data.count(b"\n")
+        if count <= batch:
+            await add(data, count)
+            return
+        rows = data.split(b"\n")[:-1]  # a chunk longer than a batch (small batches): split it
+        for start in range(0, len(rows), batch):
+            part = rows[start:start + batch]
+            await add(b"\n".join(part) + b"\n", len(part))
+
+    async def add(data: bytes, count: int) -> None:
+        nonlocal lines
+        data = data.replace(b"\n", b"\r\n")  # COPY's row ends (a text's own are escaped)
+        if b"\\" in data:
+            data = _UNESCAPE_BYTES.sub(_unescape, data)
+        parts.append(data)
+        lines += count
+        if lines >= batch:
+            await flush()
+
+    async def flush() -> None:
+        nonlocal lines
+        await queue.put((b"".join(parts), lines))
+        parts.clear()
+        lines = 0
+
+    async def copy() -> None:
+        try:
+            await driver.copy_from_query(sql, output=take, format="text")
+            if parts:
+                await flush()
             await queue.put(None)
         except BaseException as exc:  # the consumer re-raises it
             await queue.put(exc)

@@ -3,7 +3,7 @@ spreadsheet, as ``(UTC, local)`` date-time values (:class:`_DateClock`)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 
@@ -67,3 +67,41 @@ class _DateClock(_Clock):
     def __call__(self, when: datetime | str) -> tuple[datetime, datetime]:  # type: ignore[override]
         utc, local = super().__call__(when)
         return datetime.fromisoformat(utc[:19]), datetime.fromisoformat(local[:19])
+
+
+def offset_stretches(tz: ZoneInfo, first: datetime, last: datetime) -> list[tuple[datetime | None, int, str]]:
+    """The zone's UTC offsets over ``[first, last]`` (aware datetimes) as stretches of one offset:
+    ``(start, offset in seconds, ISO suffix)``, the first one's start ``None``, each later one
+    starting at the UTC second its offset takes effect — so that the database can write the local
+    times itself (``local = UTC + offset``, then the suffix), exactly as :class:`_Clock` does.
+
+    The offset is read at every UTC hour (the resolution at which :class:`_Clock` caches it); a
+    change within an hour is found to the second by bisection (zone transitions fall on whole
+    seconds)."""
+
+    def offset(when: datetime) -> timedelta:
+        return when.astimezone(tz).utcoffset() or timedelta(0)
+
+    def entry(start: datetime | None, value: timedelta) -> tuple[datetime | None, int, str]:
+        suffix = datetime(2000, 1, 1, tzinfo=timezone(value)).isoformat()[19:]
+        return start, int(value.total_seconds()), suffix
+
+    hour = first.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    end = last.astimezone(UTC)
+    current = offset(hour)
+    stretches = [entry(None, current)]
+    step = timedelta(hours=1)
+    while hour <= end:
+        following = offset(hour + step)
+        if following != current:
+            low, high = 0, 3600  # the offset at hour + low is current's, at hour + high following's
+            while high - low > 1:
+                middle = (low + high) // 2
+                if offset(hour + timedelta(seconds=middle)) == current:
+                    low = middle
+                else:
+                    high = middle
+            current = following
+            stretches.append(entry(hour + timedelta(seconds=high), current))
+        hour += step
+    return stretches

@@ -7,11 +7,15 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from bot.services.exports.clock import _Clock
+from bot.services.exports.clock import _Clock, offset_stretches
 from bot.services.exports.codebook import _Option, _Question, _Scope
 from bot.services.exports.model import Progress
-from bot.services.exports.writers import _csv_cell, _CsvTable, _Table
+from bot.services.exports.writers import _csv_cell, _CsvTable, _safe_csv_text, _Table
 from storage.repositories.exports import ExportRepository
+
+#: The long layout's CSV lines are written by the database (:func:`_write_long_csv`); ``False``
+#: writes them here, row by row — the reference the tests compare the database's bytes with.
+DATABASE_CSV = True
 
 
 class _LongPieces:
@@ -88,10 +92,14 @@ async def write_long(
     """One row per (answer, chosen option).  A row is assembled from pieces rendered once
     per question, option, respondent and answer — tuples for XLSX and JSON, CSV text for
     CSV — so the per-row work is two concatenations, whatever the format."""
+    ranked = {q.id for q in scope.questions if q.shape.ranks}  # their rows carry the option's rank
+    if DATABASE_CSV and isinstance(table, _CsvTable) and not ranked and safe is _safe_csv_text:
+        return await _write_long_csv(scope, repo, table, _CsvLongPieces(separator), clock=clock,
+                                     respondent_of=respondent_of, batch=batch, progress=progress,
+                                     check_size=check_size)
     pieces: _LongPieces = (
         _CsvLongPieces(separator) if isinstance(table, _CsvTable) else _LongPieces()
     )
-    ranked = {q.id for q in scope.questions if q.shape.ranks}  # their rows carry the option's rank
     pieces.ranks = bool(ranked)
     pieces.occurrences = any(q.occurrence for q in scope.questions)
     heads = {q.id: pieces.question(q) for q in scope.questions}
@@ -149,6 +157,38 @@ async def write_long(
         if progress is not None:
             progress(done)
     return {"rows": done, "answers": answers, "respondents": respondents, "member_types": set(type_pieces)}
+
+
+async def _write_long_csv(
+    scope: _Scope, repo: ExportRepository, table: _CsvTable, pieces: _CsvLongPieces, *, clock: _Clock,
+    respondent_of: Callable[[int], str], batch: int, progress: Progress | None, check_size: Callable[[], None],
+) -> dict[str, Any]:
+    """The long layout as CSV, its lines written by the database (issue 15, item 4): the same
+    bytes as :func:`write_long`'s, without a Python object per row.  What does not depend on
+    the answer is rendered here once — each question's and option's cells, each respondent's
+    pseudonym, each member type's cell, the time zone's offsets over the answers' span — and
+    :meth:`ExportRepository.csv_long` joins them to the answers in one sorted query.  (Ranked
+    answers, whose rank cell counts the answer's rows, go through :func:`write_long`.)"""
+    cell = pieces.cell
+    options = {o.id: pieces.option(o) for q in scope.questions for o in q.options}
+    export = await repo.csv_long(
+        scope.poll_ids, {q.id: pieces.question(q) for q in scope.questions}, options,
+        lambda user_id: cell(respondent_of(user_id)), batch=batch,
+    )
+    member_value = scope.member_value
+    member_types = {code: cell(member_value(code)) for code in export.member_types if code is not None}
+    first, last = await repo.answer_time_range()
+    offsets = offset_stretches(clock.tz, first, last) if first is not None and last is not None else [(None, 0, "")]
+    done = 0
+    async for data, count in export.lines(separator=pieces.sep, no_option=pieces.no_option,
+                                          member_types=member_types, offsets=offsets, batch=batch):
+        table.write_bytes(data)
+        done += count
+        check_size()
+        if progress is not None:
+            progress(done)
+    return {"rows": done, "answers": export.answers, "respondents": export.respondents,
+            "member_types": export.member_types}
 
 
 async def write_wide(

@@ -51,6 +51,11 @@ class _CsvTable(_Table):
     def write_text(self, text: str) -> None:
         self.text.write(text)
 
+    def write_bytes(self, data: bytes) -> None:
+        """Lines already encoded (UTF-8), after what was written as text."""
+        self.text.flush()
+        self.text.buffer.write(data)
+
     def flush(self) -> None:
         self.text.flush()
 

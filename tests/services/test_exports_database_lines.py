@@ -1,0 +1,119 @@
+"""The long layout's CSV lines written by the database (issue 15, item 4) are byte for byte the
+lines the export writes row by row in Python (``rows.DATABASE_CSV = False``, the reference), on
+SQLite and PostgreSQL: awkward texts (separators, quotes, line breaks, tabs, backslashes, a
+literal ``\\N``, formula starts, emoji), awkward member types, unlinked answers, times on both
+sides of offset changes, in whole-hour, half-hour and negative zones, every CSV option."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.config import build_config
+from bot.services.exports import Exporter, ExportRequest, codebook_path
+from bot.services.exports import rows as export_rows
+from storage.models import Answer, AnswerChoice, Option, Question
+from storage.repositories.exports import ExportRepository
+from tests.export_data import CAMPAIGN, build_survey
+
+ENV = {"RESEAU_EXPORT_SECRET": "correct horse battery staple 2026"}
+GUILD = 111
+AWKWARD_TEXTS = [
+    "tab\there", "line\nbreak\r\nend", "back\\slash \\N \\t", "\\N", "", "é€😀 «»", None, 'say "hi", ok; done',
+    "=1+1", "+33 6", "-", "@home", "\tindented", "\rreturn", "'quoted already", "trailing backslash\\", ";", ",",
+]
+MEMBER_TYPES = ["ong\t2", 'a,"b"', ";x", "=cmd", "collectivite", None, "reseau", "", "\\N"]
+TIMES = [  # around Paris's 2026 changes (01:00 UTC), St John's (-03:30 / -02:30) and far away
+    datetime(2026, 3, 29, 0, 59, 59, 999999, tzinfo=UTC), datetime(2026, 3, 29, 1, 0, 0, tzinfo=UTC),
+    datetime(2026, 10, 25, 0, 30, 0, 500000, tzinfo=UTC), datetime(2026, 10, 25, 1, 0, 0, 1, tzinfo=UTC),
+    datetime(2026, 3, 8, 5, 29, 59, tzinfo=UTC), datetime(2026, 3, 8, 5, 30, 0, tzinfo=UTC),
+    datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC),
+    datetime(2019, 6, 30, 22, 15, 7, tzinfo=UTC), datetime(2031, 2, 28, 21, 0, 0, tzinfo=UTC),
+]
+
+
+@pytest.fixture
+async def survey(sessions):
+    """The export tests' survey, and answers with every awkward text, member type and time:
+    some from members (positive and negative ids), some unlinked, on a text and a multiple
+    choice question."""
+    survey = await build_survey(sessions, GUILD)
+    async with sessions.begin() as session:
+        questions = {q.code: q for q in await session.scalars(
+            select(Question).where(Question.poll_id.in_([survey.poll_a, survey.poll_b])))}
+        themes = questions["themes"]
+        options = list(await session.scalars(select(Option).where(Option.question_id == themes.id)))
+        for i, text in enumerate(AWKWARD_TEXTS):
+            user = None if i % 5 == 4 else (-1) ** i * (9_000 + i)
+            member = MEMBER_TYPES[i % len(MEMBER_TYPES)]
+            at = TIMES[i % len(TIMES)]
+            session.add(Answer(question_id=questions["avis"].id, user_id=user, member_type=member, text=text,
+                               answered_at=at, updated_at=at))
+            chosen = [AnswerChoice(option_id=o.id) for o in options[: i % 4]]
+            session.add(Answer(question_id=themes.id, user_id=user, member_type=member, answered_at=TIMES[-1 - i % 10],
+                               updated_at=at, choices=chosen))
+    return survey
+
+
+def _config(database_url: str, tmp_path: Path, zone: str):
+    raw = {"database": {"url": database_url}, "bot": {"timezone": zone}}
+    return build_config(raw, tmp_path / "config.toml", environ={})
+
+
+async def _both(exporter: Exporter, request: ExportRequest, out: Path, monkeypatch) -> None:
+    calls = []
+    prepare = ExportRepository.csv_long
+
+    async def spy(self, *args, **kwargs):
+        calls.append(args[0])
+        return await prepare(self, *args, **kwargs)
+
+    monkeypatch.setattr(ExportRepository, "csv_long", spy)
+    ours = await exporter.export_to_path(request, out / "database.csv")
+    assert len(calls) == 1  # the database wrote the lines
+    monkeypatch.setattr(export_rows, "DATABASE_CSV", False)
+    reference = await exporter.export_to_path(request, out / "python.csv")
+    monkeypatch.setattr(export_rows, "DATABASE_CSV", True)
+    data = (out / "database.csv").read_bytes()
+    assert data == (out / "python.csv").read_bytes()
+    assert codebook_path(out / "database.csv").read_bytes() == codebook_path(out / "python.csv").read_bytes()
+    assert dataclasses_without_files(ours) == dataclasses_without_files(reference)
+    assert len(calls) == 1  # the reference did not
+
+
+def dataclasses_without_files(result):
+    import dataclasses
+
+    return dataclasses.replace(result, files=())
+
+
+@pytest.mark.parametrize("zone", ["Europe/Paris", "America/St_Johns", "Asia/Kolkata", "UTC"])
+async def test_database_lines_equal_python_lines_in_every_zone(survey, sessions, database_url, tmp_path,
+                                                              monkeypatch, zone):
+    exporter = Exporter(sessions, _config(database_url, tmp_path, zone), environ=ENV)
+    await _both(exporter, ExportRequest(campaign=CAMPAIGN), tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("options", [
+    {"separator": ";"},
+    {"values": "labels", "labels": "en"},
+    {"headings": "labels", "values": "labels", "separator": ";"},
+    {"identified": True},
+])
+async def test_database_lines_equal_python_lines_with_every_option(survey, sessions, database_url, tmp_path,
+                                                                  monkeypatch, options):
+    exporter = Exporter(sessions, _config(database_url, tmp_path, "Europe/Paris"), environ=ENV)
+    await _both(exporter, ExportRequest(campaign=CAMPAIGN, **options), tmp_path, monkeypatch)
+
+
+async def test_database_lines_of_one_poll_in_small_batches(survey, sessions, database_url, tmp_path, monkeypatch):
+    exporter = Exporter(sessions, _config(database_url, tmp_path, "Europe/Paris"), environ=ENV, batch=3)
+    progress: list[int] = []
+    result = await exporter.export_to_path(ExportRequest(poll_id=survey.poll_a), tmp_path / "p.csv",
+                                           progress=progress.append)
+    # SQLite: batches of 3 lines; PostgreSQL: as the COPY's chunks come (at least 3 lines each)
+    assert progress == sorted(progress) and progress[-1] == result.rows > 3
+    await _both(exporter, ExportRequest(poll_id=survey.poll_a), tmp_path, monkeypatch)
