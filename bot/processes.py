@@ -106,6 +106,7 @@ class PgCoordinator(LocalCoordinator):
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._outbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._queued: set[tuple[str, str]] = set()  # notices in the outbox, not sent yet
         self._sender: asyncio.Task[None] | None = None
 
     @property
@@ -122,11 +123,18 @@ class PgCoordinator(LocalCoordinator):
         self._sender = asyncio.get_running_loop().create_task(self._send_notices(), name="coordination-notices")
 
     def announce(self, channel: str, payload: str) -> None:
+        """Queue a notice; one already waiting to be sent is not queued again (a burst of votes
+        on a poll is one ``reseau_counts`` notice, not one per vote: the receivers debounce
+        anyway, and each notice is a round trip here and a wake-up in every process)."""
+        if (channel, payload) in self._queued:
+            return
+        self._queued.add((channel, payload))
         self._outbox.put_nowait((channel, payload))
 
     async def _send_notices(self) -> None:
         while True:
             channel, payload = await self._outbox.get()
+            self._queued.discard((channel, payload))  # from now on, a new change is a new notice
             for _ in range(3):
                 conn = self._conn
                 if conn is None or conn.closed:

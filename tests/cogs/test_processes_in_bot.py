@@ -91,6 +91,35 @@ async def test_a_follower_keeps_no_jobs_and_hands_its_changes_to_the_leader():
         scheduler.shutdown(wait=False)
 
 
+async def test_a_burst_of_votes_is_one_counts_notice_until_it_is_sent():
+    """The notices go out through the sender task; a notice still waiting there is not queued
+    again (the receivers debounce anyway), and once it is taken for sending a new change is a new
+    notice — so the last vote of a burst is always announced after it was stored."""
+    from bot.processes import COUNTS_CHANNEL, PgCoordinator
+
+    coordinator = PgCoordinator("postgresql://unused")  # not started: the outbox alone
+    for _ in range(50):
+        coordinator.announce(COUNTS_CHANNEL, "7")
+    coordinator.announce(COUNTS_CHANNEL, "8")
+    assert coordinator._outbox.qsize() == 2
+    sent = []
+
+    class Conn:
+        closed = False
+
+        async def notify(self, channel: str, payload: str) -> None:
+            sent.append((channel, payload))
+            if len(sent) == 1:
+                coordinator.announce(COUNTS_CHANNEL, "7")  # a vote stored while the first goes out
+
+    coordinator._conn = Conn()  # type: ignore[assignment]
+    sender = asyncio.get_running_loop().create_task(coordinator._send_notices())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    sender.cancel()
+    assert sent == [(COUNTS_CHANNEL, "7"), (COUNTS_CHANNEL, "8"), (COUNTS_CHANNEL, "7")]
+
+
 def test_a_fan_out_is_announced_with_what_it_sends():
     from bot.services.delivery import fanout_scope, parse_fanout_scope
 
