@@ -13,10 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from bot.cli_base import Text, bot_token, command, parser_extension, text
 from bot.config import Config
-from bot.services import check as service
+
+if TYPE_CHECKING:  # httpx and the checks load for ``check`` only, not at ``run`` (small at rest)
+    from bot.services import check as service
 
 log = logging.getLogger("reseau.check")
 
@@ -32,11 +35,13 @@ def _parsers(sub: argparse._SubParsersAction, t: Text) -> None:
 
 def render(t: Text, message: service.Msg) -> str:
     """A result's message in the CLI's language; nested messages first, lists joined."""
+
     params = {name: _value(t, value) for name, value in message.params.items()}
     return t(message.key, **params)
 
 
 def _value(t: Text, value: object) -> object:
+    from bot.services import check as service
     if isinstance(value, service.Msg):
         return render(t, value)
     if isinstance(value, tuple | list):
@@ -61,6 +66,7 @@ def report_lines(t: Text, report: service.CheckReport) -> list[str]:
 @command("check")
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
     from bot.runtime import SECRETS
+    from bot.services import check as service
 
     t = text(config)
     token = bot_token(config)

@@ -26,10 +26,9 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
-import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from discord import app_commands
 from discord.ext import commands
@@ -41,11 +40,14 @@ from bot.metrics import Metrics
 from bot.posting import GatewaySender
 from bot.processes import COUNTS_CHANNEL, DELIVER_CHANNEL, SCHEDULE_CHANNEL, LocalCoordinator, fanout_rate
 from bot.services import delivery
-from bot.services.container import Services, http_client_for
+from bot.services.container import Services
 from bot.services.schedule import Reconciled, Schedule, retention_feature
 from storage import models
 from storage.coordination import database_answers, pool_in_use
 from storage.repositories import ChannelRepository, StateRepository
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +139,7 @@ class ReseauBot(commands.Bot):
                 raise TypeError("ReseauBot needs services=, or engine= and sessions=")
             services = Services(
                 config, engine=engine, sessions=sessions, catalogue=catalogue,
-                clock=clock or models.utcnow, http_client=http_client or http_client_for(config),
+                clock=clock or models.utcnow, http_client=http_client, http_client_on_demand=True,
             )
         elif services.config is not config or any(
             given is not None for given in (engine, sessions, http_client, catalogue, clock)

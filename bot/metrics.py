@@ -15,7 +15,10 @@ Each ``reseau-bot run`` process serves, on ``[metrics] host:port`` (off while ``
     what is not ready in the body.
 
 The metrics live in one :class:`Metrics` per process with its own ``CollectorRegistry`` (two
-bots in one test process do not share counters).  Services may hold it (it imports no discord);
+bots in one test process do not share counters).  They are counted in plain Python (a few ints
+and a histogram's buckets) and ``prometheus_client`` is imported at the first scrape only: with
+``port = 0`` (the default) nobody scrapes, and the library stays out of the idle process
+(issue 15, item 3: small at rest).  Services may hold it (it imports no discord);
 what is read at scrape time (leadership, gateway latency, pool) comes from callables the bot
 hands in.  This server is separate from the dashboard's (``run --web``): a few lines of aiohttp
 on a local port, nothing else on it.
@@ -27,9 +30,6 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 log = logging.getLogger("reseau.metrics")
 
@@ -48,48 +48,79 @@ class Probes:
     database_ok: Callable[[], Awaitable[bool]] | None = None
 
 
-class Metrics:
-    """The process's metrics, in their own registry."""
+class Count:
+    """A monotonic count (``inc``), exposed as a Prometheus counter."""
+
+    __slots__ = ("value",)
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
+        self.value = 0.0
+
+    def inc(self, amount: float = 1.0) -> None:
+        if amount < 0:
+            raise ValueError("a count only goes up")
+        self.value += amount
+
+
+class Buckets:
+    """A histogram's cumulative buckets, count and sum (what Prometheus' ``Histogram`` keeps)."""
+
+    __slots__ = ("bounds", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = (*bounds, math.inf)
+        self.counts = [0] * len(self.bounds)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.sum += value
+        for i, bound in enumerate(self.bounds):
+            if value <= bound:
+                self.counts[i] += 1
+                break
+
+    def cumulative(self) -> list[tuple[float, int]]:
+        total, out = 0, []
+        for bound, count in zip(self.bounds, self.counts, strict=True):
+            total += count
+            out.append((bound, total))
+        return out
+
+
+class Metrics:
+    """The process's metrics; the Prometheus registry is built at the first scrape."""
+
+    def __init__(self) -> None:
         self.probes = Probes()
-        r = self.registry
-        self.votes = Counter("reseau_votes", "Votes (clicks, selections, answers) stored", ["kind"], registry=r)
-        self.vote_latency = Histogram(
-            "reseau_vote_latency_seconds", "From the interaction's arrival to the answer stored",
-            buckets=VOTE_BUCKETS, registry=r,
-        )
-        self.deliveries = Counter(
-            "reseau_deliveries", "Delivery rows (one post to one channel) by outcome: sent, recovered "
-            "(found already posted), failed, retried (kept pending after a transient failure)",
-            ["outcome"], registry=r,
-        )
-        for outcome in ("sent", "recovered", "failed", "retried"):
-            self.deliveries.labels(outcome)
-        self.leader = Gauge("reseau_scheduler_leader", "1 while this process runs the scheduled work", registry=r)
-        self.leader.set_function(lambda: 1.0 if self.probes.leader() else 0.0)
-        self.takeovers = Counter("reseau_scheduler_takeovers", "Times this process became the leader", registry=r)
-        self.gateway_latency = Gauge(
-            "reseau_gateway_latency_seconds", "Heartbeat round trip per shard", ["shard"], registry=r
-        )
-        self.pool_in_use = Gauge("reseau_db_pool_in_use", "Database connections checked out", registry=r)
-        self.pool_in_use.set_function(lambda: float(self.probes.pool_in_use()))
+        self.votes: dict[str, Count] = {}
+        self.vote_latency = Buckets(VOTE_BUCKETS)
+        self.deliveries = {outcome: Count() for outcome in ("sent", "recovered", "failed", "retried")}
+        self.takeovers = Count()
+        self._registry = None
 
     def vote_stored(self, kind: str, seconds: float) -> None:
-        self.votes.labels(kind).inc()
+        self.votes.setdefault(kind, Count()).inc()
         self.vote_latency.observe(max(seconds, 0.0))
 
     def delivered(self, *, sent: int = 0, recovered: int = 0, failed: int = 0, retried: int = 0) -> None:
         for outcome, count in (("sent", sent), ("recovered", recovered), ("failed", failed), ("retried", retried)):
             if count:
-                self.deliveries.labels(outcome).inc(count)
+                self.deliveries[outcome].inc(count)
+
+    @property
+    def registry(self):
+        """This process's ``CollectorRegistry`` (``prometheus_client`` imported here, once)."""
+        if self._registry is None:
+            from prometheus_client import CollectorRegistry
+
+            self._registry = CollectorRegistry(auto_describe=True)
+            self._registry.register(_Collector(self))
+        return self._registry
 
     def exposition(self) -> bytes:
-        """The text Prometheus reads (gateway latencies refreshed first: shards come and go)."""
-        for shard, latency in self.probes.gateway_latencies():
-            if math.isfinite(latency):
-                self.gateway_latency.labels(str(shard)).set(latency)
+        """The text Prometheus reads (gauges read from the probes at this moment)."""
+        from prometheus_client.exposition import generate_latest
+
         return generate_latest(self.registry)
 
     async def readiness(self) -> tuple[bool, list[str]]:
@@ -107,6 +138,54 @@ class Metrics:
         return not missing, missing
 
 
+class _Collector:
+    """Reads :class:`Metrics` into Prometheus' metric families at each scrape."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def describe(self):
+        return []  # unknown until collected: the families' names are checked at the first scrape
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+        m, probes = self.metrics, self.metrics.probes
+        votes = CounterMetricFamily("reseau_votes", "Votes (clicks, selections, answers) stored", labels=["kind"])
+        for kind, count in m.votes.items():
+            votes.add_metric([kind], count.value)
+        yield votes
+        latency = HistogramMetricFamily("reseau_vote_latency_seconds", "From the interaction's arrival to the answer stored")
+        latency.add_metric([], [(_bound(b), c) for b, c in m.vote_latency.cumulative()], m.vote_latency.sum)
+        yield latency
+        deliveries = CounterMetricFamily(
+            "reseau_deliveries", "Delivery rows (one post to one channel) by outcome: sent, recovered "
+            "(found already posted), failed, retried (kept pending after a transient failure)", labels=["outcome"],
+        )
+        for outcome, count in m.deliveries.items():
+            deliveries.add_metric([outcome], count.value)
+        yield deliveries
+        yield GaugeMetricFamily("reseau_scheduler_leader", "1 while this process runs the scheduled work",
+                                value=1.0 if probes.leader() else 0.0)
+        takeovers = CounterMetricFamily("reseau_scheduler_takeovers", "Times this process became the leader")
+        takeovers.add_metric([], m.takeovers.value)
+        yield takeovers
+        gateway = GaugeMetricFamily("reseau_gateway_latency_seconds", "Heartbeat round trip per shard", labels=["shard"])
+        for shard, seconds in probes.gateway_latencies():
+            if math.isfinite(seconds):
+                gateway.add_metric([str(shard)], seconds)
+        yield gateway
+        yield GaugeMetricFamily("reseau_db_pool_in_use", "Database connections checked out",
+                                value=float(probes.pool_in_use()))
+
+
+def _bound(value: float) -> str:
+    """A bucket's ``le`` as ``prometheus_client`` writes it (``0.005``, ``1.0``, ``+Inf``)."""
+    from prometheus_client.utils import floatToGoString
+
+    return floatToGoString(value)
+
+
 class MetricsServer:
     """``/metrics``, ``/healthz`` and ``/readyz`` on one local port (aiohttp, imported here only)."""
 
@@ -121,7 +200,10 @@ class MetricsServer:
         from aiohttp import web
 
         async def metrics(request: web.Request) -> web.Response:
-            return web.Response(body=self.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+            from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+            body = self.metrics.exposition()
+            return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
         async def healthz(request: web.Request) -> web.Response:
             return web.Response(text="ok\n")

@@ -15,7 +15,7 @@ from discord import app_commands
 from bot.client import ReseauBot, ShardedReseauBot, refused_fields
 from bot.config import Config
 from bot.services import charts
-from bot.services.container import Services, http_client_for
+from bot.services.container import Services
 from storage.db import ensure_current
 
 log = logging.getLogger("reseau")
@@ -79,8 +79,9 @@ def point_discord_at(config: Config) -> None:
 
 def build_services(config: Config) -> Services:
     """The process's one services container: engine and sessions from the config, the real
-    clock, the catalogue in ``bot.language``, one ``httpx`` client (closed by the bot)."""
-    return Services.from_config(config, http_client=http_client_for(config))
+    clock, the catalogue in ``bot.language``; its one ``httpx`` client is built at the first URL
+    fetched (``Services.http_client``) and closed by the bot."""
+    return Services.from_config(config, http_client_on_demand=True)
 
 
 def build_bot(config: Config, **kwargs) -> ReseauBot:

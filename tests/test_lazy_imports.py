@@ -2,7 +2,9 @@
 
 A quiet day of ``reseau-bot run`` draws no chart, reads no feed, writes no XLSX and runs no
 migration, so importing the runtime, the client and every extension it loads must not import
-matplotlib, numpy, Pillow, feedparser, BeautifulSoup, Alembic (nor Mako under it) or openpyxl.  A
+matplotlib, numpy, Pillow, feedparser, BeautifulSoup, Alembic (nor Mako under it), openpyxl,
+httpx (built at the first URL fetched) or prometheus_client (imported at the first scrape: the
+process's metrics are counted in plain Python until then).  A
 fresh interpreter is the only honest place to look (this test process has imported them all).
 The idle-memory figure itself is measured by ``bench/bench_memory.py``, not here."""
 
@@ -14,14 +16,21 @@ import sys
 
 from tests.paths import REPO
 
-HEAVY = ("matplotlib", "numpy", "PIL", "feedparser", "bs4", "alembic", "mako", "openpyxl")
+HEAVY = ("matplotlib", "numpy", "PIL", "feedparser", "bs4", "alembic", "mako", "openpyxl", "httpx", "httpcore",
+         "prometheus_client")
 
 _PROBE = """
 import importlib, json, sys
 import bot.cli, bot.runtime
+bot.cli._load_features()  # what ``reseau-bot run`` imports to build its parser
 from bot.client import EXTENSIONS
 for name in EXTENSIONS:
     importlib.import_module(name)
+from bot.metrics import Metrics
+metrics = Metrics()  # the bot's, counting while nobody scrapes
+metrics.vote_stored("single", 0.004)
+metrics.delivered(sent=1)
+metrics.takeovers.inc()
 {after}
 print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r}))))
 """
@@ -42,6 +51,44 @@ def test_the_probe_sees_a_heavy_library_once_a_chart_is_drawn():
     """The same probe, after drawing a chart, finds matplotlib: the check above can fail."""
     loaded = _heavy_loaded("from bot.services.charts import results_chart; results_chart('t', ['a'], [1])")
     assert "matplotlib" in loaded and "numpy" in loaded
+
+
+def test_the_probe_sees_prometheus_client_once_the_metrics_are_scraped():
+    assert "prometheus_client" in _heavy_loaded("metrics.exposition()")
+
+
+def test_the_probe_sees_httpx_once_the_bot_fetches_a_url():
+    """The bot's services build their one ``httpx`` client at its first use (its TLS context
+    with it), from the fetch timeouts of the configuration."""
+    after = ("from bot.config import build_config\nfrom bot.runtime import build_services\n"
+             "services = build_services(build_config({}, None, environ={}))\n"
+             "assert 'httpx' not in sys.modules\n"
+             "client = services.http_client\n"
+             "assert client is services.http_client and client.timeout.read == services.config.fetch.read_timeout")
+    assert {"httpx", "httpcore"} <= set(_heavy_loaded(after))
+
+
+def test_counted_metrics_read_as_prometheus_counts_them():
+    """The plain-Python counts give what ``prometheus_client``'s own counter and histogram give."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+    from bot.metrics import VOTE_BUCKETS, Metrics
+
+    ours, registry = Metrics(), CollectorRegistry()
+    votes = Counter("reseau_votes", "Votes (clicks, selections, answers) stored", ["kind"], registry=registry)
+    latency = Histogram("reseau_vote_latency_seconds", "From the interaction's arrival to the answer stored",
+                        buckets=VOTE_BUCKETS, registry=registry)
+    for kind, seconds in (("single", 0.0005), ("single", 0.001), ("multi", 0.3), ("single", 9.0), ("multi", -1.0)):
+        ours.vote_stored(kind, seconds)
+        votes.labels(kind).inc()
+        latency.observe(max(seconds, 0.0))
+
+    def lines(text: bytes) -> set[str]:
+        return {line for line in text.decode().splitlines()
+                if line.startswith(("reseau_votes", "reseau_vote_latency")) and "_created" not in line}
+
+    assert lines(ours.exposition()) == lines(generate_latest(registry))
+    assert len(lines(ours.exposition())) == 2 + 13 + 2  # two kinds; 12 buckets and +Inf; count and sum
 
 
 def test_head_revision_read_without_alembic_agrees_with_alembic():

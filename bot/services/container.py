@@ -39,8 +39,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Config
@@ -58,6 +58,9 @@ from bot.services.privacy import AnnouncementsHook, AuditHook, PollsCreatedHook,
 from bot.services.profiles import ProfileHook, ProfileService
 from storage import models
 from storage.db import create_engine, session_factory
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Services", "http_client_for", "privacy_hooks"]
 
@@ -79,6 +82,8 @@ def privacy_hooks(sessions: async_sessionmaker[AsyncSession]) -> PrivacyRegistry
 
 def http_client_for(config: Config) -> httpx.AsyncClient:
     """The process's one ``httpx`` client (extract imports from a URL), with the fetch timeouts."""
+    import httpx  # with its TLS context, only when a URL is first fetched (small at rest)
+
     return httpx.AsyncClient(
         timeout=httpx.Timeout(config.fetch.read_timeout, connect=config.fetch.connect_timeout),
         follow_redirects=False,
@@ -97,13 +102,15 @@ class Services:
         catalogue: Catalogue | None = None,
         clock: Callable[[], datetime] = models.utcnow,
         http_client: httpx.AsyncClient | None = None,
+        http_client_on_demand: bool = False,
     ) -> None:
         self.config = config
         self.engine = engine
         self.sessions = sessions
         self.catalogue = catalogue or Catalogue.load(default_lang=config.bot.language)
         self.clock = clock
-        self.http_client = http_client
+        self._http_client = http_client
+        self._http_on_demand = http_client is None and http_client_on_demand
         now = self.now
         self.polls = PollService.from_config(sessions, config, self.catalogue, clock=now)
         self.campaigns = CampaignService(sessions, clock=now)
@@ -128,13 +135,23 @@ class Services:
         clock: Callable[[], datetime] = models.utcnow,
         catalogue: Catalogue | None = None,
         http_client: httpx.AsyncClient | None = None,
+        http_client_on_demand: bool = False,
     ) -> Services:
         """Engine and session factory from ``database.url``; the rest as given."""
         engine = create_engine(config.database.url, echo=config.database.echo)
         return cls(
             config, engine=engine, sessions=session_factory(engine), catalogue=catalogue, clock=clock,
-            http_client=http_client,
+            http_client=http_client, http_client_on_demand=http_client_on_demand,
         )
+
+    @property
+    def http_client(self) -> httpx.AsyncClient | None:
+        """The process's one ``httpx`` client: the one given; with ``http_client_on_demand``
+        (the bot), one built from the config at its first use (an extract imported from a URL,
+        a Discord sign-in), so that a quiet day loads no HTTP library; else none."""
+        if self._http_client is None and self._http_on_demand:
+            self._http_client = http_client_for(self.config)
+        return self._http_client
 
     def now(self) -> datetime:
         """The process's time (``clock`` may be replaced; every service reads it through here)."""
@@ -166,7 +183,7 @@ class Services:
         """Close the ``httpx`` client and the vote path's connection, and (unless told otherwise)
         dispose of the engine."""
         await self.polls.aclose()
-        if self.http_client is not None:
-            await self.http_client.aclose()
+        if self._http_client is not None:
+            await self._http_client.aclose()
         if dispose_engine:
             await self.engine.dispose()

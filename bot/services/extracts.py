@@ -53,7 +53,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-import httpx
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -61,7 +60,6 @@ from bot.config import Config
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services.delivery import DeliveryReport, Publisher, write_deliveries
 from bot.services.extract_sources import ExtractDraft, parse_path
-from bot.services.fetch import load_url
 from bot.services.schedule import Feature, JobSpec
 from bot.services.schedule import job_id as make_job_id
 from storage import models
@@ -82,6 +80,8 @@ from storage.repositories.extracts import (
 )
 
 if TYPE_CHECKING:
+    import httpx
+
     from bot.services.container import Services
 
 log = logging.getLogger(__name__)
@@ -272,6 +272,8 @@ async def import_url(
     now: datetime,
     check_question: QuestionCheck | None = None,
 ) -> ImportResult:
+    from bot.services.fetch import load_url  # httpx and the feed/page parsers: at the first URL import
+
     fetch = config.fetch
     drafts = await load_url(
         url, client=client, allowed_hosts=fetch.allowed_hosts, max_bytes=fetch.max_bytes,
@@ -297,6 +299,8 @@ async def import_source(
             return await import_url(
                 sessions, source, client=client, config=config, now=now, check_question=check_question
             )
+        import httpx
+
         async with httpx.AsyncClient(follow_redirects=False) as own:
             return await import_url(sessions, source, client=own, config=config, now=now, check_question=check_question)
     return await import_path(sessions, source, now=now, tz=config.tz, check_question=check_question)
