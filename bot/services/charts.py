@@ -243,8 +243,17 @@ def _worker() -> ProcessPoolExecutor | None:
 
 
 def background_priority() -> None:
-    """In a worker: yield the CPU to the bot's process when both want it (``nice`` 10), so that
-    on a busy machine the event loop, not the drawing or the export, runs first."""
+    """In a worker: run only on CPU time the bot's process leaves (Linux ``SCHED_IDLE``: the
+    bot's event loop, waking for a click, takes the CPU from the worker at once — with ``nice``
+    alone it waited for the scheduler's next turn, milliseconds on a busy machine); elsewhere, or
+    where that is refused, ``nice`` 10.  An idle-class task still gets a sliver of the CPU when
+    everything else is busy, so a drawing or an export is slowed by a saturated machine, never
+    stopped."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):  # not Linux, or not permitted
+        pass
     try:
         os.nice(10)
     except OSError:  # not permitted here: the worker runs at the bot's priority

@@ -9,7 +9,8 @@ its ``__main__``), on its own engine over the same database, and returns the sam
 parameters, rebuilt here: a domain error's keyword parameters do not survive pickling as they
 are).  The process ends with the export, so its memory goes back.  ``bench/bench_loop.py``
 measures the loop's lag with the export on the loop, in a thread and here.  The worker runs
-at a lower priority (``nice`` 10): on a busy machine the bot's own process gets the CPU first.
+in Linux's idle scheduling class (:func:`bot.services.charts.background_priority`): the bot's own
+process takes the CPU from it the moment it wakes.
 """
 
 from __future__ import annotations
