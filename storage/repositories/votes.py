@@ -13,7 +13,8 @@ wins, a close that comes later waits).  How each database keeps them in one trip
   that thread and back, where the driver's API costs one per statement.
 
 * **PostgreSQL** — :class:`PgVoteStore`: a connection taken from the engine's pool once and kept;
-  the batch is **one statement** (so one transaction, in autocommit) that takes a shared lock on
+  the batch is **one statement** (so one transaction, in autocommit; a batch of one vote has a
+  smaller statement of its own) that takes a shared lock on
   the open polls' rows (``FOR SHARE``: a close's ``UPDATE`` waits, and a vote racing a close that
   committed first finds it closed) and writes every answer whose row is still the version this
   process last saw — its ``xmin``, which every write to an answer changes (every path that
@@ -287,6 +288,51 @@ UNION ALL SELECT 1, n, NULL, NULL FROM gone
 UNION ALL SELECT 2, id, NULL, NULL FROM st
 """
 
+# The same for one answer (most batches: one vote), one statement per case — a plan of a third of
+# the size, which PostgreSQL runs in a third of the time.  The same result rows.
+_PG_OPEN_POLL = f"""st AS (
+  SELECT id FROM {_POLLS} WHERE id = $1 AND status = 'open' AND (deadline_at IS NULL OR deadline_at > $2)
+  FOR SHARE
+)"""
+_PG_INSERT_ONE = f"""
+WITH {_PG_OPEN_POLL}, ins AS (
+  INSERT INTO {_ANSWERS} (question_id, user_id, member_type, answered_at, updated_at)
+  SELECT $3, $4, (SELECT p.member_type FROM {_PROFILES} p WHERE p.user_id = $5), $2, $2 FROM st
+  ON CONFLICT (question_id, user_id) DO NOTHING
+  RETURNING id, xmin::text AS ver
+), put AS (
+  INSERT INTO {_CHOICES} (answer_id, option_id, rank)
+  SELECT ins.id, c.opt, c.rank FROM ins, unnest($6::int[], $7::int[]) AS c(opt, rank)
+)
+SELECT 0 AS tag, 0 AS n, id, ver FROM ins
+UNION ALL SELECT 2, id, NULL, NULL FROM st
+"""
+_PG_UPDATE_ONE = f"""
+WITH {_PG_OPEN_POLL}, upd AS (
+  UPDATE {_ANSWERS} a SET updated_at = $2,
+         member_type = (SELECT p.member_type FROM {_PROFILES} p WHERE p.user_id = $5)
+  WHERE a.id = $3 AND a.xmin::text = $4 AND EXISTS (SELECT 1 FROM st)
+  RETURNING a.id, a.xmin::text AS ver
+), dropped AS (
+  DELETE FROM {_CHOICES} ac USING upd WHERE ac.answer_id = upd.id AND ac.option_id <> ALL($6::int[])
+), put AS (
+  INSERT INTO {_CHOICES} (answer_id, option_id, rank)
+  SELECT upd.id, c.opt, c.rank FROM upd, unnest($6::int[], $7::int[]) AS c(opt, rank)
+  ON CONFLICT (answer_id, option_id) DO UPDATE SET rank = excluded.rank
+  WHERE {_CHOICES}.rank IS DISTINCT FROM excluded.rank
+)
+SELECT 0 AS tag, 0 AS n, id, ver FROM upd
+UNION ALL SELECT 2, id, NULL, NULL FROM st
+"""
+_PG_DELETE_ONE = f"""
+WITH {_PG_OPEN_POLL}, gone AS (
+  DELETE FROM {_ANSWERS} a WHERE a.id = $3 AND a.xmin::text = $4 AND EXISTS (SELECT 1 FROM st)
+  RETURNING a.id
+)
+SELECT 1 AS tag, 0 AS n, id, NULL::text AS ver FROM gone
+UNION ALL SELECT 2, id, NULL, NULL FROM st
+"""
+
 # The current state of answers whose row moved on (or that this process has not seen).
 _PG_READ = f"""
 SELECT k.n, a.id, a.xmin::text, c.option_id, c.rank
@@ -375,10 +421,17 @@ class PgVoteStore:
             if not keys:
                 todo = unknown
                 continue
-            rows = await driver.fetch(
-                _PG_WRITE, list(range(len(keys))), k_poll, k_q, k_r, k_m, k_aid, k_ver, k_empty, list(polls), now,
-                c_n, c_opt, c_rank,
-            )
+            if len(keys) > 1:
+                rows = await driver.fetch(
+                    _PG_WRITE, list(range(len(keys))), k_poll, k_q, k_r, k_m, k_aid, k_ver, k_empty, list(polls),
+                    now, c_n, c_opt, c_rank,
+                )
+            elif k_empty[0]:
+                rows = await driver.fetch(_PG_DELETE_ONE, k_poll[0], now, k_aid[0], k_ver[0])
+            elif k_aid[0] is None:
+                rows = await driver.fetch(_PG_INSERT_ONE, k_poll[0], now, k_q[0], k_r[0], k_m[0], c_opt, c_rank)
+            else:
+                rows = await driver.fetch(_PG_UPDATE_ONE, k_poll[0], now, k_aid[0], k_ver[0], k_m[0], c_opt, c_rank)
             written: dict[int, tuple[int, str]] = {}
             deleted: set[int] = set()
             open_polls: set[int] = set()
