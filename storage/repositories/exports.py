@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import operator
 import re
+import secrets
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -251,49 +253,55 @@ class ExportRepository(Repository):
         connection = await self.session.connection()
         dialect = connection.dialect.name
         driver = (await connection.get_raw_connection()).driver_connection
-        await _drop_tables(driver, dialect)
-        for table in _TABLES:
-            await driver.execute(f"CREATE TEMP TABLE {table} ({_columns(dialect, table)})")
-        await _insert(driver, dialect, "export_questions", [(piece, qid) for qid, piece in questions.items()],
+        tables = _PieceTables(driver, dialect)
+        await tables.create()
+        await tables.insert("export_questions", [(piece, qid) for qid, piece in questions.items()],
                       "SELECT id, poll_id, position, ? FROM questions WHERE id = ?")
-        await _insert(driver, dialect, "export_options", [(piece, oid) for oid, piece in options.items()],
+        await tables.insert("export_options", [(piece, oid) for oid, piece in options.items()],
                       "SELECT id, position, ? FROM options WHERE id = ?")
-        # One pass over the answers: who answered (each respondent's cell computed once, in
-        # batches, so memory stays flat), with which member types, how many answers.
-        sql = (f"SELECT a.user_id, a.member_type, count(*) FROM answers a "
-               f"JOIN {_temp(dialect, 'export_questions')} q ON q.id = a.question_id "
-               f"GROUP BY a.user_id, a.member_type ORDER BY a.user_id")
-        answers = unlinked = respondents = 0
-        member_types: set[str | None] = set()
-        last: int | None = None
-
-        async def take(rows: Sequence[Any]) -> None:
-            nonlocal answers, unlinked, respondents, last
-            pieces = []
-            for user_id, member_type, count in rows:
-                answers += count
-                member_types.add(member_type)
-                if user_id is None:
-                    unlinked += count
-                elif user_id != last:
-                    last = user_id
-                    pieces.append((user_id, respondent(user_id)))
-            respondents += len(pieces)
-            await _insert(driver, dialect, "export_respondents", pieces)
-
+        scope = f"SELECT id FROM {tables['export_questions']}"
+        # How many answers, how many of them unlinked: from the (question_id, user_id) index alone.
+        row = await _fetchone(driver, f"SELECT count(*), count(user_id) FROM answers WHERE question_id IN ({scope})")
+        answers, unlinked = int(row[0]), int(row[0]) - int(row[1])
+        # The member types found (the codebook lists the unconfigured ones): one pass over the
+        # answers — on SQLite a plain scan of the table (unary + keeps it off the index, whose row
+        # lookups cost four times as much) unless the export holds a small part of the table.
         if dialect == "postgresql":
-            async with driver.transaction():
-                cursor = await driver.cursor(sql)
-                while rows := await cursor.fetch(batch):
-                    await take(rows)
+            sql = f"SELECT DISTINCT member_type FROM answers WHERE question_id IN ({scope})"
         else:
-            cursor = await driver.execute(sql)
-            try:
-                while rows := await cursor.fetchmany(batch):
-                    await take(rows)
-            finally:
-                await cursor.close()
-        return CsvLongExport(driver, dialect, answers, respondents + unlinked, member_types)
+            total = (await _fetchone(driver, "SELECT max(id) FROM answers"))[0] or 0
+            sql = f"SELECT DISTINCT member_type FROM answers WHERE {'+' if answers * 4 > total else ''}question_id IN ({scope})"
+        member_types: set[str | None] = {member_type for member_type, in await _fetchall(driver, sql)}
+        # Each respondent's cell, computed once: the distinct user ids from the index.
+        users = f"SELECT DISTINCT user_id FROM answers WHERE question_id IN ({scope}) AND user_id IS NOT NULL"
+        if dialect == "postgresql":
+            respondents = 0
+            async with driver.transaction():  # a cursor: batches, so memory stays flat
+                cursor = await driver.cursor(users)
+                while rows := await cursor.fetch(batch):
+                    await tables.insert("export_respondents", [(user_id, respondent(user_id)) for user_id, in rows])
+                    respondents += len(rows)
+        else:  # in one statement, calling back into Python once per respondent
+            await driver.create_function("export_respondent", 1, respondent, deterministic=True)
+            await driver.execute(f"INSERT INTO {tables['export_respondents']} "
+                                 f"SELECT user_id, export_respondent(user_id) FROM ({users})")
+            respondents = (await _fetchone(driver, f"SELECT count(*) FROM {tables['export_respondents']}"))[0]
+        return CsvLongExport(tables, answers, respondents + unlinked, member_types)
+
+
+async def _fetchone(driver: Any, sql: str) -> Any:
+    """One row of ``sql`` on the raw driver (asyncpg or aiosqlite)."""
+    if hasattr(driver, "fetchrow"):
+        return await driver.fetchrow(sql)
+    async with driver.execute(sql) as cursor:
+        return await cursor.fetchone()
+
+
+async def _fetchall(driver: Any, sql: str) -> Sequence[Any]:
+    if hasattr(driver, "fetchrow"):
+        return await driver.fetch(sql)
+    async with driver.execute(sql) as cursor:
+        return await cursor.fetchall()
 
 
 # --------------------------------------------------------------------------- PostgreSQL COPY
@@ -372,6 +380,7 @@ async def _copied_rows(driver: Any, sql: str, params: list[Any], batch: int) -> 
 # --------------------------------------------------------------------------- CSV lines written by the database
 #: The first characters that make a spreadsheet read a text as a formula (``_safe_csv_text``).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_first = operator.itemgetter(0)
 _HOURS = "".join(f"{hour:02d}" for hour in range(24))  # hour h is characters 2h+1, 2h+2 (SQL substr)
 
 
@@ -384,8 +393,7 @@ class CsvLongExport:
     per row.  ``counts``: answers, respondents and the member types found (for the codebook),
     read before the lines; :meth:`lines` streams the lines and drops the tables."""
 
-    driver: Any
-    dialect: str
+    tables: _PieceTables
     answers: int
     respondents: int
     member_types: set[str | None]
@@ -405,23 +413,24 @@ class CsvLongExport:
         try:
             await self._fill_member_types(member_types)
             plain = all(piece == code for code, piece in member_types.items())
-            if self.dialect == "postgresql":
-                sql = _pg_lines(separator, no_option, plain, offsets)
-                async for chunk in _copied_bytes(self.driver, sql, batch):
+            driver = self.tables.driver
+            if self.tables.dialect == "postgresql":
+                sql = _pg_lines(self.tables, separator, no_option, plain, offsets)
+                async for chunk in _copied_bytes(driver, sql, batch):
                     yield chunk
             else:
-                cursor = await self.driver.execute(_sqlite_lines(separator, no_option, plain, offsets))
+                cursor = await driver.execute(_sqlite_lines(self.tables, separator, no_option, plain, offsets))
                 try:
                     while rows := await cursor.fetchmany(batch):
-                        yield b"".join([row[0] for row in rows]), len(rows)
+                        yield b"".join(map(_first, rows)), len(rows)
                 finally:
                     await cursor.close()
         finally:
             with contextlib.suppress(Exception):
-                await _drop_tables(self.driver, self.dialect)
+                await self.tables.drop()
 
     async def _fill_member_types(self, member_types: Mapping[str, str]) -> None:
-        await _insert(self.driver, self.dialect, "export_member_types", list(member_types.items()))
+        await self.tables.insert("export_member_types", list(member_types.items()))
 
 
 _TABLES = {
@@ -432,35 +441,49 @@ _TABLES = {
 }
 
 
-def _temp(dialect: str, table: str) -> str:
-    return f"{'pg_temp' if dialect == 'postgresql' else 'temp'}.{table}"
+class _PieceTables:
+    """An export's tables of pieces.  On SQLite, temporary tables.  On PostgreSQL, unlogged
+    tables of names of their own, created inside the export's transaction and never committed —
+    no other session ever sees them, and the rollback that ends the export's session removes
+    them, even after a failure — because the planner keeps a query that reads a temporary table
+    from running in parallel, and the floor (psql's COPY of the same joins) runs in parallel
+    workers; outside a transaction, temporary tables there too."""
 
+    def __init__(self, driver: Any, dialect: str) -> None:
+        self.driver, self.dialect = driver, dialect
+        self.shared = dialect == "postgresql" and driver.is_in_transaction()
+        suffix = f"_{secrets.token_hex(6)}" if self.shared else ""
+        self.schema = None if self.shared else "pg_temp" if dialect == "postgresql" else "temp"
+        self.names = {table: f"{table}{suffix}" for table in _TABLES}
 
-def _columns(dialect: str, table: str) -> str:
-    # SQLite: an INTEGER PRIMARY KEY is the rowid itself (64 bits), the fastest lookup there is
-    return _TABLES[table] if dialect == "postgresql" else _TABLES[table].replace("BIGINT PRIMARY KEY",
-                                                                                 "INTEGER PRIMARY KEY")
+    def __getitem__(self, table: str) -> str:
+        return f"{self.schema}.{self.names[table]}" if self.schema else self.names[table]
 
+    async def create(self) -> None:
+        await self.drop()
+        kind = "UNLOGGED TABLE" if self.shared else "TEMP TABLE"
+        for table, columns in _TABLES.items():
+            if self.dialect != "postgresql":  # an INTEGER PRIMARY KEY is the rowid: the fastest lookup
+                columns = columns.replace("BIGINT PRIMARY KEY", "INTEGER PRIMARY KEY")
+            await self.driver.execute(f"CREATE {kind} {self[table]} ({columns})")
 
-async def _drop_tables(driver: Any, dialect: str) -> None:
-    for table in _TABLES:
-        await driver.execute(f"DROP TABLE IF EXISTS {_temp(dialect, table)}")
+    async def drop(self) -> None:
+        for table in _TABLES:
+            await self.driver.execute(f"DROP TABLE IF EXISTS {self[table]}")
 
-
-async def _insert(driver: Any, dialect: str, table: str, rows: Sequence[tuple[Any, ...]], select: str = "") -> None:
-    """Rows into a temporary table (``select``: an ``INSERT … SELECT`` tail taking the row's values)."""
-    if not rows:
-        return
-    if dialect == "postgresql":
-        if not select:
-            await driver.copy_records_to_table(table, records=rows, schema_name="pg_temp")
+    async def insert(self, table: str, rows: Sequence[tuple[Any, ...]], select: str = "") -> None:
+        """Rows into a table (``select``: an ``INSERT … SELECT`` tail taking the row's values)."""
+        if not rows:
             return
-        count = select.count("?")
-        for index in range(1, count + 1):
-            select = select.replace("?", f"${index}", 1)
-        await driver.executemany(f"INSERT INTO {_temp(dialect, table)} {select}", rows)
-        return
-    await driver.executemany(f"INSERT INTO {_temp(dialect, table)} {select or 'VALUES (' + ', '.join('?' * len(rows[0])) + ')'}", rows)
+        if self.dialect == "postgresql":
+            if not select:
+                await self.driver.copy_records_to_table(self.names[table], records=rows, schema_name=self.schema)
+                return
+            for index in range(1, select.count("?") + 1):
+                select = select.replace("?", f"${index}", 1)
+        else:
+            select = select or f"VALUES ({', '.join('?' * len(rows[0]))})"
+        await self.driver.executemany(f"INSERT INTO {self[table]} {select}", rows)
 
 
 def _literal(text: str) -> str:
@@ -523,38 +546,37 @@ def _local_time(dialect: str, offsets: Sequence[tuple[datetime | None, int, str]
     return search(offsets)
 
 
-def _from_clause(dialect: str, plain_member_types: bool) -> str:
+def _from_clause(tables: _PieceTables, plain_member_types: bool) -> str:
     """The answers with their pieces, in the answer stream's order (``answers_statement``)."""
-    joins = "" if plain_member_types else (
-        f" LEFT JOIN {_temp(dialect, 'export_member_types')} m ON m.code = a.member_type")
+    joins = "" if plain_member_types else f" LEFT JOIN {tables['export_member_types']} m ON m.code = a.member_type"
     return (
-        f"FROM answers a JOIN {_temp(dialect, 'export_questions')} q ON q.id = a.question_id"
+        f"FROM answers a JOIN {tables['export_questions']} q ON q.id = a.question_id"
         f" LEFT JOIN answer_choices c ON c.answer_id = a.id"
-        f" LEFT JOIN {_temp(dialect, 'export_options')} o ON o.id = c.option_id"
-        f" LEFT JOIN {_temp(dialect, 'export_respondents')} r ON r.id = a.user_id{joins}"
+        f" LEFT JOIN {tables['export_options']} o ON o.id = c.option_id"
+        f" LEFT JOIN {tables['export_respondents']} r ON r.id = a.user_id{joins}"
         f" ORDER BY coalesce(a.user_id, -a.id), q.poll_id, q.position, c.rank, o.position"
     )
 
 
-def _sqlite_lines(separator: str, no_option: str, plain: bool, offsets: Sequence[tuple[datetime | None, int, str]]) -> str:
-    member = _csv_text("sqlite", "a.member_type", separator, False) if plain else "m.piece"
+def _sqlite_lines(tables: _PieceTables, separator: str, no_option: str, plain: bool, offsets: Sequence[tuple[datetime | None, int, str]]) -> str:
+    member = "a.member_type" if plain else "m.piece"  # plain: every code found is its own cell
     sep = separator
     fmt = _literal(f"%s{sep}%s{sep}%s%s%s{sep}%.10sT%.8sZ{sep}%s") + " || char(13, 10)"
     line = (f"printf({fmt}, coalesce(r.piece, 'anon-' || a.id), {member}, q.piece, "
             f"coalesce(o.piece, {_literal(no_option)}), {_csv_text('sqlite', 'a.text', sep, True)}, "
             f"a.answered_at, substr(a.answered_at, 12), {_local_time('sqlite', offsets)})")
-    return f"SELECT CAST({line} AS BLOB) {_from_clause('sqlite', plain)}"
+    return f"SELECT CAST({line} AS BLOB) {_from_clause(tables, plain)}"
 
 
-def _pg_lines(separator: str, no_option: str, plain: bool, offsets: Sequence[tuple[datetime | None, int, str]]) -> str:
-    member = _csv_text("postgresql", "a.member_type", separator, False) if plain else "m.piece"
+def _pg_lines(tables: _PieceTables, separator: str, no_option: str, plain: bool, offsets: Sequence[tuple[datetime | None, int, str]]) -> str:
+    member = "a.member_type" if plain else "m.piece"  # plain: every code found is its own cell
     sep = _literal(separator)
     line = (f"coalesce(r.piece, 'anon-' || a.id) || {sep} || coalesce({member}, '') || {sep} || q.piece || "
             f"coalesce(o.piece, {_literal(no_option)}) || "
             f"coalesce({_csv_text('postgresql', 'a.text', separator, True)}, '') || {sep} || "
             f"to_char(a.answered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || {sep} || "
             f"{_local_time('postgresql', offsets)}")
-    return f"SELECT {line} {_from_clause('postgresql', plain)}"  # COPY (…) TO STDOUT by asyncpg
+    return f"SELECT {line} {_from_clause(tables, plain)}"  # COPY (…) TO STDOUT by asyncpg
 
 
 _UNESCAPE_BYTES = re.compile(rb"\\(.)", re.S)
