@@ -260,18 +260,27 @@ class ExportRepository(Repository):
         await tables.insert("export_options", [(piece, oid) for oid, piece in options.items()],
                       "SELECT id, position, ? FROM options WHERE id = ?")
         scope = f"SELECT id FROM {tables['export_questions']}"
-        # How many answers, how many of them unlinked: from the (question_id, user_id) index alone.
-        row = await _fetchone(driver, f"SELECT count(*), count(user_id) FROM answers WHERE question_id IN ({scope})")
-        answers, unlinked = int(row[0]), int(row[0]) - int(row[1])
-        # The member types found (the codebook lists the unconfigured ones): one pass over the
-        # answers — on SQLite a plain scan of the table (unary + keeps it off the index, whose row
-        # lookups cost four times as much) unless the export holds a small part of the table.
-        if dialect == "postgresql":
-            sql = f"SELECT DISTINCT member_type FROM answers WHERE question_id IN ({scope})"
+        member_types: set[str | None] = set()
+        if dialect == "postgresql":  # one parallel scan: the member types found and the counts
+            answers = unlinked = 0
+            for member_type, count, linked in await _fetchall(
+                    driver, f"SELECT member_type, count(*), count(user_id) FROM answers "
+                            f"WHERE question_id IN ({scope}) GROUP BY member_type"):
+                member_types.add(member_type)
+                answers += count
+                unlinked += count - linked
         else:
+            # How many answers, how many of them unlinked: from the (question_id, user_id) index
+            # alone; the member types found (the codebook lists the unconfigured ones) in a plain
+            # scan of the table (unary + keeps it off the index, whose row lookups cost four
+            # times as much; a grouping would sort every answer) unless the export is a small part
+            # of the table.
+            row = await _fetchone(driver, f"SELECT count(*), count(user_id) FROM answers WHERE question_id IN ({scope})")
+            answers, unlinked = int(row[0]), int(row[0]) - int(row[1])
             total = (await _fetchone(driver, "SELECT max(id) FROM answers"))[0] or 0
-            sql = f"SELECT DISTINCT member_type FROM answers WHERE {'+' if answers * 4 > total else ''}question_id IN ({scope})"
-        member_types: set[str | None] = {member_type for member_type, in await _fetchall(driver, sql)}
+            plus = "+" if answers * 4 > total else ""
+            sql = f"SELECT DISTINCT member_type FROM answers WHERE {plus}question_id IN ({scope})"
+            member_types.update(member_type for member_type, in await _fetchall(driver, sql))
         # Each respondent's cell, computed once: the distinct user ids from the index.
         users = f"SELECT DISTINCT user_id FROM answers WHERE question_id IN ({scope}) AND user_id IS NOT NULL"
         if dialect == "postgresql":
@@ -528,7 +537,8 @@ def _local_time(dialect: str, offsets: Sequence[tuple[datetime | None, int, str]
                     f"|| substr({column}, 14, 6)")
         if hours == 0:
             return f"substr({column}, 1, 10) || 'T' || substr({column}, 12, 8) || {_literal(suffix)}"
-        within = f"{hour} < {24 - hours}" if hours > 0 else f"{hour} >= {-hours}"
+        text_hour = f"substr({column}, 12, 2)"  # compared as text: no cast
+        within = f"{text_hour} < '{24 - hours:02d}'" if hours > 0 else f"{text_hour} >= '{-hours:02d}'"
         return f"(CASE WHEN {within} THEN {same_day} ELSE {exact} END) || {_literal(suffix)}"
 
     def boundary(start: datetime) -> str:

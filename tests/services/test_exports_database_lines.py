@@ -2,7 +2,8 @@
 lines the export writes row by row in Python (``rows.DATABASE_CSV = False``, the reference), on
 SQLite and PostgreSQL: awkward texts (separators, quotes, line breaks, tabs, backslashes, a
 literal ``\\N``, formula starts, emoji), awkward member types, unlinked answers, times on both
-sides of offset changes, in whole-hour, half-hour and negative zones, every CSV option."""
+sides of offset changes and of midnight, in whole-hour (east and west), half-hour and UTC zones,
+every CSV option."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ def dataclasses_without_files(result):
     return dataclasses.replace(result, files=())
 
 
-@pytest.mark.parametrize("zone", ["Europe/Paris", "America/St_Johns", "Asia/Kolkata", "UTC"])
+@pytest.mark.parametrize("zone", ["Europe/Paris", "America/New_York", "America/St_Johns", "Asia/Kolkata", "UTC"])
 async def test_database_lines_equal_python_lines_in_every_zone(survey, sessions, database_url, tmp_path,
                                                               monkeypatch, zone):
     exporter = Exporter(sessions, _config(database_url, tmp_path, zone), environ=ENV)
