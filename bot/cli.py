@@ -41,9 +41,34 @@ FEATURES = (
 )
 
 
-def _load_features() -> None:
+# Commands that need no feature module: ``run`` serves for weeks, and the CLI-only modules (and
+# what they import: the export code for its choices, the checks…) would stay in its memory for
+# nothing (issue 15, item 3).  Their parsers are the core ones, so ``run``'s usage is the same.
+CORE_ONLY = frozenset({"run"})
+
+
+def _command_of(argv: list[str]) -> str | None:
+    """The sub-command named in ``argv`` (``--config FILE`` may stand anywhere), else None."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--config":
+            skip = True
+        elif arg == "--":
+            return None
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _load_features(argv: list[str] | None = None) -> None:
+    """Import the feature modules (each registers its parsers and commands), unless ``argv``
+    names a command of ``CORE_ONLY``."""
     import importlib
 
+    if argv is not None and _command_of(argv) in CORE_ONLY:
+        return
     for name in FEATURES:
         try:
             importlib.import_module(name)
@@ -95,8 +120,8 @@ def read_config(path: str) -> Config:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _load_features()
     argv = list(sys.argv[1:] if argv is None else argv)
+    _load_features(argv)
     config_path = cli_argparse.peek_option(argv, "--config") or DEFAULT_CONFIG
     try:
         config: Config | None = read_config(config_path)

@@ -20,8 +20,6 @@ from discord.ext import commands
 
 from bot.client import ReseauBot
 from bot.i18n import LANGUAGES, Catalogue
-from bot.services.exports import ExportRequest
-from bot.services.exports.worker import export_to_path_in_worker
 from cogs import _text
 from cogs._checks import Scope, is_moderator, moderator_only, require_moderator
 
@@ -88,6 +86,9 @@ class Exports(commands.Cog):
     ) -> None:
         if campaign is not None:  # a campaign spans the network: its moderators only
             require_moderator(interaction, Scope.NETWORK)
+        from bot.services.exports import ExportRequest  # the export code loads at the first export
+        from bot.services.exports.worker import export_to_path_in_worker
+
         lang = self.bot.lang(interaction)
         request = ExportRequest(
             poll_id=poll,

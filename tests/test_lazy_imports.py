@@ -17,12 +17,15 @@ import sys
 from tests.paths import REPO
 
 HEAVY = ("matplotlib", "numpy", "PIL", "feedparser", "bs4", "alembic", "mako", "openpyxl", "httpx", "httpcore",
-         "prometheus_client")
+         "prometheus_client",
+         # our own code a quiet day does not run: the exports (built at the first /export), the
+         # checks and the CLI-only modules (``run`` loads no feature module of the CLI)
+         "bot.services.exports", "bot.services.check", "bot.export_cli", "bot.init_cli")
 
 _PROBE = """
 import importlib, json, sys
 import bot.cli, bot.runtime
-bot.cli._load_features()  # what ``reseau-bot run`` imports to build its parser
+bot.cli._load_features(["--config", "config.toml", "run"])  # what ``reseau-bot run`` imports for its parser
 from bot.client import EXTENSIONS
 for name in EXTENSIONS:
     importlib.import_module(name)
@@ -32,7 +35,7 @@ metrics.vote_stored("single", 0.004)
 metrics.delivered(sent=1)
 metrics.takeovers.inc()
 {after}
-print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r}))))
+print(json.dumps(sorted(({{m.split('.')[0] for m in sys.modules}} | set(sys.modules)) & set({heavy!r}))))
 """
 
 
@@ -91,6 +94,19 @@ def test_counted_metrics_read_as_prometheus_counts_them():
     assert len(lines(ours.exposition())) == 2 + 13 + 2  # two kinds; 12 buckets and +Inf; count and sum
 
 
+def test_the_probe_sees_the_export_code_once_an_export_is_asked_for():
+    after = ("from bot.config import build_config\nfrom bot.runtime import build_services\n"
+             "services = build_services(build_config({}, None, environ={}))\n"
+             "assert 'bot.services.exports' not in sys.modules\n"
+             "assert services.exports is services.exports")
+    assert "bot.services.exports" in _heavy_loaded(after)
+
+
+def test_every_other_command_loads_the_cli_features():
+    loaded = _heavy_loaded("bot.cli._load_features(['export', '--poll', '1', '-o', 'x.csv'])")
+    assert {"bot.export_cli", "bot.init_cli", "bot.services.exports"} <= set(loaded)
+
+
 def test_head_revision_read_without_alembic_agrees_with_alembic():
     from alembic.script import ScriptDirectory
 
@@ -113,3 +129,13 @@ async def test_current_revision_read_without_alembic_agrees_with_alembic(tmp_pat
         assert await current_revision(engine) == theirs == "0002"
     finally:
         await engine.dispose()
+
+
+def test_the_command_is_found_wherever_the_config_option_stands():
+    from bot.cli import _command_of
+
+    assert _command_of(["run"]) == "run"
+    assert _command_of(["--config", "run", "export"]) == "export"  # a config file named "run"
+    assert _command_of(["--config=c.toml", "run", "--web"]) == "run"
+    assert _command_of(["--config", "c.toml"]) is None
+    assert _command_of(["--", "run"]) is None

@@ -50,7 +50,6 @@ from bot.services.calendar import CalendarHook, CalendarService
 from bot.services.campaigns import CampaignService
 from bot.services.dashboard import DashboardHook, DashboardReader, DiscordSignIn, SignIn
 from bot.services.delivery import Publisher, Sender
-from bot.services.exports import Exporter
 from bot.services.polls import PollService
 from bot.services.polls.privacy import PollAnswersHook
 from bot.services.postings import PostingService
@@ -61,6 +60,8 @@ from storage.db import create_engine, session_factory
 
 if TYPE_CHECKING:
     import httpx
+
+    from bot.services.exports import Exporter
 
 __all__ = ["Services", "http_client_for", "privacy_hooks"]
 
@@ -116,7 +117,7 @@ class Services:
         self.campaigns = CampaignService(sessions, clock=now)
         self.privacy = privacy_hooks(sessions)
         self.profiles = ProfileService.from_config(sessions, config, clock=now, hooks=self.privacy)
-        self.exports = Exporter(sessions, config)
+        self._exports: Exporter | None = None  # built at the first export (see ``exports``)
         self.sign_in = SignIn(sessions, config, clock=now)  # the dashboard's one-time links and sessions
         self.dashboard = DashboardReader(sessions, config, clock=now)
         self.discord_sign_in = DiscordSignIn(self.sign_in)  # offered when dashboard.oauth_* are set
@@ -153,6 +154,16 @@ class Services:
             self._http_client = http_client_for(self.config)
         return self._http_client
 
+    @property
+    def exports(self) -> Exporter:
+        """The one ``Exporter``, built at the first export: its code (writers, codebook, worker)
+        loads only then, so that a quiet day does not carry it (issue 15, item 3)."""
+        if self._exports is None:
+            from bot.services.exports import Exporter
+
+            self._exports = Exporter(self.sessions, self.config)
+        return self._exports
+
     def now(self) -> datetime:
         """The process's time (``clock`` may be replaced; every service reads it through here)."""
         return self.clock()
@@ -166,7 +177,8 @@ class Services:
         self.config = config
         self.polls.configure(config)
         self.profiles.configure(config)
-        self.exports.config = config
+        if self._exports is not None:
+            self._exports.config = config
         self.sign_in.config = self.dashboard.config = config
         self.calendar.configure(config)
         self.publisher.modlog_channel_id = config.discord.moderators_log_channel_id
