@@ -15,6 +15,12 @@ configuration and no channel configured (a quiet day: nothing to post, no chart,
 The floor is a bare ``discord.Client`` with the same intents as the bot (``bot.client.intents_for``),
 so the same gateway events are cached.  Each side runs ``--runs`` times interleaved; the medians
 give ``ratio idle-rss-<world> <ours / floor> (target ≤ 1.3)``.
+
+Under each world's figures, *where ours − floor goes*: a fresh interpreter imports discord.py, then
+SQLAlchemy (core; ORM and asyncio; the SQLite dialect and driver; the PostgreSQL dialect when the
+runtime's imports bring it), APScheduler, our storage, our runtime and services, our cogs, and
+prints each group's RSS growth; what is left of the bot's median is what the running bot builds
+(ORM mappers configured, catalogue, command tree, database connection).
 """
 
 from __future__ import annotations
@@ -143,6 +149,62 @@ def loaded_heavy(config: Path, cwd: Path) -> str:
                           text=True).stdout.strip()
 
 
+BREAKDOWN = """
+import importlib, json, sys
+def rss():
+    with open("/proc/self/status", encoding="ascii") as fh:
+        return next(int(l.split()[1]) for l in fh if l.startswith("VmRSS:")) / 1024
+import discord
+steps = [("discord.py (the floor's import)", rss())]
+GROUPS = [
+    ("SQLAlchemy core", ["sqlalchemy"]),
+    ("SQLAlchemy ORM + asyncio", ["sqlalchemy.orm", "sqlalchemy.ext.asyncio"]),
+    ("SQLAlchemy SQLite dialect + aiosqlite", ["sqlalchemy.dialects.sqlite.aiosqlite", "aiosqlite"]),
+    ("SQLAlchemy PostgreSQL dialect", ["sqlalchemy.dialects.postgresql"]),
+    ("APScheduler", ["apscheduler.schedulers.asyncio"]),
+    ("our storage (models, repositories)", ["storage.models", "storage.repositories"]),
+    ("our runtime and services", ["bot.cli", "bot.runtime"]),
+    ("our cogs", None),  # bot.client.EXTENSIONS, read once the runtime is imported
+]
+for label, names in GROUPS:
+    if label == "SQLAlchemy PostgreSQL dialect" and {run_imports_pg!r} is False:
+        continue
+    before = rss()
+    for name in names if names is not None else sys.modules["bot.client"].EXTENSIONS:
+        importlib.import_module(name)
+    steps.append((label, rss() - before))
+print(json.dumps(steps))
+"""
+
+
+def breakdown(cwd: Path, ours_loads_pg: bool) -> list[tuple[str, float]]:
+    """Where ``reseau-bot run``'s memory goes, import by import, in a fresh interpreter: RSS after
+    ``import discord`` then the growth of each group in turn (a module shared by two groups counts
+    in the first).  Not the bot's real order, a measure of each group's weight."""
+    out = subprocess.run([sys.executable, "-c", BREAKDOWN.format(run_imports_pg=ours_loads_pg)], cwd=cwd, env=env(),
+                         capture_output=True, text=True, check=True).stdout
+    return [tuple(step) for step in json.loads(out.strip().splitlines()[-1])]
+
+
+def loads_postgresql(cwd: Path) -> bool:
+    """Whether ``reseau-bot run``'s imports bring SQLAlchemy's PostgreSQL dialect (on SQLite)."""
+    probe = ("import importlib, sys, bot.cli, bot.runtime\nfrom bot.client import EXTENSIONS\n"
+             "[importlib.import_module(n) for n in EXTENSIONS]\n"
+             "print('sqlalchemy.dialects.postgresql' in sys.modules)")
+    return subprocess.run([sys.executable, "-c", probe], cwd=cwd, env=env(), capture_output=True,
+                          text=True).stdout.strip() == "True"
+
+
+def print_breakdown(cwd: Path, ours: float, floor: float) -> None:
+    steps = breakdown(cwd, loads_postgresql(cwd))
+    imported = steps[0][1] + sum(mib for _, mib in steps[1:])
+    print(f"  where ours − floor ({ours - floor:.1f} MiB) goes (imports in a fresh interpreter, then the running bot):")
+    print(f"    {'discord.py import vs the bare client at READY':44s} {steps[0][1] - floor:+6.1f} MiB")
+    for label, mib in steps[1:]:
+        print(f"    {label:44s} {mib:+6.1f} MiB")
+    print(f"    {'running (mappers, catalogue, connection…)':44s} {ours - imported:+6.1f} MiB")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     p.add_argument("--worlds", nargs="+", default=["0x0", "100x50"], help="GUILDSxCHANNELS (default: 0x0 100x50)")
@@ -177,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  ours   reseau-bot run    : {ours:6.1f} MiB   runs {' '.join(f'{v:.1f}' for v in results['ours'])}")
             print(f"  floor  bare discord.Client: {floor:6.1f} MiB   runs {' '.join(f'{v:.1f}' for v in results['floor'])}")
             print(f"  heavy libraries imported by the runtime: {loaded_heavy(config, folder)}")
+            print_breakdown(folder, ours, floor)
             lines.append(print_ratio(f"idle-rss-{guilds}x{channels}", ours / floor, 1.3))
     print("\n=== summary ===")
     for line in lines:
