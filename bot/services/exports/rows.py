@@ -171,6 +171,7 @@ async def _write_long_csv(
     :meth:`ExportRepository.csv_long` joins them to the answers in one sorted query.  (Ranked
     answers, whose rank cell counts the answer's rows, go through :func:`write_long`.)"""
     cell = pieces.cell
+    pieces.occurrences = any(q.occurrence for q in scope.questions)
     options = {o.id: pieces.option(o) for q in scope.questions for o in q.options}
     export = await repo.csv_long(
         scope.poll_ids, {q.id: pieces.question(q) for q in scope.questions}, options,
