@@ -16,15 +16,19 @@ unlinked), then times:
 - **floor**: the ``sqlite3`` command-line tool writing the same joined rows as CSV
   (``sqlite3 -csv db "SELECT … JOIN … ORDER BY …" > file``): the same joins, filter and order as
   our query, selecting the human-readable columns (campaign, poll title, question code, option
-  code and label, text, time) instead of ids — what the file holds, minus the hashing and the
-  time zone work the database cannot do.  The ids-only query (exactly ours) is timed too.
+  code and label, text, time) instead of ids — what the file holds, minus the pseudonyms (keyed
+  hashes the database cannot compute without being given the key) and the local times.  The
+  ids-only query (``answers_statement``, what the XLSX, JSON and wide exports read) is timed too.
 
-With ``--pg-url`` (or ``$RESEAU_BENCH_PG_URL``; **that database is emptied**) the same rows are
-copied into PostgreSQL and our export is timed against ``psql``'s ``\\copy (the labels query) TO
-file WITH CSV`` — the server's ``COPY … TO STDOUT``.  Ours reads the answers through asyncpg's
-server-side cursor: the file's pseudonyms, local times and labels are computed in Python, so the
-layout does not allow a bare ``COPY``.  XLSX (``--formats xlsx``) is timed against openpyxl's
-write-only floor: the labels query's rows appended to write-only sheets and saved.
+Ours has the database write the CSV lines (``ExportRepository.csv_long``): each question's,
+option's and respondent's cells computed once in Python into tables of pieces, then one sorted
+query joins them to the answers, quotes the texts and writes both times; on SQLite the lines come
+back as bytes, on PostgreSQL as ``COPY (SELECT line …) TO STDOUT`` (parallel workers, like the
+floor).  With ``--pg-url`` (or ``$RESEAU_BENCH_PG_URL``; **that database is emptied**) the same
+rows are copied into PostgreSQL and our export is timed against ``psql``'s ``\\copy (the labels
+query) TO file WITH CSV`` — the server's ``COPY … TO STDOUT``.  XLSX (``--formats xlsx``) is
+timed against openpyxl's write-only floor: the labels query's rows appended to write-only sheets
+and saved.
 
 Prints the times (median of ``--runs``, each side interleaved with the others), the machine, the
 peak RSS (``VmHWM``) of the export process with its baseline after imports (flat), and one line

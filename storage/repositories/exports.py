@@ -262,6 +262,9 @@ class ExportRepository(Repository):
         scope = f"SELECT id FROM {tables['export_questions']}"
         member_types: set[str | None] = set()
         if dialect == "postgresql":  # one parallel scan: the member types found and the counts
+            # (the planner is told how few questions and options an export has: a small export
+            # in a large table reads its answers through the (question_id, user_id) index)
+            await driver.execute(f"ANALYZE {tables['export_questions']}, {tables['export_options']}")
             answers = unlinked = 0
             for member_type, count, linked in await _fetchall(
                     driver, f"SELECT member_type, count(*), count(user_id) FROM answers "
@@ -278,7 +281,8 @@ class ExportRepository(Repository):
             row = await _fetchone(driver, f"SELECT count(*), count(user_id) FROM answers WHERE question_id IN ({scope})")
             answers, unlinked = int(row[0]), int(row[0]) - int(row[1])
             total = (await _fetchone(driver, "SELECT max(id) FROM answers"))[0] or 0
-            plus = "+" if answers * 4 > total else ""
+            tables.whole = answers * 4 > total
+            plus = "+" if tables.whole else ""
             sql = f"SELECT DISTINCT member_type FROM answers WHERE {plus}question_id IN ({scope})"
             member_types.update(member_type for member_type, in await _fetchall(driver, sql))
         # Each respondent's cell, computed once: the distinct user ids from the index.
@@ -464,6 +468,8 @@ class _PieceTables:
         suffix = f"_{secrets.token_hex(6)}" if self.shared else ""
         self.schema = None if self.shared else "pg_temp" if dialect == "postgresql" else "temp"
         self.names = {table: f"{table}{suffix}" for table in _TABLES}
+        # the export reads most of the answers table (SQLite: scan it; else through the index)
+        self.whole = True
 
     def __getitem__(self, table: str) -> str:
         return f"{self.schema}.{self.names[table]}" if self.schema else self.names[table]
@@ -559,8 +565,17 @@ def _local_time(dialect: str, offsets: Sequence[tuple[datetime | None, int, str]
 def _from_clause(tables: _PieceTables, plain_member_types: bool) -> str:
     """The answers with their pieces, in the answer stream's order (``answers_statement``)."""
     joins = "" if plain_member_types else f" LEFT JOIN {tables['export_member_types']} m ON m.code = a.member_type"
+    # SQLite reads the tables in the order written after CROSS JOIN: the whole answers table in
+    # one scan when the export holds most of it, else the export's questions then their answers
+    # through the (question_id, user_id) index
+    if tables.dialect == "postgresql":
+        answers = f"answers a JOIN {tables['export_questions']} q ON q.id = a.question_id"
+    elif tables.whole:
+        answers = f"answers a CROSS JOIN {tables['export_questions']} q ON q.id = a.question_id"
+    else:
+        answers = f"{tables['export_questions']} q CROSS JOIN answers a ON a.question_id = q.id"
     return (
-        f"FROM answers a JOIN {tables['export_questions']} q ON q.id = a.question_id"
+        f"FROM {answers}"
         f" LEFT JOIN answer_choices c ON c.answer_id = a.id"
         f" LEFT JOIN {tables['export_options']} o ON o.id = c.option_id"
         f" LEFT JOIN {tables['export_respondents']} r ON r.id = a.user_id{joins}"

@@ -110,11 +110,13 @@ async def test_database_lines_equal_python_lines_with_every_option(survey, sessi
     await _both(exporter, ExportRequest(campaign=CAMPAIGN, **options), tmp_path, monkeypatch)
 
 
-async def test_database_lines_of_one_poll_in_small_batches(survey, sessions, database_url, tmp_path, monkeypatch):
+@pytest.mark.parametrize("poll", ["poll_a", "poll_b"])  # most of the answers (a scan), a few (the index)
+async def test_database_lines_of_one_poll_in_small_batches(survey, sessions, database_url, tmp_path, monkeypatch,
+                                                           poll):
     exporter = Exporter(sessions, _config(database_url, tmp_path, "Europe/Paris"), environ=ENV, batch=3)
     progress: list[int] = []
-    result = await exporter.export_to_path(ExportRequest(poll_id=survey.poll_a), tmp_path / "p.csv",
-                                           progress=progress.append)
+    request = ExportRequest(poll_id=getattr(survey, poll))
+    result = await exporter.export_to_path(request, tmp_path / "p.csv", progress=progress.append)
     # SQLite: batches of 3 lines; PostgreSQL: as the COPY's chunks come (at least 3 lines each)
     assert progress == sorted(progress) and progress[-1] == result.rows > 3
-    await _both(exporter, ExportRequest(poll_id=survey.poll_a), tmp_path, monkeypatch)
+    await _both(exporter, request, tmp_path, monkeypatch)
