@@ -309,8 +309,11 @@ class ExportRepository(Repository):
                                        schema_name=tables.schema, format="text")
         else:  # in one statement, calling back into Python once per respondent
             await driver.create_function("export_respondent", 1, respondent, deterministic=True)
-            await driver.execute(f"INSERT INTO {tables['export_respondents']} "
-                                 f"SELECT user_id, export_respondent(user_id) FROM ({users})")
+            try:
+                await driver.execute(f"INSERT INTO {tables['export_respondents']} "
+                                     f"SELECT user_id, export_respondent(user_id) FROM ({users})")
+            finally:  # the pooled connection keeps no reference to the key
+                await driver.create_function("export_respondent", 1, None)
             respondents = (await _fetchone(driver, f"SELECT count(*) FROM {tables['export_respondents']}"))[0]
         return CsvLongExport(tables, answers, respondents + unlinked, member_types)
 
