@@ -363,8 +363,16 @@ class PgVoteStore:
                 await conn.close()
 
     async def _driver(self) -> Any:
-        if self._conn is None:
-            self._conn = await self.engine.connect()
+        """The kept connection's asyncpg connection; a fresh one from the pool when it is known
+        to be closed (the server ended it while it was idle: nothing was sent on it)."""
+        if self._conn is not None:
+            driver = (await self._conn.get_raw_connection()).driver_connection
+            if not driver.is_closed():
+                return driver
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+        self._conn = await self.engine.connect()
         return (await self._conn.get_raw_connection()).driver_connection
 
     async def write(self, writes: Sequence[VoteWrite], now: datetime) -> list[Outcome]:

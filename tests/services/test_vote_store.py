@@ -136,3 +136,32 @@ async def test_a_vote_after_another_process_closed_the_poll_is_refused(two, sess
     with pytest.raises(Conflict):
         await first.vote(poll.id, user_id=8, option_id=poll.options[1].id)
     assert await stored(sessions, poll.question_id) == {7: {poll.options[0].id}}
+
+
+async def test_a_vote_store_whose_connection_died_reconnects_and_loses_no_vote(two, sessions, database_url):
+    """The PostgreSQL store's own connection is ended by the server while idle (a restart, an
+    administrator): the next vote is written on a fresh connection from the pool.  (Cut in the
+    middle of a statement, that batch fails — its members are told it was not stored — and the
+    next batch takes a fresh connection.)"""
+    if database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's connection (SQLite's store opens a file)")
+    from sqlalchemy import text
+
+    first, _ = two
+    poll = await multi_poll(first)
+    o = [option.id for option in poll.options]
+    await first.vote(poll.id, user_id=7, option_id=o[0])
+    pid = await (await first._vote_store()._driver()).fetchval("SELECT pg_backend_pid()")
+    async with sessions.begin() as session:
+        assert await session.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    await asyncio.sleep(0.2)  # the server's goodbye reaches the idle connection
+    outcomes: list[object] = []
+    for option in (o[1], o[2]):
+        try:
+            outcomes.append((await first.vote(poll.id, user_id=7, option_id=option)).option_ids)
+        except Exception as exc:  # noqa: BLE001 — the vote on the dead connection
+            outcomes.append(type(exc).__name__)
+    # asyncpg saw the connection closed while it was idle: nothing was sent on it, so the store
+    # takes a fresh one before the vote, and no vote fails
+    assert outcomes == [(o[0], o[1]), (o[0], o[1], o[2])]
+    assert await stored(sessions, poll.question_id) == {7: {o[0], o[1], o[2]}}
