@@ -165,3 +165,34 @@ async def test_a_vote_store_whose_connection_died_reconnects_and_loses_no_vote(t
     # takes a fresh one before the vote, and no vote fails
     assert outcomes == [(o[0], o[1]), (o[0], o[1], o[2])]
     assert await stored(sessions, poll.question_id) == {7: {o[0], o[1], o[2]}}
+
+
+@pytest.mark.parametrize("pauses", [True, False], ids=["bursts", "no-pause"])
+async def test_sqlite_votes_keep_the_write_ahead_log_short_without_checkpointing_in_a_vote(
+    two, database_url, pauses
+):
+    """The vote connection never checkpoints in a commit (that fsync was the tail of the votes'
+    latency): the checkpoint thread does, between bursts; and when votes come without a pause
+    (a checkpoint beside them never reaches the log's end), the vote thread itself does past
+    ``wal_limit`` — the log stays short however many votes go by."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write-ahead log")
+    import os
+
+    first, _ = two
+    poll = await multi_poll(first)
+    store = first._vote_store()
+    store.wal_limit = 4 * 2**20  # before its connection opens
+    for member in range(2000):  # each its own batch: one after the other
+        await first.vote(poll.id, user_id=10_000 + member, option_id=poll.options[member % 5].id)
+        if pauses and member % 50 == 49:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.5)  # a checkpoint handed over by the last batches finishes
+    checkpoints = store.checkpoints
+    assert checkpoints["beside"] + checkpoints["inline"] >= 5, checkpoints
+    if pauses:
+        assert checkpoints["inline"] == 0, checkpoints  # the votes never waited for one
+    assert store._executor.submit(lambda: store._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]).result() == 0
+    wal = os.path.getsize(store.path + "-wal")
+    # 2,000 commits of a few 4 KiB pages each: ~58 MiB of log without checkpoints
+    assert wal < 8 * 2**20, f"write-ahead log of {wal / 2**20:.1f} MiB"
