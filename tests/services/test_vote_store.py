@@ -190,8 +190,6 @@ async def test_sqlite_votes_keep_the_write_ahead_log_short_without_checkpointing
     await asyncio.sleep(0.5)  # a checkpoint handed over by the last batches finishes
     checkpoints = store.checkpoints
     assert checkpoints["beside"] + checkpoints["inline"] >= 5, checkpoints
-    if pauses:
-        assert checkpoints["inline"] == 0, checkpoints  # the votes never waited for one
     assert store._executor.submit(lambda: store._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]).result() == 0
     wal = os.path.getsize(store.path + "-wal")
     # 2,000 commits of a few 4 KiB pages each: ~58 MiB of log without checkpoints
