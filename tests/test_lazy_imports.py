@@ -20,7 +20,9 @@ HEAVY = ("matplotlib", "numpy", "PIL", "feedparser", "bs4", "alembic", "mako", "
          "prometheus_client",
          # our own code a quiet day does not run: the exports (built at the first /export), the
          # checks and the CLI-only modules (``run`` loads no feature module of the CLI)
-         "bot.services.exports", "bot.services.check", "bot.export_cli", "bot.init_cli")
+         "bot.services.exports", "bot.services.check", "bot.export_cli", "bot.init_cli",
+         # PostgreSQL's SQLAlchemy dialect (~2 MiB), imported by the engine of a PostgreSQL URL only
+         "sqlalchemy.dialects.postgresql")
 
 _PROBE = """
 import importlib, json, sys
@@ -54,6 +56,12 @@ def test_the_probe_sees_a_heavy_library_once_a_chart_is_drawn():
     """The same probe, after drawing a chart, finds matplotlib: the check above can fail."""
     loaded = _heavy_loaded("from bot.services.charts import results_chart; results_chart('t', ['a'], [1])")
     assert "matplotlib" in loaded and "numpy" in loaded
+
+
+def test_the_probe_sees_postgresqls_dialect_once_an_upsert_is_built_for_it():
+    loaded = _heavy_loaded("from storage.repositories.polls import _answer_upsert\n"
+                           "_answer_upsert('postgresql', from_profile=True, set_text=False)")
+    assert loaded == ["sqlalchemy.dialects.postgresql"]
 
 
 def test_the_probe_sees_prometheus_client_once_the_metrics_are_scraped():

@@ -17,16 +17,15 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
 from storage.models import Answer, AnswerChoice, Option, Poll, Profile, Question
 from storage.repositories._base import Repository
+from storage.repositories._upsert import dialect_insert
 from storage.repositories._upsert import insert as upsert_insert
 
 FROM_PROFILE = object()  # upsert(): copy the member type from the member's profile
 
-_DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 _UPSERTS: dict[tuple[str, bool, bool], Any] = {}
 _CHOICE_INSERT = AnswerChoice.__table__.insert()
 # the vote path's other statements, built once (a statement built per call costs more than it runs)
@@ -114,8 +113,6 @@ def _answer_upsert(dialect: str, *, from_profile: bool, set_text: bool) -> Any:
     stmt = _UPSERTS.get(key)
     if stmt is not None:
         return stmt
-    if dialect not in _DIALECT_INSERTS:
-        raise NotImplementedError(f"no upsert for the {dialect} dialect")
     columns = Answer.__table__.c
     user_id = bindparam("u_id", type_=columns.user_id.type)
     if from_profile:
@@ -123,7 +120,7 @@ def _answer_upsert(dialect: str, *, from_profile: bool, set_text: bool) -> Any:
         member_type: Any = select(Profile.member_type).where(Profile.user_id == member_id).scalar_subquery()
     else:
         member_type = bindparam("mt", type_=columns.member_type.type)
-    ins = _DIALECT_INSERTS[dialect](Answer).values(
+    ins = dialect_insert(dialect)(Answer).values(  # only the dialect in use is imported
         question_id=bindparam("q_id", type_=columns.question_id.type),
         user_id=user_id,
         member_type=member_type,
