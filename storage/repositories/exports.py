@@ -261,17 +261,46 @@ class ExportRepository(Repository):
                       "SELECT id, position, ? FROM options WHERE id = ?")
         scope = f"SELECT id FROM {tables['export_questions']}"
         member_types: set[str | None] = set()
-        if dialect == "postgresql":  # one parallel scan: the member types found and the counts
+        if dialect == "postgresql":
             # (the planner is told how few questions and options an export has: a small export
             # in a large table reads its answers through the (question_id, user_id) index)
             await driver.execute(f"ANALYZE {tables['export_questions']}, {tables['export_options']}")
+            # One parallel grouping by respondent and member type gives the counts, the member
+            # types found and the respondents, out as COPY text (no Record per row); the ids are
+            # held meanwhile, a few bytes each, their cells made and copied in batch by batch.
+            received: list[bytes] = []
+
+            async def keep(chunk: bytes) -> None:
+                received.append(chunk)
+
+            await driver.copy_from_query(f"SELECT user_id, member_type, count(*) FROM answers "
+                                         f"WHERE question_id IN ({scope}) GROUP BY user_id, member_type",
+                                         output=keep, format="text")
+            groups = b"".join(received).decode().split("\n")[:-1]
+            received.clear()
             answers = unlinked = 0
-            for member_type, count, linked in await _fetchall(
-                    driver, f"SELECT member_type, count(*), count(user_id) FROM answers "
-                            f"WHERE question_id IN ({scope}) GROUP BY member_type"):
-                member_types.add(member_type)
-                answers += count
-                unlinked += count - linked
+            found: set[str | None] = set()
+            seen: set[str] = set()
+            for group in groups:
+                user_id, member_type, count = group.split("\t")
+                found.add(member_type)
+                answers += int(count)
+                if user_id == "\\N":
+                    unlinked += int(count)
+                else:
+                    seen.add(user_id)
+            del groups
+            member_types.update(_text_value(member_type) for member_type in found)
+            ids = list(seen)
+            respondents = len(ids)
+
+            async def cells() -> AsyncIterator[bytes]:
+                for start in range(0, len(ids), batch):
+                    yield "".join([f"{user_id}\t{_copy_text(respondent(int(user_id)))}\n"
+                                   for user_id in ids[start:start + batch]]).encode()
+
+            await driver.copy_to_table(tables.names["export_respondents"], source=cells(),
+                                       schema_name=tables.schema, format="text")
         else:
             # How many answers, how many of them unlinked: from the (question_id, user_id) index
             # alone; the member types found (the codebook lists the unconfigured ones) in a plain
@@ -285,29 +314,9 @@ class ExportRepository(Repository):
             plus = "+" if tables.whole else ""
             sql = f"SELECT DISTINCT member_type FROM answers WHERE {plus}question_id IN ({scope})"
             member_types.update(member_type for member_type, in await _fetchall(driver, sql))
-        # Each respondent's cell, computed once: the distinct user ids from the index.
-        users = f"SELECT DISTINCT user_id FROM answers WHERE question_id IN ({scope}) AND user_id IS NOT NULL"
-        if dialect == "postgresql":
-            # the ids out and the cells in as COPY text (no Record or per-value encoding): the
-            # ids are held meanwhile, a few bytes each, the cells made batch by batch
-            received: list[bytes] = []
-
-            async def keep(chunk: bytes) -> None:
-                received.append(chunk)
-
-            await driver.copy_from_query(users, output=keep, format="text")
-            ids = b"".join(received).split(b"\n")[:-1]
-            received.clear()
-            respondents = len(ids)
-
-            async def cells() -> AsyncIterator[bytes]:
-                for start in range(0, len(ids), batch):
-                    yield "".join([f"{user_id.decode()}\t{_copy_text(respondent(int(user_id)))}\n"
-                                   for user_id in ids[start:start + batch]]).encode()
-
-            await driver.copy_to_table(tables.names["export_respondents"], source=cells(),
-                                       schema_name=tables.schema, format="text")
-        else:  # in one statement, calling back into Python once per respondent
+            # Each respondent's cell, computed once: the distinct user ids from the index, in one
+            # statement calling back into Python once per respondent.
+            users = f"SELECT DISTINCT user_id FROM answers WHERE question_id IN ({scope}) AND user_id IS NOT NULL"
             await driver.create_function("export_respondent", 1, respondent, deterministic=True)
             try:
                 await driver.execute(f"INSERT INTO {tables['export_respondents']} "
