@@ -173,6 +173,7 @@ async def one_run(mode: str | None, service, poll, config, exporter, workdir: Pa
 
 
 async def run_all(args: argparse.Namespace, db: Path, workdir: Path, url: str | None = None) -> list[str]:
+    from bot.client import GIL_SWITCH_INTERVAL
     from bot.config import PollsSection, build_config
     from bot.i18n import Catalogue
     from bot.services.exports import Exporter
@@ -192,7 +193,8 @@ async def run_all(args: argparse.Namespace, db: Path, workdir: Path, url: str | 
                                 options="Présentiel; En ligne; Hybride; Lyon; Paris")
         poll = await service.create(draft)
         await one_run(None, service, poll, config, exporter, workdir, 200, args.interval, 1)  # warm-up
-        gc.freeze()
+        gc.freeze()  # the end of start-up, as ReseauBot.setup_hook does: the GIL's switch interval too
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         results: dict[str, list[dict]] = {"idle": [], **{m: [] for m in args.modes}}
         seed = 2
         for run in range(args.runs):

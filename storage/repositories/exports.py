@@ -74,6 +74,13 @@ ANSWER_COLUMNS = ("answer_id", "user_id", "member_type", "text", "answered_at", 
 
 
 class ExportRepository(Repository):
+    async def without_parallel_workers(self) -> None:
+        """For the rest of this transaction, no parallel worker on PostgreSQL (its workers are
+        server processes at normal priority, beside the votes' own; SQLite has none)."""
+        conn = await self.session.connection()
+        if conn.dialect.name == "postgresql":
+            await conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
+
     # ------------------------------------------------------------------ scope
     async def poll_ids(
         self, *, poll_id: int | None = None, campaign: str | None = None, guild_id: int | None = None

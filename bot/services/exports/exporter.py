@@ -58,6 +58,9 @@ class Exporter:
         self.config = config
         self.environ = os.environ if environ is None else environ
         self.batch = batch
+        # PostgreSQL's parallel workers for the export's queries (the server's own setting); the
+        # running bot's exports go without (see bot.services.exports.worker)
+        self.parallel = True
 
     # ------------------------------------------------------------------ public API
     def secret(self) -> bytes:
@@ -128,6 +131,8 @@ class Exporter:
         lang = request.label_lang(self.config.bot.language)
         async with self.sessions() as session:
             repo = ExportRepository(session)
+            if not self.parallel:
+                await repo.without_parallel_workers()
             scope = await self._scope(repo, request)
             columns = long_columns(scope.questions) if request.layout == "long" else wide_columns(scope.questions)
             book = _XlsxBook() if request.format == "xlsx" else None
