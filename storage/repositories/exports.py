@@ -20,7 +20,7 @@ import contextlib
 import operator
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -400,26 +400,12 @@ async def _copied_rows(driver: Any, sql: str, params: list[Any], batch: int) -> 
             del rows[:batch]
 
     async def copy() -> None:
-        try:
-            await driver.copy_from_query(sql, *params, output=take, format="text")
-            if rows:
-                await queue.put(rows)
-            await queue.put(None)
-        except BaseException as exc:  # the consumer re-raises it
-            await queue.put(exc)
-            raise
+        await driver.copy_from_query(sql, *params, output=take, format="text")
+        if rows:
+            await queue.put(rows)
 
-    task = asyncio.get_running_loop().create_task(copy())
-    try:
-        while (item := await queue.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+    async for item in _drained(queue, copy):
+        yield item
 
 
 # --------------------------------------------------------------------------- CSV lines written by the database
@@ -695,16 +681,28 @@ async def _copied_bytes(driver: Any, sql: str, batch: int) -> AsyncIterator[tupl
         lines = 0
 
     async def copy() -> None:
+        await driver.copy_from_query(sql, output=take, format="text")
+        if parts:
+            await flush()
+
+    async for item in _drained(queue, copy):
+        yield item
+
+
+async def _drained(queue: asyncio.Queue[Any], produce: Callable[[], Awaitable[None]]) -> AsyncIterator[Any]:
+    """Run ``produce`` (a ``COPY … TO STDOUT`` putting batches on ``queue``) as a task and yield
+    its batches as they come, its exception re-raised here; the task is cancelled if the consumer
+    stops early."""
+
+    async def run() -> None:
         try:
-            await driver.copy_from_query(sql, output=take, format="text")
-            if parts:
-                await flush()
+            await produce()
             await queue.put(None)
         except BaseException as exc:  # the consumer re-raises it
             await queue.put(exc)
             raise
 
-    task = asyncio.get_running_loop().create_task(copy())
+    task = asyncio.get_running_loop().create_task(run())
     try:
         while (item := await queue.get()) is not None:
             if isinstance(item, BaseException):
