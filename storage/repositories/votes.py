@@ -214,7 +214,15 @@ class SqliteVoteStore:
         if log > self.wal_limit:
             # votes without a pause: a checkpoint beside them never catches up with the log's
             # end, so the log is never started again — here, between two batches, it does
-            self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()  # type: ignore[union-attr]
+            # (RESTART waits for readers through the busy handler: a long export reading would hold
+            # the votes up to the busy timeout — here it gives up after 10 ms and tries again later)
+            conn = self._conn
+            assert conn is not None
+            conn.execute("PRAGMA busy_timeout=10")
+            try:
+                conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+            finally:
+                conn.execute("PRAGMA busy_timeout=30000")
             self.checkpoints["inline"] += 1
             return
         if self._checkpointing:

@@ -194,3 +194,30 @@ async def test_sqlite_votes_keep_the_write_ahead_log_short_without_checkpointing
     wal = os.path.getsize(store.path + "-wal")
     # 2,000 commits of a few 4 KiB pages each: ~58 MiB of log without checkpoints
     assert wal < 8 * 2**20, f"write-ahead log of {wal / 2**20:.1f} MiB"
+
+
+async def test_sqlite_votes_go_on_while_a_long_reader_holds_the_log(two, database_url, tmp_path):
+    """An export reading for minutes holds a snapshot: no checkpoint can start the log again
+    meanwhile.  Past ``wal_limit`` the vote thread tries (RESTART) — giving up after 10 ms, not
+    after the 30 s busy timeout, which would hold every vote behind it (this test would then take
+    tens of minutes and hit pytest's timeout)."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write-ahead log")
+    import sqlite3
+
+    first, _ = two
+    poll = await multi_poll(first)
+    store = first._vote_store()
+    store.wal_limit = 2**20  # before its connection opens
+    await first.vote(poll.id, user_id=9, option_id=poll.options[0].id)
+    reader = sqlite3.connect(store.path, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM answers").fetchone()[0] == 1  # its snapshot, kept
+        for member in range(2500):
+            await first.vote(poll.id, user_id=10_000 + member, option_id=poll.options[member % 5].id)
+        assert store.checkpoints["inline"] >= 10  # tried, and gave up quickly, each time
+        assert reader.execute("SELECT count(*) FROM answers").fetchone()[0] == 1
+    finally:
+        reader.close()
+    assert len(await stored(first.sessions, poll.question_id)) == 2501
