@@ -206,16 +206,18 @@ class SqliteVoteStore:
         self._batches += 1
         if self._batches < _CHECKPOINT_EVERY:
             return
-        self._batches = 0
         try:
             log = os.path.getsize(self.path + "-wal")
         except OSError:
             log = 0
         if log > self.wal_limit:
             # votes without a pause: a checkpoint beside them never catches up with the log's
-            # end, so the log is never started again — here, between two batches, it does
-            # (RESTART waits for readers through the busy handler: a long export reading would hold
-            # the votes up to the busy timeout — here it gives up after 10 ms and tries again later)
+            # end, so the log is never started again — here, between two batches, it is
+            if self._checkpointing:
+                return  # the checkpoint thread holds the checkpoint lock: again after the next batch
+            self._batches = 0
+            # RESTART waits for readers through the busy handler: a long export reading would hold
+            # the votes up to the busy timeout — it gives up after 10 ms, and tries 100 batches later
             conn = self._conn
             assert conn is not None
             conn.execute("PRAGMA busy_timeout=10")
@@ -225,6 +227,7 @@ class SqliteVoteStore:
                 conn.execute("PRAGMA busy_timeout=30000")
             self.checkpoints["inline"] += 1
             return
+        self._batches = 0
         if self._checkpointing:
             return
         self._checkpointing = True
