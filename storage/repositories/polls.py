@@ -11,9 +11,8 @@ when what it writes depends on what it read first (a vote batch and the poll's s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete, func, select, update
@@ -28,7 +27,7 @@ FROM_PROFILE = object()  # upsert(): copy the member type from the member's prof
 
 _UPSERTS: dict[tuple[str, bool, bool], Any] = {}
 _CHOICE_INSERT = AnswerChoice.__table__.insert()
-# the vote path's other statements, built once (a statement built per call costs more than it runs)
+# the pooled vote path's other statements, built once (a statement built per call costs more than it runs)
 _STATUS = select(Poll.status, Poll.deadline_at).where(Poll.id == bindparam("poll_id"))
 _STATUS_LOCKED = _STATUS.with_for_update(read=True)
 _IDS = bindparam("ids", expanding=True)
@@ -38,57 +37,6 @@ _CHOICES_OF = select(AnswerChoice.answer_id, AnswerChoice.option_id, AnswerChoic
 _DELETE_CHOICES_OF = delete(AnswerChoice).where(AnswerChoice.answer_id.in_(_IDS))
 _DELETE_ANSWERS = delete(Answer).where(Answer.id.in_(_IDS))
 _MEMBER_TYPES = select(Profile.user_id, Profile.member_type).where(Profile.user_id.in_(_IDS))
-
-
-@cache
-def _sqlite_status(dialect: Any) -> tuple[str, Callable[[Any], Any]]:
-    """The status read as SQLite SQL (``FOR SHARE`` does not exist there: the write lock taken by
-    ``BEGIN IMMEDIATE`` covers it) and the deadline column's own result conversion."""
-    deadline_type = Poll.__table__.c.deadline_at.type.dialect_impl(dialect)
-    convert = deadline_type.result_processor(dialect, None) or (lambda value: value)
-    return str(_STATUS.compile(dialect=dialect)), convert
-
-
-async def _sqlite_driver(conn: Any) -> Any | None:
-    """The aiosqlite connection under ``conn`` on SQLite, else ``None``.  The vote path's cost on
-    SQLite is its trips to aiosqlite's thread: SQLAlchemy's cursor makes three or four per
-    statement (open, execute, fetch, close), the driver's ``execute_fetchall`` / ``executemany``
-    one — same connection, same transaction (issue 15, item 1)."""
-    return (await conn.get_raw_connection()).driver_connection if conn.dialect.name == "sqlite" else None
-
-
-_SQLITE_STATEMENTS: dict[tuple[int, str], tuple[Any, str, tuple[str, ...], dict[str, Callable[[Any], Any]]]] = {}
-
-
-def _sqlite_statement(stmt: Any, dialect: Any) -> tuple[str, tuple[str, ...], dict[str, Callable[[Any], Any]]]:
-    """A statement built once (no expanding parameter) as the dialect's positional SQL (SQLite's
-    ``?``, asyncpg's ``$n``): the text, its parameters' names in order and their types' own bind
-    conversions (aware datetimes → SQLite's stored UTC text)."""
-    key = (id(stmt), dialect.name)
-    cached = _SQLITE_STATEMENTS.get(key)
-    if cached is None or cached[0] is not stmt:
-        compiled = stmt.compile(dialect=dialect)
-        processors = {}
-        for name, bind in compiled.binds.items():
-            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if processor is not None:
-                processors[name] = processor
-        cached = _SQLITE_STATEMENTS[key] = (stmt, str(compiled), tuple(compiled.positiontup or ()), processors)
-    return cached[1], cached[2], cached[3]
-
-
-async def _pg_driver(conn: Any) -> Any | None:
-    """The asyncpg connection under ``conn`` on PostgreSQL once its transaction has begun (a
-    statement sent before would run on its own, outside the transaction), else ``None``: one
-    round trip per statement without SQLAlchemy's per-statement work (issue 15, item 1)."""
-    if conn.dialect.name != "postgresql":
-        return None
-    driver = (await conn.get_raw_connection()).driver_connection
-    return driver if driver.is_in_transaction() else None
-
-
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
 
 
 def _ordered(choices: Collection[int]) -> bool:
@@ -169,18 +117,12 @@ class PollRepository(Repository):
         before a write, so an earlier ``SELECT`` ran outside it (and then ``BEGIN`` is refused)."""
         conn = await self.session.connection()
         if conn.dialect.name == "sqlite":
-            # on the driver itself: one trip to aiosqlite's thread, where SQLAlchemy's cursor
-            # takes three (open, execute, close) — the vote path's cost is those trips (issue 15)
-            await (await conn.get_raw_connection()).driver_connection.execute("BEGIN IMMEDIATE")
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     async def status(self, poll_id: int, *, lock: bool = False) -> tuple[str, datetime | None] | None:
         """The poll's status and deadline; ``lock`` takes a shared row lock (PostgreSQL) so a
         concurrent close waits for this transaction, and this one sees a committed close."""
         conn = await self.session.connection()
-        if conn.dialect.name == "sqlite":  # one trip to aiosqlite's thread instead of four
-            sql, deadline = _sqlite_status(conn.dialect)
-            rows = await (await conn.get_raw_connection()).driver_connection.execute_fetchall(sql, (poll_id,))
-            return (rows[0][0], deadline(rows[0][1])) if rows else None
         row = (await conn.execute(_STATUS_LOCKED if lock else _STATUS, {"poll_id": poll_id})).one_or_none()
         return None if row is None else (row[0], row[1])
 
@@ -270,15 +212,6 @@ class AnswerRepository(Repository):
             params["m_id"] = user_id if member_id is None else member_id
         else:
             params["mt"] = member_type
-        driver = await _sqlite_driver(conn)
-        if driver is not None:  # one trip to aiosqlite's thread (see _sqlite_driver)
-            sql, names, convert = _sqlite_statement(stmt, conn.dialect)
-            values = [convert[n](params[n]) if n in convert else params[n] for n in names]
-            return (await driver.execute_fetchall(sql, values))[0][0]
-        driver = await _pg_driver(conn)
-        if driver is not None:
-            sql, names, convert = _sqlite_statement(stmt, conn.dialect)
-            return await driver.fetchval(sql, *(convert[n](params[n]) if n in convert else params[n] for n in names))
         return (await conn.execute(stmt, params)).scalar_one()
 
     async def member_types_of(self, user_ids: Iterable[int]) -> dict[int, str | None]:
@@ -315,19 +248,7 @@ class AnswerRepository(Repository):
             return out
         conn = await self.session.connection()
         ranked: dict[int, list[tuple[int, int]]] = {}
-        driver = await _sqlite_driver(conn)
-        pg = None if driver is not None else await _pg_driver(conn)
-        if driver is not None:
-            rows: Any = await driver.execute_fetchall(
-                f"SELECT answer_id, option_id, rank FROM {AnswerChoice.__tablename__} "
-                f"WHERE answer_id IN ({_marks(len(ids))})", ids)
-        elif pg is not None:
-            rows = await pg.fetch(
-                f"SELECT answer_id, option_id, rank FROM {AnswerChoice.__tablename__} WHERE answer_id = ANY($1::integer[])",
-                ids)
-        else:
-            rows = await conn.execute(_CHOICES_OF, {"ids": ids})
-        for answer_id, option_id, rank in rows:
+        for answer_id, option_id, rank in await conn.execute(_CHOICES_OF, {"ids": ids}):
             if rank is None:
                 out[answer_id].add(option_id)
             else:
@@ -347,16 +268,9 @@ class AnswerRepository(Repository):
         if not wanted:
             return
         conn = await self.session.connection()
-        driver = await _sqlite_driver(conn)
-        pg = None if driver is not None else await _pg_driver(conn)
         ids = sorted(wanted)
         stale = ids if had is None else [a for a in ids if a in had]
-        if stale and driver is not None:
-            await driver.execute(f"DELETE FROM {AnswerChoice.__tablename__} WHERE answer_id IN ({_marks(len(stale))})",
-                                 stale)
-        elif stale and pg is not None:
-            await pg.execute(f"DELETE FROM {AnswerChoice.__tablename__} WHERE answer_id = ANY($1::integer[])", stale)
-        elif stale:
+        if stale:
             await conn.execute(_DELETE_CHOICES_OF, {"ids": stale})
         if any(_ordered(wanted[a]) for a in ids):  # one executemany: every row has a rank, maybe NULL
             rows = []
@@ -368,17 +282,7 @@ class AnswerRepository(Repository):
                     rows.extend({"answer_id": a, "option_id": o, "rank": None} for o in sorted(chosen))
         else:
             rows = [{"answer_id": a, "option_id": o} for a in ids for o in sorted(wanted[a])]
-        if rows and driver is not None:
-            columns = list(rows[0])
-            await driver.executemany(
-                f"INSERT INTO {AnswerChoice.__tablename__} ({', '.join(columns)}) VALUES ({_marks(len(columns))})",
-                [tuple(row[c] for c in columns) for row in rows])
-        elif rows and pg is not None:
-            columns = list(rows[0])
-            marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-            await pg.executemany(f"INSERT INTO {AnswerChoice.__tablename__} ({', '.join(columns)}) VALUES ({marks})",
-                                 [tuple(row[c] for c in columns) for row in rows])
-        elif rows:
+        if rows:
             await conn.execute(_CHOICE_INSERT, rows)
         empty = [a for a in ids if not wanted[a]]
         if empty:

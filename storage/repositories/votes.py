@@ -49,7 +49,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.models import Answer, AnswerChoice, Poll, Profile
-from storage.repositories.polls import _answer_upsert, _sqlite_statement, _sqlite_status
+from storage.repositories.polls import _STATUS, _answer_upsert
 
 _ANSWERS, _CHOICES, _POLLS, _PROFILES = (
     Answer.__tablename__, AnswerChoice.__tablename__, Poll.__tablename__, Profile.__tablename__
@@ -145,6 +145,18 @@ async def close_vote_stores(engine: AsyncEngine) -> None:
 
 
 # ----------------------------------------------------------------------------- SQLite
+def _positional(stmt: Any, dialect: Any) -> tuple[str, tuple[str, ...], dict[str, Callable[[Any], Any]]]:
+    """A Core statement as the driver's own SQL: the text (SQLite's ``?``), its parameters' names
+    in order and their types' bind conversions (aware datetimes → SQLite's stored UTC text)."""
+    compiled = stmt.compile(dialect=dialect)
+    convert = {}
+    for name, bind in compiled.binds.items():
+        processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            convert[name] = processor
+    return str(compiled), tuple(compiled.positiontup or ()), convert
+
+
 class SqliteVoteStore:
     """One thread, one ``sqlite3`` connection: a batch is one function run there."""
 
@@ -159,8 +171,10 @@ class SqliteVoteStore:
         self._batches = 0  # since the last checkpoint
         self.wal_limit = 64 * 2**20  # bytes of log past which the vote thread checkpoints itself
         self.checkpoints = {"beside": 0, "inline": 0}  # done by the checkpoint thread, by the vote thread
-        self._upsert = _sqlite_statement(_answer_upsert("sqlite", from_profile=True, set_text=False), dialect)
-        self._status_sql, self._deadline = _sqlite_status(dialect)
+        self._upsert = _positional(_answer_upsert("sqlite", from_profile=True, set_text=False), dialect)
+        self._status_sql = str(_STATUS.compile(dialect=dialect))  # no FOR SHARE: BEGIN IMMEDIATE's lock covers it
+        deadline = Poll.__table__.c.deadline_at.type.dialect_impl(dialect).result_processor(dialect, None)
+        self._deadline: Callable[[Any], Any] = deadline or (lambda value: value)
 
     async def write(self, writes: Sequence[VoteWrite], now: datetime) -> list[Outcome]:
         if self._executor is None:
@@ -458,10 +472,6 @@ class PgVoteStore:
                     with contextlib.suppress(Exception):
                         await conn.invalidate()
                 raise
-
-    def forget(self) -> None:
-        """Drop what this process remembers (e.g. after the database was changed behind it)."""
-        self._known.clear()
 
     async def _write(self, driver: Any, writes: Sequence[VoteWrite], now: datetime) -> list[Outcome]:
         outcomes: list[Any] = [None] * len(writes)
