@@ -12,7 +12,8 @@ wins, a close that comes later waits).  How each database keeps them in one trip
   upserts, the choices read, the changes, the rewrite, ``COMMIT``.  One hop from the event loop to
   that thread and back, where the driver's API costs one per statement.  Its commits never
   checkpoint the write-ahead log (an fsync inside a vote): a thread of its own does, every 100
-  batches, without holding up the writers.
+  batches, without holding up the writers; past ``wal_limit`` (votes without a pause) the vote
+  thread checkpoints itself, never waiting.
 
 * **PostgreSQL** — :class:`PgVoteStore`: a connection taken from the engine's pool once and kept;
   the batch is **one statement** (so one transaction, in autocommit; a batch of one vote has a
@@ -225,21 +226,16 @@ class SqliteVoteStore:
         except OSError:
             log = 0
         if log > self.wal_limit:
-            # votes without a pause: a checkpoint beside them never catches up with the log's
-            # end, so the log is never started again — here, between two batches, it is
-            if self._checkpointing:
-                return  # the checkpoint thread holds the checkpoint lock: again after the next batch
-            self._batches = 0
-            # RESTART waits for readers through the busy handler: a long export reading would hold
-            # the votes up to the busy timeout — it gives up after 10 ms, and tries 100 batches later
+            # votes without a pause: a checkpoint beside them never catches up with the log's end,
+            # so the log is never started again — here, between two batches, it is.  PASSIVE never
+            # waits (a long export's snapshot, the checkpoint thread at work): when it could not
+            # run, again after the next batch; once it ran, 100 batches later
             conn = self._conn
             assert conn is not None
-            conn.execute("PRAGMA busy_timeout=10")
-            try:
-                conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
-            finally:
-                conn.execute("PRAGMA busy_timeout=30000")
-            self.checkpoints["inline"] += 1
+            busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if not busy:
+                self._batches = 0
+                self.checkpoints["inline"] += 1
             return
         self._batches = 0
         if self._checkpointing:
