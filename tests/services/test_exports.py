@@ -354,6 +354,7 @@ async def test_pseudonyms_are_stable_keyed_and_hide_the_id(survey, sessions, con
     linked = {r for r in respondents(first) if not r.startswith("anon-")}
     assert len(linked) == 3
     assert all(re.fullmatch(r"[0-9a-f]{16}", r) for r in linked)
+    assert linked == {pseudonym(uid, SECRET.encode()) for uid in (U1, U2, U3)}, "HMAC-SHA256 of the id, as documented"
     assert linked.isdisjoint({r for r in respondents(other) if not r.startswith("anon-")})
     everything = b"".join(p.read_bytes() for p in out.iterdir())
     for uid in (U1, U2, U3):
@@ -361,6 +362,25 @@ async def test_pseudonyms_are_stable_keyed_and_hide_the_id(survey, sessions, con
     assert sorted(r for r in respondents(first) if r.startswith("anon-")) == sorted(
         f"anon-{a.id}" for a in survey.answers if a.user_id is None
     )
+
+
+@pytest.mark.parametrize("secret", [b"k" * 16, "clé très secrète".encode(), b"\x00" * 64, bytes(range(65)), b"s" * 200])
+def test_respondent_ids_are_the_documented_hmac_for_every_key_length(secret):
+    """The export's per-respondent function spells HMAC out over two keyed SHA-256 states (a key
+    longer than a block is hashed first): it gives :func:`pseudonym`, which is the library's
+    ``hmac``, for ids given as ints or as the database's text."""
+    import hmac
+    import random
+
+    from bot.services.exports.pseudonyms import respondent_ids
+
+    of = respondent_ids(secret)
+    rng = random.Random(7)
+    ids = [0, 1, -1, U1, -(2**63), 2**63 - 1, *(rng.randrange(-(2**63), 2**63) for _ in range(200))]
+    for uid in ids:
+        expected = hmac.new(secret, str(uid).encode(), "sha256").hexdigest()[:16]
+        assert of(uid) == of(str(uid)) == pseudonym(uid, secret) == expected
+    assert respondent_ids(None)(U1) == str(U1)
 
 
 async def test_identified_gives_raw_ids_without_a_secret(survey, sessions, config, out):

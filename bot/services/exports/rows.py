@@ -173,9 +173,11 @@ async def _write_long_csv(
     cell = pieces.cell
     pieces.occurrences = any(q.occurrence for q in scope.questions)
     options = {o.id: pieces.option(o) for q in scope.questions for o in q.options}
+    # (a respondent's cell is the pseudonym — hexadecimal — or the raw id — digits —, which
+    # neither separator nor quote can be in: no quoting to do)
     export = await repo.csv_long(
         scope.poll_ids, {q.id: pieces.question(q) for q in scope.questions}, options,
-        lambda user_id: cell(respondent_of(user_id)), batch=batch,
+        respondent_of, batch=batch,
     )
     member_value = scope.member_value
     member_types = {code: cell(member_value(code)) for code in export.member_types if code is not None}
