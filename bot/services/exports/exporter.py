@@ -36,7 +36,14 @@ from bot.services.exports.model import (
 )
 from bot.services.exports.pseudonyms import read_secret, respondent_ids
 from bot.services.exports.rows import write_long, write_wide
-from bot.services.exports.writers import _identity, _safe_csv_text, _XlsxBook, header_width, open_table
+from bot.services.exports.writers import (
+    _identity,
+    _safe_csv_text,
+    _XlsxBook,
+    header_width,
+    open_output,
+    open_table,
+)
 from storage.repositories.audit import AuditRepository
 from storage.repositories.calendar import CalendarRepository
 from storage.repositories.exports import DEFAULT_BATCH, ExportRepository
@@ -96,11 +103,11 @@ class Exporter:
         book = codebook_path(path)
         written = [path] if request.format == "xlsx" else [path, book]
         try:
-            with path.open("wb") as data:
+            with open_output(path) as data:
                 if request.format == "xlsx":
                     result = await self.export(request, data, progress=progress, max_bytes=max_bytes)
                 else:
-                    with book.open("wb") as codebook:
+                    with open_output(book) as codebook:
                         result = await self.export(
                             request, data, codebook, progress=progress, max_bytes=max_bytes
                         )
