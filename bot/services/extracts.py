@@ -613,12 +613,14 @@ def extract_trigger(config: Config) -> CronTrigger:
     return CronTrigger.from_crontab(config.schedule.extract_cron, timezone=config.tz)
 
 
-def fire_times(trigger: CronTrigger, start: datetime, end: datetime | None = None, limit: int = 1000) -> list[datetime]:
-    """APScheduler's own fire times from ``start`` (inclusive) to ``end`` (inclusive)."""
+def fire_times(trigger: CronTrigger, start: datetime, end: datetime | None = None, limit: int | None = 1000) -> list[datetime]:
+    """APScheduler's own fire times from ``start`` (inclusive) to ``end`` (inclusive), the first
+    ``limit`` of them (``None``: all, which needs an ``end``)."""
+    assert limit is not None or end is not None, "fire_times: all the fire times of an endless trigger"
     out: list[datetime] = []
     previous: datetime | None = None
     now = start
-    while len(out) < limit:
+    while limit is None or len(out) < limit:
         nxt = trigger.get_next_fire_time(previous, now)
         if nxt is None or (end is not None and nxt > end):
             break
@@ -634,23 +636,40 @@ def next_runs(config: Config, now: datetime, count: int = 3) -> list[datetime]:
     tz = config.tz
     trigger = extract_trigger(config)
     runs: list[datetime] = []
-    seen: set[str] = set()
-    for when in fire_times(trigger, now.astimezone(tz), limit=count * 40):
-        month = month_of(when, tz)
-        if month in seen:
-            continue
-        seen.add(month)
+    start = now.astimezone(tz)
+    for _ in range(count * 40):  # a cron that never fires again, or only in some months
+        [when] = fire_times(trigger, start, limit=1) or [None]
+        if when is None:
+            break
         runs.append(local(when, tz))
         if len(runs) == count:
             break
+        # the month is served: its later fire times publish nothing (a cron of every minute
+        # fires 40,000 times in a month, which a list of the next fire times never got past)
+        first_day = local(when, tz).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        start = (first_day + timedelta(days=32)).replace(day=1)
     return runs
 
 
 def last_slot(config: Config, now: datetime, *, within: timedelta) -> datetime | None:
-    """The last fire time in ``[now - within, now]``, or None."""
+    """The last fire time in ``[now - within, now]``, or None.
+
+    Looked for backwards, in a window doubled from one minute until it holds a fire time: the
+    window's newer half had none, so its fire times are few unless the cron fires every minute
+    of a long stretch, and all of them are read (from ``now - within`` onwards, the first 1,000
+    fire times of a cron of every minute were 17 hours of last week, not the last minute)."""
     trigger = extract_trigger(config)
-    times = fire_times(trigger, (now - within).astimezone(config.tz), end=now.astimezone(config.tz))
-    return times[-1] if times else None
+    end = now.astimezone(config.tz)
+    earliest = end - within
+    span = timedelta(minutes=1)
+    while True:
+        start = max(end - span, earliest)
+        times = fire_times(trigger, start, end=end, limit=None)
+        if times:
+            return times[-1]
+        if start <= earliest:
+            return None
+        span *= 2
 
 
 async def catch_up(

@@ -389,6 +389,36 @@ def test_next_runs_skip_the_repeated_autumn_fire_and_show_local_times(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("cron", ["* * * * *", "*/5 * * * *", "0 10 1-7 * mon", "0 10 28 * *"])
+def test_the_last_slot_is_the_last_fire_time_whatever_the_cron_fires(cron, tmp_path):
+    """The slot a restart catches up is the newest fire time within ``catch_up_days``, compared
+    here with every fire time of the week: a cron of every minute fires 10,080 times in 7 days,
+    and the first 1,000 of them from a week ago gave a slot of last month on the 1st (the
+    December extract never caught up at 01:10 on 1 December)."""
+    config = build_config({"schedule": {"extract_cron": cron, "catch_up_days": 7}}, tmp_path / "c.toml", environ={})
+    trigger = service.extract_trigger(config)
+    for now in (datetime(2026, 12, 1, 0, 10, 30, tzinfo=UTC), datetime(2026, 12, 7, 9, 30, tzinfo=UTC),
+                datetime(2026, 11, 29, 23, 59, 59, tzinfo=UTC)):
+        within = timedelta(days=7)
+        every = service.fire_times(trigger, (now - within).astimezone(PARIS), end=now.astimezone(PARIS), limit=None)
+        expected = every[-1] if every else None
+        assert service.last_slot(config, now, within=within) == expected, (cron, now)
+    every_minute = build_config({"schedule": {"extract_cron": "* * * * *"}}, tmp_path / "m.toml", environ={})
+    slot = service.last_slot(every_minute, datetime(2026, 12, 1, 0, 10, 30, tzinfo=UTC), within=timedelta(days=7))
+    assert service.month_of(slot, PARIS) == "2026-12"
+
+
+def test_next_runs_of_a_frequent_cron_are_one_a_month(tmp_path):
+    """The next runs that publish: one per month, however often the cron fires (a cron of every
+    minute listed one month only: its next 120 fire times were all in it)."""
+    config = build_config({"schedule": {"extract_cron": "* * * * *"}}, tmp_path / "c.toml", environ={})
+    runs = service.next_runs(config, datetime(2026, 11, 30, 23, 30, tzinfo=UTC), count=3)
+    assert [service.format_local(t, PARIS) for t in runs] == ["2026-12-01 00:30", "2027-01-01 00:00", "2027-02-01 00:00"]
+    never_again = build_config({"schedule": {"extract_cron": "0 10 29 2 *"}}, tmp_path / "n.toml", environ={})
+    assert [service.format_local(t, PARIS) for t in service.next_runs(never_again, datetime(2026, 3, 1, tzinfo=UTC), count=2)] == [
+        "2028-02-29 10:00", "2032-02-29 10:00"]
+
+
 async def test_catch_up_posts_a_missed_month_once_and_only_within_the_grace(setup, sessions, tmp_path):
     config, sender, publisher = setup
     (tmp_path / "nov.md").write_text(md("Novembre", "2026-11"))
