@@ -29,6 +29,19 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+
+def this_month(timezone: str = "Europe/Paris") -> str:
+    """The month the bot's schedule is in now (``YYYY-MM``), in the network's time zone (the
+    default ``bot.timezone``) and not the machine's: the month of a UTC clock is still the last
+    one for an hour or two on the evening a month ends in Paris, and a run then prepared last
+    month's extract for a bot that posts this month's."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.services.extracts import month_of
+
+    return month_of(datetime.now(UTC), ZoneInfo(timezone))
+
 DEFAULT_RUNS = 3
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench._common import print_machine, print_ratio  # noqa: E402
+from bench._common import print_machine, print_ratio, this_month  # noqa: E402
 from bench.fake_discord import load_state, summarize_state  # noqa: E402
 
 TOKEN = "MTQ1NjA3NDQ0Mzk4MDgwMDAwMQ.GabcDE.benchmark-token-not-a-real-one-000"
@@ -112,7 +112,7 @@ def stop(server: subprocess.Popen) -> dict:
 def prepare(folder: Path, base_url: str, guilds: int, per_guild: int) -> tuple[Path, list[int]]:
     config, channels = write_world(folder, base_url, guilds=guilds, per_guild=per_guild)
     source = folder / "extrait.md"
-    source.write_text(EXTRACT.format(month=time.strftime("%Y-%m")))
+    source.write_text(EXTRACT.format(month=this_month()))
     run_cli(config, "db", "upgrade")
     run_cli(config, "extracts", "import", str(source))
     return config, channels

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench._common import this_month  # noqa: E402
 from bench.fake_discord import FakeDiscordREST, shard_of  # noqa: E402
 
 TOKEN = "MTQ1NjA3NDQ0Mzk4MDgwMDAwMQ.GabcDE.cluster-token-not-a-real-one-00000"
@@ -137,7 +138,7 @@ class Cluster:
 
     async def import_extract(self, month: str | None = None) -> None:
         source = self.folder / "extrait.md"
-        source.write_text(EXTRACT.format(month=month or time.strftime("%Y-%m")))
+        source.write_text(EXTRACT.format(month=month or this_month()))
         code, out = await self.cli("extracts", "import", str(source))
         assert code == 0, out
 

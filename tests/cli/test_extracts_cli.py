@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from bench._common import this_month
 from bench.fake_discord import FakeDiscordREST, load_state, summarize_state
 from bot.config import load_config
 from bot.services import extracts as service
@@ -263,7 +264,7 @@ async def test_publish_over_rest_with_a_missing_and_a_forbidden_channel(database
             channels=[(GUILD, ok1, "fr"), (GUILD, ok2, "fr"), (GUILD, missing, "fr"), (GUILD, forbidden, "fr"),
                       (GUILD, english, "en")],
         )
-        (tmp_path / "nov.md").write_text(md("Novembre", time.strftime("%Y-%m")))
+        (tmp_path / "nov.md").write_text(md("Novembre", this_month()))
         assert (await asyncio.to_thread(run, config, "extracts", "import", str(tmp_path / "nov.md"))).returncode == 0
 
         no_token = await asyncio.to_thread(run, config, "extracts", "publish")
@@ -309,7 +310,7 @@ def test_killed_in_the_middle_of_the_fan_out_then_rerun_posts_each_channel_once(
         base_url = server.stdout.readline().strip()
         channels = [(GUILD + g, 920000000000000000 + g * 100 + c, "fr") for g in range(6) for c in range(10)]
         config = write_config(tmp_path, database_url, extra=f"[discord]\napi_base_url = '{base_url}'\n", channels=channels)
-        (tmp_path / "nov.md").write_text(md("Novembre", time.strftime("%Y-%m")))
+        (tmp_path / "nov.md").write_text(md("Novembre", this_month()))
         assert run(config, "extracts", "import", str(tmp_path / "nov.md")).returncode == 0
         env = {k: v for k, v in os.environ.items() if k != "RESEAU_DATABASE_URL"}
         publisher = subprocess.Popen(
