@@ -126,6 +126,48 @@ async def test_three_processes_post_the_monthly_slot_once_and_survive_the_leader
         assert TOKEN not in output
 
 
+@needs_postgresql
+async def test_a_leader_cut_from_the_database_mid_fan_out_steps_down_and_every_channel_gets_one_post(
+    database_url, tmp_path
+):
+    """A network cut, not a death: mid-fan-out the server ends the leader's coordination session
+    (the one holding the scheduler's lock and the leases of the rows in flight).  The leader
+    keeps running and can still reach Discord: it steps down, the fan-out goes on under whoever
+    leads next, and each of the 200 channels ends with exactly one post (Discord's nonces, kept
+    5 minutes as Discord does, answer a row that was in flight at the cut)."""
+    async with Cluster(tmp_path, database_url, processes=2, guilds=4, channels_per_guild=50,
+                       nonce_ttl=300.0) as cluster:
+        await cluster.import_extract()
+        for index in range(2):
+            await cluster.start(index)
+        leader = await cluster.wait_leader()
+        [session] = [int(line.rsplit("(session ", 1)[1].split(")")[0])
+                     for line in leader.lines if "now the scheduler's leader (session" in line]
+        await wait_for(lambda: asyncio.sleep(0, len(cluster.server.messages) >= 40), within=90)
+        assert len(cluster.server.messages) < len(cluster.channels), "the cut must come mid-fan-out"
+        config = build_config({"database": {"url": database_url}}, tmp_path / "config.toml")
+        services = Services.from_config(config)
+        async with services.engine.begin() as conn:
+            assert await conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": session})
+        await services.aclose()
+
+        def stepped_down() -> bool:
+            return any("stops running the scheduled work" in line for line in leader.lines)
+
+        await wait_for(lambda: asyncio.sleep(0, stepped_down()), within=10)
+        assert leader.alive, leader.output()
+        await wait_for(lambda: asyncio.sleep(0, all(cluster.posts().values())), within=90)
+        await asyncio.sleep(1.0)  # anything late would show now
+        duplicates, missing = cluster.duplicates_and_missing()
+        leaders_after = [p.index for p in cluster.procs if p.alive and "elected" in p.events]
+        await cluster.stop_all()
+        outputs = {p.index: p.output() for p in cluster.procs}
+    assert (duplicates, missing) == (0, 0), outputs
+    assert leaders_after, "someone leads after the cut"
+    for output in outputs.values():
+        assert "Traceback" not in output.split("signal received, stopping")[0], output
+
+
 async def post_message(cluster: Cluster, channel_id: int, buttons: tuple[str, ...] = ()) -> int:
     """A message in ``channel_id`` as the bot (the poll's public message, with its buttons)."""
     body = {"content": "Quel format ?"}
