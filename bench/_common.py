@@ -42,6 +42,7 @@ def this_month(timezone: str = "Europe/Paris") -> str:
 
     return month_of(datetime.now(UTC), ZoneInfo(timezone))
 
+
 DEFAULT_RUNS = 3
 
 

@@ -637,16 +637,11 @@ def next_runs(config: Config, now: datetime, count: int = 3) -> list[datetime]:
     trigger = extract_trigger(config)
     runs: list[datetime] = []
     start = now.astimezone(tz)
-    for _ in range(count * 40):  # a cron that never fires again, or only in some months
-        [when] = fire_times(trigger, start, limit=1) or [None]
-        if when is None:
-            break
-        runs.append(local(when, tz))
-        if len(runs) == count:
-            break
-        # the month is served: its later fire times publish nothing (a cron of every minute
-        # fires 40,000 times in a month, which a list of the next fire times never got past)
-        first_day = local(when, tz).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    while len(runs) < count and (found := fire_times(trigger, start, limit=1)):
+        runs.append(local(found[0], tz))
+        # the month is served: its later fire times publish nothing, so the next run is looked
+        # for from the next month (a cron of every minute fires 40,000 times in a month)
+        first_day = runs[-1].replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         start = (first_day + timedelta(days=32)).replace(day=1)
     return runs
 

@@ -414,8 +414,8 @@ def test_next_runs_of_a_frequent_cron_are_one_a_month(tmp_path):
     config = build_config({"schedule": {"extract_cron": "* * * * *"}}, tmp_path / "c.toml", environ={})
     runs = service.next_runs(config, datetime(2026, 11, 30, 23, 30, tzinfo=UTC), count=3)
     assert [service.format_local(t, PARIS) for t in runs] == ["2026-12-01 00:30", "2027-01-01 00:00", "2027-02-01 00:00"]
-    never_again = build_config({"schedule": {"extract_cron": "0 10 29 2 *"}}, tmp_path / "n.toml", environ={})
-    assert [service.format_local(t, PARIS) for t in service.next_runs(never_again, datetime(2026, 3, 1, tzinfo=UTC), count=2)] == [
+    leap_days = build_config({"schedule": {"extract_cron": "0 10 29 2 *"}}, tmp_path / "n.toml", environ={})
+    assert [service.format_local(t, PARIS) for t in service.next_runs(leap_days, datetime(2026, 3, 1, tzinfo=UTC), count=2)] == [
         "2028-02-29 10:00", "2032-02-29 10:00"]
 
 
