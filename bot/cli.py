@@ -18,14 +18,11 @@ import os
 import sys
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
-
 from bot import cli_argparse
 from bot.cli_base import COMMANDS, PARSER_EXTENSIONS, Text, bot_token, command, text
 from bot.config import Config, ConfigError, build_config, load_config
 from bot.errors import DomainError, describe
-from storage.db import SchemaOutOfDate
+from storage.db import SchemaOutOfDate, sqlalchemy_errors
 
 log = logging.getLogger("reseau.cli")
 DEFAULT_CONFIG = "config.toml"
@@ -163,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         log.debug("file error", exc_info=True)
         print(f"reseau-bot: {t('cli.file_error', file=exc.filename, reason=exc.strerror or exc)}", file=sys.stderr)
         return 2
-    except (DBAPIError, ArgumentError) as exc:
+    except sqlalchemy_errors("DBAPIError", "ArgumentError") as exc:
         return _database_unreachable(config, t, exc)
     except Exception as exc:  # a bug: one line here, the traceback in the log at DEBUG
         log.debug("unexpected error", exc_info=True)
@@ -173,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _database_unreachable(config: Config, t: Text, exc: Exception) -> int:
     """The database cannot be reached or refuses us: one line, the URL without its password."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(config.database.url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):

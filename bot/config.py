@@ -391,12 +391,11 @@ def _channels(value: Any, path: Path) -> tuple[NetworkChannel, ...]:
 def _check_database_url(url: str, path: Path, name: str = "database.url") -> None:
     """A URL SQLAlchemy cannot read (a port that is not a number, an unclosed ``[``…) is named
     here, before anything connects; the message never shows the password."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from storage.urls import parse_url
 
     try:
-        make_url(url).port  # noqa: B018 (parsing the port is the check)
-    except (ArgumentError, ValueError) as exc:
+        parse_url(url)  # the port too: a port that is not a number is refused
+    except ValueError as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         password = re.match(r"^[^:/]+://[^:/@]*:(.+)@", url)
         if password:

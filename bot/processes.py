@@ -45,7 +45,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from storage.coordination import PgCoordination, is_postgresql
+from storage.coordination import PgCoordination
+from storage.urls import is_postgresql
 
 if TYPE_CHECKING:
     from bot.config import Config

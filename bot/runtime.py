@@ -101,7 +101,8 @@ async def start_processes(bot: ReseauBot, config: Config):
     Returns the metrics server (or ``False`` when refused)."""
     from bot.metrics import MetricsServer
     from bot.processes import PgCoordinator
-    from storage.coordination import DatabaseInUse, is_postgresql, lock_sqlite
+    from storage.coordination import DatabaseInUse, lock_sqlite
+    from storage.urls import is_postgresql
 
     if is_postgresql(config.database.url):
         bot.coordinator = PgCoordinator(config.database.url)
@@ -130,7 +131,7 @@ async def run_bot(config: Config, token: str, *, sync_only: bool = False, web: b
     SECRETS.add(token)
     point_discord_at(config)
     bot = build_bot(config)
-    await ensure_current(bot.engine)
+    await ensure_current(bot.services.plain)  # without loading SQLAlchemy (storage.plain)
     if sync_only:
         # Log in over REST only (login runs setup_hook, which syncs), then leave.
         bot.force_sync = True

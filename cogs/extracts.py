@@ -122,10 +122,17 @@ class Extracts(commands.Cog):
 
     async def _after_ready(self) -> None:
         try:
-            await self.bot.services.publisher.deliver()
+            resume, followups = await service.work_at_ready(self.bot.services.plain)
         except Exception:
-            log.exception("start-up resume of deliveries failed")
-        await self.post_followups()  # also those of posts made meanwhile by `extracts publish`
+            log.exception("could not read the start-up's work; resuming everything")
+            resume = followups = True
+        if resume:
+            try:
+                await self.bot.services.publisher.deliver()
+            except Exception:
+                log.exception("start-up resume of deliveries failed")
+        if followups or resume:  # also those of posts made meanwhile by `extracts publish`
+            await self.post_followups()
 
     async def post_followups(self) -> int:
         """Post each published extract's follow-up question as a poll, in every channel that

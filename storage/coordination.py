@@ -24,10 +24,14 @@ import fcntl
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from storage.urls import parse_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from storage.plain import PlainStore
 
 # The advisory lock's key: one 64-bit number for "the scheduler of reseau-bot" on this database.
 SCHEDULER_LOCK_KEY = 0x7265_7365_6175_0001  # "reseau" + 1
@@ -38,21 +42,22 @@ DELIVERY_LEASE_CLASS = 0x7262_0001
 KEEPALIVES = {"tcp_keepalives_idle": "2", "tcp_keepalives_interval": "1", "tcp_keepalives_count": "3"}
 
 
-def is_postgresql(url: str) -> bool:
-    return make_url(url).get_backend_name() == "postgresql"
-
-
 def pool_in_use(engine: AsyncEngine) -> int:
     """Connections of the engine's pool checked out now (0 for a pool that does not count)."""
     checked_out = getattr(engine.sync_engine.pool, "checkedout", None)
     return int(checked_out()) if callable(checked_out) else 0
 
 
-async def database_answers(engine: AsyncEngine, within: float = 2.0) -> bool:
-    """``SELECT 1`` within ``within`` seconds."""
-    from sqlalchemy import text
+async def database_answers(engine: AsyncEngine | PlainStore, within: float = 2.0) -> bool:
+    """``SELECT 1`` within ``within`` seconds, through the engine's pool or (before the engine
+    exists) the plain store's own connection."""
+    from storage.plain import PlainStore
 
     async def ping() -> bool:
+        if isinstance(engine, PlainStore):
+            return await engine.ping()
+        from sqlalchemy import text
+
         async with engine.connect() as conn:
             return (await conn.scalar(text("SELECT 1"))) == 1
 
@@ -81,7 +86,7 @@ class PgCoordination:
     async def connect(cls, url: str, *, within: float = 5.0) -> PgCoordination:
         import asyncpg
 
-        parsed = make_url(url)
+        parsed = parse_url(url)
         connection = await asyncpg.connect(
             host=parsed.host, port=parsed.port, user=parsed.username, password=parsed.password,
             database=parsed.database, timeout=within, server_settings={
@@ -161,7 +166,7 @@ class DatabaseInUse(Exception):
 def lock_sqlite(url: str) -> int | None:
     """Hold ``<database>.run.lock`` exclusively for this process's life; returns its descriptor
     (None for an in-memory database).  Raises :class:`DatabaseInUse` when another process holds it."""
-    database = make_url(url).database or ""
+    database = parse_url(url).database or ""
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
     path = Path(database).expanduser().resolve()

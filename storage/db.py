@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import re
+import sys
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+    from storage.plain import PlainStore
 
 # Alembic (and Mako under it) is imported only by the functions that migrate: checking the schema
 # version at start-up reads the version files and the ``alembic_version`` table directly, so the
 # running bot never loads it (issue 15, item 3; ``tests/test_lazy_imports.py``).
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _REVISION = re.compile(r"^(down_revision|revision)\b[^=]*=\s*(None|\"([^\"]*)\"|'([^']*)')", re.MULTILINE)
+
+
+class _NotRaised(Exception):
+    """Stands for SQLAlchemy's exceptions while SQLAlchemy is not loaded: none was raised."""
+
+
+def sqlalchemy_errors(*names: str) -> tuple[type[BaseException], ...]:
+    """SQLAlchemy's exception classes ``names`` (``"DBAPIError"``, ``"IntegrityError"``…), for an
+    ``except`` clause in a module that must not load SQLAlchemy: until something loaded it,
+    nothing can have raised one of them."""
+    errors = sys.modules.get("sqlalchemy.exc")
+    return tuple(getattr(errors, name) for name in names) if errors is not None else (_NotRaised,)
 
 
 class SchemaOutOfDate(Exception):
@@ -32,6 +45,10 @@ class SchemaOutOfDate(Exception):
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if parsed.get_backend_name() == "sqlite":
@@ -57,6 +74,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
@@ -92,6 +111,7 @@ def head_revision() -> str:
 async def current_revision(engine: AsyncEngine) -> str | None:
     """The revision stamped in ``alembic_version`` (``None`` on an empty database), as Alembic's
     ``MigrationContext.get_current_revision`` reads it."""
+    from sqlalchemy import inspect, text
 
     def read(conn: Connection) -> str | None:
         if not inspect(conn).has_table("alembic_version"):
@@ -151,8 +171,46 @@ async def _run(engine: AsyncEngine, action: Any, *, configure: Any = None) -> No
                 await conn.commit()
 
 
-async def ensure_current(engine: AsyncEngine) -> None:
-    """Raise ``SchemaOutOfDate`` unless the schema is exactly at the migrations' head."""
-    current, head = await current_revision(engine), head_revision()
+async def ensure_current(engine: AsyncEngine | PlainStore) -> None:
+    """Raise ``SchemaOutOfDate`` unless the schema is exactly at the migrations' head (read
+    through an engine, or through the running bot's plain store without SQLAlchemy)."""
+    from storage.plain import PlainStore
+
+    current = await engine.revision() if isinstance(engine, PlainStore) else await current_revision(engine)
+    head = head_revision()
     if current != head:
         raise SchemaOutOfDate(current, head)
+
+
+class LazySessions:
+    """The session factory of ``url`` (and its engine), built at its first use: what
+    ``async_sessionmaker`` offers the services (``sessions()``, ``sessions.begin()``,
+    ``sessions.kw``), so that a process with nothing to do never loads SQLAlchemy (issue 15,
+    item 3; ``storage.plain`` does its start-up reads)."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url, self.echo = url, echo
+        self._factory: async_sessionmaker[AsyncSession] | None = None
+
+    @property
+    def built(self) -> bool:
+        return self._factory is not None
+
+    def factory(self) -> async_sessionmaker[AsyncSession]:
+        if self._factory is None:
+            self._factory = session_factory(create_engine(self.url, echo=self.echo))
+        return self._factory
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.factory().kw["bind"]
+
+    @property
+    def kw(self) -> dict[str, Any]:
+        return self.factory().kw
+
+    def __call__(self, **local_kw: Any) -> AsyncSession:
+        return self.factory()(**local_kw)
+
+    def begin(self) -> Any:
+        return self.factory().begin()

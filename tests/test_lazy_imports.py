@@ -3,8 +3,9 @@
 A quiet day of ``reseau-bot run`` draws no chart, reads no feed, writes no XLSX and runs no
 migration, so importing the runtime, the client and every extension it loads must not import
 matplotlib, numpy, Pillow, feedparser, BeautifulSoup, Alembic (nor Mako under it), openpyxl,
-httpx (built at the first URL fetched) or prometheus_client (imported at the first scrape: the
-process's metrics are counted in plain Python until then).  A
+httpx (built at the first URL fetched), prometheus_client (imported at the first scrape: the
+process's metrics are counted in plain Python until then), nor SQLAlchemy, the models and the
+repositories (the first real work loads them; the start-up reads through ``storage.plain``).  A
 fresh interpreter is the only honest place to look (this test process has imported them all).
 The idle-memory figure itself is measured by ``bench/bench_memory.py``, not here."""
 
@@ -21,6 +22,10 @@ HEAVY = ("matplotlib", "numpy", "PIL", "feedparser", "bs4", "alembic", "mako", "
          # our own code a quiet day does not run: the exports (built at the first /export), the
          # checks and the CLI-only modules (``run`` loads no feature module of the CLI)
          "bot.services.exports", "bot.services.check", "bot.export_cli", "bot.init_cli",
+         # SQLAlchemy, the models and the repositories (half of the bot's memory at rest): loaded
+         # by the first real work; the start-up reads through storage.plain
+         # (tests/cli/test_quiet_start.py runs the bot and looks)
+         "sqlalchemy", "storage.models", "storage.repositories",
          # PostgreSQL's SQLAlchemy dialect (~2 MiB), imported by the engine of a PostgreSQL URL only
          "sqlalchemy.dialects.postgresql")
 
@@ -61,7 +66,7 @@ def test_the_probe_sees_a_heavy_library_once_a_chart_is_drawn():
 def test_the_probe_sees_postgresqls_dialect_once_an_upsert_is_built_for_it():
     loaded = _heavy_loaded("from storage.repositories.polls import _answer_upsert\n"
                            "_answer_upsert('postgresql', from_profile=True, set_text=False)")
-    assert loaded == ["sqlalchemy.dialects.postgresql"]
+    assert loaded == ["sqlalchemy", "sqlalchemy.dialects.postgresql", "storage.models", "storage.repositories"]
 
 
 def test_the_probe_sees_prometheus_client_once_the_metrics_are_scraped():

@@ -22,8 +22,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.i18n import LANGUAGES
 from bot.services.delivery import (
@@ -36,14 +34,7 @@ from bot.services.delivery import (
 from bot.services.links import LINK_MAX, link_problem
 from bot.services.schedule import Feature, JobSpec
 from bot.services.schedule import job_id as make_job_id
-from storage import models
-from storage.repositories import (
-    AnnouncementRepository,
-    AuditRepository,
-    ChannelRepository,
-    DeliveryRepository,
-)
-from storage.repositories.extracts import (
+from storage.values import (
     ANNOUNCEMENT_CANCELLED,
     ANNOUNCEMENT_DRAFT,
     ANNOUNCEMENT_MISSED,
@@ -52,7 +43,10 @@ from storage.repositories.extracts import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
     from bot.services.container import Services
+    from storage import models
 
 TITLE_MAX = 256
 BODY_MAX = 4000
@@ -193,6 +187,8 @@ async def create_draft(
 ) -> models.Announcement:
     """A draft; ``other_title``/``other_body``: its version in the other language (each
     channel gets its language's), ``image``: posted with it (:func:`check_image`)."""
+    from storage import models
+    from storage.repositories import AnnouncementRepository, ChannelRepository
     title, body, link = _check(title, body, link)
     versions = _versions(lang, other_title, other_body)
     async with sessions.begin() as session:
@@ -211,6 +207,7 @@ async def get_announcement(
     sessions: async_sessionmaker[AsyncSession], announcement_id: int, *, guild_id: int | None = None
 ) -> models.Announcement:
     """The announcement, if it exists (and belongs to ``guild_id`` when given)."""
+    from storage.repositories import AnnouncementRepository
     async with sessions() as session:
         announcement = await AnnouncementRepository(session).get(announcement_id)
     if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
@@ -220,6 +217,7 @@ async def get_announcement(
 
 async def network_channel_count(sessions: async_sessionmaker[AsyncSession]) -> int:
     """How many network channels an announcement "to every channel" goes to."""
+    from storage.repositories import ChannelRepository
     async with sessions() as session:
         return len(await ChannelRepository(session).all())
 
@@ -227,11 +225,13 @@ async def network_channel_count(sessions: async_sessionmaker[AsyncSession]) -> i
 async def list_scheduled(
     sessions: async_sessionmaker[AsyncSession], *, guild_id: int | None = None
 ) -> list[models.Announcement]:
+    from storage.repositories import AnnouncementRepository
     async with sessions() as session:
         return await AnnouncementRepository(session).scheduled(guild_id=guild_id)
 
 
 async def _targets(session: AsyncSession, announcement: models.Announcement) -> list[tuple[int, int]]:
+    from storage.repositories import ChannelRepository
     if announcement.target_channel_id:
         channel = await ChannelRepository(session).get(announcement.target_channel_id)
         guild_id = channel.guild_id if channel is not None else announcement.guild_id
@@ -276,6 +276,7 @@ async def publish(
 ) -> AnnouncementOutcome | None:
     """Publish a draft now (``scheduled=False``), or a scheduled one when its time has come
     (``scheduled=True``: returns None if it was cancelled or published meanwhile)."""
+    from storage.repositories import AnnouncementRepository, AuditRepository
     frm = (ANNOUNCEMENT_SCHEDULED,) if scheduled else (ANNOUNCEMENT_DRAFT,)
     async with sessions.begin() as session:
         repo = AnnouncementRepository(session)
@@ -313,6 +314,7 @@ async def schedule(
     guild_id: int | None = None,
     channel_id: int | None = None,
 ) -> models.Announcement:
+    from storage.repositories import AnnouncementRepository, AuditRepository
     if when <= now:
         raise InvalidInput("announce.in_past")
     async with sessions.begin() as session:
@@ -340,6 +342,7 @@ async def cancel(
     channel_id: int | None = None,
 ) -> models.Announcement:
     """Cancel a draft or a scheduled announcement (the caller removes the scheduler job)."""
+    from storage.repositories import AnnouncementRepository, AuditRepository
     async with sessions.begin() as session:
         repo = AnnouncementRepository(session)
         announcement = await repo.get(announcement_id)
@@ -390,6 +393,7 @@ async def edit(
     """Correct an announcement (a draft, a scheduled or a published one): the row is changed
     and audited (what it said before), then every message the delivery log says was sent is
     edited in its channel's language.  A withdrawn or cancelled one is refused."""
+    from storage.repositories import AnnouncementRepository, AuditRepository
     title, body, link = _check(title, body, link)
     async with sessions.begin() as session:
         repo = AnnouncementRepository(session)
@@ -425,6 +429,7 @@ async def withdraw(
 ) -> Correction:
     """Take a published announcement down: ``withdrawn`` (audited), its rows still pending
     are never sent, and every delivered message is deleted."""
+    from storage.repositories import AnnouncementRepository, AuditRepository, DeliveryRepository
     async with sessions.begin() as session:
         repo = AnnouncementRepository(session)
         announcement = await repo.get(announcement_id)
@@ -447,6 +452,7 @@ async def _apply_to_delivered(
     sessions: async_sessionmaker[AsyncSession], publisher: Publisher, announcement: models.Announcement, *,
     delete: bool,
 ) -> tuple[int, list[tuple[int, str]]]:
+    from storage.repositories import ChannelRepository, DeliveryRepository
     async with sessions() as session:
         rows = [
             r for r in await DeliveryRepository(session).for_source(announcement_id=announcement.id)
@@ -482,6 +488,7 @@ async def reconcile(
 ) -> Reconciliation:
     """Sort the scheduled rows for the scheduler at start-up; mark the hopelessly late ones
     ``missed`` (audited) rather than posting stale news."""
+    from storage.repositories import AnnouncementRepository
     result = Reconciliation([], [], [])
     async with sessions.begin() as session:
         repo = AnnouncementRepository(session)
@@ -498,6 +505,7 @@ async def reconcile(
 
 async def _mark_missed(session: AsyncSession, announcement: models.Announcement) -> bool:
     """``scheduled`` → ``missed`` (audited); False if it was not scheduled any more."""
+    from storage.repositories import AnnouncementRepository, AuditRepository
     if not await AnnouncementRepository(session).transition(
         announcement.id, (ANNOUNCEMENT_SCHEDULED,), ANNOUNCEMENT_MISSED
     ):
@@ -516,6 +524,7 @@ async def mark_missed(
     sessions: async_sessionmaker[AsyncSession], announcement_id: int
 ) -> models.Announcement | None:
     """Mark a scheduled announcement missed (once: None if it is not scheduled any more)."""
+    from storage.repositories import AnnouncementRepository
     async with sessions.begin() as session:
         announcement = await AnnouncementRepository(session).get(announcement_id)
         if announcement is None or not await _mark_missed(session, announcement):
@@ -527,9 +536,9 @@ async def mark_missed(
 # Schedule
 
 
-def late(announcement: models.Announcement, now: datetime, grace: timedelta) -> bool:
-    """Its time passed more than ``grace`` ago: too late to post."""
-    return announcement.scheduled_at is not None and now - announcement.scheduled_at > grace
+def late(scheduled_at: datetime | None, now: datetime, grace: timedelta) -> bool:
+    """Its time (``scheduled_at``) passed more than ``grace`` ago: too late to post."""
+    return scheduled_at is not None and now - scheduled_at > grace
 
 
 def feature(
@@ -544,18 +553,16 @@ def feature(
 
     async def plan(services: Services, now: datetime) -> list[JobSpec]:
         specs = []
-        for announcement in await list_scheduled(services.sessions):
-            if announcement.scheduled_at is None:
+        for announcement_id, scheduled_at in await services.plain.scheduled_announcements():  # storage.plain
+            if scheduled_at is None:
                 continue
-            if late(announcement, now, grace):
+            if late(scheduled_at, now, grace):
                 specs.append(JobSpec(
-                    missed_job_id(announcement.id), announcement.scheduled_at,
-                    functools.partial(missed, announcement.id),
+                    missed_job_id(announcement_id), scheduled_at, functools.partial(missed, announcement_id),
                 ))
             else:
                 specs.append(JobSpec(
-                    job_id(announcement.id), announcement.scheduled_at,
-                    functools.partial(publish, announcement.id), grace=grace,
+                    job_id(announcement_id), scheduled_at, functools.partial(publish, announcement_id), grace=grace,
                 ))
         return specs
 

@@ -48,7 +48,6 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config
 from bot.errors import Conflict, InvalidInput, NotFound
@@ -60,9 +59,9 @@ from bot.services.polls.drafts import parse_deadline
 from bot.services.polls.kinds import kind_of
 from bot.services.privacy import Forgotten
 from bot.services.schedule import Feature, JobSpec, job_id
-from storage import models
-from storage.repositories import AnnouncementRepository, AuditRepository, ChannelRepository, PollRepository
-from storage.repositories.calendar import (
+from storage.values import (
+    ANNOUNCEMENT_DRAFT,
+    ANNOUNCEMENT_PUBLISHED,
     PLAN_ACTIVE,
     PLAN_CANCELLED,
     RUN_CLAIMED,
@@ -70,13 +69,13 @@ from storage.repositories.calendar import (
     RUN_MISSED,
     RUN_POSTED,
     RUN_SENDING,
-    CalendarRepository,
-    TemplateRepository,
 )
-from storage.repositories.extracts import ANNOUNCEMENT_DRAFT, ANNOUNCEMENT_PUBLISHED, ExtractRepository
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
     from bot.services.container import Services
+    from storage import models
 
 __all__ = [
     "CalendarEntry", "CalendarHook", "CalendarService", "PlanView", "RunOutcome", "SeriesOccurrence", "TemplateView",
@@ -420,6 +419,10 @@ class CalendarService:
         """Store a poll to post at ``start`` (typed in the bot's time zone; default for a
         series: now), once or repeating ``repeat``.  Everything is checked now, as /poll create
         would (a series' deadline must be a duration: each occurrence has its own)."""
+        from storage import models
+        from storage.repositories import AuditRepository
+        from storage.repositories.calendar import CalendarRepository
+
         now = self.clock()
         recurrence = parse_recurrence(repeat)
         if start is None or not start.strip():
@@ -454,6 +457,9 @@ class CalendarService:
         claimed (once), the plan moved on and the occurrence's poll written (no message yet);
         then :meth:`_post_run` posts it.  None when not due (a cancelled plan, a postponed one,
         an occurrence already run).  Killed after the claim, :meth:`resume_poll` finishes it."""
+        from storage.repositories import AuditRepository
+        from storage.repositories.calendar import CalendarRepository
+
         now = self.clock()
         failed: str | None = None
         async with self.sessions.begin() as session:
@@ -482,6 +488,8 @@ class CalendarService:
     async def _write_poll(self, session: AsyncSession, plan: models.CalendarPlan, occurrence: datetime) -> str | None:
         """The occurrence's poll written in ``session`` and named on its run (still ``claimed``);
         the reason when the plan's poll can no longer be made (the run is then ``failed``)."""
+        from storage.repositories.calendar import CalendarRepository
+
         repo = CalendarRepository(session)
         try:
             # author None: the moderator who planned it asked /forget-me (the poll has no author)
@@ -506,6 +514,8 @@ class CalendarService:
         sends it with the occurrence's nonce (or finds it, when ``maybe_sent``), then the run is
         ``posted``.  A refused post (channel gone, no permission) fails the run and drops the
         unposted poll, as /poll create would.  One process never posts a run twice at once."""
+        from storage.repositories.calendar import CalendarRepository
+
         key = (plan_id, occurrence)
         if key in self._in_flight:
             return None
@@ -543,6 +553,9 @@ class CalendarService:
         """An occurrence's poll about to be sent later than it was written (resumed after a
         crash) stays open as long as planned: its deadline and pending reminder move by the
         time lost (beyond :data:`RESUME_SLACK`).  A poll found already posted keeps its own."""
+        from storage.repositories import PollRepository
+        from storage.repositories.calendar import CalendarRepository
+
         lost = self.clock() - poll.created_at
         if lost <= RESUME_SLACK or poll.deadline_at is None or poll.message_id is not None:
             return poll
@@ -557,6 +570,8 @@ class CalendarService:
 
     async def unfinished_polls(self) -> list[tuple[int, datetime, datetime]]:
         """(plan, occurrence, claimed at) of every poll occurrence claimed and not posted."""
+        from storage.repositories.calendar import CalendarRepository
+
         async with self.sessions() as session:
             return [(r.plan_id, r.occurrence_at, r.claimed_at)
                     for r in await CalendarRepository(session).unfinished_runs(KIND_POLL)]
@@ -568,6 +583,9 @@ class CalendarService:
         — once (the poster moves an unposted poll's deadline by the time lost:
         :meth:`shift_unposted`).  None when nothing is left
         to do (posted meanwhile, in flight here)."""
+        from storage.repositories import AuditRepository
+        from storage.repositories.calendar import CalendarRepository
+
         if (plan_id, occurrence) in self._in_flight:
             return None
         async with self.sessions.begin() as session:
@@ -600,6 +618,10 @@ class CalendarService:
     ) -> PlanView:
         """Make a draft announcement the model of a recurring one: first at ``when``, then as
         ``repeat`` says; each occurrence is a new announcement (its own deliveries)."""
+        from storage import models
+        from storage.repositories import AnnouncementRepository, AuditRepository
+        from storage.repositories.calendar import CalendarRepository
+
         now = self.clock()
         recurrence = parse_recurrence(repeat)
         if recurrence is None:
@@ -636,6 +658,10 @@ class CalendarService:
         start-up resume sends them; run twice, the claim refuses the second.  Caught up later
         than ``announcements.LATE_GRACE`` (the bot was down), the occurrence is recorded
         ``missed`` and not posted — stale news, as for a one-off scheduled announcement."""
+        from storage import models
+        from storage.repositories import AnnouncementRepository, AuditRepository
+        from storage.repositories.calendar import CalendarRepository
+
         now = self.clock()
         async with self.sessions.begin() as session:
             repo = CalendarRepository(session)
@@ -684,6 +710,8 @@ class CalendarService:
 
     # ---------------------------------------------------------------- cancel, postpone
     async def get_plan(self, plan_id: int, *, guild_id: int | None = None) -> PlanView:
+        from storage.repositories.calendar import CalendarRepository
+
         async with self.sessions() as session:
             plan = await CalendarRepository(session).get(plan_id)
         if plan is None or (guild_id is not None and plan.guild_id != guild_id):
@@ -691,12 +719,17 @@ class CalendarService:
         return _plan_view(plan)
 
     async def plans(self, *, guild_id: int | None = None, kind: str | None = None) -> list[PlanView]:
+        from storage.repositories.calendar import CalendarRepository
+
         async with self.sessions() as session:
             return [_plan_view(p) for p in await CalendarRepository(session).active(guild_id=guild_id, kind=kind)]
 
     async def cancel(self, ref: str, *, actor_id: int | None, guild_id: int | None = None) -> str:
         """Cancel what ``ref`` names (a plan, a scheduled announcement); returns what it was
         (``poll``, ``series``, ``recurring_announcement``, ``announcement``)."""
+        from storage.repositories import AuditRepository
+        from storage.repositories.calendar import CalendarRepository
+
         kind, number = self._ref(ref)
         if kind == "poll":  # a closing: the poll is closed with /poll close, not cancelled here
             raise InvalidInput("calendar.error.poll_ref", value=ref.strip()[:40])
@@ -721,6 +754,9 @@ class CalendarService:
         """Move the next occurrence of what ``ref`` names to ``when_text`` (bot time zone); a
         series keeps its rule for the occurrences after it; a poll's closing (``poll-7``) moves
         with its reminder.  Returns the new time (UTC)."""
+        from storage.repositories import AnnouncementRepository, AuditRepository
+        from storage.repositories.calendar import CalendarRepository
+
         kind, number = self._ref(ref)
         now = self.clock()
         when = parse_start(when_text, now=now, tz=self.tz)
@@ -777,6 +813,9 @@ class CalendarService:
     ) -> datetime | None:
         """An open poll's deadline moved to ``when`` (at most ``polls.max_duration_days`` from
         now), its pending reminder kept as far before it; a native poll's is Discord's (refused)."""
+        from storage.repositories import PollRepository
+        from storage.repositories.calendar import CalendarRepository
+
         poll = await PollRepository(session).get(poll_id)
         if poll is None or (guild_id is not None and poll.guild_id != guild_id):
             raise NotFound("calendar.error.not_found", ref=f"poll-{poll_id}")
@@ -808,6 +847,10 @@ class CalendarService:
         it would post), scheduled announcements, planned polls and series, recurring
         announcements, open polls' reminders and closings.  ``guild_id``: that server's only
         (the extract slot is the network's and always shown)."""
+        from storage.repositories import AnnouncementRepository, PollRepository
+        from storage.repositories.calendar import CalendarRepository
+        from storage.repositories.extracts import ExtractRepository
+
         now = self.clock()
         entries: list[CalendarEntry] = []
         async with self.sessions() as session:
@@ -839,6 +882,8 @@ class CalendarService:
     # ---------------------------------------------------------------- series
     async def series_of(self, poll_id: int, *, guild_id: int | None = None) -> PlanView | None:
         """The series (recurring plan) a poll is an occurrence of, if any."""
+        from storage.repositories.calendar import CalendarRepository
+
         async with self.sessions() as session:
             run = await CalendarRepository(session).run_of_poll(poll_id)
             plan = await CalendarRepository(session).get(run.plan_id) if run is not None else None
@@ -848,6 +893,8 @@ class CalendarService:
 
     async def series(self, plan_id: int, *, guild_id: int | None = None) -> list[SeriesOccurrence]:
         """Each posted occurrence's poll with its counts per option, oldest first."""
+        from storage.repositories.calendar import CalendarRepository
+
         await self.get_plan(plan_id, guild_id=guild_id)
         async with self.sessions() as session:
             rows = await CalendarRepository(session).series_polls(plan_id)
@@ -896,6 +943,9 @@ class CalendarService:
 
     async def save_template(self, name: str, poll_id: int, *, guild_id: int, actor_id: int | None) -> bool:
         """Save a poll as the template ``name`` (replacing one of that name); True when new."""
+        from storage.repositories import AuditRepository
+        from storage.repositories.calendar import TemplateRepository
+
         name = " ".join((name or "").split())
         if not name or len(name) > TEMPLATE_NAME_MAX:
             raise InvalidInput("calendar.error.template_name", max=TEMPLATE_NAME_MAX)
@@ -911,6 +961,8 @@ class CalendarService:
         return created
 
     async def template_payload(self, name: str, *, guild_id: int) -> dict[str, Any]:
+        from storage.repositories.calendar import TemplateRepository
+
         async with self.sessions() as session:
             template = await TemplateRepository(session).get(guild_id, " ".join((name or "").split()))
         if template is None:
@@ -918,6 +970,8 @@ class CalendarService:
         return dict(template.payload)
 
     async def templates(self, *, guild_id: int) -> list[TemplateView]:
+        from storage.repositories.calendar import TemplateRepository
+
         async with self.sessions() as session:
             return [
                 TemplateView(t.name, str(t.payload.get("question", "")), str(t.payload.get("kind", "")), t.created_at)
@@ -925,6 +979,9 @@ class CalendarService:
             ]
 
     async def delete_template(self, name: str, *, guild_id: int, actor_id: int | None) -> None:
+        from storage.repositories import AuditRepository
+        from storage.repositories.calendar import TemplateRepository
+
         name = " ".join((name or "").split())
         async with self.sessions.begin() as session:
             if not await TemplateRepository(session).delete(guild_id, name):
@@ -938,6 +995,8 @@ class CalendarService:
         return when.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
 
     async def channel_language(self, channel_id: int) -> str | None:
+        from storage.repositories import ChannelRepository
+
         async with self.sessions() as session:
             channel = await ChannelRepository(session).get(channel_id)
         return channel.language if channel is not None else None
@@ -959,6 +1018,8 @@ class CalendarHook:
         self.sessions = sessions
 
     async def _read(self, user_id: int) -> tuple[list[models.CalendarPlan], list[models.PollTemplate]]:
+        from storage.repositories.calendar import CalendarRepository, TemplateRepository
+
         async with self.sessions() as session:
             return (await CalendarRepository(session).by_author(user_id),
                     await TemplateRepository(session).by_author(user_id))
@@ -975,6 +1036,8 @@ class CalendarHook:
         }
 
     async def forget(self, user_id: int, mode: str) -> Forgotten:
+        from storage.repositories.calendar import CalendarRepository, TemplateRepository
+
         async with self.sessions.begin() as session:
             plans = await CalendarRepository(session).unlink_author(user_id)
             templates = await TemplateRepository(session).unlink_author(user_id)
@@ -1002,15 +1065,13 @@ def feature(*, poll: PlanRun, announce: PlanRun, resume: RunResume | None = None
 
     async def plan(services: Services, now: datetime) -> list[JobSpec]:
         specs = []
-        for item in await services.calendar.plans():
-            if item.next_at is None:
-                continue
+        for item in await services.plain.active_plans():  # without SQLAlchemy (storage.plain)
             if item.kind == KIND_POLL:
                 specs.append(JobSpec(poll_job_id(item.id), item.next_at, functools.partial(poll, item.id)))
             elif item.kind == KIND_ANNOUNCEMENT:
                 specs.append(JobSpec(announce_job_id(item.id), item.next_at, functools.partial(announce, item.id)))
         if resume is not None:
-            for plan_id, occurrence, claimed_at in await services.calendar.unfinished_polls():
+            for plan_id, occurrence, claimed_at in await services.plain.unfinished_runs(KIND_POLL):
                 specs.append(JobSpec(
                     resume_job_id(plan_id, occurrence), claimed_at, functools.partial(resume, plan_id, occurrence)
                 ))

@@ -15,15 +15,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing import TYPE_CHECKING
 
 from bot.errors import Conflict, NotFound
 from bot.services.poll_rules import checked_text
-from storage import models
-from storage.repositories import AuditRepository
-from storage.repositories.campaigns import CampaignRepository, CampaignRow
+from storage.values import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from storage.repositories.campaigns import CampaignRow
 
 __all__ = [
     "MAX_NAME",
@@ -65,13 +66,14 @@ async def current_campaign_id(sessions: async_sessionmaker[AsyncSession]) -> int
     """The id of the current (active) campaign, or ``None`` when no campaign is active.
 
     For the features that create polls on their own (an extract's follow-up question)."""
+    from storage.repositories.campaigns import CampaignRepository
     async with sessions() as session:
         return await CampaignRepository(session).current_id()
 
 
 class CampaignService:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, clock: Callable[[], datetime] = models.utcnow
+        self, sessions: async_sessionmaker[AsyncSession], *, clock: Callable[[], datetime] = utcnow
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -87,6 +89,12 @@ class CampaignService:
         """A new campaign.  ``activate=None`` makes it current only when no campaign is
         current yet (the first campaign); ``True`` makes it the current one.  A name already
         taken (compared case-insensitively) is a :class:`Conflict`."""
+        from sqlalchemy.exc import IntegrityError
+
+        from storage import models
+        from storage.repositories import AuditRepository
+        from storage.repositories.campaigns import CampaignRepository
+
         name = clean_name(name)
         try:
             async with self.sessions.begin() as session:
@@ -117,6 +125,9 @@ class CampaignService:
     ) -> tuple[CampaignView, bool]:
         """Make the named campaign the current one (the others stop being current).
         Returns the campaign and whether anything changed (idempotent)."""
+        from storage.repositories import AuditRepository
+        from storage.repositories.campaigns import CampaignRepository
+
         name = " ".join((name or "").split())
         async with self.sessions.begin() as session:
             repo = CampaignRepository(session)
@@ -138,10 +149,14 @@ class CampaignService:
 
     async def list(self, *, limit: int = 50) -> list[CampaignView]:
         """Campaigns, newest first, with their number of polls and respondents."""
+        from storage.repositories.campaigns import CampaignRepository
+
         async with self.sessions() as session:
             return [_view(row) for row in await CampaignRepository(session).listing(limit=limit)]
 
     async def current(self) -> CampaignView | None:
+        from storage.repositories.campaigns import CampaignRepository
+
         async with self.sessions() as session:
             repo = CampaignRepository(session)
             campaign_id = await repo.current_id()
@@ -156,6 +171,8 @@ class CampaignService:
     async def resolve(self, name: str | None) -> int | None:
         """A campaign name typed in a command → its id; no name → the current campaign (or
         ``None``); an unknown name → :class:`NotFound`."""
+        from storage.repositories.campaigns import CampaignRepository
+
         name = " ".join((name or "").split())
         if not name:
             return await self.current_id()
@@ -166,6 +183,8 @@ class CampaignService:
         return campaign.id
 
     async def name_of(self, campaign_id: int | None) -> str | None:
+        from storage.repositories.campaigns import CampaignRepository
+
         if campaign_id is None:
             return None
         async with self.sessions() as session:
@@ -174,6 +193,8 @@ class CampaignService:
 
     async def search(self, text: str = "") -> list[tuple[str, bool]]:
         """``(name, current)`` for autocompletion, the current campaign first."""
+        from storage.repositories.campaigns import CampaignRepository
+
         async with self.sessions() as session:
             rows = await CampaignRepository(session).search(text.strip())
         return [(name, active) for _, name, active in rows]

@@ -41,8 +41,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
 from bot.config import Config
 from bot.i18n import Catalogue
 from bot.services import extracts
@@ -55,11 +53,13 @@ from bot.services.polls.privacy import PollAnswersHook
 from bot.services.postings import PostingService
 from bot.services.privacy import AnnouncementsHook, AuditHook, PollsCreatedHook, PrivacyRegistry
 from bot.services.profiles import ProfileHook, ProfileService
-from storage import models
-from storage.db import create_engine, session_factory
+from storage.db import LazySessions
+from storage.plain import PlainStore
+from storage.values import utcnow
 
 if TYPE_CHECKING:
     import httpx
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from bot.services.exports import Exporter
 
@@ -81,6 +81,12 @@ def privacy_hooks(sessions: async_sessionmaker[AsyncSession]) -> PrivacyRegistry
     ])
 
 
+def _url_of(engine: AsyncEngine | None) -> str:
+    if engine is None:
+        raise TypeError("Services needs an engine, or LazySessions")
+    return engine.url.render_as_string(hide_password=False)
+
+
 def http_client_for(config: Config) -> httpx.AsyncClient:
     """The process's one ``httpx`` client (extract imports from a URL), with the fetch timeouts."""
     import httpx  # with its TLS context, only when a URL is first fetched (small at rest)
@@ -98,16 +104,18 @@ class Services:
         self,
         config: Config,
         *,
-        engine: AsyncEngine,
-        sessions: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine | None,
+        sessions: async_sessionmaker[AsyncSession] | LazySessions,
         catalogue: Catalogue | None = None,
-        clock: Callable[[], datetime] = models.utcnow,
+        clock: Callable[[], datetime] = utcnow,
         http_client: httpx.AsyncClient | None = None,
         http_client_on_demand: bool = False,
     ) -> None:
         self.config = config
-        self.engine = engine
+        self._engine = engine
         self.sessions = sessions
+        # the start-up reads and writes, without SQLAlchemy (storage.plain)
+        self.plain = PlainStore(sessions.url if isinstance(sessions, LazySessions) else _url_of(engine))
         self.catalogue = catalogue or Catalogue.load(default_lang=config.bot.language)
         self.clock = clock
         self._http_client = http_client
@@ -133,17 +141,30 @@ class Services:
         cls,
         config: Config,
         *,
-        clock: Callable[[], datetime] = models.utcnow,
+        clock: Callable[[], datetime] = utcnow,
         catalogue: Catalogue | None = None,
         http_client: httpx.AsyncClient | None = None,
         http_client_on_demand: bool = False,
     ) -> Services:
-        """Engine and session factory from ``database.url``; the rest as given."""
-        engine = create_engine(config.database.url, echo=config.database.echo)
+        """Engine and session factory from ``database.url``, built at their first use (a quiet
+        process never loads SQLAlchemy: ``storage.plain``); the rest as given."""
         return cls(
-            config, engine=engine, sessions=session_factory(engine), catalogue=catalogue, clock=clock,
+            config, engine=None, sessions=LazySessions(config.database.url, echo=config.database.echo),
+            catalogue=catalogue, clock=clock,
             http_client=http_client, http_client_on_demand=http_client_on_demand,
         )
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The database engine (built now if the sessions were not used yet)."""
+        if self._engine is None:
+            self._engine = self.sessions.engine  # type: ignore[union-attr]  # LazySessions
+        return self._engine
+
+    @property
+    def database_loaded(self) -> bool:
+        """Whether the engine exists (the pool's metrics have nothing to count before)."""
+        return self._engine is not None or not isinstance(self.sessions, LazySessions) or self.sessions.built
 
     @property
     def http_client(self) -> httpx.AsyncClient | None:
@@ -197,5 +218,5 @@ class Services:
         await self.polls.aclose()
         if self._http_client is not None:
             await self._http_client.aclose()
-        if dispose_engine:
+        if dispose_engine and self.database_loaded:
             await self.engine.dispose()

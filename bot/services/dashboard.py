@@ -34,10 +34,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Config
 from bot.errors import Forbidden, NotFound
@@ -46,9 +43,13 @@ from bot.services.authority import Actor, Scope
 from bot.services.delivery import Publisher, _NoSender
 from bot.services.polls.views import PollView, poll_view
 from bot.services.privacy import Forgotten, iso
-from storage import models
-from storage.repositories import AuditRepository
-from storage.repositories.dashboard import DashboardRepository, DeliveryRow, session_values
+from storage.values import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from storage import models
+    from storage.repositories.dashboard import DashboardRepository, DeliveryRow
 
 __all__ = [
     "LINK_LIFETIME",
@@ -114,7 +115,7 @@ class _DashboardService:
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], config: Config, *,
-        clock: Callable[[], datetime] = models.utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.sessions = sessions
         self.config = config
@@ -127,6 +128,8 @@ class SignIn(_DashboardService):
     _key: bytes | None = None  # the signing key: once read it never changes
 
     async def _signing_key(self) -> bytes:
+        from storage.repositories.dashboard import DashboardRepository
+
         if self._key is None:
             async with self.sessions.begin() as session:
                 repo = DashboardRepository(session)
@@ -142,6 +145,10 @@ class SignIn(_DashboardService):
     async def issue(self, actor: Actor, actor_id: int, *, lang: str = "fr", via: str = "command") -> str:
         """A one-time link token for ``actor`` (refused as a network-wide action would be);
         ``via``: ``command`` (``/dashboard``) or ``oauth`` (spent at once by Discord's sign-in)."""
+        from storage import models
+        from storage.repositories import AuditRepository
+        from storage.repositories.dashboard import DashboardRepository
+
         authority.check(self.config, actor, Scope.NETWORK)
         key = await self._signing_key()
         now = self.clock()
@@ -163,6 +170,8 @@ class SignIn(_DashboardService):
         return f"{base_url.rstrip('/')}/login?t={token}"
 
     async def _valid_link(self, session: AsyncSession, token: str) -> models.DashboardLink:
+        from storage.repositories.dashboard import DashboardRepository
+
         nonce, _, signature = (token or "").partition(".")
         if not nonce or not signature or len(token) > 200:
             raise LinkInvalid()
@@ -188,6 +197,12 @@ class SignIn(_DashboardService):
     async def redeem(self, token: str) -> tuple[str, WebSession]:
         """Use the link: a new session (the browser's token, the session).  A link already used
         is refused by the database's unique ``link_nonce``."""
+        from sqlalchemy.exc import IntegrityError
+
+        from storage import models
+        from storage.repositories import AuditRepository
+        from storage.repositories.dashboard import DashboardRepository, session_values
+
         now = self.clock()
         browser_token = _b64(secrets.token_bytes(32))
         try:
@@ -211,6 +226,8 @@ class SignIn(_DashboardService):
     async def session(self, browser_token: str | None) -> WebSession | None:
         """The live session of this browser token, or None (unknown, ended, expired, or its
         moderator no longer one by the current configuration)."""
+        from storage.repositories.dashboard import DashboardRepository, session_values
+
         if not browser_token or len(browser_token) > 100:
             return None
         async with self.sessions() as session:
@@ -226,6 +243,9 @@ class SignIn(_DashboardService):
         return web
 
     async def end(self, browser_token: str, *, actor_id: int | None = None) -> None:
+        from storage.repositories import AuditRepository
+        from storage.repositories.dashboard import DashboardRepository
+
         async with self.sessions.begin() as session:
             if await DashboardRepository(session).end_session(token_hash(browser_token), now=self.clock()):
                 AuditRepository(session).record("dashboard.logout", actor_id=actor_id, target_type="dashboard")
@@ -382,6 +402,8 @@ class DashboardReader(_DashboardService):
     async def overview(self, *, deliveries: int = 15) -> Overview:
         """Open polls with their respondents and the latest deliveries (what is planned comes
         from the calendar service, ``services.calendar.upcoming``)."""
+        from storage.repositories.dashboard import DashboardRepository
+
         async with self.sessions() as session:
             repo = DashboardRepository(session)
             open_polls = await self._lines(repo, await repo.polls(self._guilds(), status="open"))
@@ -389,6 +411,8 @@ class DashboardReader(_DashboardService):
         return Overview(open_polls, latest)
 
     async def polls(self, *, limit: int = 100) -> tuple[PollLine, ...]:
+        from storage.repositories.dashboard import DashboardRepository
+
         async with self.sessions() as session:
             repo = DashboardRepository(session)
             return await self._lines(repo, await repo.polls(self._guilds(), limit=limit))
@@ -399,6 +423,8 @@ class DashboardReader(_DashboardService):
             raise NotFound("poll.error.unknown_poll")
 
     async def campaign(self, campaign_id: int) -> CampaignPage:
+        from storage.repositories.dashboard import DashboardRepository
+
         async with self.sessions() as session:
             repo = DashboardRepository(session)
             campaign = await repo.campaign(campaign_id) if 0 < campaign_id < 2**31 else None
@@ -430,6 +456,8 @@ class DashboardReader(_DashboardService):
     async def record(self, action: str, *, actor_id: int | None, target_type: str = "", target_id: str = "",
                      details: dict[str, Any] | None = None) -> None:
         """One audit-log entry for an action taken on the dashboard."""
+        from storage.repositories import AuditRepository
+
         async with self.sessions.begin() as session:
             AuditRepository(session).record(action, actor_id=actor_id, target_type=target_type,
                                             target_id=target_id, details=details)
@@ -441,6 +469,8 @@ class DashboardReader(_DashboardService):
         return not isinstance(publisher.sender, _NoSender)
 
     async def audit(self, *, limit: int = 200) -> list[models.AuditEntry]:
+        from storage.repositories import AuditRepository
+
         async with self.sessions() as session:
             return await AuditRepository(session).latest(limit)
 
@@ -456,6 +486,8 @@ class DashboardHook:
         self.sessions = sessions
 
     async def describe(self, user_id: int) -> Mapping[str, Any]:
+        from storage.repositories.dashboard import DashboardRepository
+
         async with self.sessions() as session:
             links, sessions = await DashboardRepository(session).of_member(user_id)
             return {"dashboard_sessions": [
@@ -464,11 +496,15 @@ class DashboardHook:
             ], "dashboard_links": len(links)}
 
     async def forget(self, user_id: int, mode: str) -> Forgotten:
+        from storage.repositories.dashboard import DashboardRepository
+
         async with self.sessions.begin() as session:
             removed = await DashboardRepository(session).forget_member(user_id)
         return Forgotten(removed={"dashboard_sessions": removed} if removed else {})
 
     async def stored(self, user_id: int) -> int:
+        from storage.repositories.dashboard import DashboardRepository
+
         async with self.sessions() as session:
             links, sessions = await DashboardRepository(session).of_member(user_id)
         return len(links) + len(sessions)

@@ -38,17 +38,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from bot.i18n import Catalogue
 from bot.services.extract_render import EmbedPart, render_extract, report_button_label
 from bot.services.schedule import Feature, JobSpec, job_id
-from storage import models
-from storage.repositories import AuditRepository, ChannelRepository, DeliveryRepository
-from storage.repositories.extracts import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_SENT
+from storage.values import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_SENT, utcnow
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
     from bot.services.container import Services
+    from storage import models
 
 log = logging.getLogger("reseau.delivery")
 
@@ -317,7 +316,7 @@ class DeliveryReport:
         return len(self.sent) + len(self.recovered)
 
 
-PostBuilder = Callable[[models.Delivery, models.NetworkChannel | None], Post]
+PostBuilder = Callable[["models.Delivery", "models.NetworkChannel | None"], Post]
 
 
 class Lease(Protocol):
@@ -360,7 +359,7 @@ class Publisher:
         catalogue: Catalogue,
         modlog_channel_id: int = 0,
         lang: str = "fr",
-        clock: Callable[[], datetime] = models.utcnow,
+        clock: Callable[[], datetime] = utcnow,
         concurrency: int = 50,
         rate: float | None = 50.0,
         max_attempts: int = 5,
@@ -445,6 +444,8 @@ class Publisher:
         announce: bool,
     ) -> list[models.Delivery]:
         """One pass over the pending rows asked for: returns the rows tried."""
+        from storage.repositories import DeliveryRepository
+
         async with self.sessions() as session:
             rows = await DeliveryRepository(session).pending(extract_id=extract_id, announcement_id=announcement_id)
             if delivery_ids is not None:
@@ -475,10 +476,11 @@ class Publisher:
         """One row's retry job: send it if it is still pending (a no-op once sent or failed)."""
         return await self.deliver(delivery_ids=(delivery_id,))
 
-    def retry_time(self, row: models.Delivery) -> datetime:
-        """When ``row`` (kept to retry) is next tried: as noted at its last attempt, or — a row
-        kept by an earlier process — one delay from now (noted, so that it stays put)."""
-        return self._retry_at.setdefault(row.id, self.timer() + retry_delay(row.attempts))
+    def retry_time(self, delivery_id: int, attempts: int) -> datetime:
+        """When the row ``delivery_id`` (kept to retry after ``attempts``) is next tried: as noted
+        at its last attempt, or — a row kept by an earlier process — one delay from now (noted,
+        so that it stays put)."""
+        return self._retry_at.setdefault(delivery_id, self.timer() + retry_delay(attempts))
 
     def retry_specs(self, due: dict[int, datetime]) -> list[JobSpec]:
         return [
@@ -488,6 +490,9 @@ class Publisher:
 
     # ---------------------------------------------------------------- internals
     async def _posts_for(self, session: AsyncSession, rows: list[models.Delivery]) -> dict[int, Post]:
+        from storage import models
+        from storage.repositories import ChannelRepository
+
         channels = {c.channel_id: c for c in await ChannelRepository(session).all(enabled_only=False)}
         extracts: dict[int, models.Extract] = {}
         announcements: dict[int, models.Announcement] = {}
@@ -523,6 +528,8 @@ class Publisher:
     async def _deliver_leased(self, row: models.Delivery, post: Post, report: DeliveryReport) -> None:
         # Wait for a request slot *before* claiming: a crash then leaves at most the rows
         # actually in flight with attempts > 0 (each costs a history look-up on the rerun).
+        from storage.repositories import DeliveryRepository
+
         await self.pacer.wait()
         slot = True
         async with self.sessions.begin() as session:
@@ -574,6 +581,8 @@ class Publisher:
             report.sent.append(row.id)
 
     async def _fail(self, row: models.Delivery, post: Post, reason: str, report: DeliveryReport) -> None:
+        from storage.repositories import AuditRepository, DeliveryRepository
+
         log.warning("delivery %d of %s to channel %d failed: %s", row.id, post.label, row.channel_id, reason)
         self._retry_at.pop(row.id, None)
         async with self.sessions.begin() as session:
@@ -590,6 +599,8 @@ class Publisher:
         return self.catalogue.t("delivery.gave_up", self.lang, reason=reason, attempts=attempts)
 
     async def _keep_pending(self, row: models.Delivery, reason: str, attempts: int, report: DeliveryReport) -> None:
+        from storage.repositories import DeliveryRepository
+
         at = self.timer() + retry_delay(attempts)
         log.warning(
             "delivery %d to channel %d will be retried at %s (attempt %d of %d failed): %s",
@@ -642,9 +653,8 @@ def feature() -> Feature:
 
     async def plan(services: Services, now: datetime) -> list[JobSpec]:
         publisher = services.publisher
-        async with services.sessions() as session:
-            rows = await DeliveryRepository(session).pending()
-        return publisher.retry_specs({row.id: publisher.retry_time(row) for row in rows if row.attempts > 0})
+        rows = await services.plain.deliveries_to_retry()  # without SQLAlchemy (storage.plain)
+        return publisher.retry_specs({row_id: publisher.retry_time(row_id, attempts) for row_id, attempts in rows})
 
     return Feature(FEATURE, plan)
 
@@ -658,6 +668,7 @@ async def write_deliveries(
     now: datetime,
 ) -> list[int]:
     """Pending rows for ``(guild_id, channel_id)`` targets, in the caller's transaction."""
+    from storage.repositories import DeliveryRepository
     column = "extract_id" if kind == "extract" else "announcement_id"
     rows = [
         {

@@ -54,7 +54,6 @@ from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config
 from bot.errors import Conflict, InvalidInput, NotFound
@@ -62,15 +61,7 @@ from bot.services.delivery import DeliveryReport, Publisher, write_deliveries
 from bot.services.extract_sources import ExtractDraft, parse_path
 from bot.services.schedule import Feature, JobSpec
 from bot.services.schedule import job_id as make_job_id
-from storage import models
-from storage.repositories import (
-    AuditRepository,
-    ChannelRepository,
-    DeliveryRepository,
-    ExtractRepository,
-    StateRepository,
-)
-from storage.repositories.extracts import (
+from storage.values import (
     DELIVERY_FAILED,
     DELIVERY_PENDING,
     DELIVERY_SENT,
@@ -81,8 +72,11 @@ from storage.repositories.extracts import (
 
 if TYPE_CHECKING:
     import httpx
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from bot.services.container import Services
+    from storage import models
+    from storage.plain import PlainStore
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +145,7 @@ class FollowUp:
 
 async def followups_due(sessions: async_sessionmaker[AsyncSession]) -> list[FollowUp]:
     """The follow-ups not yet claimed: one process may post them, each after :func:`claim_followup`."""
+    from storage.repositories import ExtractRepository
     async with sessions() as session:
         rows = await ExtractRepository(session).followups_due()
     return [
@@ -158,6 +153,13 @@ async def followups_due(sessions: async_sessionmaker[AsyncSession]) -> list[Foll
                  tuple(e.question_options or ()))
         for e, d in rows
     ]
+
+
+async def work_at_ready(store: PlainStore) -> tuple[bool, bool]:
+    """Whether the start-up has deliveries to resume and follow-up questions to post: asked
+    without SQLAlchemy (``storage.plain``), which a quiet start then never loads."""
+    pending, followups = await store.work_at_ready()
+    return pending > 0, followups > 0
 
 
 async def post_followups(
@@ -195,16 +197,19 @@ async def claim_followup(sessions: async_sessionmaker[AsyncSession], item: Follo
     posts nothing.  Post only on True; then :func:`followup_posted`, or :func:`release_followup`
     when posting failed (a crash in between leaves the claim: the follow-up is not posted twice,
     and a moderator can post it by hand)."""
+    from storage.repositories import ExtractRepository
     async with sessions.begin() as session:
         return await ExtractRepository(session).claim_followup(item.extract_id, item.channel_id, now=now)
 
 
 async def followup_posted(sessions: async_sessionmaker[AsyncSession], item: FollowUp, poll_id: int) -> None:
+    from storage.repositories import ExtractRepository
     async with sessions.begin() as session:
         await ExtractRepository(session).followup_posted(item.extract_id, item.channel_id, poll_id)
 
 
 async def release_followup(sessions: async_sessionmaker[AsyncSession], item: FollowUp) -> None:
+    from storage.repositories import ExtractRepository
     async with sessions.begin() as session:
         await ExtractRepository(session).release_followup(item.extract_id, item.channel_id)
 
@@ -220,6 +225,7 @@ async def save_drafts(
     """Store parsed drafts in one transaction (upsert by ``source_key``).  With ``check_question``
     (``Services.import_extracts`` passes the poll service's), a follow-up question is checked as a
     poll would be, so a bad one is refused here, not at posting time."""
+    from storage.repositories import ExtractRepository
     if check_question is not None:
         check_followups(drafts, check_question)
     result = ImportResult()
@@ -311,16 +317,19 @@ async def import_source(
 
 
 async def queue(sessions: async_sessionmaker[AsyncSession]) -> list[models.Extract]:
+    from storage.repositories import ExtractRepository
     async with sessions() as session:
         return await ExtractRepository(session).queue()
 
 
 async def list_extracts(sessions: async_sessionmaker[AsyncSession]) -> list[models.Extract]:
+    from storage.repositories import ExtractRepository
     async with sessions() as session:
         return await ExtractRepository(session).all()
 
 
 async def get_extract(sessions: async_sessionmaker[AsyncSession], extract_id: int) -> models.Extract:
+    from storage.repositories import ExtractRepository
     async with sessions() as session:
         extract = await ExtractRepository(session).get(extract_id)
     if extract is None:
@@ -331,6 +340,7 @@ async def get_extract(sessions: async_sessionmaker[AsyncSession], extract_id: in
 async def next_extract(sessions: async_sessionmaker[AsyncSession], *, lang: str | None = None) -> models.Extract:
     """The head of the queue (what ``/extract preview`` and ``/extract publish`` take by default),
     in ``lang`` when one is queued in that language, else in any language."""
+    from storage.repositories import ExtractRepository
     async with sessions() as session:
         repo = ExtractRepository(session)
         extract = (await repo.next_queued(lang=lang) if lang else None) or await repo.next_queued()
@@ -356,6 +366,7 @@ async def skip(
     channel_id: int | None = None,
 ) -> models.Extract:
     """Take one extract (by default the head of the queue) out of the queue."""
+    from storage.repositories import AuditRepository, ExtractRepository
     async with sessions.begin() as session:
         repo = ExtractRepository(session)
         extract = await repo.next_queued() if extract_id is None else await repo.get(extract_id)
@@ -381,6 +392,7 @@ async def move(
 ) -> models.Extract:
     """Move a queued extract one place up (earlier) or down in its language's queue: it swaps
     months with its neighbour (the queue is ordered by month).  At either end, nothing moves."""
+    from storage.repositories import AuditRepository, ExtractRepository
     async with sessions.begin() as session:
         repo = ExtractRepository(session)
         extract = await repo.get(extract_id)
@@ -402,11 +414,13 @@ async def move(
 
 
 async def delivery_counts(sessions: async_sessionmaker[AsyncSession], extract_id: int) -> dict[str, int]:
+    from storage.repositories import DeliveryRepository
     async with sessions() as session:
         return await DeliveryRepository(session).counts(extract_id=extract_id)
 
 
 async def target_channels(session: AsyncSession, lang: str) -> list[models.NetworkChannel]:
+    from storage.repositories import ChannelRepository
     return [c for c in await ChannelRepository(session).all() if c.language == lang]
 
 
@@ -480,6 +494,7 @@ def _summary(rows: Sequence[models.Delivery]) -> DeliverySummary:
 
 
 async def _plan(session: AsyncSession, extract: models.Extract) -> PublishPlan:
+    from storage.repositories import DeliveryRepository
     channels = await target_channels(session, extract.lang)
     if not channels:
         raise Conflict("extracts.no_channels", lang=extract.lang)
@@ -510,6 +525,7 @@ async def _queue_extract(
     channel_id: int | None,
     details: dict,
 ) -> int:
+    from storage.repositories import AuditRepository, ExtractRepository
     channels = await target_channels(session, extract.lang)
     new = await write_deliveries(
         session, kind="extract", source_id=extract.id,
@@ -538,6 +554,7 @@ async def publish_extract(
 ) -> PublishOutcome:
     """Post one extract (by default the head of the queue) to every network channel in its
     language, now.  Raises NotFound, or Conflict when there is nowhere (left) to post it."""
+    from storage.repositories import ExtractRepository
     async with sessions.begin() as session:
         repo = ExtractRepository(session)
         extract = await repo.next_queued() if extract_id is None else await repo.get(extract_id)
@@ -565,6 +582,7 @@ async def run_slot(
     """Handle the slot of ``month`` once (see the module doc).  None if it was handled already.
 
     With ``publisher=None`` only the delivery rows are written (the caller sends them)."""
+    from storage.repositories import ChannelRepository, ExtractRepository, StateRepository
     async with sessions.begin() as session:
         state = StateRepository(session)
         done = await state.get(SLOT_STATE_KEY)
@@ -601,6 +619,7 @@ async def run_slot(
 
 
 async def last_handled_month(sessions: async_sessionmaker[AsyncSession]) -> str | None:
+    from storage.repositories import StateRepository
     async with sessions() as session:
         return await StateRepository(session).get(SLOT_STATE_KEY)
 
@@ -686,13 +705,13 @@ def slot_grace(config: Config) -> timedelta:
     return timedelta(seconds=max(60, config.schedule.catch_up_days * 86400))
 
 
-async def missed_slot(sessions: async_sessionmaker[AsyncSession], config: Config, now: datetime) -> datetime | None:
+async def missed_slot(store: PlainStore, config: Config, now: datetime) -> datetime | None:
     """The last slot within ``catch_up_days`` whose month is not handled yet (what
-    :func:`catch_up` would run), or None."""
+    :func:`catch_up` would run), or None; read without SQLAlchemy (``storage.plain``)."""
     slot = last_slot(config, now, within=timedelta(days=config.schedule.catch_up_days))
     if slot is None:
         return None
-    done = await last_handled_month(sessions)
+    done = await store.state(SLOT_STATE_KEY)
     return slot if done is None or done < month_of(slot, config.tz) else None
 
 
@@ -704,7 +723,7 @@ def feature(*, slot: Callable[[], Awaitable[object]], catch_up: Callable[[], Awa
     async def plan(services: Services, now: datetime) -> list[JobSpec]:
         config = services.config
         specs = [JobSpec(JOB_ID, extract_trigger(config), slot, grace=slot_grace(config))]
-        missed = await missed_slot(services.sessions, config, now)
+        missed = await missed_slot(services.plain, config, now)
         if missed is not None:
             specs.append(JobSpec(catch_up_job_id(month_of(missed, config.tz)), missed, catch_up))
         return specs

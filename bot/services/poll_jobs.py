@@ -21,6 +21,7 @@ from bot.services.schedule import Feature, JobSpec, job_id, parse_job_id
 if TYPE_CHECKING:
     from bot.services.container import Services
     from bot.services.polls import PollView
+    from storage.plain import PollTimes
 
 FEATURE = "poll"
 JobAction = Literal["close", "remind"]
@@ -49,7 +50,7 @@ class PollJob:
     run_at: datetime
 
 
-def deadline_passed(poll: PollView, now: datetime) -> bool:
+def deadline_passed(poll: PollView | PollTimes, now: datetime) -> bool:
     """The poll has a deadline and it has come."""
     return poll.deadline_at is not None and poll.deadline_at <= now
 
@@ -60,7 +61,7 @@ def may_close_now(poll: PollView, now: datetime) -> bool:
     return poll.deadline_at is None or poll.deadline_at <= now
 
 
-def reminder_pending(poll: PollView) -> bool:
+def reminder_pending(poll: PollView | PollTimes) -> bool:
     return poll.reminder_at is not None and not poll.reminder_sent
 
 
@@ -113,7 +114,7 @@ def plan_startup(open_polls: Iterable[PollView], now: datetime) -> StartupPlan:
 PollRun = Callable[[int], Awaitable[object]]
 
 
-def specs_for(poll: PollView, now: datetime, *, close: PollRun, remind: PollRun) -> list[JobSpec]:
+def specs_for(poll: PollView | PollTimes, now: datetime, *, close: PollRun, remind: PollRun) -> list[JobSpec]:
     """What an open poll needs, overdue work included (the reconciler runs it): its closing at
     the deadline, and its reminder while pending — unless the deadline has passed (closing
     makes a late reminder pointless)."""
@@ -133,7 +134,7 @@ def feature(*, close: PollRun, remind: PollRun) -> Feature:
 
     async def plan(services: Services, now: datetime) -> list[JobSpec]:
         return [
-            spec for poll in await services.polls.open_polls()
+            spec for poll in await services.plain.open_polls()  # without SQLAlchemy (storage.plain)
             for spec in specs_for(poll, now, close=close, remind=remind)
         ]
 

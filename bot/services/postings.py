@@ -24,15 +24,17 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing import TYPE_CHECKING
 
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services.poll_rules import MAX_LABEL, MAX_QUESTION
 from bot.services.polls.views import OptionView, PollView, QuestionView
-from storage.models import utcnow
-from storage.repositories.audit import AuditRepository
-from storage.repositories.postings import PostingRepository, PostingRow
+from storage.values import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from storage.repositories.postings import PostingRow
 
 
 @dataclass(frozen=True)
@@ -128,22 +130,32 @@ class PostingService:
     async def claim(self, poll: PollView, guild_id: int, channel_id: int, lang: str) -> int | None:
         """Claim posting ``poll`` in the channel (before sending the message): the posting's id,
         or ``None`` when it is already posted there."""
+        from storage.repositories.postings import PostingRepository
+
         async with self.sessions.begin() as session:
             return await PostingRepository(session).claim(poll.id, guild_id, channel_id, lang, now=self.clock())
 
     async def attach(self, posting_id: int, message_id: int) -> None:
+        from storage.repositories.postings import PostingRepository
+
         async with self.sessions.begin() as session:
             await PostingRepository(session).attach(posting_id, message_id)
 
     async def release(self, posting_id: int) -> None:
+        from storage.repositories.postings import PostingRepository
+
         async with self.sessions.begin() as session:
             await PostingRepository(session).release(posting_id)
 
     async def of_poll(self, poll_id: int) -> list[Posting]:
+        from storage.repositories.postings import PostingRepository
+
         async with self.sessions() as session:
             return [Posting.of(row) for row in await PostingRepository(session).of_poll(poll_id)]
 
     async def poll_of_message(self, message_id: int) -> int | None:
+        from storage.repositories.postings import PostingRepository
+
         async with self.sessions() as session:
             return await PostingRepository(session).poll_of_message(message_id)
 
@@ -151,6 +163,8 @@ class PostingService:
                             posting_id: int | None = None) -> None:
         """Note the posting a member answered from (their first one stays), for "by channel"
         (``respondent``: their id in the poll's answers, a pseudonym in an anonymous poll)."""
+        from storage.repositories.postings import PostingRepository
+
         if channel_id is None and posting_id is None:
             return
         async with self.sessions.begin() as session:
@@ -167,6 +181,8 @@ class PostingService:
 
     async def by_channel(self, poll: PollView) -> list[ChannelCount]:
         """Respondents by posting, in posting order (then those whose posting is not known)."""
+        from storage.repositories.postings import PostingRepository
+
         async with self.sessions() as session:
             repo = PostingRepository(session)
             postings = [Posting.of(row) for row in await repo.of_poll(poll.id)]
@@ -182,6 +198,8 @@ class PostingService:
         """The poll of the month's follow-up question already posted — for this extract in another
         channel, or for its version in another language (same month, same kind, same number of
         options): the follow-up is then one more posting of that poll, not another poll."""
+        from storage.repositories.postings import PostingRepository
+
         async with self.sessions() as session:
             return await PostingRepository(session).month_poll(extract_id)
 
@@ -192,6 +210,8 @@ class PostingService:
         :meth:`month_poll_posted`; ``(False, poll id)``: the month's poll exists (closed, since
         :meth:`month_poll` did not find it open); ``(False, None)``: another process is creating
         it right now."""
+        from storage.repositories.postings import PostingRepository
+
         async with self.sessions.begin() as session:
             repo = PostingRepository(session)
             key = await repo.month_key(extract_id)
@@ -201,12 +221,16 @@ class PostingService:
 
     async def month_poll_posted(self, extract_id: int, poll_id: int | None) -> None:
         """The month's poll is posted (its id), or could not be (``None``: the claim is released)."""
+        from storage.repositories.postings import PostingRepository
+
         async with self.sessions.begin() as session:
             repo = PostingRepository(session)
             await repo.set_month_poll(await repo.month_key(extract_id), poll_id)
 
     # ------------------------------------------------------------------ wording
     async def wording(self, poll_id: int) -> Wording:
+        from storage.repositories.postings import PostingRepository
+
         async with self.sessions() as session:
             questions, options = await PostingRepository(session).wording(poll_id)
         return Wording(questions, options)
@@ -228,6 +252,8 @@ class PostingService:
 
     async def set_wording(self, poll: PollView, lang: str, question: str | None, options: Sequence[str]) -> None:
         """Store a quick poll's wording in ``lang`` (checked by :meth:`check_wording`)."""
+        from storage.repositories.postings import PostingRepository
+
         question, labels = self.check_wording(len(poll.options), question, options)
         async with self.sessions.begin() as session:
             await PostingRepository(session).set_wording(
@@ -244,6 +270,9 @@ class PostingService:
         question).  Refused — nothing changes — unless both polls are closed, named or both
         anonymous in one campaign, and the two questions have the same kind and the same option
         codes in the same order."""
+        from storage.repositories.audit import AuditRepository
+        from storage.repositories.postings import PostingRepository
+
         if target_poll_id == source_poll_id:
             raise InvalidInput("postings.merge.same_poll")
         async with self.sessions.begin() as session:

@@ -51,13 +51,16 @@ import secrets
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from storage.values import ANSWER_KEY, TOMBSTONE_KEY, utcnow
 
-from storage.models import utcnow
-from storage.repositories.forgotten import ANSWER_KEY, TOMBSTONE_KEY, ForgottenRepository
-from storage.repositories.profiles import MemberRecordsRepository
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from storage.repositories.forgotten import ForgottenRepository
+    from storage.repositories.profiles import MemberRecordsRepository
+
 
 __all__ = [
     "AnnouncementsHook",
@@ -263,6 +266,8 @@ class _UnlinkedRecordsHook:
         raise NotImplementedError
 
     async def _read(self, user_id: int) -> Sequence[Any]:
+        from storage.repositories.profiles import MemberRecordsRepository
+
         async with self.sessions() as session:
             return await self._records(MemberRecordsRepository(session), user_id)
 
@@ -270,6 +275,8 @@ class _UnlinkedRecordsHook:
         return {self.key: [self._entry(record) for record in await self._read(user_id)]}
 
     async def forget(self, user_id: int, mode: str) -> Forgotten:
+        from storage.repositories.profiles import MemberRecordsRepository
+
         async with self.sessions.begin() as session:
             unlinked = await self._unlink(MemberRecordsRepository(session), user_id)
         return Forgotten(removed={self.key: unlinked})
@@ -354,6 +361,8 @@ class _StateKey:
         return self.value
 
     async def get(self, *, create: bool) -> bytes | None:
+        from storage.repositories.forgotten import ForgottenRepository
+
         if self.value is None:
             async with self.sessions.begin() as session:
                 await self.read(ForgottenRepository(session), create=create)
@@ -436,6 +445,8 @@ class Tombstones:
 
     async def bury(self, user_id: int, *, at: datetime | None = None) -> None:
         """Leave the member's tombstone (``at``: when they asked, by default now)."""
+        from storage.repositories.forgotten import ForgottenRepository
+
         async with self.sessions.begin() as session:
             repo = ForgottenRepository(session)
             key = await self._key.read(repo, create=True)
@@ -445,6 +456,8 @@ class Tombstones:
     async def forgotten_since(self, user_ids: Collection[int], since: datetime) -> set[int]:
         """The members of ``user_ids`` who asked to be forgotten at or after ``since`` (for a
         poll: its creation — what Discord holds of them in it may predate their request)."""
+        from storage.repositories.forgotten import ForgottenRepository
+
         if not user_ids:
             return set()
         async with self.sessions() as session:

@@ -30,15 +30,17 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing import TYPE_CHECKING, Any
 
 from bot.config import DEFAULT_MEMBER_TYPE_OBJECTS, Config, MemberType, PrivacySection
 from bot.errors import Conflict, InvalidInput
 from bot.services.privacy import FeatureFailure, Forgotten, PrivacyRegistry, Tombstones
-from storage import models
-from storage.repositories import AuditRepository, ProfileRepository
+from storage.values import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from storage import models
 
 __all__ = [
     "FORGET_MODES",
@@ -249,16 +251,22 @@ class ProfileHook:
         self.sessions = sessions
 
     async def describe(self, user_id: int) -> Mapping[str, Any]:
+        from storage.repositories import ProfileRepository
+
         async with self.sessions() as session:
             profile = await ProfileRepository(session).get(user_id)
         return {"profile": _plain(profile) if profile is not None else None}
 
     async def forget(self, user_id: int, mode: str) -> Forgotten:
+        from storage.repositories import ProfileRepository
+
         async with self.sessions.begin() as session:
             deleted = await ProfileRepository(session).delete(user_id)
         return Forgotten(removed={"profile": int(deleted)})
 
     async def stored(self, user_id: int) -> int:
+        from storage.repositories import ProfileRepository
+
         async with self.sessions() as session:
             return int(await ProfileRepository(session).get(user_id) is not None)
 
@@ -271,7 +279,7 @@ class ProfileService:
         *,
         member_types: Sequence[MemberType] = DEFAULT_MEMBER_TYPE_OBJECTS,
         privacy: PrivacySection | None = None,
-        clock: Callable[[], datetime] = models.utcnow,
+        clock: Callable[[], datetime] = utcnow,
         hooks: PrivacyRegistry | None = None,
     ) -> None:
         self.sessions = sessions
@@ -288,7 +296,7 @@ class ProfileService:
         cls,
         sessions: async_sessionmaker[AsyncSession],
         config: Config,
-        clock: Callable[[], datetime] = models.utcnow,
+        clock: Callable[[], datetime] = utcnow,
         hooks: PrivacyRegistry | None = None,
     ) -> ProfileService:
         return cls(sessions, member_types=config.member_types, privacy=config.privacy, clock=clock, hooks=hooks)
@@ -320,6 +328,8 @@ class ProfileService:
 
     # -------------------------------------------------------------------- profile
     async def get(self, user_id: int) -> ProfileView | None:
+        from storage.repositories import ProfileRepository
+
         async with self.sessions() as session:
             profile = await ProfileRepository(session).get(user_id)
         return _view(profile) if profile is not None else None
@@ -327,6 +337,8 @@ class ProfileService:
     async def record_consent(self, user_id: int, *, lang: str | None = None) -> ProfileView:
         """The member accepted the notice: create their (empty) profile with ``consent_at``.
         Accepting again keeps the first date."""
+        from storage.repositories import ProfileRepository
+
         now = self.clock()
         async with self.sessions.begin() as session:
             repo = ProfileRepository(session)
@@ -348,6 +360,8 @@ class ProfileService:
     ) -> ProfileView:
         """Store the member's type, organisation and region (both optional: empty clears them).
         Refused before consent; answers already given keep the type they were given with."""
+        from storage.repositories import ProfileRepository
+
         member_type = self.check_member_type(member_type)
         organisation = clean_field(
             organisation, max_length=MAX_ORGANISATION, too_long_key="profile.error.organisation_too_long"
@@ -391,6 +405,8 @@ class ProfileService:
 
         The audit entry says what was done and how much, never to whom: no user id in it (when
         the member asks for themselves, not even as the actor)."""
+        from storage.repositories import AuditRepository
+
         mode = mode or self.privacy.forget_mode
         if mode not in FORGET_MODES:
             raise InvalidInput("profile.error.forget_mode", mode=mode)
@@ -431,6 +447,8 @@ class ProfileService:
     ) -> PruneResult:
         """Delete answers given more than ``retention_days`` ago and profiles not changed since
         (unless the member answered since).  ``dry_run`` counts without deleting."""
+        from storage.repositories import AuditRepository, ProfileRepository
+
         days = self.privacy.retention_days if retention_days is None else retention_days
         if days < 1:
             raise InvalidInput("profile.error.retention", days=days)

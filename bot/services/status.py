@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from typing import TYPE_CHECKING
 
 from bot.config import Config
 from bot.services import extracts
 from storage.db import current_revision
-from storage.repositories import AnnouncementRepository, ChannelRepository, PollRepository, StateRepository
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 EXTRACT_SLOT = "extract_slot"
 POLL_CLOSE = "poll_close"
@@ -51,6 +52,7 @@ async def report(
     config: Config | None = None,
     now: datetime | None = None,
 ) -> StatusReport:
+    from storage.repositories import ChannelRepository
     async with sessions() as session:
         channels = await ChannelRepository(session).all()
         planned = await _planned(session, config, now, guild_id) if config is not None and now is not None else []
@@ -63,6 +65,7 @@ async def report(
 
 
 async def _planned(session: AsyncSession, config: Config, now: datetime, guild_id: int | None) -> list[Planned]:
+    from storage.repositories import AnnouncementRepository, PollRepository, StateRepository
     out: list[Planned] = []
     # The next slot that will publish: a slot in a month already handled posts nothing.
     handled = await StateRepository(session).get(extracts.SLOT_STATE_KEY)

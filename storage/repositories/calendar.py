@@ -17,16 +17,16 @@ from sqlalchemy import delete, select, update
 from storage.models import CalendarPlan, CalendarRun, Poll, PollTemplate
 from storage.repositories._base import Repository
 from storage.repositories._upsert import insert as upsert_insert
-
-PLAN_ACTIVE = "active"
-PLAN_DONE = "done"
-PLAN_CANCELLED = "cancelled"
-
-RUN_CLAIMED = "claimed"  # a poll occurrence's poll is written, not sent yet
-RUN_SENDING = "sending"  # its message may have reached Discord: look before sending again
-RUN_POSTED = "posted"
-RUN_FAILED = "failed"
-RUN_MISSED = "missed"  # caught up too late to post (a recurring announcement's stale occurrence)
+from storage.values import (  # noqa: F401 — re-exported: the statuses' old home
+    PLAN_ACTIVE,
+    PLAN_CANCELLED,
+    PLAN_DONE,
+    RUN_CLAIMED,
+    RUN_FAILED,
+    RUN_MISSED,
+    RUN_POSTED,
+    RUN_SENDING,
+)
 
 
 class CalendarRepository(Repository):

@@ -16,20 +16,19 @@ from sqlalchemy import and_, delete, func, select, update
 from storage.models import Announcement, Delivery, Extract, FollowupPosting, Poll
 from storage.repositories._base import Repository
 from storage.repositories._upsert import insert as upsert_insert
-
-EXTRACT_QUEUED = "queued"
-EXTRACT_PUBLISHED = "published"
-EXTRACT_SKIPPED = "skipped"
-
-ANNOUNCEMENT_DRAFT = "draft"
-ANNOUNCEMENT_SCHEDULED = "scheduled"
-ANNOUNCEMENT_PUBLISHED = "published"
-ANNOUNCEMENT_CANCELLED = "cancelled"
-ANNOUNCEMENT_MISSED = "missed"
-
-DELIVERY_PENDING = "pending"
-DELIVERY_SENT = "sent"
-DELIVERY_FAILED = "failed"
+from storage.values import (  # noqa: F401 — re-exported: the statuses' old home
+    ANNOUNCEMENT_CANCELLED,
+    ANNOUNCEMENT_DRAFT,
+    ANNOUNCEMENT_MISSED,
+    ANNOUNCEMENT_PUBLISHED,
+    ANNOUNCEMENT_SCHEDULED,
+    DELIVERY_FAILED,
+    DELIVERY_PENDING,
+    DELIVERY_SENT,
+    EXTRACT_PUBLISHED,
+    EXTRACT_QUEUED,
+    EXTRACT_SKIPPED,
+)
 
 
 class ExtractRepository(Repository):

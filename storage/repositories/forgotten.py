@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from storage.models import BotState, ForgottenMember
 from storage.repositories._base import Repository
 from storage.repositories._upsert import insert as upsert_insert
-
-TOMBSTONE_KEY = "privacy.tombstone_key"
-ANSWER_KEY = "privacy.answer_key"  # the anonymous polls' respondent pseudonyms
+from storage.values import (  # noqa: F401 — re-exported: the statuses' old home
+    ANSWER_KEY,
+    TOMBSTONE_KEY,
+)
 
 
 class ForgottenRepository(Repository):

@@ -7,10 +7,12 @@ from sqlalchemy import delete, select, text
 from storage.models import BotState, NetworkChannel
 from storage.repositories._base import Repository
 from storage.repositories._upsert import insert as upsert_insert
+from storage.values import (  # noqa: F401 — re-exported: the statuses' old home
+    CHANNELS_MIRROR_LOCK,
+)
 
 # Several processes start together on one PostgreSQL database (issue 14): the channels' mirror
 # is written by one at a time (a transaction-level advisory lock, this key).
-CHANNELS_MIRROR_LOCK = 0x7265_7365_6175_0002
 
 
 class StateRepository(Repository):

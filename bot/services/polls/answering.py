@@ -10,7 +10,6 @@ from bot.errors import InvalidInput
 from bot.services.polls.core import PollCore
 from bot.services.polls.kinds import is_ordered, kind_of
 from bot.services.polls.views import PollView, QuestionAnswer, SurveyProgress
-from storage.repositories import AnswerRepository
 
 
 class SurveyAnswering(PollCore):
@@ -45,6 +44,8 @@ class SurveyAnswering(PollCore):
         for multiple choice; in order for an ordered kind), open questions ``text``.  With
         ``position``, the one option in ``option_ids`` is placed at that position of the stored
         answer, as the kind's rule says (a ranking's "2nd choice")."""
+        from storage.repositories import AnswerRepository
+
         poll = await self._checked(poll_id, guild_id, role_ids)
         question = poll.question_view(question_id)
         if question is None:
@@ -77,6 +78,8 @@ class SurveyAnswering(PollCore):
         return dataclasses.replace(await self._progress(poll, user_id), saved=question)
 
     async def _progress(self, poll: PollView, user_id: int) -> SurveyProgress:
+        from storage.repositories import AnswerRepository
+
         respondent = await self._respondent(poll, user_id)
         async with self.sessions() as session:
             stored = await AnswerRepository(session).of_user([q.id for q in poll.questions], respondent)

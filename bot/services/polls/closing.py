@@ -8,7 +8,6 @@ import dataclasses
 from bot.errors import NotFound
 from bot.services.polls.core import PollCore
 from bot.services.polls.views import CloseResult, PollView
-from storage.repositories import AnswerRepository, AuditRepository, PollRepository
 
 
 class Closing(PollCore):
@@ -17,6 +16,8 @@ class Closing(PollCore):
     ) -> CloseResult:
         """Close the poll (idempotent: ``changed`` is False when it was already closed).
         ``actor_id`` is the moderator who closed it (``None``: the deadline)."""
+        from storage.repositories import AuditRepository, PollRepository
+
         poll = await self.get(poll_id, guild_id=guild_id)
         async with self.sessions.begin() as session:
             changed = await PollRepository(session).close(poll.id, self.clock())
@@ -36,6 +37,8 @@ class Closing(PollCore):
     async def claim_reminder(self, poll_id: int) -> PollView | None:
         """Mark the reminder as sent and return the poll, or ``None`` when there is nothing to
         remind (closed, no reminder, already sent, deadline passed)."""
+        from storage.repositories import PollRepository
+
         try:
             poll = await self.get(poll_id)
         except NotFound:
@@ -53,6 +56,8 @@ class Closing(PollCore):
     async def respondent_ids(self, poll_id: int) -> set[int]:
         """Members who answered the poll (at least one question of a survey); for an anonymous
         poll these are pseudonyms, not members (its reminders mention roles)."""
+        from storage.repositories import AnswerRepository
+
         poll = await self.get(poll_id)
         async with self.sessions() as session:
             question_ids = {poll.question_id, *(q.id for q in poll.questions)}
@@ -60,6 +65,8 @@ class Closing(PollCore):
 
     async def release_reminder(self, poll_id: int) -> None:
         """The reminder could not be posted: let the next start-up try again."""
+        from storage.repositories import PollRepository
+
         async with self.sessions.begin() as session:
             await PollRepository(session).mark_reminder_sent(poll_id, False)
         self._forget(poll_id)

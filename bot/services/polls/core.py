@@ -10,8 +10,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from bot.config import DEFAULT_MEMBER_TYPE_OBJECTS, Config, MemberType, PollsSection
 from bot.errors import Conflict, Forbidden, InvalidInput, NotFound
 from bot.i18n import Catalogue
@@ -19,12 +17,12 @@ from bot.services.poll_rules import MAX_TEXT_ANSWER
 from bot.services.polls.kinds import is_ordered, kind_of, names
 from bot.services.polls.views import PollListing, PollView, VoteResult, poll_view
 from bot.services.privacy import AnswerPseudonyms, Tombstones
-from storage import models
-from storage.repositories import AnswerRepository, PollRepository
-from storage.repositories.postings import PostingRepository
+from storage.values import utcnow
 
 if TYPE_CHECKING:
     import asyncio
+
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from bot.services.polls.voting import _PendingVote
 
@@ -43,7 +41,7 @@ class PollCore:
         settings: PollsSection | None = None,
         tz: ZoneInfo | None = None,
         member_types: Sequence[MemberType] = DEFAULT_MEMBER_TYPE_OBJECTS,
-        clock: Callable[[], datetime] = models.utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.sessions = sessions
         self.catalogue = catalogue
@@ -68,7 +66,7 @@ class PollCore:
         sessions: async_sessionmaker[AsyncSession],
         config: Config,
         catalogue: Catalogue,
-        clock: Callable[[], datetime] = models.utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> Self:
         return cls(
             sessions,
@@ -118,6 +116,8 @@ class PollCore:
     @staticmethod
     async def _stored(session: AsyncSession, poll_id: int) -> PollView:
         """The poll as stored, read in ``session``; :class:`NotFound` when there is none."""
+        from storage.repositories import PollRepository
+
         if not 0 < poll_id <= MAX_ID:  # a forged id the database cannot even hold
             raise NotFound("poll.error.unknown_poll")
         poll = await PollRepository(session).get(poll_id)
@@ -126,6 +126,8 @@ class PollCore:
         return poll_view(poll)
 
     async def list_polls(self, guild_id: int, *, recent: int = 10, open_limit: int = 25) -> PollListing:
+        from storage.repositories import PollRepository
+
         async with self.sessions() as session:
             repo = PollRepository(session)
             opened = await repo.list_for_guild(guild_id, status="open", limit=open_limit)
@@ -136,12 +138,16 @@ class PollCore:
         self, guild_id: int, text: str = "", *, open_only: bool = False
     ) -> list[tuple[int, str]]:
         """``(id, question)`` for autocompletion."""
+        from storage.repositories import PollRepository
+
         async with self.sessions() as session:
             polls = await PollRepository(session).search(guild_id, text, open_only=open_only)
             return [(p.id, p.title) for p in polls]
 
     async def open_polls(self) -> list[PollView]:
         """Every open poll, to reconcile the scheduler with the database."""
+        from storage.repositories import PollRepository
+
         async with self.sessions() as session:
             return [poll_view(p) for p in await PollRepository(session).open_polls()]
 
@@ -152,6 +158,8 @@ class PollCore:
         return await self._checked(poll_id, guild_id, role_ids)
 
     async def my_answer(self, poll_id: int, user_id: int) -> VoteResult | None:
+        from storage.repositories import AnswerRepository
+
         poll = await self._structure(poll_id)
         respondent = await self._respondent(poll, user_id)
         async with self.sessions() as session:
@@ -203,6 +211,8 @@ class PollCore:
         posted (a network poll has a posting per channel, across the network's servers); else
         :class:`Forbidden`.  The database is asked only when the servers differ, and a server
         found is remembered (postings are never taken back from a server)."""
+        from storage.repositories.postings import PostingRepository
+
         if guild_id is None or poll.guild_id == guild_id or (poll.id, guild_id) in self._posted_guilds:
             return
         async with self.sessions() as session:
@@ -246,6 +256,8 @@ class PollCore:
         shared row lock on PostgreSQL (taken here), the write lock on SQLite — held once the
         transaction has written (a withdrawal, an open answer: write, then check) or taken at its
         start (a vote batch: ``PollRepository.lock_for_write``, then check, then write)."""
+        from storage.repositories import PollRepository
+
         state = await PollRepository(session).status(poll.id, lock=True)
         if state is None:
             self._forget(poll.id)

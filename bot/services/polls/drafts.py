@@ -9,10 +9,8 @@ import math
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import InvalidInput
 from bot.services.poll_rules import (
@@ -30,8 +28,9 @@ from bot.services.poll_rules import (
 from bot.services.polls.core import PollCore
 from bot.services.polls.kinds import kind_of
 from bot.services.polls.views import PollDraft, PollView, poll_view
-from storage import models
-from storage.repositories import AuditRepository, PollRepository
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 _SEPARATORS = re.compile(r"[;\n]")
 _DURATION_PART = re.compile(r"(\d+)\s*([a-zé]+)")
@@ -325,6 +324,9 @@ class Drafting(PollCore):
     async def add_poll(self, session: AsyncSession, draft: PollDraft, *, actor_id: int | None = None) -> PollView:
         """:meth:`create` in the caller's transaction (the calendar writes an occurrence's
         poll with the claim of that occurrence, so a crash leaves both or neither)."""
+        from storage import models
+        from storage.repositories import AuditRepository, PollRepository
+
         now = self.clock()
         questions = [
             models.Question(
@@ -381,6 +383,8 @@ class Drafting(PollCore):
         return view
 
     async def attach_message(self, poll_id: int, message_id: int) -> PollView:
+        from storage.repositories import PollRepository
+
         async with self.sessions.begin() as session:
             await PollRepository(session).set_message(poll_id, message_id)
         self._forget(poll_id)
@@ -388,6 +392,8 @@ class Drafting(PollCore):
 
     async def discard(self, poll_id: int) -> None:
         """Delete a poll whose message could not be posted."""
+        from storage.repositories import PollRepository
+
         async with self.sessions.begin() as session:
             await PollRepository(session).delete(poll_id)
         self._forget(poll_id)

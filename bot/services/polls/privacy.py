@@ -17,12 +17,14 @@ the hook names the polls whose answers changed
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing import TYPE_CHECKING, Any
 
 from bot.services.privacy import AnswerPseudonyms, Forgotten, iso
-from storage.repositories.profiles import MemberAnswerRepository, MemberAnswers
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from storage.repositories.profiles import MemberAnswerRepository, MemberAnswers
 
 __all__ = ["FEATURE", "PollAnswersHook"]
 
@@ -38,9 +40,13 @@ class PollAnswersHook:
 
     async def _whose(self, repo: MemberAnswerRepository, user_id: int) -> MemberAnswers:
         """The member's answers: under their id, and under their pseudonym in each anonymous poll."""
+        from storage.repositories.profiles import MemberAnswers
+
         return MemberAnswers(user_id, tuple(await self.pseudonyms.in_polls(await repo.anonymous_polls(), user_id)))
 
     async def describe(self, user_id: int) -> Mapping[str, Any]:
+        from storage.repositories.profiles import MemberAnswerRepository
+
         async with self.sessions() as session:
             repo = MemberAnswerRepository(session)
             answers = await repo.answers_of(await self._whose(repo, user_id))
@@ -64,6 +70,8 @@ class PollAnswersHook:
         }
 
     async def forget(self, user_id: int, mode: str) -> Forgotten:
+        from storage.repositories.profiles import MemberAnswerRepository
+
         async with self.sessions.begin() as session:
             repo = MemberAnswerRepository(session)
             whose = await self._whose(repo, user_id)
@@ -78,6 +86,8 @@ class PollAnswersHook:
         return Forgotten(removed={"answers": answers}, records={"polls": poll_ids})
 
     async def stored(self, user_id: int) -> int:
+        from storage.repositories.profiles import MemberAnswerRepository
+
         async with self.sessions() as session:
             repo = MemberAnswerRepository(session)
             return await repo.count_answers(await self._whose(repo, user_id))

@@ -4,6 +4,7 @@ breakdown by member type, who chose what (named polls) and the texts of open ans
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bot.services.polls.core import PollCore
 from bot.services.polls.kinds import kind_of
@@ -17,7 +18,9 @@ from bot.services.polls.views import (
     TypeBreakdown,
     TypeTable,
 )
-from storage.repositories import AnswerRepository
+
+if TYPE_CHECKING:
+    from storage.repositories import AnswerRepository
 
 
 class Tallying(PollCore):
@@ -26,6 +29,8 @@ class Tallying(PollCore):
     ) -> PollResults:
         """Counts per option (SQL ``GROUP BY``), percentages of respondents, the breakdown by
         member type, and — named polls only — who chose what; for every question of a survey."""
+        from storage.repositories import AnswerRepository
+
         async with self.sessions() as session:
             poll = await self._stored(session, poll_id)
             await self._check_posted_in(poll, guild_id)

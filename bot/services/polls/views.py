@@ -7,10 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.services.poll_rules import QuestionDraft
 from bot.services.polls.kinds import kind_of
-from storage import models
+
+if TYPE_CHECKING:
+    from storage import models
 
 __all__ = [
     "CloseResult",

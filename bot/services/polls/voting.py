@@ -20,16 +20,15 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services.polls.core import PollCore
 from bot.services.polls.kinds import kind_of
 from bot.services.polls.views import PollView, VoteResult, poll_view
-from storage.repositories import AnswerRepository, PollRepository
-from storage.repositories.votes import Refused, VoteWrite, vote_store_for
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 _MAX_BATCH = 500  # votes written per transaction by the flush task (group commit)
 
@@ -67,6 +66,10 @@ class Voting(PollCore):
         """The database's one-trip vote store (:mod:`storage.repositories.votes`), built at the
         first vote; ``None`` when the sessions are not bound to an engine, or for a database
         another connection cannot open (in-memory SQLite)."""
+        from sqlalchemy.ext.asyncio import AsyncEngine
+
+        from storage.repositories.votes import vote_store_for
+
         if self._store is False:
             bind = self.sessions.kw.get("bind")
             self._store = vote_store_for(bind) if self.use_vote_store and isinstance(bind, AsyncEngine) else None
@@ -154,6 +157,8 @@ class Voting(PollCore):
         role_ids: Sequence[int] | None = None,
     ) -> VoteResult:
         """Delete the member's answer; ``changed`` is False when there was none."""
+        from storage.repositories import AnswerRepository
+
         poll = await self._checked(poll_id, guild_id, role_ids)
         self._require_quick_poll(poll)
         respondent = await self._respondent(poll, user_id)
@@ -172,6 +177,8 @@ class Voting(PollCore):
         role_ids: Sequence[int] | None = None,
     ) -> VoteResult:
         """An open answer (a kind answered by text): create or replace the member's text."""
+        from storage.repositories import AnswerRepository
+
         poll = await self._checked(poll_id, guild_id, role_ids)
         self._require_quick_poll(poll)
         if not kind_of(poll.kind).by_text:
@@ -212,6 +219,8 @@ class Voting(PollCore):
     async def _native_vote(
         self, message_id: int, user_id: int, answer_id: int, added: bool, guild_id: int | None
     ) -> VoteResult | None:
+        from storage.repositories import PollRepository
+
         async with self.sessions() as session:
             row = await PollRepository(session).get_by_message(message_id, native=True)
             poll = None if row is None else poll_view(row)
@@ -243,6 +252,8 @@ class Voting(PollCore):
         never written back, and an answer of theirs stored meanwhile (a vote event racing the
         forgetting) is removed: a native poll has no button, so it came from Discord's data.
         Returns the number of members whose answer changed."""
+        from storage.repositories import AnswerRepository
+
         poll = await self.get(poll_id)
         by_answer = {o.answer_id: o.id for o in poll.options}
         wanted = {
@@ -281,6 +292,10 @@ class Voting(PollCore):
         (``BEGIN IMMEDIATE``): the status read and the writes are one atomic step, as the shared
         row lock makes them on PostgreSQL — a vote is either stored before the close commits
         (and is in the closing results) or refused."""
+        from sqlalchemy.ext.asyncio import AsyncEngine
+
+        from storage.repositories import PollRepository
+
         bind = self.sessions.kw.get("bind")
         if isinstance(bind, AsyncEngine):
             async with bind.begin() as conn:
@@ -351,6 +366,8 @@ class Voting(PollCore):
         """One batch of queued votes, written atomically with each poll's status check: through
         the database's vote store in one round trip (:mod:`storage.repositories.votes`), or on a
         pooled connection (:meth:`_write_batch_pooled`)."""
+        from storage.repositories.votes import Refused, VoteWrite
+
         store = self._vote_store()
         if store is None:
             return await self._write_batch_pooled(batch)
@@ -375,6 +392,8 @@ class Voting(PollCore):
         SQLite, a shared row lock on PostgreSQL), one upsert of every distinct (question, member) answer, one read of their
         choices, the changes applied in arrival order in memory (a change that raises fails
         only its vote), then one rewrite of the choices that changed."""
+        from storage.repositories import AnswerRepository
+
         now = self.clock()
         outcomes: list[VoteResult | Exception | None] = [None] * len(batch)
         async with self._vote_transaction() as session:
