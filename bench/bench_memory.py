@@ -17,10 +17,11 @@ so the same gateway events are cached.  Each side runs ``--runs`` times interlea
 give ``ratio idle-rss-<world> <ours / floor> (target ≤ 1.3)``.
 
 Under each world's figures, *where ours − floor goes*: a fresh interpreter imports discord.py, then
-SQLAlchemy (core; ORM and asyncio; the SQLite dialect and driver; the PostgreSQL dialect when the
-runtime's imports bring it), APScheduler, our storage, our runtime and services, our cogs, and
-prints each group's RSS growth; what is left of the bot's median is what the running bot builds
-(ORM mappers configured, catalogue, command tree, database connection).
+APScheduler, ``sqlite3`` (the plain store's driver), our configuration and catalogue code, our
+runtime and services, our cogs, and prints each group's RSS growth; what is left of the bot's
+median is what the running bot builds (catalogue, command tree, the SQLite library's pages,
+threads).  SQLAlchemy, the models and the repositories are not there: a quiet bot never loads
+them (``storage.plain`` does its start-up reads), and the "heavy libraries" line says so.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ def loaded_heavy(config: Path, cwd: Path) -> str:
     probe = ("import importlib, sys, bot.cli, bot.runtime\nfrom bot.client import EXTENSIONS\n"
              "[importlib.import_module(n) for n in EXTENSIONS]\n"
              "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'numpy', 'PIL', "
-             "'feedparser', 'bs4', 'alembic', 'openpyxl'}))")
+             "'feedparser', 'bs4', 'alembic', 'openpyxl', 'sqlalchemy'}))")
     return subprocess.run([sys.executable, "-c", probe], cwd=cwd, env=env(), capture_output=True,
                           text=True).stdout.strip()
 
@@ -157,18 +158,13 @@ def rss():
 import discord
 steps = [("discord.py (the floor's import)", rss())]
 GROUPS = [
-    ("SQLAlchemy core", ["sqlalchemy"]),
-    ("SQLAlchemy ORM + asyncio", ["sqlalchemy.orm", "sqlalchemy.ext.asyncio"]),
-    ("SQLAlchemy SQLite dialect + aiosqlite", ["sqlalchemy.dialects.sqlite.aiosqlite", "aiosqlite"]),
-    ("SQLAlchemy PostgreSQL dialect", ["sqlalchemy.dialects.postgresql"]),
-    ("APScheduler", ["apscheduler.schedulers.asyncio"]),
-    ("our storage (models, repositories)", ["storage.models", "storage.repositories"]),
-    ("our runtime and services", ["bot.cli", "bot.runtime"]),
+    ("APScheduler", ["apscheduler.schedulers.asyncio", "apscheduler.triggers.cron"]),
+    ("sqlite3 (the plain store's driver)", ["sqlite3"]),
+    ("our configuration and catalogue code", ["bot.config", "bot.i18n"]),
+    ("our runtime, services and plain store", ["bot.cli", "bot.runtime"]),
     ("our cogs", None),  # bot.client.EXTENSIONS, read once the runtime is imported
 ]
 for label, names in GROUPS:
-    if label == "SQLAlchemy PostgreSQL dialect" and {run_imports_pg!r} is False:
-        continue
     before = rss()
     for name in names if names is not None else sys.modules["bot.client"].EXTENSIONS:
         importlib.import_module(name)
@@ -177,32 +173,23 @@ print(json.dumps(steps))
 """
 
 
-def breakdown(cwd: Path, ours_loads_pg: bool) -> list[tuple[str, float]]:
+def breakdown(cwd: Path) -> list[tuple[str, float]]:
     """Where ``reseau-bot run``'s memory goes, import by import, in a fresh interpreter: RSS after
     ``import discord`` then the growth of each group in turn (a module shared by two groups counts
     in the first).  Not the bot's real order, a measure of each group's weight."""
-    out = subprocess.run([sys.executable, "-c", BREAKDOWN.format(run_imports_pg=ours_loads_pg)], cwd=cwd, env=env(),
+    out = subprocess.run([sys.executable, "-c", BREAKDOWN], cwd=cwd, env=env(),
                          capture_output=True, text=True, check=True).stdout
     return [tuple(step) for step in json.loads(out.strip().splitlines()[-1])]
 
 
-def loads_postgresql(cwd: Path) -> bool:
-    """Whether ``reseau-bot run``'s imports bring SQLAlchemy's PostgreSQL dialect (on SQLite)."""
-    probe = ("import importlib, sys, bot.cli, bot.runtime\nfrom bot.client import EXTENSIONS\n"
-             "[importlib.import_module(n) for n in EXTENSIONS]\n"
-             "print('sqlalchemy.dialects.postgresql' in sys.modules)")
-    return subprocess.run([sys.executable, "-c", probe], cwd=cwd, env=env(), capture_output=True,
-                          text=True).stdout.strip() == "True"
-
-
 def print_breakdown(cwd: Path, ours: float, floor: float) -> None:
-    steps = breakdown(cwd, loads_postgresql(cwd))
+    steps = breakdown(cwd)
     imported = steps[0][1] + sum(mib for _, mib in steps[1:])
     print(f"  where ours − floor ({ours - floor:.1f} MiB) goes (imports in a fresh interpreter, then the running bot):")
     print(f"    {'discord.py import vs the bare client at READY':44s} {steps[0][1] - floor:+6.1f} MiB")
     for label, mib in steps[1:]:
         print(f"    {label:44s} {mib:+6.1f} MiB")
-    print(f"    {'running (mappers, catalogue, connection…)':44s} {ours - imported:+6.1f} MiB")
+    print(f"    {'running (catalogue, command tree, SQLite…)':44s} {ours - imported:+6.1f} MiB")
 
 
 def main(argv: list[str] | None = None) -> int:
