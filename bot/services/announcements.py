@@ -189,6 +189,7 @@ async def create_draft(
     channel gets its language's), ``image``: posted with it (:func:`check_image`)."""
     from storage import models
     from storage.repositories import AnnouncementRepository, ChannelRepository
+
     title, body, link = _check(title, body, link)
     versions = _versions(lang, other_title, other_body)
     async with sessions.begin() as session:
@@ -208,6 +209,7 @@ async def get_announcement(
 ) -> models.Announcement:
     """The announcement, if it exists (and belongs to ``guild_id`` when given)."""
     from storage.repositories import AnnouncementRepository
+
     async with sessions() as session:
         announcement = await AnnouncementRepository(session).get(announcement_id)
     if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
@@ -218,6 +220,7 @@ async def get_announcement(
 async def network_channel_count(sessions: async_sessionmaker[AsyncSession]) -> int:
     """How many network channels an announcement "to every channel" goes to."""
     from storage.repositories import ChannelRepository
+
     async with sessions() as session:
         return len(await ChannelRepository(session).all())
 
@@ -226,12 +229,14 @@ async def list_scheduled(
     sessions: async_sessionmaker[AsyncSession], *, guild_id: int | None = None
 ) -> list[models.Announcement]:
     from storage.repositories import AnnouncementRepository
+
     async with sessions() as session:
         return await AnnouncementRepository(session).scheduled(guild_id=guild_id)
 
 
 async def _targets(session: AsyncSession, announcement: models.Announcement) -> list[tuple[int, int]]:
     from storage.repositories import ChannelRepository
+
     if announcement.target_channel_id:
         channel = await ChannelRepository(session).get(announcement.target_channel_id)
         guild_id = channel.guild_id if channel is not None else announcement.guild_id
@@ -277,6 +282,7 @@ async def publish(
     """Publish a draft now (``scheduled=False``), or a scheduled one when its time has come
     (``scheduled=True``: returns None if it was cancelled or published meanwhile)."""
     from storage.repositories import AnnouncementRepository, AuditRepository
+
     frm = (ANNOUNCEMENT_SCHEDULED,) if scheduled else (ANNOUNCEMENT_DRAFT,)
     async with sessions.begin() as session:
         repo = AnnouncementRepository(session)
@@ -315,6 +321,7 @@ async def schedule(
     channel_id: int | None = None,
 ) -> models.Announcement:
     from storage.repositories import AnnouncementRepository, AuditRepository
+
     if when <= now:
         raise InvalidInput("announce.in_past")
     async with sessions.begin() as session:
@@ -343,6 +350,7 @@ async def cancel(
 ) -> models.Announcement:
     """Cancel a draft or a scheduled announcement (the caller removes the scheduler job)."""
     from storage.repositories import AnnouncementRepository, AuditRepository
+
     async with sessions.begin() as session:
         repo = AnnouncementRepository(session)
         announcement = await repo.get(announcement_id)
@@ -394,6 +402,7 @@ async def edit(
     and audited (what it said before), then every message the delivery log says was sent is
     edited in its channel's language.  A withdrawn or cancelled one is refused."""
     from storage.repositories import AnnouncementRepository, AuditRepository
+
     title, body, link = _check(title, body, link)
     async with sessions.begin() as session:
         repo = AnnouncementRepository(session)
@@ -430,6 +439,7 @@ async def withdraw(
     """Take a published announcement down: ``withdrawn`` (audited), its rows still pending
     are never sent, and every delivered message is deleted."""
     from storage.repositories import AnnouncementRepository, AuditRepository, DeliveryRepository
+
     async with sessions.begin() as session:
         repo = AnnouncementRepository(session)
         announcement = await repo.get(announcement_id)
@@ -453,6 +463,7 @@ async def _apply_to_delivered(
     delete: bool,
 ) -> tuple[int, list[tuple[int, str]]]:
     from storage.repositories import ChannelRepository, DeliveryRepository
+
     async with sessions() as session:
         rows = [
             r for r in await DeliveryRepository(session).for_source(announcement_id=announcement.id)
@@ -489,6 +500,7 @@ async def reconcile(
     """Sort the scheduled rows for the scheduler at start-up; mark the hopelessly late ones
     ``missed`` (audited) rather than posting stale news."""
     from storage.repositories import AnnouncementRepository
+
     result = Reconciliation([], [], [])
     async with sessions.begin() as session:
         repo = AnnouncementRepository(session)
@@ -506,6 +518,7 @@ async def reconcile(
 async def _mark_missed(session: AsyncSession, announcement: models.Announcement) -> bool:
     """``scheduled`` → ``missed`` (audited); False if it was not scheduled any more."""
     from storage.repositories import AnnouncementRepository, AuditRepository
+
     if not await AnnouncementRepository(session).transition(
         announcement.id, (ANNOUNCEMENT_SCHEDULED,), ANNOUNCEMENT_MISSED
     ):
@@ -525,6 +538,7 @@ async def mark_missed(
 ) -> models.Announcement | None:
     """Mark a scheduled announcement missed (once: None if it is not scheduled any more)."""
     from storage.repositories import AnnouncementRepository
+
     async with sessions.begin() as session:
         announcement = await AnnouncementRepository(session).get(announcement_id)
         if announcement is None or not await _mark_missed(session, announcement):

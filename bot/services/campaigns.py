@@ -67,6 +67,7 @@ async def current_campaign_id(sessions: async_sessionmaker[AsyncSession]) -> int
 
     For the features that create polls on their own (an extract's follow-up question)."""
     from storage.repositories.campaigns import CampaignRepository
+
     async with sessions() as session:
         return await CampaignRepository(session).current_id()
 

@@ -669,6 +669,7 @@ async def write_deliveries(
 ) -> list[int]:
     """Pending rows for ``(guild_id, channel_id)`` targets, in the caller's transaction."""
     from storage.repositories import DeliveryRepository
+
     column = "extract_id" if kind == "extract" else "announcement_id"
     rows = [
         {

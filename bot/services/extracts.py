@@ -146,6 +146,7 @@ class FollowUp:
 async def followups_due(sessions: async_sessionmaker[AsyncSession]) -> list[FollowUp]:
     """The follow-ups not yet claimed: one process may post them, each after :func:`claim_followup`."""
     from storage.repositories import ExtractRepository
+
     async with sessions() as session:
         rows = await ExtractRepository(session).followups_due()
     return [
@@ -198,18 +199,21 @@ async def claim_followup(sessions: async_sessionmaker[AsyncSession], item: Follo
     when posting failed (a crash in between leaves the claim: the follow-up is not posted twice,
     and a moderator can post it by hand)."""
     from storage.repositories import ExtractRepository
+
     async with sessions.begin() as session:
         return await ExtractRepository(session).claim_followup(item.extract_id, item.channel_id, now=now)
 
 
 async def followup_posted(sessions: async_sessionmaker[AsyncSession], item: FollowUp, poll_id: int) -> None:
     from storage.repositories import ExtractRepository
+
     async with sessions.begin() as session:
         await ExtractRepository(session).followup_posted(item.extract_id, item.channel_id, poll_id)
 
 
 async def release_followup(sessions: async_sessionmaker[AsyncSession], item: FollowUp) -> None:
     from storage.repositories import ExtractRepository
+
     async with sessions.begin() as session:
         await ExtractRepository(session).release_followup(item.extract_id, item.channel_id)
 
@@ -226,6 +230,7 @@ async def save_drafts(
     (``Services.import_extracts`` passes the poll service's), a follow-up question is checked as a
     poll would be, so a bad one is refused here, not at posting time."""
     from storage.repositories import ExtractRepository
+
     if check_question is not None:
         check_followups(drafts, check_question)
     result = ImportResult()
@@ -318,18 +323,21 @@ async def import_source(
 
 async def queue(sessions: async_sessionmaker[AsyncSession]) -> list[models.Extract]:
     from storage.repositories import ExtractRepository
+
     async with sessions() as session:
         return await ExtractRepository(session).queue()
 
 
 async def list_extracts(sessions: async_sessionmaker[AsyncSession]) -> list[models.Extract]:
     from storage.repositories import ExtractRepository
+
     async with sessions() as session:
         return await ExtractRepository(session).all()
 
 
 async def get_extract(sessions: async_sessionmaker[AsyncSession], extract_id: int) -> models.Extract:
     from storage.repositories import ExtractRepository
+
     async with sessions() as session:
         extract = await ExtractRepository(session).get(extract_id)
     if extract is None:
@@ -341,6 +349,7 @@ async def next_extract(sessions: async_sessionmaker[AsyncSession], *, lang: str 
     """The head of the queue (what ``/extract preview`` and ``/extract publish`` take by default),
     in ``lang`` when one is queued in that language, else in any language."""
     from storage.repositories import ExtractRepository
+
     async with sessions() as session:
         repo = ExtractRepository(session)
         extract = (await repo.next_queued(lang=lang) if lang else None) or await repo.next_queued()
@@ -367,6 +376,7 @@ async def skip(
 ) -> models.Extract:
     """Take one extract (by default the head of the queue) out of the queue."""
     from storage.repositories import AuditRepository, ExtractRepository
+
     async with sessions.begin() as session:
         repo = ExtractRepository(session)
         extract = await repo.next_queued() if extract_id is None else await repo.get(extract_id)
@@ -393,6 +403,7 @@ async def move(
     """Move a queued extract one place up (earlier) or down in its language's queue: it swaps
     months with its neighbour (the queue is ordered by month).  At either end, nothing moves."""
     from storage.repositories import AuditRepository, ExtractRepository
+
     async with sessions.begin() as session:
         repo = ExtractRepository(session)
         extract = await repo.get(extract_id)
@@ -415,12 +426,14 @@ async def move(
 
 async def delivery_counts(sessions: async_sessionmaker[AsyncSession], extract_id: int) -> dict[str, int]:
     from storage.repositories import DeliveryRepository
+
     async with sessions() as session:
         return await DeliveryRepository(session).counts(extract_id=extract_id)
 
 
 async def target_channels(session: AsyncSession, lang: str) -> list[models.NetworkChannel]:
     from storage.repositories import ChannelRepository
+
     return [c for c in await ChannelRepository(session).all() if c.language == lang]
 
 
@@ -495,6 +508,7 @@ def _summary(rows: Sequence[models.Delivery]) -> DeliverySummary:
 
 async def _plan(session: AsyncSession, extract: models.Extract) -> PublishPlan:
     from storage.repositories import DeliveryRepository
+
     channels = await target_channels(session, extract.lang)
     if not channels:
         raise Conflict("extracts.no_channels", lang=extract.lang)
@@ -526,6 +540,7 @@ async def _queue_extract(
     details: dict,
 ) -> int:
     from storage.repositories import AuditRepository, ExtractRepository
+
     channels = await target_channels(session, extract.lang)
     new = await write_deliveries(
         session, kind="extract", source_id=extract.id,
@@ -555,6 +570,7 @@ async def publish_extract(
     """Post one extract (by default the head of the queue) to every network channel in its
     language, now.  Raises NotFound, or Conflict when there is nowhere (left) to post it."""
     from storage.repositories import ExtractRepository
+
     async with sessions.begin() as session:
         repo = ExtractRepository(session)
         extract = await repo.next_queued() if extract_id is None else await repo.get(extract_id)
@@ -583,6 +599,7 @@ async def run_slot(
 
     With ``publisher=None`` only the delivery rows are written (the caller sends them)."""
     from storage.repositories import ChannelRepository, ExtractRepository, StateRepository
+
     async with sessions.begin() as session:
         state = StateRepository(session)
         done = await state.get(SLOT_STATE_KEY)
@@ -620,6 +637,7 @@ async def run_slot(
 
 async def last_handled_month(sessions: async_sessionmaker[AsyncSession]) -> str | None:
     from storage.repositories import StateRepository
+
     async with sessions() as session:
         return await StateRepository(session).get(SLOT_STATE_KEY)
 

@@ -53,6 +53,7 @@ async def report(
     now: datetime | None = None,
 ) -> StatusReport:
     from storage.repositories import ChannelRepository
+
     async with sessions() as session:
         channels = await ChannelRepository(session).all()
         planned = await _planned(session, config, now, guild_id) if config is not None and now is not None else []
@@ -66,6 +67,7 @@ async def report(
 
 async def _planned(session: AsyncSession, config: Config, now: datetime, guild_id: int | None) -> list[Planned]:
     from storage.repositories import AnnouncementRepository, PollRepository, StateRepository
+
     out: list[Planned] = []
     # The next slot that will publish: a slot in a month already handled posts nothing.
     handled = await StateRepository(session).get(extracts.SLOT_STATE_KEY)
