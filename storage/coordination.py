@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from storage.urls import parse_url
+from storage.urls import asyncpg_params, parse_url
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -86,10 +86,8 @@ class PgCoordination:
     async def connect(cls, url: str, *, within: float = 5.0) -> PgCoordination:
         import asyncpg
 
-        parsed = parse_url(url)
         connection = await asyncpg.connect(
-            host=parsed.host, port=parsed.port, user=parsed.username, password=parsed.password,
-            database=parsed.database, timeout=within, server_settings={
+            **asyncpg_params(url), timeout=within, server_settings={
                 "application_name": "reseau-bot coordination", **KEEPALIVES,
             },
         )

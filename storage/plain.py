@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from storage.urls import parse_url
+from storage.urls import asyncpg_params, parse_url
 from storage.values import (
     ANNOUNCEMENT_SCHEDULED,
     CHANNELS_MIRROR_LOCK,
@@ -84,7 +84,7 @@ class PlainStore:
     def __init__(self, url: str) -> None:
         parsed = parse_url(url)
         self.postgresql = parsed.backend == "postgresql"
-        self._url = parsed
+        self._url = url
         if not self.postgresql:
             database = parsed.database or ""
             if not database or database == ":memory:" or database.startswith("file:"):
@@ -121,11 +121,8 @@ class PlainStore:
                       lock: int | None) -> list[list[tuple[Any, ...]]]:
         import asyncpg
 
-        url = self._url
-        conn = await asyncpg.connect(
-            host=url.host, port=url.port, user=url.username, password=url.password, database=url.database,
-            timeout=10, server_settings={"application_name": "reseau-bot"},
-        )
+        conn = await asyncpg.connect(**asyncpg_params(self._url), timeout=10,
+                                     server_settings={"application_name": "reseau-bot"})
         try:
             async with conn.transaction(readonly=not write):
                 if lock is not None:

@@ -70,3 +70,20 @@ def parse_url(url: str) -> DatabaseURL:
 
 def is_postgresql(url: str) -> bool:
     return parse_url(url).backend == "postgresql"
+
+
+def asyncpg_params(url: str) -> dict[str, object]:
+    """``asyncpg.connect`` arguments for a PostgreSQL URL, for the connections the bot opens
+    outside SQLAlchemy's pool (the plain store's, the coordination's): host, port, user,
+    password and database, and — as SQLAlchemy's asyncpg dialect passes them — ``ssl`` (``?ssl=``
+    or libpq's ``?sslmode=``) and a Unix socket's directory (``?host=``)."""
+    parsed = parse_url(url)
+    query = dict(parsed.query)
+    params: dict[str, object] = {
+        "host": query.get("host") or parsed.host, "port": parsed.port, "user": parsed.username,
+        "password": parsed.password, "database": parsed.database,
+    }
+    ssl = query.get("ssl") or query.get("sslmode")
+    if ssl:
+        params["ssl"] = ssl
+    return params

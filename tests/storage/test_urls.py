@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from storage.urls import is_postgresql, parse_url
+from storage.urls import asyncpg_params, is_postgresql, parse_url
 
 URLS = [
     "sqlite+aiosqlite:///relative/bot.db",
@@ -38,3 +38,12 @@ def test_what_sqlalchemy_refuses_is_refused(url):
         make_url(url).port  # noqa: B018
     with pytest.raises(ValueError):
         parse_url(url)
+
+
+def test_the_bots_own_postgresql_connections_take_the_urls_ssl_and_socket():
+    assert asyncpg_params("postgresql+asyncpg://reseau:s%40cr%3At@db.example.org:5433/reseau?ssl=require") == {
+        "host": "db.example.org", "port": 5433, "user": "reseau", "password": "s@cr:t", "database": "reseau",
+        "ssl": "require"}
+    assert asyncpg_params("postgresql+asyncpg://reseau@/reseau?host=/run/postgresql&sslmode=disable") == {
+        "host": "/run/postgresql", "port": None, "user": "reseau", "password": None, "database": "reseau",
+        "ssl": "disable"}
