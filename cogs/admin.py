@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.client import ReseauBot
-from bot.services import status as status_service
 from cogs import _text
 from cogs._checks import moderator_only
+
+if TYPE_CHECKING:
+    from bot.services import status as status_service
 
 # At most this many planned items are listed (an embed field holds 1,024 characters).
 MAX_PLANNED = 8
@@ -29,6 +33,8 @@ class Admin(commands.Cog):
     @app_commands.guild_only()
     @moderator_only()
     async def status(self, interaction: discord.Interaction) -> None:
+        from bot.services import status as status_service  # loaded at the first /status
+
         lang = self.bot.lang(interaction)
         report = await status_service.report(
             self.bot.engine, self.bot.sessions, guild_id=interaction.guild_id,

@@ -11,7 +11,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import ReseauBot
-from bot.services.dashboard import LINK_LIFETIME
 from cogs import _text
 from cogs._checks import Scope, actor, moderator_only
 
@@ -24,6 +23,8 @@ class Dashboard(commands.Cog):
     @app_commands.guild_only()
     @moderator_only(Scope.NETWORK)
     async def dashboard(self, interaction: discord.Interaction) -> None:
+        from bot.services.dashboard import LINK_LIFETIME  # the dashboard's code loads at its first use
+
         await interaction.response.defer(ephemeral=True, thinking=True)
         lang = self.bot.lang(interaction)
         services = self.bot.services

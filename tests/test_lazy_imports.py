@@ -22,6 +22,8 @@ HEAVY = ("matplotlib", "numpy", "PIL", "feedparser", "bs4", "alembic", "mako", "
          # our own code a quiet day does not run: the exports (built at the first /export), the
          # checks and the CLI-only modules (``run`` loads no feature module of the CLI)
          "bot.services.exports", "bot.services.check", "bot.export_cli", "bot.init_cli",
+         # … the dashboard's services (/dashboard, the web pages), /status, the extract parsers
+         "bot.services.dashboard", "bot.services.status", "bot.services.extract_sources",
          # SQLAlchemy, the models and the repositories (half of the bot's memory at rest): loaded
          # by the first real work; the start-up reads through storage.plain
          # (tests/cli/test_quiet_start.py runs the bot and looks)

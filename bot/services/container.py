@@ -46,12 +46,17 @@ from bot.i18n import Catalogue
 from bot.services import extracts
 from bot.services.calendar import CalendarHook, CalendarService
 from bot.services.campaigns import CampaignService
-from bot.services.dashboard import DashboardHook, DashboardReader, DiscordSignIn, SignIn
 from bot.services.delivery import Publisher, Sender
 from bot.services.polls import PollService
 from bot.services.polls.privacy import PollAnswersHook
 from bot.services.postings import PostingService
-from bot.services.privacy import AnnouncementsHook, AuditHook, PollsCreatedHook, PrivacyRegistry
+from bot.services.privacy import (
+    AnnouncementsHook,
+    AuditHook,
+    DashboardHook,
+    PollsCreatedHook,
+    PrivacyRegistry,
+)
 from bot.services.profiles import ProfileHook, ProfileService
 from storage.db import LazySessions
 from storage.plain import PlainStore
@@ -61,6 +66,7 @@ if TYPE_CHECKING:
     import httpx
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+    from bot.services.dashboard import DashboardReader, DiscordSignIn, SignIn
     from bot.services.exports import Exporter
 
 __all__ = ["Services", "http_client_for", "privacy_hooks"]
@@ -126,9 +132,7 @@ class Services:
         self.privacy = privacy_hooks(sessions)
         self.profiles = ProfileService.from_config(sessions, config, clock=now, hooks=self.privacy)
         self._exports: Exporter | None = None  # built at the first export (see ``exports``)
-        self.sign_in = SignIn(sessions, config, clock=now)  # the dashboard's one-time links and sessions
-        self.dashboard = DashboardReader(sessions, config, clock=now)
-        self.discord_sign_in = DiscordSignIn(self.sign_in)  # offered when dashboard.oauth_* are set
+        self._dashboard: tuple[SignIn, DashboardReader, DiscordSignIn] | None = None  # at first use
         self.calendar = CalendarService(sessions, self.polls, config, clock=now)  # planned ahead (issue 12)
         self.postings = PostingService(sessions, clock=now)  # one poll, several channels and languages
         self.publisher = Publisher(
@@ -153,6 +157,31 @@ class Services:
             catalogue=catalogue, clock=clock,
             http_client=http_client, http_client_on_demand=http_client_on_demand,
         )
+
+    def _dashboard_services(self) -> tuple[SignIn, DashboardReader, DiscordSignIn]:
+        """The dashboard's services, built at their first use (/dashboard, the web pages): a quiet
+        bot does not carry their code (issue 15, item 3)."""
+        if self._dashboard is None:
+            from bot.services.dashboard import DashboardReader, DiscordSignIn, SignIn
+
+            sign_in = SignIn(self.sessions, self.config, clock=self.now)
+            self._dashboard = (sign_in, DashboardReader(self.sessions, self.config, clock=self.now),
+                               DiscordSignIn(sign_in))
+        return self._dashboard
+
+    @property
+    def sign_in(self) -> SignIn:
+        """The dashboard's one-time links and sessions."""
+        return self._dashboard_services()[0]
+
+    @property
+    def dashboard(self) -> DashboardReader:
+        return self._dashboard_services()[1]
+
+    @property
+    def discord_sign_in(self) -> DiscordSignIn:
+        """Offered when ``dashboard.oauth_*`` are set."""
+        return self._dashboard_services()[2]
 
     @property
     def engine(self) -> AsyncEngine:
@@ -200,7 +229,8 @@ class Services:
         self.profiles.configure(config)
         if self._exports is not None:
             self._exports.config = config
-        self.sign_in.config = self.dashboard.config = config
+        if self._dashboard is not None:
+            self.sign_in.config = self.dashboard.config = config
         self.calendar.configure(config)
         self.publisher.modlog_channel_id = config.discord.moderators_log_channel_id
         self.publisher.lang = config.bot.language

@@ -42,7 +42,7 @@ from bot.services import authority
 from bot.services.authority import Actor, Scope
 from bot.services.delivery import Publisher, _NoSender
 from bot.services.polls.views import PollView, poll_view
-from bot.services.privacy import Forgotten, iso
+from bot.services.privacy import DashboardHook, Forgotten, iso  # noqa: F401 — DashboardHook: its old home
 from storage.values import utcnow
 
 if TYPE_CHECKING:
@@ -473,38 +473,3 @@ class DashboardReader(_DashboardService):
 
         async with self.sessions() as session:
             return await AuditRepository(session).latest(limit)
-
-
-# ---------------------------------------------------------------------- privacy
-class DashboardHook:
-    """The dashboard's sign-in links and sessions name the moderator who asked: ``/my-data``
-    lists them, ``/forget-me`` deletes them (a moderator forgotten is signed out)."""
-
-    feature = "dashboard"
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.sessions = sessions
-
-    async def describe(self, user_id: int) -> Mapping[str, Any]:
-        from storage.repositories.dashboard import DashboardRepository
-
-        async with self.sessions() as session:
-            links, sessions = await DashboardRepository(session).of_member(user_id)
-            return {"dashboard_sessions": [
-                {"created_at": iso(s.created_at), "expires_at": iso(s.expires_at), "ended_at": iso(s.ended_at)}
-                for s in sessions
-            ], "dashboard_links": len(links)}
-
-    async def forget(self, user_id: int, mode: str) -> Forgotten:
-        from storage.repositories.dashboard import DashboardRepository
-
-        async with self.sessions.begin() as session:
-            removed = await DashboardRepository(session).forget_member(user_id)
-        return Forgotten(removed={"dashboard_sessions": removed} if removed else {})
-
-    async def stored(self, user_id: int) -> int:
-        from storage.repositories.dashboard import DashboardRepository
-
-        async with self.sessions() as session:
-            links, sessions = await DashboardRepository(session).of_member(user_id)
-        return len(links) + len(sessions)

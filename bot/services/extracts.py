@@ -58,7 +58,6 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.config import Config
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services.delivery import DeliveryReport, Publisher, write_deliveries
-from bot.services.extract_sources import ExtractDraft, parse_path
 from bot.services.schedule import Feature, JobSpec
 from bot.services.schedule import job_id as make_job_id
 from storage.values import (
@@ -75,6 +74,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from bot.services.container import Services
+    from bot.services.extract_sources import ExtractDraft
     from storage import models
     from storage.plain import PlainStore
 
@@ -271,6 +271,8 @@ async def import_path(
     tz: ZoneInfo,
     check_question: QuestionCheck | None = None,
 ) -> ImportResult:
+    from bot.services.extract_sources import parse_path  # the parsers load at the first import
+
     return await save_drafts(sessions, parse_path(Path(path)), now=now, tz=tz, check_question=check_question)
 
 

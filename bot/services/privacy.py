@@ -468,3 +468,37 @@ class Tombstones:
             hashes = {member_hash(key, user_id): user_id for user_id in user_ids}
             found = await repo.forgotten_at(hashes)
         return {hashes[h] for h, at in found.items() if at >= since}
+
+
+class DashboardHook:
+    """The dashboard's sign-in links and sessions name the moderator who asked: ``/my-data``
+    lists them, ``/forget-me`` deletes them (a moderator forgotten is signed out)."""
+
+    feature = "dashboard"
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def describe(self, user_id: int) -> Mapping[str, Any]:
+        from storage.repositories.dashboard import DashboardRepository
+
+        async with self.sessions() as session:
+            links, sessions = await DashboardRepository(session).of_member(user_id)
+            return {"dashboard_sessions": [
+                {"created_at": iso(s.created_at), "expires_at": iso(s.expires_at), "ended_at": iso(s.ended_at)}
+                for s in sessions
+            ], "dashboard_links": len(links)}
+
+    async def forget(self, user_id: int, mode: str) -> Forgotten:
+        from storage.repositories.dashboard import DashboardRepository
+
+        async with self.sessions.begin() as session:
+            removed = await DashboardRepository(session).forget_member(user_id)
+        return Forgotten(removed={"dashboard_sessions": removed} if removed else {})
+
+    async def stored(self, user_id: int) -> int:
+        from storage.repositories.dashboard import DashboardRepository
+
+        async with self.sessions() as session:
+            links, sessions = await DashboardRepository(session).of_member(user_id)
+        return len(links) + len(sessions)
