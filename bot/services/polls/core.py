@@ -144,13 +144,6 @@ class PollCore:
             polls = await PollRepository(session).search(guild_id, text, open_only=open_only)
             return [(p.id, p.title) for p in polls]
 
-    async def open_polls(self) -> list[PollView]:
-        """Every open poll, to reconcile the scheduler with the database."""
-        from storage.repositories import PollRepository
-
-        async with self.sessions() as session:
-            return [poll_view(p) for p in await PollRepository(session).open_polls()]
-
     async def check_can_answer(
         self, poll_id: int, *, guild_id: int | None = None, role_ids: Sequence[int] | None = None
     ) -> PollView:
