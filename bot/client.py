@@ -44,7 +44,6 @@ from bot.services import delivery
 from bot.services.container import Services
 from bot.services.schedule import Reconciled, Schedule, retention_feature
 from storage.coordination import database_answers, pool_in_use
-from storage.plain import ChannelRow
 from storage.values import utcnow
 
 if TYPE_CHECKING:
@@ -314,7 +313,7 @@ class ReseauBot(commands.Bot):
         await self.tree.set_translator(Translator(self.catalogue))
         for name in self.extension_names:
             await self.load_extension(name)
-        await self._mirror_channels()
+        await self.services.mirror_channels()
         if not self.scheduler.running:
             self.scheduler.start()
         await self._start_coordination()
@@ -326,16 +325,10 @@ class ReseauBot(commands.Bot):
         # while charts and exports ran (bench_loop: vote p99 3.4-4.3 ms -> 1.1-1.6 ms)
         sys.setswitchinterval(GIL_SWITCH_INTERVAL)
 
-    async def _mirror_channels(self) -> None:
-        await self.services.plain.replace_channels(
-            ChannelRow(c.channel_id, c.guild_id, c.language, c.mention_role_id or None, c.name)
-            for c in self.config.channels
-        )
-
     async def reconfigure(self, config: Config) -> None:
         """Apply a new configuration (network channels, schedule…) without reconnecting."""
         self.services.configure(config)
-        await self._mirror_channels()
+        await self.services.mirror_channels()
         # the schedule follows (the monthly cron); catching up needs the gateway
         await self.reconcile_jobs(catch_up=self.is_ready())
         if self.is_ready():

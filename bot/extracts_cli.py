@@ -150,20 +150,6 @@ def _show(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-async def mirror_channels(sessions, config: Config) -> None:
-    """The network channels of the config, as the bot mirrors them at start-up."""
-    from storage.repositories import ChannelRepository
-
-    async with sessions.begin() as session:
-        await ChannelRepository(session).replace_all(
-            models.NetworkChannel(
-                channel_id=c.channel_id, guild_id=c.guild_id, language=c.language,
-                mention_role_id=c.mention_role_id or None, name=c.name,
-            )
-            for c in config.channels
-        )
-
-
 def _print_report(t: Text, report: DeliveryReport, seconds: float) -> None:
     print(t("cli.extracts.report", sent=len(report.sent), recovered=len(report.recovered),
             failed=len(report.failed), pending=len(report.pending), seconds=f"{seconds:.2f}"))
@@ -186,7 +172,7 @@ def _publish(args: argparse.Namespace, config: Config) -> int:
         import discord
 
         sessions = services.sessions
-        await mirror_channels(sessions, config)
+        await services.mirror_channels()
         try:
             sender = await RestSender.login(token)
         except discord.LoginFailure:

@@ -173,9 +173,9 @@ class PlainStore:
         )], write=True)
 
     async def replace_channels(self, channels: Iterable[ChannelRow]) -> None:
-        """Make ``network_channels`` equal to ``channels`` (``ChannelRepository.replace_all``):
-        a channel no longer configured is disabled, not deleted, so its deliveries stay readable;
-        one process at a time on PostgreSQL."""
+        """Make ``network_channels`` equal to ``channels``: a channel no longer configured is
+        disabled, not deleted, so its deliveries stay readable; one process at a time on
+        PostgreSQL."""
         wanted = list({c.channel_id: c for c in channels}.values())
         steps: list[tuple[str, Sequence[Any]]] = [(
             "UPDATE network_channels SET enabled = $1 WHERE enabled = $2", (False, True),

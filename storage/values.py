@@ -41,7 +41,9 @@ RUN_MISSED = "missed"  # caught up too late to post (a recurring announcement's 
 TOMBSTONE_KEY = "privacy.tombstone_key"
 ANSWER_KEY = "privacy.answer_key"  # the anonymous polls' respondent pseudonyms
 
-# The network channels' mirror: one process at a time (a transaction-scoped advisory lock's key)
+# The network channels' mirror (storage.plain.PlainStore.replace_channels): several processes start
+# together on one PostgreSQL database (issue 14), one writes it at a time (a transaction-level
+# advisory lock, this key)
 CHANNELS_MIRROR_LOCK = 0x7265_7365_6175_0002
 
 

@@ -59,7 +59,7 @@ from bot.services.privacy import (
 )
 from bot.services.profiles import ProfileHook, ProfileService
 from storage.db import LazySessions
-from storage.plain import PlainStore
+from storage.plain import ChannelRow, PlainStore
 from storage.values import utcnow
 
 if TYPE_CHECKING:
@@ -234,6 +234,15 @@ class Services:
         self.calendar.configure(config)
         self.publisher.modlog_channel_id = config.discord.moderators_log_channel_id
         self.publisher.lang = config.bot.language
+
+    async def mirror_channels(self) -> None:
+        """The configured network channels into ``network_channels`` (channels no longer
+        configured are disabled, not deleted): at the bot's start, at a reconfigure, before
+        ``extracts publish``."""
+        await self.plain.replace_channels(
+            ChannelRow(c.channel_id, c.guild_id, c.language, c.mention_role_id or None, c.name)
+            for c in self.config.channels
+        )
 
     async def import_extracts(self, source: str) -> extracts.ImportResult:
         """Import a path or URL of extracts; each follow-up question is checked as a poll's."""

@@ -42,7 +42,6 @@ from bot.services import authority
 from bot.services.authority import Actor, Scope
 from bot.services.delivery import Publisher, _NoSender
 from bot.services.polls.views import PollView, poll_view
-from bot.services.privacy import DashboardHook, Forgotten, iso  # noqa: F401 — DashboardHook: its old home
 from storage.values import utcnow
 
 if TYPE_CHECKING:
@@ -53,7 +52,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LINK_LIFETIME",
-    "DashboardHook",
     "DashboardReader",
     "DiscordSignIn",
     "OAuthApp",

@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.config import build_config
 from bot.services.authority import Actor
 from bot.services.container import Services, privacy_hooks
-from bot.services.dashboard import DashboardHook
+from bot.services.privacy import DashboardHook
 
 GUILD, ROLE = 10, 20
 

@@ -23,7 +23,7 @@ from bot.services.container import Services
 from bot.services.delivery import TransientFailure
 from bot.services.schedule import parse_job_id
 from storage import models
-from storage.repositories import ChannelRepository
+from storage.plain import ChannelRow
 
 MODLOG = 99
 CHANNEL = 11
@@ -61,10 +61,7 @@ async def world(engine, sessions, database_url, clock, tmp_path: Path):
         "channels": [{"guild_id": 1, "channel_id": CHANNEL, "language": "fr"}],
     }, tmp_path / "config.toml", environ={})
     services = Services(config, engine=engine, sessions=sessions, clock=clock)
-    async with sessions.begin() as session:
-        await ChannelRepository(session).replace_all([
-            models.NetworkChannel(channel_id=CHANNEL, guild_id=1, language="fr", name="annonces"),
-        ])
+    await services.plain.replace_channels([ChannelRow(CHANNEL, 1, "fr", None, "annonces")])
     scheduler = AsyncIOScheduler(timezone=config.tz)
     scheduler.start(paused=True)  # jobs are stored and computed; the test fires them
     bot = ReseauBot(config, services=services, scheduler=scheduler, extensions=())

@@ -17,6 +17,7 @@ from bot.errors import Conflict, InvalidInput, NotFound
 from bot.i18n import Catalogue
 from bot.services import announcements
 from bot.services import extracts as service
+from bot.services.container import Services
 from bot.services.delivery import (
     ChannelMissing,
     MissingPermission,
@@ -25,7 +26,7 @@ from bot.services.delivery import (
     part_nonce,
 )
 from storage import models
-from storage.repositories import AuditRepository, ChannelRepository, DeliveryRepository
+from storage.repositories import AuditRepository, DeliveryRepository
 from tests.paths import FIXTURES
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -98,12 +99,8 @@ def make_config(database_url: str, tmp_path: Path, **schedule) -> Config:
 
 
 async def mirror(sessions, config: Config) -> None:
-    async with sessions.begin() as session:
-        await ChannelRepository(session).replace_all(
-            models.NetworkChannel(channel_id=c.channel_id, guild_id=c.guild_id, language=c.language,
-                                  mention_role_id=c.mention_role_id or None, name=c.name)
-            for c in config.channels
-        )
+    """The config's channels, as the bot mirrors them (``Services.mirror_channels``)."""
+    await Services(config, engine=sessions.kw["bind"], sessions=sessions).mirror_channels()
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from bot.services.extract_sources import parse_html_page
 from bot.services.fetch import fetch, public_address
 from bot.services.links import LINK_MAX
 from storage import models
-from storage.repositories import ChannelRepository
+from storage.plain import ChannelRow, PlainStore
 from tests.errors import check_refusal
 
 NOW = datetime(2026, 10, 20, 8, 0, tzinfo=UTC)
@@ -187,11 +187,11 @@ async def test_item7_link_over_discords_button_limit_is_refused_at_import_and_no
     assert links == {AT_LIMIT}
 
 
-async def test_item7_announcement_link_over_the_button_limit_is_refused_and_no_draft_is_stored(sessions) -> None:
-    async with sessions.begin() as session:  # one network channel: a draft could be stored
-        await ChannelRepository(session).replace_all(
-            [models.NetworkChannel(channel_id=20, guild_id=1, language="fr", mention_role_id=None, name="réseau")]
-        )
+async def test_item7_announcement_link_over_the_button_limit_is_refused_and_no_draft_is_stored(
+    sessions, database_url
+) -> None:
+    # one network channel: a draft could be stored
+    await PlainStore(database_url).replace_channels([ChannelRow(20, 1, "fr", None, "réseau")])
     with pytest.raises(InvalidInput) as info:
         await announcements.create_draft(
             sessions, guild_id=1, author_id=7, title="Assemblée", body="Le 12 décembre.", link=TOO_LONG, now=NOW

@@ -18,7 +18,7 @@ from bot.services import announcements, extracts, poll_jobs
 from bot.services.container import Services
 from bot.services.schedule import Feature, JobId, JobSpec, Schedule, job_id, parse_job_id
 from storage import models
-from storage.repositories import AnnouncementRepository, ChannelRepository, StateRepository
+from storage.repositories import AnnouncementRepository, StateRepository
 
 # Monday 3 December 2035, 13:00 in Paris: the default cron's slot (first Monday, 10:00) passed
 # three hours ago.  Far ahead of the wall clock, by which APScheduler would fire date jobs.
@@ -88,11 +88,8 @@ async def world(engine, sessions, database_url, tmp_path: Path):
     services = Services(config, engine=engine, sessions=sessions, clock=lambda: clock.now)
     sender = MemorySender()
     services.attach_sender(sender, rate=None)
+    await services.mirror_channels()
     async with sessions.begin() as session:
-        await ChannelRepository(session).replace_all(
-            models.NetworkChannel(channel_id=c.channel_id, guild_id=c.guild_id, language=c.language, name=c.name)
-            for c in config.channels
-        )
         # this month's extract is served (test_overdue_work… opens it again)
         await StateRepository(session).set(extracts.SLOT_STATE_KEY, "2035-12")
     runs: list[str] = []
