@@ -87,10 +87,9 @@ def intents_for(config: Config) -> discord.Intents:
 
 
 def release_free_memory() -> None:
-    """Collect what the start-up left and hand the C heap's free pages back to the system
-    (glibc's ``malloc_trim``: freed memory otherwise stays in the process; 1.5 MiB of a quiet
-    bot's 56, ``bench/bench_memory.py``).  Elsewhere than glibc, nothing to do."""
-    gc.collect()
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``: memory freed by
+    the start-up otherwise stays in the process; 1.5 MiB of a quiet bot's 56,
+    ``bench/bench_memory.py``).  Elsewhere than glibc, nothing to do."""
     try:
         trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
@@ -176,6 +175,7 @@ class ReseauBot(commands.Bot):
         self.sync_refusal: str | None = None  # what the server refused, until told to the moderators
         self._inflight: set[asyncio.Task[Any]] = set()
         self._closing = False
+        self._memory_released = False
         self._setup_processes()
 
     # ------------------------------------------------------------------ several processes (issue 14)
@@ -344,7 +344,9 @@ class ReseauBot(commands.Bot):
             await self.reconcile_jobs()
         finally:
             self.dispatch("schedule_reconciled")
-        release_free_memory()  # the start-up's garbage (READY, the command tree's hash…) back to the system
+        if not self._memory_released:  # once: the start-up's garbage (READY, the commands' hash…)
+            self._memory_released = True
+            release_free_memory()
 
     async def command_payload_hash(self) -> str:
         translator = self.tree.translator
