@@ -22,7 +22,7 @@ from bot import cli_argparse
 from bot.cli_base import COMMANDS, PARSER_EXTENSIONS, Text, bot_token, command, text
 from bot.config import Config, ConfigError, build_config, load_config
 from bot.errors import DomainError, describe
-from storage.db import SchemaOutOfDate, sqlalchemy_errors
+from storage.db import SchemaOutOfDate, database_errors
 
 log = logging.getLogger("reseau.cli")
 DEFAULT_CONFIG = "config.toml"
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         log.debug("file error", exc_info=True)
         print(f"reseau-bot: {t('cli.file_error', file=exc.filename, reason=exc.strerror or exc)}", file=sys.stderr)
         return 2
-    except sqlalchemy_errors("DBAPIError", "ArgumentError") as exc:
+    except database_errors() as exc:
         return _database_unreachable(config, t, exc)
     except Exception as exc:  # a bug: one line here, the traceback in the log at DEBUG
         log.debug("unexpected error", exc_info=True)

@@ -23,15 +23,24 @@ _REVISION = re.compile(r"^(down_revision|revision)\b[^=]*=\s*(None|\"([^\"]*)\"|
 
 
 class _NotRaised(Exception):
-    """Stands for SQLAlchemy's exceptions while SQLAlchemy is not loaded: none was raised."""
+    """Stands for the errors of a library not loaded: none of them was raised."""
 
 
-def sqlalchemy_errors(*names: str) -> tuple[type[BaseException], ...]:
-    """SQLAlchemy's exception classes ``names`` (``"DBAPIError"``, ``"IntegrityError"``…), for an
-    ``except`` clause in a module that must not load SQLAlchemy: until something loaded it,
-    nothing can have raised one of them."""
-    errors = sys.modules.get("sqlalchemy.exc")
-    return tuple(getattr(errors, name) for name in names) if errors is not None else (_NotRaised,)
+def database_errors() -> tuple[type[BaseException], ...]:
+    """What the database or its driver raises when it refuses us or cannot be used, for the
+    command line's one error path: SQLAlchemy's ``DBAPIError`` and ``ArgumentError``, and the
+    drivers' own errors — the running bot's start-up goes through them without SQLAlchemy
+    (``storage.plain``: a database that does not exist, a password refused, a file that cannot
+    be opened).  Each only once its library is loaded, without importing it: what is not loaded
+    raised nothing."""
+    found: list[type[BaseException]] = []
+    if (sqlalchemy := sys.modules.get("sqlalchemy.exc")) is not None:
+        found += [sqlalchemy.DBAPIError, sqlalchemy.ArgumentError]
+    if (sqlite3 := sys.modules.get("sqlite3")) is not None:
+        found.append(sqlite3.DatabaseError)
+    if (asyncpg := sys.modules.get("asyncpg")) is not None:
+        found.append(asyncpg.PostgresError)
+    return tuple(found) or (_NotRaised,)
 
 
 class SchemaOutOfDate(Exception):

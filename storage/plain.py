@@ -90,6 +90,7 @@ class PlainStore:
             if not database or database == ":memory:" or database.startswith("file:"):
                 raise ValueError("the plain store needs an SQLite file (another connection cannot see memory)")
             self._path = str(Path(database).expanduser())
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)  # as the engine does (storage.db)
 
     # ---------------------------------------------------------------- the driver, one connection per call
     async def _run(self, steps: Sequence[tuple[str, Sequence[Any]]], *, write: bool = False,

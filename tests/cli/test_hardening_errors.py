@@ -15,8 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests.cli_runner import run_cli
+from tests.conftest import PG_URL
 from tests.paths import REPO
 
 PASSWORD = "s3cr3t-pw"
@@ -112,3 +114,38 @@ def test_item14_run_without_network_is_one_line_exit_2(database_url: str, tmp_pa
     line = one_line(result.stderr)
     assert line.startswith("reseau-bot: Discord ne répond pas à " + api) and "base de données" not in line
     assert FAKE_TOKEN not in result.stderr + result.stdout
+
+
+def _run(config: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "RESEAU_DATABASE_URL")}
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--config", str(config), "run"], cwd=tmp_path,
+        env={**env, "DISCORD_TOKEN": FAKE_TOKEN, "PYTHONPATH": str(REPO)},
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_item14_run_checks_its_database_before_discord_in_one_line_exit_2(tmp_path: Path) -> None:
+    """`run` reads its database without SQLAlchemy (``storage.plain``) before it logs in: the
+    driver's own errors take the same one-line path as SQLAlchemy's did.  A new SQLite file (its
+    folder made) is an empty database: the schema line; a file in the way of the folder: its path."""
+    fresh = write_config(tmp_path, f"sqlite+aiosqlite:///{tmp_path}/new/reseau.db")
+    result = _run(fresh, tmp_path)
+    assert result.returncode == 2, result.stderr
+    line = one_line(result.stderr)
+    assert "schéma de la base" in line and "reseau-bot db upgrade" in line, line
+    (tmp_path / "data").write_text("not a folder")
+    blocked = write_config(tmp_path, f"sqlite+aiosqlite:///{tmp_path}/data/reseau.db")
+    result = _run(blocked, tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert str(tmp_path / "data") in one_line(result.stderr)
+
+
+@pytest.mark.skipif(not PG_URL, reason="a PostgreSQL server refusing a database (RESEAU_TEST_DATABASE_URL)")
+def test_item14_run_on_a_postgresql_database_that_does_not_exist_is_one_line_exit_2(tmp_path: Path) -> None:
+    url = make_url(PG_URL).set(database="reseau_no_such_database")
+    result = _run(write_config(tmp_path, url.render_as_string(hide_password=False)), tmp_path)
+    assert result.returncode == 2, result.stderr
+    line = one_line(result.stderr)
+    assert line.startswith("reseau-bot: la base de données postgresql+asyncpg://"), line
+    assert 'database "reseau_no_such_database" does not exist' in line
