@@ -27,6 +27,11 @@ Modes (each run ``--runs`` times, interleaved with an idle run):
 * ``process``: charts in the worker process (``charts.draw_in_worker_process``) and the export in a
   process of its own (``bot.services.exports.worker``) — what the running bot does.
 
+``--load worker-spin`` or ``--load server-spin`` puts in the export's place only its worker's or
+only its database's share of the CPU (a diagnosis of what the export costs the votes, see
+``LOADS``; ratio names get the load as a suffix).  Each run also prints when its slowest votes
+(the p99's) started.
+
 Prints per mode the vote p50/p99, the longest loop lag and how many charts were drawn, then::
 
     ratio loaded-vote-p99-<mode> <loaded p99 / idle p99> (target ≤ 1.5)
@@ -104,8 +109,40 @@ async def export_on_thread(config, path: Path) -> None:
     await asyncio.to_thread(asyncio.run, run())
 
 
+#: ``--load``: what runs beside the charts.  ``export`` is the issue's benchmark; the other two
+#: take its CPU apart (see the README's performance section): ``worker-spin`` is a process that
+#: only burns the CPU, at the priority of the bot's workers, as long as an export takes;
+#: ``server-spin`` (PostgreSQL) is a backend burning the CPU as long, nothing read by the client.
+LOADS = ("export", "worker-spin", "server-spin")
+SPIN_SECONDS = 4.0
+
+
+async def spin_in_worker(seconds: float) -> None:
+    """A process at the bot's workers' priority (``background_priority``) burning the CPU."""
+    code = (f"import sys, time; sys.path.insert(0, {str(REPO)!r})\n"
+            "from bot.services.charts import background_priority\n"
+            f"background_priority(); end = time.monotonic() + {seconds}\n"
+            "while time.monotonic() < end: pass\n")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code)
+    if await proc.wait():
+        raise RuntimeError("the spinning worker failed")
+
+
+async def spin_in_server(url: str) -> None:
+    """A PostgreSQL backend sorting 2.5 M md5 strings (some seconds of its CPU), one row back."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        await conn.execute("SET max_parallel_workers_per_gather = 0")
+        await conn.fetchval("SELECT count(*) FROM (SELECT md5(g::text) FROM generate_series(1, 2500000) g"
+                            " ORDER BY 1) s")
+    finally:
+        await conn.close()
+
+
 async def one_run(mode: str | None, service, poll, config, exporter, workdir: Path, votes: int,
-                  interval: float, seed: int) -> dict:
+                  interval: float, seed: int, load: str = "export") -> dict:
     from bot.services import charts
     from bot.services.exports import ExportRequest
     from bot.services.exports.worker import export_to_path_in_worker
@@ -114,6 +151,7 @@ async def one_run(mode: str | None, service, poll, config, exporter, workdir: Pa
     rng = random.Random(seed)
     option_ids = [o.id for o in poll.options]
     latencies: list[float] = []
+    started: list[float] = []  # each vote's start, seconds since the run's start (same order)
     errors = 0
     drawn = 0
     stop = asyncio.Event()
@@ -127,6 +165,7 @@ async def one_run(mode: str | None, service, poll, config, exporter, workdir: Pa
         except Exception:
             errors += 1
         latencies.append(time.perf_counter() - t0)
+        started.append(t0 - run_start)
 
     async def draw_charts() -> None:
         nonlocal drawn
@@ -137,7 +176,11 @@ async def one_run(mode: str | None, service, poll, config, exporter, workdir: Pa
 
     async def export() -> float:
         t0 = time.perf_counter()
-        if mode == "loop":
+        if load == "worker-spin":
+            await spin_in_worker(SPIN_SECONDS)
+        elif load == "server-spin":
+            await spin_in_server(config.database.url)
+        elif mode == "loop":
             await exporter.export_to_path(ExportRequest(campaign=CAMPAIGN), out)
         elif mode == "thread":
             await export_on_thread(config, out)
@@ -147,6 +190,7 @@ async def one_run(mode: str | None, service, poll, config, exporter, workdir: Pa
 
     gc.collect()
     base = seed * 100_000
+    run_start = time.perf_counter()
     with LagMonitor() as monitor:
         t0 = time.perf_counter()
         background = []
@@ -169,6 +213,7 @@ async def one_run(mode: str | None, service, poll, config, exporter, workdir: Pa
         "p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "errors": errors,
         "lag_max": max(monitor.lags), "lag_p99": percentile(monitor.lags, 99), "charts": drawn,
         "votes_s": votes_done, "export_s": export_seconds, "elapsed": elapsed, "late": monitor.late,
+        "slowest": sorted(zip(latencies, started, strict=True), reverse=True)[:max(1, votes // 100)],  # the p99's
     }
 
 
@@ -199,14 +244,18 @@ async def run_all(args: argparse.Namespace, db: Path, workdir: Path, url: str | 
         seed = 2
         for run in range(args.runs):
             for mode in (None, *args.modes):
-                r = await one_run(mode, service, poll, config, exporter, workdir, args.votes, args.interval, seed)
+                r = await one_run(mode, service, poll, config, exporter, workdir, args.votes, args.interval, seed,
+                                  args.load)
                 seed += 1
                 results[mode or "idle"].append(r)
-                extra = "" if mode is None else (f", export {r['export_s']:.1f} s, {r['charts']} charts, "
+                extra = "" if mode is None else (f", {args.load} {r['export_s']:.1f} s, {r['charts']} charts, "
                                                  f"votes over {r['votes_s']:.1f} s")
                 print(f"  run {run + 1} {mode or 'idle':8s}: vote p50 {r['p50'] * 1000:6.2f} ms, "
                       f"p99 {r['p99'] * 1000:7.2f} ms, loop lag max {r['lag_max'] * 1000:7.1f} ms "
                       f"(p99 {r['lag_p99'] * 1000:.1f}), errors {r['errors']}{extra}", flush=True)
+                slowest = sorted(r["slowest"], key=lambda pair: pair[1])
+                print("      slowest votes (the p99's), started at: "
+                      + ", ".join(f"{at:.2f} s ({lat * 1000:.1f} ms)" for lat, at in slowest), flush=True)
                 if r["late"]:
                     print("      lags over 20 ms at " + ", ".join(f"{t:.2f} s ({lag * 1000:.0f} ms)"
                                                           for t, lag in r["late"][:12]), flush=True)
@@ -217,9 +266,10 @@ async def run_all(args: argparse.Namespace, db: Path, workdir: Path, url: str | 
             p99 = median([r["p99"] for r in results[mode]])
             lag = median([r["lag_max"] for r in results[mode]])
             print(f"  {mode:8s}: vote p99 {p99 * 1000:.2f} ms, longest loop lag {lag * 1000:.1f} ms, "
-                  f"export {median([r['export_s'] for r in results[mode]]):.1f} s")
-            lines.append(print_ratio(f"loaded-vote-p99-{mode}", p99 / idle_p99, 1.5))
-            lines.append(print_ratio(f"loop-lag-ms-{mode}", lag * 1000, 20))
+                  f"{args.load} {median([r['export_s'] for r in results[mode]]):.1f} s")
+            tag = mode if args.load == "export" else f"{mode}-{args.load}"
+            lines.append(print_ratio(f"loaded-vote-p99-{tag}", p99 / idle_p99, 1.5))
+            lines.append(print_ratio(f"loop-lag-ms-{tag}", lag * 1000, 20))
         idle_lag = median([r["lag_max"] for r in results["idle"]])
         lines.append(f"(context: the idle run's longest loop lag, nothing in the background: {idle_lag * 1000:.1f} ms "
                      f"— what the machine's other load costs the loop by itself)")
@@ -236,12 +286,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--interval", type=float, default=0.005, help="seconds between two votes' arrivals")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    p.add_argument("--load", default="export", choices=LOADS,
+                   help="what runs beside the charts: the export (the benchmark), or only its worker's or "
+                        "its database's share of the CPU (a diagnosis; see LOADS)")
     p.add_argument("--backend", nargs="+", default=["sqlite", "pg"], choices=["sqlite", "pg"])
     p.add_argument("--pg-url", default=os.environ.get("RESEAU_BENCH_PG_URL"),
                    help="PostgreSQL URL (its database is EMPTIED and filled with the generated rows)")
     p.add_argument("--workdir", type=Path)
     p.add_argument("--keep", action="store_true", help="keep (and reuse) the generated database")
     args = p.parse_args(argv)
+    if args.load == "server-spin" and (args.backend != ["pg"] or not args.pg_url):
+        p.error("--load server-spin needs --backend pg and --pg-url")
     print_machine()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-loop-"))
     workdir.mkdir(parents=True, exist_ok=True)
