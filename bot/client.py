@@ -329,6 +329,8 @@ class ReseauBot(commands.Bot):
         """Apply a new configuration (network channels, schedule…) without reconnecting."""
         self.services.configure(config)
         await self.services.mirror_channels()
+        if self.is_ready():
+            await self._name_channels()
         # the schedule follows (the monthly cron); catching up needs the gateway
         await self.reconcile_jobs(catch_up=self.is_ready())
         if self.is_ready():
@@ -398,8 +400,24 @@ class ReseauBot(commands.Bot):
         except Exception:
             log.exception("could not report the refused command sync in the moderators' log channel")
 
+    async def _name_channels(self) -> None:
+        """The configured network channels without a name get the one Discord shows (a
+        dashboard, a codebook then say « #annonces », not an id)."""
+        names = {}
+        for configured in self.config.channels:
+            channel = self.get_channel(configured.channel_id)
+            if not configured.name and channel is not None and getattr(channel, "name", None):
+                names[channel.id] = channel.name
+        if names:
+            await self.services.name_channels(names)
+
+    async def on_guild_channel_update(self, before: Any, after: Any) -> None:
+        if before.name != after.name:
+            await self.services.name_channels({after.id: after.name})
+
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) to %d guild(s)", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+        self.track(self._name_channels(), name="channel-names")
         if self.sync_refusal is not None:
             self.track(self._report_sync_refusal(), name="sync-refusal-report")
         # Tracked rather than awaited in setup_hook: the catch-up posts, so it waits for the gateway.

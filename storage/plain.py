@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -175,7 +175,8 @@ class PlainStore:
 
     async def replace_channels(self, channels: Iterable[ChannelRow]) -> None:
         """Make ``network_channels`` equal to ``channels``: a channel no longer configured is
-        disabled, not deleted, so its deliveries stay readable; one process at a time on
+        disabled, not deleted, so its deliveries stay readable; a channel configured without a
+        name keeps the one it has (Discord's, :meth:`name_channels`); one process at a time on
         PostgreSQL."""
         wanted = list({c.channel_id: c for c in channels}.values())
         steps: list[tuple[str, Sequence[Any]]] = [(
@@ -185,11 +186,22 @@ class PlainStore:
             steps.append((
                 "INSERT INTO network_channels (channel_id, guild_id, language, mention_role_id, name, enabled) "
                 "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (channel_id) DO UPDATE SET guild_id = excluded.guild_id, "
-                "language = excluded.language, mention_role_id = excluded.mention_role_id, name = excluded.name, "
+                "language = excluded.language, mention_role_id = excluded.mention_role_id, "
+                "name = CASE WHEN excluded.name = '' THEN network_channels.name ELSE excluded.name END, "
                 "enabled = excluded.enabled",
                 (c.channel_id, c.guild_id, c.language, c.mention_role_id, c.name, True),
             ))
         await self._run(steps, write=True, lock=CHANNELS_MIRROR_LOCK)
+
+    async def name_channels(self, names: Mapping[int, str]) -> None:
+        """Each channel's name as Discord gives it (``names``: channel id → name), for the
+        channels the configuration leaves unnamed; only rows whose name changes are written."""
+        steps = [
+            ("UPDATE network_channels SET name = $1 WHERE channel_id = $2 AND name <> $3", (name, channel_id, name))
+            for channel_id, name in names.items()
+        ]
+        if steps:
+            await self._run(steps, write=True, lock=CHANNELS_MIRROR_LOCK)
 
     # ---------------------------------------------------------------- what the scheduler plans from
     async def open_polls(self) -> list[PollTimes]:

@@ -37,7 +37,7 @@ configuration without rebuilding it (``ReseauBot.reconfigure``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -243,6 +243,15 @@ class Services:
             ChannelRow(c.channel_id, c.guild_id, c.language, c.mention_role_id or None, c.name)
             for c in self.config.channels
         )
+
+    async def name_channels(self, names: Mapping[int, str]) -> None:
+        """The network channels the configuration leaves unnamed get their name on Discord
+        (``names``: channel id → name, what the bot sees; other ids are ignored), so that people
+        read « #annonces » where the configuration gives only an id."""
+        unnamed = {c.channel_id for c in self.config.channels if not c.name}
+        await self.plain.name_channels({
+            channel_id: name[:100] for channel_id, name in names.items() if channel_id in unnamed and name
+        })
 
     async def import_extracts(self, source: str) -> extracts.ImportResult:
         """Import a path or URL of extracts; each follow-up question is checked as a poll's."""

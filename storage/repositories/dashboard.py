@@ -25,6 +25,7 @@ from storage.models import (
     DashboardSession,
     Delivery,
     Extract,
+    NetworkChannel,
     Poll,
     Profile,
     Question,
@@ -50,6 +51,7 @@ class DeliveryRow:
     error: str | None
     created_at: datetime
     sent_at: datetime | None
+    channel_name: str = ""  # the network channel's name, when it is one and has one
 
 
 class DashboardRepository(Repository):
@@ -183,20 +185,22 @@ class DashboardRepository(Repository):
     async def latest_deliveries(self, limit: int = 20) -> list[DeliveryRow]:
         """The latest posts of extracts and announcements, newest first, with their titles."""
         stmt = (
-            select(Delivery, Extract.title, Announcement.title)
+            select(Delivery, Extract.title, Announcement.title, NetworkChannel.name)
             .join(Extract, Extract.id == Delivery.extract_id, isouter=True)
             .join(Announcement, Announcement.id == Delivery.announcement_id, isouter=True)
+            .join(NetworkChannel, NetworkChannel.channel_id == Delivery.channel_id, isouter=True)
             .where(or_(Delivery.extract_id.is_not(None), Delivery.announcement_id.is_not(None)))
             .order_by(func.coalesce(Delivery.sent_at, Delivery.created_at).desc(), Delivery.id.desc())
             .limit(limit)
         )
         out: list[DeliveryRow] = []
-        for row, extract_title, announcement_title in await self.session.execute(stmt):
+        for row, extract_title, announcement_title, channel_name in await self.session.execute(stmt):
             kind = "extract" if row.extract_id is not None else "announcement"
             out.append(DeliveryRow(
                 row.id, kind, row.extract_id if row.extract_id is not None else row.announcement_id,
                 (extract_title if kind == "extract" else announcement_title) or "",
                 row.guild_id, row.channel_id, row.status, row.attempts, row.error, row.created_at, row.sent_at,
+                channel_name or "",
             ))
         return out
 

@@ -3,6 +3,8 @@ restart on the same database."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import discord
 import simcord
 from discord import app_commands
@@ -10,7 +12,7 @@ from discord import app_commands
 from bot.client import COMMANDS_HASH_KEY
 from cogs._checks import MODERATOR_PERMISSIONS, is_moderator_command
 from cogs._errors import NotModerator
-from storage.repositories import StateRepository
+from storage.repositories import ChannelRepository, StateRepository
 from tests.command_access import assert_hidden, open_to_everyone
 from tests.conftest import embed_text
 
@@ -108,3 +110,24 @@ async def test_restart_on_same_database_answers_again_without_resync(world, bot_
     assert "Pour les membres" in embed_text(result.response)
     new_puts = [r for r in env.http_requests[before:] if r.method == "PUT" and r.path.endswith("/commands")]
     assert new_puts == [], "unchanged commands are not re-synced after a restart"
+
+
+async def test_a_channel_configured_without_a_name_is_named_as_on_discord(world, sessions):
+    """The dashboard and the codebook say « #name »: a channel the configuration names keeps that
+    name; one it leaves unnamed takes Discord's, at a reconfigure (as at READY) and when renamed."""
+    env = world.env
+
+    async def names() -> dict[int, str]:
+        async with sessions() as session:
+            return {c.channel_id: c.name for c in await ChannelRepository(session).all()}
+
+    env.backend.edit_channel(world.fr.id, {"name": "coop-annonces"})
+    await env.settle()
+    assert (await names())[world.fr.id] == "annonces"  # the configuration's name wins
+    unnamed = tuple(dataclasses.replace(c, name="") for c in world.config.channels)
+    await env.bot.reconfigure(dataclasses.replace(world.config, channels=unnamed))
+    await env.settle()
+    assert await names() == {world.fr.id: "coop-annonces", world.en.id: "announcements"}
+    env.backend.edit_channel(world.fr.id, {"name": "coop-infos"})
+    await env.settle()
+    assert (await names())[world.fr.id] == "coop-infos"

@@ -51,6 +51,20 @@ async def test_the_channels_mirror_disables_what_left_and_updates_what_stayed(pl
     assert enabled == {12, 13}
 
 
+async def test_an_unnamed_channel_takes_discords_name_and_keeps_it_through_the_mirror(plain, sessions):
+    await plain.replace_channels([ChannelRow(11, 1, "fr", None, ""), ChannelRow(12, 1, "en", None, "news")])
+    await plain.name_channels({11: "annonces-réseau"})
+    await plain.replace_channels([ChannelRow(11, 1, "fr", None, ""), ChannelRow(12, 1, "en", None, "actus")])
+    async with sessions() as session:
+        names = {c.channel_id: c.name for c in await ChannelRepository(session).all()}
+    # the configuration's name wins when it gives one; an unnamed channel keeps Discord's
+    assert names == {11: "annonces-réseau", 12: "actus"}
+    await plain.name_channels({11: "annonces"})
+    await plain.name_channels({})  # nothing to name: nothing written
+    async with sessions() as session:
+        assert {c.channel_id: c.name for c in await ChannelRepository(session).all()}[11] == "annonces"
+
+
 async def test_what_the_scheduler_plans_from_is_what_the_repositories_read(plain, sessions):
     async with sessions.begin() as session:
         polls = [

@@ -53,6 +53,7 @@ async def test_a_moderator_signs_in_and_reads_results_and_coverage(dashboard, br
             Delivery(extract_id=extract.id, guild_id=1001, channel_id=2, status="failed", nonce="b",
                      error="Missing Access"),
         ])
+    await dashboard.services.mirror_channels()  # channel 1 is the network's « annonces »; 2 is not one
     ctx, page = await sign_in(browser, dashboard)
     try:
         cookie = next(c for c in await ctx.cookies() if c["name"] == "rb_session")
@@ -65,6 +66,10 @@ async def test_a_moderator_signs_in_and_reads_results_and_coverage(dashboard, br
         assert "1 diffusion en échec ci-dessous." in overview  # the latest deliveries, failures highlighted
         failed = await page.locator("tr.failed").all_inner_texts()
         assert len(failed) == 1 and "Échec — Missing Access" in failed[0] and "Février" in failed[0]
+        rows = page.locator("section[aria-labelledby=deliveries] tbody tr")
+        channels = {(await row.locator("td").nth(2).inner_text()): await row.locator("td").nth(1).inner_text()
+                    for row in await rows.all()}
+        assert channels == {"Envoyée": "#annonces", "Échec — Missing Access": "2"}  # a network channel by its name
 
         await page.get_by_role("link", name="Sondages").click()
         await page.get_by_role("link", name="Besoins des membres").click()
@@ -77,7 +82,7 @@ async def test_a_moderator_signs_in_and_reads_results_and_coverage(dashboard, br
         assert "Collectivité territoriale 2" in by_type and "Réseau 1" in by_type
         by_channel = rows_of(await page.locator("#by-channel").inner_text())
         # each posting's channel; the survey's answers predate postings: their channel is not known
-        assert "1 (fr) 0 2 (en) 0 Salon inconnu (réponses antérieures) 5" in by_channel
+        assert "#annonces (fr) 0 2 (en) 0 Salon inconnu (réponses antérieures) 5" in by_channel
         assert await page.locator("img[src$='chart-1.png']").get_attribute("alt")
         chart = await page.request.get(dashboard.base + page.url.removeprefix(dashboard.base) + "/chart-1.png")
         assert chart.status == 200 and (await chart.body())[:8] == b"\x89PNG\r\n\x1a\n"
