@@ -74,6 +74,7 @@ async def test_a_moderator_signs_in_and_reads_results_and_coverage(dashboard, br
         await page.get_by_role("link", name="Sondages").click()
         await page.get_by_role("link", name="Besoins des membres").click()
         assert await page.locator("h1").inner_text() == "Besoins des membres"
+        assert "Salon #annonces" in rows_of(await page.locator("dl.facts").inner_text())  # posted in channel 1
         results = rows_of(await page.locator("#results-1").inner_text())
         # besoin: U1 financement, U2 reseau, an unlinked answer formation → 3 respondents
         assert "Formation 1 33,3 %" in results.replace("\u202f", " ").replace("\xa0", " ")
