@@ -132,7 +132,9 @@ async def spin_in_server(url: str) -> None:
     """A PostgreSQL backend sorting 2.5 M md5 strings (some seconds of its CPU), one row back."""
     import asyncpg
 
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    from storage.urls import asyncpg_params
+
+    conn = await asyncpg.connect(**asyncpg_params(url))
     try:
         await conn.execute("SET max_parallel_workers_per_gather = 0")
         await conn.fetchval("SELECT count(*) FROM (SELECT md5(g::text) FROM generate_series(1, 2500000) g"

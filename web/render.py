@@ -53,6 +53,11 @@ def discord_markdown(text: str) -> Markup:
     return Markup("".join(out))
 
 
+def channel(name: str | None, channel_id: int) -> str:
+    """A channel as people read it: « #annonces » when its name is known, else its id."""
+    return f"#{name}" if name else str(channel_id)
+
+
 class Renderer:
     """One Jinja2 environment for the application; :meth:`render` gives a page's HTML."""
 
@@ -85,7 +90,7 @@ class Renderer:
             return "" if value is None else value.isoformat()
 
         return self.env.get_template(name).render(
-            t=t, number=number, when=when, iso=iso, lang=lang, **context
+            t=t, number=number, when=when, iso=iso, channel=channel, lang=lang, **context
         )
 
 
