@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import functools
 import io
-import multiprocessing
-import os
 import textwrap
 import threading
 from collections.abc import Callable, Sequence
@@ -30,6 +28,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from bot.i18n import Catalogue, plural_form
+from bot.services.workers import worker_pool
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -235,29 +234,8 @@ def _worker() -> ProcessPoolExecutor | None:
     global _pool
     with _pool_lock:
         if _pool_wanted and _pool is None:
-            # forkserver, never fork: the bot's process has threads (aiosqlite, the loop's executor);
-            # and not spawn, which would re-import the bot's __main__ (bot.cli and all) in the worker
-            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"),
-                                        initializer=background_priority)
+            _pool = worker_pool()
         return _pool
-
-
-def background_priority() -> None:
-    """In a worker: run only on CPU time the bot's process leaves (Linux ``SCHED_IDLE``: the
-    bot's event loop, waking for a click, takes the CPU from the worker at once — with ``nice``
-    alone it waited for the scheduler's next turn, milliseconds on a busy machine); elsewhere, or
-    where that is refused, ``nice`` 10.  An idle-class task still gets a sliver of the CPU when
-    everything else is busy, so a drawing or an export is slowed by a saturated machine, never
-    stopped."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        return
-    except (AttributeError, OSError):  # not Linux, or not permitted
-        pass
-    try:
-        os.nice(10)
-    except OSError:  # not permitted here: the worker runs at the bot's priority
-        pass
 
 
 def _draw_here(name: str, args: tuple, kwargs: dict) -> bytes:

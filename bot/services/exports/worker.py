@@ -9,7 +9,7 @@ its ``__main__``), on its own engine over the same database, and returns the sam
 parameters, rebuilt here: a domain error's keyword parameters do not survive pickling as they
 are).  The process ends with the export, so its memory goes back.  ``bench/bench_loop.py``
 measures the loop's lag with the export on the loop, in a thread and here.  The worker runs
-in Linux's idle scheduling class (:func:`bot.services.charts.background_priority`): the bot's own
+in Linux's idle scheduling class (:mod:`bot.services.workers`): the bot's own
 process takes the CPU from it the moment it wakes.
 """
 
@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import multiprocessing
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import DomainError
-from bot.services.charts import background_priority
+from bot.services.workers import worker_pool
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -40,8 +38,7 @@ async def export_to_path_in_worker(
     # environment is the bot's at the first export, not now; nothing else of it is sent.
     name = exporter.config.privacy.pseudonym_secret_env
     environ = {name: exporter.environ[name]} if name in exporter.environ else {}
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"),
-                               initializer=background_priority)
+    pool = worker_pool()
     try:
         # submitted from a thread: the submission starts the worker process (a fork by the fork
         # server, which itself starts on the first export), tens of ms the loop must not wait

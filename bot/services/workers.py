@@ -1,0 +1,49 @@
+"""The bot's worker processes (charts, exports): started by one fork server that runs in the idle
+scheduling class, so that each worker is in that class from its first instruction.
+
+A worker used to switch to the idle class in its pool's initializer, after the fork server had
+forked it and it had unpickled its start-up data and imported its modules: tens of milliseconds
+at the bot's priority, at each export, and the fork server's own start (a Python interpreter and
+its imports, at the first chart or export) wholly so.  ``bench/bench_loop.py`` under ``perf
+sched`` showed votes waiting behind exactly those (a scheduler tick, 4 ms, each time).  The fork
+server now imports :mod:`bot.services.idle_process` before anything else of ours, which puts it
+in the idle class, and Linux hands a process's class down to the processes it forks.  The
+initializer stays: a fork server started earlier by someone else (a test, a library) keeps its
+own class, and the worker still ends up in the idle one.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+#: What the fork server imports when it starts: the main module (multiprocessing's default, so
+#: that functions defined there can be sent), then the module that lowers its priority.
+FORK_SERVER_PRELOAD = ["__main__", "bot.services.idle_process"]
+
+
+def background_priority() -> None:
+    """Run only on CPU time the bot's process leaves (Linux ``SCHED_IDLE``: the bot's event loop,
+    waking for a click, takes the CPU from the worker at once — with ``nice`` alone it waited
+    for the scheduler's next turn, milliseconds on a busy machine); elsewhere, or where that is
+    refused, ``nice`` 10.  An idle-class task still gets a sliver of the CPU when everything
+    else is busy, so a drawing or an export is slowed by a saturated machine, never stopped."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):  # not Linux, or not permitted
+        pass
+    try:
+        os.nice(10)
+    except OSError:  # not permitted here: the worker runs at the bot's priority
+        pass
+
+
+def worker_pool() -> ProcessPoolExecutor:
+    """A one-process pool on the idle-class fork server (``forkserver``, never ``fork``: the
+    bot's process has threads — aiosqlite's, the loop's executor —; and not ``spawn``, which
+    would re-import the bot's ``__main__``, ``bot.cli`` and all, in each worker)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(FORK_SERVER_PRELOAD)  # read when the fork server starts
+    return ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=background_priority)
