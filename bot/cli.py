@@ -16,12 +16,14 @@ import asyncio
 import logging
 import os
 import sys
+import tomllib
 from pathlib import Path
 
 from bot import cli_argparse
 from bot.cli_base import COMMANDS, PARSER_EXTENSIONS, Text, bot_token, command, text
 from bot.config import Config, ConfigError, build_config, load_config
 from bot.errors import DomainError, describe
+from bot.i18n import LANGUAGES
 from storage.db import SchemaOutOfDate, database_errors
 
 log = logging.getLogger("reseau.cli")
@@ -116,6 +118,17 @@ def read_config(path: str) -> Config:
     return load_config(path)
 
 
+def _language_of(path: str) -> str:
+    """The language of a configuration that cannot be used: its ``bot.language`` where the file
+    reads as TOML and names one, else French."""
+    try:
+        with open(path, "rb") as fh:
+            language = tomllib.load(fh).get("bot", {}).get("language")
+    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+        return "fr"
+    return language if language in LANGUAGES else "fr"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _load_features(argv)
@@ -125,13 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         config_error: ConfigError | None = None
     except ConfigError as exc:
         config, config_error = None, exc
-    t = text(config) if config else Text("fr")
+    t = text(config) if config else Text(_language_of(config_path))
     with cli_argparse.localised(t):
         args = parser(t).parse_args(argv)
     if config is None and args.command == "init":  # init writes a config: a broken one must not stop it
         config = build_config({}, Path(DEFAULT_CONFIG))
     if config is None:
-        print(f"reseau-bot: {t('cli.config_error', error=config_error)}", file=sys.stderr)
+        assert config_error is not None
+        print(f"reseau-bot: {t('cli.config_error', error=config_error.text(t.lang))}", file=sys.stderr)
         return 2
     from bot.runtime import setup_logging
 
@@ -140,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[name](args, config)
     except ConfigError as exc:
-        print(f"reseau-bot: {t('cli.config_error', error=exc)}", file=sys.stderr)
+        print(f"reseau-bot: {t('cli.config_error', error=exc.text(t.lang))}", file=sys.stderr)
         return 2
     except SchemaOutOfDate as exc:
         current = exc.current or t("cli.db.nothing")

@@ -36,7 +36,21 @@ _WEB_URL = re.compile(r"^https?://[^/\s?#]+(/[^\s?#]*[^/\s?#])?$")
 
 
 class ConfigError(Exception):
-    """A configuration problem: one line for the operator, naming the file and the key."""
+    """A configuration problem: one line for the operator, naming the file and the key.
+
+    ``key`` names the sentence in ``bot/locales/config.toml`` (``config.error.<key>``) and
+    ``params`` fill it; :meth:`text` gives the line in the reader's language (the CLI's),
+    ``str()`` in English (logs, tracebacks of a developer)."""
+
+    def __init__(self, path: Path | str | None, key: str, /, **params: Any) -> None:
+        self.path, self.key, self.params = path, key, params
+        super().__init__(self.text("en"))
+
+    def text(self, lang: str) -> str:
+        from bot.i18n import Catalogue
+
+        sentence = Catalogue.load().t(f"config.error.{self.key}", lang, **self.params)
+        return sentence if self.path is None else f"{self.path}: {sentence}"
 
 
 @dataclass(frozen=True)
@@ -206,9 +220,7 @@ class Config:
             try:
                 return path.read_text(encoding="utf-8").strip() or None
             except OSError as exc:
-                raise ConfigError(
-                    f"{self.path}: discord.token_file: cannot read {path} ({exc.strerror})"
-                ) from None
+                raise ConfigError(self.path, "token_unreadable", file=path, reason=exc.strerror) from None
         return None
 
 
@@ -242,11 +254,9 @@ def load_config(path: str | Path, environ: typing.Mapping[str, str] | None = Non
         with path.open("rb") as fh:
             raw = tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: file not found (copy config.example.toml to {path} or pass --config PATH)"
-        ) from None
+        raise ConfigError(path, "file_not_found", file=path) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise ConfigError(path, "not_toml", detail=exc) from None
     return build_config(raw, path, env)
 
 
@@ -258,13 +268,13 @@ def build_config(raw: dict[str, Any], path: Path, environ: typing.Mapping[str, s
             values["channels"] = _channels(value, path)
         elif name in _SECTIONS:
             if not isinstance(value, dict):
-                raise ConfigError(f"{path}: [{name}] must be a table")
+                raise ConfigError(path, "not_a_table", key=f"[{name}]")
             if name == "bot":
                 value = _moderator_role_ids(value, path)
             values[name] = _section(_SECTIONS[name], value, path, name)
         else:
             known = ", ".join(sorted([*_SECTIONS, "channels"]))
-            raise ConfigError(f"{path}: unknown section [{name}] (known sections: {known})")
+            raise ConfigError(path, "unknown_section", name=name, known=known)
     config = Config(**values)
     if config.profiles.member_types:  # a language without a label takes the bot language's one
         member_types = tuple(
@@ -276,7 +286,7 @@ def build_config(raw: dict[str, Any], path: Path, environ: typing.Mapping[str, s
         config = dataclasses.replace(
             config, database=dataclasses.replace(config.database, url=env["RESEAU_DATABASE_URL"])
         )
-        _check_database_url(config.database.url, path, "RESEAU_DATABASE_URL (which replaces database.url)")
+        _check_database_url(config.database.url, path, "RESEAU_DATABASE_URL")
     _check_semantics(config)
     return config
 
@@ -292,10 +302,7 @@ def _moderator_role_ids(bot: dict[str, Any], path: Path) -> dict[str, Any]:
         if isinstance(role, str) and role.strip().isdigit():
             role = int(role.strip())
         elif isinstance(role, str):
-            raise ConfigError(
-                f"{path}: bot.moderator_roles holds role ids now, not names ({role!r}): write each "
-                "moderator role's id, a number (Server Settings → Roles → right-click → Copy Role ID)"
-            )
+            raise ConfigError(path, "role_names", role=repr(role))
         ids.append(role)
     return {**bot, "moderator_roles": ids}
 
@@ -306,15 +313,13 @@ def _section(cls: type, data: dict[str, Any], path: Path, prefix: str) -> Any:
     for key, value in data.items():
         if key not in hints:
             known = ", ".join(f.name for f in dataclasses.fields(cls))
-            raise ConfigError(f"{path}: unknown key {prefix}.{key} (known keys: {known})")
+            raise ConfigError(path, "unknown_key", key=f"{prefix}.{key}", known=known)
         kwargs[key] = _coerce(value, hints[key], path, f"{prefix}.{key}")
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:  # a required key is missing
-        raise ConfigError(f"{path}: [{prefix}] {exc}") from None
-
-
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+    missing = [f.name for f in dataclasses.fields(cls) if f.name not in kwargs
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(path, "missing_keys", key=prefix, keys=", ".join(missing))
+    return cls(**kwargs)
 
 
 def _coerce(value: Any, hint: Any, path: Path, key: str) -> Any:
@@ -322,7 +327,7 @@ def _coerce(value: Any, hint: Any, path: Path, key: str) -> Any:
     if origin is tuple:
         (item,) = typing.get_args(hint)[:1]
         if not isinstance(value, list):
-            raise ConfigError(f"{path}: {key} must be a list")
+            raise ConfigError(path, "not_a_list", key=key)
         if item is MemberType:
             return tuple(_member_type(v, path, f"{key}[{i}]") for i, v in enumerate(value))
         return tuple(_coerce(v, item, path, f"{key}[{i}]") for i, v in enumerate(value))
@@ -331,58 +336,55 @@ def _coerce(value: Any, hint: Any, path: Path, key: str) -> Any:
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint is int and isinstance(value, bool) or not isinstance(value, hint):
-        raise ConfigError(f"{path}: {key} must be {_TYPE_NAMES.get(hint, hint.__name__)}, not {value!r}")
+        raise ConfigError(path, f"must_be_{hint.__name__}", key=key, value=repr(value))
     return value
 
 
 def _member_type(value: Any, path: Path, key: str) -> MemberType:
     """``{ code, labels = { fr, en } }``; the older ``{ code, fr, en }`` (labels as keys of their
     own) is still read, so configs written before keep working."""
-    shape = f"{key} must be a table {{ code = \"…\", labels = {{ fr = \"…\", en = \"…\" }} }}"
     if not isinstance(value, dict):
-        raise ConfigError(f"{path}: {shape}")
+        raise ConfigError(path, "member_type_shape", key=key)
     for name in value:
         if name not in ("code", "labels", *LANGUAGES):
-            raise ConfigError(f"{path}: unknown key {key}.{name} (known keys: code, labels)")
+            raise ConfigError(path, "unknown_key", key=f"{key}.{name}", known="code, labels")
     code = value.get("code")
     if not isinstance(code, str) or not code:
-        raise ConfigError(f"{path}: {key}.code must be a non-empty string, not {code!r}")
+        raise ConfigError(path, "member_type_code", key=key, value=repr(code))
     labels = value.get("labels", {})
     if not isinstance(labels, dict):
-        raise ConfigError(f"{path}: {shape}")
+        raise ConfigError(path, "member_type_shape", key=key)
     labels = dict(labels)
     for lang in LANGUAGES:
         if lang in value:  # the older form
             if lang in labels:
-                raise ConfigError(f"{path}: {key}: the {lang} label is given twice ({lang} and labels.{lang})")
+                raise ConfigError(path, "label_twice", key=key, lang=lang)
             labels[lang] = value[lang]
     for lang, label in labels.items():
         if lang not in LANGUAGES:
-            raise ConfigError(f"{path}: {key}.labels.{lang}: unknown language (known: {', '.join(LANGUAGES)})")
+            raise ConfigError(path, "label_language", key=key, lang=lang, known=", ".join(LANGUAGES))
         if not isinstance(label, str) or not label.strip():
-            raise ConfigError(f"{path}: {key}.labels.{lang} must be a non-empty string, not {label!r}")
+            raise ConfigError(path, "label_empty", key=key, lang=lang, value=repr(label))
     if not labels:
-        raise ConfigError(f"{path}: {key} has no label: {shape}")
+        raise ConfigError(path, "no_label", key=key)
     return MemberType(code, labels)
 
 
 def _channels(value: Any, path: Path) -> tuple[NetworkChannel, ...]:
     if not isinstance(value, list):
-        raise ConfigError(f"{path}: channels must be an array of tables ([[channels]])")
+        raise ConfigError(path, "channels_shape")
     out: list[NetworkChannel] = []
     seen: dict[int, int] = {}
     for i, item in enumerate(value):
         key = f"channels[{i}]"
         if not isinstance(item, dict):
-            raise ConfigError(f"{path}: {key} must be a table")
+            raise ConfigError(path, "not_a_table", key=key)
         channel = _section(NetworkChannel, item, path, key)
         if channel.channel_id in seen:
-            raise ConfigError(
-                f"{path}: {key}.channel_id {channel.channel_id} is listed twice "
-                f"(also channels[{seen[channel.channel_id]}])"
-            )
+            raise ConfigError(path, "channel_twice", key=key, channel=channel.channel_id,
+                              other=seen[channel.channel_id])
         if channel.language not in LANGUAGES:
-            raise ConfigError(f"{path}: {key}.language must be \"fr\" or \"en\", not {channel.language!r}")
+            raise ConfigError(path, "language", key=f"{key}.language", value=repr(channel.language))
         seen[channel.channel_id] = i
         out.append(channel)
     return tuple(out)
@@ -400,11 +402,7 @@ def _check_database_url(url: str, path: Path, name: str = "database.url") -> Non
         password = re.match(r"^[^:/]+://[^:/@]*:(.+)@", url)
         if password:
             detail = detail.replace(password.group(1), "***")
-        raise ConfigError(
-            f"{path}: {name} is malformed ({detail}); expected "
-            "sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST:PORT/NAME "
-            "(a port is a number; %-encode @ : / in the password)"
-        ) from None
+        raise ConfigError(path, "database_url_malformed", name=name, detail=detail) from None
 
 
 def _check_semantics(config: Config) -> None:
@@ -412,76 +410,65 @@ def _check_semantics(config: Config) -> None:
     try:
         ZoneInfo(config.bot.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{path}: bot.timezone: unknown timezone {config.bot.timezone!r}") from None
+        raise ConfigError(path, "timezone", value=repr(config.bot.timezone)) from None
     if config.bot.language not in LANGUAGES:
-        raise ConfigError(f"{path}: bot.language must be \"fr\" or \"en\", not {config.bot.language!r}")
+        raise ConfigError(path, "language", key="bot.language", value=repr(config.bot.language))
     if config.bot.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise ConfigError(f"{path}: bot.log_level must be DEBUG, INFO, WARNING or ERROR")
+        raise ConfigError(path, "log_level")
     from apscheduler.triggers.cron import CronTrigger
 
     try:
         CronTrigger.from_crontab(config.schedule.extract_cron, timezone=config.tz)
     except ValueError as exc:
-        raise ConfigError(
-            f"{path}: schedule.extract_cron: bad cron expression {config.schedule.extract_cron!r} ({exc})"
-        ) from None
+        raise ConfigError(path, "cron", value=repr(config.schedule.extract_cron), detail=exc) from None
     if config.schedule.catch_up_days < 0:
-        raise ConfigError(f"{path}: schedule.catch_up_days must be 0 or more")
+        raise ConfigError(path, "catch_up_days")
     if not config.database.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-        raise ConfigError(
-            f"{path}: database.url must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
-        )
+        raise ConfigError(path, "database_scheme")
     _check_database_url(config.database.url, path)
     for url_key in ("api_base_url", "gateway_url"):
         url = getattr(config.discord, url_key)
         if not url.startswith(("http://", "https://", "ws://", "wss://")):
-            raise ConfigError(f"{path}: discord.{url_key} must be an http(s) or ws(s) URL")
+            raise ConfigError(path, "discord_url", name=url_key)
     if not _WEB_URL.match(config.discord.web_base_url):
-        raise ConfigError(
-            f"{path}: discord.web_base_url must be an http(s) URL without a trailing slash "
-            f"(for example \"https://discord.com\"), not {config.discord.web_base_url!r}"
-        )
+        raise ConfigError(path, "web_base_url", value=repr(config.discord.web_base_url))
     if not re.match(r"^(https?://[^\s/]+(/\S*)?)?$", config.dashboard.public_url):
-        raise ConfigError(f"{path}: dashboard.public_url must be an http(s) URL, not {config.dashboard.public_url!r}")
+        raise ConfigError(path, "public_url", value=repr(config.dashboard.public_url))
     if not 0 <= config.dashboard.port < 65536:
-        raise ConfigError(f"{path}: dashboard.port must be between 0 (any free port) and 65535")
+        raise ConfigError(path, "dashboard_port")
     check_processes(config)
     if config.privacy.forget_mode not in ("delete", "unlink"):
-        raise ConfigError(f"{path}: privacy.forget_mode must be \"delete\" or \"unlink\"")
+        raise ConfigError(path, "forget_mode")
     if config.privacy.retention_days < 1:
-        raise ConfigError(f"{path}: privacy.retention_days must be 1 or more")
+        raise ConfigError(path, "retention_days")
     if config.fetch.max_bytes <= 0 or config.fetch.connect_timeout <= 0 or config.fetch.read_timeout <= 0:
-        raise ConfigError(f"{path}: fetch timeouts and max_bytes must be positive")
+        raise ConfigError(path, "fetch_limits")
     if not 1 <= config.polls.max_duration_days <= 32:
-        raise ConfigError(f"{path}: polls.max_duration_days must be between 1 and 32")
+        raise ConfigError(path, "max_duration_days")
     if not 1 <= config.polls.default_duration_hours <= config.polls.max_duration_days * 24:
-        raise ConfigError(
-            f"{path}: polls.default_duration_hours must be between 1 and {config.polls.max_duration_days * 24}"
-            f" (polls.max_duration_days × 24), not {config.polls.default_duration_hours}"
-        )
+        raise ConfigError(path, "default_duration_hours", most=config.polls.max_duration_days * 24,
+                          value=config.polls.default_duration_hours)
     codes = [t.code for t in config.profiles.member_types]
     if len(codes) != len(set(codes)):
-        raise ConfigError(f"{path}: profiles.member_types: a code is listed twice")
+        raise ConfigError(path, "member_code_twice")
     if len(codes) > 25:
-        raise ConfigError(f"{path}: profiles.member_types: at most 25 types (one Discord select menu)")
+        raise ConfigError(path, "member_types_most")
 
 
 def check_processes(config: Config) -> None:
     """Shards and the metrics port (issue 14)."""
     path, discord = config.path, config.discord
     if discord.shard_count < 0:
-        raise ConfigError(f"{path}: discord.shard_count must be 0 (no sharding) or more")
+        raise ConfigError(path, "shard_count")
     if discord.shard_ids and not discord.shard_count:
-        raise ConfigError(f"{path}: discord.shard_ids needs discord.shard_count (the total number of shards)")
+        raise ConfigError(path, "shard_ids_need_count")
     for shard in discord.shard_ids:
         if not 0 <= shard < discord.shard_count:
-            raise ConfigError(
-                f"{path}: discord.shard_ids: shard {shard} does not exist with shard_count = "
-                f"{discord.shard_count} (shards are numbered 0 to {discord.shard_count - 1})"
-            )
+            raise ConfigError(path, "shard_missing", shard=shard, count=discord.shard_count,
+                              last=discord.shard_count - 1)
     if len(set(discord.shard_ids)) != len(discord.shard_ids):
-        raise ConfigError(f"{path}: discord.shard_ids: a shard is listed twice")
+        raise ConfigError(path, "shard_twice")
     if not 0 <= config.metrics.port <= 65535:
-        raise ConfigError(f"{path}: metrics.port must be between 0 (off) and 65535, not {config.metrics.port}")
+        raise ConfigError(path, "metrics_port", value=config.metrics.port)
     if not config.metrics.host.strip():
-        raise ConfigError(f"{path}: metrics.host must be an address to listen on, such as \"127.0.0.1\"")
+        raise ConfigError(path, "metrics_host")

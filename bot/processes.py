@@ -270,7 +270,7 @@ def with_run_options(
         try:
             discord = dataclasses.replace(discord, shard_ids=parse_shard_ids(shard_ids))
         except ValueError:
-            raise ConfigError(f"--shard-ids {shard_ids}: expected shard numbers such as 0,1 or 0-3") from None
+            raise ConfigError(None, "shard_ids_option", value=shard_ids) from None
     if metrics_port is not None:
         metrics = dataclasses.replace(metrics, port=metrics_port)
     config = dataclasses.replace(config, discord=discord, metrics=metrics)

@@ -58,7 +58,7 @@ def test_message_links_follow_the_configured_web_base_url(tmp_path):
         ("[database]\nurl = 'mysql://x'\n", "database.url"),
         ("[privacy]\nforget_mode = 'shred'\n", "privacy.forget_mode"),
         ("[bot\n", "not valid TOML"),
-        ("[discord]\nweb_base_url = 'https://discord.com/'\n", "discord.web_base_url must be an http(s) URL"),
+        ("[discord]\nweb_base_url = 'https://discord.com/'\n", "discord.web_base_url must be an http:// or https:// URL"),
         ("[discord]\nweb_base_url = 'discord.com'\n", "discord.web_base_url"),
         ("[discord]\nweb_base_url = 'wss://chat.example.org'\n", "discord.web_base_url"),
     ],
@@ -92,3 +92,39 @@ def test_unreadable_token_file_is_a_clear_error(tmp_path):
     path = write(tmp_path, f"[discord]\ntoken_file = '{tmp_path / 'missing'}'\n")
     with pytest.raises(ConfigError, match="discord.token_file: cannot read"):
         load_config(path, environ={}).read_token(environ={})
+
+
+def test_every_configuration_error_has_its_sentence_in_both_languages():
+    """Each key given to ConfigError (read from the code) names a sentence of
+    ``bot/locales/config.toml`` in French and English: a mistake found at a user's start never
+    turns into a missing-key crash."""
+    import ast
+
+    from bot.i18n import Catalogue
+    from tests.paths import REPO
+
+    catalogue = Catalogue.load()
+    keys = set()
+    for source in ("bot/config.py", "bot/processes.py"):
+        for node in ast.walk(ast.parse((REPO / source).read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "ConfigError":
+                key = node.args[1]
+                if isinstance(key, ast.JoinedStr):  # must_be_{type}: the types a section field has
+                    keys |= {f"must_be_{name}" for name in ("str", "int", "float", "bool")}
+                else:
+                    keys.add(key.value)
+    assert len(keys) > 40
+    missing = [key for key in sorted(keys) if not catalogue.has(f"config.error.{key}")]
+    assert missing == []
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("fr", "c.toml: channels[0].channel_id doit être un nombre entier, pas 'abc'"),
+    ("en", "c.toml: channels[0].channel_id must be an integer, not 'abc'"),
+])
+def test_a_configuration_error_reads_in_the_readers_language(tmp_path, lang, expected):
+    raw = {"channels": [{"guild_id": 1, "channel_id": "abc"}]}
+    with pytest.raises(ConfigError) as info:
+        build_config(raw, Path("c.toml"), environ={})
+    assert info.value.text(lang) == expected
+    assert str(info.value) == info.value.text("en")

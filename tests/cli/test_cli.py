@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 
 from tests.cli_runner import run_cli
@@ -40,12 +41,17 @@ def test_run_without_token_exits_2_with_one_clear_line(tmp_path):
     assert "DISCORD_TOKEN" in lines[0] and "token_file" in lines[0]
 
 
-def test_unknown_section_exits_2_naming_it(tmp_path):
+@pytest.mark.parametrize(("language", "expected"), [
+    ("fr", "reseau-bot: erreur de configuration\u202f: {config}: section [chanels] inconnue (sections connues\u202f: bot,"),
+    ("en", "reseau-bot: configuration error: {config}: unknown section [chanels] (known sections: bot,"),
+])
+def test_unknown_section_exits_2_naming_it_in_the_configurations_language(tmp_path, language, expected):
+    """The whole line is in the broken file's own ``bot.language`` (French when it names none)."""
     config = tmp_path / "bad.toml"
-    config.write_text("[bot]\nlanguage = 'fr'\n[chanels]\nx = 1\n")
+    config.write_text(f"[bot]\nlanguage = '{language}'\n[chanels]\nx = 1\n")
     result = reseau_bot("--config", str(config), "run", cwd=tmp_path, env={"DISCORD_TOKEN": FAKE_TOKEN})
     assert result.returncode == 2
-    assert "unknown section [chanels]" in result.stderr and str(config) in result.stderr
+    assert result.stderr.startswith(expected.format(config=config)), result.stderr
     assert FAKE_TOKEN not in result.stderr
 
 

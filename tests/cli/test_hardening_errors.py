@@ -58,7 +58,7 @@ def test_item14_malformed_database_url_is_one_line_exit_2(url: str, tmp_path: Pa
     for result, name in ((from_env, "RESEAU_DATABASE_URL"), (from_file, "database.url")):
         assert result.returncode == 2, result.stderr
         line = one_line(result.stderr)
-        assert name in line and "is malformed" in line and "port" in line
+        assert name in line and "est mal formée" in line and "port" in line
         assert PASSWORD not in result.stderr + result.stdout
 
 
