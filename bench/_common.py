@@ -70,6 +70,12 @@ def machine(pg_server_version: str | None = None) -> str:
         f"Python {platform.python_version()}",
         f"SQLite {sqlite3.sqlite_version} (sqlite3 CLI {_tool_version('sqlite3', '--version') or 'absent'})",
     ]
+    try:  # the kernel's task groups per session, which decide how PostgreSQL's backends and the
+        # bot's idle-class workers share the CPU (README, section PostgreSQL)
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as fh:
+            parts.append(f"autogroups {'on' if fh.read().strip() == '1' else 'off'}")
+    except OSError:
+        pass
     if pg_server_version:
         parts.append(f"PostgreSQL server {pg_server_version}")
     psql = _tool_version("psql", "--version")
