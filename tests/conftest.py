@@ -126,6 +126,9 @@ def config(database_url: str, tmp_path: Path) -> Config:
     raw: dict[str, Any] = {
         "database": {"url": database_url},
         "fetch": {"allowed_hosts": ["127.0.0.1"], "allow_private_addresses": True},
+        # (the live counts' pause between two edits, 2 s by default: SimCord waits for it after
+        # each click, as part of the bot's work; the tests of the pause itself set their own)
+        "polls": {"refresh_seconds": 0.05},
     }
     return build_config(raw, tmp_path / "config.toml", environ={})
 
