@@ -242,3 +242,29 @@ def test_cli_labels_values_and_excel_french_default(bilingual, database_url, tmp
     refused = run_cli("export", "--poll", str(bilingual.poll_id), "--labels", "de", "-o", str(out / "x.csv"),
                       database_url=database_url, cwd=out, secret=SECRET)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
+
+
+@pytest.mark.parametrize(("labels", "title"), [("en", "Which format?"), ("fr", "Quel format ?")])
+async def test_a_quick_polls_title_is_its_question_in_the_label_language(sessions, exporter, tmp_path, labels,
+                                                                         title):
+    """A quick poll's title is its one question's wording: in the long CSV's ``poll`` column and
+    the codebook it follows the label language, as the question does; a survey's own title
+    (``Suivi de janvier`` above, no other language) stays as written."""
+    async with sessions.begin() as session:
+        poll = Poll(guild_id=GUILD, channel_id=FR_CHANNEL, message_id=9101, author_id=2, title="Quel format ?",
+                    lang="fr")
+        question = Question(position=0, code="format", text="Quel format ?", kind="single",
+                            labels={"en": "Which format?"})
+        question.options = [Option(position=0, code="ligne", label="En ligne", labels={"en": "Online"})]
+        poll.questions = [question]
+        session.add(poll)
+        await session.flush()
+        session.add(Answer(question_id=question.id, user_id=U_EN, member_type="ong", answered_at=SUMMER,
+                           updated_at=SUMMER, choices=[AnswerChoice(option_id=question.options[0].id)]))
+    path = tmp_path / "long.csv"
+    await exporter.export_to_path(ExportRequest(poll_id=poll.id, format="csv", labels=labels), path)
+    header, row = read_csv(path, ",")
+    assert dict(zip(header, row, strict=True))["poll"] == title
+    book_header, *book = read_csv(codebook_path(path), ",")
+    entries = [dict(zip(book_header, line, strict=True)) for line in book]
+    assert {e["poll"] for e in entries if e["type"] != "member_type"} == {title}
