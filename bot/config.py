@@ -286,7 +286,7 @@ def build_config(raw: dict[str, Any], path: Path, environ: typing.Mapping[str, s
         config = dataclasses.replace(
             config, database=dataclasses.replace(config.database, url=env["RESEAU_DATABASE_URL"])
         )
-        _check_database_url(config.database.url, path, "RESEAU_DATABASE_URL")
+        _check_database_url(config.database.url, None, "RESEAU_DATABASE_URL")
     _check_semantics(config)
     return config
 
@@ -390,11 +390,14 @@ def _channels(value: Any, path: Path) -> tuple[NetworkChannel, ...]:
     return tuple(out)
 
 
-def _check_database_url(url: str, path: Path, name: str = "database.url") -> None:
-    """A URL SQLAlchemy cannot read (a port that is not a number, an unclosed ``[``…) is named
-    here, before anything connects; the message never shows the password."""
+def _check_database_url(url: str, path: Path | None, name: str = "database.url") -> None:
+    """A URL of another driver, or one SQLAlchemy cannot read (a port that is not a number, an
+    unclosed ``[``…), is named here, before anything connects; the message never shows the
+    password.  ``path`` is None for a URL from the environment (no file to blame)."""
     from storage.urls import parse_url
 
+    if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError(path, "database_scheme", name=name)
     try:
         parse_url(url)  # the port too: a port that is not a number is refused
     except ValueError as exc:
@@ -423,8 +426,6 @@ def _check_semantics(config: Config) -> None:
         raise ConfigError(path, "cron", value=repr(config.schedule.extract_cron), detail=exc) from None
     if config.schedule.catch_up_days < 0:
         raise ConfigError(path, "catch_up_days")
-    if not config.database.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-        raise ConfigError(path, "database_scheme")
     _check_database_url(config.database.url, path)
     for url_key in ("api_base_url", "gateway_url"):
         url = getattr(config.discord, url_key)

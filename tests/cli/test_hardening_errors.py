@@ -60,6 +60,21 @@ def test_item14_malformed_database_url_is_one_line_exit_2(url: str, tmp_path: Pa
         line = one_line(result.stderr)
         assert name in line and "est mal formée" in line and "port" in line
         assert PASSWORD not in result.stderr + result.stdout
+        assert ("config.toml:" in line) == (name == "database.url")  # the environment's is no file's
+
+
+@pytest.mark.parametrize(("where", "name"), [("env", "RESEAU_DATABASE_URL"), ("file", "config.toml: database.url")])
+def test_another_driver_is_named_where_it_comes_from(where: str, name: str, tmp_path: Path) -> None:
+    url = f"mysql://reseau:{PASSWORD}@db.example/reseau"
+    if where == "env":
+        result = run_cli("db", "current", cwd=tmp_path, env={"RESEAU_DATABASE_URL": url})
+    else:
+        result = run_cli("--config", str(write_config(tmp_path, url)), "db", "current", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    line = one_line(result.stderr)
+    assert line.endswith(f"{name} doit commencer par sqlite+aiosqlite:// ou postgresql+asyncpg://"), line
+    assert ("config.toml" in line) == (where == "file")
+    assert PASSWORD not in result.stderr + result.stdout
 
 
 def test_item14_unreachable_database_is_one_line_exit_2(tmp_path: Path) -> None:
