@@ -114,12 +114,7 @@ def _build_questions(raw: Sequence[CodebookQuestion], headings: str, clean: Call
         codes = [code + suffixes.get(q.poll_id, f"_p{q.poll_id}") for code, q in zip(codes, raw, strict=True)]
     codes = _deduplicate(codes, [f"_p{q.poll_id}" for q in raw])
     codes = _deduplicate(codes, [f"_q{q.position}" for q in raw])
-    # A quick poll's title is its one question's wording (``/poll create``): the export writes it
-    # in the label language as it writes the question; a title of its own (a survey's) has no
-    # other language and stays as written.
     per_poll = Counter(q.poll_id for q in raw)
-    titles = {q.poll_id: _shown(_in_languages(q.text, q.lang, q.labels, clean), lang, clean(q.poll_title))
-              for q in raw if per_poll[q.poll_id] == 1 and q.poll_title == q.text}
     questions: list[_Question] = []
     for q, code in zip(raw, codes, strict=True):
         opt_codes = [(o.code or "").strip() or f"o{o.position}" for o in q.options]
@@ -129,9 +124,13 @@ def _build_questions(raw: Sequence[CodebookQuestion], headings: str, clean: Call
             labels = _in_languages(o.label, q.lang, o.labels, clean)
             options.append(_Option(o.id, oc, _shown(labels, lang, clean(o.label)), labels=labels))
         labels = _in_languages(q.text, q.lang, q.labels, clean)
+        text = _shown(labels, lang, clean(q.text))
+        # A quick poll's title is its one question's wording (``/poll create``): written in the
+        # label language as the question is; a title of its own (a survey's) has no other language.
+        title = text if per_poll[q.poll_id] == 1 and q.poll_title == q.text else clean(q.poll_title)
         questions.append(
-            _Question(q.id, q.poll_id, titles.get(q.poll_id, clean(q.poll_title)), clean(q.campaign), code,
-                      _shown(labels, lang, clean(q.text)), q.kind, q.max_choices, options,
+            _Question(q.id, q.poll_id, title, clean(q.campaign), code,
+                      text, q.kind, q.max_choices, options,
                       {o.id: o for o in options}, labels=labels, postings=clean(_postings_text(q.postings)),
                       values=values, occurrence=(occurrences or {}).get(q.poll_id))
         )
