@@ -186,7 +186,10 @@ class PostingService:
         async with self.sessions() as session:
             repo = PostingRepository(session)
             postings = [Posting.of(row) for row in await repo.of_poll(poll.id)]
-            counts = await repo.respondents_by_posting([q.id for q in poll.questions] or [poll.question_id])
+            # a poll posted in one channel: every answer came from it (``after_vote`` notes
+            # nothing there), not from a channel that is not known
+            counts = await repo.respondents_by_posting([q.id for q in poll.questions] or [poll.question_id],
+                                                       one_posting=postings[0].id if len(postings) == 1 else None)
         out = [ChannelCount(p, counts.get(p.id, 0)) for p in postings]
         known = {p.id for p in postings}
         unknown = sum(n for pid, n in counts.items() if pid not in known)

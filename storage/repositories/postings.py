@@ -114,13 +114,15 @@ class PostingRepository(Repository):
             .values(posting_id=posting_id)
         )
 
-    async def respondents_by_posting(self, question_ids: Iterable[int]) -> dict[int | None, int]:
-        """How many members answered from each posting (``None``: not known)."""
-        stmt = (
-            select(Answer.posting_id, func.count(func.distinct(func.coalesce(Answer.user_id, -Answer.id))))
-            .where(Answer.question_id.in_(list(question_ids)))
-            .group_by(Answer.posting_id)
-        )
+    async def respondents_by_posting(self, question_ids: Iterable[int], *,
+                                     one_posting: int | None = None) -> dict[int | None, int]:
+        """How many members answered from each posting (``None``: not known).  ``one_posting``:
+        the poll's only posting, which every answer came from (its answers do not note it)."""
+        respondents = func.count(func.distinct(func.coalesce(Answer.user_id, -Answer.id)))
+        where = Answer.question_id.in_(list(question_ids))
+        if one_posting is not None:
+            return {one_posting: await self.session.scalar(select(respondents).where(where)) or 0}
+        stmt = select(Answer.posting_id, respondents).where(where).group_by(Answer.posting_id)
         return {posting: count for posting, count in await self.session.execute(stmt)}
 
     async def month_poll(self, extract_id: int) -> int | None:

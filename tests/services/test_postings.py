@@ -70,6 +70,17 @@ async def test_two_postings_one_question_a_member_counts_once(polls, postings, s
     ]
 
 
+async def test_a_poll_posted_in_one_channel_counts_its_respondents_there(polls, postings):
+    """Votes on a poll posted in one channel note no posting (nothing to tell apart): by channel,
+    they are that channel's, not a channel that is not known."""
+    poll = await posted(polls, postings, channels=((FR, "fr"),))
+    yes, no = poll.options
+    await polls.vote(poll.id, user_id=ALICE, option_id=yes.id)
+    await polls.vote(poll.id, user_id=BOB, option_id=no.id)
+    by_channel = await postings.by_channel(poll)
+    assert [(c.posting and c.posting.channel_name, c.respondents) for c in by_channel] == [("general", 2)]
+
+
 async def test_wording_per_language_and_the_fallback(polls, postings):
     poll = await posted(polls, postings)
     wording = await postings.wording(poll.id)
