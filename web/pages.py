@@ -233,13 +233,14 @@ async def polls(request: web.Request) -> web.StreamResponse:
 async def _results(request: web.Request):
     services = _services(request)
     poll_id = _int(request.match_info["id"])
+    lang = lang_of(request)
 
     async def load():
         results = await services.polls.results(poll_id, text_limit=50)
         services.dashboard.check_poll(results.poll)
-        return results
+        return await services.postings.results_in(results, lang)  # a poll posted in several languages
 
-    return await cached(request, ("poll", poll_id), load)
+    return await cached(request, ("poll", poll_id, lang), load)
 
 
 async def poll_page(request: web.Request) -> web.StreamResponse:

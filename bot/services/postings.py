@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services.poll_rules import MAX_LABEL, MAX_QUESTION
-from bot.services.polls.views import OptionView, PollView, QuestionView
+from bot.services.polls.views import OptionView, PollResults, PollView, QuestionView
 from storage.values import utcnow
 
 if TYPE_CHECKING:
@@ -115,9 +115,32 @@ def localized(poll: PollView, lang: str, wording: Wording) -> tuple[PollView, bo
         lang=lang,
         questions=questions,
         question=first.text if first else text(poll.question_id, poll.question),
+        # a quick poll's stored title is its question's wording; a survey's title has no other language
+        title=poll.title if poll.is_survey or first is None else first.text,
         options=first.options if first else options(poll.options),
     )
     return view, missing
+
+
+def localize_results(results: PollResults, view: PollView) -> PollResults:
+    """The results as a posting in ``view``'s language shows them: the same counts, the labels
+    of that language."""
+    labels = {o.id: o.label for q in (view.questions or ()) for o in q.options}
+    labels.update({o.id: o.label for o in view.options})
+    questions = {q.id: q for q in view.questions}
+
+    def relabel(counts):
+        return tuple(dataclasses.replace(c, label=labels.get(c.option_id, c.label)) for c in counts)
+
+    return dataclasses.replace(
+        results,
+        poll=view,
+        options=relabel(results.options),
+        questions=tuple(
+            dataclasses.replace(q, question=questions.get(q.question.id, q.question), options=relabel(q.options))
+            for q in results.questions
+        ),
+    )
 
 
 class PostingService:
@@ -231,6 +254,15 @@ class PostingService:
             await repo.set_month_poll(await repo.month_key(extract_id), poll_id)
 
     # ------------------------------------------------------------------ wording
+    async def results_in(self, results: PollResults, lang: str) -> PollResults:
+        """Results as a reader of ``lang`` reads them (a moderator's ``/poll results``, the
+        dashboard's poll page): the poll's wording in that language when it has one, complete;
+        else as they are."""
+        if lang == results.poll.lang:
+            return results
+        view, fell_back = localized(results.poll, lang, await self.wording(results.poll.id))
+        return results if fell_back else localize_results(results, view)
+
     async def wording(self, poll_id: int) -> Wording:
         from storage.repositories.postings import PostingRepository
 

@@ -19,11 +19,12 @@ import discord
 import cogs.polls.render as render
 from bot.errors import NotFound
 from bot.services import poll_jobs
+from bot.services.postings import localize_results
 from cogs._errors import ReportingView
 from cogs.polls._common import row_below
 from cogs.polls.components import SurveyStartButton, WithdrawButton
 from cogs.polls.kinds import ui_of
-from cogs.polls.postings import PollPostings, localize_results, with_note
+from cogs.polls.postings import PollPostings, with_note
 
 if TYPE_CHECKING:
     from bot.client import ReseauBot

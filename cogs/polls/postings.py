@@ -36,27 +36,6 @@ ENGLISH = "en"
 _CHANNEL_REF = re.compile(r"<#(\d+)>|\b(\d{15,20})\b")
 
 
-def localize_results(results: PollResults, view: PollView) -> PollResults:
-    """The results as a posting in ``view``'s language shows them: the same counts, the labels
-    of that language."""
-    labels = {o.id: o.label for q in (view.questions or ()) for o in q.options}
-    labels.update({o.id: o.label for o in view.options})
-    questions = {q.id: q for q in view.questions}
-
-    def relabel(counts):
-        return tuple(dataclasses.replace(c, label=labels.get(c.option_id, c.label)) for c in counts)
-
-    return dataclasses.replace(
-        results,
-        poll=view,
-        options=relabel(results.options),
-        questions=tuple(
-            dataclasses.replace(q, question=questions.get(q.question.id, q.question), options=relabel(q.options))
-            for q in results.questions
-        ),
-    )
-
-
 def chosen_channels(config_channels: Sequence[NetworkChannel], target: str, chosen: str | None,
                     here: int) -> list[NetworkChannel]:
     """Where ``/poll create`` posts besides the current channel: every network channel, or the
@@ -122,10 +101,7 @@ class PollPostings:
     async def localize_results(self, results: PollResults, lang: str) -> PollResults:
         """Results as a reader of ``lang`` reads them (a moderator's ``/poll results``): the
         poll's wording in that language when it has one."""
-        if lang == results.poll.lang:
-            return results
-        view, fell_back = localized(results.poll, lang, await self.service.wording(results.poll.id))
-        return results if fell_back else localize_results(results, view)
+        return await self.service.results_in(results, lang)
 
     def after_vote(self, poll: PollView, user_id: int, channel_id: int | None) -> None:
         """After a member's confirmation: note which posting they answered from, in the

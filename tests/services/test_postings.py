@@ -224,3 +224,19 @@ async def test_a_network_poll_is_answered_from_every_server_it_is_posted_in(poll
         await polls.results(poll.id, guild_id=elsewhere)
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Answer)) == 2
+
+
+async def test_results_in_a_language_the_poll_has_whole(polls, postings):
+    """A reader of another language (a moderator's ``/poll results``, the dashboard) reads the
+    results in that language's wording when the poll has all of it; else in the poll's own."""
+    poll = await posted(polls, postings)
+    await polls.vote(poll.id, user_id=ALICE, option_id=poll.options[0].id)
+    results = await polls.results(poll.id)
+    assert await postings.results_in(results, "en") is results, "no English wording yet: as they are"
+    await postings.set_wording(poll, "en", "Does the network help you?", ["Yes", "No"])
+    english = await postings.results_in(results, "en")
+    assert english.poll.question == english.poll.title == "Does the network help you?" and english.poll.lang == "en"
+    assert [(c.label, c.count) for c in english.options] == [("Yes", 1), ("No", 0)], "the same counts"
+    assert [q.question.text for q in english.questions] == ["Does the network help you?"]
+    assert [(c.label, c.count) for c in english.questions[0].options] == [("Yes", 1), ("No", 0)]
+    assert await postings.results_in(results, "fr") is results

@@ -104,6 +104,31 @@ async def test_a_moderator_signs_in_and_reads_results_and_coverage(dashboard, br
         await ctx.close()
 
 
+async def test_a_poll_posted_in_two_languages_reads_in_the_pages_language(dashboard, browser):
+    """A quick poll posted in a French and an English channel, with its English wording: the
+    English page shows that wording (title, question, options); the French page the poll's."""
+    services = dashboard.services
+    poll = await services.polls.create(services.polls.prepare(
+        guild_id=1001, channel_id=1, author_id=9, question="Le réseau vous aide-t-il ?", options="Oui; Non", lang="fr"))
+    for channel_id, lang in ((1, "fr"), (2, "en")):
+        await services.postings.attach(await services.postings.claim(poll, 1001, channel_id, lang), 100 + channel_id)
+    await services.postings.set_wording(poll, "en", "Does the network help you?", ["Yes", "No"])
+    await services.polls.vote(poll.id, user_id=11, option_id=poll.options[0].id)
+    ctx, page = await sign_in(browser, dashboard)
+    try:
+        await page.goto(f"{dashboard.base}/polls/{poll.id}")
+        assert await page.locator("h1").inner_text() == "Le réseau vous aide-t-il ?"
+        assert "Oui 1" in rows_of(await page.locator("#results-1").inner_text())
+        await page.get_by_role("link", name="English").click()
+        assert await page.locator("h1").inner_text() == "Does the network help you?"
+        results = rows_of(await page.locator("#results-1").inner_text())
+        assert "Yes 1" in results and "No 0" in results and "Oui" not in results
+        chart = await page.request.get(page.url + "/chart-1.png")
+        assert chart.status == 200 and (await chart.body())[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        await ctx.close()
+
+
 async def test_the_downloaded_export_is_the_clis(dashboard, browser, tmp_path, database_url):
     ctx, page = await sign_in(browser, dashboard)
     try:
