@@ -280,7 +280,9 @@ async def poll_chart(request: web.Request) -> web.StreamResponse:
         png = await asyncio.to_thread(
             charts.results_chart, question.question.text, labels, [o.count for o in question.options],
             lang=lang, respondents=max(question.respondents, max((o.count for o in question.options), default=0)))
-    return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "private, max-age=30"})
+    # in the page's language (the switch's cookie, else Accept-Language): the browser keeps one per language
+    return web.Response(body=png, content_type="image/png",
+                        headers={"Cache-Control": "private, max-age=30", "Vary": "Cookie, Accept-Language"})
 
 
 async def campaigns(request: web.Request) -> web.StreamResponse:

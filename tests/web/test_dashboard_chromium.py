@@ -125,6 +125,7 @@ async def test_a_poll_posted_in_two_languages_reads_in_the_pages_language(dashbo
         assert "Yes 1" in results and "No 0" in results and "Oui" not in results
         chart = await page.request.get(page.url + "/chart-1.png")
         assert chart.status == 200 and (await chart.body())[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "Cookie" in chart.headers["vary"], "the chart's words are in the page's language"
     finally:
         await ctx.close()
 
