@@ -87,6 +87,11 @@ def texts(value: Text) -> list[str]:
     return [value[form] for form in PLURAL_FORMS] if is_plural(value) else [value]  # type: ignore[index]
 
 
+#: Parameters that are quantities, written with the language's thousands separator (« 1 095 jours »,
+#: "1,095 days"); ids and years are never named so.
+QUANTITIES = ("count", "days", "total", "answers", "profiles", "sent")
+
+
 class Catalogue:
     def __init__(self, entries: Mapping[str, Mapping[str, Text]], default_lang: str = "fr") -> None:
         self.entries = dict(entries)
@@ -109,7 +114,11 @@ class Catalogue:
             if "count" not in params:
                 raise KeyError(f"catalogue key {key!r} has plural forms: pass count=")
             text = text[plural_form(lang, params["count"])]  # type: ignore[index]
-        return text.format(**params) if params else text  # type: ignore[union-attr]
+        if not params:
+            return text  # type: ignore[return-value]
+        quantities = {name: self.number(params[name], lang) for name in QUANTITIES
+                      if type(params.get(name)) is int and abs(params[name]) >= 1000}
+        return text.format(**(params | quantities))  # type: ignore[union-attr]
 
     def both(self, key: str, **params: Any) -> dict[str, str]:
         return {lang: self.t(key, lang, **params) for lang in LANGUAGES}

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,15 @@ COLOUR = 0x2B6CB0
 DANGER_COLOUR = 0xC53030
 FIELD_MAX = 1024
 MAX_LISTED = 10
+
+
+_LINE_BREAKS = re.compile(r"[ \t]*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+[ \t]*")
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line: each run of line breaks (and the spaces around it) as one space;
+    the other spaces as typed (French typography's narrow no-break spaces among them)."""
+    return _LINE_BREAKS.sub(" ", text)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -400,9 +410,14 @@ class Profiles(commands.Cog):
             given = ", ".join(answer["choices"]) if answer["choices"] else (answer["text"] or "")
             answered_at = _when(answer["answered_at"])
             assert answered_at is not None
-            line = (f"{discord.utils.format_dt(answered_at, 'd')} "
-                    f"**{discord.utils.escape_markdown(_clip(answer['poll'], 80))}** — "
-                    f"{discord.utils.escape_markdown(_clip(given, 100))}")
+            # a survey's answer names its question (a quick poll's title is its question); a
+            # written answer's line breaks would break the list
+            question = answer.get("question") or ""
+            key = "mydata.answer" if question in ("", answer["poll"]) else "mydata.answer_question"
+            line = self.bot.t(key, lang, date=discord.utils.format_dt(answered_at, "d"), id=answer["poll_id"],
+                              poll=discord.utils.escape_markdown(_clip(_one_line(answer["poll"]), 80)),
+                              question=discord.utils.escape_markdown(_clip(_one_line(question), 80)),
+                              given=discord.utils.escape_markdown(_clip(_one_line(given), 100)))
             more = len(answers) - listed - 1
             reserve = len(self.bot.t("mydata.more", lang, count=more)) + 1 if more else 0
             if listed >= MAX_LISTED or len("\n".join([*lines, line])) + reserve > FIELD_MAX:

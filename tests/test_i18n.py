@@ -126,6 +126,17 @@ def test_real_plural_texts():
     assert catalogue.t("delivery.failed_title", "fr", count=1) == "⚠️ 1 publication n’a pas pu être postée\u202f:"
 
 
+
+def test_quantities_are_written_with_the_languages_thousands_separator():
+    catalogue = Catalogue.load()
+    assert "1\u202f095 jours" in catalogue.t("mydata.retention", "fr", days=1095)
+    assert "1,095 days" in catalogue.t("mydata.retention", "en", days=1095)
+    assert catalogue.t("delivery.served", "fr", count=12345) == "12\u202f345 salons servis"
+    assert catalogue.t("delivery.served", "fr", count=999) == "999 salons servis"
+    # ids are not quantities: « Sondage n° 1234 », never « n° 1 234 »
+    assert "1234" in catalogue.t("poll.closed.done", "fr", id=1234, link="x")
+
+
 @pytest.mark.parametrize(
     ("locale", "expected"),
     [(discord.Locale.french, "fr"), ("fr", "fr"), (discord.Locale.american_english, "en"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
 import simcord
@@ -85,7 +86,7 @@ async def test_consent_then_profile_in_french(world, sessions):
     shown = await member.slash(world.fr, "profile")
     assert shown.ephemeral
     notice = embed_text(shown.response)
-    for part in ("Ce qui est enregistré", "Pourquoi", "Combien de temps", "1095 jours", "Comment l’effacer",
+    for part in ("Ce qui est enregistré", "Pourquoi", "Combien de temps", "1\u202f095 jours", "Comment l’effacer",
                  "/oublier", "/mes-donnees"):
         assert part in notice
     assert set(buttons(shown.response)) == {"J’accepte", "Non merci"}
@@ -226,11 +227,14 @@ async def test_my_data_sends_a_summary_and_a_json_file(world, sessions):
     assert result.ephemeral
     text = embed_text(result.response)
     assert "Vos données" in text and "Ville de Lyon" in text
-    assert "Réponses aux sondages (1)" in text and "Besoins des collectivités" in text
-    assert "Formation, Mise en réseau" in text
+    assert "Réponses aux sondages (1)" in text
     (attachment,) = result.response.attachments
     assert attachment.filename == "mes-donnees-reseau.json"
     document = json.loads(await attachment.read())
+    # the poll, its number and the question answered (the poll's title is not the question)
+    poll_id = document["answers"][0]["poll_id"]
+    assert (f"**Besoins des collectivités** (n°\u00a0{poll_id}), Quel soutien attendez-vous\u202f? — "
+            "Formation, Mise en réseau") in text
     assert document["discord_user_id"] == str(member.id)
     assert document["profile"]["member_type"] == "collectivite"
     assert document["profile"]["organisation"] == "Ville de Lyon"
@@ -247,10 +251,30 @@ async def test_my_data_lists_the_latest_answers_and_points_to_the_file_for_the_r
         await seed_answers(sessions, world.member_fr.id, author_id=world.moderator.id)
     result = await world.member_fr.slash(world.fr, "my-data")
     text = embed_text(result.response)
-    assert "Réponses aux sondages (12)" in text and "… et 2 de plus dans le fichier joint." in text
+    assert "Réponses aux sondages (12)" in text
+    (field,) = [f for f in result.response.embeds[0].fields if f.name == "Réponses aux sondages (12)"]
+    *listed, more = field.value.split("\n")
+    more_count = re.fullmatch(r"… et (\d+) de plus dans le fichier joint\.", more)
+    assert more_count and len(listed) + int(more_count[1]) == 12 and len(listed) >= 5, field.value
     assert all(len(field.value) <= 1024 for field in result.response.embeds[0].fields)
     document = json.loads(await result.response.attachments[0].read())
     assert len(document["answers"]) == 12
+
+
+async def test_my_data_writes_a_written_answer_on_one_line(world, sessions):
+    poll = Poll(guild_id=1, channel_id=2, author_id=world.moderator.id, title="Vos idées\u202f?", lang="fr",
+                status="open", anonymous=False)
+    poll.questions = [Question(position=0, code="q1", text="Vos idées\u202f?", kind="text", max_choices=1)]
+    async with sessions.begin() as session:
+        session.add(poll)
+        await session.flush()
+        session.add(Answer(question_id=poll.questions[0].id, user_id=world.member_fr.id, text="Plus d’ateliers\n\n@here  *vite*"))
+    result = await world.member_fr.slash(world.fr, "my-data")
+    (field,) = [f for f in result.response.embeds[0].fields if f.name.startswith("Réponses aux sondages")]
+    # a quick poll's title is its question: said once; the answer on its line (spaces as typed), its
+    # markdown shown as typed
+    assert field.value.endswith(f"**Vos idées\u202f?** (n°\u00a0{poll.id}) — Plus d’ateliers @here  \\*vite\\*")
+    assert "\n" not in field.value
 
 
 async def test_my_data_in_english_without_a_profile(world):
@@ -304,14 +328,14 @@ async def test_forget_me_unlinks_in_unlink_mode_and_cancel_keeps_everything(worl
     await seed_answers(sessions, member.id, author_id=world.moderator.id, status="closed")
 
     asked = await member.slash(world.en, "forget-me")
-    assert "still count but are no longer linked to you" in embed_text(asked.response)
+    assert "still count but are no longer linked to you (1 answer in all)" in embed_text(asked.response)
     kept = await member.click(asked.response, label="Cancel")
     assert "Nothing was deleted" in embed_text(kept.response)
     assert await profile_of(sessions, member.id) is not None
 
     asked = await member.slash(world.en, "forget-me")
     done = await member.click(asked.response, label="Yes, forget me")
-    assert "no longer linked to you" in embed_text(done.response)
+    assert "no longer linked to you (1 answer in all)" in embed_text(done.response)
     assert await profile_of(sessions, member.id) is None
     async with sessions() as session:
         answers = list(await session.scalars(select(Answer)))
