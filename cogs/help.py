@@ -10,9 +10,6 @@ from bot.client import ReseauBot
 from cogs import _text
 from cogs._checks import is_moderator
 
-MEMBER_COMMANDS = ("help", "poll", "profile")
-MODERATOR_COMMANDS = ("extract", "announce", "poll", "export", "status")
-
 
 class Help(commands.Cog):
     def __init__(self, bot: ReseauBot) -> None:
@@ -23,7 +20,10 @@ class Help(commands.Cog):
         lang = self.bot.lang(interaction)
         t = self.bot.t
         embed = discord.Embed(title=t("help.title", lang), description=t("help.intro", lang), colour=0x2B6CB0)
-        embed.add_field(name=t("help.members", lang), value=t("help.members_list", lang), inline=False)
+        members = t("help.members_list", lang)
+        if self.bot.config.bot.members_can_create_polls:  # read at run time: a reconfigured bot
+            members += "\n" + t("help.members_create", lang)
+        embed.add_field(name=t("help.members", lang), value=members, inline=False)
         if is_moderator(interaction):
             embed.add_field(name=t("help.moderators", lang), value=t("help.moderators_list", lang), inline=False)
         embed.set_footer(text=t("help.footer", lang))

@@ -349,7 +349,9 @@ def list_embed(listing: PollListing, lang: str, w: Wording, link: Callable[[Poll
     none = w.t("poll.list.none", lang)
 
     def line(p: PollView, suffix: str) -> str:
-        return f"**#{p.id}** {'📋 ' if p.is_survey else ''}[{clip(p.title or p.question, 80)}]({link(p)})" + suffix
+        # the link on the number: a title's own brackets, stars or URL would break a masked link
+        number = w.t("format.numbered", lang, id=p.id)
+        return f"**[{number}]({link(p)})** {'📋 ' if p.is_survey else ''}{esc(clip(p.title or p.question, 80))}" + suffix
 
     opened = [
         line(p, f" — {w.t('poll.list.ends', lang, when=ts(p.deadline_at, 'R'))}" if p.deadline_at else "")

@@ -74,6 +74,23 @@ async def test_help_in_english_for_an_english_member(world):
     assert "For members" in embed_text(result.response)
 
 
+async def test_help_names_every_command_a_member_may_use(world):
+    """Whatever is added later: each command without the moderator check is in the members' help."""
+    member_leaves = [leaf.qualified_name for command in world.env.bot.tree.get_commands()
+                     for leaf in _leaves(command) if not is_moderator_command(leaf)]
+    assert "poll list" in member_leaves and "poll create" in member_leaves
+    english = embed_text((await world.member_en.slash(world.en, "help")).response)
+    # /poll create is a member's only where the configuration lets members create polls
+    assert [name for name in member_leaves if f"`/{name}`" not in english] == ["poll create"]
+    assert "`/sondage liste`" in embed_text((await world.member_fr.slash(world.fr, "help")).response)
+    bot = world.env.bot
+    await bot.reconfigure(dataclasses.replace(
+        world.config, bot=dataclasses.replace(world.config.bot, members_can_create_polls=True)))
+    english = embed_text((await world.member_en.slash(world.en, "help")).response)
+    assert [name for name in member_leaves if f"`/{name}`" not in english] == []
+    assert "`/sondage creer`" in embed_text((await world.member_fr.slash(world.fr, "help")).response)
+
+
 async def test_help_shows_moderator_commands_to_moderators(world):
     result = await world.moderator.slash(world.fr, "help")
     assert "Pour les modérateurs" in embed_text(result.response)

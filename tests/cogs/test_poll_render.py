@@ -270,8 +270,12 @@ def test_created_text_list_and_reminder():
     closed = make_poll("A", "B", id=8, status="closed", closed_at=NOW)
     embed = render.list_embed(PollListing((poll,), (closed,)), "fr", W, lambda p: f"https://x/{p.id}")
     opened = field(embed, t("poll.list.open", "fr"))
-    assert opened.startswith("**#7** [Quel format ?](https://x/7) — ")
-    assert field(embed, t("poll.list.recent", "fr")) == f"**#8** [Quel format ?](https://x/8) — <t:{int(NOW.timestamp())}:d>"
+    assert opened.startswith("**[n°\u00a07](https://x/7)** Quel format ? — ")
+    assert field(embed, t("poll.list.recent", "fr")) == f"**[n°\u00a08](https://x/8)** Quel format ? — <t:{int(NOW.timestamp())}:d>"
+    odd = make_poll("A", "B", id=9, question="Atelier [Lyon] ou *Paris* ? (voir https://x.org)")
+    english = render.list_embed(PollListing((odd,), ()), "en", W, lambda p: f"https://x/{p.id}")
+    # the title is text, never the link's label: its brackets and stars cannot break the link
+    assert field(english, t("poll.list.open", "en")) == "**[#9](https://x/9)** Atelier [Lyon] ou \\*Paris\\* ? (voir https://x.org)"
     empty = render.list_embed(PollListing((), ()), "en", W, lambda p: "")
     assert field(empty, t("poll.list.open", "en")) == t("poll.list.none", "en")
     reminder = render.reminder_text(poll, W, link="https://x/7")

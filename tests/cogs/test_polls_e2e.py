@@ -568,8 +568,8 @@ async def test_poll_list_for_members(world):
     listing = await world.member_en.slash(world.en, "poll list")
     text = embed_text(listing.response)
     assert listing.ephemeral and "Polls on this server" in text
-    assert f"**#{poll_id}** [Quel format pour la rencontre ?]({message.jump_url})" in text
-    assert f"**#{closed_id}** [Ancienne question ?]" in text.split("Recently closed")[1]
+    assert f"**[#{poll_id}]({message.jump_url})** Quel format pour la rencontre ?" in text
+    assert f"**[#{closed_id}](" in text.split("Recently closed")[1] and "Ancienne question ?" in text.split("Recently closed")[1]
 
 
 async def test_poll_links_follow_the_configured_web_base_url(world):
