@@ -137,6 +137,18 @@ class PollMessages:
             for posting, view, _note in await self.postings.others(poll):  # the same results, in its language
                 await self._final_edit(view, localize_results(results, view), self.postings.message(posting))
 
+    async def refinalise(self, poll_id: int) -> None:
+        """A closed poll's final results shown again, after answers were deleted (``/forget-me``):
+        its postings stop counting them, chart included.  A native poll's results are a reply
+        under Discord's ended poll, which is not posted twice: left as it is."""
+        try:
+            poll = await self.service.get(poll_id)
+        except NotFound:
+            return
+        if poll.is_open or poll.native:
+            return
+        await self.finalise(poll)
+
     async def _final_edit(self, poll: PollView, results: PollResults, message: discord.PartialMessage) -> None:
         """One posting's closing edit (``poll`` and ``results`` in the posting's language)."""
         try:

@@ -5,7 +5,11 @@ The profile cog dispatches ``member_forgotten(user_id, result)`` once every feat
 hook has run (:mod:`bot.services.privacy`); ``result.poll_ids`` are the polls whose answers the
 polls hook deleted or unlinked (:mod:`bot.services.polls.privacy`).  Each gets the Polls cog's
 debounced refresh, as after a vote: an open poll's public message stops counting the deleted
-answers; a closed or hidden-results poll is left as it is (the refresh checks).
+answers (an open poll hiding its results shows none).  A closed poll whose answers were deleted
+(``forget_mode = "delete"``) has its final results shown again without them, chart included, in
+the background; in ``unlink`` mode a closed poll's answers stay counted, unnamed, and its
+message stays as it is.  A native poll's final results (a reply under Discord's ended poll) are
+not posted twice.
 """
 
 from __future__ import annotations
@@ -39,3 +43,13 @@ class PollsPrivacy(commands.Cog):
             return
         for poll_id in result.poll_ids:
             polls.schedule_refresh(poll_id)  # type: ignore[attr-defined]
+        if result.mode == "delete" and result.poll_ids:
+            self.bot.track(self._refinalise(polls, result.poll_ids), name="forget-me-closed-polls")
+
+    @staticmethod
+    async def _refinalise(polls: commands.Cog, poll_ids: tuple[int, ...]) -> None:
+        for poll_id in poll_ids:  # one after another: each redraws a chart
+            try:
+                await polls.messages.refinalise(poll_id)  # type: ignore[attr-defined]
+            except Exception:
+                log.exception("could not show poll %s's final results again after a forget-me", poll_id)

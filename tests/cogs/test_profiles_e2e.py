@@ -383,6 +383,30 @@ async def test_forget_me_removes_the_answers_from_the_live_counts_of_an_open_pol
     assert [user for user, _ in await _stored(world, sessions)] == [world.member_en.id]
 
 
+async def test_forget_me_removes_the_answers_from_a_closed_polls_final_results(world, sessions):
+    """Delete mode: the final results on a closed poll's message (counts, by member type, chart)
+    stop counting the forgotten member, as the moderators' results do."""
+    message = await _open_poll_answered_by_both(world)
+    async with sessions() as session:
+        poll_id = await session.scalar(select(Poll.id))
+    await world.moderator.slash(world.fr, "poll close", poll=poll_id)
+    before = next(m for m in world.fr.history() if m.id == message.id)
+    assert "2 réponses" in embed_text(before) and len(before.attachments) == 1
+    chart_before = await before.attachments[0].read()
+
+    asked = await world.member_fr.slash(world.fr, "forget-me")
+    await world.member_fr.click(asked.response, label="Oui, m’oublier")
+    await world.env.settle()
+    after = next(m for m in world.fr.history() if m.id == message.id)
+    assert "1 réponse" in embed_text(after) and "2 réponses" not in embed_text(after)
+    assert "Présentiel\n`░░░░░░░░░░` 0 (0\xa0%)" in embed_text(after)
+    (chart,) = after.attachments
+    assert await chart.read() != chart_before, "the chart is drawn again"
+    assert after.components == [], "still closed: no buttons"
+    results = await world.moderator.slash(world.fr, "poll results", poll=poll_id)
+    assert "1 réponse" in embed_text(results.response)
+
+
 async def test_forget_me_in_unlink_mode_withdraws_the_answers_of_an_open_poll(world, sessions):
     """Issue 10, item 4: an unlinked answer in an open poll would stay counted while the member,
     no longer recognised, answers again — in an open poll, unlink withdraws the answer."""
