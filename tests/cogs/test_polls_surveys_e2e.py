@@ -482,6 +482,16 @@ async def test_survey_results_show_each_question_and_close_at_the_deadline(world
     assert len(final.attachments) == 2
 
 
+async def test_a_click_in_a_survey_closed_meanwhile_says_the_survey_is_closed(world, sessions):
+    posted, public = await create_survey(world)
+    survey_id = number_in(posted.response.content)
+    step = await world.member_fr.click(public, label="Répondre au questionnaire")
+    await world.moderator.slash(world.fr, "poll close", poll=survey_id)
+    late = await world.member_fr.click(step.response, label="Oui")
+    assert late.response.content == "Ce questionnaire est clos\u202f: les réponses ne sont plus acceptées."
+    assert await count(sessions, select(Answer)) == 0, "nothing stored"
+
+
 # ----------------------------------------------------------------------------- restart
 async def test_survey_buttons_and_open_modal_keep_working_after_a_restart(world, sessions, bot_factory):
     env = world.env

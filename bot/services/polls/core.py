@@ -218,7 +218,7 @@ class PollCore:
         poll = await self._structure(poll_id)
         await self._check_posted_in(poll, guild_id)
         if not poll.is_open:
-            raise Conflict("poll.error.closed")
+            raise Conflict(self._closed_key(poll))
         if poll.allowed_role_ids and role_ids is not None and not set(poll.allowed_role_ids) & set(role_ids):
             raise Forbidden("poll.error.role_restricted")
         return poll
@@ -258,8 +258,13 @@ class PollCore:
         status, deadline_at = state
         if status != "open" or (deadline_at is not None and deadline_at <= self.clock()):
             self._forget(poll.id)
-            raise Conflict("poll.error.closed")
+            raise Conflict(self._closed_key(poll))
         return poll
+
+    @staticmethod
+    def _closed_key(poll: PollView) -> str:
+        """What a member's late click is told: a survey takes answers, a quick poll votes."""
+        return "survey.error.closed" if poll.is_survey else "poll.error.closed"
 
     @staticmethod
     def _ordered(poll: PollView, option_ids: Iterable[int]) -> tuple[int, ...]:
