@@ -50,7 +50,12 @@ def _parsers(sub: argparse._SubParsersAction, t: Text) -> None:
 def cmd_export(args: argparse.Namespace, config: Config) -> int:
     t = text(config)
     output = Path(args.output)
-    fmt = args.format or _FORMAT_BY_SUFFIX.get(output.suffix.lower())
+    by_name = _FORMAT_BY_SUFFIX.get(output.suffix.lower())
+    if args.format and by_name and args.format != by_name:  # a CSV named .xlsx: Excel refuses it
+        print(f"reseau-bot: {t('cli.export.format_mismatch', name=output.name, format=args.format, suffix=output.suffix)}",
+              file=sys.stderr)
+        return 2
+    fmt = args.format or by_name
     if fmt is None:
         print(f"reseau-bot: {t('cli.export.unknown_format', name=output.name)}", file=sys.stderr)
         return 2

@@ -99,7 +99,8 @@ class Exports(commands.Cog):
             headings=headings,
             values=values,
             labels=labels,
-            separator=separator or self.bot.t("format.csv_separator", lang),  # what Excel reads in that language
+            # what Excel reads in the labels' language (the moderator's when not given)
+            separator=separator or self.bot.t("format.csv_separator", labels or lang),
             guild_id=interaction.guild_id,
             lang=lang,
             actor_id=interaction.user.id,

@@ -105,6 +105,19 @@ def test_item14_missing_export_folder_is_one_line_exit_2(database_url: str, tmp_
     assert not missing.exists()
 
 
+def test_a_format_the_file_name_contradicts_is_one_line_exit_2(database_url: str, tmp_path: Path) -> None:
+    """CSV text in a file named .xlsx would be refused by Excel: said before anything is written."""
+    config = write_config(tmp_path, database_url)
+    result = run_cli(
+        "--config", str(config), "export", "--campaign", "Enquête", "--format", "csv", "-o", str(tmp_path / "x.xlsx"),
+        cwd=tmp_path, env={"RESEAU_EXPORT_SECRET": "a-long-enough-secret-for-the-pseudonyms"},
+    )
+    assert result.returncode == 2, result.stderr
+    line = one_line(result.stderr)
+    assert "« x.xlsx » se termine par .xlsx, mais --format csv est demandé" in line.replace("\u202f", " ")
+    assert not (tmp_path / "x.xlsx").exists() and not (tmp_path / "x.codebook.xlsx").exists()
+
+
 @pytest.mark.parametrize("hours", [-5, 0])
 def test_item14_non_positive_default_duration_is_one_line_exit_2(hours: int, database_url: str, tmp_path: Path) -> None:
     config = write_config(tmp_path, database_url, f"[polls]\ndefault_duration_hours = {hours}\n")

@@ -10,6 +10,7 @@ import io
 from datetime import timedelta
 
 import openpyxl
+import pytest
 import simcord
 
 from bot.errors import InvalidInput, NotFound
@@ -18,6 +19,8 @@ from tests.cogs.test_calendar_e2e import TOMORROW_9_UTC, fire, plan, poll_posts,
 from tests.cogs.test_exports_e2e import SECRET, _message_with_files
 from tests.command_access import open_to_everyone
 from tests.time_ahead import NOW, at, local_text
+
+pytestmark = pytest.mark.simcord(settle_timeout=60)  # exports in a worker process (tests/cogs/test_exports_e2e.py)
 
 
 async def weekly_series(world) -> tuple[int, list[str]]:

@@ -7,6 +7,7 @@ import csv
 import io
 
 import openpyxl
+import pytest
 import simcord
 
 from bot.errors import NotFound
@@ -17,6 +18,10 @@ from tests.command_access import assert_hidden, open_to_everyone
 from tests.export_data import CAMPAIGN, U1, build_survey
 
 SECRET = "a long enough secret for the tests"
+
+# An export runs in a worker process (its first one starts the pool and imports openpyxl): on a
+# loaded machine that real work outlasts SimCord's default 5 s wait for the bot to settle.
+pytestmark = pytest.mark.simcord(settle_timeout=60)
 
 
 def _message_with_files(result):
@@ -60,6 +65,16 @@ async def test_moderator_exports_one_poll_as_xlsx_in_english(world, sessions, mo
     assert attachment.filename == f"poll-{survey.poll_a}-long.xlsx"
     workbook = openpyxl.load_workbook(io.BytesIO(await attachment.read()), read_only=True)
     assert workbook.sheetnames == ["answers", "codebook"]
+
+
+async def test_the_csv_separator_follows_the_exports_language(world, sessions, monkeypatch):
+    """An English moderator asking for French labels gets what French Excel reads: ';'."""
+    monkeypatch.setenv("RESEAU_EXPORT_SECRET", SECRET)
+    await build_survey(sessions, world.guild.id)
+    set_locale(world.moderator, "en-US")
+    result = await world.moderator.slash(world.en, "export", format="csv", campaign=CAMPAIGN, language="fr")
+    data = await next(a for a in _message_with_files(result).attachments if "codebook" not in a.filename).read()
+    assert data.decode("utf-8-sig").splitlines()[0].startswith("respondent;member_type;")
 
 
 async def test_member_is_refused(world, sessions, monkeypatch):

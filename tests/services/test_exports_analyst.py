@@ -16,6 +16,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from sqlalchemy import select
 
 from bot.errors import InvalidInput
 from bot.services.exports import CODEBOOK_COLUMNS, Exporter, ExportRequest, codebook_path, pseudonym
@@ -268,3 +269,31 @@ async def test_a_quick_polls_title_is_its_question_in_the_label_language(session
     book_header, *book = read_csv(codebook_path(path), ",")
     entries = [dict(zip(book_header, line, strict=True)) for line in book]
     assert {e["poll"] for e in entries if e["type"] != "member_type"} == {title}
+
+
+async def test_built_in_options_have_their_wording_in_every_language(sessions, config, exporter, tmp_path):
+    """A yes/no question created in French reads « Yes » in English: in the codebook's English
+    label column and as an English value; a Likert one too."""
+    from bot.i18n import Catalogue
+    from bot.services.polls import PollService
+
+    polls = PollService.from_config(sessions, config, Catalogue.load())
+    poll = await polls.create(polls.prepare(guild_id=GUILD, channel_id=FR_CHANNEL, author_id=2, lang="fr",
+                                            question="Venez-vous ?", kind="yesno"))
+    await polls.vote(poll.id, user_id=U_FR, option_id=poll.options[0].id)
+    path = tmp_path / "wide.csv"
+    await exporter.export_to_path(
+        ExportRequest(poll_id=poll.id, format="csv", layout="wide", values="labels", labels="en"), path)
+    header, row = read_csv(path, ",")
+    assert dict(zip(header, row, strict=True))["q1"] == "Yes"
+    book_header, *book = read_csv(codebook_path(path), ",")
+    options = {e["code"]: e for e in (dict(zip(book_header, line, strict=True)) for line in book)
+               if e["type"] == "option"}
+    assert {code: (e["label::Français (fr)"], e["label::English (en)"]) for code, e in options.items()} == {
+        "yes": ("Oui", "Yes"), "no": ("Non", "No"), "abstain": ("Abstention", "Abstain")}
+    likert = await polls.create(polls.prepare(guild_id=GUILD, channel_id=FR_CHANNEL, author_id=2, lang="en",
+                                              question="Useful?", kind="likert"))
+    async with sessions() as session:
+        labels = [o.labels for o in await session.scalars(
+            select(Option).where(Option.question_id == likert.questions[0].id).order_by(Option.position))]
+    assert labels[0] == {"fr": Catalogue.load().t("poll.likert.1", "fr")} and len(labels) == 5

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.errors import InvalidInput
+from bot.i18n import LANGUAGES
 from bot.services.poll_rules import (
     MAX_LABEL,
     MAX_OPTIONS,
@@ -232,6 +233,20 @@ class Drafting(PollCore):
         chosen = spec.max_choices(max_choices, len(labels))
         return QuestionDraft(text, kind, tuple(labels), codes, chosen)
 
+    def _options(self, question: QuestionDraft, lang: str) -> list[Any]:
+        """A question's option rows; a built-in option (yes/no, Likert) also gets its wording in
+        the other languages, so that it reads « Yes » in English wherever it was created."""
+        from storage import models
+
+        wording: dict[str, dict[str, str]] = {}
+        rules = kind_of(question.kind).options
+        for other in LANGUAGES if rules.fixed else ():
+            if other != lang:
+                for code, label in rules.builtin(self.catalogue, other):
+                    wording.setdefault(code, {})[other] = label
+        return [models.Option(position=i, code=code, label=label, labels=wording.get(code, {}))
+                for i, (code, label) in enumerate(zip(question.codes, question.labels, strict=True))]
+
     def prepare_survey(
         self,
         *,
@@ -335,10 +350,7 @@ class Drafting(PollCore):
                 text=question.text,
                 kind=question.kind,
                 max_choices=question.max_choices,
-                options=[
-                    models.Option(position=i, code=code, label=label)
-                    for i, (code, label) in enumerate(zip(question.codes, question.labels, strict=True))
-                ],
+                options=self._options(question, draft.lang),
             )
             for position, question in enumerate(draft.question_drafts())
         ]
