@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import secrets
 import tempfile
@@ -337,20 +336,36 @@ async def export_download(request: web.Request) -> web.StreamResponse:
     )
     if identified and not await _identifiable(services, poll_id, campaign):
         raise Forbidden("dashboard.error.identified_anonymous")
+    from bot.services.exports.worker import export_to_path_in_worker  # loads at the first export
+
     with tempfile.TemporaryDirectory(prefix="reseau-export-") as folder:
+        # written in a worker process, as /export's (the dashboard may share the bot's loop:
+        # ``run --web``), zipped in a thread, then sent from the disk a piece at a time
         name = Path(folder) / _filename(request_)
-        result = await services.exports.export_to_path(request_, name)
+        result = await export_to_path_in_worker(services.exports, request_, name)
         if len(result.files) == 1:
-            body, filename = result.files[0].read_bytes(), result.files[0].name
-            content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            path, content_type = result.files[0], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         else:
-            buffer = io.BytesIO()
-            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-                for file in result.files:
-                    archive.write(file, file.name)
-            body, filename, content_type = buffer.getvalue(), name.with_suffix(".zip").name, "application/zip"
-    return web.Response(body=body, content_type=content_type, headers={
-        "Content-Disposition": f'attachment; filename="{filename}"'})
+            path, content_type = name.with_suffix(".zip"), "application/zip"
+            await asyncio.to_thread(_zip, path, result.files)
+        response = web.StreamResponse(headers={
+            "Content-Type": content_type, "Content-Length": str(path.stat().st_size),
+            "Content-Disposition": f'attachment; filename="{path.name}"'})
+        await response.prepare(request)
+        with path.open("rb") as file:
+            while chunk := await asyncio.to_thread(file.read, _CHUNK):
+                await response.write(chunk)
+        await response.write_eof()
+        return response
+
+
+_CHUNK = 1 << 20
+
+
+def _zip(path: Path, files: tuple[Path, ...]) -> None:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in files:
+            archive.write(file, file.name)
 
 
 async def _identifiable(services, poll_id: int | None, campaign: str | None) -> bool:
