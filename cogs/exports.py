@@ -115,7 +115,10 @@ class Exports(commands.Cog):
             # in a worker process: seconds of work for a large campaign, never on the event loop
             result = await export_to_path_in_worker(exporter, request, path, max_bytes=limit)
             key = "export.done_xlsx" if request.format == "xlsx" else "export.done"
-            text = self.bot.t(key, lang, answers=result.answers, respondents=result.respondents, rows=result.rows)
+            t = self.bot.t
+            text = t(key, lang, answers=t("export.answers", lang, count=result.answers),
+                     respondents=t("export.respondents", lang, count=result.respondents),
+                     rows=t("export.rows", lang, count=result.rows))
             text += "\n" + self.bot.t("export.pseudonymised", lang)
             files = [discord.File(p, filename=p.name) for p in result.files]
             try:

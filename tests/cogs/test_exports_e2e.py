@@ -9,11 +9,13 @@ import io
 import openpyxl
 import pytest
 import simcord
+from sqlalchemy import select
 
 from bot.errors import NotFound
 from bot.services.exports import ExportTooLarge, MissingSecret
 from bot.simcord_support import set_locale
 from cogs._errors import NotModerator
+from storage.models import Poll
 from tests.command_access import assert_hidden, open_to_everyone
 from tests.export_data import CAMPAIGN, U1, build_survey
 
@@ -60,7 +62,8 @@ async def test_moderator_exports_one_poll_as_xlsx_in_english(world, sessions, mo
     set_locale(world.moderator, "en-US")
     result = await world.moderator.slash(world.en, "export", format="xlsx", poll=survey.poll_a)
     message = _message_with_files(result)
-    assert message.ephemeral and "Export ready" in message.content
+    assert message.ephemeral and message.content.startswith(
+        "Export ready: 8 answers from 5 respondents (10 rows); the codebook is in the \"codebook\" sheet.")
     (attachment,) = message.attachments
     assert attachment.filename == f"poll-{survey.poll_a}-long.xlsx"
     workbook = openpyxl.load_workbook(io.BytesIO(await attachment.read()), read_only=True)
@@ -75,6 +78,17 @@ async def test_the_csv_separator_follows_the_exports_language(world, sessions, m
     result = await world.moderator.slash(world.en, "export", format="csv", campaign=CAMPAIGN, language="fr")
     data = await next(a for a in _message_with_files(result).attachments if "codebook" not in a.filename).read()
     assert data.decode("utf-8-sig").splitlines()[0].startswith("respondent;member_type;")
+
+
+async def test_one_answer_is_said_in_the_singular(world, sessions, monkeypatch):
+    monkeypatch.setenv("RESEAU_EXPORT_SECRET", SECRET)
+    await world.moderator.slash(world.fr, "poll create", question="Quel format ?", options="Visio; Présentiel")
+    await world.member_fr.click(world.fr.last_message, label="Visio")
+    async with sessions() as session:
+        poll_id = await session.scalar(select(Poll.id))
+    result = await world.moderator.slash(world.fr, "export", format="csv", poll=poll_id)
+    assert _message_with_files(result).content.startswith(
+        "Export prêt\u202f: 1 réponse de 1 répondant (1 ligne), avec son dictionnaire des codes.")
 
 
 async def test_member_is_refused(world, sessions, monkeypatch):
