@@ -498,9 +498,12 @@ class Polls(commands.Cog):
         result = await self.bot.services.postings.merge(into, merged, question=question_number,
                                                         actor_id=interaction.user.id)
         self.messages.postings.forget(into)
-        await interaction.followup.send(self.t(
-            "postings.merge.done", lang, poll=result.target_poll_id, moved=result.moved, dropped=result.dropped,
-            postings=result.postings_moved), ephemeral=True)
+        t = self.t
+        await interaction.followup.send(t(
+            "postings.merge.done", lang, poll=result.target_poll_id,
+            moved=t("postings.merge.moved", lang, count=result.moved),
+            dropped=t("postings.merge.dropped", lang, count=result.dropped),
+            postings=t("postings.merge.postings", lang, count=result.postings_moved)), ephemeral=True)
 
     @poll.command(name=_text.name("poll.list"), description=_text.desc("poll.list"))
     async def list_polls(self, interaction: discord.Interaction) -> None:
