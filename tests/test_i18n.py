@@ -127,6 +127,12 @@ def test_real_plural_texts():
 
 
 
+def test_a_choice_limit_of_one_is_said_in_the_singular():
+    catalogue = Catalogue.load()
+    assert catalogue.t("poll.error.too_many_choices", "en", count=1).startswith("You already have 1 choice:")
+    assert catalogue.t("poll.error.too_many_choices", "en", count=2).startswith("You already have 2 choices:")
+
+
 def test_quantities_are_written_with_the_languages_thousands_separator():
     catalogue = Catalogue.load()
     assert "1\u202f095 jours" in catalogue.t("mydata.retention", "fr", days=1095)

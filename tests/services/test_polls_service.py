@@ -284,7 +284,7 @@ async def test_multiple_choice_toggles_within_the_maximum(service):
     assert result.labels == ["A", "C"]
     with pytest.raises(InvalidInput) as caught:
         await service.vote(poll.id, user_id=7, option_id=b)
-    assert caught.value.key == "poll.error.too_many_choices" and caught.value.params == {"max": 2}
+    assert caught.value.key == "poll.error.too_many_choices" and caught.value.params == {"count": 2}
     assert (await service.my_answer(poll.id, 7)).labels == ["A", "C"], "the refused click changed nothing"
     assert (await service.vote(poll.id, user_id=7, option_id=a)).labels == ["C"]  # toggled off
     assert (await service.vote(poll.id, user_id=7, option_id=b)).labels == ["B", "C"]

@@ -106,7 +106,7 @@ class AnswerRule:
     def select(self, wanted: Iterable[int], max_choices: int) -> Collection[int]:
         wanted = set(wanted)
         if len(wanted) > max_choices:
-            raise InvalidInput("poll.error.too_many_choices", max=max_choices)
+            raise InvalidInput("poll.error.too_many_choices", count=max_choices)
         return wanted
 
     def place(self, current: Collection[int], option_id: int, position: int, max_choices: int) -> Collection[int]:
@@ -135,7 +135,7 @@ class Toggle(AnswerRule):
         if option_id in current:
             return current - {option_id}
         if len(current) >= max_choices:
-            raise InvalidInput("poll.error.too_many_choices", max=max_choices)
+            raise InvalidInput("poll.error.too_many_choices", count=max_choices)
         return current | {option_id}
 
     def gateway_add(self, current: set[int], option_id: int) -> set[int]:
@@ -173,7 +173,7 @@ class Rank(AnswerRule):
         if option_id in order:
             return tuple(o for o in order if o != option_id)
         if len(order) >= max_choices:
-            raise InvalidInput("poll.error.too_many_choices", max=max_choices)
+            raise InvalidInput("poll.error.too_many_choices", count=max_choices)
         return (*order, option_id)
 
     def place(self, current: Collection[int], option_id: int, position: int, max_choices: int) -> tuple[int, ...]:
@@ -186,7 +186,7 @@ class Rank(AnswerRule):
     def select(self, wanted: Iterable[int], max_choices: int) -> tuple[int, ...]:
         order = tuple(dict.fromkeys(wanted))
         if len(order) > max_choices:
-            raise InvalidInput("poll.error.too_many_choices", max=max_choices)
+            raise InvalidInput("poll.error.too_many_choices", count=max_choices)
         return order
 
     def gateway_add(self, current: Collection[int], option_id: int) -> tuple[int, ...]:  # type: ignore[override]
