@@ -75,7 +75,7 @@ def _cancel(ref: str, config: Config) -> int:
         return await services.calendar.cancel(ref, actor_id=None)
 
     what = asyncio.run(with_services(config, work))
-    print(t("calendar.cancelled", ref=ref.strip(), what=t(f"calendar.what.{what}")))
+    print(t(f"calendar.cancelled.{what}", ref=ref.strip()))
     return 0
 
 

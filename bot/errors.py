@@ -7,10 +7,19 @@ the command line) turns them into a message in the reader's language.  Anything 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.i18n import Catalogue
+
+
+@dataclass(frozen=True)
+class Label:
+    """A parameter that is a catalogue text itself — a state's name, never its internal code —
+    said in the reader's language: ``Conflict("announce.wrong_status", status=Label("announce.status.withdrawn"))``."""
+
+    key: str
 
 
 class DomainError(Exception):
@@ -55,9 +64,11 @@ class FetchError(DomainError):
 
 def describe(error: DomainError, catalogue: Catalogue, lang: str | None) -> str:
     """The error in the reader's language; a parameter that is itself a domain error (e.g.
-    "the follow-up question of file X: <what is wrong with it>") is described the same way."""
+    "the follow-up question of file X: <what is wrong with it>") is described the same way, and
+    a :class:`Label` is its catalogue text in that language."""
     params = {
-        name: describe(value, catalogue, lang) if isinstance(value, DomainError) else value
+        name: describe(value, catalogue, lang) if isinstance(value, DomainError)
+        else catalogue.t(value.key, lang) if isinstance(value, Label) else value
         for name, value in error.params.items()
     }
     return catalogue.t(error.key, lang, **params)

@@ -20,7 +20,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import ReseauBot
-from bot.errors import Conflict
 from bot.services import announcements as service
 from bot.services.delivery import announcement_post
 from cogs import _text
@@ -217,11 +216,7 @@ class AnnounceButton(ActionButton, template=r"rb:announce:(?P<action>publish|sch
             assert isinstance(cog, Announcements)
             if self.action == "schedule":
                 # Checks first (exists, this server, still a draft), then the modal.
-                announcement = await service.get_announcement(
-                    bot.sessions, self.record_id, guild_id=interaction.guild_id
-                )
-                if announcement.status != "draft":
-                    raise Conflict("announce.wrong_status", id=announcement.id, status=announcement.status)
+                await service.schedulable(bot.sessions, self.record_id, guild_id=interaction.guild_id)
                 await interaction.response.send_modal(ScheduleModal(bot, lang, self.record_id))
             elif self.action == "discard":
                 announcement = await service.cancel(

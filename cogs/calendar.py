@@ -325,7 +325,7 @@ class Calendar(commands.Cog):
         what = await self.service.cancel(ref, actor_id=interaction.user.id)
         await self.bot.reconcile_jobs(service.FEATURE, "announcement", catch_up=False)
         await interaction.response.send_message(
-            self.t("calendar.cancelled", lang, ref=ref.strip(), what=self.t(f"calendar.what.{what}", lang)),
+            self.t(f"calendar.cancelled.{what}", lang, ref=ref.strip()),
             ephemeral=True,
         )
 

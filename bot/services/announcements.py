@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.errors import Conflict, InvalidInput, NotFound
+from bot.errors import Conflict, InvalidInput, Label, NotFound
 from bot.i18n import LANGUAGES
 from bot.services.delivery import (
     DeliveryError,
@@ -60,7 +60,11 @@ IMAGE_TYPES = {
 }
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 ANNOUNCEMENT_WITHDRAWN = "withdrawn"  # published, then taken down: every delivered message deleted
+ANNOUNCEMENT_RECURRING = "recurring"  # the model of a recurring announcement (bot.services.calendar)
+# an announcement's delivery withdrawn with it: never sent, or its message deleted
 DELIVERY_WITHDRAWN = "withdrawn"
+# what /announce edit may still correct
+EDITABLE = (ANNOUNCEMENT_DRAFT, ANNOUNCEMENT_SCHEDULED, ANNOUNCEMENT_PUBLISHED, ANNOUNCEMENT_RECURRING)
 _WHEN = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})[ T]+(\d{1,2}):(\d{2})\s*$")
 
 
@@ -251,10 +255,34 @@ async def targets(session: AsyncSession, announcement: models.Announcement) -> l
     return await _targets(session, announcement)
 
 
-def _refuse(announcement: models.Announcement | None, announcement_id: int, guild_id: int | None) -> None:
+def status_label(status: str) -> Label:
+    """An announcement's state as people read it (``announce.status.*``), never its code."""
+    return Label(f"announce.status.{status}")
+
+
+def wrong_status(announcement_id: int, status: str, key: str = "announce.wrong_status") -> Conflict:
+    """The refusal of an action the announcement's state does not allow, naming that state."""
+    return Conflict(key, id=announcement_id, status=status_label(status))
+
+
+def _refuse(
+    announcement: models.Announcement | None, announcement_id: int, guild_id: int | None,
+    key: str = "announce.wrong_status",
+) -> None:
     if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
         raise NotFound("announce.not_found", id=announcement_id)
-    raise Conflict("announce.wrong_status", id=announcement_id, status=announcement.status)
+    raise wrong_status(announcement_id, announcement.status, key)
+
+
+async def schedulable(
+    sessions: async_sessionmaker[AsyncSession], announcement_id: int, *, guild_id: int | None = None
+) -> models.Announcement:
+    """The announcement, if it is still a draft (checked before the schedule form is opened;
+    :func:`schedule` checks again)."""
+    announcement = await get_announcement(sessions, announcement_id, guild_id=guild_id)
+    if announcement.status != ANNOUNCEMENT_DRAFT:
+        raise wrong_status(announcement_id, announcement.status)
+    return announcement
 
 
 # --------------------------------------------------------------------------------------------
@@ -410,9 +438,8 @@ async def edit(
         if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
             raise NotFound("announce.not_found", id=announcement_id)
         versions = _versions(announcement.lang, other_title, other_body)
-        editable = (ANNOUNCEMENT_DRAFT, ANNOUNCEMENT_SCHEDULED, ANNOUNCEMENT_PUBLISHED, "recurring")
         before = {"title": announcement.title[:100], "body": announcement.body[:300], "link": announcement.link}
-        if announcement.status not in editable or not await repo.transition(
+        if announcement.status not in EDITABLE or not await repo.transition(
             announcement_id, (announcement.status,), announcement.status, title=title, body=body, link=link,
             versions=versions, edited_at=now,
         ):
@@ -446,7 +473,7 @@ async def withdraw(
         if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
             raise NotFound("announce.not_found", id=announcement_id)
         if not await repo.transition(announcement_id, (ANNOUNCEMENT_PUBLISHED,), ANNOUNCEMENT_WITHDRAWN):
-            _refuse(announcement, announcement_id, guild_id)
+            _refuse(announcement, announcement_id, guild_id, "announce.not_withdrawable")
         await DeliveryRepository(session).set_pending_status(announcement_id, DELIVERY_WITHDRAWN)
         AuditRepository(session).record(
             "announcement.withdraw", actor_id=actor_id, target_type="announcement", target_id=announcement_id,

@@ -87,7 +87,7 @@ log = logging.getLogger("reseau.calendar")
 FEATURE = "calendar"
 KIND_POLL = "poll"
 KIND_ANNOUNCEMENT = "announcement"
-ANNOUNCEMENT_RECURRING = "recurring"  # an announcement that is a recurring plan's model
+ANNOUNCEMENT_RECURRING = announcements_service.ANNOUNCEMENT_RECURRING  # a recurring plan's model
 MAX_AHEAD = timedelta(days=366)
 RESUME_SLACK = timedelta(minutes=1)  # a resumed poll's deadline moves by the time lost beyond this
 TEMPLATE_NAME_MAX = 100
@@ -634,7 +634,7 @@ class CalendarService:
             if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
                 raise NotFound("announce.not_found", id=announcement_id)
             if not await announcements.transition(announcement_id, (ANNOUNCEMENT_DRAFT,), ANNOUNCEMENT_RECURRING):
-                raise Conflict("announce.wrong_status", id=announcement_id, status=announcement.status)
+                raise announcements_service.wrong_status(announcement_id, announcement.status)
             plan = models.CalendarPlan(
                 kind=KIND_ANNOUNCEMENT, guild_id=announcement.guild_id, channel_id=announcement.target_channel_id,
                 author_id=actor_id, title=announcement.title, payload={"announcement_id": announcement_id},
@@ -772,7 +772,7 @@ class CalendarService:
                     number, (announcements_service.ANNOUNCEMENT_SCHEDULED,), announcements_service.ANNOUNCEMENT_SCHEDULED,
                     scheduled_at=when,
                 ):
-                    raise Conflict("announce.wrong_status", id=number, status=announcement.status)
+                    raise announcements_service.wrong_status(number, announcement.status, "announce.not_scheduled")
                 before = announcement.scheduled_at
             else:
                 repo = CalendarRepository(session)

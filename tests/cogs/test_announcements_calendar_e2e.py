@@ -79,7 +79,7 @@ async def test_each_channel_gets_its_language_then_an_edit_and_a_withdrawal_reac
     assert plain(gone.response.content) == f"Annonce n° {announcement.id} retirée : 2 messages supprimés."
     assert posts(world.fr) == [] and posts(world.en) == []
     again = await world.moderator.slash(world.fr, "announce withdraw", id=announcement.id)
-    assert "n’est plus modifiable" in again.response.content
+    assert "ne peut pas être retirée" in again.response.content
     log = await audit(sessions)
     assert ("announcement.edit", world.moderator.id) in log and ("announcement.withdraw", world.moderator.id) in log
     async with sessions() as session:
