@@ -40,11 +40,12 @@ def _summary(bot: ReseauBot, lang: str, outcome: service.AnnouncementOutcome) ->
     )
 
 
-def _version_inputs(bot: ReseauBot, lang: str, title: str | None = None, text_: str | None = None) -> tuple[
-    discord.ui.TextInput, discord.ui.TextInput
-]:
-    """The other language's title and text (each channel gets its language's version)."""
-    other = bot.t(f"announce.lang.{service.other_language(lang)}", lang)
+def _version_inputs(
+    bot: ReseauBot, lang: str, version_lang: str, title: str | None = None, text_: str | None = None,
+) -> tuple[discord.ui.TextInput, discord.ui.TextInput]:
+    """The title and text in ``version_lang``, the announcement's other language (each channel
+    gets its language's version); labelled in ``lang``, the moderator's."""
+    other = bot.t(f"announce.lang.{version_lang}", lang)
     return (
         discord.ui.TextInput(
             label=bot.t("announce.field_other_title", lang, lang=other)[:45], custom_id="other_title", required=False,
@@ -75,7 +76,7 @@ class AnnounceModal(ReportingModal):
             label=bot.t("announce.field_link", lang), custom_id="link", required=False, max_length=service.LINK_MAX,
             placeholder="https://…",
         )
-        self.other_title, self.other_text = _version_inputs(bot, lang)
+        self.other_title, self.other_text = _version_inputs(bot, lang, service.other_language(lang))
         for item in (self.title_input, self.text_input, self.link_input, self.other_title, self.other_text):
             self.add_item(item)
 
@@ -118,7 +119,7 @@ class EditModal(ReportingModal):
             default=announcement.link or None,
         )
         self.other_title, self.other_text = _version_inputs(
-            bot, announcement.lang, version.get("title"), version.get("body")
+            bot, lang, service.other_language(announcement.lang), version.get("title"), version.get("body")
         )
         for item in (self.title_input, self.text_input, self.link_input, self.other_title, self.other_text):
             self.add_item(item)
@@ -331,7 +332,8 @@ class Announcements(commands.Cog):
     @moderator_only(Scope.NETWORK)
     async def edit(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
         lang = self.bot.lang(interaction)
-        announcement = await service.get_announcement(self.bot.sessions, id, guild_id=interaction.guild_id)
+        # refused before the form is typed (a withdrawn or cancelled one); checked again at submit
+        announcement = await service.editable(self.bot.sessions, id, guild_id=interaction.guild_id)
         await interaction.response.send_modal(EditModal(self.bot, lang, announcement))
 
     @announce.command(name=_text.name("announce.withdraw"), description=_text.desc("announce.withdraw"))

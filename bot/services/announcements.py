@@ -274,6 +274,17 @@ def _refuse(
     raise wrong_status(announcement_id, announcement.status, key)
 
 
+async def editable(
+    sessions: async_sessionmaker[AsyncSession], announcement_id: int, *, guild_id: int | None = None
+) -> models.Announcement:
+    """The announcement, if ``/announce edit`` may still correct it (checked before its form is
+    opened; :func:`edit` checks again, the state may change meanwhile)."""
+    announcement = await get_announcement(sessions, announcement_id, guild_id=guild_id)
+    if announcement.status not in EDITABLE:
+        raise wrong_status(announcement_id, announcement.status)
+    return announcement
+
+
 async def schedulable(
     sessions: async_sessionmaker[AsyncSession], announcement_id: int, *, guild_id: int | None = None
 ) -> models.Announcement:
