@@ -22,7 +22,7 @@ import time
 from bot.cli_base import Text, bot_token, command, parser_extension, text, with_services
 from bot.config import Config
 from bot.services import extracts as service
-from bot.services.delivery import DeliveryReport
+from bot.services.delivery import DeliveryReport, describe_failure
 from storage import models
 
 PUBLISH_RATE = 50.0  # Discord's global limit, requests per second; nothing else runs meanwhile
@@ -155,7 +155,7 @@ def _print_report(t: Text, report: DeliveryReport, seconds: float) -> None:
             failed=len(report.failed), pending=len(report.pending), seconds=f"{seconds:.2f}"))
     for failure in report.failed:
         print("  " + t("cli.extracts.report_failure", channel=failure.channel_id, guild=failure.guild_id,
-                       reason=failure.reason))
+                       reason=describe_failure(failure.reason, t.catalogue, t.lang)))
 
 
 def _publish(args: argparse.Namespace, config: Config) -> int:

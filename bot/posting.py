@@ -26,6 +26,7 @@ import discord
 from discord.http import HTTPClient, handle_message_parameters
 
 from bot.services.delivery import (
+    DISCORD_CODES,
     ChannelMissing,
     DeliveryError,
     MessagePart,
@@ -105,11 +106,14 @@ def part_signature(part: MessagePart) -> tuple[str, str, str]:
 
 
 def _classify(exc: discord.HTTPException) -> DeliveryError:
+    """Discord's refusal as a delivery error: its reason named after Discord's JSON code when
+    known (``missing_access`` for 50001…), Discord's answer kept as the detail."""
     text = f"{exc.status} {exc.code}: {exc.text}".strip()
+    code = DISCORD_CODES.get(exc.code)
     if isinstance(exc, discord.NotFound) or exc.code == 10003:
-        return ChannelMissing(f"unknown channel ({text})")
+        return ChannelMissing(text, code=code)
     if isinstance(exc, discord.Forbidden) or exc.code in (50001, 50013):
-        return MissingPermission(f"missing permission ({text})")
+        return MissingPermission(text, code=code)
     if exc.status == 429 or exc.status >= 500:
         return TransientFailure(text)
     return Rejected(text)
@@ -155,12 +159,12 @@ class GatewaySender:
         except discord.HTTPException as exc:
             raise _classify(exc) from exc
         except discord.InvalidData as exc:
-            raise ChannelMissing("unknown channel") from exc
+            raise ChannelMissing() from exc
 
     async def send(self, channel_id: int, part: MessagePart, nonce: str, *, crosspost: bool = False) -> int:
         channel = await self._channel(channel_id)
         if not hasattr(channel, "send"):
-            raise ChannelMissing("not a text channel")
+            raise ChannelMissing(code="not_text_channel")
         try:
             message = await channel.send(nonce=nonce, **message_kwargs(part))
         except discord.HTTPException as exc:

@@ -21,7 +21,7 @@ from discord.ext import commands
 
 from bot.client import ReseauBot
 from bot.services import announcements as service
-from bot.services.delivery import announcement_post
+from bot.services.delivery import announcement_post, describe_failure
 from cogs import _text
 from cogs._checks import Scope, moderator_group, moderator_only, require_moderator
 from cogs._components import ActionButton
@@ -138,9 +138,12 @@ class EditModal(ReportingModal):
 
 def _corrected(bot: ReseauBot, lang: str, key: str, done: service.Correction) -> str:
     text_ = bot.t(key, lang, id=done.announcement.id, count=done.done)
-    if done.failed:
-        channels = ", ".join(f"<#{channel_id}> ({reason[:80]})" for channel_id, reason in done.failed[:10])
-        text_ += "\n" + bot.t("announce.not_corrected", lang, channels=channels)
+    if done.failed:  # each channel with why, in the moderator's language (never Discord's English)
+        text_ += "\n" + "\n".join([bot.t("announce.not_corrected", lang), *(
+            bot.t("announce.not_corrected_line", lang, channel=f"<#{channel_id}>",
+                  reason=describe_failure(reason, bot.catalogue, lang))
+            for channel_id, reason in done.failed[:10]
+        )])
     return text_[:2000]
 
 

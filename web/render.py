@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from bot.config import Config
 from bot.i18n import Catalogue
+from bot.services.delivery import describe_failure
 from web.context import CSRF_KEY, RENDERER, SESSION_KEY, lang_of, services_of
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
@@ -89,8 +90,12 @@ class Renderer:
         def iso(value: datetime | None) -> str:
             return "" if value is None else value.isoformat()
 
+        def failure(stored: str | None) -> str:
+            """A delivery's stored failure as the reader reads it (never Discord's English)."""
+            return describe_failure(stored, catalogue, lang)
+
         return self.env.get_template(name).render(
-            t=t, number=number, when=when, iso=iso, channel=channel, lang=lang, **context
+            t=t, number=number, when=when, iso=iso, channel=channel, failure=failure, lang=lang, **context
         )
 
 

@@ -33,6 +33,7 @@ import asyncio
 import functools
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -210,32 +211,116 @@ def announcement_text(announcement: models.Announcement, lang: str, catalogue: C
 # How it is sent
 
 
+# Why a send failed, as a row stores it (``deliveries.error``, the audit's ``reason``) and as
+# people read it.  The stored text is ``<code>[/<attempts>][: <detail>]``: ``code`` one of
+# :data:`REASONS` (its sentence is the catalogue's ``delivery.reason.<code>``), ``attempts`` when
+# the outbox gave up after that many, ``detail`` what Discord answered (``403 50013: Missing
+# Permissions``), kept for the log; :func:`describe_failure` gives the reader's sentence, with
+# Discord's error code as its only detail.
+
+#: Discord's JSON error codes a reason is named after
+#: (https://discord.com/developers/docs/topics/opcodes-and-status-codes#json).
+DISCORD_CODES = {10003: "unknown_channel", 10008: "unknown_message", 50001: "missing_access", 50013: "missing_permission"}
+REASONS = (
+    "missing_permission", "missing_access", "unknown_channel", "unknown_message", "not_text_channel", "rejected",
+    "unavailable", "unexpected",
+)
+_STORED = re.compile(r"(?s)^(?P<code>[a-z_]+)(?:/(?P<attempts>[0-9]+))?(?:: (?P<detail>.*))?$")
+_HTTP = re.compile(r"\b([1-5][0-9]{2}) ([0-9]+)\b")  # "403 50013": HTTP status, Discord's code (0: none)
+# what rows stored before reasons had codes began with, and how a give-up ended
+_OLD_PHRASES = (("not a text channel", "not_text_channel"), ("unknown channel", "unknown_channel"),
+                ("missing permission", "missing_permission"), ("missing access", "missing_access"))
+_OLD_GAVE_UP = re.compile(r"\s*\((?:abandon après|gave up after) ([0-9]+) (?:tentatives|attempts)\)$")
+
+
+def stored_reason(code: str, detail: str = "", attempts: int | None = None) -> str:
+    """What a row stores for a failure (see above)."""
+    return code + (f"/{attempts}" if attempts else "") + (f": {detail}" if detail else "")
+
+
+@dataclass(frozen=True)
+class FailureReason:
+    """A stored failure read back: ``code`` one of :data:`REASONS`, or ``other`` for a text this
+    module cannot place (its ``detail`` is then the whole text)."""
+
+    code: str
+    detail: str = ""
+    attempts: int | None = None
+
+
+def failure_reason(stored: str | None) -> FailureReason:
+    """Read a row's stored failure; also the English phrases rows held before reasons had codes
+    (« missing permission (403 50013: Missing Permissions) », « … (abandon après 5 tentatives) »)."""
+    text = (stored or "").strip()
+    match = _STORED.match(text)
+    if match is not None and match["code"] in REASONS:
+        return FailureReason(match["code"], match["detail"] or "", int(match["attempts"] or 0) or None)
+    attempts = None
+    gave_up = _OLD_GAVE_UP.search(text)
+    if gave_up is not None:
+        attempts, text = int(gave_up[1]), text[: gave_up.start()]
+    http = _HTTP.search(text)
+    code = DISCORD_CODES.get(int(http[2])) if http is not None else None
+    code = code or next((c for phrase, c in _OLD_PHRASES if text.lower().startswith(phrase)), None)
+    if code is None and http is not None:
+        status = int(http[1])
+        code = "unavailable" if status == 429 or status >= 500 else "rejected"
+    return FailureReason(code or "other", text, attempts)
+
+
+def describe_failure(stored: str | None, catalogue: Catalogue, lang: str | None) -> str:
+    """A stored failure as its reader reads it, in ``lang``: « le bot n’a pas les permissions
+    nécessaires dans ce salon (code Discord 50013) »; a text it cannot place is shown as it is."""
+    reason = failure_reason(stored)
+    text = catalogue.t(f"delivery.reason.{reason.code}", lang)
+    http = _HTTP.search(reason.detail)
+    if reason.code == "other":
+        if reason.detail:
+            text = catalogue.t("delivery.reason_detail", lang, reason=text, detail=reason.detail[:200])
+    elif http is not None and int(http[2]):
+        text = catalogue.t("delivery.discord_code", lang, reason=text, code=http[2])
+    elif http is not None:
+        text = catalogue.t("delivery.http_status", lang, reason=text, status=http[1])
+    if reason.attempts:
+        text = catalogue.t("delivery.gave_up", lang, reason=text, attempts=reason.attempts)
+    return text
+
+
 class DeliveryError(Exception):
-    """A send failed.  ``permanent`` failures mark the row failed; others leave it pending."""
+    """A send failed.  ``permanent`` failures mark the row failed; others leave it pending.
+    ``code`` says why (one of :data:`REASONS`; each class has its own by default), ``detail``
+    what Discord answered; ``reason`` is what the row stores (:func:`stored_reason`)."""
 
     permanent = False
+    code = "unexpected"
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, detail: str = "", *, code: str | None = None) -> None:
+        self.code = code or self.code
+        self.detail = detail
+        self.reason = stored_reason(self.code, detail)
+        super().__init__(self.reason)
 
 
 class ChannelMissing(DeliveryError):
     permanent = True
+    code = "unknown_channel"
 
 
 class MissingPermission(DeliveryError):
     permanent = True
+    code = "missing_permission"
 
 
 class Rejected(DeliveryError):
     """Discord refused the message itself (4xx other than 403/404/429)."""
 
     permanent = True
+    code = "rejected"
 
 
 class TransientFailure(DeliveryError):
     permanent = False
+    code = "unavailable"
 
 
 class Sender(Protocol):
@@ -555,21 +640,16 @@ class Publisher:
                 )
                 if index == 0:
                     first_id = message_id
-        except DeliveryError as exc:
+        except Exception as exc:
+            if not isinstance(exc, DeliveryError):  # a bug or an unexpected library error: retry later, loudly
+                log.exception("delivery %d to channel %d failed unexpectedly", row.id, row.channel_id)
+                exc = DeliveryError(f"{type(exc).__name__}: {exc}")
             if exc.permanent:
                 await self._fail(row, post, exc.reason, report)
             elif before + 1 >= self.max_attempts:
-                await self._fail(row, post, self._gave_up(exc.reason, before + 1), report)
+                await self._fail(row, post, stored_reason(exc.code, exc.detail, before + 1), report)
             else:
                 await self._keep_pending(row, exc.reason, before + 1, report)
-            return
-        except Exception as exc:  # a bug or an unexpected library error: retry later, loudly
-            log.exception("delivery %d to channel %d failed unexpectedly", row.id, row.channel_id)
-            reason = f"{type(exc).__name__}: {exc}"
-            if before + 1 >= self.max_attempts:
-                await self._fail(row, post, self._gave_up(reason, before + 1), report)
-            else:
-                await self._keep_pending(row, reason, before + 1, report)
             return
         assert first_id is not None
         self._retry_at.pop(row.id, None)
@@ -595,9 +675,6 @@ class Publisher:
             )
         report.failed.append(Failure(row.id, row.guild_id, row.channel_id, reason, post.label))
 
-    def _gave_up(self, reason: str, attempts: int) -> str:
-        return self.catalogue.t("delivery.gave_up", self.lang, reason=reason, attempts=attempts)
-
     async def _keep_pending(self, row: models.Delivery, reason: str, attempts: int, report: DeliveryReport) -> None:
         from storage.repositories import DeliveryRepository
 
@@ -618,7 +695,8 @@ class Publisher:
         for failure in failures[:20]:
             lines.append(self.catalogue.t(
                 "delivery.failed_line", self.lang, label=failure.label, channel=f"<#{failure.channel_id}>",
-                channel_id=failure.channel_id, guild_id=failure.guild_id, reason=failure.reason,
+                channel_id=failure.channel_id, guild_id=failure.guild_id,
+                reason=describe_failure(failure.reason, self.catalogue, self.lang),
             ))
         if len(failures) > 20:
             lines.append(self.catalogue.t("delivery.failed_more", self.lang, count=len(failures) - 20))
@@ -694,6 +772,7 @@ __all__ = [
     "DeliveryError",
     "DeliveryReport",
     "Failure",
+    "FailureReason",
     "FileAttachment",
     "LinkButton",
     "MessagePart",
@@ -705,11 +784,14 @@ __all__ = [
     "TransientFailure",
     "announcement_post",
     "announcement_text",
+    "describe_failure",
     "extract_post",
+    "failure_reason",
     "feature",
     "make_nonce",
     "part_nonce",
     "retry_delay",
     "retry_job_id",
+    "stored_reason",
     "write_deliveries",
 ]

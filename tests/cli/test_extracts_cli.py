@@ -273,8 +273,9 @@ async def test_publish_over_rest_with_a_missing_and_a_forbidden_channel(database
         result = await asyncio.to_thread(run_process, config, "extracts", "publish", env={"DISCORD_TOKEN": TOKEN})
         assert result.returncode == 0, result.stderr
         assert "envoyés\u202f: 2, déjà présents (non renvoyés)\u202f: 0, en échec\u202f: 2, à réessayer\u202f: 0" in result.stdout
-        assert f"échec\u202f: salon {missing}" in result.stdout and "unknown channel" in result.stdout
-        assert f"échec\u202f: salon {forbidden}" in result.stdout and "missing permission" in result.stdout
+        assert f"échec\u202f: salon {missing} (serveur {GUILD})\u202f: ce salon n’existe plus" in result.stdout
+        assert f"échec\u202f: salon {forbidden} (serveur {GUILD})\u202f: le bot n’a pas les permissions" in result.stdout
+        assert "missing permission" not in result.stdout and "unknown channel" not in result.stdout
         assert TOKEN not in result.stdout + result.stderr
         for channel in (ok1, ok2):
             [message] = srv.messages_in(channel)

@@ -215,7 +215,10 @@ async def test_a_failing_channel_is_reported_and_the_others_still_receive(world,
     [report] = posts(world.modlog)
     assert "2 publications n’ont pas pu être postées" in report.content
     assert f"<#{closed.id}>" in report.content and f"<#{gone_id}>" in report.content
-    assert "missing permission" in report.content and "unknown channel" in report.content
+    # Discord's refusals in the log's language (its error code kept as a detail), not Discord's English
+    assert "le bot n’a pas les permissions nécessaires dans ce salon (code Discord 50013)" in report.content
+    assert "ce salon n’existe plus, ou son identifiant est faux (code Discord 10003)" in report.content
+    assert "Missing Permissions" not in report.content and "missing permission" not in report.content
     async with sessions() as session:
         failed = await DeliveryRepository(session).failed()
     assert sorted(d.channel_id for d in failed) == sorted([closed.id, gone_id])

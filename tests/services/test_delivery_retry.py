@@ -42,7 +42,7 @@ class FlakySender:
     async def send(self, channel_id, part, nonce, *, crosspost=False):
         self.tries.append(self.clock())
         if len(self.tries) <= self.failures:
-            raise TransientFailure("503 Service Unavailable")
+            raise TransientFailure("503 0: Service Unavailable")  # as bot.posting words Discord's 503
         self.posted.append(channel_id)
         return 5000 + len(self.posted)
 
@@ -153,8 +153,8 @@ async def test_a_send_that_keeps_failing_ends_failed_and_is_reported_once(world)
     assert delays == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
     failed = await row(world, delivery_id)
     catalogue = Catalogue.load()
-    gave_up = catalogue.t("delivery.gave_up", "fr", reason="503 Service Unavailable", attempts=5)
-    assert (failed.status, failed.attempts, failed.error) == ("failed", 5, gave_up)
+    assert (failed.status, failed.attempts, failed.error) == ("failed", 5, "unavailable/5: 503 0: Service Unavailable")
+    gave_up = "Discord était injoignable ou surchargé (HTTP 503)\u202f; abandon après 5 tentatives"  # in the log's language
     assert retry_jobs(world) == {}
     [(channel, text)] = sender.notes
     assert channel == MODLOG

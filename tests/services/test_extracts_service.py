@@ -61,9 +61,9 @@ class MemorySender:
     async def send(self, channel_id, part, nonce, *, crosspost=False):
         assert len(nonce) <= 25
         if channel_id in self.missing:
-            raise ChannelMissing("unknown channel (404 10003)")
+            raise ChannelMissing("404 10003: Unknown Channel")
         if channel_id in self.forbidden:
-            raise MissingPermission("missing permission (403 50013)")
+            raise MissingPermission("403 50013: Missing Permissions")
         if channel_id in self.flaky:
             raise TransientFailure("502 Bad Gateway")
         self._next += 1
@@ -235,7 +235,7 @@ async def test_failed_channels_are_marked_reported_and_do_not_stop_the_others(se
     async with sessions() as session:
         failed = await DeliveryRepository(session).failed()
     assert {d.channel_id: d.error for d in failed}.keys() == {11, 21}
-    assert "unknown channel" in {d.channel_id: d.error for d in failed}[11]
+    assert {d.channel_id: d.error for d in failed}[11] == "unknown_channel: 404 10003: Unknown Channel"
     [(channel, text)] = sender.notes
     assert channel == 99 and "<#11>" in text and "<#21>" in text and "Novembre" in text
     assert (await audit_actions(sessions)).count("delivery.failed") == 2

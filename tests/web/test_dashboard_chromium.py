@@ -51,7 +51,7 @@ async def test_a_moderator_signs_in_and_reads_results_and_coverage(dashboard, br
         session.add_all([
             Delivery(extract_id=extract.id, guild_id=1001, channel_id=1, status="sent", nonce="a", message_id=9),
             Delivery(extract_id=extract.id, guild_id=1001, channel_id=2, status="failed", nonce="b",
-                     error="Missing Access"),
+                     error="missing_access: 403 50001: Missing Access"),
         ])
     await dashboard.services.mirror_channels()  # channel 1 is the network's « annonces »; 2 is not one
     ctx, page = await sign_in(browser, dashboard)
@@ -65,11 +65,13 @@ async def test_a_moderator_signs_in_and_reads_results_and_coverage(dashboard, br
         assert "Extrait mensuel" in overview  # the next planned posts (the calendar service)
         assert "1 diffusion en échec ci-dessous." in overview  # the latest deliveries, failures highlighted
         failed = await page.locator("tr.failed").all_inner_texts()
-        assert len(failed) == 1 and "Échec — Missing Access" in failed[0] and "Février" in failed[0]
+        assert len(failed) == 1 and "Février" in failed[0]
+        assert "Échec — le bot n’a pas accès à ce salon (code Discord 50001)" in failed[0]
         rows = page.locator("section[aria-labelledby=deliveries] tbody tr")
         channels = {(await row.locator("td").nth(2).inner_text()): await row.locator("td").nth(1).inner_text()
                     for row in await rows.all()}
-        assert channels == {"Envoyée": "#annonces", "Échec — Missing Access": "2"}  # a network channel by its name
+        assert channels == {  # a network channel by its name
+            "Envoyée": "#annonces", "Échec — le bot n’a pas accès à ce salon (code Discord 50001)": "2"}
 
         await page.get_by_role("link", name="Sondages").click()
         await page.get_by_role("link", name="Besoins des membres").click()
