@@ -21,10 +21,12 @@ ANNOUNCEMENT_SCHEDULED = "scheduled"
 ANNOUNCEMENT_PUBLISHED = "published"
 ANNOUNCEMENT_CANCELLED = "cancelled"
 ANNOUNCEMENT_MISSED = "missed"
+ANNOUNCEMENT_WITHDRAWN = "withdrawn"  # published, then taken down
 
 DELIVERY_PENDING = "pending"
 DELIVERY_SENT = "sent"
 DELIVERY_FAILED = "failed"
+DELIVERY_WITHDRAWN = "withdrawn"  # its announcement withdrawn: never sent, or its message deleted
 
 # the calendar: storage.repositories.calendar
 PLAN_ACTIVE = "active"

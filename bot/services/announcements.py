@@ -40,6 +40,9 @@ from storage.values import (
     ANNOUNCEMENT_MISSED,
     ANNOUNCEMENT_PUBLISHED,
     ANNOUNCEMENT_SCHEDULED,
+    ANNOUNCEMENT_WITHDRAWN,
+    DELIVERY_SENT,
+    DELIVERY_WITHDRAWN,
 )
 
 if TYPE_CHECKING:
@@ -59,10 +62,7 @@ IMAGE_TYPES = {
     "image/webp": (b"RIFF",),
 }
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
-ANNOUNCEMENT_WITHDRAWN = "withdrawn"  # published, then taken down: every delivered message deleted
 ANNOUNCEMENT_RECURRING = "recurring"  # the model of a recurring announcement (bot.services.calendar)
-# an announcement's delivery withdrawn with it: never sent, or its message deleted
-DELIVERY_WITHDRAWN = "withdrawn"
 # what /announce edit may still correct
 EDITABLE = (ANNOUNCEMENT_DRAFT, ANNOUNCEMENT_SCHEDULED, ANNOUNCEMENT_PUBLISHED, ANNOUNCEMENT_RECURRING)
 _WHEN = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})[ T]+(\d{1,2}):(\d{2})\s*$")
@@ -475,7 +475,8 @@ async def withdraw(
     channel_id: int | None = None,
 ) -> Correction:
     """Take a published announcement down: ``withdrawn`` (audited), its rows still pending
-    are never sent, and every delivered message is deleted."""
+    are never sent, and every delivered message is deleted — its row then ``withdrawn`` too (a
+    message that could not be deleted keeps its row ``sent``: it is still there)."""
     from storage.repositories import AnnouncementRepository, AuditRepository, DeliveryRepository
 
     async with sessions.begin() as session:
@@ -505,14 +506,15 @@ async def _apply_to_delivered(
     async with sessions() as session:
         rows = [
             r for r in await DeliveryRepository(session).for_source(announcement_id=announcement.id)
-            if r.status == "sent" and r.message_id
+            if r.status == DELIVERY_SENT and r.message_id
         ]
         languages = {c.channel_id: c.language for c in await ChannelRepository(session).all(enabled_only=False)}
-    done, failed = 0, []
+    done, failed, deleted = 0, [], []
     for row in rows:
         try:
             if delete:
                 await publisher.sender.delete(row.channel_id, row.message_id)  # type: ignore[arg-type]
+                deleted.append(row.id)
             else:
                 post = announcement_post(
                     announcement, catalogue=publisher.catalogue, lang=languages.get(row.channel_id),
@@ -522,6 +524,9 @@ async def _apply_to_delivered(
             done += 1
         except DeliveryError as exc:
             failed.append((row.channel_id, exc.reason))
+    if deleted:
+        async with sessions.begin() as session:
+            await DeliveryRepository(session).mark_withdrawn(deleted)
     return done, failed
 
 

@@ -22,9 +22,11 @@ from storage.values import (  # noqa: F401 — re-exported: the statuses' old ho
     ANNOUNCEMENT_MISSED,
     ANNOUNCEMENT_PUBLISHED,
     ANNOUNCEMENT_SCHEDULED,
+    ANNOUNCEMENT_WITHDRAWN,
     DELIVERY_FAILED,
     DELIVERY_PENDING,
     DELIVERY_SENT,
+    DELIVERY_WITHDRAWN,
     EXTRACT_PUBLISHED,
     EXTRACT_QUEUED,
     EXTRACT_SKIPPED,
@@ -213,6 +215,17 @@ class DeliveryRepository(Repository):
             update(Delivery)
             .where(Delivery.announcement_id == announcement_id, Delivery.status == DELIVERY_PENDING)
             .values(status=status)
+        )
+        return int(result.rowcount or 0)
+
+    async def mark_withdrawn(self, delivery_ids: Sequence[int]) -> int:
+        """Sent rows whose message a withdrawal deleted: ``withdrawn`` (message id and time kept)."""
+        if not delivery_ids:
+            return 0
+        result = await self.session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(list(delivery_ids)), Delivery.status == DELIVERY_SENT)
+            .values(status=DELIVERY_WITHDRAWN)
         )
         return int(result.rowcount or 0)
 

@@ -1,7 +1,8 @@
 """The overview's « Dernières diffusions » after real posts (the dashboard served over the running
 bot's services on SimCord, read in Chromium): a channel that refuses the bot is « Échec » with a
-sentence in the reader's language and Discord's error code as its only detail, as the moderators'
-log says it."""
+sentence in the reader's language and Discord's error code as its only detail — as the moderators'
+log and /announce say it —, and a withdrawn announcement's deleted copies are « Retirée », not
+« Envoyée »."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import dataclasses
 from contextlib import asynccontextmanager
 
 import discord
+from simcord.backend.models import Overwrite
+from simcord.enums import OverwriteType
 
 from bot.config import NetworkChannel
 from bot.services.authority import Actor
@@ -82,3 +85,27 @@ async def test_a_refusing_channel_reads_in_the_readers_language(world, browser):
             "Failed — the bot lacks permissions it needs in this channel (Discord code 50013)")
         assert english[(f"Announcement — {FIRST}", "#cache")] == (
             "Failed — the bot has no access to this channel (Discord code 50001)")
+
+
+async def test_a_withdrawn_announcements_deleted_copies_read_withdrawn(world, browser):
+    preview = await compose(world)
+    await world.moderator.click(preview.response, label="Publier maintenant")
+    backend = world.env.backend  # the bot loses sight of #announcements: that copy cannot be deleted
+    backend.edit_channel(world.en.id, {}, overwrites=[Overwrite(
+        target_id=backend.bot_user.id, type=OverwriteType.MEMBER, allow=0,
+        deny=discord.Permissions(view_channel=True).value)])
+    gone = await world.moderator.slash(world.fr, "announce withdraw", id=1)
+    assert gone.response.content.replace("\u202f", " ").replace("\xa0", " ") == (
+        f"Annonce n° 1 retirée : 1 message supprimé.\nNon fait dans ces salons :\n• <#{world.en.id}> : {ACCESS_FR}")
+    assert posts(world.fr) == []
+    second = await compose(world, title="Deuxième annonce", channel=world.fr)
+    await world.moderator.click(second.response, label="Publier maintenant")
+
+    async with overview(world, browser) as page:
+        assert await deliveries(page) == {
+            ("Annonce — Deuxième annonce", "#annonces"): "Envoyée",
+            (f"Annonce — {FIRST}", "#annonces"): "Retirée",
+            (f"Annonce — {FIRST}", "#announcements"): "Envoyée",  # still there: its deletion was refused
+        }
+        await page.get_by_role("link", name="English").click()
+        assert (await deliveries(page))[(f"Announcement — {FIRST}", "#annonces")] == "Withdrawn"
