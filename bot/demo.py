@@ -42,6 +42,7 @@ import simcord  # noqa: E402
 
 from bot.client import ReseauBot  # noqa: E402
 from bot.config import Config, NetworkChannel  # noqa: E402
+from bot.errors import InvalidInput  # noqa: E402
 from bot.i18n import discord_locale  # noqa: E402
 from bot.simcord_support import VirtualClock, run_from, set_locale  # noqa: E402
 from storage.db import create_engine, session_factory, upgrade  # noqa: E402
@@ -202,14 +203,29 @@ def load_feature_scenes() -> None:
                 raise
 
 
+#: Marks a folder the demo made: only such a folder is emptied by the next run.
+OUTPUT_MARK = ".reseau-bot-demo"
+
+
+def _fresh_output(out: Path) -> Path:
+    """``out``, empty, for this run: a folder an earlier demo made is emptied; an empty or new
+    one is used; anything else is refused — the demo never deletes what it did not write."""
+    if out.exists() and not out.is_dir():
+        raise InvalidInput("demo.error.out_not_folder", folder=str(out))
+    if (out / OUTPUT_MARK).is_file():
+        shutil.rmtree(out)
+    elif out.is_dir() and any(out.iterdir()):
+        raise InvalidInput("demo.error.out_not_empty", folder=str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / OUTPUT_MARK).write_text("Written by `reseau-bot demo`: the next demo run empties this folder.\n")
+    return out
+
+
 async def run_demo(
     config: Config, *, out: Path, preview: bool = False, port: int | None = None,
     preview_seconds: float | None = None,
 ) -> int:
-    out = out.resolve()
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out = _fresh_output(out.resolve())
     db_url = f"sqlite+aiosqlite:///{out / 'demo.db'}"
     config = dataclasses.replace(config, database=dataclasses.replace(config.database, url=db_url))
     engine = create_engine(db_url)
@@ -221,45 +237,49 @@ async def run_demo(
     lang = config.bot.language
     load_feature_scenes()
     print(bot.t("demo.database", lang, path=out / "demo.db"), flush=True)
-    async with run_from(bot, clock, check_errors=False) as env:
-        await bot.user.edit(username=BOT_NAME)  # PATCH /users/@me, as the bot's owner would name it
-        guild = env.create_guild(name=bot.t("demo.guild_name", lang))
-        fr = guild.create_text_channel("annonces")
-        en = guild.create_text_channel("announcements")
-        modlog = guild.create_text_channel("moderation")
-        mod_role = guild.create_role("Modération")
-        moderator = guild.add_member(env.create_user("camille", global_name="Camille"), roles=[mod_role])
-        awa = guild.add_member(env.create_user("awa", global_name="Awa"))
-        sam = guild.add_member(env.create_user("sam", global_name="Sam"))
-        for actor, locale in ((moderator, "fr"), (awa, "fr"), (sam, "en-US")):
-            set_locale(actor, locale)
-        demo_config = dataclasses.replace(
-            config,
-            bot=dataclasses.replace(config.bot, moderator_roles=(mod_role.id,)),
-            channels=(
-                NetworkChannel(guild_id=guild.id, channel_id=fr.id, language="fr", name="annonces"),
-                NetworkChannel(guild_id=guild.id, channel_id=en.id, language="en", name="announcements"),
-            ),
-            discord=dataclasses.replace(config.discord, moderators_log_channel_id=modlog.id),
-            polls=dataclasses.replace(config.polls, refresh_seconds=DEMO_REFRESH_SECONDS),
-        )
-        await bot.reconfigure(demo_config)
-        # What the server's admin does once (Server Settings → Integrations): the moderators'
-        # commands, hidden from members by default permissions, are allowed to the moderator role.
-        for command in await bot.tree.fetch_commands():
-            if command.default_member_permissions is not None:
-                guild.set_command_permissions(command, {mod_role: True})
-        world = DemoWorld(env=env, bot=bot, out=out, guild=guild, fr=fr, en=en, modlog=modlog,
-                          moderator=moderator, awa=awa, sam=sam)
-        for play in SCENES:
-            await play(world)
-        world.say("")
-        if world.files:
-            world.say(world.t("demo.files_written"))
-            for path in world.files:
-                world.say(f"  {path}")
-        if preview:
-            await serve_preview(world, port=port, seconds=preview_seconds)
+    try:
+        async with run_from(bot, clock, check_errors=False) as env:
+            await bot.user.edit(username=BOT_NAME)  # PATCH /users/@me, as the bot's owner would name it
+            guild = env.create_guild(name=bot.t("demo.guild_name", lang))
+            fr = guild.create_text_channel("annonces")
+            en = guild.create_text_channel("announcements")
+            modlog = guild.create_text_channel("moderation")
+            mod_role = guild.create_role("Modération")
+            moderator = guild.add_member(env.create_user("camille", global_name="Camille"), roles=[mod_role])
+            awa = guild.add_member(env.create_user("awa", global_name="Awa"))
+            sam = guild.add_member(env.create_user("sam", global_name="Sam"))
+            for actor, locale in ((moderator, "fr"), (awa, "fr"), (sam, "en-US")):
+                set_locale(actor, locale)
+            demo_config = dataclasses.replace(
+                config,
+                bot=dataclasses.replace(config.bot, moderator_roles=(mod_role.id,)),
+                channels=(
+                    NetworkChannel(guild_id=guild.id, channel_id=fr.id, language="fr", name="annonces"),
+                    NetworkChannel(guild_id=guild.id, channel_id=en.id, language="en", name="announcements"),
+                ),
+                discord=dataclasses.replace(config.discord, moderators_log_channel_id=modlog.id),
+                polls=dataclasses.replace(config.polls, refresh_seconds=DEMO_REFRESH_SECONDS),
+            )
+            await bot.reconfigure(demo_config)
+            # What the server's admin does once (Server Settings → Integrations): the moderators'
+            # commands, hidden from members by default permissions, are allowed to the moderator role.
+            for command in await bot.tree.fetch_commands():
+                if command.default_member_permissions is not None:
+                    guild.set_command_permissions(command, {mod_role: True})
+            world = DemoWorld(env=env, bot=bot, out=out, guild=guild, fr=fr, en=en, modlog=modlog,
+                              moderator=moderator, awa=awa, sam=sam)
+            for play in SCENES:
+                await play(world)
+            world.say("")
+            if world.files:
+                world.say(world.t("demo.files_written"))
+                for path in world.files:
+                    world.say(f"  {path}")
+            if preview:
+                await serve_preview(world, port=port, seconds=preview_seconds)
+    finally:  # the database closed (the vote path's connection too): SQLite folds its journal into demo.db
+        await bot.services.aclose()
+        await engine.dispose()
     print(bot.t("demo.finished", lang), flush=True)
     return 0
 

@@ -134,3 +134,22 @@ def test_the_demo_plays_the_whole_journey(french):
     assert wide.startswith(b"\xef\xbb\xbfrespondent;member_type;")
     codebook = (out_dir / "enquete-membres-2026-2027-wide.codebook.csv").read_text("utf-8-sig")
     assert codebook.splitlines()[0].split(";")[:2] == ["code", "label"] or "code" in codebook.splitlines()[0]
+
+
+def test_the_demo_never_deletes_a_folder_it_did_not_make(french, tmp_path):
+    """``--out`` on a folder with someone's files is refused, every file kept; the folder of an
+    earlier demo (its mark) is emptied and reused, and its database is whole (no journal left)."""
+    result, _, _ = french
+    earlier = Path(result.args[result.args.index("--out") + 1])
+    assert (earlier / ".reseau-bot-demo").is_file() and not (earlier / "demo.db-wal").exists()
+    mine = tmp_path / "myproject"
+    (mine / "notes").mkdir(parents=True)
+    (mine / "notes" / "thesis.txt").write_text("precious", encoding="utf-8")
+    refused = demo(REPO / "config.example.toml", mine)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "n’a pas été créé par la démo" in refused.stderr and "rien n’a été effacé" in refused.stderr
+    assert (mine / "notes" / "thesis.txt").read_text(encoding="utf-8") == "precious"
+    assert sorted(p.name for p in mine.rglob("*")) == ["notes", "thesis.txt"]
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x", encoding="utf-8")
+    assert demo(REPO / "config.example.toml", a_file).returncode != 0 and a_file.read_text(encoding="utf-8") == "x"
