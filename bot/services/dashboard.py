@@ -432,14 +432,36 @@ class DashboardReader(_DashboardService):
             lines = await self._lines(repo, polls)
             question_ids = [q.id for p in polls for q in p.questions]
             per_question = await repo.respondents_by_question(question_ids)
-            answered = await repo.respondents_by_type(question_ids)
+            named = [q.id for p in polls if not p.anonymous for q in p.questions]
+            anonymous = [q.id for p in polls if p.anonymous for q in p.questions]
+            if named and anonymous:  # ids and pseudonyms: compared member by member below
+                pairs = (await repo.respondent_types(named), await repo.respondent_types(anonymous))
+            else:
+                answered = await repo.respondents_by_type(question_ids)
             profiles = await repo.profiles_by_type()
             name, current = campaign.name, campaign.active
+        if named and anonymous:
+            answered = await self._members_by_type(campaign_id, *pairs)
         questions = tuple(
             (line.poll, q.number, q.text, per_question.get(q.id, 0))
             for line in sorted(lines, key=lambda line: line.poll.id) for q in line.poll.questions
         )
         return CampaignPage(campaign_id, name, current, lines, questions, self._coverage(answered, profiles))
+
+    async def _members_by_type(self, campaign_id: int, named: list[tuple[str | None, int]],
+                               anonymous: list[tuple[str | None, int]]) -> dict[str | None, int]:
+        """Members by the type their answers carry, from a campaign's named answers (member ids)
+        and anonymous ones (pseudonyms in the campaign): each member id is turned into the
+        pseudonym the campaign's anonymous polls store for that member, so a member who answered
+        both kinds counts once (one HMAC per named respondent, in memory)."""
+        from collections import Counter
+
+        from bot.services.privacy import AnswerPseudonyms, pseudonym_scope
+
+        of = await AnswerPseudonyms(self.sessions, clock=self.clock).in_scope(
+            pseudonym_scope(0, campaign_id))  # a campaign's scope: no poll of its own
+        members = set(anonymous) | {(mt, of(uid) if of is not None else uid) for mt, uid in named}
+        return dict(Counter(mt for mt, _ in members))
 
     def _coverage(self, answered: Mapping[str | None, int], profiles: Mapping[str | None, int]) -> tuple[CoverageRow, ...]:
         """One row per configured member type (even one nobody has), then the members without a

@@ -390,6 +390,32 @@ def answer_pseudonym(key: bytes, scope: str, user_id: int) -> int:
     return -(_PSEUDONYM_FLOOR + int.from_bytes(digest[:8], "big") % ((1 << 63) - _PSEUDONYM_FLOOR))
 
 
+def answer_pseudonyms(key: bytes, scope: str) -> Callable[[int], int]:
+    """:func:`answer_pseudonym` of one scope for many members (a campaign's coverage): the same
+    values, with HMAC (RFC 2104) spelt out over two SHA-256 states keyed once — the inner pad fed
+    the scope too — each copied per member, as the exports' pseudonyms do
+    (:func:`bot.services.exports.pseudonyms.respondent_ids`): half the time of
+    :func:`hmac.digest`, which redoes the key schedule for every member."""
+    import hashlib
+
+    block = 64  # SHA-256's block size
+    padded = (hashlib.sha256(key).digest() if len(key) > block else key).ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in padded))
+    inner.update(_ANSWER_CONTEXT + f"{scope}:".encode())
+    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in padded))
+    copy_inner, copy_outer = inner.copy, outer.copy
+    span = (1 << 63) - _PSEUDONYM_FLOOR
+
+    def of(user_id: int) -> int:
+        mac = copy_inner()
+        mac.update(str(user_id).encode())
+        out = copy_outer()
+        out.update(mac.digest())
+        return -(_PSEUDONYM_FLOOR + int.from_bytes(out.digest()[:8], "big") % span)
+
+    return of
+
+
 class AnswerPseudonyms:
     """Who answered an anonymous poll is stored as a keyed pseudonym per poll, never the id.
 
@@ -420,6 +446,13 @@ class AnswerPseudonyms:
             return []
         return [(poll_id, answer_pseudonym(key, pseudonym_scope(poll_id, campaign_id), user_id))
                 for poll_id, campaign_id in polls]
+
+    async def in_scope(self, scope: str) -> Callable[[int], int] | None:
+        """Member id → their respondent id in the anonymous polls of ``scope``
+        (:func:`pseudonym_scope`), for many members at once (:func:`answer_pseudonyms`); ``None``
+        when no key exists yet (then no anonymous answer was ever stored)."""
+        key = await self._key.get(create=False)
+        return None if key is None else answer_pseudonyms(key, scope)
 
 
 # ------------------------------------------------------------------------------ tombstones

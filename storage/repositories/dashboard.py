@@ -155,8 +155,9 @@ class DashboardRepository(Repository):
         """Respondents who answered at least one of these questions, by the member type their
         answers carry (``None``: no type).  The answer's own type, not the profile's: an
         anonymous poll's answers hold a pseudonym, not a member to join a profile on — and a
-        campaign's anonymous polls share it, so a member counts once there (a member who answered
-        both named and anonymous polls of it counts once per kind).  Unlinked answers are left
+        campaign's anonymous polls share it, so a member counts once there.  Respondents are
+        the stored ids: questions of named and anonymous polls together would count a member of
+        both twice (:meth:`respondent_types` gives what to compare).  Unlinked answers are left
         out: they belong to nobody any more."""
         if not question_ids:
             return {}
@@ -166,6 +167,18 @@ class DashboardRepository(Repository):
             .group_by(Answer.member_type)
         )
         return {mt: int(n) for mt, n in await self.session.execute(stmt)}
+
+    async def respondent_types(self, question_ids: Collection[int]) -> list[tuple[str | None, int]]:
+        """``(member type, respondent id)`` of everyone who answered one of these questions, once
+        per pair (unlinked answers left out)."""
+        if not question_ids:
+            return []
+        stmt = (
+            select(Answer.member_type, Answer.user_id)
+            .where(Answer.question_id.in_(list(question_ids)), Answer.user_id.is_not(None))
+            .distinct()
+        )
+        return [(mt, int(uid)) for mt, uid in await self.session.execute(stmt)]
 
     async def profiles_by_type(self) -> dict[str | None, int]:
         stmt = select(Profile.member_type, func.count()).group_by(Profile.member_type)

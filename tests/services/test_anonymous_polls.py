@@ -18,7 +18,7 @@ from bot.services.exports import Exporter, ExportRequest
 from bot.services.exports.model import IdentifiedRefused
 from bot.services.poll_jobs import reminder_targets
 from bot.services.polls import PollService
-from bot.services.privacy import answer_pseudonym, pseudonym_scope
+from bot.services.privacy import answer_pseudonym, answer_pseudonyms, pseudonym_scope
 from bot.services.profiles import ProfileService
 from storage.models import Answer, Campaign, Profile
 from tests.cli_runner import run_cli
@@ -170,6 +170,8 @@ def test_the_pseudonym_is_negative_keyed_stable_and_scoped():
     assert value == answer_pseudonym(key, "p3", ALICE) and value <= -(1 << 32)
     assert value != answer_pseudonym(key, "p4", ALICE) and value != answer_pseudonym(bytes([1] * 32), "p3", ALICE)
     assert pseudonym_scope(3, 7) == pseudonym_scope(4, 7) == "c7", "one pseudonym across a campaign"
+    many = answer_pseudonyms(key, "c7")  # the same values, one HMAC prefix for many members
+    assert [many(m) for m in (ALICE, BOB, 1)] == [answer_pseudonym(key, "c7", m) for m in (ALICE, BOB, 1)]
 
 
 async def test_campaign_coverage_counts_anonymous_respondents_once_by_their_answers_type(polls, sessions, config):
@@ -194,3 +196,31 @@ async def test_campaign_coverage_counts_anonymous_respondents_once_by_their_answ
     coverage = {row.code: (row.respondents, row.profiles) for row in page.coverage}
     assert coverage["ong"] == (1, 2), "Alice answered two anonymous polls of the campaign: one respondent"
     assert coverage["collectivite"] == (1, 1)
+
+
+async def test_campaign_coverage_counts_a_member_of_named_and_anonymous_polls_once(polls, sessions, config):
+    """A member who answered a named and an anonymous poll of one campaign is one member in its
+    coverage: a named answer holds the member's id, an anonymous one their pseudonym in the
+    campaign, and the coverage compares the two (it counted two ids: « 2 | 1 | 200 % »)."""
+    import dataclasses
+
+    from bot.services.dashboard import DashboardReader
+
+    async with sessions.begin() as session:
+        campaign = Campaign(name="Enquête 2028")
+        session.add(campaign)
+        session.add_all([Profile(user_id=ALICE, member_type="ong"), Profile(user_id=BOB, member_type="collectivite"),
+                         Profile(user_id=42, member_type="ong"), Profile(user_id=43, member_type="collectivite")])
+    named = await make(polls, campaign_id=campaign.id, anonymous=False)
+    anonymous = await make(polls, campaign_id=campaign.id)
+    outside = await make(polls)  # an anonymous poll of no campaign: another scope, not counted here
+    for poll in (named, anonymous, outside):
+        await polls.vote(poll.id, user_id=ALICE, option_id=poll.options[0].id)
+    await polls.vote(named.id, user_id=BOB, option_id=named.options[1].id)  # named only
+    await polls.vote(anonymous.id, user_id=43, option_id=anonymous.options[1].id)  # anonymous only
+    network = dataclasses.replace(config, bot=dataclasses.replace(config.bot, moderation_guild_ids=(1,)))
+    page = await DashboardReader(sessions, network).campaign(campaign.id)
+    coverage = {row.code: (row.respondents, row.profiles) for row in page.coverage}
+    assert coverage["ong"] == (1, 2), "Alice answered a named and an anonymous poll: one member"
+    assert coverage["collectivite"] == (2, 2), "Bob (named) and member 43 (anonymous) are two members"
+    assert page.respondents == 3
