@@ -397,8 +397,7 @@ async def extract_page(request: web.Request) -> web.StreamResponse:
     messages = render_extract(extract, lang=extract.lang, catalogue=services.catalogue)
     return render(request, "extract.html", extract=extract, messages=messages,
                   button=report_button_label(extract.lang, services.catalogue),
-                  can_publish=services.dashboard.can_publish(services.publisher),
-                  month=services.catalogue.iso_month(extract.month, lang_of(request)))
+                  can_publish=services.dashboard.can_publish(services.publisher))
 
 
 async def extract_upload(request: web.Request) -> web.StreamResponse:

@@ -94,8 +94,18 @@ class Renderer:
             """A delivery's stored failure as the reader reads it (never Discord's English)."""
             return describe_failure(stored, catalogue, lang)
 
+        def month(value: str | None) -> str:
+            """A stored month (``2027-01``) in words: « janvier 2027 », "January 2027"."""
+            return catalogue.iso_month(value, lang)
+
+        def language(code: str) -> str:
+            """A language by its name (« anglais », "English"); a code the catalogue does not name, as it is."""
+            key = f"dashboard.language.{code}"
+            return catalogue.t(key, lang) if catalogue.has(key) else code
+
         return self.env.get_template(name).render(
-            t=t, number=number, when=when, iso=iso, channel=channel, failure=failure, lang=lang, **context
+            t=t, number=number, when=when, iso=iso, month=month, language=language, channel=channel, failure=failure,
+            lang=lang, **context,
         )
 
 

@@ -85,7 +85,7 @@ async def test_a_moderator_signs_in_and_reads_results_and_coverage(dashboard, br
         assert "Collectivité territoriale 2" in by_type and "Réseau 1" in by_type
         by_channel = rows_of(await page.locator("#by-channel").inner_text())
         # each posting's channel; the survey's answers predate postings: their channel is not known
-        assert "#annonces (fr) 0 2 (en) 0 Salon inconnu (réponses antérieures) 5" in by_channel
+        assert "#annonces (français) 0 2 (anglais) 0 Salon inconnu (réponses antérieures) 5" in by_channel
         assert await page.locator("img[src$='chart-1.png']").get_attribute("alt")
         chart = await page.request.get(dashboard.base + page.url.removeprefix(dashboard.base) + "/chart-1.png")
         assert chart.status == 200 and (await chart.body())[:8] == b"\x89PNG\r\n\x1a\n"
@@ -178,7 +178,10 @@ async def test_upload_preview_reorder_skip_and_the_audit_log(dashboard, browser,
             await page.wait_for_url("**/extracts/*")
         # the preview as members will see it: the voice on its quote line, the intro in italics
         await page.goto(dashboard.base + "/extracts")
+        assert await page.locator("tbody tr td:nth-child(2)").all_inner_texts() == ["français", "français"]
         await page.get_by_role("link", name="L’évaluation au service des projets").click()
+        # its month and language in words, as in the queue (not « 2027-03 », « fr »)
+        assert rows_of(await page.locator("dl.facts").inner_text()).startswith("Mois mars 2027 Langue français")
         assert await page.locator("blockquote").first.inner_text() == "« Nous avons enfin le temps d’apprendre de nos projets. »"
         assert "Ce que disent les membres" in await page.locator(".embed-body em").first.inner_text()
         # no sender in this process: no "publish now" button
@@ -191,7 +194,11 @@ async def test_upload_preview_reorder_skip_and_the_audit_log(dashboard, browser,
         await page.wait_for_url(dashboard.base + "/extracts")
         assert await page.locator("tbody tr td:nth-child(3)").all_inner_texts() == [
             "Coopérer en réseau", "L’évaluation au service des projets"]
-        assert await page.locator("tbody tr td:nth-child(1)").all_inner_texts() == ["2027-03", "2027-04"]
+        assert await page.locator("tbody tr td:nth-child(1)").all_inner_texts() == ["mars 2027", "avril 2027"]
+        await page.get_by_role("link", name="English").click()
+        assert await page.locator("tbody tr td:nth-child(1)").all_inner_texts() == ["March 2027", "April 2027"]
+        assert await page.locator("tbody tr td:nth-child(2)").all_inner_texts() == ["French", "French"]
+        await page.get_by_role("link", name="Français").click()
         await page.get_by_role("button", name="Écarter « Coopérer en réseau »").click()
         await page.wait_for_url(dashboard.base + "/extracts")
         assert await page.locator("tbody tr td:nth-child(3)").all_inner_texts() == ["L’évaluation au service des projets"]
