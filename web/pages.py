@@ -387,8 +387,8 @@ def _filename(request: ExportRequest) -> str:
 async def extracts_page(request: web.Request, *, message: str | None = None, error: str | None = None,
                         status: int = 200) -> web.StreamResponse:
     services = _services(request)
-    queue = await extracts.queue(services.sessions)
-    return render(request, "extracts.html", status=status, queue=queue, message=message, error=error)
+    queues = await extracts.queues(services.sessions)
+    return render(request, "extracts.html", status=status, queues=queues, message=message, error=error)
 
 
 async def extract_page(request: web.Request) -> web.StreamResponse:
@@ -440,8 +440,11 @@ async def extract_move(request: web.Request) -> web.StreamResponse:
     direction = str(request[FORM_KEY].get("direction", ""))
     if direction not in ("up", "down"):
         raise InvalidInput("dashboard.error.bad_request")
-    await extracts.move(services.sessions, _int(request.match_info["id"]), up=direction == "up",
-                        actor_id=auth.session(request).actor_id)
+    try:
+        await extracts.move(services.sessions, _int(request.match_info["id"]), up=direction == "up",
+                            actor_id=auth.session(request).actor_id)
+    except Conflict as exc:  # already first (or last) of its queue: the queue, saying so
+        return await extracts_page(request, error=describe(exc, services.catalogue, lang_of(request)), status=409)
     changed(request)
     raise web.HTTPSeeOther("/extracts")
 

@@ -330,6 +330,19 @@ async def queue(sessions: async_sessionmaker[AsyncSession]) -> list[models.Extra
         return await ExtractRepository(session).queue()
 
 
+async def queues(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[str, list[models.Extract]]]:
+    """``(language, its queued extracts)``: each language's queue is its own — the monthly slot
+    takes each language's first, :func:`move` swaps within one — the catalogue's languages
+    first, each queue by month."""
+    from bot.i18n import LANGUAGES
+
+    grouped: dict[str, list[models.Extract]] = {}
+    for extract in await queue(sessions):
+        grouped.setdefault(extract.lang, []).append(extract)
+    known = {code: index for index, code in enumerate(LANGUAGES)}
+    return [(code, grouped[code]) for code in sorted(grouped, key=lambda c: (known.get(c, len(known)), c))]
+
+
 async def list_extracts(sessions: async_sessionmaker[AsyncSession]) -> list[models.Extract]:
     from storage.repositories import ExtractRepository
 
@@ -403,7 +416,8 @@ async def move(
     guild_id: int | None = None,
 ) -> models.Extract:
     """Move a queued extract one place up (earlier) or down in its language's queue: it swaps
-    months with its neighbour (the queue is ordered by month).  At either end, nothing moves."""
+    months with its neighbour (the queue is ordered by month).  At either end nothing moves, and
+    :class:`Conflict` says so."""
     from storage.repositories import AuditRepository, ExtractRepository
 
     async with sessions.begin() as session:
@@ -416,13 +430,14 @@ async def move(
         queue = await repo.queue(lang=extract.lang)
         index = next(i for i, e in enumerate(queue) if e.id == extract.id)
         other_index = index - 1 if up else index + 1
-        if 0 <= other_index < len(queue):
-            other = queue[other_index]
-            extract.month, other.month = other.month, extract.month
-            AuditRepository(session).record(
-                "extract.move", actor_id=actor_id, target_type="extract", target_id=extract.id, guild_id=guild_id,
-                details={"month": extract.month, "swapped_with": other.id},
-            )
+        if not 0 <= other_index < len(queue):
+            raise Conflict("extracts.first_in_queue" if up else "extracts.last_in_queue", title=extract.title)
+        other = queue[other_index]
+        extract.month, other.month = other.month, extract.month
+        AuditRepository(session).record(
+            "extract.move", actor_id=actor_id, target_type="extract", target_id=extract.id, guild_id=guild_id,
+            details={"month": extract.month, "swapped_with": other.id},
+        )
     return extract
 
 

@@ -34,6 +34,14 @@ lang = "fr"
 Un second extrait.
 """
 
+ENGLISH = """---
+title = "Working as a network"
+month = "2027-03"
+lang = "en"
+---
+An English extract.
+"""
+
 
 def rows_of(table_text: str) -> str:
     return " ".join(table_text.split())
@@ -178,7 +186,7 @@ async def test_upload_preview_reorder_skip_and_the_audit_log(dashboard, browser,
             await page.wait_for_url("**/extracts/*")
         # the preview as members will see it: the voice on its quote line, the intro in italics
         await page.goto(dashboard.base + "/extracts")
-        assert await page.locator("tbody tr td:nth-child(2)").all_inner_texts() == ["français", "français"]
+        assert await page.locator("#queue-fr caption").inner_text() == "Extraits en français"
         await page.get_by_role("link", name="L’évaluation au service des projets").click()
         # its month and language in words, as in the queue (not « 2027-03 », « fr »)
         assert rows_of(await page.locator("dl.facts").inner_text()).startswith("Mois mars 2027 Langue français")
@@ -188,26 +196,58 @@ async def test_upload_preview_reorder_skip_and_the_audit_log(dashboard, browser,
         assert await page.get_by_role("button", name="Publier maintenant").count() == 0
 
         await page.get_by_role("link", name="Retour à la file").click()
-        titles = await page.locator("tbody tr td:nth-child(3)").all_inner_texts()
+        titles = await page.locator("tbody tr td:nth-child(2)").all_inner_texts()
         assert titles == ["L’évaluation au service des projets", "Coopérer en réseau"]
         await page.get_by_role("button", name="Descendre « L’évaluation au service des projets »").click()
         await page.wait_for_url(dashboard.base + "/extracts")
-        assert await page.locator("tbody tr td:nth-child(3)").all_inner_texts() == [
+        assert await page.locator("tbody tr td:nth-child(2)").all_inner_texts() == [
             "Coopérer en réseau", "L’évaluation au service des projets"]
         assert await page.locator("tbody tr td:nth-child(1)").all_inner_texts() == ["mars 2027", "avril 2027"]
         await page.get_by_role("link", name="English").click()
         assert await page.locator("tbody tr td:nth-child(1)").all_inner_texts() == ["March 2027", "April 2027"]
-        assert await page.locator("tbody tr td:nth-child(2)").all_inner_texts() == ["French", "French"]
+        assert await page.locator("#queue-fr caption").inner_text() == "French extracts"
         await page.get_by_role("link", name="Français").click()
         await page.get_by_role("button", name="Écarter « Coopérer en réseau »").click()
         await page.wait_for_url(dashboard.base + "/extracts")
-        assert await page.locator("tbody tr td:nth-child(3)").all_inner_texts() == ["L’évaluation au service des projets"]
+        assert await page.locator("tbody tr td:nth-child(2)").all_inner_texts() == ["L’évaluation au service des projets"]
 
         await page.get_by_role("link", name="Journal").click()
         log = await page.inner_text("main")
         for action in ("dashboard.login", "extract.upload", "extract.move", "extract.skip"):
             assert action in log
         assert "3003" in log  # the moderator who acted
+    finally:
+        await ctx.close()
+
+
+async def test_the_queue_offers_only_the_moves_that_move(dashboard, browser, tmp_path):
+    """Each language's queue is its own (the monthly slot takes each language's first; a move
+    swaps within it): « Monter » is not offered on its first extract, nor « Descendre » on its
+    last — they did nothing, silently; a form sent from an older page says why nothing moved."""
+    ctx, page = await sign_in(browser, dashboard)
+    try:
+        for name, text in (("mars.md", EXTRACT), ("avril.md", SECOND), ("march.md", ENGLISH)):
+            (tmp_path / name).write_text(text, encoding="utf-8")
+            await upload_extract(page, tmp_path / name, base=dashboard.base)
+            await page.wait_for_url("**/extracts/*")
+        await page.goto(dashboard.base + "/extracts")
+        french, english = page.locator("#queue-fr"), page.locator("#queue-en")
+        assert await english.locator("caption").inner_text() == "Extraits en anglais"
+        first, last = french.locator("tbody tr").nth(0), french.locator("tbody tr").nth(1)
+        assert await first.locator("button").all_inner_texts() == ["Descendre", "Écarter"]
+        assert await last.locator("button").all_inner_texts() == ["Monter", "Écarter"]
+        assert await english.locator("tbody tr button").all_inner_texts() == ["Écarter"]  # alone in its queue
+
+        first_id = (await first.locator("a").get_attribute("href")).rsplit("/", 1)[1]
+        csrf = await page.locator("input[name=csrf]").first.get_attribute("value")
+        response = await page.request.post(f"{dashboard.base}/extracts/{first_id}/move",
+                                           form={"csrf": csrf, "direction": "up"})
+        assert response.status == 409
+        await page.set_content(await response.text())
+        assert await page.locator("[role=alert]").inner_text() == (
+            "«\u202fL’évaluation au service des projets\u202f» est déjà le premier extrait de sa file\u202f: "
+            "il ne peut pas monter.")
+        assert [e.action for e in await dashboard.services.dashboard.audit()].count("extract.move") == 0
     finally:
         await ctx.close()
 
