@@ -249,11 +249,9 @@ async def poll_page(request: web.Request) -> web.StreamResponse:
     async def context() -> dict[str, Any]:
         results = await _results(request)
         channels = await services.postings.by_channel(results.poll)
-        own = [c.posting.channel_name for c in channels
-               if c.posting and c.posting.channel_id == results.poll.channel_id and c.posting.channel_name]
         return {
             "results": results, "tables": [services.polls.type_table(q, lang) for q in results.questions],
-            "channels": channels, "channel_name": own[0] if own else "",  # the poll's channel, when named
+            "channels": channels, "postings": [c.posting for c in channels if c.posting is not None],
             "campaign": await services.campaigns.name_of(results.poll.campaign_id),
             "type_label": lambda code: services.polls.member_type_label(code, lang),
         }

@@ -84,7 +84,8 @@ async def test_a_moderator_signs_in_and_reads_results_and_coverage(dashboard, br
         await page.get_by_role("link", name="Sondages").click()
         await page.get_by_role("link", name="Besoins des membres").click()
         assert await page.locator("h1").inner_text() == "Besoins des membres"
-        assert "Salon #annonces" in rows_of(await page.locator("dl.facts").inner_text())  # posted in channel 1
+        # posted in channels 1 and 2: both named (it said « Salon #annonces », the first one only)
+        assert "Salons #annonces (français), 2 (anglais)" in rows_of(await page.locator("dl.facts").inner_text())
         results = rows_of(await page.locator("#results-1").inner_text())
         # besoin: U1 financement, U2 reseau, an unlinked answer formation → 3 respondents
         assert "Formation 1 33,3 %" in results.replace("\u202f", " ").replace("\xa0", " ")
@@ -136,6 +137,35 @@ async def test_a_poll_posted_in_two_languages_reads_in_the_pages_language(dashbo
         chart = await page.request.get(page.url + "/chart-1.png")
         assert chart.status == 200 and (await chart.body())[:8] == b"\x89PNG\r\n\x1a\n"
         assert "Cookie" in chart.headers["vary"], "the chart's words are in the page's language"
+    finally:
+        await ctx.close()
+
+
+async def test_a_poll_closed_early_says_when_it_closed(dashboard, browser):
+    """``/sondage clore`` before the deadline: the page gives when the poll closed, not the
+    deadline it no longer has (it showed « Clos … Clôture 05/03/2026 11:00 »); an open poll's
+    page gives its deadline."""
+    from datetime import timedelta
+
+    services = dashboard.services
+    polls = []
+    for question in ("Toujours ouvert ?", "Clos plus tôt ?"):
+        poll = await services.polls.create(services.polls.prepare(
+            guild_id=1001, channel_id=1, author_id=9, question=question, options="Oui; Non", deadline="3d"))
+        await services.postings.attach(await services.postings.claim(poll, 1001, 1, "fr"), 100 + poll.id)
+        polls.append(poll)
+    await services.mirror_channels()
+    dashboard.clock.advance(timedelta(hours=2))  # 12:00 UTC, 13:00 in Paris
+    await services.polls.close(polls[1].id, actor_id=3003)
+    ctx, page = await sign_in(browser, dashboard)
+    try:
+        await page.goto(f"{dashboard.base}/polls/{polls[0].id}")
+        facts = rows_of(await page.locator("dl.facts").inner_text())
+        assert "État Ouvert" in facts and "Salon #annonces" in facts and "Clôture 05/03/2026 11:00" in facts
+        await page.goto(f"{dashboard.base}/polls/{polls[1].id}")
+        facts = rows_of(await page.locator("dl.facts").inner_text())
+        assert "État Clos" in facts and "Clos le 02/03/2026 13:00" in facts
+        assert "05/03/2026" not in facts
     finally:
         await ctx.close()
 
