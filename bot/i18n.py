@@ -137,6 +137,11 @@ class Catalogue:
         marks = {",": self.t("format.thousands", lang), ".": self.t("format.decimal", lang)}
         return "".join(marks.get(ch, ch) for ch in text)
 
+    def percent(self, value: float, lang: str | None, *, decimals: int = 0) -> str:
+        """``value`` (already a percentage) with ``decimals`` decimals and the language's sign
+        (``format.percent``): « 33,3 % » (no-break space) in French, "33.3%" in English."""
+        return self.t("format.percent", lang, value=self.number(value, lang, decimals=decimals))
+
     def quote(self, text: str, lang: str | None) -> str:
         """``text`` between the language's quotation marks: « … » in French, “…” in English."""
         return self.t("format.quote", lang, text=text)

@@ -234,6 +234,9 @@ def test_quotes_label_value_and_csv_separator():
     assert catalogue.t("format.csv_separator", "fr") == ";" and catalogue.t("format.csv_separator", "en") == ","
     assert catalogue.t("format.numbered", "fr", id=12) == "n°\u00a012"
     assert catalogue.t("format.numbered", "en", id=12) == "#12"
+    # a percentage as the results on Discord write it: « 33,3 % » (no-break space), "33.3%"
+    assert catalogue.percent(33.333, "fr", decimals=1) == "33,3\u00a0%" and catalogue.percent(1234, "fr") == "1\u202f234\u00a0%"
+    assert catalogue.percent(33.333, "en", decimals=1) == "33.3%" and catalogue.percent(50, "en") == "50%"
 
 
 def test_month_names():

@@ -83,6 +83,9 @@ class Renderer:
         def number(value: float, decimals: int = 0) -> str:
             return catalogue.number(value, lang, decimals=decimals)
 
+        def percent(value: float, decimals: int = 0) -> str:
+            return catalogue.percent(value, lang, decimals=decimals)
+
         def when(value: datetime | None) -> str:
             return "-" if value is None else value.astimezone(tz).strftime("%d/%m/%Y %H:%M" if lang == "fr"
                                                                         else "%Y-%m-%d %H:%M")
@@ -104,8 +107,8 @@ class Renderer:
             return catalogue.t(key, lang) if catalogue.has(key) else code
 
         return self.env.get_template(name).render(
-            t=t, number=number, when=when, iso=iso, month=month, language=language, channel=channel, failure=failure,
-            lang=lang, **context,
+            t=t, number=number, percent=percent, when=when, iso=iso, month=month, language=language, channel=channel,
+            failure=failure, lang=lang, **context,
         )
 
 

@@ -108,9 +108,13 @@ async def test_a_moderator_signs_in_and_reads_results_and_coverage(dashboard, br
         assert "Réseau 1 2 50 % 1" in coverage
         assert "ONG / association 1 1 100 % 0" in coverage
 
+        # French percentages keep their no-break space (« 33 % »), English ones none (« 33% », as on Discord)
+        assert "33\u00a0%" in await page.locator("#coverage-table").inner_text()
         await page.get_by_role("link", name="English").click()
         assert (await page.locator("h1").inner_text()).startswith(CAMPAIGN)
         assert "Coverage by member type" in await page.inner_text("main")
+        coverage = rows_of(await page.locator("#coverage-table").inner_text())
+        assert " 33% 2" in coverage and " 50% 1" in coverage and " %" not in coverage
     finally:
         await ctx.close()
 
@@ -129,11 +133,11 @@ async def test_a_poll_posted_in_two_languages_reads_in_the_pages_language(dashbo
     try:
         await page.goto(f"{dashboard.base}/polls/{poll.id}")
         assert await page.locator("h1").inner_text() == "Le réseau vous aide-t-il ?"
-        assert "Oui 1" in rows_of(await page.locator("#results-1").inner_text())
+        assert "Oui\t1\t100,0\u00a0%" in await page.locator("#results-1").inner_text()  # a no-break space
         await page.get_by_role("link", name="English").click()
         assert await page.locator("h1").inner_text() == "Does the network help you?"
         results = rows_of(await page.locator("#results-1").inner_text())
-        assert "Yes 1" in results and "No 0" in results and "Oui" not in results
+        assert "Yes 1 100.0%" in results and "No 0 0.0%" in results and "Oui" not in results
         chart = await page.request.get(page.url + "/chart-1.png")
         assert chart.status == 200 and (await chart.body())[:8] == b"\x89PNG\r\n\x1a\n"
         assert "Cookie" in chart.headers["vary"], "the chart's words are in the page's language"
