@@ -66,7 +66,7 @@ def _headers(request: web.Request, response: web.StreamResponse) -> None:
     h["Cross-Origin-Opener-Policy"] = "same-origin"
     if auth.behind_https(request):
         h["Strict-Transport-Security"] = "max-age=31536000"
-    if not request.path.startswith("/static/"):
+    if not request.path.startswith("/static/") or response.status >= 400:  # a missing file's page too
         h.setdefault("Cache-Control", "no-store")
 
 
@@ -90,8 +90,18 @@ def create_app(services: Services, *, limiter: auth.RateLimiter | None = None) -
 
     app.on_cleanup.append(close_http_client)
     pages.add_routes(app)
-    app.router.add_static("/static/", STATIC, name="static", append_version=False)
+    app.router.add_get("/static/{name}", static_file, name="static")
     return app
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    """A file of ``web/static``, with its own type; a missing one is the dashboard's 404 page
+    (aiohttp's static route answers it with an empty ``application/octet-stream`` that the
+    browser downloads)."""
+    path = STATIC / request.match_info["name"]
+    if path.name.startswith(".") or path.resolve().parent != STATIC.resolve() or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path)
 
 
 async def start(app: web.Application, host: str, port: int) -> web.AppRunner:

@@ -218,6 +218,36 @@ async def test_security_headers_on_every_page(dashboard, browser):
         await ctx.close()
 
 
+async def test_a_missing_page_or_file_is_the_dashboards_not_found_page(dashboard, browser):
+    """A missing static file was an empty ``application/octet-stream`` 404 that the browser
+    downloaded; every 404 is the dashboard's page, titled as one (« Page introuvable »), while a
+    refusal keeps « Accès impossible »."""
+    anonymous = await browser.new_context(locale="fr-FR")
+    try:
+        page = await anonymous.new_page()
+        response = await page.goto(dashboard.base + "/static/nope.css")  # before any session too
+        assert response.status == 404 and response.headers["content-type"].startswith("text/html")
+        assert response.headers["cache-control"] == "no-store"
+        assert await page.locator("h1").inner_text() == "Page introuvable"
+        assert (await page.request.get(dashboard.base + "/static/dashboard.css")).headers["content-type"].startswith(
+            "text/css")
+    finally:
+        await anonymous.close()
+    ctx, page = await sign_in(browser, dashboard)
+    try:
+        for path in ("/static/nope.css", "/static/../pages.py", "/nowhere", "/polls/999999"):
+            response = await page.goto(dashboard.base + path)
+            assert response.status == 404, path
+            assert await page.title() == "Page introuvable · Réseau 2.0 — tableau de bord", path
+            assert await page.locator("h1").inner_text() == "Page introuvable", path
+        response = await page.request.post(dashboard.base + "/extracts/1/skip", form={"csrf": "forged"})
+        assert response.status == 403 and "<h1>Accès impossible</h1>" in await response.text()
+        await page.goto(f"{dashboard.base}/lang/en?next=/static/nope.css")
+        assert await page.locator("h1").inner_text() == "Page not found"
+    finally:
+        await ctx.close()
+
+
 # ------------------------------------------------------------------ accessibility
 def axe_source() -> str:
     """axe-core's script, as the PyPI package axe-playwright-python ships it (MPL-2.0)."""
