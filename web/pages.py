@@ -29,11 +29,22 @@ from aiohttp import web
 from bot.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, describe
 from bot.i18n import LANGUAGES
 from bot.services import charts, extracts
+from bot.services.audit_view import audit_line
 from bot.services.dashboard import LinkInvalid, OAuthRefused
 from bot.services.exports import FORMATS, HEADINGS, LAYOUTS, ExportRequest
 from bot.services.extract_render import render_extract, report_button_label
 from web import auth
-from web.context import CACHE, FORM_KEY, HTTP_CLIENT, LANG_COOKIE, LIMITER, SESSIONS, lang_of, services_of
+from web.context import (
+    CACHE,
+    FORM_KEY,
+    HTTP_CLIENT,
+    LANG_COOKIE,
+    LIMITER,
+    RENDERER,
+    SESSIONS,
+    lang_of,
+    services_of,
+)
 from web.render import page_html, render, render_error, send_page
 
 log = logging.getLogger("reseau.web")
@@ -296,7 +307,10 @@ async def campaign_page(request: web.Request) -> web.StreamResponse:
 
 
 async def audit(request: web.Request) -> web.StreamResponse:
-    return render(request, "audit.html", entries=await _services(request).dashboard.audit())
+    services, lang, renderer = _services(request), lang_of(request), request.app[RENDERER]
+    lines = [audit_line(entry, services.catalogue, lang, when=lambda value: renderer.when(value, lang))
+             for entry in await services.dashboard.audit()]
+    return render(request, "audit.html", entries=lines)
 
 
 # ---------------------------------------------------------------------------- exports

@@ -74,8 +74,13 @@ class Renderer:
         )
         self.env.filters["md"] = discord_markdown
 
+    def when(self, value: datetime | None, lang: str) -> str:
+        """A time on the network's clock: « 04/12/2026 11:51 », "2026-12-04 11:51"; « - » for none."""
+        return "-" if value is None else value.astimezone(self.config.tz).strftime(
+            "%d/%m/%Y %H:%M" if lang == "fr" else "%Y-%m-%d %H:%M")
+
     def render(self, name: str, lang: str, **context: Any) -> str:
-        catalogue, tz = self.catalogue, self.config.tz
+        catalogue = self.catalogue
 
         def t(key: str, **params: Any) -> str:
             return catalogue.t(key, lang, **params)
@@ -87,8 +92,7 @@ class Renderer:
             return catalogue.percent(value, lang, decimals=decimals)
 
         def when(value: datetime | None) -> str:
-            return "-" if value is None else value.astimezone(tz).strftime("%d/%m/%Y %H:%M" if lang == "fr"
-                                                                        else "%Y-%m-%d %H:%M")
+            return self.when(value, lang)
 
         def iso(value: datetime | None) -> str:
             return "" if value is None else value.isoformat()

@@ -247,7 +247,8 @@ async def test_upload_preview_reorder_skip_and_the_audit_log(dashboard, browser,
 
         await page.get_by_role("link", name="Journal").click()
         log = await page.inner_text("main")
-        for action in ("dashboard.login", "extract.upload", "extract.move", "extract.skip"):
+        for action in ("Connexion au tableau de bord", "Extrait envoyé", "Extrait déplacé dans la file",
+                       "Extrait écarté"):
             assert action in log
         assert "3003" in log  # the moderator who acted
     finally:
@@ -282,6 +283,52 @@ async def test_the_queue_offers_only_the_moves_that_move(dashboard, browser, tmp
             "«\u202fL’évaluation au service des projets\u202f» est déjà le premier extrait de sa file\u202f: "
             "il ne peut pas monter.")
         assert [e.action for e in await dashboard.services.dashboard.audit()].count("extract.move") == 0
+    finally:
+        await ctx.close()
+
+
+async def test_the_audit_log_reads_in_words(dashboard, browser):
+    """The log named its entries by code: « poll.create », « poll 4 », « before={'title': 'A',
+    'body': 'B', 'link': None} », « identified=False ».  Actions and records are named in the
+    reader's language, details labelled with their values written plainly; an action or key the
+    catalogue does not know is shown as stored (nothing hidden)."""
+    services = dashboard.services
+    poll = await services.polls.create(services.polls.prepare(
+        guild_id=1001, channel_id=1, author_id=9, question="Une question ?", options="Oui; Non", deadline="3d"))
+    await services.polls.close(poll.id, actor_id=3003)
+    record = services.dashboard.record
+    await record("announcement.edit", actor_id=3003, target_type="announcement", target_id="7",
+                 details={"before": {"title": "A", "body": "B", "link": None}, "title": "A2", "versions": ["en"]})
+    await record("export", actor_id=3003, target_type="campaign", target_id="Enquête 2027",
+                 details={"format": "csv", "layout": "wide", "identified": False, "rows": 1234, "labels": "fr"})
+    await record("calendar.postpone", actor_id=3003, target_type="plan", target_id="5",
+                 details={"from": "2026-03-05T10:00:00+00:00", "to": "2026-03-06T16:30:00+00:00"})
+    await record("someday.new", actor_id=None, target_type="gadget", target_id="x1", details={"odd_key": 7})
+    ctx, page = await sign_in(browser, dashboard)
+    try:
+        await page.goto(dashboard.base + "/audit")
+        rows = [" ".join(r.split()) for r in await page.locator("tbody tr").all_inner_texts()]
+        log = "\n".join(r for r in rows if "someday.new" not in r)
+        for raw in ("poll.create", "poll.close", "announcement.edit", "None", "False", "{", "'", "=", "_"):
+            assert raw not in log, raw
+        created = next(r for r in rows if "Sondage créé" in r)
+        assert f"sondage n° {poll.id}" in created and "Type : choix unique" in created and "Options : 2" in created
+        closed = next(r for r in rows if "Sondage clos" in r)
+        assert "3003" in closed and "Par : un modérateur" in closed
+        edited = next(r for r in rows if "Annonce corrigée" in r)
+        assert "annonce n° 7" in edited
+        assert "Avant correction : Titre : A Texte : B Lien : -" in edited and "Versions : anglais" in edited
+        exported = next(r for r in rows if "Export des réponses" in r)
+        assert "campagne « Enquête 2027 »" in exported and "Identifié : non" in exported
+        assert "Lignes : 1 234" in exported and "Disposition : large" in exported and "Langue : français" in exported
+        postponed = next(r for r in rows if "Programmation reportée" in r)
+        assert "Date précédente : 05/03/2026 11:00" in postponed and "Nouvelle date : 06/03/2026 17:30" in postponed
+        unknown = next(r for r in rows if "someday.new" in r)  # not in the catalogue: as stored
+        assert "système" in unknown and "gadget « x1 »" in unknown and "odd_key : 7" in unknown
+        await page.goto(dashboard.base + "/lang/en?next=/audit")
+        log = await page.inner_text("main")
+        assert "Poll closed" in log and f"poll #{poll.id}" in log and "By: a moderator" in log
+        assert "Identified: no" in log and "Rows: 1,234" in log
     finally:
         await ctx.close()
 
