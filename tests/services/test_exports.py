@@ -456,6 +456,29 @@ async def test_guild_scope_and_unknown_targets(survey, exporter, out):
     assert sorted(out.iterdir()) == [out / "f.codebook.csv", out / "f.csv"]
 
 
+async def test_a_failed_export_leaves_an_earlier_file_of_that_name_as_it_was(survey, exporter, out):
+    """An unknown poll, a size over the limit, a codebook whose place is a folder: the files that
+    were there stay as they were, and nothing else is left behind."""
+    (out / "k.csv").write_text("keep", encoding="utf-8")
+    (out / "k.codebook.csv").write_text("keep too", encoding="utf-8")
+    with pytest.raises(NotFound):
+        await exporter.export_to_path(ExportRequest(poll_id=999_999), out / "k.csv")
+    with pytest.raises(ExportTooLarge):
+        await exporter.export_to_path(ExportRequest(campaign=CAMPAIGN), out / "k.csv", max_bytes=200)
+    (out / "j.codebook.csv").mkdir()
+    (out / "j.csv").write_text("keep", encoding="utf-8")
+    with pytest.raises(OSError):
+        await exporter.export_to_path(ExportRequest(campaign=CAMPAIGN), out / "j.csv")
+    assert (out / "k.csv").read_text(encoding="utf-8") == "keep"
+    assert (out / "k.codebook.csv").read_text(encoding="utf-8") == "keep too"
+    assert (out / "j.csv").read_text(encoding="utf-8") == "keep"
+    assert sorted(p.name for p in out.iterdir()) == ["j.codebook.csv", "j.csv", "k.codebook.csv", "k.csv"]
+    # and a successful one replaces them
+    result = await exporter.export_to_path(ExportRequest(campaign=CAMPAIGN), out / "k.csv")
+    assert result.files == (out / "k.csv", out / "k.codebook.csv")
+    assert (out / "k.csv").read_bytes().startswith(b"\xef\xbb\xbfrespondent")
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [{}, {"poll_id": 1, "campaign": "x"}, {"poll_id": 1, "format": "ods"}, {"poll_id": 1, "layout": "tall"},

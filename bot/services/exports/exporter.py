@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO
@@ -97,29 +98,33 @@ class Exporter:
         progress: Progress | None = None,
         max_bytes: int | None = None,
     ) -> ExportResult:
-        """Write ``path`` and (CSV, JSON) its codebook ``codebook_path(path)``; on failure, no
-        partial file is left behind.  ``max_bytes`` bounds the total size (``ExportTooLarge``)."""
+        """Write ``path`` and (CSV, JSON) its codebook ``codebook_path(path)``: each is written
+        beside its place under a temporary name and renamed into it once the whole export is
+        written, so a failure (an unknown poll, a full disk, Ctrl-C) leaves no partial file and
+        an earlier file of that name as it was.  ``max_bytes`` bounds the total size
+        (``ExportTooLarge``)."""
         path = Path(path)
-        book = codebook_path(path)
-        written = [path] if request.format == "xlsx" else [path, book]
+        finals = [path] if request.format == "xlsx" else [path, codebook_path(path)]
+        token = secrets.token_hex(4)
+        written = [final.with_name(f".{final.name}.{token}.part") for final in finals]
         try:
-            with open_output(path) as data:
+            with open_output(written[0]) as data:
                 if request.format == "xlsx":
                     result = await self.export(request, data, progress=progress, max_bytes=max_bytes)
                 else:
-                    with open_output(book) as codebook:
+                    with open_output(written[1]) as codebook:
                         result = await self.export(
                             request, data, codebook, progress=progress, max_bytes=max_bytes
                         )
+            if max_bytes is not None and sum(f.stat().st_size for f in written) > max_bytes:
+                raise ExportTooLarge(limit_mb=max_bytes // (1024 * 1024))
+            for part, final in zip(written[::-1], finals[::-1], strict=True):  # the data last: it names the export
+                os.replace(part, final)
         except BaseException:
             for file in written:
                 file.unlink(missing_ok=True)
             raise
-        if max_bytes is not None and sum(f.stat().st_size for f in written) > max_bytes:
-            for file in written:
-                file.unlink(missing_ok=True)
-            raise ExportTooLarge(limit_mb=max_bytes // (1024 * 1024))
-        return dataclasses.replace(result, files=tuple(written))
+        return dataclasses.replace(result, files=tuple(finals))
 
     async def export(
         self,
