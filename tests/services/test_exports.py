@@ -461,8 +461,9 @@ async def test_a_failed_export_leaves_an_earlier_file_of_that_name_as_it_was(sur
     were there stay as they were, and nothing else is left behind."""
     (out / "k.csv").write_text("keep", encoding="utf-8")
     (out / "k.codebook.csv").write_text("keep too", encoding="utf-8")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as caught:
         await exporter.export_to_path(ExportRequest(poll_id=999_999), out / "k.csv")
+    assert caught.value.key == "export.error.poll_not_found_anywhere"  # no guild: not « sur ce serveur »
     with pytest.raises(ExportTooLarge):
         await exporter.export_to_path(ExportRequest(campaign=CAMPAIGN), out / "k.csv", max_bytes=200)
     (out / "j.codebook.csv").mkdir()
@@ -563,6 +564,15 @@ async def test_cli_without_secret_fails_clearly(survey, database_url, out):
     assert result.returncode == 1
     assert "RESEAU_EXPORT_SECRET" in result.stderr
     assert not target.exists()
+
+
+async def test_cli_names_an_unknown_poll_or_series_without_a_server(survey, database_url, out):
+    result = run_cli("export", "--poll", "999999", "-o", str(out / "x.csv"), database_url=database_url, cwd=out)
+    assert result.returncode == 1 and "Aucun sondage n°\u00a0999999." in result.stderr
+    assert "serveur" not in result.stderr and "Traceback" not in result.stderr
+    result = run_cli("export", "--series", "plan-999", "-o", str(out / "x.csv"), database_url=database_url, cwd=out)
+    assert "« plan-999 » (voir reseau-bot schedule)" in result.stderr.replace("\u202f", " ")
+    assert "/calendar" not in result.stderr
 
 
 # --------------------------------------------------------------------------- the CSV fast path

@@ -209,7 +209,8 @@ class Exporter:
         calendar = CalendarRepository(repo.session)
         plan = await calendar.get(request.series)
         if plan is None or plan.kind != "poll" or (request.guild_id is not None and plan.guild_id != request.guild_id):
-            raise NotFound("export.error.series_not_found", ref=f"plan-{request.series}")
+            key = "export.error.series_not_found" + ("" if request.guild_id is not None else "_anywhere")
+            raise NotFound(key, ref=f"plan-{request.series}")
         occurrences = {
             poll.id: when.astimezone(self.config.tz).strftime("%Y-%m-%d %H:%M")
             for when, poll in await calendar.series_polls(request.series) if poll.message_id is not None
@@ -224,7 +225,8 @@ class Exporter:
             poll_id=request.poll_id, campaign=request.campaign, guild_id=request.guild_id))
         if poll_ids is None:
             if request.poll_id is not None:
-                raise NotFound("export.error.poll_not_found", poll=request.poll_id)
+                key = "export.error.poll_not_found" + ("" if request.guild_id is not None else "_anywhere")  # the CLI: every guild
+                raise NotFound(key, poll=request.poll_id)
             raise NotFound("export.error.campaign_not_found", name=request.campaign)
         if not poll_ids:
             raise NotFound("export.error.campaign_empty", name=request.campaign)
