@@ -120,3 +120,17 @@ async def test_a_bad_follow_up_question_is_refused_at_import_and_nothing_is_stor
     assert "la question de suivi n’est pas valide" in french and expected in french
     assert "follow-up question is not valid" in describe(info.value, catalogue, "en")
     assert await service.list_extracts(sessions) == []
+
+
+async def test_a_ranking_follow_up_is_posted_as_a_ranking_poll(world, sessions, tmp_path):
+    await use(world)
+    await import_text(sessions, tmp_path, FRONT.replace('kind = "single"', 'kind = "ranking"'))
+    confirm = await world.moderator.slash(world.fr, "extract publish")
+    await world.moderator.click(confirm.response, label="Publier")
+    await world.env.settle()
+    poll_post = posts(world.fr)[-1]
+    [poll] = await polls_of(sessions)
+    assert poll.message_id == poll_post.id and "Quel appui attendez-vous" in embed_text(poll_post)
+    async with sessions() as session:
+        assert await session.scalar(select(Question.kind).where(Question.poll_id == poll.id)) == "ranking"
+    assert poll_post.components, "members can rank from the message"
