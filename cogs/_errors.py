@@ -5,7 +5,7 @@ logged with its traceback, and the member gets an apology — never a traceback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -72,3 +72,40 @@ class ReportingView(discord.ui.View):
 class ReportingModal(discord.ui.Modal):
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
         await report_error(interaction, error)
+
+
+class RetryingModal(ReportingModal):
+    """A form whose refusal keeps what was typed: a domain error (a mention, a text too long…)
+    is said with a button that opens the form again, filled with the refused values.
+    :meth:`again` builds that form; ``retry_label`` is the button's catalogue key."""
+
+    retry_label = "error.retry"
+
+    def again(self) -> discord.ui.Modal:
+        raise NotImplementedError
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        if not isinstance(error, DomainError) or interaction.response.is_done():
+            await report_error(interaction, error)
+            return
+        bot: ReseauBot = interaction.client  # type: ignore[assignment]
+        lang = bot.lang(interaction)
+        view = RetryView(bot.t(self.retry_label, lang), self.again)
+        try:
+            await interaction.response.send_message(message_for(bot, lang, error), view=view, ephemeral=True)
+        except discord.HTTPException:
+            await report_error(interaction, error)
+
+
+class RetryView(ReportingView):
+    """One button that opens a form again (:class:`RetryingModal`'s refusals)."""
+
+    def __init__(self, label: str, modal: Callable[[], discord.ui.Modal]) -> None:
+        super().__init__(timeout=1800)
+        self.modal = modal
+        button: discord.ui.Button[RetryView] = discord.ui.Button(label=label, style=discord.ButtonStyle.primary)
+        button.callback = self.reopen  # type: ignore[method-assign]
+        self.add_item(button)
+
+    async def reopen(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(self.modal())

@@ -28,6 +28,7 @@ old message does nothing; running the command again starts afresh.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import re
@@ -50,7 +51,7 @@ from bot.services.profiles import (
 )
 from cogs import _text
 from cogs._checks import require_network
-from cogs._errors import ReportingModal, ReportingView
+from cogs._errors import ReportingView, RetryingModal
 
 if TYPE_CHECKING:
     from bot.services.privacy import FeatureFailure
@@ -209,8 +210,12 @@ class EditorView(OwnedView):
         await interaction.response.send_modal(DetailsModal(cog, self, profile))
 
 
-class DetailsModal(ReportingModal):
-    """Organisation and region or country, both optional; submitting shows the saved profile."""
+class DetailsModal(RetryingModal):
+    """Organisation and region or country, both optional; submitting shows the saved profile.
+    A refused value (a mention, a link…) is said with « Corriger mon profil », which opens the
+    form again as it was typed."""
+
+    retry_label = "profile.form.retry"
 
     def __init__(self, cog: Profiles, parent: EditorView, profile: ProfileView) -> None:
         t, lang = cog.bot.t, parent.lang
@@ -219,6 +224,7 @@ class DetailsModal(ReportingModal):
             custom_id=f"rb:profile:details:{parent.owner_id}",
             timeout=VIEW_TIMEOUT,
         )
+        self.cog, self.profile = cog, profile
         self.parent = parent
         self.member_type = profile.member_type or ""
         self.organisation: discord.ui.TextInput[DetailsModal] = discord.ui.TextInput(
@@ -244,6 +250,10 @@ class DetailsModal(ReportingModal):
         if interaction.user.id != self.parent.owner_id:
             raise Forbidden("profile.error.not_yours")
         return True
+
+    def again(self) -> DetailsModal:
+        typed = dataclasses.replace(self.profile, organisation=self.organisation.value, region=self.region.value)
+        return DetailsModal(self.cog, self.parent, typed)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         cog, lang = _cog(interaction), self.parent.lang

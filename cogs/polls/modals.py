@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.errors import DomainError
 from bot.services.polls import MAX_TEXT_ANSWER, PollView, QuestionView
 from cogs._components import ID
-from cogs._errors import ReportingModal, ReportingView, message_for, report_error
+from cogs._errors import ReportingModal, RetryingModal
 from cogs.polls._common import clip as _clip
 from cogs.polls.components import _polls
 
@@ -84,8 +83,11 @@ class SurveyTextModal(discord.ui.Modal):
         self.answer = _open_answer(self, t("survey.modal.answer_label", lang), question.text, current)
 
 
-class SurveyCreateModal(ReportingModal):
-    """The moderator's survey: a title and the questions in the compact text format."""
+class SurveyCreateModal(RetryingModal):
+    """The moderator's survey: a title and the questions in the compact text format (a mistake
+    in it is said with « Corriger le questionnaire », which reopens it as typed)."""
+
+    retry_label = "survey.modal.retry"
 
     def __init__(
         self,
@@ -102,6 +104,7 @@ class SurveyCreateModal(ReportingModal):
             title=t("survey.modal.title", lang), custom_id=f"rb:survey:new:{user_id}", timeout=1800
         )
         self.cog = cog
+        self.lang, self.user_id = lang, user_id
         self.options = options
         def field(name: str, style: discord.TextStyle, max_length: int, default: str | None):
             return discord.ui.TextInput(
@@ -127,45 +130,10 @@ class SurveyCreateModal(ReportingModal):
             interaction, self.title_input.value, self.questions_input.value, self.options
         )
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
-        """A mistake in the text: say what is wrong, with a button that reopens the modal
-        holding what the moderator typed (nothing is lost)."""
-        if not isinstance(error, DomainError) or interaction.response.is_done():
-            await report_error(interaction, error)
-            return
-        bot = self.cog.bot
-        lang = bot.lang(interaction)
-        retry = _RetryView(self, lang, interaction.user.id)
-        try:
-            await interaction.response.send_message(message_for(bot, lang, error), view=retry, ephemeral=True)
-        except discord.HTTPException:
-            await report_error(interaction, error)
-
-
-class _RetryView(ReportingView):
-    """ "Fix the survey": the creation modal again, filled with the text that was refused."""
-
-    def __init__(self, modal: SurveyCreateModal, lang: str, user_id: int) -> None:
-        super().__init__(timeout=1800)
-        self.modal, self.lang, self.user_id = modal, lang, user_id
-        button: discord.ui.Button[_RetryView] = discord.ui.Button(
-            label=modal.cog.t("survey.modal.retry", lang), style=discord.ButtonStyle.primary
-        )
-        button.callback = self.reopen  # type: ignore[method-assign]
-        self.add_item(button)
-
-    async def reopen(self, interaction: discord.Interaction) -> None:
-        old = self.modal
-        await interaction.response.send_modal(
-            SurveyCreateModal(
-                old.cog,
-                self.lang,
-                self.user_id,
-                old.options,
-                title=old.title_input.value,
-                questions=old.questions_input.value,
-            )
-        )
+    def again(self) -> SurveyCreateModal:
+        """A mistake in the text: the creation form again, holding what the moderator typed."""
+        return SurveyCreateModal(self.cog, self.lang, self.user_id, self.options,
+                                 title=self.title_input.value, questions=self.questions_input.value)
 
 
 def modal_value(components: Any, custom_id: str) -> str | None:

@@ -174,11 +174,18 @@ async def test_an_invalid_organisation_is_refused_through_the_error_path(world, 
     shown = await member.slash(world.fr, "profile")
     accepted = await member.click(shown.response, label="J’accepte")
     chosen = await member.select(accepted.response, ["ong"])
-    refused = await member.submit_modal(chosen, {"organisation": "Écrivez à @everyone"})
+    refused = await member.submit_modal(chosen, {"organisation": "Écrivez à @everyone", "region": "Bretagne"})
     assert refused.ephemeral
     assert "Pas de mention" in refused.response.content
     simcord.assert_error(world.env, InvalidInput)
     assert (await profile_of(sessions, member.id)).organisation is None
+    # nothing typed is lost: « Corriger mon profil » opens the form again as it was typed
+    again = await member.click(refused.response, label="Corriger mon profil")
+    fields = modal_fields(again)
+    assert (fields["organisation"]["component"]["value"], fields["region"]["component"]["value"]) == (
+        "Écrivez à @everyone", "Bretagne")
+    await member.submit_modal(again, {"organisation": "Écrivez à tout le monde", "region": "Bretagne"})
+    assert (await profile_of(sessions, member.id)).organisation == "Écrivez à tout le monde"
 
 
 async def test_an_expired_profile_message_says_so(world):
