@@ -35,22 +35,30 @@ def discord_markdown(text: str) -> Markup:
         line = _BOLD.sub(r"<strong>\1</strong>", line)
         return _ITALIC.sub(r"<em>\1</em>", line)
 
+    lines: list[str] = []
+
     def flush_quote() -> None:
         if quote:
             out.append("<blockquote>" + "<br>".join(quote) + "</blockquote>")
             quote.clear()
 
+    def flush_lines() -> None:
+        if any(line.strip() for line in lines):
+            out.append("<p>" + "<br>".join(lines) + "</p>")
+        lines.clear()
+
+    # In the order Discord shows them: the text that introduces a member's voice, then its
+    # quote block, then what follows it.
     for paragraph in (text or "").split("\n\n"):
-        lines: list[str] = []
         for line in paragraph.split("\n"):
             if line.startswith("> "):
+                flush_lines()
                 quote.append(inline(line[2:]))
                 continue
             flush_quote()
             lines.append(inline(line))
         flush_quote()
-        if any(line.strip() for line in lines):
-            out.append("<p>" + "<br>".join(lines) + "</p>")
+        flush_lines()
     return Markup("".join(out))
 
 

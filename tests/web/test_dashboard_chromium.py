@@ -224,7 +224,13 @@ async def test_upload_preview_reorder_skip_and_the_audit_log(dashboard, browser,
         await page.get_by_role("link", name="L’évaluation au service des projets").click()
         # its month and language in words, as in the queue (not « 2027-03 », « fr »)
         assert rows_of(await page.locator("dl.facts").inner_text()).startswith("Mois mars 2027 Langue français")
-        assert await page.locator("blockquote").first.inner_text() == "« Nous avons enfin le temps d’apprendre de nos projets. »"
+        voice = page.locator("blockquote").first
+        assert await voice.inner_text() == "« Nous avons enfin le temps d’apprendre de nos projets. »"
+        # …after the sentence that introduces it, as Discord shows it (it used to come before)
+        before = await voice.evaluate("q => q.previousElementSibling && q.previousElementSibling.textContent")
+        assert before == "Les collectivités évaluent plus souvent qu’avant."
+        body = await page.locator(".embed-body").first.inner_text()
+        assert body.index("Les collectivités évaluent") < body.index("« Nous avons enfin")
         assert "Ce que disent les membres" in await page.locator(".embed-body em").first.inner_text()
         # no sender in this process: no "publish now" button
         assert await page.get_by_role("button", name="Publier maintenant").count() == 0
