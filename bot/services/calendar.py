@@ -20,6 +20,12 @@ Exactly once
     ``sending``: the next READY's catch-up resumes it (``calendar-resume-…``), looking in the
     channel for the bot's message of that poll before sending — posted once, never lost.
 
+Clock changes
+    A series keeps its local time.  The night clocks go back, a local time that happens twice
+    is one occurrence, the first (02:30+02:00, not 02:30+01:00 an hour later); a time skipped
+    when they go forward is posted an hour later, once (02:30 → 03:30).  A one-off start in the
+    skipped hour is refused when typed (:func:`parse_start`).
+
 Catch-up
     The reconciler (``bot.services.schedule``) runs a plan whose ``next_at`` passed while the
     bot was down once; missed occurrences of a series collapse into that one (the following
@@ -257,14 +263,34 @@ def trigger_of(recurrence: str, start_at: datetime, tz: ZoneInfo) -> CronTrigger
     return CronTrigger.from_crontab(recurrence, timezone=tz)
 
 
+def repeated_wall_time(when: datetime, tz: ZoneInfo) -> bool:
+    """Whether ``when`` is the second of two moments with the same local time: the hour that
+    happens twice when clocks go back (02:30+01:00 on the last Sunday of October in Paris, after
+    02:30+02:00)."""
+    local = when.astimezone(UTC).astimezone(tz)  # zoneinfo sets fold=1 on the repeated hour
+    return local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset()
+
+
 def next_occurrence(recurrence: str | None, start_at: datetime, after: datetime, tz: ZoneInfo) -> datetime | None:
-    """The first occurrence strictly after ``after`` (None for a one-off)."""
+    """The first occurrence strictly after ``after`` (None for a one-off).
+
+    One occurrence per local time: on the night clocks go back, APScheduler's cron fires at
+    both 02:30s, and each would be its own occurrence (its own claim in ``calendar_runs``), so
+    the second one is skipped — the first, as ``parse_start`` reads an ambiguous time.  A time
+    in the hour skipped in spring (02:30 on the last Sunday of March) is APScheduler's: the
+    same offset as before the change, i.e. 03:30 local time, once."""
     if recurrence is None:
         return None
-    following = trigger_of(recurrence, start_at, tz).get_next_fire_time(None, after + timedelta(seconds=1))
-    if following is None:
-        return None
-    return following.astimezone(UTC).replace(second=0, microsecond=0)
+    trigger = trigger_of(recurrence, start_at, tz)
+    start = after + timedelta(seconds=1)
+    while True:
+        following = trigger.get_next_fire_time(None, start)
+        if following is None:
+            return None
+        following = following.astimezone(UTC)  # (in UTC: local arithmetic would lose the fold)
+        if not repeated_wall_time(following, tz):
+            return following.replace(second=0, microsecond=0)
+        start = following + timedelta(seconds=1)
 
 
 def plan_number(ref: str) -> int:

@@ -83,6 +83,99 @@ def test_a_weekly_series_keeps_its_local_time_across_the_clock_change():
     assert next_occurrence("weekly", start, late, PARIS) == paris(2027, 4, 14, 9, 0)
 
 
+def test_one_occurrence_per_local_time_when_clocks_change():
+    """The night clocks go back, 02:30 happens twice: a series posts at the first only (each
+    fire time would be its own claim, so both were posted); the 02:30 skipped in spring is
+    posted at 03:30, once."""
+    autumn = paris(2027, 10, 24, 2, 30)
+    following = [next_occurrence("weekly", autumn, autumn, PARIS)]
+    following.append(next_occurrence("weekly", autumn, following[-1], PARIS))
+    assert [local(w) for w in following] == ["2027-10-31 02:30 +0200", "2027-11-07 02:30 +0100"]
+    # a cron through the repeated hour: 02:00 and 02:30 once each, then 03:00 and 03:30
+    when, times = paris(2027, 10, 30, 23, 0), []
+    for _ in range(4):
+        when = next_occurrence("0,30 2,3 * * *", autumn, when, PARIS)
+        times.append(local(when))
+    assert times == ["2027-10-31 02:00 +0200", "2027-10-31 02:30 +0200", "2027-10-31 03:00 +0100",
+                     "2027-10-31 03:30 +0100"]
+    spring = paris(2027, 3, 21, 2, 30)
+    gap = next_occurrence("weekly", spring, spring, PARIS)
+    assert local(gap) == "2027-03-28 03:30 +0200"
+    assert local(next_occurrence("weekly", spring, gap, PARIS)) == "2027-04-04 02:30 +0200"
+
+
+def local(when: datetime) -> str:
+    return when.astimezone(PARIS).strftime("%Y-%m-%d %H:%M %z")
+
+
+async def _run_occurrences(services: Services, clock, plan_id: int, run, count: int) -> list[str]:
+    """Move the virtual clock to each next occurrence of the plan and run it (as its job
+    would): the local times of the occurrences that ran."""
+    ran = []
+    for _ in range(count):
+        next_at = (await services.calendar.get_plan(plan_id)).next_at
+        clock.set(next_at + timedelta(seconds=1))
+        outcome = await run()
+        assert outcome is not None and outcome.error is None
+        ran.append(local(outcome.occurrence_at))
+    return ran
+
+
+async def test_a_weekly_announcement_at_0230_is_posted_once_the_night_clocks_go_back(config, sessions, clock):
+    from bot.services import announcements
+    from storage.models import Announcement, NetworkChannel
+    from tests.services.test_extracts_service import MemorySender
+
+    clock.set(paris(2027, 10, 20, 12, 0))
+    services = Services(config, engine=sessions.kw["bind"], sessions=sessions, clock=clock)
+    sender = MemorySender()
+    services.attach_sender(sender, rate=None)
+    try:
+        async with sessions.begin() as session:
+            session.add(NetworkChannel(channel_id=20, guild_id=1, language="fr", name="annonces"))
+        draft = await announcements.create_draft(services.sessions, guild_id=1, author_id=3, title="Veille",
+                                                 body="La veille de la semaine.", now=clock())
+        plan = await services.calendar.plan_announcement(draft.id, when=paris(2027, 10, 24, 2, 30),
+                                                         repeat="hebdomadaire", actor_id=3)
+        ran = await _run_occurrences(
+            services, clock, plan.id, lambda: services.calendar.run_announcement(plan.id, services.publisher), 3)
+        assert ran == ["2027-10-24 02:30 +0200", "2027-10-31 02:30 +0200", "2027-11-07 02:30 +0100"]
+        clock.set(paris(2027, 10, 31, 2, 30) + timedelta(hours=1, seconds=1))  # the second 02:30
+        assert await services.calendar.run_announcement(plan.id, services.publisher) is None
+    finally:
+        await services.aclose(dispose_engine=False)
+    assert sender.count(20) == 3
+    async with sessions() as session:
+        copies = await session.scalar(select(func.count()).select_from(Announcement).where(
+            Announcement.status == "published"))
+    assert copies == 3
+
+
+async def test_a_series_keeps_one_occurrence_per_local_time_across_both_changes(config, sessions, clock):
+    clock.set(paris(2027, 3, 15, 12, 0))
+    services = Services(config, engine=sessions.kw["bind"], sessions=sessions, clock=clock)
+    posted = []
+
+    async def post(poll, nonce, maybe_sent) -> int:
+        posted.append(poll.id)
+        return 1000 + poll.id
+
+    try:
+        spring = await services.calendar.plan_poll(guild_id=1, channel_id=2, author_id=3, payload=PAYLOAD,
+                                                   start="2027-03-21 02:30", repeat="weekly")
+        ran = await _run_occurrences(services, clock, spring.id, lambda: services.calendar.run_poll(spring.id, post), 3)
+        assert ran == ["2027-03-21 02:30 +0100", "2027-03-28 03:30 +0200", "2027-04-04 02:30 +0200"]
+        await services.calendar.cancel(spring.ref, actor_id=3)
+        clock.set(paris(2027, 10, 20, 12, 0))
+        autumn = await services.calendar.plan_poll(guild_id=1, channel_id=2, author_id=3, payload=PAYLOAD,
+                                                   start="2027-10-24 02:30", repeat="weekly")
+        ran = await _run_occurrences(services, clock, autumn.id, lambda: services.calendar.run_poll(autumn.id, post), 3)
+        assert ran == ["2027-10-24 02:30 +0200", "2027-10-31 02:30 +0200", "2027-11-07 02:30 +0100"]
+    finally:
+        await services.aclose(dispose_engine=False)
+    assert len(posted) == len(set(posted)) == 6
+
+
 def _process(config, clock) -> Services:
     engine = create_engine(config.database.url)
     return Services(config, engine=engine, sessions=session_factory(engine), clock=clock)
