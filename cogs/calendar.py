@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("cogs.calendar")
 
 _ICONS = {
-    "extract": "📰", "announcement": "📣", "recurring_announcement": "🔁📣", "poll": "📊", "series": "🔁📊",
+    "extract": "📰", "extract_none": "📰", "announcement": "📣", "recurring_announcement": "🔁📣", "poll": "📊", "series": "🔁📊",
     "reminder": "⏰", "closing": "🔒",
 }
 _ATTACHED = ("duplicate", "series", "template")  # the /poll sub-commands this cog owns

@@ -337,8 +337,9 @@ def _plan_view(plan: models.CalendarPlan) -> PlanView:
 
 @dataclass(frozen=True)
 class CalendarEntry:
-    """One thing planned.  ``what``: ``extract``, ``announcement``, ``poll`` (a poll posted
-    later), ``series`` (a recurring poll's next occurrence), ``recurring_announcement``,
+    """One thing planned.  ``what``: ``extract`` (the monthly slot and the extract it will post,
+    one entry per language), ``extract_none`` (the slot has nothing due for its month),
+    ``announcement``, ``poll`` (a poll posted later), ``series`` (a recurring poll's next occurrence), ``recurring_announcement``,
     ``reminder``, ``closing``.  ``ref`` is what cancel/postpone take (None: not movable here)."""
 
     when: datetime
@@ -869,18 +870,24 @@ class CalendarService:
 
     # ---------------------------------------------------------------- the calendar
     async def upcoming(self, *, guild_id: int | None = None, limit: int = 50) -> list[CalendarEntry]:
-        """Everything planned from now, soonest first: the next extract slot (with the extract
-        it would post), scheduled announcements, planned polls and series, recurring
+        """Everything planned from now, soonest first: the next extract slot (with the extracts
+        it would post as the queue stands, or ``extract_none``), scheduled announcements, planned polls and series, recurring
         announcements, open polls' reminders and closings.  ``guild_id``: that server's only
         (the extract slot is the network's and always shown)."""
         from storage.repositories import AnnouncementRepository, PollRepository
         from storage.repositories.calendar import CalendarRepository
-        from storage.repositories.extracts import ExtractRepository
 
         now = self.clock()
         entries: list[CalendarEntry] = []
         async with self.sessions() as session:
-            nxt = await ExtractRepository(session).next_queued()
+            for slot in extracts_service.next_runs(self.config, now, count=1):
+                # what that slot will really post: the month's extract or an overdue one per
+                # language (not the head of the queue, which may be a later month's)
+                when = slot.astimezone(UTC)
+                due = await extracts_service.slot_would_post(session, extracts_service.month_of(slot, self.tz))
+                entries.extend(CalendarEntry(when, "extract", extract.title, None) for extract in due)
+                if not due:
+                    entries.append(CalendarEntry(when, "extract_none", "", None))
             for plan in await CalendarRepository(session).active(guild_id=guild_id):
                 what = "recurring_announcement" if plan.kind == KIND_ANNOUNCEMENT else self._what(plan)
                 entries.append(CalendarEntry(
@@ -900,8 +907,6 @@ class CalendarService:
                 if poll.deadline_at is not None:
                     movable = None if poll.native else f"poll-{poll.id}"  # a native poll's end is Discord's
                     entries.append(CalendarEntry(poll.deadline_at, "closing", poll.title, movable, poll.channel_id))
-        for slot in extracts_service.next_runs(self.config, now, count=1):
-            entries.append(CalendarEntry(slot.astimezone(UTC), "extract", nxt.title if nxt else "", None))
         entries.sort(key=lambda e: (e.when, e.what, e.ref or ""))
         return entries[:limit]
 

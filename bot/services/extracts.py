@@ -604,6 +604,38 @@ async def publish_extract(
     return PublishOutcome([extract], new, report)
 
 
+async def _slot_choice(session: AsyncSession, month: str) -> list[models.Extract]:
+    """What the slot of ``month`` posts, one extract per language that has network channels:
+    the queued extract of ``month`` (the first by id), else the earliest overdue one; nothing
+    for a language whose extract of ``month`` was published by hand."""
+    from storage.repositories import ChannelRepository, ExtractRepository
+
+    repo = ExtractRepository(session)
+    languages = sorted({c.language for c in await ChannelRepository(session).all()})
+    published_this_month = {e.lang for e in await repo.in_month(month, statuses=(EXTRACT_PUBLISHED,))}
+    chosen: list[models.Extract] = []
+    for lang in languages:
+        if lang in published_this_month:
+            continue  # published by hand before the slot: the month is served
+        candidates = await repo.queue(lang=lang)
+        exact = [e for e in candidates if e.month == month]
+        overdue = [e for e in candidates if e.month is not None and e.month < month]
+        if exact or overdue:
+            chosen.append((exact or overdue)[0])
+    return chosen
+
+
+async def slot_would_post(session: AsyncSession, month: str) -> list[models.Extract]:
+    """What the slot of ``month`` would post if it ran now (the calendar says it): the same
+    choice as :func:`run_slot`, and nothing once the month is handled."""
+    from storage.repositories import StateRepository
+
+    done = await StateRepository(session).get(SLOT_STATE_KEY)
+    if done is not None and done >= month:
+        return []
+    return await _slot_choice(session, month)
+
+
 async def run_slot(
     sessions: async_sessionmaker[AsyncSession],
     publisher: Publisher | None,
@@ -615,25 +647,14 @@ async def run_slot(
     """Handle the slot of ``month`` once (see the module doc).  None if it was handled already.
 
     With ``publisher=None`` only the delivery rows are written (the caller sends them)."""
-    from storage.repositories import ChannelRepository, ExtractRepository, StateRepository
+    from storage.repositories import StateRepository
 
     async with sessions.begin() as session:
         state = StateRepository(session)
         done = await state.get(SLOT_STATE_KEY)
         if done is not None and done >= month:
             return None
-        repo = ExtractRepository(session)
-        languages = sorted({c.language for c in await ChannelRepository(session).all()})
-        published_this_month = {e.lang for e in await repo.in_month(month, statuses=(EXTRACT_PUBLISHED,))}
-        chosen: list[models.Extract] = []
-        for lang in languages:
-            if lang in published_this_month:
-                continue  # published by hand before the slot: the month is served
-            candidates = await repo.queue(lang=lang)
-            exact = [e for e in candidates if e.month == month]
-            overdue = [e for e in candidates if e.month is not None and e.month < month]
-            if exact or overdue:
-                chosen.append((exact or overdue)[0])
+        chosen = await _slot_choice(session, month)
         new = 0
         for extract in chosen:
             new += await _queue_extract(

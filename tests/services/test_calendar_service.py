@@ -176,6 +176,44 @@ async def test_a_series_keeps_one_occurrence_per_local_time_across_both_changes(
     assert len(posted) == len(set(posted)) == 6
 
 
+async def test_the_calendar_names_what_the_monthly_slot_will_really_post(config, sessions, clock):
+    """December's extract is out (published by hand), the queue holds January's and later: the
+    slot of Monday 7 December posts nothing, and the calendar says so rather than naming
+    January's extract (the head of the queue); an overdue extract is named, per language, and
+    it is what the slot then posts."""
+    from bot.services import extracts
+    from storage.models import Extract, NetworkChannel
+
+    clock.set(paris(2026, 12, 1, 12, 0))
+    services = Services(config, engine=sessions.kw["bind"], sessions=sessions, clock=clock)
+    slot = paris(2026, 12, 7, 10, 0)  # schedule.extract_cron's default: the first Monday, 10:00
+    try:
+        async with sessions.begin() as session:
+            session.add_all([
+                NetworkChannel(channel_id=20, guild_id=1, language="fr", name="annonces"),
+                NetworkChannel(channel_id=21, guild_id=1, language="en", name="news"),
+                Extract(source_key="file:x/decembre.md", title="Décembre", month="2026-12", lang="fr",
+                        status="published", published_at=paris(2026, 12, 1, 9, 0)),
+                Extract(source_key="file:x/janvier.md", title="Sans mois", month="2027-01", lang="fr"),
+                Extract(source_key="file:x/february.md", title="February", month="2027-02", lang="en"),
+            ])
+        [entry] = [e for e in await services.calendar.upcoming() if e.what.startswith("extract")]
+        assert (entry.when, entry.what, entry.title) == (slot, "extract_none", "")
+
+        async with sessions.begin() as session:
+            session.add(Extract(source_key="file:x/november.md", title="November", month="2026-11", lang="en"))
+        entries = [e for e in await services.calendar.upcoming() if e.what.startswith("extract")]
+        assert [(e.when, e.what, e.title) for e in entries] == [(slot, "extract", "November")]
+        clock.set(slot)
+        outcome = await extracts.run_slot(sessions, None, month="2026-12", now=slot)
+        assert [e.title for e in outcome.extracts] == ["November"]
+        clock.set(slot + timedelta(hours=1))  # the month is handled: January's slot is next
+        entries = [e for e in await services.calendar.upcoming() if e.what.startswith("extract")]
+        assert [(e.when, e.what, e.title) for e in entries] == [(paris(2027, 1, 4, 10, 0), "extract", "Sans mois")]
+    finally:
+        await services.aclose(dispose_engine=False)
+
+
 def _process(config, clock) -> Services:
     engine = create_engine(config.database.url)
     return Services(config, engine=engine, sessions=session_factory(engine), clock=clock)

@@ -339,6 +339,29 @@ async def test_the_audit_log_reads_in_words(dashboard, browser):
         await ctx.close()
 
 
+async def test_the_overview_says_the_next_monthly_slot_has_nothing_to_post(dashboard, browser):
+    """December's extract is out, the queue starts in January: the overview's planned posts say
+    the 7 December slot posts nothing, not « Sans mois » (January's, the head of the queue)."""
+    from datetime import UTC, datetime
+
+    from storage.models import Extract
+
+    dashboard.clock.set(datetime(2026, 12, 1, 11, 0, tzinfo=UTC))
+    async with dashboard.services.sessions.begin() as session:
+        session.add_all([
+            Extract(source_key="file:x/decembre.md", title="Décembre", month="2026-12", lang="fr",
+                    status="published", published_at=datetime(2026, 12, 1, 8, 0, tzinfo=UTC)),
+            Extract(source_key="file:x/janvier.md", title="Sans mois", month="2027-01", lang="fr"),
+        ])
+    ctx, page = await sign_in(browser, dashboard)
+    try:
+        planned = await page.locator("section[aria-labelledby=planned]").inner_text()
+        assert "07/12/2026 10:00 — Extrait mensuel\u202f: rien à poster ce mois-là" in planned
+        assert "Sans mois" not in planned
+    finally:
+        await ctx.close()
+
+
 async def test_a_bad_upload_is_refused_in_the_readers_language_and_stores_nothing(dashboard, browser, tmp_path):
     ctx, page = await sign_in(browser, dashboard)
     try:
