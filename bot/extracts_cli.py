@@ -96,7 +96,12 @@ def _import(args: argparse.Namespace, config: Config) -> int:
     for extract in result.extracts:
         verb = t("cli.extracts.created" if extract in result.created else "cli.extracts.updated")
         print(f"{verb:9}  #{extract.id}  {extract.month}  {extract.lang}  {extract.title}")
-    print(t("cli.extracts.import_summary", created=len(result.created), updated=len(result.updated)))
+    for kept in result.kept:  # its extract has left the queue: never rewritten
+        extract = kept.extract
+        why = t("cli.extracts.kept_skipped" if kept.skipped else "cli.extracts.kept_published", id=extract.id)
+        print(f"{t('cli.extracts.kept'):9}  #{extract.id}  {extract.month}  {extract.lang}  {extract.title} — {why}")
+    print(t("cli.extracts.import_summary", created=len(result.created), updated=len(result.updated),
+            kept=len(result.kept)))
     return 0
 
 

@@ -407,9 +407,22 @@ async def extract_page(request: web.Request) -> web.StreamResponse:
     services = _services(request)
     extract = await extracts.get_extract(services.sessions, _int(request.match_info["id"]))
     messages = render_extract(extract, lang=extract.lang, catalogue=services.catalogue)
+    lang = lang_of(request)
+    # after an upload that replaced the queued extract of the same file name: said on the page
+    replaced = request.query.get("replaced") == "1" and extract.status == extracts.EXTRACT_QUEUED
     return render(request, "extract.html", extract=extract, messages=messages,
                   button=report_button_label(extract.lang, services.catalogue),
-                  can_publish=services.dashboard.can_publish(services.publisher))
+                  can_publish=services.dashboard.can_publish(services.publisher),
+                  message=services.catalogue.t("dashboard.extracts.replaced", lang) if replaced else None)
+
+
+def _kept_message(services, lang: str, name: str, kept: extracts.KeptExtract) -> str:
+    """Why an upload was not imported: its file name's extract has left the queue."""
+    extract, path = kept.extract, Path(name)
+    suggestion = f"{path.stem}-{kept.month or 2}{path.suffix}"
+    key = "dashboard.extracts.kept_skipped" if kept.skipped else "dashboard.extracts.kept_published"
+    return services.catalogue.t(key, lang, file=name, id=extract.id, title=extract.title, suggestion=suggestion,
+                                month=services.catalogue.iso_month(extract.month, lang))
 
 
 async def extract_upload(request: web.Request) -> web.StreamResponse:
@@ -436,15 +449,23 @@ async def extract_upload(request: web.Request) -> web.StreamResponse:
             result = await services.import_extracts(str(path))
         except DomainError as exc:
             return await extracts_page(request, error=describe(exc, services.catalogue, lang), status=400)
+    if not result.extracts:  # the file name's extract is published (or skipped): never rewritten
+        message = _kept_message(services, lang, name, result.kept[0])
+        return await extracts_page(request, error=message, status=409)
     changed(request)
     web_session = auth.session(request)
-    await with_audit(services, "extract.upload", web_session.actor_id, [e.id for e in result.extracts], name)
-    raise web.HTTPSeeOther(f"/extracts/{result.extracts[0].id}" if result.extracts else "/extracts")
+    await with_audit(services, "extract.upload", web_session.actor_id, [e.id for e in result.extracts], name,
+                     replaced=bool(result.updated))
+    extract = result.extracts[0]
+    raise web.HTTPSeeOther(f"/extracts/{extract.id}?replaced=1" if result.updated else f"/extracts/{extract.id}")
 
 
-async def with_audit(services, action: str, actor_id: int, ids: list[int], name: str) -> None:
+async def with_audit(services, action: str, actor_id: int, ids: list[int], name: str, *, replaced: bool = False) -> None:
+    details: dict[str, Any] = {"file": name[:100]}
+    if replaced:
+        details["replaced"] = True  # the queued extract of that file name was rewritten
     await services.dashboard.record(action, actor_id=actor_id, target_type="extract",
-                                    target_id=",".join(map(str, ids))[:64], details={"file": name[:100]})
+                                    target_id=",".join(map(str, ids))[:64], details=details)
 
 
 async def extract_move(request: web.Request) -> web.StreamResponse:

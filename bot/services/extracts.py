@@ -3,10 +3,13 @@
 Import
     :func:`import_source` takes a path (a file or a folder) or an ``http(s)://`` URL (a feed or
     a page, fetched only from allowed hosts), parses everything first, then stores it in one
-    transaction keyed by ``source_key``: re-importing the same source updates the extract and
-    never duplicates it.  An extract without a month gets the next free month of its language
-    (from the current month on); a re-imported one keeps the month it has.  Any error (bad
-    front matter, host down, oversize page…) raises before anything is written.
+    transaction keyed by ``source_key``: re-importing the same source replaces its extract
+    while it is queued and never duplicates it; once the extract has left the queue (published
+    or skipped) it is never rewritten, and the source's new content is reported as ``kept``,
+    not imported — a new extract comes from a new source (another file name).  An extract
+    without a month gets the next free month of its language (from the current month on); a
+    re-imported one keeps the month it has.  Any error (bad front matter, host down, oversize
+    page…) raises before anything is written.
 
 Queue
     Queued extracts are ordered by month, then id.  ``skip`` takes one out of the queue;
@@ -90,13 +93,30 @@ _URL = re.compile(r"^https?://", re.IGNORECASE)
 # Import
 
 
+@dataclass(frozen=True)
+class KeptExtract:
+    """A draft not imported: the extract its source gave before has left the queue (published
+    — or being published — or skipped), and such an extract is never rewritten.  ``month`` is the
+    draft's (the month the new content was meant for)."""
+
+    extract: models.Extract
+    month: str | None
+
+    @property
+    def skipped(self) -> bool:
+        """Taken out of the queue by a moderator (else published, or being published)."""
+        return self.extract.status == EXTRACT_SKIPPED
+
+
 @dataclass
 class ImportResult:
     created: list[models.Extract] = field(default_factory=list)
-    updated: list[models.Extract] = field(default_factory=list)
+    updated: list[models.Extract] = field(default_factory=list)  # queued extracts replaced by their source
+    kept: list[KeptExtract] = field(default_factory=list)  # left as they are: see KeptExtract
 
     @property
     def extracts(self) -> list[models.Extract]:
+        """The extracts this import created or replaced (not the kept ones)."""
         return sorted(self.created + self.updated, key=lambda e: e.id)
 
 
@@ -226,10 +246,15 @@ async def save_drafts(
     tz: ZoneInfo,
     check_question: QuestionCheck | None = None,
 ) -> ImportResult:
-    """Store parsed drafts in one transaction (upsert by ``source_key``).  With ``check_question``
+    """Store parsed drafts in one transaction, by ``source_key``: a new source is a new queued
+    extract; a source whose extract is still queued replaces it (``updated``); a source whose
+    extract has left the queue — published, being published or skipped — leaves it as it is
+    (``kept``): a posted extract is never rewritten, and its source is not queued again (a
+    folder or a feed imported again would post it twice).  With ``check_question``
     (``Services.import_extracts`` passes the poll service's), a follow-up question is checked as a
     poll would be, so a bad one is refused here, not at posting time."""
     from storage.repositories import ExtractRepository
+    from storage.repositories.extracts import SAVE_CREATED, SAVE_REPLACED
 
     if check_question is not None:
         check_followups(drafts, check_question)
@@ -258,8 +283,13 @@ async def save_drafts(
                 "question_options": list(draft.question_options),
                 "updated_at": now,
             }
-            row, created = await repo.upsert(draft.source_key, values)
-            (result.created if created else result.updated).append(row)
+            row, outcome = await repo.save(draft.source_key, values)
+            if outcome == SAVE_CREATED:
+                result.created.append(row)
+            elif outcome == SAVE_REPLACED:
+                result.updated.append(row)
+            else:
+                result.kept.append(KeptExtract(row, draft.month))
     return result
 
 

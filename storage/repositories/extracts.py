@@ -32,6 +32,8 @@ from storage.values import (  # noqa: F401 — re-exported: the statuses' old ho
     EXTRACT_SKIPPED,
 )
 
+SAVE_CREATED, SAVE_REPLACED, SAVE_KEPT = "created", "replaced", "kept"  # ExtractRepository.save
+
 
 class ExtractRepository(Repository):
     async def followups_due(self) -> list[tuple[Extract, Delivery]]:
@@ -87,18 +89,31 @@ class ExtractRepository(Repository):
     async def by_source_key(self, source_key: str) -> Extract | None:
         return await self.session.scalar(select(Extract).where(Extract.source_key == source_key))
 
-    async def upsert(self, source_key: str, values: dict[str, Any]) -> tuple[Extract, bool]:
-        """Insert, or update the extract with this ``source_key``; ``(extract, created)``."""
+    async def save(self, source_key: str, values: dict[str, Any]) -> tuple[Extract, str]:
+        """Store a source's extract: ``(extract, SAVE_CREATED)`` when the source is new,
+        ``SAVE_REPLACED`` when its extract was still queued (rewritten), ``SAVE_KEPT`` when its
+        extract has left the queue — published, being published (it has deliveries) or
+        skipped — and is returned unchanged: a posted extract is never rewritten.  The status
+        is checked by the UPDATE itself, so a slot publishing the extract meanwhile (another
+        transaction, another process) wins and the import keeps its hands off."""
         row = await self.by_source_key(source_key)
         if row is None:
             row = Extract(source_key=source_key, **values)
             self.session.add(row)
             await self.session.flush()
-            return row, True
-        for key, value in values.items():
-            setattr(row, key, value)
-        await self.session.flush()
-        return row, False
+            return row, SAVE_CREATED
+        delivered = select(Delivery.id).where(Delivery.extract_id == Extract.id).exists()
+        result = await self.session.execute(
+            update(Extract)
+            .where(Extract.id == row.id, Extract.status == EXTRACT_QUEUED, ~delivered)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        row = await self.session.scalar(
+            select(Extract).where(Extract.id == row.id).execution_options(populate_existing=True)
+        )
+        assert row is not None
+        return row, SAVE_REPLACED if result.rowcount == 1 else SAVE_KEPT
 
     async def queue(self, *, lang: str | None = None) -> list[Extract]:
         """Queued extracts, by month then id (the order the monthly slot takes them)."""

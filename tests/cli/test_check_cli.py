@@ -147,7 +147,7 @@ async def add_extract(database_url: str, source_key: str) -> None:
     engine = create_engine(database_url)
     try:
         async with session_factory(engine)() as session, session.begin():
-            await ExtractRepository(session).upsert(source_key, {"title": source_key[-20:], "month": "2025-11"})
+            await ExtractRepository(session).save(source_key, {"title": source_key[-20:], "month": "2025-11"})
     finally:
         await engine.dispose()
 

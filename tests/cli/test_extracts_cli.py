@@ -291,8 +291,15 @@ async def test_publish_over_rest_with_a_missing_and_a_forbidden_channel(database
         by_id = await asyncio.to_thread(run_process, config, "extracts", "publish", "1", env={"DISCORD_TOKEN": TOKEN})
         assert by_id.returncode == 1 and "déjà été publié" in by_id.stderr
         assert len(srv.messages_in(ok1)) == 1 and srv.stats["created"] == 3
+    # the same file, rewritten after its extract was posted: kept as posted, said so
+    (tmp_path / "nov.md").write_text(md("Novembre, réécrit", this_month()))
+    reimport = run(config, "extracts", "import", str(tmp_path / "nov.md"))
+    assert reimport.returncode == 0, reimport.stderr
+    assert "laissé     #1" in reimport.stdout and "n°\u00a01 est déjà publié\u202f: jamais réécrit" in reimport.stdout
+    assert "créés\u202f: 0, mis à jour\u202f: 0, laissés tels quels (publiés ou écartés)\u202f: 1" in reimport.stdout
     listing = run(config, "extracts", "list").stdout
     assert "publié      envoyés\u202f: 2/4, en échec\u202f: 2" in listing
+    assert "Novembre" in listing and "réécrit" not in listing
     audit = run(config, "audit").stdout
     assert "extract.publish" in audit and "delivery.failed" in audit
 

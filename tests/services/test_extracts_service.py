@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.config import Config, NetworkChannel, build_config
 from bot.errors import Conflict, InvalidInput, NotFound
@@ -152,6 +152,71 @@ async def test_folder_import_then_reimport_updates_never_duplicates(sessions, tm
     (folder / "d.txt").write_text("Encore un\n\nTexte.\n")
     third = await service.import_path(sessions, folder / "d.txt", now=NOW, tz=PARIS)
     assert third.created[0].month == "2026-12"
+
+
+async def test_a_published_extract_is_never_rewritten_by_a_new_file_of_the_same_name(setup, sessions, tmp_path):
+    """The dashboard's upload keys a file by its name: extrait.md of January, published, then
+    another extrait.md for March.  January's extract stays as it was posted (it was rewritten
+    into « Mars », still « published », and March was never queued); the new content is kept
+    out and reported, so the page can say why and what to do."""
+    config, sender, publisher = setup
+    folder = tmp_path / "dashboard"
+    folder.mkdir()
+    january = await import_one(sessions, folder, md("Janvier : la coopération", "2027-01"), name="extrait.md")
+    [published] = january.created
+    await service.publish_extract(sessions, publisher, published.id, now=NOW, actor_id=7)
+    assert sender.count(11) == 1 and sender.count(21) == 1
+
+    march = await import_one(sessions, folder, md("Mars : l’évaluation", "2027-03"), name="extrait.md")
+    assert march.created == [] and march.updated == [] and march.extracts == []
+    [kept] = march.kept
+    assert (kept.extract.id, kept.extract.title, kept.month, kept.skipped) == (
+        published.id, "Janvier : la coopération", "2027-03", False)
+    [row] = await service.list_extracts(sessions)
+    assert (row.title, row.month, row.status, row.body) == ("Janvier : la coopération", "2027-01", "published", "Un texte.")
+    assert await service.queue(sessions) == []
+    assert sender.count(11) == 1 and sender.count(21) == 1
+
+    # another name is another extract: queued for March
+    other = await import_one(sessions, folder, md("Mars : l’évaluation", "2027-03"), name="extrait-2027-03.md")
+    assert [(e.title, e.month, e.status) for e in other.created] == [("Mars : l’évaluation", "2027-03", "queued")]
+
+
+async def test_a_queued_extract_is_replaced_by_its_file_and_a_skipped_one_is_kept(sessions, tmp_path):
+    first = await import_one(sessions, tmp_path, md("Février", "2027-02"), name="extrait.md")
+    again = await import_one(sessions, tmp_path, md("Février, corrigé", "2027-02"), name="extrait.md")
+    assert again.created == [] and [e.id for e in again.updated] == [first.created[0].id] and again.kept == []
+    assert [(e.title, e.status) for e in await service.queue(sessions)] == [("Février, corrigé", "queued")]
+    await service.skip(sessions, actor_id=7)
+    third = await import_one(sessions, tmp_path, md("Février, encore", "2027-02"), name="extrait.md")
+    assert third.extracts == [] and third.kept[0].skipped
+    [row] = await service.list_extracts(sessions)
+    assert (row.title, row.status) == ("Février, corrigé", "skipped")
+
+
+async def test_the_status_check_is_the_databases_not_a_stale_copy(sessions, tmp_path):
+    """A slot publishing the extract between the import's read and its write (another process):
+    the UPDATE itself checks the status and that nothing was delivered, so the import keeps its
+    hands off even though the row it read said « queued »."""
+    from storage.models import Delivery, Extract
+    from storage.repositories import ExtractRepository
+    from storage.repositories.extracts import SAVE_KEPT
+
+    [extract] = (await import_one(sessions, tmp_path, md("Avril", "2027-04"), name="avril.md")).created
+    key = extract.source_key
+    async with sessions.begin() as session:
+        repo = ExtractRepository(session)
+        stale = await repo.by_source_key(key)
+        assert stale.status == "queued"
+        await session.execute(update(Extract).where(Extract.id == stale.id).values(status="published"))
+        row, outcome = await repo.save(key, {"title": "Réécrit", "month": "2027-09"})
+    assert outcome == SAVE_KEPT and (row.title, row.month, row.status) == ("Avril", "2027-04", "published")
+    async with sessions.begin() as session:  # queued, but its deliveries are being written
+        await session.execute(update(Extract).where(Extract.id == extract.id).values(status="queued"))
+        session.add(Delivery(extract_id=extract.id, guild_id=1, channel_id=11, status="pending", nonce="n"))
+    async with sessions.begin() as session:
+        row, outcome = await ExtractRepository(session).save(key, {"title": "Réécrit"})
+    assert outcome == SAVE_KEPT and row.title == "Avril"
 
 
 async def test_a_bad_file_in_a_folder_imports_nothing(sessions, tmp_path):

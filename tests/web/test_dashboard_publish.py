@@ -51,3 +51,65 @@ async def test_publish_now_posts_the_extract_to_the_network_channel(world, brows
     finally:
         await ctx.close()
         await runner.cleanup()
+
+
+def extract_file(folder, name: str, title: str, month: str):
+    path = folder / name
+    path.write_text(f'---\ntitle = "{title}"\nmonth = "{month}"\nlang = "fr"\n---\nLe texte de {title}.\n',
+                    encoding="utf-8")
+    return path
+
+
+async def test_a_new_file_of_a_published_extracts_name_is_refused_and_the_post_kept(world, browser, tmp_path):
+    """extrait.md of January published from the dashboard, then another extrait.md for March:
+    refused with why and what to do — January's extract stays as posted, nothing is queued,
+    nothing posted again; a new name queues March.  Before publication, the same name replaces
+    the queued extract, and the page says so."""
+    from web.app import bound_port, create_app, start
+
+    services = world.env.bot.services
+    runner = await start(create_app(services), "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{bound_port(runner)}"
+    ctx = await browser.new_context(locale="fr-FR")
+    january, march = tmp_path / "janvier", tmp_path / "mars"
+    january.mkdir()
+    march.mkdir()
+    try:
+        token = await services.sign_in.issue(Actor.of(world.guild.id, [world.mod_role.id]), world.moderator.id)
+        page = await ctx.new_page()
+        await page.goto(services.sign_in.link_url(token, base))
+        await page.get_by_role("button", name="Ouvrir le tableau de bord").click()
+        await page.wait_for_url(base + "/")
+
+        await upload_extract(page, extract_file(january, "extrait.md", "Janvier : brouillon", "2027-01"), base=base)
+        await page.wait_for_url("**/extracts/*")
+        assert await page.locator("[role=status]").count() == 0
+        await upload_extract(page, extract_file(january, "extrait.md", "Janvier : la coopération", "2027-01"), base=base)
+        await page.wait_for_url("**/extracts/*?replaced=1")
+        assert "cet envoi l’a remplacé" in await page.locator("[role=status]").inner_text()
+        assert await page.locator("h1").inner_text() == "Janvier : la coopération"
+        january_url = page.url.split("?")[0]
+        await page.get_by_role("button", name="Publier maintenant").click()
+        await page.wait_for_url(base + "/extracts/*/publish")
+        assert len([m for m in world.fr.history() if m.author.bot]) == 1
+
+        await upload_extract(page, extract_file(march, "extrait.md", "Mars : l’évaluation", "2027-03"), base=base)
+        alert = (await page.locator("[role=alert]").inner_text()).replace("\u202f", " ")
+        assert "extrait.md n’a pas été importé" in alert and "« Janvier : la coopération » (janvier 2027)" in alert
+        assert "déjà publié" in alert and "extrait-2027-03.md" in alert
+        assert "La file est vide." in await page.inner_text("main")
+        await page.goto(january_url)
+        assert await page.locator("h1").inner_text() == "Janvier : la coopération"
+        facts = (await page.locator("dl.facts").inner_text()).split()
+        assert "janvier" in facts and "Publié" in facts
+        posted = [m for m in world.fr.history() if m.author.bot]
+        assert len(posted) == 1 and posted[0].embeds[0].title == "Janvier : la coopération"
+
+        await upload_extract(page, extract_file(march, "extrait-2027-03.md", "Mars : l’évaluation", "2027-03"),
+                             base=base)
+        await page.wait_for_url("**/extracts/*")
+        await page.goto(base + "/extracts")
+        assert await page.locator("tbody tr td:nth-child(3)").all_inner_texts() == ["Mars : l’évaluation"]
+    finally:
+        await ctx.close()
+        await runner.cleanup()

@@ -1,7 +1,9 @@
 """Where monthly extracts come from: Markdown/text files, RSS/Atom feeds and web pages.
 
 Every source ends up as an :class:`ExtractDraft`, plain data that the extracts service stores
-(keyed by ``source_key``: a re-import updates the stored extract, it never duplicates it).
+(keyed by ``source_key``: a re-import replaces the stored extract while it is queued, never
+duplicates it, and never rewrites one already published or skipped — see
+:func:`bot.services.extracts.save_drafts`).
 
 Real content is messy, so every source goes through the same cleaning (:func:`clean_text`):
 whitespace and non-breaking-space-only lines are normalised, exact duplicate paragraphs are
