@@ -50,7 +50,6 @@ from web.render import page_html, render, render_error, send_page
 log = logging.getLogger("reseau.web")
 
 _STATUS = {InvalidInput: 400, Forbidden: 403, NotFound: 404}
-MAX_UPLOAD = 512 * 1024
 
 
 def _services(request: web.Request):
@@ -426,6 +425,8 @@ def _kept_message(services, lang: str, name: str, kept: extracts.KeptExtract) ->
 
 
 async def extract_upload(request: web.Request) -> web.StreamResponse:
+    from bot.services.extract_sources import MAX_FILE_BYTES, TEXT_MAX  # the parsers: at the first upload
+
     services = _services(request)
     form = request[FORM_KEY]
     upload = form.get("file")
@@ -436,17 +437,18 @@ async def extract_upload(request: web.Request) -> web.StreamResponse:
     if not name.lower().endswith((".md", ".markdown")):
         return await extracts_page(request, error=services.catalogue.t("dashboard.extracts.not_markdown", lang),
                                    status=400)
-    data = upload.file.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
-        return await extracts_page(request, error=services.catalogue.t("dashboard.extracts.too_large", lang),
-                                   status=400)
+    data = upload.file.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:  # the importer's own limit, said in its words
+        error = services.catalogue.t("extract.file_too_large", lang, source=name, kb=MAX_FILE_BYTES // 1024,
+                                     total=TEXT_MAX)
+        return await extracts_page(request, error=error, status=400)
     with tempfile.TemporaryDirectory(prefix="reseau-upload-") as folder:
         # one folder name for every upload: the same file name uploaded again updates its extract
         path = Path(folder) / "dashboard" / name
         path.parent.mkdir()
         path.write_bytes(data)
         try:
-            result = await services.import_extracts(str(path))
+            result = await services.import_extracts(str(path), front_matter_required=True)
         except DomainError as exc:
             return await extracts_page(request, error=describe(exc, services.catalogue, lang), status=400)
     if not result.extracts:  # the file name's extract is published (or skipped): never rewritten

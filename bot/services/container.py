@@ -253,11 +253,11 @@ class Services:
             channel_id: name[:100] for channel_id, name in names.items() if channel_id in unnamed and name
         })
 
-    async def import_extracts(self, source: str) -> extracts.ImportResult:
+    async def import_extracts(self, source: str, *, front_matter_required: bool = False) -> extracts.ImportResult:
         """Import a path or URL of extracts; each follow-up question is checked as a poll's."""
         return await extracts.import_source(
             self.sessions, source, config=self.config, now=self.now(), client=self.http_client,
-            check_question=self.polls.prepare_question,
+            check_question=self.polls.prepare_question, front_matter_required=front_matter_required,
         )
 
     async def aclose(self, *, dispose_engine: bool = True) -> None:

@@ -300,10 +300,12 @@ async def import_path(
     now: datetime,
     tz: ZoneInfo,
     check_question: QuestionCheck | None = None,
+    front_matter_required: bool = False,
 ) -> ImportResult:
     from bot.services.extract_sources import parse_path  # the parsers load at the first import
 
-    return await save_drafts(sessions, parse_path(Path(path)), now=now, tz=tz, check_question=check_question)
+    drafts = parse_path(Path(path), front_matter_required=front_matter_required)
+    return await save_drafts(sessions, drafts, now=now, tz=tz, check_question=check_question)
 
 
 async def import_url(
@@ -335,8 +337,10 @@ async def import_source(
     now: datetime,
     client: httpx.AsyncClient | None = None,
     check_question: QuestionCheck | None = None,
+    front_matter_required: bool = False,
 ) -> ImportResult:
-    """A path (file or folder) or an http(s) URL."""
+    """A path (file or folder) or an http(s) URL.  ``front_matter_required``: a file without
+    its front matter is refused (the dashboard's upload; the command line also takes plain text)."""
     if _URL.match(source):
         if client is not None:
             return await import_url(
@@ -346,7 +350,8 @@ async def import_source(
 
         async with httpx.AsyncClient(follow_redirects=False) as own:
             return await import_url(sessions, source, client=own, config=config, now=now, check_question=check_question)
-    return await import_path(sessions, source, now=now, tz=config.tz, check_question=check_question)
+    return await import_path(sessions, source, now=now, tz=config.tz, check_question=check_question,
+                             front_matter_required=front_matter_required)
 
 
 # --------------------------------------------------------------------------------------------

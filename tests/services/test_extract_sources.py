@@ -128,7 +128,28 @@ def test_unclosed_front_matter_names_the_line() -> None:
 
 def test_body_empty() -> None:
     expect_invalid("extract.body_empty", parse_markdown, '---\ntitle = "Seul"\n---\n\n   \n', source_key="k")
-    expect_invalid("extract.body_empty", parse_markdown, "Juste un titre\n", source_key="k")
+    # without a header, the message says how such a file is read
+    expect_invalid("extract.body_empty_plain", parse_markdown, "Juste un titre\n", source_key="k")
+
+
+def test_what_an_extract_file_must_contain() -> None:
+    """The dashboard's upload takes a file with its front matter (its form says so): a file
+    without one is refused as such, whatever its first line; the command line still reads a
+    plain text file (first line the title).  Any extract file's text is capped, a whole report
+    pasted by mistake would post dozens of messages in every channel."""
+    from bot.services.extract_sources import TEXT_MAX
+
+    for text in ("Juste un titre\n", "Titre\n\nUn texte.\n"):
+        error = expect_invalid("extract.no_front_matter", parse_markdown, text, source_key="k", source="extrait.md",
+                               front_matter_required=True)
+        assert error.params["source"] == "extrait.md"
+    assert parse_markdown("Titre\n\nUn texte.\n", source_key="k").title == "Titre"
+    paragraphs = "".join(f"Paragraphe {i} : " + "mot " * 100 + "\n\n" for i in range(60))  # ≈ 25 000 characters
+    for text in ("Titre\n\n" + paragraphs, '---\ntitle = "T"\n---\n' + paragraphs):
+        error = expect_invalid("extract.text_too_long", parse_markdown, text, source_key="k")
+        assert error.params["count"] > TEXT_MAX == error.params["total"] == 20_000
+    fits = "".join(f"Paragraphe {i} : " + "mot " * 100 + "\n\n" for i in range(45))
+    assert len(parse_markdown('---\ntitle = "T"\n---\n' + fits, source_key="k").body) <= TEXT_MAX
 
 
 # --------------------------------------------------------------------------------------------

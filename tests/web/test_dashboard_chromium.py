@@ -374,6 +374,27 @@ async def test_a_bad_upload_is_refused_in_the_readers_language_and_stores_nothin
         await upload_extract(page, broken)  # from the error page's form
         assert await page.locator("[role=alert]").count() == 1
         assert "La file est vide." in await page.inner_text("main")
+
+        # what the form asks for: a file with its front matter, of a monthly extract's size
+        one_line = tmp_path / "extrait.md"
+        one_line.write_text("Un titre tout seul\n", encoding="utf-8")
+        await upload_extract(page, one_line)
+        alert = (await page.locator("[role=alert]").inner_text()).replace("\u202f", " ")
+        assert alert.startswith("extrait.md : l’en-tête manque.") and "deux lignes « --- » (title, month, lang…)" in alert
+        pasted = tmp_path / "rapport.md"  # a whole report pasted, no front matter: 405 kB
+        pasted.write_text("Rapport\n\n" + "".join(f"Paragraphe {i} : " + "mot " * 100 + "\n\n" for i in range(970)),
+                          encoding="utf-8")
+        assert pasted.stat().st_size > 400_000
+        await upload_extract(page, pasted)
+        alert = (await page.locator("[role=alert]").inner_text()).replace("\u202f", " ")
+        assert "rapport.md : le fichier est trop gros (128 ko au plus ; le texte d’un extrait fait au plus 20 000 caractères)" in alert
+        long = tmp_path / "long.md"
+        long.write_text('---\ntitle = "Long"\nmonth = "2027-05"\n---\n'
+                        + "".join(f"Paragraphe {i} : " + "mot " * 100 + "\n\n" for i in range(60)), encoding="utf-8")
+        await upload_extract(page, long)
+        alert = (await page.locator("[role=alert]").inner_text()).replace("\u202f", " ")
+        assert "long.md : le texte de l’extrait fait 25 008 caractères ; 20 000 au plus (environ 4 messages" in alert
+        assert "La file est vide." in await page.inner_text("main")
     finally:
         await ctx.close()
 

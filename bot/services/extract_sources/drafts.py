@@ -23,7 +23,14 @@ from bot.services.links import LINK_MAX, link_problem
 
 TITLE_MAX = 256
 SOURCE_KEY_MAX = 512
-MAX_FILE_BYTES = 1_000_000
+# An extract file: its text (intro and body) at most TEXT_MAX characters — about TEXT_MAX_MESSAGES
+# messages in each channel (Discord's 6,000 characters per message, less the embeds' titles and
+# footers; measured with extract_render) —, the whole file at most MAX_FILE_BYTES (that text in
+# UTF-8, its front matter and room to spare).  A monthly extract is a few paragraphs; a longer
+# text is a whole report pasted by mistake, which would post dozens of messages.
+TEXT_MAX = 20_000
+TEXT_MAX_MESSAGES = 4
+MAX_FILE_BYTES = 128 * 1024
 FILE_SUFFIXES = (".md", ".markdown", ".txt")
 LANGS = ("fr", "en")
 ALLOWED_KEYS = (

@@ -15,6 +15,8 @@ from bot.services.extract_sources.drafts import (
     FILE_SUFFIXES,
     LANGS,
     MAX_FILE_BYTES,
+    TEXT_MAX,
+    TEXT_MAX_MESSAGES,
     ExtractDraft,
     _build,
     _lang_code,
@@ -79,8 +81,21 @@ def _url_value(data: dict[str, Any], key: str, source: str) -> str | None:
     return value
 
 
+def _check_length(draft: ExtractDraft, source: str) -> ExtractDraft:
+    length = len(draft.intro or "") + len(draft.body)
+    if length > TEXT_MAX:
+        raise InvalidInput("extract.text_too_long", source=source, count=length, total=TEXT_MAX,
+                           messages=TEXT_MAX_MESSAGES)
+    return draft
+
+
 def parse_markdown(
-    text: str, *, source_key: str, source: str | None = None, default_lang: str = "fr"
+    text: str,
+    *,
+    source_key: str,
+    source: str | None = None,
+    default_lang: str = "fr",
+    front_matter_required: bool = False,
 ) -> ExtractDraft:
     """Read one extract written in Markdown (or plain text).
 
@@ -88,7 +103,9 @@ def parse_markdown(
     (``"YYYY-MM"``), ``link``, ``lang`` (``fr``/``en``), ``tags`` (list of member types) and the
     optional ``intro``, ``image``, ``question``, ``kind`` and ``options`` (list); all may be left
     out (a missing title is taken from the body's first line, ``# `` removed).  Without front
-    matter the first non-empty line is the title and the rest the body, with ``month=None``.
+    matter the first non-empty line is the title and the rest the body, with ``month=None`` —
+    unless ``front_matter_required`` (the dashboard's upload), which refuses such a file.  The
+    text (intro and body) is at most :data:`TEXT_MAX` characters.
 
     ``source`` names the input in error messages (defaults to ``source_key``).  Raises
     :class:`~bot.errors.InvalidInput` with an ``extract.*`` key on anything invalid.
@@ -98,6 +115,8 @@ def parse_markdown(
     front, opening_line, rest = _split_front_matter(text, source)
 
     if front is None:
+        if front_matter_required:
+            raise InvalidInput("extract.no_front_matter", source=source)
         title, body = "", ""
         lines = rest.split("\n")
         for index, line in enumerate(lines):
@@ -105,13 +124,19 @@ def parse_markdown(
                 title = _strip_heading(line)
                 body = "\n".join(lines[index + 1 :])
                 break
-        return _build(
-            source_key=source_key,
-            source=source,
-            title=title or None,
-            body=body,
-            lang=_lang_code(default_lang),
-        )
+        try:
+            draft = _build(
+                source_key=source_key,
+                source=source,
+                title=title or None,
+                body=body,
+                lang=_lang_code(default_lang),
+            )
+        except InvalidInput as exc:
+            if exc.key == "extract.body_empty":  # say how a file without a header is read
+                raise InvalidInput("extract.body_empty_plain", source=source) from None
+            raise
+        return _check_length(draft, source)
 
     try:
         data = tomllib.loads(front)
@@ -164,7 +189,7 @@ def parse_markdown(
             if data.get(key):
                 raise InvalidInput("extract.question_missing", source=source, key=key)
 
-    return _build(
+    return _check_length(_build(
         source_key=source_key,
         source=source,
         title=title,
@@ -178,7 +203,7 @@ def parse_markdown(
         question=question,
         question_kind=kind,
         question_options=options,
-    )
+    ), source)
 
 
 def file_source_key(path: Path) -> str:
@@ -188,12 +213,12 @@ def file_source_key(path: Path) -> str:
     return _short_key("file", unicodedata.normalize("NFC", name))
 
 
-def _read_file(path: Path) -> ExtractDraft:
+def _read_file(path: Path, *, front_matter_required: bool = False) -> ExtractDraft:
     source = path.name
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise InvalidInput("extract.file_too_large", source=source, limit=MAX_FILE_BYTES)
+            raise InvalidInput("extract.file_too_large", source=source, kb=MAX_FILE_BYTES // 1024, total=TEXT_MAX)
         raw = path.read_bytes()
     except OSError as exc:
         raise InvalidInput(
@@ -205,12 +230,14 @@ def _read_file(path: Path) -> ExtractDraft:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput("extract.not_utf8", source=source) from exc
-    return parse_markdown(text, source_key=file_source_key(path), source=source)
+    return parse_markdown(text, source_key=file_source_key(path), source=source,
+                          front_matter_required=front_matter_required)
 
 
-def parse_path(path: Path) -> list[ExtractDraft]:
+def parse_path(path: Path, *, front_matter_required: bool = False) -> list[ExtractDraft]:
     """One file (``.md``, ``.markdown``, ``.txt``) or every such file of a folder (not its
-    sub-folders; hidden files skipped), sorted by name.  Source keys: see the module doc."""
+    sub-folders; hidden files skipped), sorted by name.  Source keys: see the module doc.
+    ``front_matter_required``: a file without its front matter is refused (the dashboard)."""
     path = Path(path)
     suffixes = ", ".join(FILE_SUFFIXES)
     if path.is_dir():
@@ -224,9 +251,9 @@ def parse_path(path: Path) -> list[ExtractDraft]:
         )
         if not files:
             raise InvalidInput("extract.no_files", source=path.name or str(path), suffixes=suffixes)
-        return [_read_file(p) for p in files]
+        return [_read_file(p, front_matter_required=front_matter_required) for p in files]
     if not path.exists():
         raise InvalidInput("extract.not_found", source=str(path))
     if path.suffix.lower() not in FILE_SUFFIXES:
         raise InvalidInput("extract.unsupported_file", source=path.name, suffixes=suffixes)
-    return [_read_file(path)]
+    return [_read_file(path, front_matter_required=front_matter_required)]
