@@ -109,7 +109,7 @@ async def test_a_new_file_of_a_published_extracts_name_is_refused_and_the_post_k
                              base=base)
         await page.wait_for_url("**/extracts/*")
         await page.goto(base + "/extracts")
-        assert await page.locator("tbody tr td:nth-child(3)").all_inner_texts() == ["Mars : l’évaluation"]
+        assert await page.locator("tbody tr td:nth-child(2)").all_inner_texts() == ["Mars : l’évaluation"]
     finally:
         await ctx.close()
         await runner.cleanup()
