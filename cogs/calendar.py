@@ -23,8 +23,9 @@ from discord import app_commands
 from discord.app_commands import Choice
 from discord.ext import commands
 
-from bot.errors import DomainError, InvalidInput, NotFound
+from bot.errors import DomainError, InvalidInput, NotFound, describe
 from bot.services import calendar as service
+from bot.services.delivery import describe_failure
 from cogs import _text
 from cogs._checks import (
     Scope,
@@ -125,10 +126,22 @@ class Calendar(commands.Cog):
 
     async def _report(self, plan_id: int, outcome: service.RunOutcome | None) -> None:
         if outcome is not None and outcome.error is not None:
+            lang = self.bot.config.bot.language
             await self._tell_moderators(self.t(
-                "calendar.run_failed", self.bot.config.bot.language, ref=f"plan-{plan_id}",
-                when=self.service.local(outcome.occurrence_at), reason=clip(outcome.error, 300),
+                "calendar.run_failed", lang, ref=f"plan-{plan_id}",
+                when=self.service.local(outcome.occurrence_at), reason=clip(self._said(outcome, lang), 300),
             ))
+
+    def _said(self, outcome: service.RunOutcome, lang: str) -> str:
+        """Why a run failed, in the moderators' language (never a catalogue key or Discord's English)."""
+        cause, catalogue = outcome.cause, self.bot.services.catalogue
+        if isinstance(cause, DomainError):
+            said = describe(cause, catalogue, lang)
+            if isinstance(cause.__cause__, discord.HTTPException):  # Discord's refusal: its reason too
+                refusal = cause.__cause__
+                said += " — " + describe_failure(f"{refusal.status} {refusal.code}: {refusal.text}", catalogue, lang)
+            return said
+        return describe_failure(outcome.error, catalogue, lang)
 
     async def post_occurrence(self, poll: PollView, nonce: str, maybe_sent: bool) -> int:
         """Post an occurrence's poll (already stored) in its channel with ``nonce`` — unless an

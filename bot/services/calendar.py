@@ -48,7 +48,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -350,13 +350,19 @@ class CalendarEntry:
     recurrence: str | None = None
 
 
+def _reason(exc: BaseException) -> str:
+    """What a failed run stores: a domain error's catalogue key, else the error's text."""
+    return str(getattr(exc, "key", None) or f"{type(exc).__name__}: {exc}")
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     plan_id: int
     occurrence_at: datetime
     poll_id: int | None = None
     announcement_id: int | None = None
-    error: str | None = None
+    error: str | None = None  # what the run stores: the error's catalogue key, else its text
+    cause: BaseException | None = field(default=None, compare=False, repr=False)  # to say it to moderators
 
 
 @dataclass(frozen=True)
@@ -509,12 +515,12 @@ class CalendarService:
             )
             failed = await self._write_poll(session, plan, occurrence)
         if failed is not None:
-            return RunOutcome(plan_id, occurrence, error=failed)
+            return RunOutcome(plan_id, occurrence, error=_reason(failed), cause=failed)
         return await self._post_run(plan_id, occurrence, post, maybe_sent=False)
 
-    async def _write_poll(self, session: AsyncSession, plan: models.CalendarPlan, occurrence: datetime) -> str | None:
+    async def _write_poll(self, session: AsyncSession, plan: models.CalendarPlan, occurrence: datetime) -> Exception | None:
         """The occurrence's poll written in ``session`` and named on its run (still ``claimed``);
-        the reason when the plan's poll can no longer be made (the run is then ``failed``)."""
+        the error when the plan's poll can no longer be made (the run is then ``failed``)."""
         from storage.repositories.calendar import CalendarRepository
 
         repo = CalendarRepository(session)
@@ -525,10 +531,10 @@ class CalendarService:
                 author_id=plan.author_id, payload=plan.payload,  # type: ignore[arg-type]
             )
         except Exception as exc:
-            reason = str(getattr(exc, "key", None) or f"{type(exc).__name__}: {exc}")
+            reason = _reason(exc)
             log.warning("planned poll %s (%s) cannot be made: %s", plan.id, occurrence.isoformat(), reason)
             await repo.finish_run(plan.id, occurrence, status=RUN_FAILED, error=reason[:500])
-            return reason
+            return exc
         view = await self.polls.add_poll(session, draft)
         await repo.finish_run(plan.id, occurrence, poll_id=view.id)
         return None
@@ -562,14 +568,14 @@ class CalendarService:
             try:
                 await post(poll, occurrence_nonce(plan_id, channel_id, occurrence), maybe_sent)
             except Exception as exc:
-                reason = str(getattr(exc, "key", None) or f"{type(exc).__name__}: {exc}")
+                reason = _reason(exc)
                 log.warning("planned poll %s (%s) could not be posted: %s", plan_id, occurrence.isoformat(), reason)
                 async with self.sessions.begin() as session:
                     await CalendarRepository(session).finish_run(
                         plan_id, occurrence, status=RUN_FAILED, error=reason[:500], poll_id=None
                     )
                 await self.polls.discard(poll_id)
-                return RunOutcome(plan_id, occurrence, error=reason)
+                return RunOutcome(plan_id, occurrence, error=reason, cause=exc)
             async with self.sessions.begin() as session:
                 await CalendarRepository(session).finish_run(plan_id, occurrence, status=RUN_POSTED)
             return RunOutcome(plan_id, occurrence, poll_id=poll_id)
@@ -625,7 +631,7 @@ class CalendarService:
             if run.poll_id is None:  # claimed before its poll was written with the claim
                 failed = await self._write_poll(session, plan, occurrence)
                 if failed is not None:
-                    return RunOutcome(plan_id, occurrence, error=failed)
+                    return RunOutcome(plan_id, occurrence, error=_reason(failed), cause=failed)
             AuditRepository(session).record(
                 "calendar.resume", actor_id=None, target_type="plan", target_id=plan_id, guild_id=plan.guild_id,
                 channel_id=plan.channel_id, details={"occurrence": occurrence.isoformat(), "status": run.status},

@@ -59,7 +59,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.config import Config
-from bot.errors import Conflict, InvalidInput, NotFound
+from bot.errors import Conflict, InvalidInput, Label, NotFound
 from bot.services.delivery import DeliveryReport, Publisher, write_deliveries
 from bot.services.schedule import Feature, JobSpec
 from bot.services.schedule import job_id as make_job_id
@@ -433,7 +433,7 @@ async def skip(
         if extract is None:
             raise NotFound("extracts.queue_empty") if extract_id is None else NotFound("extracts.not_found", id=extract_id)
         if extract.status != EXTRACT_QUEUED:
-            raise Conflict("extracts.not_queued", id=extract.id, status=extract.status)
+            raise Conflict("extracts.not_queued", id=extract.id, status=_status_label(extract.status))
         extract.status = EXTRACT_SKIPPED
         AuditRepository(session).record(
             "extract.skip", actor_id=actor_id, target_type="extract", target_id=extract.id,
@@ -461,7 +461,7 @@ async def move(
         if extract is None:
             raise NotFound("extracts.not_found", id=extract_id)
         if extract.status != EXTRACT_QUEUED:
-            raise Conflict("extracts.not_queued", id=extract.id, status=extract.status)
+            raise Conflict("extracts.not_queued", id=extract.id, status=_status_label(extract.status))
         queue = await repo.queue(lang=extract.lang)
         index = next(i for i, e in enumerate(queue) if e.id == extract.id)
         other_index = index - 1 if up else index + 1
@@ -824,3 +824,8 @@ def feature(*, slot: Callable[[], Awaitable[object]], catch_up: Callable[[], Awa
 
 def format_local(when: datetime, tz: ZoneInfo) -> str:
     return local(when, tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _status_label(status: str) -> Label | str:
+    """An extract's state as its reader reads it (« publié »), for a refusal."""
+    return Label(f"extracts.status.{status}") if status in (EXTRACT_QUEUED, EXTRACT_PUBLISHED, EXTRACT_SKIPPED) else status

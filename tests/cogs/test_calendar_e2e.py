@@ -15,6 +15,7 @@ import io
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import discord
 import simcord
 from sqlalchemy import func, select
 
@@ -98,6 +99,21 @@ async def test_a_planned_poll_is_posted_at_its_time_after_a_restart(world, sessi
     await world.env.bot.get_cog("Calendar").run_poll(planned.id)  # a second run posts nothing
     await world.env.settle()
     assert len(poll_posts(world.fr)) == 1 and len(await polls_in(sessions)) == 1
+
+
+async def test_a_planned_poll_the_channel_refuses_is_said_to_moderators_in_their_language(world, sessions):
+    closed = world.guild.create_text_channel(
+        "ferme", overwrites={world.guild.me: discord.PermissionOverwrite(send_messages=False)})
+    world.env.bot.clock = at(NOW)
+    await world.moderator.slash(closed, "poll create", question="Quel format ?", options="Visio; Présentiel",
+                                start="demain 9 h")
+    [planned] = await world.env.bot.services.calendar.plans()
+    await fire(world, service.poll_job_id(planned.id), TOMORROW_9_UTC)
+    [report] = [m for m in world.modlog.history() if m.author.bot]
+    assert report.content.startswith(f"⚠️ Le sondage programmé `plan-{planned.id}` du ")
+    assert ("Je ne peux pas publier de sondage dans ce salon. — le bot n’a pas les permissions nécessaires "
+            "dans ce salon (code Discord 50013)") in plain(report.content).replace("\u2019", "’")
+    assert "poll.error" not in report.content and "Missing Permissions" not in report.content
 
 
 async def test_a_planned_poll_is_caught_up_when_the_bot_was_down_at_its_time(world, sessions, bot_factory):

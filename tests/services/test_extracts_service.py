@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.config import Config, NetworkChannel, build_config
-from bot.errors import Conflict, InvalidInput, NotFound
+from bot.errors import Conflict, InvalidInput, NotFound, describe
 from bot.i18n import Catalogue
 from bot.services import announcements
 from bot.services import extracts as service
@@ -252,8 +252,10 @@ async def test_queue_order_is_month_then_id_and_skip_is_audited(sessions, tmp_pa
     skipped = await service.skip(sessions, actor_id=7, guild_id=1, channel_id=11)
     assert skipped.title == "Extrait a"
     assert [e.title for e in await service.queue(sessions)] == ["Extrait b", "Extrait c"]
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as refused:
         await service.skip(sessions, skipped.id, actor_id=7)
+    said = describe(refused.value, Catalogue.load(), "fr")  # its state in words, not « skipped »
+    assert said == f"L’extrait n°\u00a0{skipped.id} n’est plus dans la file (état\u202f: écarté)."
     with pytest.raises(NotFound):
         await service.skip(sessions, 999, actor_id=7)
     async with sessions() as session:
