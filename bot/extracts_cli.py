@@ -141,10 +141,14 @@ def _show(args: argparse.Namespace, config: Config) -> int:
     if extract.tags:
         print(t("cli.extracts.show_tags", tags=", ".join(extract.tags)))
     if counts:
-        print(t("cli.extracts.show_deliveries",
-                counts=", ".join(f"{n} {status}" for status, n in sorted(counts.items()))))
+        print(t("cli.extracts.show_deliveries", counts=", ".join(
+            t(f"cli.extracts.delivery.{status}", count=n) if t.catalogue.has(f"cli.extracts.delivery.{status}")
+            else f"{n} {status}" for status, n in sorted(counts.items()))))
     if extract.question:
-        print(t("cli.extracts.show_question", kind=extract.question_kind or "single", question=extract.question))
+        from bot.services.polls.kinds import kind_of  # the poll rules load only when an extract asks one
+
+        kind = kind_of(extract.question_kind or "single").label(t.catalogue, t.lang, len(extract.question_options))
+        print(t("cli.extracts.show_question", kind=kind, question=extract.question))
         for option in extract.question_options:
             print(f"  - {option}")
     print()

@@ -299,6 +299,8 @@ async def test_publish_over_rest_with_a_missing_and_a_forbidden_channel(database
     assert "créés\u202f: 0, mis à jour\u202f: 0, laissés tels quels (publiés ou écartés)\u202f: 1" in reimport.stdout
     listing = run(config, "extracts", "list").stdout
     assert "publié      envoyés\u202f: 2/4, en échec\u202f: 2" in listing
+    shown = run(config, "extracts", "show", "1").stdout  # the deliveries' states in words, not « 2 sent »
+    assert "envois\u202f: 2 en échec, 2 envoyés" in shown
     assert "Novembre" in listing and "réécrit" not in listing
     audit = run(config, "audit").stdout
     assert "extract.publish" in audit and "delivery.failed" in audit
