@@ -12,6 +12,7 @@ Creating and activating are audit-logged (``campaign.create``, ``campaign.activa
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -153,7 +154,22 @@ class CampaignService:
         from storage.repositories.campaigns import CampaignRepository
 
         async with self.sessions() as session:
-            return [_view(row) for row in await CampaignRepository(session).listing(limit=limit)]
+            repo = CampaignRepository(session)
+            rows = await repo.listing(limit=limit)
+            mixed = {row.id: (await repo.respondent_ids(row.id, anonymous=False),
+                              await repo.respondent_ids(row.id, anonymous=True)) for row in rows if row.mixed}
+        views = [_view(row) for row in rows]
+        if mixed:  # a member who answered named and anonymous polls counts once (their pseudonym)
+            from bot.services.privacy import AnswerPseudonyms, pseudonym_scope
+
+            pseudonyms = AnswerPseudonyms(self.sessions, clock=self.clock)
+            for index, view in enumerate(views):
+                if view.id in mixed:
+                    named, anonymous = mixed[view.id]
+                    of = await pseudonyms.in_scope(pseudonym_scope(0, view.id))
+                    members = anonymous | ({of(uid) for uid in named} if of is not None else named)
+                    views[index] = dataclasses.replace(view, respondents=len(members))
+        return views
 
     async def current(self) -> CampaignView | None:
         from storage.repositories.campaigns import CampaignRepository

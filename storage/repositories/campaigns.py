@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 
 from storage.models import Answer, Campaign, Poll, Question
 from storage.repositories._base import Repository
@@ -24,7 +24,8 @@ class CampaignRow:
     active: bool
     created_at: datetime
     polls: int
-    respondents: int
+    respondents: int  # distinct stored ids: a member of both a named and an anonymous poll is two
+    mixed: bool = False  # named and anonymous polls both: ``respondents`` must be read member by member
 
 
 class CampaignRepository(Repository):
@@ -64,7 +65,8 @@ class CampaignRepository(Repository):
     async def listing(self, *, limit: int = 50) -> list[CampaignRow]:
         """Campaigns, newest first, with their number of polls and of distinct respondents."""
         polls = (
-            select(Poll.campaign_id.label("campaign_id"), func.count(Poll.id).label("n"))
+            select(Poll.campaign_id.label("campaign_id"), func.count(Poll.id).label("n"),
+                   func.sum(case((Poll.anonymous.is_(True), 1), else_=0)).label("anonymous"))
             .where(Poll.campaign_id.is_not(None))
             .group_by(Poll.campaign_id)
             .subquery()
@@ -87,6 +89,7 @@ class CampaignRepository(Repository):
                 Campaign.created_at,
                 func.coalesce(polls.c.n, 0),
                 func.coalesce(people.c.n, 0),
+                func.coalesce(polls.c.anonymous, 0),
             )
             .outerjoin(polls, polls.c.campaign_id == Campaign.id)
             .outerjoin(people, people.c.campaign_id == Campaign.id)
@@ -94,9 +97,21 @@ class CampaignRepository(Repository):
             .limit(limit)
         )
         return [
-            CampaignRow(id_, name, bool(active), created_at, int(n_polls), int(n_people))
-            for id_, name, active, created_at, n_polls, n_people in await self.session.execute(stmt)
+            CampaignRow(id_, name, bool(active), created_at, int(n_polls), int(n_people),
+                        mixed=0 < int(n_anonymous) < int(n_polls))
+            for id_, name, active, created_at, n_polls, n_people, n_anonymous in await self.session.execute(stmt)
         ]
+
+    async def respondent_ids(self, campaign_id: int, *, anonymous: bool) -> set[int]:
+        """The stored respondent ids of a campaign's named (member ids) or anonymous (its
+        pseudonyms) polls; unlinked answers left out."""
+        stmt = (
+            select(Answer.user_id).distinct()
+            .join(Question, Question.id == Answer.question_id)
+            .join(Poll, Poll.id == Question.poll_id)
+            .where(Poll.campaign_id == campaign_id, Poll.anonymous.is_(anonymous), Answer.user_id.is_not(None))
+        )
+        return {int(uid) for uid in await self.session.scalars(stmt)}
 
     async def search(self, text: str = "", *, limit: int = 25) -> list[tuple[int, str, bool]]:
         """``(id, name, active)`` of campaigns whose name contains ``text``, the active first."""

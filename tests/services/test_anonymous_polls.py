@@ -224,3 +224,8 @@ async def test_campaign_coverage_counts_a_member_of_named_and_anonymous_polls_on
     assert coverage["ong"] == (1, 2), "Alice answered a named and an anonymous poll: one member"
     assert coverage["collectivite"] == (2, 2), "Bob (named) and member 43 (anonymous) are two members"
     assert page.respondents == 3
+    # the campaigns' list (/poll campaign list, the dashboard's /campaigns) counts them the same
+    from bot.services.campaigns import CampaignService
+
+    listed = {c.name: c.respondents for c in await CampaignService(sessions).list()}
+    assert listed["Enquête 2028"] == 3
