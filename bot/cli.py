@@ -1,8 +1,10 @@
 """``reseau-bot``: the command line.  Each sub-command is one small function.
 
-Exit codes: 0 done, 1 the command failed (a domain error, explained, or a bug), 2 bad usage,
-configuration or surroundings — a database, Discord or a folder that cannot be reached — said
-in one line naming it (a password is never shown), without a traceback.
+Exit codes: 0 done, 1 the command failed (a domain error, explained, or a bug), 2 what a person
+must fix — bad usage, the configuration, the token, the schema, a folder, a port — and 75
+(``EX_TEMPFAIL``) what may pass by itself: a database or Discord that does not answer (a
+reboot with a slow network, PostgreSQL restarting); systemd starts ``run`` again after 75, not
+after 2.  Each is said in one line naming it (a password is never shown), without a traceback.
 
 The command line speaks the configuration's ``bot.language`` (French by default): help,
 messages and argparse's own words come from the catalogue.  ``--config`` is accepted before
@@ -22,11 +24,13 @@ from pathlib import Path
 from bot import cli_argparse
 from bot.cli_base import COMMANDS, PARSER_EXTENSIONS, Text, bot_token, command, text
 from bot.config import Config, ConfigError, build_config, load_config
-from bot.errors import DomainError, describe
+from bot.errors import CannotListen, DomainError, describe
 from bot.i18n import LANGUAGES
 from storage.db import SchemaOutOfDate, database_errors
 
 log = logging.getLogger("reseau.cli")
+EXIT_FIX = 2  # a person must fix something: starting again would change nothing
+EXIT_TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL: the database or Discord does not answer, try again later
 DEFAULT_CONFIG = "config.toml"
 FEATURES = (
     "bot.audit_cli",  # audit
@@ -168,8 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `reseau-bot audit | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except CannotListen as exc:
+        print(f"reseau-bot: {t('cli.cannot_listen', address=f'{exc.host}:{exc.port}', reason=exc.reason)}",
+              file=sys.stderr)
+        return EXIT_FIX
+    except discord_errors() as exc:  # before OSError: aiohttp's connection errors are OSErrors
+        return _discord_unreachable(config, t, exc)
     except OSError as exc:
-        if exc.filename is None:  # a socket: the database (Discord's are caught by `run`)
+        if exc.filename is None:  # a socket: the database (Discord's and our servers' are above)
             return _database_unreachable(config, t, exc)
         log.debug("file error", exc_info=True)
         print(f"reseau-bot: {t('cli.file_error', file=exc.filename, reason=exc.strerror or exc)}", file=sys.stderr)
@@ -194,7 +204,49 @@ def _database_unreachable(config: Config, t: Text, exc: Exception) -> int:
     reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
     log.debug("database error", exc_info=True)
     print(f"reseau-bot: {t('cli.database_unreachable', url=url, reason=reason)}", file=sys.stderr)
-    return 2
+    return EXIT_TEMPFAIL if _may_pass(exc) else EXIT_FIX
+
+
+def _may_pass(exc: BaseException) -> bool:
+    """Whether a database error may pass by itself: no answer (a refused or timed-out connection,
+    a name the network cannot resolve yet) or a server starting up or full.  A refused password,
+    a database that does not exist or a file that cannot be opened need a person."""
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and getattr(error, "filename", None) is None:
+            return True
+        if type(error).__name__ in ("CannotConnectNowError", "TooManyConnectionsError", "ConnectionDoesNotExistError"):
+            return True
+        error = getattr(error, "orig", None) or error.__cause__ or error.__context__
+    return False
+
+
+def discord_errors() -> tuple[type[BaseException], ...]:
+    """What talking to Discord raises when it cannot be reached or fails on its side: aiohttp's
+    client errors (a refused connection, a name not resolved, a dropped answer), no gateway, a
+    5xx.  Only once aiohttp or discord.py is loaded, without importing them."""
+    found: list[type[BaseException]] = []
+    if (aiohttp := sys.modules.get("aiohttp")) is not None:
+        found.append(aiohttp.ClientError)
+    if (discord := sys.modules.get("discord")) is not None:
+        found += [discord.GatewayNotFound, discord.DiscordServerError]
+    return tuple(found) or (_NeverRaised,)
+
+
+class _NeverRaised(Exception):
+    pass
+
+
+def _discord_unreachable(config: Config, t: Text, exc: BaseException) -> int:
+    """No network, or no Discord at the configured address, or Discord failing on its side: one
+    line naming its address; it may pass by itself (exit 75)."""
+    log.debug("Discord unreachable", exc_info=True)
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    print(f"reseau-bot: {t('cli.discord_unreachable', url=config.discord.api_base_url, reason=reason)}",
+          file=sys.stderr)
+    return EXIT_TEMPFAIL
 
 
 @command("run")
@@ -225,14 +277,10 @@ def _run_with_token(config: Config, *, sync_only: bool, web: bool = False) -> in
         return asyncio.run(run_bot(config, token, sync_only=sync_only, web=web))
     except discord.LoginFailure:
         print(f"reseau-bot: {t('cli.token_refused')}", file=sys.stderr)
-        return 2
-    except (aiohttp.ClientError, discord.GatewayNotFound) as exc:
-        # No network (or no Discord at the configured address) when logging in.
-        log.debug("Discord unreachable", exc_info=True)
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        print(f"reseau-bot: {t('cli.discord_unreachable', url=config.discord.api_base_url, reason=reason)}",
-              file=sys.stderr)
-        return 2
+        return EXIT_FIX
+    except (aiohttp.ClientError, discord.GatewayNotFound, discord.DiscordServerError) as exc:
+        # No network (or no Discord at the configured address, or Discord down) when logging in.
+        return _discord_unreachable(config, t, exc)
 
 
 def _on_engine(config: Config, work):

@@ -72,3 +72,13 @@ def describe(error: DomainError, catalogue: Catalogue, lang: str | None) -> str:
         for name, value in error.params.items()
     }
     return catalogue.t(error.key, lang, **params)
+
+
+class CannotListen(Exception):
+    """A server of ours (the dashboard, the demo's preview) cannot listen on ``host:port``: the
+    port is taken, the address is not this machine's or not an address at all.  The command line
+    says so in one line; it is no database's and no Discord's fault."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        self.host, self.port, self.reason = host, port, reason
+        super().__init__(f"cannot listen on {host}:{port}: {reason}")

@@ -228,7 +228,11 @@ class RestSender:
     @classmethod
     async def login(cls, token: str) -> RestSender:
         http = HTTPClient(asyncio.get_running_loop())
-        data = await http.static_login(token)
+        try:
+            data = await http.static_login(token)
+        except BaseException:  # a refused token or no Discord: close the session it opened
+            await http.close()
+            raise
         return cls(http, int(data["id"]))
 
     async def close(self) -> None:

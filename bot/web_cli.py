@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import logging
 import signal
-import sys
 
 from bot.cli_base import Text, command, parser_extension, text, with_services
 from bot.config import Config
@@ -63,13 +62,7 @@ def cmd_web(args: argparse.Namespace, config: Config) -> int:
             if sender is not None:
                 await sender.close()
 
-    try:
-        return asyncio.run(with_services(config, work))
-    except OSError as exc:
-        if exc.errno is not None and exc.filename is None and "address" in str(exc).lower():
-            print(f"reseau-bot: {t('cli.web.port_taken', reason=str(exc).splitlines()[0])}", file=sys.stderr)
-            return 2
-        raise
+    return asyncio.run(with_services(config, work))  # a port taken: CannotListen, said by bot.cli
 
 
 async def _login(config: Config, token: str):

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bot.errors import CannotListen
 from web import auth, pages
 from web.cache import ReadCache
 from web.context import CACHE, HTTP_CLIENT, LIMITER, RENDERER, SERVICES, SESSIONS
@@ -109,7 +110,12 @@ async def start(app: web.Application, host: str, port: int) -> web.AppRunner:
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except (OSError, OverflowError) as exc:  # the port taken, an address not ours or no address
+        await runner.cleanup()
+        reason = (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)).splitlines()[0]
+        raise CannotListen(host, port, reason) from None
     return runner
 
 
