@@ -128,12 +128,19 @@ def _language_of(path: str) -> str:
     try:
         with open(path, "rb") as fh:
             language = tomllib.load(fh).get("bot", {}).get("language")
-    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+    except (OSError, ValueError, AttributeError):  # ValueError: TOMLDecodeError, UnicodeDecodeError
         return "fr"
     return language if language in LANGUAGES else "fr"
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C at any moment (even while the feature modules load): quietly
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _load_features(argv)
     config_path = cli_argparse.peek_option(argv, "--config") or DEFAULT_CONFIG
@@ -146,7 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     with cli_argparse.localised(t):
         args = parser(t).parse_args(argv)
     if config is None and args.command == "init":  # init writes a config: a broken one must not stop it
-        config = build_config({}, Path(DEFAULT_CONFIG))
+        try:
+            config, config_error = build_config({}, Path(DEFAULT_CONFIG)), None
+        except ConfigError as exc:  # RESEAU_DATABASE_URL of another driver: said, as for any command
+            config_error = exc
     if config is None:
         assert config_error is not None
         print(f"reseau-bot: {t('cli.config_error', error=config_error.text(t.lang))}", file=sys.stderr)

@@ -220,8 +220,24 @@ class Config:
             try:
                 return path.read_text(encoding="utf-8").strip() or None
             except OSError as exc:
+                if looks_like_a_token(self.discord.token_file):  # never printed: the token itself
+                    raise ConfigError(self.path, "token_file_is_a_token") from None
                 raise ConfigError(self.path, "token_unreadable", file=path, reason=exc.strerror) from None
+            except UnicodeDecodeError:
+                raise ConfigError(self.path, "token_not_text", file=path) from None
         return None
+
+
+def looks_like_a_token(value: str) -> bool:
+    """Whether ``discord.token_file`` holds a bot token (pasted there) rather than a path: three
+    base64url parts joined by dots, or a long text with no folder in it."""
+    value = value.strip()
+    return bool(_TOKEN_SHAPE.fullmatch(value)) or ("/" not in value and len(value) >= 50)
+
+
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")
+#: Discord ids (snowflakes) are stored as 64-bit signed integers.
+MAX_ID = 2**63 - 1
 
 
 DEFAULT_MEMBER_TYPE_OBJECTS = (
@@ -255,6 +271,12 @@ def load_config(path: str | Path, environ: typing.Mapping[str, str] | None = Non
             raw = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(path, "file_not_found", file=path) from None
+    except IsADirectoryError:
+        raise ConfigError(path, "is_a_folder") from None
+    except OSError as exc:  # not readable by this user (/etc/reseau-bot/config.toml is root:reseau-bot 640)
+        raise ConfigError(path, "unreadable", reason=exc.strerror or type(exc).__name__) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, "not_utf8", position=exc.start) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "not_toml", detail=exc) from None
     return build_config(raw, path, env)
@@ -319,6 +341,15 @@ def _section(cls: type, data: dict[str, Any], path: Path, prefix: str) -> Any:
                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:
         raise ConfigError(path, "missing_keys", key=prefix, keys=", ".join(missing))
+    for f in dataclasses.fields(cls):
+        if f.name in kwargs and (f.name.endswith("_id") or f.name.endswith("_ids") or f.name == "moderator_roles"):
+            values = kwargs[f.name] if isinstance(kwargs[f.name], tuple) else (kwargs[f.name],)
+            for i, value in enumerate(values):
+                optional = f.default == 0  # 0: none (moderators_log_channel_id, mention_role_id)
+                if not isinstance(value, int) or (value == 0 and optional) or 0 < value <= MAX_ID:
+                    continue
+                key = f"{prefix}.{f.name}" + (f"[{i}]" if isinstance(kwargs[f.name], tuple) else "")
+                raise ConfigError(path, "id_range", key=key, value=value, max=MAX_ID)
     return cls(**kwargs)
 
 
