@@ -26,6 +26,21 @@ log = logging.getLogger("reseau.check")
 OK_MARK = "✔"
 FAILED_MARK = "✘"
 FIX_PREFIX = "    → "
+WARNING_MARK = "⚠"
+
+
+def _token_file_readable_by_others(config: Config) -> tuple[str, str] | None:
+    """``discord.token_file`` and its mode when the token comes from it and users other than its
+    owner and group can read it (docs: mode 600); else None."""
+    import os
+    import stat
+    from pathlib import Path
+
+    if os.environ.get("DISCORD_TOKEN", "").strip() or not config.discord.token_file:
+        return None
+    path = Path(config.discord.token_file).expanduser()
+    mode = stat.S_IMODE(path.stat().st_mode)
+    return (str(path), f"{mode:o}") if mode & stat.S_IROTH else None
 
 
 @parser_extension
@@ -72,6 +87,8 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
     token = bot_token(config)
     if token is None:
         return 2
+    if (readable := _token_file_readable_by_others(config)) is not None:
+        print(f"{WARNING_MARK} {t('check.cli.token_file_readable', file=readable[0], mode=readable[1])}")
     try:
         report = asyncio.run(service.run_checks(config, token))
     except Exception as exc:  # a bug or an unforeseen failure: one line, never a traceback

@@ -150,17 +150,22 @@ def parse_database(value: str) -> str:
     if value.startswith("postgresql+asyncpg://"):
         try:
             url = make_url(value)
-        except ArgumentError:
-            raise BadAnswer("init.error.database", value=value) from None
+        except (ArgumentError, ValueError):  # ValueError: a port that is no number (h:x)
+            raise BadAnswer("init.error.database_url", value=without_password(value)) from None
         # A host, or a Unix socket folder in the query (…/reseau?host=/run/postgresql).
         if not (url.host or url.query.get("host")) or not url.database:
-            raise BadAnswer("init.error.database", value=value)
+            raise BadAnswer("init.error.database_url", value=without_password(value))
         return value
     if value.startswith("sqlite+aiosqlite:///"):
         value = value.removeprefix("sqlite+aiosqlite:///")
     if not value or "://" in value or value.endswith(("/", os.sep)):
         raise BadAnswer("init.error.database", value=value)
     return "sqlite+aiosqlite:///" + os.path.expanduser(value)
+
+
+def without_password(url: str) -> str:
+    """``url`` with its password, if any, as ``***`` — also when the URL cannot be parsed."""
+    return re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", url)
 
 
 def parse_channel_spec(value: str) -> NetworkChannel:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_hardening_errors import FAKE_TOKEN, one_line
+from tests.cli.test_hardening_errors import FAKE_TOKEN, closed_port, one_line
 from tests.cli_runner import run_cli
 from tests.paths import REPO
 
@@ -109,3 +109,18 @@ def test_ctrl_c_while_the_features_load_exits_quietly_with_130(tmp_path: Path) -
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 130, result.stderr
     assert result.stderr == ""  # no traceback, no line
+
+
+def test_check_warns_about_a_token_file_everyone_can_read(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text(FAKE_TOKEN + "\n")
+    api = f"http://127.0.0.1:{closed_port()}/api/v10"
+    config = tmp_path / "config.toml"
+    config.write_text(f"[bot]\nlog_level = 'ERROR'\n[discord]\ntoken_file = '{token}'\napi_base_url = '{api}'\n")
+    token.chmod(0o644)
+    loose = run_cli("--config", str(config), "check", cwd=tmp_path)
+    assert f"⚠ attention\u202f: le fichier du jeton {token} est lisible par tous" in loose.stdout, loose.stdout
+    assert "mode 644" in loose.stdout and FAKE_TOKEN not in loose.stdout + loose.stderr
+    token.chmod(0o600)
+    tight = run_cli("--config", str(config), "check", cwd=tmp_path)
+    assert "⚠" not in tight.stdout and loose.returncode == tight.returncode

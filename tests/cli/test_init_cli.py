@@ -228,6 +228,16 @@ def test_a_bad_option_value_is_refused_by_name(tmp_path):
     assert not (tmp_path / "config.toml").exists()
 
 
+@pytest.mark.parametrize("url", ["postgresql+asyncpg://u:Sup3rSecret@/db", "postgresql+asyncpg://u:Sup3rSecret@h:x/db"])
+def test_a_bad_database_url_is_refused_without_its_password(url, tmp_path):
+    """No host, or a port that is no number: one line, the password as ***, no function name."""
+    result = reseau_bot(*flags("--database", url), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Sup3rSecret" not in result.stderr + result.stdout and "parse_database" not in result.stderr
+    assert "postgresql+asyncpg://u:***@" in result.stderr and "n’est pas une URL PostgreSQL utilisable" in result.stderr
+    assert not (tmp_path / "config.toml").exists()
+
+
 def test_written_config_is_accepted_by_run_and_db_upgrade(tmp_path):
     db = tmp_path / "data" / "fresh.db"
     assert reseau_bot(*flags("--database", str(db), "--output", "written.toml"), cwd=tmp_path).returncode == 0
@@ -330,6 +340,19 @@ def test_questions_in_a_terminal_write_the_config(tmp_path):
     assert role_ids(config) == [str(ROLE_MOD), str(ROLE_MOD_2)]
     assert config.discord.moderators_log_channel_id == 0
     assert "Mode développeur" in (tmp_path / "config.toml").read_text(encoding="utf-8")
+
+
+def test_a_database_url_with_a_bad_port_is_asked_again(tmp_path):
+    term = Terminal("init", cwd=tmp_path)
+    term.answer("Bot language (fr or en) [fr]", "")
+    term.answer(FR("init.ask.database"), "postgresql+asyncpg://u:Sup3rSecret@h:x/db")
+    term.expect(FR("init.error.database_url", value="postgresql+asyncpg://u:***@h:x/db"))
+    term.answer(FR("init.ask.database"), "db/reseau.db")
+    term.expect(FR("init.ask.channel_title", number=1))
+    time.sleep(0.2)  # let it block in input()
+    term.proc.send_signal(signal.SIGINT)
+    assert term.finish() == 130, term.output
+    assert "erreur inattendue" not in term.output and "Traceback" not in term.output
 
 
 def test_questions_follow_the_language_chosen(tmp_path):
