@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bot.cli_base import Text, command, parser_extension, text, with_services
+from bot.cli_base import Text, command, int_between, parser_extension, text, with_services
 from bot.config import Config
 from storage.repositories import AuditRepository
 
@@ -13,7 +13,7 @@ from storage.repositories import AuditRepository
 @parser_extension
 def _parsers(sub: argparse._SubParsersAction, t: Text) -> None:
     audit = sub.add_parser("audit", help=t("cli.audit.help"), description=t("cli.audit.description"))
-    audit.add_argument("--limit", type=int, default=50, metavar="N", help=t("cli.audit.limit"))
+    audit.add_argument("--limit", type=int_between(t, 1), default=50, metavar="N", help=t("cli.audit.limit"))
 
 @command("audit")
 def cmd_audit(args: argparse.Namespace, config: Config) -> int:

@@ -22,7 +22,7 @@ import tomllib
 from pathlib import Path
 
 from bot import cli_argparse
-from bot.cli_base import COMMANDS, PARSER_EXTENSIONS, Text, bot_token, command, text
+from bot.cli_base import COMMANDS, MAX_PORT, PARSER_EXTENSIONS, Text, bot_token, command, int_between, text
 from bot.config import Config, ConfigError, build_config, load_config
 from bot.errors import CannotListen, DomainError, describe
 from bot.i18n import LANGUAGES
@@ -95,14 +95,16 @@ def parser(t: Text | None = None) -> argparse.ArgumentParser:
 def _core_parsers(sub: argparse._SubParsersAction, t: Text) -> None:
     run = sub.add_parser("run", help=t("cli.run.help"), description=t("cli.run.description"))
     run.add_argument("--shard-ids", default=None, metavar="0,1|0-3", help=t("processes.cli.shard_ids"))
-    run.add_argument("--shard-count", type=int, default=None, metavar="N", help=t("processes.cli.shard_count"))
-    run.add_argument("--metrics-port", type=int, default=None, metavar="PORT", help=t("processes.cli.metrics_port"))
+    run.add_argument("--shard-count", type=int_between(t, 1), default=None, metavar="N",
+                     help=t("processes.cli.shard_count"))
+    run.add_argument("--metrics-port", type=int_between(t, 0, MAX_PORT), default=None, metavar="PORT",
+                     help=t("processes.cli.metrics_port"))
     run.add_argument("--web", action="store_true", help=t("cli.run_web.help"))
     sub.add_parser("sync-commands", help=t("cli.sync.help"), description=t("cli.sync.description"))
     demo = sub.add_parser("demo", help=t("cli.demo.help"))
     demo.add_argument("--out", default="demo-output", metavar=t("cli.metavar.folder"), help=t("cli.demo.out"))
     demo.add_argument("--preview", action="store_true", help=t("cli.demo.preview"))
-    demo.add_argument("--port", type=int, default=None, help=t("cli.demo.port"))
+    demo.add_argument("--port", type=int_between(t, 0, MAX_PORT), default=None, help=t("cli.demo.port"))
     demo.add_argument("--preview-seconds", type=float, default=None, help=argparse.SUPPRESS)
 
     db = sub.add_parser("db", help=t("cli.db.help"))
@@ -349,6 +351,18 @@ def cmd_db_revision(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _check_free_port(host: str, port: int) -> None:
+    """Raise :class:`CannotListen` when nothing could listen on ``host:port`` now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CannotListen(host, port, exc.strerror or str(exc)) from None
+
+
 @command("demo")
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     import importlib.util
@@ -358,6 +372,8 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     if importlib.util.find_spec("simcord") is None:
         print(f"reseau-bot: {text(config)('cli.demo.needs_simcord')}", file=sys.stderr)
         return 2
+    if args.preview and args.port:  # a port taken is said now, not after the whole scenario ran
+        _check_free_port("127.0.0.1", args.port)
     from bot.demo import run_demo
 
     logging.getLogger("alembic").setLevel(logging.ERROR)

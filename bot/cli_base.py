@@ -54,6 +54,28 @@ ParserExtension = Callable[[argparse._SubParsersAction, Text], None]
 PARSER_EXTENSIONS: list[ParserExtension] = []
 
 
+def int_between(t: Text, low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number from ``low`` to ``high`` (no bound if None), else
+    argparse's one line « argument --port : « 99999 » : … » in the CLI's language."""
+
+    def convert(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or number < low or (high is not None and number > high):
+            key = "cli.int_at_least" if high is None else "cli.int_between"
+            raise argparse.ArgumentTypeError(t(key, value=value, low=low, high=high))
+        return number
+
+    convert.__name__ = "int"
+    return convert
+
+
+#: A TCP port: 0 lets the system pick a free one.
+MAX_PORT = 65535
+
+
 def command(name: str) -> Callable[[Handler], Handler]:
     """Register ``fn`` as the handler of sub-command ``name`` (``"db upgrade"`` for nested ones)."""
 

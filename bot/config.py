@@ -238,6 +238,9 @@ def looks_like_a_token(value: str) -> bool:
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")
 #: Discord ids (snowflakes) are stored as 64-bit signed integers.
 MAX_ID = 2**63 - 1
+#: The keys that hold Discord ids (not shard_ids: shard numbers start at 0).
+_DISCORD_ID_FIELDS = frozenset({"moderator_roles", "moderation_guild_ids", "moderators_log_channel_id", "guild_id",
+                                "channel_id", "mention_role_id"})
 
 
 DEFAULT_MEMBER_TYPE_OBJECTS = (
@@ -342,7 +345,7 @@ def _section(cls: type, data: dict[str, Any], path: Path, prefix: str) -> Any:
     if missing:
         raise ConfigError(path, "missing_keys", key=prefix, keys=", ".join(missing))
     for f in dataclasses.fields(cls):
-        if f.name in kwargs and (f.name.endswith("_id") or f.name.endswith("_ids") or f.name == "moderator_roles"):
+        if f.name in kwargs and f.name in _DISCORD_ID_FIELDS:
             values = kwargs[f.name] if isinstance(kwargs[f.name], tuple) else (kwargs[f.name],)
             for i, value in enumerate(values):
                 optional = f.default == 0  # 0: none (moderators_log_channel_id, mention_role_id)

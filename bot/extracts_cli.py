@@ -19,7 +19,7 @@ import asyncio
 import sys
 import time
 
-from bot.cli_base import Text, bot_token, command, parser_extension, text, with_services
+from bot.cli_base import Text, bot_token, command, int_between, parser_extension, text, with_services
 from bot.config import Config
 from bot.services import extracts as service
 from bot.services.delivery import DeliveryReport, describe_failure
@@ -43,7 +43,7 @@ def _parsers(sub: argparse._SubParsersAction, t: Text) -> None:
                              description=t("cli.extracts.publish_description"))
     pub.add_argument("id", type=int, nargs="?", help=t("cli.extracts.publish_id_help"))
     schedule = sub.add_parser("schedule", help=t("cli.schedule.help"))
-    schedule.add_argument("--count", type=int, default=3, metavar="N", help=t("cli.schedule.count"))
+    schedule.add_argument("--count", type=int_between(t, 1), default=3, metavar="N", help=t("cli.schedule.count"))
 
 
 # Column widths of `extracts list`: at least the heading's, in the CLI's language.

@@ -251,6 +251,8 @@ def parse_shard_ids(text: str) -> tuple[int, ...]:
         first, dash, last = part.partition("-")
         if not first.isdigit() or (dash and not last.isdigit()):
             raise ValueError(part)
+        if dash and int(last) < int(first):  # 3-1 would be no shard, which means all of them
+            raise ValueError(part)
         for shard in range(int(first), int(last if dash else first) + 1):
             if shard not in ids:
                 ids.append(shard)

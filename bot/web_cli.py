@@ -15,7 +15,7 @@ import asyncio
 import logging
 import signal
 
-from bot.cli_base import Text, command, parser_extension, text, with_services
+from bot.cli_base import MAX_PORT, Text, command, int_between, parser_extension, text, with_services
 from bot.config import Config
 
 log = logging.getLogger("reseau.web")
@@ -26,7 +26,7 @@ PUBLISH_RATE = 40.0
 def _parsers(sub: argparse._SubParsersAction, t: Text) -> None:
     p = sub.add_parser("web", help=t("cli.web.help"), description=t("cli.web.description"))
     p.add_argument("--host", default=None, help=t("cli.web.host"))
-    p.add_argument("--port", type=int, default=None, help=t("cli.web.port"))
+    p.add_argument("--port", type=int_between(t, 0, MAX_PORT), default=None, help=t("cli.web.port"))
     p.add_argument("--serve-seconds", type=float, default=None, help=argparse.SUPPRESS)  # tests
 
 
@@ -46,8 +46,11 @@ def cmd_web(args: argparse.Namespace, config: Config) -> int:
                     services.attach_sender(sender, rate=PUBLISH_RATE)
             runner = await serve(services, host=args.host, port=args.port)
             host = args.host or config.dashboard.host
-            print(t("cli.web.listening", url=f"http://{host}:{bound_port(runner)}", public=config.dashboard.base_url),
-                  flush=True)
+            url = f"http://{host}:{bound_port(runner)}"
+            # Without dashboard.public_url the public address is where it listens (--port 0: the
+            # port the system picked, not dashboard.port).
+            public = config.dashboard.public_url.rstrip("/") or url
+            print(t("cli.web.listening", url=url, public=public), flush=True)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from bench.fake_discord import FakeDiscordREST
 from tests.cli.test_hardening_errors import FAKE_TOKEN, closed_port, one_line
@@ -89,3 +92,46 @@ def test_the_units_restart_after_75_and_not_after_2() -> None:
         lines = (REPO / "deploy" / unit).read_text().splitlines()
         assert "Restart=always" in lines and "RestartPreventExitStatus=2" in lines, unit
         assert not any(line.startswith("RestartPreventExitStatus=") and "75" in line for line in lines)
+
+
+def test_demo_preview_on_a_taken_port_is_said_before_the_scenario(tmp_path: Path) -> None:
+    sock, port = _listening()
+    with sock:
+        result = run_cli("demo", "--preview", "--port", str(port), "--out", str(tmp_path / "demo"), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert f"impossible d’écouter sur 127.0.0.1:{port}" in one_line(result.stderr)
+    assert result.stdout == "" and not (tmp_path / "demo").exists()  # nothing ran
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "expected"),
+    [
+        (("web", "--port", "99999"), "--port", "« 99999 » : un nombre entier de 0 à 65535"),
+        (("demo", "--preview", "--port", "70000"), "--port", "« 70000 » : un nombre entier de 0 à 65535"),
+        (("run", "--metrics-port", "-1"), "--metrics-port", "« -1 » : un nombre entier de 0 à 65535"),
+        (("audit", "--limit", "0"), "--limit", "« 0 » : un nombre entier d’au moins 1"),
+        (("audit", "--limit", "-5"), "--limit", "« -5 » : un nombre entier d’au moins 1"),
+        (("schedule", "--count", "-3"), "--count", "« -3 » : un nombre entier d’au moins 1"),
+    ],
+)
+def test_numbers_out_of_range_are_refused_by_argparse(args: tuple[str, ...], option: str, expected: str,
+                                                      tmp_path: Path) -> None:
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1].replace("\u202f", " ")
+    assert f"argument {option} : {expected}" in last, last
+    assert "Traceback" not in result.stderr and "erreur inattendue" not in result.stderr
+
+
+def test_a_reversed_shard_range_is_refused(tmp_path: Path) -> None:
+    result = run_cli("run", "--shard-ids", "3-1", "--shard-count", "4", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "--shard-ids 3-1\u202f: numéros de shards attendus" in one_line(result.stderr)
+
+
+def test_web_on_port_0_prints_the_port_it_listens_on(database_url: str, tmp_path: Path) -> None:
+    config = write_config(tmp_path, database_url)
+    result = run_cli("--config", str(config), "web", "--port", "0", "--serve-seconds", "0", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    url = re.search(r"servi sur (http://127\.0\.0\.1:\d+)", result.stdout)
+    assert url and f"adresse publique\u202f: {url[1]})" in result.stdout, result.stdout
