@@ -26,7 +26,7 @@ from bot.cli_base import COMMANDS, MAX_PORT, PARSER_EXTENSIONS, Text, bot_token,
 from bot.config import Config, ConfigError, build_config, load_config
 from bot.errors import CannotListen, DomainError, describe
 from bot.i18n import LANGUAGES
-from storage.db import SchemaOutOfDate, database_errors
+from storage.db import DatabaseMissing, SchemaOutOfDate, database_errors
 
 log = logging.getLogger("reseau.cli")
 EXIT_FIX = 2  # a person must fix something: starting again would change nothing
@@ -172,6 +172,9 @@ def _main(argv: list[str] | None) -> int:
     except ConfigError as exc:
         print(f"reseau-bot: {t('cli.config_error', error=exc.text(t.lang))}", file=sys.stderr)
         return 2
+    except DatabaseMissing as exc:
+        print(f"reseau-bot: {t('cli.database_missing', file=exc.path)}", file=sys.stderr)
+        return EXIT_FIX
     except SchemaOutOfDate as exc:
         current = exc.current or t("cli.db.nothing")
         print(f"reseau-bot: {t('cli.schema_out_of_date', current=current, head=exc.head)}", file=sys.stderr)
@@ -295,8 +298,13 @@ def _run_with_token(config: Config, *, sync_only: bool, web: bool = False) -> in
         return _discord_unreachable(config, t, exc)
 
 
-def _on_engine(config: Config, work):
-    from storage.db import create_engine
+def _on_engine(config: Config, work, *, create: bool = False):
+    """``work(engine)`` on the configured database; only ``create`` (``db upgrade``) makes a new
+    SQLite file — elsewhere a file that does not exist is said (``DatabaseMissing``)."""
+    from storage.db import create_engine, require_database
+
+    if not create:
+        require_database(config.database.url)
 
     async def go():
         engine = create_engine(config.database.url)
@@ -316,7 +324,7 @@ def cmd_db_upgrade(args: argparse.Namespace, config: Config) -> int:
         await upgrade(engine)
         return await current_revision(engine)
 
-    print(text(config)("cli.db.upgraded", revision=_on_engine(config, work)))
+    print(text(config)("cli.db.upgraded", revision=_on_engine(config, work, create=True)))
     return 0
 
 

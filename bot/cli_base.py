@@ -116,8 +116,9 @@ async def with_services(config: Config, work: Callable[[Services], Awaitable[T]]
     """Run ``work(services)`` — the process's one services container (``bot.services.container``)
     — on an up-to-date database, then close it (the engine is disposed of)."""
     from bot.services.container import Services
-    from storage.db import ensure_current
+    from storage.db import ensure_current, require_database
 
+    require_database(config.database.url)  # a mistyped path is said, not created empty
     services = Services.from_config(config)
     try:
         await ensure_current(services.engine)

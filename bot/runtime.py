@@ -16,7 +16,7 @@ from bot.client import ReseauBot, ShardedReseauBot, refused_fields
 from bot.config import Config
 from bot.services import charts
 from bot.services.container import Services
-from storage.db import ensure_current
+from storage.db import ensure_current, require_database
 
 log = logging.getLogger("reseau")
 
@@ -130,6 +130,7 @@ async def start_processes(bot: ReseauBot, config: Config):
 async def run_bot(config: Config, token: str, *, sync_only: bool = False, web: bool = False) -> int:
     SECRETS.add(token)
     point_discord_at(config)
+    require_database(config.database.url)  # a mistyped SQLite path is said, not created empty
     bot = build_bot(config)
     await ensure_current(bot.services.plain)  # without loading SQLAlchemy (storage.plain)
     if sync_only:

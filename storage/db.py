@@ -43,6 +43,30 @@ def database_errors() -> tuple[type[BaseException], ...]:
     return tuple(found) or (_NotRaised,)
 
 
+class DatabaseMissing(Exception):
+    """The SQLite file of ``database.url`` does not exist: a command that only reads or works on
+    a database (everything but ``db upgrade`` and the demo) says so instead of creating an empty
+    one — and its folders — at a mistyped path."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(f"the SQLite database {path} does not exist")
+
+
+def require_database(url: str) -> None:
+    """Raise :class:`DatabaseMissing` when ``url`` is an SQLite file that does not exist."""
+    from storage.urls import parse_url
+
+    parsed = parse_url(url)
+    if parsed.backend == "postgresql":
+        return
+    database = parsed.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database).expanduser()
+        if not path.exists():
+            raise DatabaseMissing(path)
+
+
 class SchemaOutOfDate(Exception):
     def __init__(self, current: str | None, head: str) -> None:
         self.current, self.head = current, head

@@ -59,7 +59,12 @@ def test_db_upgrade_creates_the_schema_in_an_empty_sqlite_file(tmp_path):
     db = tmp_path / "fresh.db"
     env = {"RESEAU_DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
     before = reseau_bot("--config", str(REPO / "config.example.toml"), "db", "current", cwd=tmp_path, env=env)
-    assert before.returncode == 1 and "périmé" in before.stdout and "aucun (base vide)" in before.stdout
+    assert before.returncode == 2 and f"la base de données {db} n’existe pas" in before.stderr
+    assert not db.exists()  # only db upgrade makes a new file: a mistyped path is not created empty
+    sub = tmp_path / "typo" / "reseau.db"  # nor its folders
+    audit = reseau_bot("--config", str(REPO / "config.example.toml"), "audit", cwd=tmp_path,
+                       env={"RESEAU_DATABASE_URL": f"sqlite+aiosqlite:///{sub}"})
+    assert audit.returncode == 2 and "n’existe pas" in audit.stderr and not (tmp_path / "typo").exists()
     result = reseau_bot("--config", str(REPO / "config.example.toml"), "db", "upgrade", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     tables = {r[0] for r in sqlite3.connect(db).execute("select name from sqlite_master where type='table'")}
@@ -71,6 +76,7 @@ def test_db_upgrade_creates_the_schema_in_an_empty_sqlite_file(tmp_path):
 
 def test_run_refuses_an_out_of_date_schema(tmp_path):
     db = tmp_path / "empty.db"
+    db.touch()  # an empty SQLite database
     env = {"RESEAU_DATABASE_URL": f"sqlite+aiosqlite:///{db}", "DISCORD_TOKEN": FAKE_TOKEN}
     result = reseau_bot_process("--config", str(REPO / "config.example.toml"), "run", cwd=tmp_path, env=env)
     assert result.returncode == 2
@@ -139,7 +145,8 @@ def test_init_is_not_stopped_by_a_broken_config(tmp_path):
                         "--moderator-role", "323456789012345678", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "223456789012345678" in (tmp_path / "config.toml").read_text(encoding="utf-8")
-    assert reseau_bot("db", "current", cwd=tmp_path).returncode == 1  # the new file loads (schema empty)
+    current = reseau_bot("db", "current", cwd=tmp_path)  # the new file loads: the database is what is missing
+    assert current.returncode == 2 and "data/reseau-bot.db n’existe pas" in current.stderr
 
 
 def test_the_cli_speaks_the_configured_language(tmp_path):

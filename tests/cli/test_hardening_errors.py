@@ -159,10 +159,17 @@ def _run(config: Path, tmp_path: Path) -> subprocess.CompletedProcess:
 
 def test_item14_run_checks_its_database_before_discord_in_one_line_exit_2(tmp_path: Path) -> None:
     """`run` reads its database without SQLAlchemy (``storage.plain``) before it logs in: the
-    driver's own errors take the same one-line path as SQLAlchemy's did.  A new SQLite file (its
-    folder made) is an empty database: the schema line; a file in the way of the folder: its path."""
+    driver's own errors take the same one-line path as SQLAlchemy's did.  An SQLite file that does
+    not exist is said (neither it nor its folder made); an empty one: the schema line; a file in
+    the way of the folder: its path."""
     fresh = write_config(tmp_path, f"sqlite+aiosqlite:///{tmp_path}/new/reseau.db")
     result = _run(fresh, tmp_path)
+    assert result.returncode == 2, result.stderr
+    line = one_line(result.stderr)
+    assert f"{tmp_path}/new/reseau.db n’existe pas" in line and "reseau-bot db upgrade" in line, line
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "empty.db").touch()
+    result = _run(write_config(tmp_path, f"sqlite+aiosqlite:///{tmp_path}/empty.db"), tmp_path)
     assert result.returncode == 2, result.stderr
     line = one_line(result.stderr)
     assert "schéma de la base" in line and "reseau-bot db upgrade" in line, line
