@@ -19,6 +19,7 @@ import discord
 import cogs.polls.render as render
 from bot.errors import NotFound
 from bot.services import poll_jobs
+from bot.services.polls.kinds import kind_of
 from bot.services.postings import localize_results
 from cogs._errors import ReportingView
 from cogs.polls._common import row_below
@@ -76,7 +77,8 @@ class PollMessages:
         for item in items:
             view.add_item(item)
         below = row_below(items)  # the row under the kind's
-        view.add_item(WithdrawButton(poll.id, label=t("poll.message.withdraw", poll.lang), row=below))
+        withdraw = "poll.message.withdraw_text" if kind_of(poll.kind).by_text else "poll.message.withdraw"
+        view.add_item(WithdrawButton(poll.id, label=t(withdraw, poll.lang), row=below))
         return view
 
     async def post(self, poll: PollView, channel: discord.abc.Messageable, native_hours: int,

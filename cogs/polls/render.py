@@ -18,6 +18,7 @@ import discord
 from bot.i18n import plural_form
 from bot.services import charts
 from bot.services.polls import QuestionResults
+from bot.services.polls.kinds import kind_of
 from cogs._tables import code_block, compact_block, fits_phone, type_compact_lines, type_table_lines
 from cogs.polls._common import CLOSED_COLOUR, EMBED_BUDGET, OPEN_COLOUR, clip, esc, join_lines, ts
 from cogs.polls.kinds import ui_of
@@ -326,8 +327,9 @@ def chart_png(results: PollResults | QuestionResults, lang: str, w: Wording, *, 
 # ----------------------------------------------------------------------------- replies
 def confirmation(result: VoteResult, lang: str, w: Wording) -> str:
     """The ephemeral acknowledgement of a vote: the member's current choice and how to change it."""
-    if result.withdrawn:
-        return w.t("poll.vote.withdrawn" if result.changed else "poll.vote.nothing_to_withdraw", lang)
+    if result.withdrawn:  # a written answer is an answer, not a vote
+        text = "_text" if kind_of(result.poll.kind).by_text else ""
+        return w.t(("poll.vote.withdrawn" if result.changed else "poll.vote.nothing_to_withdraw") + text, lang)
     if result.text is not None:
         line = w.t("poll.vote.text", lang, text=clip(esc(result.text), 300))
     else:

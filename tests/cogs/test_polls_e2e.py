@@ -257,8 +257,11 @@ async def test_open_answer_through_the_modal(world, sessions):
     refused = await world.member_en.submit_modal(blank, {"answer": "   "})
     assert "The answer is empty." in refused.response.content
     simcord.assert_error(env, InvalidInput)
-    withdrawn = await world.member_en.click(message, label="Retirer mon vote")
-    assert withdrawn.response.content == "Your vote has been withdrawn."
+    # a written answer is withdrawn as an answer, not a vote
+    withdrawn = await world.member_en.click(message, label="Retirer ma réponse")
+    assert withdrawn.response.content == "Your answer has been withdrawn."
+    again = await world.member_en.click(message, label="Retirer ma réponse")
+    assert again.response.content == "You had not answered this poll yet."
 
 
 # ----------------------------------------------------------------------------- privacy, visibility
