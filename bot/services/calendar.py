@@ -177,8 +177,8 @@ def _parse_day(text: str, today: date) -> date | None:
         year = int(match.group(6)) if match.group(6) else today.year
         found = date(year, month, day)
         return found if match.group(6) or found >= today else date(year + 1, month, day)
-    except ValueError:
-        return None
+    except ValueError:  # written as a date, but no such day (« 2027-02-30 »): said as such
+        raise InvalidInput("calendar.error.no_such_date", value=text) from None
 
 
 def _local_to_utc(day: date, at: time, tz: ZoneInfo, typed: str) -> datetime:

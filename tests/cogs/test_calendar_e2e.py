@@ -287,6 +287,7 @@ async def test_the_calendar_lists_everything_planned_in_order(world, sessions):
     new_time = local_at(4, 11, 30)
     moved = await world.moderator.slash(world.fr, "calendar postpone", reference=f"plan-{later.id}", when=local_text(new_time))
     assert f"{local_text(new_time)} (Europe/Paris)" in moved.response.content
+    assert moved.response.content.startswith("Déplacé\u202f:"), "earlier or later: moved, not « Reporté »"
     assert bot.scheduler.get_job(service.poll_job_id(later.id)).next_run_time == new_time
     [open_poll] = [p for p in await polls_in(sessions) if p.title == "Ouvert ?"]
     assert f"· `poll-{open_poll.id}`" in text  # its closing can be moved from the calendar

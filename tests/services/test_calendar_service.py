@@ -53,7 +53,9 @@ def test_starts_moderators_type(typed, expected):
     ("2027-03-22 09:00", "calendar.error.start_past"),
     ("2029-01-01 09:00", "calendar.error.start_too_far"),
     ("2027-03-28 02:30", "calendar.error.time_gap"),  # the hour skipped when clocks go forward
-    ("32/01 9h", "calendar.error.start_format"),
+    ("32/01 9h", "calendar.error.no_such_date"),  # written as a date: said to be no such day
+    ("2027-02-30 10:00", "calendar.error.no_such_date"),
+    ("31/04/2027 9 h", "calendar.error.no_such_date"),
 ])
 def test_starts_refused_with_a_reason(typed, key):
     with pytest.raises(InvalidInput) as caught:
