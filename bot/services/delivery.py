@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Protocol
 from bot.i18n import Catalogue
 from bot.services.extract_render import EmbedPart, render_extract, report_button_label
 from bot.services.schedule import Feature, JobSpec, job_id
-from storage.values import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_SENT, utcnow
+from storage.values import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_SENT, DELIVERY_WITHDRAWN, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -629,6 +629,7 @@ class Publisher:
                 found = await self.sender.find_sent(row.channel_id, nonces, row.created_at)
                 slot = False
             first_id: int | None = found.get(0)
+            posted = list(found.values())
             for index, (nonce, part) in enumerate(nonces):
                 if index in found:
                     continue
@@ -638,6 +639,7 @@ class Publisher:
                 message_id = await self.sender.send(
                     row.channel_id, part, nonce, crosspost=post.crosspost and index == 0
                 )
+                posted.append(message_id)
                 if index == 0:
                     first_id = message_id
         except Exception as exc:
@@ -654,11 +656,26 @@ class Publisher:
         assert first_id is not None
         self._retry_at.pop(row.id, None)
         async with self.sessions.begin() as session:
-            await DeliveryRepository(session).mark_sent(row.id, first_id, self.clock())
+            repo = DeliveryRepository(session)
+            marked = await repo.mark_sent(row.id, first_id, self.clock())
+            status = None if marked else await repo.status(row.id)
+        if status == DELIVERY_WITHDRAWN:  # withdrawn while on its way: taken down as the others were
+            await self._take_down(row, posted)
+            return
         if found and len(found) == len(nonces):
             report.recovered.append(row.id)
         else:
             report.sent.append(row.id)
+
+    async def _take_down(self, row: models.Delivery, message_ids: list[int]) -> None:
+        """The messages of a row whose announcement was withdrawn while they were being sent:
+        deleted, as the withdrawal deleted those already sent."""
+        for message_id in message_ids:
+            try:
+                await self.sender.delete(row.channel_id, message_id)
+            except DeliveryError as exc:
+                log.warning("delivery %d: message %d sent while its announcement was withdrawn could not be "
+                            "deleted: %s", row.id, message_id, exc.reason)
 
     async def _fail(self, row: models.Delivery, post: Post, reason: str, report: DeliveryReport) -> None:
         from storage.repositories import AuditRepository, DeliveryRepository

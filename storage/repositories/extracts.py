@@ -266,12 +266,18 @@ class DeliveryRepository(Repository):
         row.attempts = before + 1
         return before
 
-    async def mark_sent(self, delivery_id: int, message_id: int, at: datetime) -> None:
-        await self.session.execute(
+    async def mark_sent(self, delivery_id: int, message_id: int, at: datetime) -> bool:
+        """The row sent, if it is still pending; False when it changed meanwhile (its
+        announcement withdrawn while the message was on its way)."""
+        result = await self.session.execute(
             update(Delivery)
             .where(Delivery.id == delivery_id, Delivery.status == DELIVERY_PENDING)
             .values(status=DELIVERY_SENT, message_id=message_id, sent_at=at, error=None)
         )
+        return result.rowcount == 1
+
+    async def status(self, delivery_id: int) -> str | None:
+        return await self.session.scalar(select(Delivery.status).where(Delivery.id == delivery_id))
 
     async def mark_failed(self, delivery_id: int, reason: str) -> None:
         await self.session.execute(
