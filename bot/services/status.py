@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 EXTRACT_SLOT = "extract_slot"
+EXTRACT_SLOT_EMPTY = "extract_slot_empty"  # the next slot has nothing to post
 POLL_CLOSE = "poll_close"
 POLL_REMINDER = "poll_reminder"
 ANNOUNCEMENT = "announcement"
@@ -69,11 +70,17 @@ async def _planned(session: AsyncSession, config: Config, now: datetime, guild_i
     from storage.repositories import AnnouncementRepository, PollRepository, StateRepository
 
     out: list[Planned] = []
-    # The next slot that will publish: a slot in a month already handled posts nothing.
+    # The next slot of a month not handled yet, and what it would post (the slot's own choice:
+    # the month's extract or an overdue one per language), or that it has nothing to post.
     handled = await StateRepository(session).get(extracts.SLOT_STATE_KEY)
     for when in extracts.next_runs(config, now, count=3):
-        if handled is None or extracts.month_of(when, config.tz) > handled:
-            out.append(Planned(EXTRACT_SLOT, when))
+        month = extracts.month_of(when, config.tz)
+        if handled is None or month > handled:
+            chosen = await extracts.slot_would_post(session, month)
+            if chosen:
+                out.append(Planned(EXTRACT_SLOT, when, title=" · ".join(e.title for e in chosen)))
+            else:
+                out.append(Planned(EXTRACT_SLOT_EMPTY, when))
             break
     for poll in await PollRepository(session).open_polls():
         if poll.guild_id != guild_id:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from bot.services import announcements
 from bot.simcord_support import set_locale
+from storage.models import Extract
 from storage.repositories import StateRepository
 from tests.conftest import embed_text
 
@@ -49,7 +50,7 @@ async def test_status_says_what_is_planned_in_french_words(world, sessions):
         "Rappel du sondage n°\u00a01 «\u202fQuel format pour la rencontre ?\u202f»\u202f: demain à 16 h",
         "Clôture du sondage n°\u00a01 «\u202fQuel format pour la rencontre ?\u202f»\u202f: demain à 18 h",
         f"Annonce n°\u00a0{announcement_id} «\u202fAssemblée générale\u202f» programmée\u202f: samedi 1er décembre à 9 h 30",
-        "Prochain extrait mensuel\u202f: lundi 3 décembre à 10 h",
+        "Prochain créneau mensuel\u202f: lundi 3 décembre à 10 h — rien à poster, la file n’a pas d’extrait pour ce mois",
     ]
     text = embed_text(result.response)
     assert "2 salons du réseau sur ce serveur" in text
@@ -65,7 +66,7 @@ async def test_status_in_english_for_an_english_moderator(world, sessions):
         "Reminder for poll #1 “Quel format pour la rencontre ?”: tomorrow at 16:00",
         "Poll #1 “Quel format pour la rencontre ?” closes: tomorrow at 18:00",
         f"Announcement #{announcement_id} “Assemblée générale” scheduled: Saturday 1 December at 09:30",
-        "Next monthly extract: Monday 3 December at 10:00",
+        "Next monthly slot: Monday 3 December at 10:00 — nothing to post, the queue has no extract for that month",
     ]
     assert "2 network channels on this server" in embed_text(result.response)
 
@@ -74,12 +75,15 @@ async def test_status_in_the_networks_time_zone_and_without_a_month_already_serv
     bot = world.env.bot
     bot.clock = lambda: datetime(2035, 12, 3, 8, 0, tzinfo=UTC)  # the morning of December's slot
     await bot.reconfigure(world.config)
+    async with sessions.begin() as session:  # December's and January's extracts are queued
+        session.add_all([Extract(source_key="file:x/decembre.md", title="Décembre", month="2035-12", lang="fr"),
+                         Extract(source_key="file:x/janvier.md", title="Janvier", month="2036-01", lang="fr")])
     first = await world.moderator.slash(world.fr, "status")
-    assert planned_lines(first) == ["Prochain extrait mensuel\u202f: aujourd’hui à 10 h"]
+    assert planned_lines(first) == ["Prochain extrait mensuel «\u202fDécembre\u202f»\u202f: aujourd’hui à 10 h"]
     async with sessions.begin() as session:  # December handled (posted by hand or by the slot)
         await StateRepository(session).set("extracts.last_slot_month", "2035-12")
     later = await world.moderator.slash(world.fr, "status")
-    assert planned_lines(later) == ["Prochain extrait mensuel\u202f: lundi 7 janvier 2036 à 10 h"]
+    assert planned_lines(later) == ["Prochain extrait mensuel «\u202fJanvier\u202f»\u202f: lundi 7 janvier 2036 à 10 h"]
 
 
 async def test_one_channel_is_singular_and_nothing_planned_is_said(world, sessions):
