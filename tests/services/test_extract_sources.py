@@ -311,6 +311,19 @@ PAGE = """<!doctype html>
 """
 
 
+def test_a_page_or_feed_entry_as_long_as_a_report_is_refused_as_a_file_is() -> None:
+    from bot.services.extract_sources import TEXT_MAX
+
+    paragraphs = "".join(f"<p>Paragraph {i}: " + "word " * 100 + "</p>" for i in range(60))  # ≈ 30 000 characters
+    page = f"<html lang='en'><head><title>A report</title></head><body><article><h1>A report</h1>{paragraphs}</article></body></html>"
+    error = expect_invalid("extract.text_too_long", parse_html_page, page.encode(), url="https://network.example/r")
+    assert error.params["count"] > TEXT_MAX
+    feed = ("<?xml version='1.0'?><rss version='2.0'><channel><title>N</title><item><title>A report</title>"
+            f"<link>https://network.example/r</link><description><![CDATA[{paragraphs}]]></description></item></channel></rss>")
+    error = expect_invalid("extract.text_too_long", parse_feed, feed.encode(), url="https://network.example/feed")
+    assert error.params["source"] == "https://network.example/feed (A report)"
+
+
 def test_html_page_main_text() -> None:
     draft = parse_html_page(PAGE.encode(), url="https://network.example/corner/young#top")
     assert draft.source_key == "page:https://network.example/corner/young"

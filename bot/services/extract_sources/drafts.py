@@ -144,6 +144,10 @@ def _build(
         title = _truncate(title, TITLE_MAX)
     if not paragraphs and not intro:
         raise InvalidInput("extract.body_empty", source=source)
+    length = len(intro or "") + sum(map(len, paragraphs)) + 2 * max(len(paragraphs) - 1, 0)
+    if length > TEXT_MAX:  # a file, a feed's entry or a page alike: a whole report, not an extract
+        raise InvalidInput("extract.text_too_long", source=source, count=length, total=TEXT_MAX,
+                           messages=TEXT_MAX_MESSAGES)
     link = link or trailing_link
     _check_links(source, link=link, image=image_url)
 

@@ -104,7 +104,8 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None = None) -> 
                 )
             )
         except InvalidInput as exc:
-            if exc.key == "extract.link_too_long":  # a link Discord would refuse: say so, store nothing
+            if exc.key in ("extract.link_too_long", "extract.text_too_long"):  # a link Discord would refuse, a
+                # whole report instead of an extract: say so, store nothing
                 raise InvalidInput(exc.key, **{**exc.params, "source": f"{url} ({title})"}) from None
             continue  # an entry with a title and nothing else is not an extract
     if not drafts:

@@ -16,7 +16,6 @@ from bot.services.extract_sources.drafts import (
     LANGS,
     MAX_FILE_BYTES,
     TEXT_MAX,
-    TEXT_MAX_MESSAGES,
     ExtractDraft,
     _build,
     _lang_code,
@@ -81,14 +80,6 @@ def _url_value(data: dict[str, Any], key: str, source: str) -> str | None:
     return value
 
 
-def _check_length(draft: ExtractDraft, source: str) -> ExtractDraft:
-    length = len(draft.intro or "") + len(draft.body)
-    if length > TEXT_MAX:
-        raise InvalidInput("extract.text_too_long", source=source, count=length, total=TEXT_MAX,
-                           messages=TEXT_MAX_MESSAGES)
-    return draft
-
-
 def parse_markdown(
     text: str,
     *,
@@ -136,7 +127,7 @@ def parse_markdown(
             if exc.key == "extract.body_empty":  # say how a file without a header is read
                 raise InvalidInput("extract.body_empty_plain", source=source) from None
             raise
-        return _check_length(draft, source)
+        return draft
 
     try:
         data = tomllib.loads(front)
@@ -189,7 +180,7 @@ def parse_markdown(
             if data.get(key):
                 raise InvalidInput("extract.question_missing", source=source, key=key)
 
-    return _check_length(_build(
+    return _build(
         source_key=source_key,
         source=source,
         title=title,
@@ -203,7 +194,7 @@ def parse_markdown(
         question=question,
         question_kind=kind,
         question_options=options,
-    ), source)
+    )
 
 
 def file_source_key(path: Path) -> str:
