@@ -298,8 +298,8 @@ def plan_number(ref: str) -> int:
     otherwise."""
     text = (ref or "").strip()
     kind, number = CalendarService._ref(f"plan-{text}" if text.isdigit() else text)
-    if kind != "plan":
-        raise InvalidInput("calendar.error.bad_ref", value=text[:40])
+    if kind != "plan":  # a series is a plan: say so (not the calendar's every kind of reference)
+        raise InvalidInput("calendar.error.bad_series_ref", value=text[:40])
     return number
 
 

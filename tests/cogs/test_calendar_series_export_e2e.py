@@ -83,3 +83,11 @@ async def test_a_weekly_series_in_the_export_wide_and_long(world, sessions, monk
     both = await world.moderator.slash(world.fr, "export", format="csv", series=f"plan-{plan_id}", poll=1)
     assert "une seule chose" in both.response.content
     simcord.assert_error(world.env, InvalidInput)
+    other = await world.moderator.slash(world.fr, "export", format="csv", series="announcement-5")
+    assert other.response.content == (
+        "«\u202fannouncement-5\u202f» n’est pas une série de sondages\u202f: donnez sa référence plan-N "
+        "(voir /calendrier liste).")
+    simcord.assert_error(world.env, InvalidInput)
+    nothing = await world.moderator.slash(world.fr, "export", format="csv")
+    assert "une série de sondages" in nothing.response.content  # the three scopes, series included
+    simcord.assert_error(world.env, InvalidInput)
