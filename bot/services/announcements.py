@@ -32,7 +32,7 @@ from bot.services.delivery import (
     write_deliveries,
 )
 from bot.services.links import LINK_MAX, link_problem
-from bot.services.schedule import Feature, JobSpec
+from bot.services.schedule import MAX_AHEAD, Feature, JobSpec
 from bot.services.schedule import job_id as make_job_id
 from storage.values import (
     ANNOUNCEMENT_CANCELLED,
@@ -363,6 +363,8 @@ async def schedule(
 
     if when <= now:
         raise InvalidInput("announce.in_past")
+    if when - now > MAX_AHEAD:  # as for anything the calendar plans
+        raise InvalidInput("calendar.error.start_too_far", days=MAX_AHEAD.days)
     async with sessions.begin() as session:
         repo = AnnouncementRepository(session)
         announcement = await repo.get(announcement_id)

@@ -64,7 +64,7 @@ from bot.services.polls import PollDraft, PollService, PollView, parse_duration
 from bot.services.polls.drafts import parse_deadline
 from bot.services.polls.kinds import kind_of
 from bot.services.privacy import Forgotten
-from bot.services.schedule import Feature, JobSpec, job_id
+from bot.services.schedule import MAX_AHEAD, Feature, JobSpec, job_id
 from storage.values import (
     ANNOUNCEMENT_DRAFT,
     ANNOUNCEMENT_PUBLISHED,
@@ -94,7 +94,6 @@ FEATURE = "calendar"
 KIND_POLL = "poll"
 KIND_ANNOUNCEMENT = "announcement"
 ANNOUNCEMENT_RECURRING = announcements_service.ANNOUNCEMENT_RECURRING  # a recurring plan's model
-MAX_AHEAD = timedelta(days=366)
 RESUME_SLACK = timedelta(minutes=1)  # a resumed poll's deadline moves by the time lost beyond this
 TEMPLATE_NAME_MAX = 100
 # what a planned poll keeps of /poll create's input (the rest is the plan's columns)

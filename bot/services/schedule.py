@@ -58,6 +58,8 @@ __all__ = [
 
 log = logging.getLogger("reseau.schedule")
 
+#: How far ahead anything may be planned (a post, an announcement, a closing): a year and a day.
+MAX_AHEAD = timedelta(days=366)
 _WORD = re.compile(r"^[a-z]+$")  # a feature or an action: no separator inside
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]+$")
 SEPARATOR = "-"

@@ -164,6 +164,9 @@ async def test_bad_or_past_times_are_refused_clearly(world, sessions):
     form = await world.moderator.click(preview.response, label="Programmer")
     past = await world.moderator.submit_modal(form, {"when": "2025-12-31 10:00"})
     assert past.response.content == "Cette date est déjà passée."
+    form = await world.moderator.click(preview.response, label="Programmer")
+    far = await world.moderator.submit_modal(form, {"when": "2099-01-05 10:00"})
+    assert far.response.content == "C’est trop loin\u202f: 366 jours au plus."  # as the calendar's plans
     assert await service.list_scheduled(sessions) == []
     simcord.assert_error(world.env, InvalidInput)  # both went through the one error path
 
