@@ -302,12 +302,18 @@ class Calendar(commands.Cog):
         return self.t(key, lang, id=poll.id, link=self.polls.jump_url(poll), title=esc(clip(poll.title, 200)))
 
     # ================================================================= /calendar
+    @staticmethod
+    def _scope(interaction: discord.Interaction) -> int | None:
+        """Whose plans a moderator sees and changes: every server's for the network's moderators,
+        else their own server's (what they could plan there with /poll create)."""
+        return None if is_moderator(interaction, Scope.NETWORK) else interaction.guild_id
+
     @calendar.command(name=_text.name("calendar.list"), description=_text.desc("calendar.list"))
-    @moderator_only(Scope.NETWORK)
+    @moderator_only(Scope.SERVER)
     async def calendar_list(self, interaction: discord.Interaction) -> None:
         lang = self.bot.lang(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        entries = await self.service.upcoming()
+        entries = await self.service.upcoming(guild_id=self._scope(interaction))
         lines = [self.entry_line(entry, lang) for entry in entries]
         embed = discord.Embed(
             title=self.t("calendar.title", lang, tz=self.bot.config.bot.timezone),
@@ -332,10 +338,11 @@ class Calendar(commands.Cog):
 
     @calendar.command(name=_text.name("calendar.cancel"), description=_text.desc("calendar.cancel"))
     @_text.options(ref="calendar.opt.ref")
-    @moderator_only(Scope.NETWORK)
+    @moderator_only(Scope.SERVER)
     async def calendar_cancel(self, interaction: discord.Interaction, ref: app_commands.Range[str, 1, 40]) -> None:
         lang = self.bot.lang(interaction)
-        what = await self.service.cancel(ref, actor_id=interaction.user.id)
+        what = await self.service.cancel(ref, actor_id=interaction.user.id, guild_id=self._scope(interaction),
+                                         network=self._scope(interaction) is None)
         await self.bot.reconcile_jobs(service.FEATURE, "announcement", catch_up=False)
         await interaction.response.send_message(
             self.t(f"calendar.cancelled.{what}", lang, ref=ref.strip()),
@@ -344,13 +351,14 @@ class Calendar(commands.Cog):
 
     @calendar.command(name=_text.name("calendar.postpone"), description=_text.desc("calendar.postpone"))
     @_text.options(ref="calendar.opt.ref", when="calendar.opt.when")
-    @moderator_only(Scope.NETWORK)
+    @moderator_only(Scope.SERVER)
     async def calendar_postpone(
         self, interaction: discord.Interaction, ref: app_commands.Range[str, 1, 40],
         when: app_commands.Range[str, 1, 60],
     ) -> None:
         lang = self.bot.lang(interaction)
-        moved = await self.service.postpone(ref, when, actor_id=interaction.user.id)
+        moved = await self.service.postpone(ref, when, actor_id=interaction.user.id, guild_id=self._scope(interaction),
+                                            network=self._scope(interaction) is None)
         await self.bot.reconcile_jobs(service.FEATURE, "announcement", "poll", catch_up=False)
         if (poll_id := self.service.poll_of(ref)) is not None:
             self.polls.schedule_refresh(poll_id)  # its message shows the new closing
@@ -363,12 +371,12 @@ class Calendar(commands.Cog):
     @calendar_cancel.autocomplete("ref")
     @calendar_postpone.autocomplete("ref")
     async def _ref_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
-        if not is_moderator(interaction, Scope.NETWORK):
+        if not is_moderator(interaction):
             return []
         lang = self.bot.lang(interaction)
         typed = current.strip().lower()
         choices = []
-        for entry in await self.service.upcoming():
+        for entry in await self.service.upcoming(guild_id=self._scope(interaction)):
             if entry.ref is None or (typed and typed not in entry.ref and typed not in entry.title.lower()):
                 continue
             label = f"{entry.ref} · {self.service.local(entry.when)} · {self.t(f'calendar.what.{entry.what}', lang)} · {entry.title}"

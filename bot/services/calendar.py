@@ -59,6 +59,7 @@ from bot.config import Config
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services import announcements as announcements_service
 from bot.services import extracts as extracts_service
+from bot.services.authority import NotNetworkModerator
 from bot.services.delivery import Publisher, make_nonce, write_deliveries
 from bot.services.polls import PollDraft, PollService, PollView, parse_duration
 from bot.services.polls.drafts import parse_deadline
@@ -756,9 +757,12 @@ class CalendarService:
         async with self.sessions() as session:
             return [_plan_view(p) for p in await CalendarRepository(session).active(guild_id=guild_id, kind=kind)]
 
-    async def cancel(self, ref: str, *, actor_id: int | None, guild_id: int | None = None) -> str:
+    async def cancel(self, ref: str, *, actor_id: int | None, guild_id: int | None = None,
+                     network: bool = True) -> str:
         """Cancel what ``ref`` names (a plan, a scheduled announcement); returns what it was
-        (``poll``, ``series``, ``recurring_announcement``, ``announcement``)."""
+        (``poll``, ``series``, ``recurring_announcement``, ``announcement``).  ``guild_id``: that
+        server's only; ``network=False`` (a server's moderator): its planned polls only — an
+        announcement goes to every network channel, a network moderator's matter."""
         from storage.repositories import AuditRepository
         from storage.repositories.calendar import CalendarRepository
 
@@ -766,6 +770,8 @@ class CalendarService:
         if kind == "poll":  # a closing: the poll is closed with /poll close, not cancelled here
             raise InvalidInput("calendar.error.poll_ref", value=ref.strip()[:40])
         if kind == "announcement":
+            if not network:
+                raise NotNetworkModerator()
             await announcements_service.cancel(self.sessions, number, actor_id=actor_id, guild_id=guild_id)
             return "announcement"
         async with self.sessions.begin() as session:
@@ -773,6 +779,8 @@ class CalendarService:
             plan = await repo.get(number)
             if plan is None or (guild_id is not None and plan.guild_id != guild_id):
                 raise NotFound("calendar.error.not_found", ref=ref)
+            if not network and plan.kind != KIND_POLL:
+                raise NotNetworkModerator()
             if not await repo.update(number, (PLAN_ACTIVE,), status=PLAN_CANCELLED, next_at=None,
                                      updated_at=self.clock()):
                 raise Conflict("calendar.error.not_active", ref=ref)
@@ -782,14 +790,18 @@ class CalendarService:
             )
             return self._what(plan)
 
-    async def postpone(self, ref: str, when_text: str, *, actor_id: int | None, guild_id: int | None = None) -> datetime:
+    async def postpone(self, ref: str, when_text: str, *, actor_id: int | None, guild_id: int | None = None,
+                       network: bool = True) -> datetime:
         """Move the next occurrence of what ``ref`` names to ``when_text`` (bot time zone); a
         series keeps its rule for the occurrences after it; a poll's closing (``poll-7``) moves
-        with its reminder.  Returns the new time (UTC)."""
+        with its reminder.  Returns the new time (UTC).  ``guild_id`` and ``network`` as for
+        :meth:`cancel`."""
         from storage.repositories import AnnouncementRepository, AuditRepository
         from storage.repositories.calendar import CalendarRepository
 
         kind, number = self._ref(ref)
+        if kind == "announcement" and not network:
+            raise NotNetworkModerator()
         now = self.clock()
         when = parse_start(when_text, now=now, tz=self.tz)
         async with self.sessions.begin() as session:
@@ -811,6 +823,8 @@ class CalendarService:
                 plan = await repo.get(number)
                 if plan is None or (guild_id is not None and plan.guild_id != guild_id):
                     raise NotFound("calendar.error.not_found", ref=ref)
+                if not network and plan.kind != KIND_POLL:
+                    raise NotNetworkModerator()
                 values: dict[str, Any] = {"next_at": when, "updated_at": now}
                 if plan.recurrence is None:
                     values["start_at"] = when
