@@ -62,6 +62,7 @@ from bot.services import extracts as extracts_service
 from bot.services.authority import NotNetworkModerator
 from bot.services.delivery import Publisher, make_nonce, write_deliveries
 from bot.services.polls import PollDraft, PollService, PollView, parse_duration
+from bot.services.polls.drafts import _UNITS as _DURATION_UNITS
 from bot.services.polls.drafts import parse_deadline
 from bot.services.polls.kinds import kind_of
 from bot.services.privacy import Forgotten
@@ -165,8 +166,8 @@ def _parse_time(text: str) -> time | None:
 def _parse_day(text: str, today: date) -> date | None:
     if text in _DAY_WORDS:
         return today + timedelta(days=_DAY_WORDS[text])
-    if text in _WEEKDAYS:  # the next such day (a week ahead when it is today)
-        return today + timedelta(days=(_WEEKDAYS[text] - today.weekday() - 1) % 7 + 1)
+    if text in _WEEKDAYS:  # the next such day, today included (parse_start moves a passed time a week on)
+        return today + timedelta(days=(_WEEKDAYS[text] - today.weekday()) % 7)
     match = _DATE.match(text)
     if not match:
         return None
@@ -189,30 +190,52 @@ def _local_to_utc(day: date, at: time, tz: ZoneInfo, typed: str) -> datetime:
     return utc
 
 
+def _after(duration: timedelta, typed: str, *, now: datetime, tz: ZoneInfo) -> datetime:
+    """``now`` + a duration.  Typed in days or weeks only (« dans 1 semaine », « 3j »), the
+    local wall time is kept across a clock change (08:00 stays 08:00); in hours or minutes it
+    is elapsed time."""
+    units = [_DURATION_UNITS.get(unit) for unit in re.findall(r"\d+\s*([a-zé]+)", typed)]
+    if not units or any(unit is None or unit < timedelta(days=1) for unit in units):
+        return now + duration
+    local = now.astimezone(tz)
+    wall = local.replace(tzinfo=None) + duration
+    return wall.replace(tzinfo=tz).astimezone(UTC)
+
+
 def parse_start(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     """When a moderator wants something to happen, in ``tz`` → aware UTC, in the future and at
     most a year ahead.  Understood: ``demain 9 h``, ``demain 9h30``, ``aujourd’hui 18:00``,
-    ``jeudi 9 h``, ``tomorrow 9am``, ``2026-12-03 09:00``, ``03/12/2026 9h``, ``03/12 9 h``,
-    ``dans 2 h`` / ``in 3d`` (and a bare duration).  Raises :class:`InvalidInput`."""
+    ``jeudi 9 h`` (today when it is Thursday and 9:00 is still ahead, else next week's),
+    ``tomorrow 9am``, ``2026-12-03 09:00``, ``03/12/2026 9h``, ``03/12 9 h``; a time alone
+    (``14h``, ``14 h``, ``9h30``, ``14:00``, ``2pm``) is today at that time, tomorrow when it
+    has passed; a duration is ``dans 2 h`` / ``in 3d``, or a bare one whose unit is not a time
+    of day (``90m``, ``3j``, ``1 semaine``).  Raises :class:`InvalidInput`."""
     typed = " ".join((text or "").split())[:60]
     value = _fold(typed).replace(" a ", " ").replace(" at ", " ")
     if not value:
         raise InvalidInput("calendar.error.start_format", value=typed, tz=str(tz))
+    today = now.astimezone(tz).date()
     within = _IN.match(value)
-    duration = parse_duration(within.group(1) if within else value)
+    at_alone = None if within else _parse_time(value)
     when: datetime | None = None
-    if duration is not None:
-        when = now + duration
-    else:
-        today = now.astimezone(tz).date()
+    if at_alone is not None:  # « 14h »: a time of day, not fourteen hours from now
+        when = _local_to_utc(today, at_alone, tz, typed)
+        if when <= now:
+            when = _local_to_utc(today + timedelta(days=1), at_alone, tz, typed)
+    elif (duration := parse_duration(within.group(1) if within else value)) is not None:
+        when = _after(duration, within.group(1) if within else value, now=now, tz=tz)
+    elif within is None:
         for split in range(len(value), 0, -1):  # the longest day phrase, then the time
-            day = _parse_day(value[:split].strip(), today)
+            phrase = value[:split].strip()
+            day = _parse_day(phrase, today)
             if day is None:
                 continue
             rest = value[split:].strip()
             at = _parse_time(rest) if rest else None
             if at is not None:
                 when = _local_to_utc(day, at, tz, typed)
+                if when <= now and phrase in _WEEKDAYS:  # « mardi 9 h » on a Tuesday at 10:00: next week's
+                    when = _local_to_utc(day + timedelta(days=7), at, tz, typed)
             break
         if when is None and "t" in value and value[:4].isdigit():  # 2026-12-03T09:00
             day_part, _, time_part = value.partition("t")

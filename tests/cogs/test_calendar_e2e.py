@@ -306,3 +306,22 @@ async def test_the_calendar_lists_everything_planned_in_order(world, sessions):
     unknown = await world.moderator.slash(world.fr, "calendar cancel", reference="plan-999")
     assert "Rien de programmé sous la référence `plan-999`" in unknown.response.content
     simcord.assert_error(world.env, NotFound)
+
+
+async def test_a_time_typed_alone_is_today_at_that_time_not_a_duration(world, sessions):
+    """At 08:00, « 14h » is today at 14:00 (it planned 22:00, 14 hours ahead), and postponing
+    to « 16 h » is today at 16:00 (it gave midnight); a duration says « dans »."""
+    bot = world.env.bot
+    bot.clock = at(NOW)  # 08:00 in Paris
+    result = await plan(world, start="14h")
+    [planned] = await bot.services.calendar.plans()
+    assert planned.next_at == local_at(0, 14)
+    assert f"{local_text(local_at(0, 14))} (Europe/Paris)" in result.response.content
+    moved = await world.moderator.slash(world.fr, "calendar postpone", reference=f"plan-{planned.id}", when="16 h")
+    assert f"{local_text(local_at(0, 16))} (Europe/Paris)" in moved.response.content
+    assert bot.scheduler.get_job(service.poll_job_id(planned.id)).next_run_time == local_at(0, 16)
+    moved = await world.moderator.slash(world.fr, "calendar postpone", reference=f"plan-{planned.id}", when="dans 3 h")
+    assert (await bot.services.calendar.get_plan(planned.id)).next_at == NOW + timedelta(hours=3)
+    refused = await world.moderator.slash(world.fr, "calendar postpone", reference=f"plan-{planned.id}", when="dans mardi")
+    assert "« dans 2 h »" in plain(refused.response.content)  # the refusal says how a duration is written
+    simcord.assert_error(world.env, InvalidInput)

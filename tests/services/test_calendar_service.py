@@ -41,6 +41,22 @@ def paris(*args: int) -> datetime:
     ("02/04 9 h", paris(2027, 4, 2, 9, 0)),
     ("dans 2 h", NOW + timedelta(hours=2)),
     ("3j", NOW + timedelta(days=3)),
+    # a time alone is a time of day: today, or tomorrow when it has passed (not "in 14 hours")
+    ("14h", paris(2027, 3, 23, 14, 0)),
+    ("14 h", paris(2027, 3, 23, 14, 0)),
+    ("à 14 h", paris(2027, 3, 23, 14, 0)),
+    ("9h30", paris(2027, 3, 23, 9, 30)),
+    ("14:00", paris(2027, 3, 23, 14, 0)),
+    ("2pm", paris(2027, 3, 23, 14, 0)),
+    ("8 h", paris(2027, 3, 24, 8, 0)),  # 08:00 has passed today (it is 09:00): tomorrow's
+    ("dans 14h", NOW + timedelta(hours=14)),  # a duration says « dans »
+    ("90m", NOW + timedelta(minutes=90)),  # or has a unit that is not a time of day
+    ("1 semaine", paris(2027, 3, 30, 9, 0)),
+    ("mardi 14 h", paris(2027, 3, 23, 14, 0)),  # today is Tuesday and 14:00 is ahead: today
+    # across the clock change (28 March) a duration in days or weeks keeps the wall time
+    ("dans 1 semaine", paris(2027, 3, 30, 9, 0)),
+    ("dans 7 jours", paris(2027, 3, 30, 9, 0)),
+    ("dans 168 h", NOW + timedelta(hours=168)),  # in hours: elapsed time (10:00 local)
 ])
 def test_starts_moderators_type(typed, expected):
     assert parse_start(typed, now=NOW, tz=PARIS) == expected
