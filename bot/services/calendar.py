@@ -485,11 +485,7 @@ class CalendarService:
             raise InvalidInput("calendar.error.start_missing")
         start_at = parse_start(start, now=now, tz=self.tz)
         draft = self.check_poll(guild_id=guild_id, channel_id=channel_id, author_id=author_id, payload=payload)
-        deadline = (payload.get("deadline") or "").strip()
-        if deadline and parse_duration(deadline) is None:
-            if recurrence is not None:
-                raise InvalidInput("calendar.error.series_deadline")
-            parse_deadline(deadline, now=start_at, tz=self.tz, max_days=self.polls.settings.max_duration_days)
+        self._check_deadline(payload, start_at, recurrence)
         stored = {key: value for key, value in payload.items() if key in POLL_FIELDS}
         stored["role_ids"] = list(stored.get("role_ids") or ())
         plan = models.CalendarPlan(
@@ -507,6 +503,16 @@ class CalendarService:
                          "title": plan.title[:100]},
             )
         return _plan_view(plan)
+
+    def _check_deadline(self, payload: dict[str, Any], start_at: datetime, recurrence: str | None) -> None:
+        """A planned poll's deadline as it will be read when the poll is posted at ``start_at``:
+        a series' must be a duration (each occurrence has its own); a date must come after the
+        start and within ``polls.max_duration_days`` of it."""
+        deadline = (payload.get("deadline") or "").strip()
+        if deadline and parse_duration(deadline) is None:
+            if recurrence is not None:
+                raise InvalidInput("calendar.error.series_deadline")
+            parse_deadline(deadline, now=start_at, tz=self.tz, max_days=self.polls.settings.max_duration_days)
 
     async def run_poll(self, plan_id: int, post: PostOccurrence) -> RunOutcome | None:
         """A planned poll's occurrence, if it is due: in one transaction the occurrence is
@@ -848,6 +854,16 @@ class CalendarService:
                     raise NotFound("calendar.error.not_found", ref=ref)
                 if not network and plan.kind != KIND_POLL:
                     raise NotNetworkModerator()
+                if plan.kind == KIND_POLL and plan.status == PLAN_ACTIVE:  # as plan_poll checked it
+                    try:
+                        self._check_deadline(plan.payload, when, plan.recurrence)
+                    except InvalidInput as exc:
+                        if exc.key != "poll.error.deadline_past":
+                            raise
+                        raise InvalidInput(
+                            "calendar.error.postpone_past_deadline", ref=f"plan-{number}",
+                            deadline=str(plan.payload.get("deadline", "")).strip()[:40],
+                        ) from None
                 values: dict[str, Any] = {"next_at": when, "updated_at": now}
                 if plan.recurrence is None:
                     values["start_at"] = when

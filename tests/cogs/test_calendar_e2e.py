@@ -325,3 +325,22 @@ async def test_a_time_typed_alone_is_today_at_that_time_not_a_duration(world, se
     refused = await world.moderator.slash(world.fr, "calendar postpone", reference=f"plan-{planned.id}", when="dans mardi")
     assert "« dans 2 h »" in plain(refused.response.content)  # the refusal says how a duration is written
     simcord.assert_error(world.env, InvalidInput)
+
+
+async def test_a_planned_poll_is_not_postponed_past_its_own_deadline(world, sessions):
+    """Postponing a planned poll after its dated deadline was accepted (« Déplacé ») and then
+    failed at its time (« L’échéance est déjà passée » in the moderators' log): refused now."""
+    bot = world.env.bot
+    bot.clock = at(NOW)
+    deadline = local_text(local_at(2, 18))
+    await plan(world, start="demain 9 h", deadline=deadline)
+    [planned] = await bot.services.calendar.plans()
+    refused = await world.moderator.slash(world.fr, "calendar postpone", reference=f"plan-{planned.id}",
+                                          when=local_text(local_at(3, 9)))
+    assert plain(refused.response.content).startswith(
+        f"`plan-{planned.id}` a pour échéance le {deadline} : il ne peut pas être publié après.")
+    simcord.assert_error(world.env, InvalidInput)
+    assert (await bot.services.calendar.get_plan(planned.id)).next_at == TOMORROW_9_UTC
+    moved = await world.moderator.slash(world.fr, "calendar postpone", reference=f"plan-{planned.id}",
+                                        when=local_text(local_at(2, 9)))
+    assert moved.response.content.startswith("Déplacé")
