@@ -296,10 +296,13 @@ class Calendar(commands.Cog):
         )
         await interaction.response.defer(ephemeral=True, thinking=True)
         poll, _message = await self.polls.publish(draft, channel, actor_id=interaction.user.id)
-        await interaction.followup.send(self._created(done_key, poll, lang), ephemeral=True)
+        await interaction.followup.send(await self._created(done_key, poll, lang), ephemeral=True)
 
-    def _created(self, key: str, poll: PollView, lang: str) -> str:
-        return self.t(key, lang, id=poll.id, link=self.polls.jump_url(poll), title=esc(clip(poll.title, 200)))
+    async def _created(self, key: str, poll: PollView, lang: str) -> str:
+        """The reply, with the poll's campaign as /poll create's names it."""
+        text = self.t(key, lang, id=poll.id, link=self.polls.jump_url(poll), title=esc(clip(poll.title, 200)))
+        campaign = await self.polls.campaigns.name_of(poll.campaign_id)
+        return text + ("\n" + self.t("campaign.of_poll", lang, name=esc(campaign)) if campaign else "")
 
     # ================================================================= /calendar
     @staticmethod
@@ -394,6 +397,7 @@ class Calendar(commands.Cog):
     ) -> None:
         payload = await self.service.duplicate_payload(poll_id, guild_id=interaction.guild_id or 0)
         payload["deadline"] = deadline
+        payload["campaign_id"] = await self.polls.campaigns.resolve(None)  # the current one, as /poll create
         await self._post_now_or_plan(interaction, payload, start=start, repeat=repeat, done_key="calendar.duplicated")
 
     @app_commands.command(name=_text.name("poll.series"), description=_text.desc("poll.series"))
@@ -464,6 +468,7 @@ class Calendar(commands.Cog):
     ) -> None:
         payload = await self.service.template_payload(name, guild_id=interaction.guild_id or 0)
         payload["deadline"] = deadline
+        payload["campaign_id"] = await self.polls.campaigns.resolve(None)  # the current one, as /poll create
         await self._post_now_or_plan(interaction, payload, start=start, repeat=repeat, done_key="calendar.from_template")
 
     @template.command(name=_text.name("poll.template.list"), description=_text.desc("poll.template.list"))

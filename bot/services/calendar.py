@@ -407,7 +407,8 @@ class TemplateView:
 
 def poll_payload(poll: PollView) -> dict[str, Any]:
     """What ``/poll create`` would need to re-create ``poll`` (question, options, kind,
-    settings), without its deadline.  A survey is refused (its questions are typed in a modal)."""
+    settings), without its deadline nor its campaign: a new poll goes to the campaign current
+    when it is made, as any /poll create.  A survey is refused (its questions are typed in a modal)."""
     if poll.is_survey:
         raise InvalidInput("calendar.error.survey")
     spec = kind_of(poll.kind)
@@ -421,7 +422,6 @@ def poll_payload(poll: PollView) -> dict[str, Any]:
         "role_ids": list(poll.allowed_role_ids),
         "native": poll.native,
         "lang": poll.lang,
-        "campaign_id": poll.campaign_id,
     }
 
 
@@ -1056,7 +1056,9 @@ class CalendarService:
             template = await TemplateRepository(session).get(guild_id, " ".join((name or "").split()))
         if template is None:
             raise NotFound("calendar.error.template_not_found", name=(name or "")[:100])
-        return dict(template.payload)
+        payload = dict(template.payload)
+        payload.pop("campaign_id", None)  # (saved before templates stopped keeping one)
+        return payload
 
     async def templates(self, *, guild_id: int) -> list[TemplateView]:
         from storage.repositories.calendar import TemplateRepository

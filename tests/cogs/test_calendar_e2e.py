@@ -344,3 +344,22 @@ async def test_a_planned_poll_is_not_postponed_past_its_own_deadline(world, sess
     moved = await world.moderator.slash(world.fr, "calendar postpone", reference=f"plan-{planned.id}",
                                         when=local_text(local_at(2, 9)))
     assert moved.response.content.startswith("Déplacé")
+
+
+async def test_a_duplicate_and_a_template_go_to_the_current_campaign_and_say_it(world, sessions):
+    """/poll duplicate and /poll template use put the new poll in the copied poll's campaign,
+    even after another was activated, and never said it: now the current one, named."""
+    mod = world.moderator
+    world.env.bot.clock = at(NOW)
+    await mod.slash(world.fr, "poll campaign create", name="Enquête 2026")
+    await mod.slash(world.fr, "poll campaign create", name="Enquête 2027")
+    await mod.slash(world.fr, "poll create", question="Format ?", options="A; B")
+    [original] = await polls_in(sessions)
+    await mod.slash(world.fr, "poll template save", name="Format", poll=original.id)
+    await mod.slash(world.fr, "poll campaign activate", name="Enquête 2027")
+    again = await mod.slash(world.fr, "poll duplicate", poll=original.id, deadline="1j")
+    used = await mod.slash(world.fr, "poll template use", name="Format")
+    original, copy, from_template = await polls_in(sessions)
+    assert original.campaign_id != copy.campaign_id == from_template.campaign_id
+    for reply in (again, used):
+        assert "Campagne : Enquête 2027" in plain(reply.response.content)

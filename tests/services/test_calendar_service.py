@@ -392,7 +392,7 @@ async def test_duplicate_payload_and_templates_and_privacy(config, sessions):
         payload = poll_payload(poll)
         assert payload | {"lang": "fr"} == {
             "question": "Date ?", "options": "Mars\nAvril\nMai", "kind": "multi", "max_choices": 2, "anonymous": False,
-            "live_results": True, "role_ids": [], "native": False, "lang": "fr", "campaign_id": None,
+            "live_results": True, "role_ids": [], "native": False, "lang": "fr",
         }
         assert await services.calendar.save_template("AG", poll.id, guild_id=1, actor_id=3) is True
         assert await services.calendar.save_template("AG", poll.id, guild_id=1, actor_id=3) is False
