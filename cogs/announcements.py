@@ -192,10 +192,11 @@ class ScheduleModal(ReportingModal):
         rule_text = self.bot.t(f"calendar.rule.{rule}", self.lang) if rule in ("weekly", "monthly") else (
             self.bot.t("calendar.rule.cron", self.lang, cron=rule)
         )
+        then = self.bot.get_cog("Calendar").then_text(plan, self.lang)  # type: ignore[union-attr]
         await self._reply(interaction, self.bot.t(
             "announce.recurring_planned", self.lang, id=self.announcement_id, ref=plan.ref, rule=rule_text,
             when=calendar.local(when), tz=self.bot.config.bot.timezone,
-        ))
+        ) + then)
 
     @staticmethod
     async def _reply(interaction: discord.Interaction, text_: str) -> None:

@@ -237,8 +237,19 @@ class Calendar(commands.Cog):
         tz = self.bot.config.bot.timezone
         if plan.recurrence:
             return self.t("calendar.planned_series", lang, ref=plan.ref, when=when, tz=tz,
-                          rule=self.rule_text(plan.recurrence, lang), title=esc(clip(plan.title, 200)))
+                          rule=self.rule_text(plan.recurrence, lang), title=esc(clip(plan.title, 200))) \
+                + self.then_text(plan, lang)
         return self.t("calendar.planned", lang, ref=plan.ref, when=when, tz=tz, title=esc(clip(plan.title, 200)))
+
+    def then_text(self, plan: service.PlanView, lang: str) -> str:
+        """The series' next two occurrences in words (« puis jeudi 10 décembre à 9 h et … »),
+        so that a rule read otherwise than meant shows at once."""
+        then = self.service.following(plan, 2)
+        if len(then) < 2:
+            return ""
+        tz, now = self.bot.config.tz, self.service.clock()
+        first, second = (self.bot.catalogue.moment(w, lang, now=now, tz=tz) for w in then)
+        return " " + self.t("calendar.then", lang, first=first, second=second)
 
     def rule_text(self, recurrence: str, lang: str) -> str:
         if recurrence in ("weekly", "monthly"):

@@ -87,7 +87,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CalendarEntry", "CalendarHook", "CalendarService", "PlanView", "RunOutcome", "SeriesOccurrence", "TemplateView",
-    "feature", "parse_recurrence", "parse_start", "plan_number",
+    "check_rule", "feature", "parse_recurrence", "parse_start", "plan_number",
 ]
 
 log = logging.getLogger("reseau.calendar")
@@ -255,9 +255,58 @@ _WEEKLY = {"weekly", "hebdo", "hebdomadaire", "chaque semaine", "every week", "s
 _MONTHLY = {"monthly", "mensuel", "mensuelle", "chaque mois", "every month", "mois", "month"}
 
 
+# a cron line's day of the week as a moderator copies it (Sunday 0 or 7, Monday 1…) → APScheduler's
+# names (its numbers start at Monday 0: « 0 9 * * 4 » was a Friday)
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_SCHEDULER_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MONTHLY_LAST_DAY = 28  # a monthly rule's day exists in every month
+
+
+def _cron_day(text: str) -> int:
+    if text.isdigit() and int(text) <= 7:
+        return int(text) % 7
+    if text[:3] in _CRON_DAYS and len(text) == 3:
+        return _CRON_DAYS.index(text)
+    raise ValueError(text)
+
+
+def _weekdays(field: str) -> str:
+    """A standard cron day-of-week field (numbers, names, ranges, lists, steps) → APScheduler's
+    names (``*`` for every day).  Raises ValueError."""
+    days: set[int] = set()
+    for item in field.split(","):
+        base, _, step_text = item.partition("/")
+        step = int(step_text) if step_text else 1
+        if step < 1:
+            raise ValueError(item)
+        if base == "*":
+            first, last = 0, 6
+        elif "-" in base:
+            first_text, _, last_text = base.partition("-")
+            first, last = _cron_day(first_text), int(last_text) if last_text == "7" else _cron_day(last_text)
+            last = 7 if last == 0 < first else last  # « mon-sun »
+            if last < first:
+                raise ValueError(item)
+        else:
+            first = last = _cron_day(base)
+            last = 6 if step_text else last
+        days.update(day % 7 for day in range(first, last + 1, step))
+    if len(days) == 7:
+        return "*"
+    return ",".join(name for name in _SCHEDULER_DAYS if _CRON_DAYS.index(name) in days)
+
+
+def scheduler_cron(line: str) -> str:
+    """A five-field cron line with its day of the week in APScheduler's names."""
+    fields = line.split()
+    return " ".join([*fields[:4], _weekdays(fields[4])])
+
+
 def parse_recurrence(text: str | None) -> str | None:
-    """``weekly`` / ``monthly`` (French words too) or a five-field cron line → the stored rule;
-    None for nothing typed.  Raises :class:`InvalidInput`."""
+    """``weekly`` / ``monthly`` (French words too) or a five-field cron line → the stored rule
+    (a cron line's day of the week in names: ``0 9 * * 4`` → ``0 9 * * thu``, Thursday as in
+    any cron); None for nothing typed.  A cron line that comes back more than once a day (more
+    than one minute or hour) is refused.  Raises :class:`InvalidInput`."""
     value = _fold(text or "")
     if not value:
         return None
@@ -267,23 +316,35 @@ def parse_recurrence(text: str | None) -> str | None:
         return "monthly"
     if len(value.split()) == 5:
         try:
-            CronTrigger.from_crontab(value, timezone=UTC)
+            line = scheduler_cron(value)
+            CronTrigger.from_crontab(line, timezone=UTC)
         except ValueError:
             pass
         else:
-            return value
+            minute, hour = value.split()[:2]
+            if not (minute.isdigit() and hour.isdigit()):
+                raise InvalidInput("calendar.error.too_often", value=(text or "").strip()[:60])
+            return line
     raise InvalidInput("calendar.error.recurrence", value=(text or "").strip()[:60])
+
+
+def check_rule(recurrence: str | None, start_at: datetime, tz: ZoneInfo) -> None:
+    """A monthly rule repeats its start's day of the month: refused after the 28th (a month
+    without that day would be skipped: from the 31st, seven months a year)."""
+    if recurrence == "monthly" and (day := start_at.astimezone(tz).day) > MONTHLY_LAST_DAY:
+        raise InvalidInput("calendar.error.monthly_day", day=day, last=MONTHLY_LAST_DAY)
 
 
 def trigger_of(recurrence: str, start_at: datetime, tz: ZoneInfo) -> CronTrigger:
     """The rule as APScheduler's cron, at the start's local time (weekly: its weekday;
-    monthly: its day of the month — a month without that day is skipped)."""
+    monthly: its day of the month, 28th at most); a cron line's day of the week is read as any
+    cron reads it (Sunday 0 or 7), also in a rule stored before it was kept in names."""
     local = start_at.astimezone(tz)
     if recurrence == "weekly":
         return CronTrigger(day_of_week=local.weekday(), hour=local.hour, minute=local.minute, timezone=tz)
     if recurrence == "monthly":
         return CronTrigger(day=local.day, hour=local.hour, minute=local.minute, timezone=tz)
-    return CronTrigger.from_crontab(recurrence, timezone=tz)
+    return CronTrigger.from_crontab(scheduler_cron(recurrence), timezone=tz)
 
 
 def repeated_wall_time(when: datetime, tz: ZoneInfo) -> bool:
@@ -484,6 +545,7 @@ class CalendarService:
         if start is None or not start.strip():
             raise InvalidInput("calendar.error.start_missing")
         start_at = parse_start(start, now=now, tz=self.tz)
+        check_rule(recurrence, start_at, self.tz)
         draft = self.check_poll(guild_id=guild_id, channel_id=channel_id, author_id=author_id, payload=payload)
         self._check_deadline(payload, start_at, recurrence)
         stored = {key: value for key, value in payload.items() if key in POLL_FIELDS}
@@ -690,6 +752,7 @@ class CalendarService:
             raise InvalidInput("calendar.error.recurrence", value="")
         if when <= now:
             raise InvalidInput("announce.in_past")
+        check_rule(recurrence, when, self.tz)
         async with self.sessions.begin() as session:
             announcements = AnnouncementRepository(session)
             announcement = await announcements.get(announcement_id)
@@ -875,6 +938,15 @@ class CalendarService:
                 details={"from": before.isoformat() if before else None, "to": when.isoformat()},
             )
         return when
+
+    def following(self, plan: PlanView, count: int = 2) -> list[datetime]:
+        """A series' occurrences after its first (what its rule means, said in the reply)."""
+        found: list[datetime] = []
+        when: datetime | None = plan.start_at
+        while plan.recurrence and when is not None and len(found) < count:
+            when = next_occurrence(plan.recurrence, plan.start_at, when, self.tz)
+            found.extend([when] if when is not None else [])
+        return found
 
     def poll_of(self, ref: str) -> int | None:
         """The poll id when ``ref`` names a poll's closing (``poll-7``), else None."""

@@ -363,3 +363,30 @@ async def test_a_duplicate_and_a_template_go_to_the_current_campaign_and_say_it(
     assert original.campaign_id != copy.campaign_id == from_template.campaign_id
     for reply in (again, used):
         assert "Campagne : Enquête 2027" in plain(reply.response.content)
+
+
+async def test_a_cron_rule_is_read_as_any_cron_and_the_reply_says_its_next_days(world, sessions):
+    """« 0 9 * * 4 » is Thursday (it posted on Fridays) and the reply names the next two
+    occurrences; a rule every 5 minutes and a monthly start on the 30th are refused."""
+    bot = world.env.bot
+    bot.clock = at(NOW)
+    days_to_thursday = (3 - NOW.astimezone(PARIS).weekday()) % 7 or 7
+    start = local_at(days_to_thursday, 9)
+    result = await plan(world, start=local_text(start), repeat="0 9 * * 4", deadline="1j")
+    text = plain(result.response.content)
+    assert "selon « 0 9 * * thu »" in text
+    assert text.count("jeudi") == 2 and "vendredi" not in text, text
+    [planned] = await bot.services.calendar.plans()
+    await fire(world, service.poll_job_id(planned.id), start)
+    assert (await bot.services.calendar.get_plan(planned.id)).next_at == start + timedelta(weeks=1)
+
+    often = await plan(world, start="demain 9 h", repeat="*/5 * * * *")
+    assert "au plus une fois par jour" in often.response.content
+    simcord.assert_error(world.env, InvalidInput)
+    day = NOW.astimezone(PARIS).date()
+    while day.day != 30:
+        day += timedelta(days=1)
+    monthly = await plan(world, start=f"{day.isoformat()} 09:00", repeat="mensuel")
+    assert "entre le 1er et le 28 du mois" in plain(monthly.response.content)
+    simcord.assert_error(world.env, InvalidInput)
+    assert len(await bot.services.calendar.plans()) == 1

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.errors import InvalidInput
-from bot.services.calendar import next_occurrence, parse_recurrence, parse_start, poll_payload
+from bot.services.calendar import check_rule, next_occurrence, parse_recurrence, parse_start, poll_payload
 from bot.services.container import Services
 from storage.db import create_engine, session_factory
 from storage.models import CalendarPlan, CalendarRun, Poll
@@ -87,6 +87,39 @@ def test_repetitions():
     for bad in ("tous les jours fériés", "0 9 * *", "99 9 * * *"):
         with pytest.raises(InvalidInput):
             parse_recurrence(bad)
+
+
+def test_a_cron_day_of_the_week_is_read_as_any_cron_reads_it():
+    """« 0 9 * * 4 » posted on Fridays (APScheduler counts from Monday 0; a cron line from
+    Sunday 0): the day is kept in names, Thursday."""
+    assert parse_recurrence("0 9 * * 4") == "0 9 * * thu"
+    assert parse_recurrence("0 9 * * 0") == parse_recurrence("0 9 * * 7") == "0 9 * * sun"
+    assert parse_recurrence("0 9 * * 1-5") == "0 9 * * mon,tue,wed,thu,fri"
+    assert parse_recurrence("0 9 * * 5-7") == "0 9 * * fri,sat,sun"
+    assert parse_recurrence("30 18 * * 0,6") == "30 18 * * sat,sun"
+    assert parse_recurrence("0 9 * * mon-sun") == parse_recurrence("0 9 * * *") == "0 9 * * *"
+    assert parse_recurrence("0 9 1 * *") == "0 9 1 * *"
+    wednesday = paris(2027, 3, 24, 9, 0)
+    assert next_occurrence(parse_recurrence("0 10 * * 4"), wednesday, wednesday, PARIS) == paris(2027, 3, 25, 10, 0)
+    # a rule stored with a number before: read the same way
+    assert next_occurrence("0 10 * * 4", wednesday, wednesday, PARIS) == paris(2027, 3, 25, 10, 0)
+
+
+@pytest.mark.parametrize("line", ["*/5 * * * *", "0 9,21 * * *", "0 */2 * * mon", "0-30 9 * * *"])
+def test_a_cron_line_coming_back_more_than_once_a_day_is_refused(line):
+    with pytest.raises(InvalidInput) as caught:
+        parse_recurrence(line)
+    assert caught.value.key == "calendar.error.too_often"
+
+
+def test_a_monthly_rule_starts_on_the_28th_at_the_latest():
+    """From the 31st it ran in March, May, July and August only while saying « chaque mois »."""
+    check_rule("monthly", paris(2027, 1, 28, 9, 0), PARIS)
+    check_rule("weekly", paris(2027, 1, 31, 9, 0), PARIS)
+    for day in (29, 30, 31):
+        with pytest.raises(InvalidInput) as caught:
+            check_rule("monthly", paris(2027, 1, day, 9, 0), PARIS)
+        assert caught.value.key == "calendar.error.monthly_day"
 
 
 def test_a_weekly_series_keeps_its_local_time_across_the_clock_change():
