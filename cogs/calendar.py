@@ -278,7 +278,8 @@ class Calendar(commands.Cog):
             return
         occurrences = await self.service.series(plan.id, guild_id=guild_id)
         people = " · ".join(
-            f"{self.service.local(o.occurrence_at)[:10]}: {o.respondents}" for o in occurrences[-6:]
+            self.t("calendar.series_people", lang, date=self.service.local(o.occurrence_at)[:10], count=o.respondents)
+            for o in occurrences[-6:]
         )
         embed.add_field(
             name=self.t("calendar.series_field", lang, ref=plan.ref, rule=self.rule_text(plan.recurrence or "", lang)),

@@ -373,3 +373,14 @@ def test_french_typography_is_applied_once_to_every_french_string():
     assert catalogue.t("format.label_value", "en", label="Region", value="x") == "Region: x"
     assert catalogue.t("format.label_value", "fr", label="a ?", value="b : c") == "a ?\u202f: b : c"
 
+
+
+@pytest.mark.parametrize(("key", "command"), [
+    ("calendar.error.survey", ("poll", "poll.survey")),  # it named « /sondage enquete », which does not exist
+    ("export.error.series_not_found", ("calendar", "calendar.list")),  # it said « /calendar » in French
+])
+def test_a_refusal_names_the_command_as_it_is_called_in_its_language(key, command):
+    catalogue = Catalogue.load()
+    for lang in LANGUAGES:
+        called = "/" + " ".join(catalogue.t(f"cmd.{part}.name", lang) for part in command)
+        assert called in catalogue.t(key, lang, ref="plan-3"), (lang, called)

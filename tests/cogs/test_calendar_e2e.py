@@ -195,7 +195,7 @@ async def test_a_weekly_poll_makes_three_occurrences_in_one_series(world, sessio
     results = await world.moderator.slash(world.fr, "poll results", poll=polls[2].id)
     shown = plain(embed_text(results.response))
     assert f"Série `plan-{planned.id}` (chaque semaine)" in shown
-    assert f"3 occurrences — répondants : {d1[:10]}: 1 · {d2[:10]}: 1 · {d3[:10]}: 1" in shown
+    assert f"3 occurrences — répondants : {d1[:10]} : 1 · {d2[:10]} : 1 · {d3[:10]} : 1" in shown
     wide = await calendar.series_csv(planned.id, layout="wide")
     assert wide.splitlines()[:3] == [
         f"option_code,option_label,{d1},{d2},{d3}",
