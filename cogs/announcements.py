@@ -21,6 +21,7 @@ from discord.ext import commands
 
 from bot.client import ReseauBot
 from bot.services import announcements as service
+from bot.services.calendar import parse_start
 from bot.services.delivery import announcement_post, describe_failure
 from cogs import _text
 from cogs._checks import Scope, moderator_group, moderator_only, require_moderator
@@ -153,7 +154,7 @@ class ScheduleModal(ReportingModal):
         self.bot, self.lang, self.announcement_id = bot, lang, announcement_id
         example = (bot.clock() + timedelta(days=1)).astimezone(bot.config.tz).strftime("%Y-%m-%d 09:00")
         self.when_input = discord.ui.TextInput(
-            label=bot.t("announce.field_when", lang, tz=bot.config.bot.timezone), custom_id="when", max_length=20,
+            label=bot.t("announce.field_when", lang, tz=bot.config.bot.timezone), custom_id="when", max_length=60,
             placeholder=bot.t("announce.when_placeholder", lang, example=example)[:100],
         )
         self.add_item(self.when_input)
@@ -166,7 +167,8 @@ class ScheduleModal(ReportingModal):
         cog = self.bot.get_cog("Announcements")
         assert isinstance(cog, Announcements)
         require_moderator(interaction, Scope.NETWORK)
-        when = service.parse_local_time(self.when_input.value, self.bot.config.tz)
+        # typed as the calendar's starts (« demain 9 h », « 2026-12-03 09:00 »), as /calendar postpone takes it
+        when = parse_start(self.when_input.value, now=self.bot.clock(), tz=self.bot.config.tz)
         if (self.repeat_input.value or "").strip():  # recurring: the calendar posts each occurrence (issue 12)
             await self._recurring(interaction, when)
             return

@@ -160,15 +160,28 @@ async def test_bad_or_past_times_are_refused_clearly(world, sessions):
     preview = await compose(world)
     form = await world.moderator.click(preview.response, label="Programmer")
     bad = await world.moderator.submit_modal(form, {"when": "demain matin"})
-    assert "n’est pas une date et une heure au format AAAA-MM-JJ HH:MM" in bad.response.content
+    assert "«\u202fdemain matin\u202f» n’est pas un moment compris" in bad.response.content  # the calendar's refusal
     form = await world.moderator.click(preview.response, label="Programmer")
     past = await world.moderator.submit_modal(form, {"when": "2025-12-31 10:00"})
-    assert past.response.content == "Cette date est déjà passée."
+    assert past.response.content == "«\u202f2025-12-31 10:00\u202f» est déjà passé."
     form = await world.moderator.click(preview.response, label="Programmer")
     far = await world.moderator.submit_modal(form, {"when": "2099-01-05 10:00"})
     assert far.response.content == "C’est trop loin\u202f: 366 jours au plus."  # as the calendar's plans
     assert await service.list_scheduled(sessions) == []
     simcord.assert_error(world.env, InvalidInput)  # both went through the one error path
+
+
+async def test_an_announcement_is_scheduled_with_the_words_the_calendar_takes(world, sessions):
+    """The form took only AAAA-MM-JJ HH:MM while /calendar postpone of the same announcement
+    took « demain 9 h »: it takes what the calendar takes."""
+    await use(world)
+    preview = await compose(world)
+    form = await world.moderator.click(preview.response, label="Programmer")
+    assert "demain 9 h" in str(form.modal).replace("\u202f", " ")  # the form's placeholder says it
+    scheduled = await world.moderator.submit_modal(form, {"when": "après-demain 9 h 30"})
+    assert f"programmée pour le {SCHEDULE_AT} (Europe/Paris)" in scheduled.response.content
+    [row] = await service.list_scheduled(sessions)
+    assert row.scheduled_at.replace(tzinfo=UTC) == WHEN.astimezone(UTC)
 
 
 async def test_a_schedule_missed_while_the_bot_was_down_is_reported_not_posted(world, sessions, bot_factory):
