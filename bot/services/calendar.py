@@ -56,6 +56,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.config import Config
+from bot.cron import scheduler_cron
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services import announcements as announcements_service
 from bot.services import extracts as extracts_service
@@ -255,51 +256,7 @@ _WEEKLY = {"weekly", "hebdo", "hebdomadaire", "chaque semaine", "every week", "s
 _MONTHLY = {"monthly", "mensuel", "mensuelle", "chaque mois", "every month", "mois", "month"}
 
 
-# a cron line's day of the week as a moderator copies it (Sunday 0 or 7, Monday 1…) → APScheduler's
-# names (its numbers start at Monday 0: « 0 9 * * 4 » was a Friday)
-_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-_SCHEDULER_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MONTHLY_LAST_DAY = 28  # a monthly rule's day exists in every month
-
-
-def _cron_day(text: str) -> int:
-    if text.isdigit() and int(text) <= 7:
-        return int(text) % 7
-    if text[:3] in _CRON_DAYS and len(text) == 3:
-        return _CRON_DAYS.index(text)
-    raise ValueError(text)
-
-
-def _weekdays(field: str) -> str:
-    """A standard cron day-of-week field (numbers, names, ranges, lists, steps) → APScheduler's
-    names (``*`` for every day).  Raises ValueError."""
-    days: set[int] = set()
-    for item in field.split(","):
-        base, _, step_text = item.partition("/")
-        step = int(step_text) if step_text else 1
-        if step < 1:
-            raise ValueError(item)
-        if base == "*":
-            first, last = 0, 6
-        elif "-" in base:
-            first_text, _, last_text = base.partition("-")
-            first, last = _cron_day(first_text), int(last_text) if last_text == "7" else _cron_day(last_text)
-            last = 7 if last == 0 < first else last  # « mon-sun »
-            if last < first:
-                raise ValueError(item)
-        else:
-            first = last = _cron_day(base)
-            last = 6 if step_text else last
-        days.update(day % 7 for day in range(first, last + 1, step))
-    if len(days) == 7:
-        return "*"
-    return ",".join(name for name in _SCHEDULER_DAYS if _CRON_DAYS.index(name) in days)
-
-
-def scheduler_cron(line: str) -> str:
-    """A five-field cron line with its day of the week in APScheduler's names."""
-    fields = line.split()
-    return " ".join([*fields[:4], _weekdays(fields[4])])
 
 
 def parse_recurrence(text: str | None) -> str | None:
