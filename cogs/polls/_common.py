@@ -20,6 +20,17 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def numbered(labels: Iterable[str]) -> bool:
+    """Options shown as buttons are numbered when one of them does not fit a button: the text
+    lists each in full after its number, and each button starts with it."""
+    return any(len(label) > BUTTON_LABEL_MAX for label in labels)
+
+
+def button_label(number: int, label: str, *, numbered: bool) -> str:
+    """An option's button: its label, or « 3. » and its label clipped to a button's 80 characters."""
+    return clip(f"{number}. {label}", BUTTON_LABEL_MAX) if numbered else label
+
+
 def esc(text: str) -> str:
     return discord.utils.escape_markdown(text)
 

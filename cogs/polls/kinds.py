@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.services import charts
-from cogs.polls._common import BAR_CELLS, BUTTON_LABEL_MAX, MAX_BUTTON_OPTIONS, clip, esc
+from cogs.polls._common import BAR_CELLS, MAX_BUTTON_OPTIONS, button_label, clip, esc, numbered
 from cogs.polls.components import (
     AnswerButton,
     RankSelect,
@@ -55,9 +55,10 @@ class KindUI:
         """The first row of a quick poll's public message (the withdraw button follows)."""
         lang = poll.lang
         if len(poll.options) <= MAX_BUTTON_OPTIONS:
+            numbers = numbered(o.label for o in poll.options)
             return [
-                VoteButton(poll.id, option.id, label=clip(option.label, BUTTON_LABEL_MAX), row=0)
-                for option in poll.options
+                VoteButton(poll.id, option.id, label=button_label(n, option.label, numbered=numbers), row=0)
+                for n, option in enumerate(poll.options, start=1)
             ]
         placeholder = (
             t("poll.message.select_placeholder_multi", lang, max=poll.max_choices)
@@ -67,22 +68,32 @@ class KindUI:
         options = [discord.SelectOption(label=o.label, value=str(o.id)) for o in poll.options]
         return [VoteSelect(poll.id, options=options, max_values=poll.max_choices, placeholder=placeholder, row=0)]
 
+    def step_lines(self, question: QuestionView) -> list[str]:
+        """What a survey step lists under the question: each option in full after its number
+        when one of them does not fit its button (:func:`numbered`), else nothing."""
+        if question.multiple or len(question.options) > MAX_BUTTON_OPTIONS:
+            return []  # a select menu: its 100-character labels hold any option
+        if not numbered(o.label for o in question.options):
+            return []
+        return [f"**{n}.** {esc(o.label)}" for n, o in enumerate(question.options, start=1)]
+
     def step_items(
         self, poll_id: int, question: QuestionView, current: QuestionAnswer | None, lang: str, t: Translate
     ) -> tuple[str, list[discord.ui.Item[Any]]]:
         """A survey step: the hint under the question and the first row of components."""
         chosen = set(current.option_ids) if current else set()
         if not question.multiple and len(question.options) <= MAX_BUTTON_OPTIONS:
+            numbers = numbered(o.label for o in question.options)
             buttons: list[discord.ui.Item[Any]] = [
                 SurveyPickButton(
                     poll_id,
                     question.id,
                     option.id,
-                    label=clip(option.label, BUTTON_LABEL_MAX),
+                    label=button_label(n, option.label, numbered=numbers),
                     chosen=option.id in chosen,
                     row=0,
                 )
-                for option in question.options
+                for n, option in enumerate(question.options, start=1)
             ]
             return t("survey.step.hint_buttons", lang), buttons
         if question.multiple:
@@ -108,9 +119,10 @@ class KindUI:
         lang = poll.lang
         respondents = results.respondents if results else 0
         counts = {o.option_id: o.count for o in results.options} if results else {}
+        numbers = len(poll.options) <= MAX_BUTTON_OPTIONS and numbered(o.label for o in poll.options)
         lines = []
-        for option in poll.options:
-            label = esc(option.label)
+        for n, option in enumerate(poll.options, start=1):
+            label = f"**{n}.** {esc(option.label)}" if numbers else esc(option.label)
             if show_counts:
                 count = counts.get(option.id, 0)
                 share = count / respondents if respondents else 0.0
@@ -118,7 +130,7 @@ class KindUI:
                 bar = "█" * filled + "░" * (BAR_CELLS - filled)
                 lines.append(f"{label}\n`{bar}` {charts.format_count_pct(count, respondents, lang)}")
             else:
-                lines.append(f"• {label}")
+                lines.append(label if numbers else f"• {label}")
         return lines
 
     def results_lines(
@@ -207,6 +219,9 @@ class RankingUI(KindUI):
 
     how_to = "poll.ranking.how_to"
     stays_on_step = True
+
+    def step_lines(self, question: QuestionView) -> list[str]:
+        return []  # selects: their 100-character labels hold any option
 
     @staticmethod
     def _placeholder(rank: int, lang: str, t: Translate) -> str:

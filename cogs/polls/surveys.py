@@ -204,8 +204,9 @@ class SurveyFlow:
             lines.append(
                 self.t("survey.step.current", lang, answer=self.answer_text(progress, question, lang))
             )
-        view = ReportingView(timeout=None)
         ui = ui_of(question.kind)
+        lines += ui.step_lines(question)
+        view = ReportingView(timeout=None)
         hint, items = ui.step_items(poll.id, question, current, lang, self.t)
         for item in items:
             view.add_item(item)
