@@ -7,19 +7,32 @@ the command line) turns them into a message in the reader's language.  Anything 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.i18n import Catalogue
 
 
-@dataclass(frozen=True)
 class Label:
     """A parameter that is a catalogue text itself — a state's name, never its internal code —
-    said in the reader's language: ``Conflict("announce.wrong_status", status=Label("announce.status.withdrawn"))``."""
+    said in the reader's language: ``Conflict("announce.wrong_status", status=Label("announce.status.withdrawn"))``.
+    It may take parameters of its own (``Label("poll.kind.multi_max", max=2)``); a tuple of
+    labels is said as a list (« « Voir les salons », « Envoyer des messages » »)."""
 
-    key: str
+    __slots__ = ("key", "params")
+
+    def __init__(self, key: str, /, **params: Any) -> None:
+        self.key = key
+        self.params = params
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Label) and (self.key, self.params) == (other.key, other.params)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __repr__(self) -> str:
+        return f"Label({self.key!r}{''.join(f', {k}={v!r}' for k, v in self.params.items())})"
 
 
 class DomainError(Exception):
@@ -66,12 +79,21 @@ def describe(error: DomainError, catalogue: Catalogue, lang: str | None) -> str:
     """The error in the reader's language; a parameter that is itself a domain error (e.g.
     "the follow-up question of file X: <what is wrong with it>") is described the same way, and
     a :class:`Label` is its catalogue text in that language."""
-    params = {
-        name: describe(value, catalogue, lang) if isinstance(value, DomainError)
-        else catalogue.t(value.key, lang) if isinstance(value, Label) else value
-        for name, value in error.params.items()
-    }
-    return catalogue.t(error.key, lang, **params)
+    return catalogue.t(error.key, lang, **_said(error.params, catalogue, lang))
+
+
+def _said(params: dict[str, Any], catalogue: Catalogue, lang: str | None) -> dict[str, Any]:
+    return {name: _say(value, catalogue, lang) for name, value in params.items()}
+
+
+def _say(value: Any, catalogue: Catalogue, lang: str | None) -> Any:
+    if isinstance(value, DomainError):
+        return describe(value, catalogue, lang)
+    if isinstance(value, Label):
+        return catalogue.t(value.key, lang, **_said(value.params, catalogue, lang))
+    if isinstance(value, tuple) and value and all(isinstance(v, Label) for v in value):
+        return ", ".join(str(_say(v, catalogue, lang)) for v in value)
+    return value
 
 
 class CannotListen(Exception):

@@ -85,14 +85,17 @@ class RetryingModal(ReportingModal):
         raise NotImplementedError
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
-        if not isinstance(error, DomainError) or interaction.response.is_done():
+        if not isinstance(error, DomainError):
             await report_error(interaction, error)
             return
         bot: ReseauBot = interaction.client  # type: ignore[assignment]
         lang = bot.lang(interaction)
         view = RetryView(bot.t(self.retry_label, lang), self.again)
         try:
-            await interaction.response.send_message(message_for(bot, lang, error), view=view, ephemeral=True)
+            if interaction.response.is_done():  # refused after a defer (the post itself failed)
+                await interaction.followup.send(message_for(bot, lang, error), view=view, ephemeral=True)
+            else:
+                await interaction.response.send_message(message_for(bot, lang, error), view=view, ephemeral=True)
         except discord.HTTPException:
             await report_error(interaction, error)
 

@@ -27,6 +27,26 @@ CHANNEL_PERMISSIONS = BOT_PERMISSIONS & ~MENTION_EVERYONE
 #: Needed in the moderators' log channel (plain text reports).
 MODLOG_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES
 
+#: Posting a poll's or a survey's message here: an embed with buttons.
+POST_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS
+
+#: Permission bits in the order they are named, with their catalogue key.
+PERMISSION_KEYS: tuple[tuple[int, str], ...] = (
+    (VIEW_CHANNEL, "check.perm.view_channel"),
+    (SEND_MESSAGES, "check.perm.send_messages"),
+    (EMBED_LINKS, "check.perm.embed_links"),
+    (ATTACH_FILES, "check.perm.attach_files"),
+    (READ_MESSAGE_HISTORY, "check.perm.read_message_history"),
+    (MENTION_EVERYONE, "check.perm.mention_everyone"),
+    (SEND_POLLS, "check.perm.send_polls"),
+)
+
+
+def permission_keys(bits: int) -> tuple[str, ...]:
+    """The catalogue keys naming the permissions in ``bits`` (those the bot knows of)."""
+    return tuple(key for bit, key in PERMISSION_KEYS if bits & bit)
+
+
 ROLE_OVERWRITE = 0
 MEMBER_OVERWRITE = 1
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.errors import InvalidInput
+from bot.errors import DomainError, InvalidInput, Label
+from bot.services.permissions import POST_PERMISSIONS, SEND_MESSAGES, permission_keys
 
 MIN_OPTIONS = 2
 MAX_OPTIONS = 25  # one select menu
@@ -21,6 +22,21 @@ MAX_SURVEY_QUESTIONS = 5
 NATIVE_MAX_ANSWERS = 10
 NATIVE_MAX_DAYS = 32
 NATIVE_MAX_LABEL = 55  # a native poll answer's text
+
+
+
+def require_posting(app_permissions: int, *, thread: bool = False) -> None:
+    """Before a moderator types a survey in a form: the bot must be able to post it in this
+    channel (``app_permissions``, what the interaction says the bot has there), else
+    ``poll.error.no_channel_permission(s)`` names what is missing.  In a thread, sending is
+    « Envoyer des messages dans les fils », which Discord checks itself."""
+    needed = POST_PERMISSIONS & ~SEND_MESSAGES if thread else POST_PERMISSIONS
+    missing = permission_keys(needed & ~app_permissions)
+    if len(missing) == 1:
+        raise DomainError("poll.error.no_channel_permission", permission=Label(missing[0]))
+    if missing:
+        raise DomainError("poll.error.no_channel_permissions", permissions=tuple(Label(k) for k in missing))
+
 
 _MENTION = re.compile(r"@(?:everyone|here)\b|<@[!&]?\d+>|<#\d+>", re.IGNORECASE)
 

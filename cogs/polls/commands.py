@@ -40,6 +40,7 @@ from bot.config import NetworkChannel
 from bot.errors import DomainError
 from bot.i18n import Catalogue
 from bot.services.campaigns import CampaignService
+from bot.services.poll_rules import require_posting
 from bot.services.polls import PollDraft, PollService, PollView, VoteResult, parse_options
 from cogs import _text
 from cogs._checks import Scope, is_moderator, moderator_only, require_moderator, require_network
@@ -394,6 +395,7 @@ class Polls(commands.Cog):
         if interaction.guild_id is None or not isinstance(channel, discord.abc.Messageable):
             raise DomainError("poll.error.no_channel")
         self.service.check_timing(deadline, reminder)  # before the moderator types the questions
+        require_posting(interaction.app_permissions.value, thread=isinstance(channel, discord.Thread))
         options = {
             "deadline": deadline,
             "reminder": reminder,

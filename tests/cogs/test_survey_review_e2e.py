@@ -3,7 +3,13 @@ a member can tell apart, a channel the bot cannot post in, results by member typ
 
 from __future__ import annotations
 
-from tests.cogs.test_polls_surveys_e2e import buttons, create_survey
+import discord
+import simcord
+from sqlalchemy import func, select
+
+from bot.errors import DomainError
+from storage.models import Poll
+from tests.cogs.test_polls_surveys_e2e import buttons, count, create_survey
 from tests.conftest import embed_text
 
 PREFIX = "Davantage de rencontres régionales entre collectivités territoriales et ONG du "
@@ -39,3 +45,50 @@ async def test_quick_poll_options_longer_than_a_button_are_numbered_in_the_messa
     assert short.response is not None
     assert {"Lyon", "Paris"} <= set(buttons(world.fr.last_message))
     assert "**1.**" not in embed_text(world.fr.last_message)
+
+
+# ----------------------------------------------------------------------------- finding 2
+SURVEY = "[oui/non] Venez-vous ?\n\n[texte] Une idée ?"
+
+
+async def test_survey_in_a_channel_the_bot_cannot_post_in_is_refused_before_the_form(world, sessions):
+    closed = world.guild.create_text_channel(
+        "ferme", overwrites={world.guild.me: discord.PermissionOverwrite(send_messages=False)})
+    shown = await world.moderator.slash(closed, "poll survey")
+    assert shown.modal is None, "nothing to type for nothing"
+    assert shown.response.content == (
+        "Je ne peux pas publier de sondage dans ce salon\u202f: il me manque la permission "
+        "«\u202fEnvoyer des messages\u202f»."
+    )
+    simcord.assert_error(world.env, DomainError)
+    bare = world.guild.create_text_channel("nu", overwrites={
+        world.guild.me: discord.PermissionOverwrite(send_messages=False, embed_links=False)})
+    english = await world.member_en.slash(bare, "poll survey")  # not a moderator: that comes first
+    assert english.modal is None
+    simcord.assert_error(world.env)
+    mod_en = world.guild.add_member(world.env.create_user("robin"), roles=[world.mod_role])
+    from bot.simcord_support import set_locale
+
+    set_locale(mod_en, "en-US")
+    shown = await mod_en.slash(bare, "poll survey")
+    assert shown.response.content == (
+        "I cannot post a poll in this channel: I lack the permissions “Send Messages”, “Embed Links”."
+    )
+    simcord.assert_error(world.env, DomainError)
+    assert await count(sessions, select(func.count()).select_from(Poll)) == 0
+
+
+async def test_survey_whose_post_fails_keeps_the_typed_text_behind_a_retry_button(world, sessions):
+    shown = await world.moderator.slash(world.fr, "poll survey")
+    world.env.inject_error("POST", f"/channels/{world.fr.id}/messages", status=403, code=50013,
+                           message="Missing Permissions")
+    failed = await world.moderator.submit_modal(shown, {"title": "Enquête", "questions": SURVEY})
+    assert failed.response.content == "Je ne peux pas publier de sondage dans ce salon."
+    simcord.assert_error(world.env, DomainError)
+    assert await count(sessions, select(func.count()).select_from(Poll)) == 0
+    again = await world.moderator.click(failed.response, label="Corriger le questionnaire")
+    fields = {c["component"]["custom_id"]: c["component"].get("value") for c in again.modal["components"]}
+    assert fields == {"title": "Enquête", "questions": SURVEY}, "what was typed is not lost"
+    posted = await world.moderator.submit_modal(again, fields)
+    assert "Questionnaire n°" in posted.response.content
+    assert await count(sessions, select(func.count()).select_from(Poll)) == 1

@@ -7,31 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.services.permissions import (
-    ATTACH_FILES,
-    EMBED_LINKS,
-    MENTION_EVERYONE,
-    READ_MESSAGE_HISTORY,
-    SEND_MESSAGES,
-    SEND_POLLS,
-    VIEW_CHANNEL,
-)
+from bot.services.permissions import PERMISSION_KEYS, permission_keys
 
-#: Permission bits in the order they are named, with their catalogue key.
-PERMISSION_KEYS: tuple[tuple[int, str], ...] = (
-    (VIEW_CHANNEL, "check.perm.view_channel"),
-    (SEND_MESSAGES, "check.perm.send_messages"),
-    (EMBED_LINKS, "check.perm.embed_links"),
-    (ATTACH_FILES, "check.perm.attach_files"),
-    (READ_MESSAGE_HISTORY, "check.perm.read_message_history"),
-    (MENTION_EVERYONE, "check.perm.mention_everyone"),
-    (SEND_POLLS, "check.perm.send_polls"),
-)
-
-
-def permission_keys(bits: int) -> tuple[str, ...]:
-    """The catalogue keys naming the permissions in ``bits`` (those the bot knows of)."""
-    return tuple(key for bit, key in PERMISSION_KEYS if bits & bit)
+__all__ = ["PERMISSION_KEYS", "permission_keys"]  # re-exported: named in the check's report
 
 
 @dataclass(frozen=True)
