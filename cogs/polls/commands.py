@@ -464,7 +464,10 @@ class Polls(commands.Cog):
         if results.poll.is_survey:
             embeds, files = await self.messages.survey_results(results, lang, final=False, by_type=by_type)
             await self._by_channel(embeds[0], results.poll, lang)
-            await interaction.followup.send(embeds=embeds, files=files, ephemeral=True)
+            for group in render.split_messages(embeds):  # each question whole, in as many messages
+                shown = {e.image.url for e in group if e.image.url}
+                own = [f for f in files if f"attachment://{f.filename}" in shown]
+                await interaction.followup.send(embeds=group, files=own, ephemeral=True)
             return
         embed = render.results_embed(results, lang, self.wording, by_type=by_type)
         render.add_campaign_field(embed, await self.messages.campaign_name(results.poll), lang, self.wording)

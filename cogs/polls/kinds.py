@@ -149,8 +149,8 @@ class KindUI:
         return charts.format_count_pct(option.count, results.respondents, lang)
 
     def survey_lines(self, results: QuestionResults, lang: str, t: Translate, *, final: bool) -> list[str]:
-        """A survey question's results (one embed per question)."""
-        return self.results_lines(results, lang, t, label_clip=80)
+        """A survey question's results (one embed per question), each option in full."""
+        return self.results_lines(results, lang, t)
 
     def vote_line(self, result: VoteResult, lang: str, t: Translate) -> str:
         """The member's choice in a vote's acknowledgement."""

@@ -276,22 +276,31 @@ def survey_results_embeds(
         header.add_field(name=w.t("poll.results.status", lang), value=status, inline=False)
         header.set_footer(text=participants_text(results, lang, w))
     add_campaign_field(header, campaign, lang, w)
-    budget = max(300, (5600 - len(header)) // max(1, len(results.questions)))
     images = {qr.question.id: name for qr, name in survey_chart_names(results)}
-    embeds = [header]
     total = len(results.questions)
+    texts = []
     for qr in results.questions:
+        ui = ui_of(qr.question.kind)
+        lines = [f"**{esc(clip(qr.question.text, 300))}**", *ui.survey_lines(qr, lang, w.t, final=final)]
+        table = ui.tallied and qr.by_type and (by_type or (final and qr.has_member_types))
+        texts.append(("\n".join(lines), table))
+    needs = [
+        min(QUESTION_MAX, len(text) + (2 + len(type_table_block(qr, lang, w, QUESTION_MAX)) if table else 0))
+        for qr, (text, table) in zip(results.questions, texts, strict=True)
+    ]
+    # One message (the closing one) shares its 6,000 characters by need; /poll results posts
+    # as many messages as it takes (split_messages), each question whole.
+    shares = shares_by_need(needs, max(300 * total, 5600 - len(header))) if final else needs
+    embeds = [header]
+    for qr, (text, table), budget in zip(results.questions, texts, shares, strict=True):
         question = qr.question
-        ui = ui_of(question.kind)
-        lines = [f"**{esc(clip(question.text, 300))}**", *ui.survey_lines(qr, lang, w.t, final=final)]
-        text = "\n".join(lines)
-        if ui.tallied and qr.by_type and (by_type or (final and qr.has_member_types)):
+        if table:
             room = budget - len(text) - 2
             if room > 120:
-                text += "\n" + type_table_block(qr, lang, w, min(room, 2000))
+                text += "\n" + type_table_block(qr, lang, w, room)
         embed = discord.Embed(
             title=w.t("survey.message.question", lang, number=question.number, total=total),
-            description=clip(text, budget),
+            description=clip(text, max(300, budget)),
             colour=CLOSED_COLOUR if final or not poll.is_open else OPEN_COLOUR,
         )
         embed.set_footer(text=respondents_text(qr.respondents, lang, w))
@@ -299,6 +308,35 @@ def survey_results_embeds(
             embed.set_image(url=f"attachment://{images[question.id]}")
         embeds.append(embed)
     return embeds
+
+
+QUESTION_MAX = 4000  # an embed's description holds 4,096 characters
+
+
+def shares_by_need(needs: list[int], total: int) -> list[int]:
+    """Each question's characters out of ``total``: all it needs when everything fits; else
+    the questions needing less than an even share get theirs and the others split the rest."""
+    shares = [0] * len(needs)
+    left = total
+    order = sorted(range(len(needs)), key=needs.__getitem__)
+    for done, index in enumerate(order):
+        shares[index] = min(needs[index], left // (len(needs) - done))
+        left -= shares[index]
+    return shares
+
+
+def split_messages(embeds: list[discord.Embed], limit: int = EMBED_BUDGET) -> list[list[discord.Embed]]:
+    """Embeds grouped in order into messages Discord accepts: at most 10 embeds and ``limit``
+    characters each."""
+    groups: list[list[discord.Embed]] = []
+    size = 0
+    for embed in embeds:
+        if not groups or len(groups[-1]) == 10 or size + len(embed) > limit:
+            groups.append([])
+            size = 0
+        groups[-1].append(embed)
+        size += len(embed)
+    return groups
 
 
 def chart_png(results: PollResults | QuestionResults, lang: str, w: Wording, *, by_type: bool = False) -> bytes:

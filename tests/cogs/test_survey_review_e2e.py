@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bot.errors import DomainError
 from storage.models import Poll
-from tests.cogs.test_polls_surveys_e2e import buttons, count, create_survey
+from tests.cogs.test_polls_surveys_e2e import buttons, count, create_survey, number_in, profile, select_menu
 from tests.conftest import embed_text
 
 PREFIX = "Davantage de rencontres régionales entre collectivités territoriales et ONG du "
@@ -92,3 +92,59 @@ async def test_survey_whose_post_fails_keeps_the_typed_text_behind_a_retry_butto
     posted = await world.moderator.submit_modal(again, fields)
     assert "Questionnaire n°" in posted.response.content
     assert await count(sessions, select(func.count()).select_from(Poll)) == 1
+
+
+# ----------------------------------------------------------------------------- finding 3
+async def test_survey_results_by_type_give_each_question_its_table(world, sessions):
+    themes = "\n".join(f"Thème numéro {n} de la liste des priorités du réseau" for n in range(1, 9))
+    places = "\n".join(f"Lieu numéro {n} pour la prochaine rencontre du réseau" for n in range(1, 9))
+    text = (f"[multi] Quels thèmes ?\n{themes}\n\n[multi] Quels lieux ?\n{places}\n\n[oui/non] Venez-vous ?"
+            "\n\n[oui/non] Restez-vous ?\n\n[oui/non] Revenez-vous ?")
+    posted, public = await create_survey(world, text)
+    survey_id = number_in(posted.response.content)
+    for member, member_type in ((world.member_fr, "collectivite"), (world.member_en, "ong")):
+        await profile(sessions, member.id, member_type)
+        step = await member.click(public, label="Répondre au questionnaire")
+        values = [o["value"] for o in select_menu(step.response)["options"]]
+        step = await member.select(step.response, values[:3])
+        values = [o["value"] for o in select_menu(step.response)["options"]]
+        step = await member.select(step.response, values[2:5])
+        for _ in range(3):
+            step = await member.click(step.response, label="Oui")
+    results = await world.moderator.slash(world.fr, "poll results", poll=survey_id, by_type=True)
+    embeds = results.response.embeds
+    for embed in embeds[1:]:
+        assert "Collectivité territoriale" in embed.description, embed.description
+        assert "ONG / association" in embed.description, embed.description
+    assert sum(len(e) for e in embeds) <= 6000
+    await world.moderator.slash(world.fr, "poll close", poll=survey_id)
+    final = next(m for m in world.fr.history() if m.id == public.id)
+    assert sum(len(e) for e in final.embeds) <= 6000
+    for embed in final.embeds[1:3]:
+        assert "Collectivité territoriale" in embed.description and "ONG / association" in embed.description
+
+
+async def test_survey_results_too_long_for_one_message_come_in_several(world, sessions):
+    def question(n: int) -> str:
+        options = "\n".join(f"Option {o:02d} de Q{n} détaillée" for o in range(1, 26))
+        return f"[multi] Question {n} ?\n{options}"
+
+    text = "\n\n".join(question(n) for n in range(1, 6))
+    posted, public = await create_survey(world, text)
+    survey_id = number_in(posted.response.content)
+    await profile(sessions, world.member_fr.id, "collectivite")
+    step = await world.member_fr.click(public, label="Répondre au questionnaire")
+    for _ in range(5):
+        values = [o["value"] for o in select_menu(step.response)["options"]]
+        step = await world.member_fr.select(step.response, values[:2])
+    results = await world.moderator.slash(world.fr, "poll results", poll=survey_id, by_type=True)
+    messages = {m.id: m for m in [results.response, *results.followups]}.values()
+    assert len(messages) >= 3
+    embeds = [e for m in messages for e in m.embeds]
+    assert [e.title for e in embeds[1:]] == [f"Question {n}/5" for n in range(1, 6)]
+    for message in messages:
+        assert sum(len(e) for e in message.embeds) <= 6000
+    for embed in embeds[1:]:
+        assert "Option 25 de Q" in embed.description, "every option"
+        assert "Collectivité territoriale" in embed.description
+    assert sum(len(m.attachments) for m in messages) == 5
