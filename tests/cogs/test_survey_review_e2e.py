@@ -148,3 +148,23 @@ async def test_survey_results_too_long_for_one_message_come_in_several(world, se
         assert "Option 25 de Q" in embed.description, "every option"
         assert "Collectivité territoriale" in embed.description
     assert sum(len(m.attachments) for m in messages) == 5
+
+
+# ----------------------------------------------------------------------------- finding 4
+async def test_a_kind_named_in_an_error_follows_the_reader_s_language(world, sessions):
+    from bot.errors import InvalidInput
+    from bot.simcord_support import set_locale
+
+    mod_en = world.guild.add_member(world.env.create_user("robin"), roles=[world.mod_role])
+    set_locale(mod_en, "en-US")
+    refused = await mod_en.slash(world.fr, "poll create", question="Lyon ?", options="A; B", kind="yesno")
+    assert refused.response.content == "The “Yes / No / Abstain” kind has its own answers: do not give options."
+    simcord.assert_error(world.env, InvalidInput)
+    shown = await mod_en.slash(world.fr, "poll survey")
+    posted = await mod_en.submit_modal(shown, {"title": "Survey", "questions": "[texte] Idée ?\nA\nB\n\n[oui/non] Ok ?"})
+    assert "The “Open answer” kind has its own answers" in posted.response.content
+    simcord.assert_error(world.env, InvalidInput)
+    french = await world.moderator.slash(world.en, "poll create", question="Lyon ?", options="A; B", kind="likert")
+    assert french.response.content.startswith("Le type «\u202fÉchelle de 1 à 5\u202f» a ses propres réponses")
+    simcord.assert_error(world.env, InvalidInput)
+    assert await count(sessions, select(func.count()).select_from(Poll)) == 0

@@ -85,7 +85,7 @@ def test_survey_text_format_kinds_options_and_bullets(polls):
         (
             "[oui/non] A ?\nOui\nNon\n\n[texte] B ?",
             "Question 1 : Le type « Oui / Non / Abstention » a ses",
-            "Question 1: The “Oui / Non / Abstention” kind has its",
+            "Question 1: The “Yes / No / Abstain” kind has its",
         ),
         (
             "[texte] A ?\n\n[multi:5] B ?\nX\nY",

@@ -159,7 +159,7 @@ class Drafting(PollCore):
         spec = kind_of(draft.kind)
         if native:
             if not spec.native:
-                raise InvalidInput("poll.error.native_kind", kind=spec.label(self.catalogue, lang, chosen))
+                raise InvalidInput("poll.error.native_kind", kind=spec.name_label(chosen))
             if len(labels) > NATIVE_MAX_ANSWERS:
                 raise InvalidInput("poll.error.native_too_many", max=NATIVE_MAX_ANSWERS)
             for number, label in enumerate(labels, start=1):
@@ -225,7 +225,7 @@ class Drafting(PollCore):
             codes = tuple(f"o{i}" for i in range(1, len(labels) + 1))
         else:
             if options and options.strip():
-                raise InvalidInput("poll.error.options_not_used", kind=spec.label(self.catalogue, lang, 1))
+                raise InvalidInput("poll.error.options_not_used", kind=spec.name_label(1))
             builtin = spec.options.builtin(self.catalogue, lang)
             codes = tuple(code for code, _ in builtin)
             labels = [label for _, label in builtin]

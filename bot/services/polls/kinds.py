@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, Label
 
 if TYPE_CHECKING:
     from bot.i18n import Catalogue
@@ -339,6 +339,10 @@ class PollKind:
     def label(self, catalogue: Catalogue, lang: str, max_choices: int = 1) -> str:
         return catalogue.t(self.label_key or f"poll.kind.{self.name}", lang,
                            **({"max": max_choices} if self.multiple else {}))
+
+    def name_label(self, max_choices: int = 1) -> Label:
+        """The kind's name as an error's parameter, said in the reader's language (not the poll's)."""
+        return Label(self.label_key or f"poll.kind.{self.name}", **({"max": max_choices} if self.multiple else {}))
 
     def max_choices(self, requested: int | None, options: int) -> int:
         """The maximum of choices a question of this kind allows (raises :class:`InvalidInput`)."""
