@@ -26,10 +26,13 @@ The first line is the question, with an optional kind prefix in square brackets;
 ``[oui/non]`` ``[yesno]`` ``[yes/no]``          yes / no / abstain (no options)
 ``[likert]`` ``[echelle]`` ``[scale]``          1 to 5 agreement scale (no options)
 ``[texte]`` ``[text]`` ``[libre]`` ``[open]``   open answer (no options)
+``[classement]`` ``[classement:N]`` ``[ranking]`` order the options, N ranks at most
 ============================================  ===================================
 
 The prefixes are the kinds' own (``prefixes`` in :mod:`bot.services.polls.kinds`); a kind that
-allows several choices also takes ``:N``, the maximum.  Options may start with a list marker (``-``, ``*``, ``•``), which is dropped.  A question
+allows several choices (or ranks) also takes ``:N``, the maximum — out of range, the kind's
+own error says the allowed range.  A question may start with its number (``1.``, ``1)``),
+which is dropped.  Options may start with a list marker (``-``, ``*``, ``•``), which is dropped.  A question
 without a prefix and without options is refused (say ``[texte]`` for an open answer).
 """
 
@@ -55,7 +58,8 @@ if TYPE_CHECKING:
 __all__ = ["MAX_SURVEY_TEXT", "clean_title", "parse_kind_prefix", "parse_survey"]
 
 MAX_SURVEY_TEXT = 4000  # a modal's paragraph input
-_MAXIMUM = re.compile(r"^(?P<name>.+?)(?::(?P<max>\d{1,2}))?$")
+_MAXIMUM = re.compile(r"^(?P<name>.+?)(?::(?P<max>\d+))?$")
+_NUMBER = re.compile(r"^\d{1,2}[.)]\s+")  # « 1. » or « 1) » before a question
 _PREFIX = re.compile(r"^\[([^\]]*)\]\s*(.*)$", re.DOTALL)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 _BLANK = re.compile(r"\n\s*\n")
@@ -74,7 +78,7 @@ def parse_kind_prefix(prefix: str) -> tuple[str, int | None] | None:
         return None
     name, maximum = match.group("name"), match.group("max")
     for kind in kinds():
-        if name in kind.prefixes and (maximum is None or kind.multiple):
+        if name in kind.prefixes and (maximum is None or kind.takes_maximum):
             return kind.name, int(maximum) if maximum else None
     return None
 
@@ -114,7 +118,7 @@ def parse_survey(text: str | None, polls: PollService, *, lang: str = "fr") -> t
 
 def _question(paragraph: str, polls: PollService, lang: str) -> QuestionDraft:
     lines = [line.strip() for line in paragraph.split("\n") if line.strip()]
-    first, option_lines = lines[0], lines[1:]
+    first, option_lines = _NUMBER.sub("", lines[0]), lines[1:]
     kind, max_choices, explicit = "single", None, False
     match = _PREFIX.match(first)
     if match:

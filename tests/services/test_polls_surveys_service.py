@@ -305,3 +305,19 @@ async def test_member_type_snapshot_and_type_table(sessions, polls):
         and table.total[1] == 3
         and table.total[2][0] == (2, pytest.approx(66.666, 0.01))
     )
+
+
+def test_survey_prefixes_take_a_ranking_s_maximum_a_question_number_and_say_a_range(polls):
+    drafts = parse_survey("1. [classement:3] Priorités ?\nA\nB\nC\nD\n\n2) Quel thème ?\nX\nY", polls)
+    assert [(d.kind, d.max_choices, d.text) for d in drafts] == [
+        ("ranking", 3, "Priorités ?"),
+        ("single", 1, "Quel thème ?"),
+    ]
+    assert parse_kind_prefix("classement:3") == ("ranking", 3) and parse_kind_prefix("oui/non:2") is None
+    with pytest.raises(InvalidInput) as caught:
+        parse_survey("[multi:100] Thèmes ?\nA\nB\nC\n\n[texte] Idée ?", polls)
+    assert describe(caught.value, CATALOGUE, "fr") == "Question 1\u202f: Le nombre de choix possibles doit être entre 1 et 3."
+    with pytest.raises(InvalidInput) as caught:
+        parse_survey("[sondage] A ?\nX\nY\n\n[texte] Idée ?", polls)
+    assert "[classement:N]" in describe(caught.value, CATALOGUE, "fr")
+    assert "[ranking:N]" in describe(caught.value, CATALOGUE, "en")

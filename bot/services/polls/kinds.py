@@ -340,6 +340,11 @@ class PollKind:
         return catalogue.t(self.label_key or f"poll.kind.{self.name}", lang,
                            **({"max": max_choices} if self.multiple else {}))
 
+    @property
+    def takes_maximum(self) -> bool:
+        """A survey's ``[kind:N]`` applies: multiple choice's choices, a ranking's ranks."""
+        return self.multiple or type(self).max_choices is not PollKind.max_choices
+
     def name_label(self, max_choices: int = 1) -> Label:
         """The kind's name as an error's parameter, said in the reader's language (not the poll's)."""
         return Label(self.label_key or f"poll.kind.{self.name}", **({"max": max_choices} if self.multiple else {}))
