@@ -450,7 +450,7 @@ class Polls(commands.Cog):
         changed, poll = await self.close_poll(
             poll_id, guild_id=interaction.guild_id or 0, actor_id=interaction.user.id
         )
-        key = "poll.closed.done" if changed else "poll.closed.already"
+        key = f"{'survey' if poll.is_survey else 'poll'}.closed.{'done' if changed else 'already'}"
         await interaction.followup.send(self.t(key, lang, id=poll.id, link=self.jump_url(poll)), ephemeral=True)
 
     @poll.command(name=_text.name("poll.results"), description=_text.desc("poll.results"))

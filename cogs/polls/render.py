@@ -406,7 +406,7 @@ def list_embed(listing: PollListing, lang: str, w: Wording, link: Callable[[Poll
 def reminder_text(poll: PollView, w: Wording, *, link: str) -> str:
     """The reminder posted in the poll's channel (the pings go before it)."""
     return w.t(
-        "poll.reminder.text",
+        "survey.reminder.text" if poll.is_survey else "poll.reminder.text",
         poll.lang,
         question=clip(poll.title if poll.is_survey else poll.question, 200),
         when=ts(poll.deadline_at, "R") if poll.deadline_at else "",

@@ -168,3 +168,16 @@ async def test_a_kind_named_in_an_error_follows_the_reader_s_language(world, ses
     assert french.response.content.startswith("Le type «\u202fÉchelle de 1 à 5\u202f» a ses propres réponses")
     simcord.assert_error(world.env, InvalidInput)
     assert await count(sessions, select(func.count()).select_from(Poll)) == 0
+
+
+# ----------------------------------------------------------------------------- finding 6
+async def test_a_survey_s_reminder_and_closing_reply_say_questionnaire(world):
+    posted, _public = await create_survey(world, SURVEY, deadline="2j", reminder="1j")
+    survey_id = number_in(posted.response.content)
+    await world.env.bot.get_cog("Polls").run_reminder(survey_id)
+    reminder = world.fr.last_message.content
+    assert "Rappel\u202f: le questionnaire «\u202fEnquête éclair\u202f» se termine" in reminder
+    closed = await world.moderator.slash(world.fr, "poll close", poll=survey_id)
+    assert closed.response.content.startswith(f"Questionnaire n°\u00a0{survey_id} clos.")
+    again = await world.moderator.slash(world.fr, "poll close", poll=survey_id)
+    assert again.response.content == f"Le questionnaire n°\u00a0{survey_id} était déjà clos."
