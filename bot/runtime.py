@@ -62,6 +62,10 @@ def setup_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("discord").setLevel(max(logging.INFO, root.level))
+    # at DEBUG these write what passes through them — aiosqlite every statement with its values
+    # (the pseudonyms' key, profiles, answers), discord.py the gateway's payloads: never below INFO
+    for chatty in ("aiosqlite", "asyncpg"):
+        logging.getLogger(chatty).setLevel(max(logging.INFO, root.level))
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -230,3 +230,30 @@ def test_secret_filter_masks_tokens_in_log_records():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "token=%s other=%s", ("s3cr3t-value", FAKE_TOKEN), None)
     f.filter(record)
     assert "s3cr3t-value" not in record.getMessage() and FAKE_TOKEN not in record.getMessage()
+
+
+async def test_debug_logging_writes_no_statement_values(tmp_path, capsys):
+    """log_level = "DEBUG" (what an error message may advise) on SQLite: aiosqlite logs every
+    statement with its values at DEBUG — the pseudonyms' key, profiles, answers. Capped at INFO."""
+    import logging
+
+    from sqlalchemy import text
+
+    from bot.runtime import setup_logging
+    from storage.db import create_engine
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    setup_logging("DEBUG")
+    try:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (v TEXT)"))
+            await conn.execute(text("INSERT INTO t VALUES (:v)"), {"v": "answer-key-f6d6d3a4"})
+        await engine.dispose()
+        logging.getLogger("reseau.test").debug("our own DEBUG lines still show")
+    finally:
+        root.handlers[:], root.level = handlers, level
+    err = capsys.readouterr().err
+    assert "our own DEBUG lines still show" in err
+    assert "answer-key-f6d6d3a4" not in err
