@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import SimpleNamespace
 
 import pytest
@@ -93,3 +94,25 @@ async def upload_extract(page, path, *, base: str | None = None) -> None:
         await page.goto(base + "/extracts")
     await page.get_by_label("Fichier Markdown de l’extrait").set_input_files(str(path))
     await page.get_by_role("button", name="Envoyer et prévisualiser").click()
+
+
+@asynccontextmanager
+async def bot_dashboard(world, browser):
+    """The running bot's dashboard (its own services on SimCord, as ``run --web`` serves it),
+    signed in as the French moderator through a one-time link: ``(page, base)`` on the overview."""
+    from web.app import bound_port, create_app, start
+
+    services = world.env.bot.services
+    runner = await start(create_app(services), "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{bound_port(runner)}"
+    ctx = await browser.new_context(locale="fr-FR")
+    try:
+        token = await services.sign_in.issue(Actor.of(world.guild.id, [world.mod_role.id]), world.moderator.id)
+        page = await ctx.new_page()
+        await page.goto(services.sign_in.link_url(token, base))
+        await page.get_by_role("button", name="Ouvrir le tableau de bord").click()
+        await page.wait_for_url(base + "/")
+        yield page, base
+    finally:
+        await ctx.close()
+        await runner.cleanup()

@@ -14,9 +14,8 @@ from simcord.backend.models import Overwrite
 from simcord.enums import OverwriteType
 
 from bot.config import NetworkChannel
-from bot.services.authority import Actor
 from tests.cogs.test_announcements_e2e import compose, posts
-from tests.web.conftest import pytestmark  # noqa: F401 (the module's skip mark)
+from tests.web.conftest import bot_dashboard, pytestmark  # noqa: F401 (the module's skip mark)
 
 PERMISSIONS_FR = "le bot n’a pas les permissions nécessaires dans ce salon (code Discord 50013)"
 ACCESS_FR = "le bot n’a pas accès à ce salon (code Discord 50001)"
@@ -26,22 +25,8 @@ FIRST = "Assemblée générale"
 @asynccontextmanager
 async def overview(world, browser):
     """The running bot's dashboard, signed in as the French moderator: the overview's page."""
-    from web.app import bound_port, create_app, start
-
-    services = world.env.bot.services
-    runner = await start(create_app(services), "127.0.0.1", 0)
-    base = f"http://127.0.0.1:{bound_port(runner)}"
-    ctx = await browser.new_context(locale="fr-FR")
-    try:
-        token = await services.sign_in.issue(Actor.of(world.guild.id, [world.mod_role.id]), world.moderator.id)
-        page = await ctx.new_page()
-        await page.goto(services.sign_in.link_url(token, base))
-        await page.get_by_role("button", name="Ouvrir le tableau de bord").click()
-        await page.wait_for_url(base + "/")
+    async with bot_dashboard(world, browser) as (page, _base):
         yield page
-    finally:
-        await ctx.close()
-        await runner.cleanup()
 
 
 async def deliveries(page) -> dict[tuple[str, str], str]:

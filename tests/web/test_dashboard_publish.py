@@ -4,8 +4,7 @@ publishes it, and the French network channel has it — once; publishing again i
 
 from __future__ import annotations
 
-from bot.services.authority import Actor
-from tests.web.conftest import pytestmark, upload_extract  # noqa: F401 (the module's skip mark)
+from tests.web.conftest import bot_dashboard, pytestmark, upload_extract  # noqa: F401 (the module's skip mark)
 
 EXTRACT = """---
 title = "Ce que le réseau a appris en 2026"
@@ -18,18 +17,8 @@ Un extrait publié depuis le tableau de bord.
 
 
 async def test_publish_now_posts_the_extract_to_the_network_channel(world, browser, tmp_path):
-    from web.app import bound_port, create_app, start
-
     services = world.env.bot.services
-    runner = await start(create_app(services), "127.0.0.1", 0)
-    base = f"http://127.0.0.1:{bound_port(runner)}"
-    ctx = await browser.new_context(locale="fr-FR")
-    try:
-        token = await services.sign_in.issue(Actor.of(world.guild.id, [world.mod_role.id]), world.moderator.id)
-        page = await ctx.new_page()
-        await page.goto(services.sign_in.link_url(token, base))
-        await page.get_by_role("button", name="Ouvrir le tableau de bord").click()
-        await page.wait_for_url(base + "/")
+    async with bot_dashboard(world, browser) as (page, base):
         source = tmp_path / "bilan.md"
         source.write_text(EXTRACT, encoding="utf-8")
         await upload_extract(page, source, base=base)
@@ -48,9 +37,6 @@ async def test_publish_now_posts_the_extract_to_the_network_channel(world, brows
         assert len([m for m in world.fr.history() if m.author.bot]) == 1
         log = [e.action for e in await services.dashboard.audit()]
         assert "extract.publish" in log and "extract.upload" in log
-    finally:
-        await ctx.close()
-        await runner.cleanup()
 
 
 def extract_file(folder, name: str, title: str, month: str):
@@ -65,22 +51,10 @@ async def test_a_new_file_of_a_published_extracts_name_is_refused_and_the_post_k
     refused with why and what to do — January's extract stays as posted, nothing is queued,
     nothing posted again; a new name queues March.  Before publication, the same name replaces
     the queued extract, and the page says so."""
-    from web.app import bound_port, create_app, start
-
-    services = world.env.bot.services
-    runner = await start(create_app(services), "127.0.0.1", 0)
-    base = f"http://127.0.0.1:{bound_port(runner)}"
-    ctx = await browser.new_context(locale="fr-FR")
     january, march = tmp_path / "janvier", tmp_path / "mars"
     january.mkdir()
     march.mkdir()
-    try:
-        token = await services.sign_in.issue(Actor.of(world.guild.id, [world.mod_role.id]), world.moderator.id)
-        page = await ctx.new_page()
-        await page.goto(services.sign_in.link_url(token, base))
-        await page.get_by_role("button", name="Ouvrir le tableau de bord").click()
-        await page.wait_for_url(base + "/")
-
+    async with bot_dashboard(world, browser) as (page, base):
         await upload_extract(page, extract_file(january, "extrait.md", "Janvier : brouillon", "2027-01"), base=base)
         await page.wait_for_url("**/extracts/*")
         assert await page.locator("[role=status]").count() == 0
@@ -110,6 +84,3 @@ async def test_a_new_file_of_a_published_extracts_name_is_refused_and_the_post_k
         await page.wait_for_url("**/extracts/*")
         await page.goto(base + "/extracts")
         assert await page.locator("tbody tr td:nth-child(2)").all_inner_texts() == ["Mars : l’évaluation"]
-    finally:
-        await ctx.close()
-        await runner.cleanup()
