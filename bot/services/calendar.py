@@ -861,12 +861,12 @@ class CalendarService:
                 announcement = await announcements.get(number)
                 if announcement is None or (guild_id is not None and announcement.guild_id != guild_id):
                     raise NotFound("announce.not_found", id=number)
+                before = announcement.scheduled_at  # read before the update refreshes the row
                 if not await announcements.transition(
                     number, (announcements_service.ANNOUNCEMENT_SCHEDULED,), announcements_service.ANNOUNCEMENT_SCHEDULED,
                     scheduled_at=when,
                 ):
                     raise announcements_service.wrong_status(number, announcement.status, "announce.not_scheduled")
-                before = announcement.scheduled_at
             else:
                 repo = CalendarRepository(session)
                 plan = await repo.get(number)

@@ -450,7 +450,7 @@ async def test_duplicate_payload_and_templates_and_privacy(config, sessions):
 
 async def test_scheduled_announcements_are_postponed_and_cancelled_by_reference(config, sessions):
     from bot.services import announcements
-    from storage.models import Announcement, NetworkChannel
+    from storage.models import Announcement, AuditEntry, NetworkChannel
 
     services = _process(config, lambda: WINTER)
     try:
@@ -464,6 +464,9 @@ async def test_scheduled_announcements_are_postponed_and_cancelled_by_reference(
         assert (entry.ref, entry.when) == (f"announcement-{draft.id}", WINTER + timedelta(days=1))
         moved = await services.calendar.postpone(entry.ref, "2027-01-15 10:00", actor_id=3)
         assert moved == paris(2027, 1, 15, 10, 0)
+        async with sessions() as session:  # the audit says where it was, not the new time twice
+            audit = await session.scalar(select(AuditEntry).where(AuditEntry.action == "calendar.postpone"))
+        assert audit.details == {"from": (WINTER + timedelta(days=1)).isoformat(), "to": moved.isoformat()}
         assert await services.calendar.cancel(f"annonce {draft.id}", actor_id=3) == "announcement"
         with pytest.raises(InvalidInput):
             await services.calendar.cancel("poll-4", actor_id=3)  # a closing is the poll's own
