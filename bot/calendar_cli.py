@@ -3,8 +3,11 @@ calendar from the command line (issue 12).  Without these options ``reseau-bot s
 ``bot.extracts_cli``'s (the next monthly slots, no database), which this module extends: it is
 loaded after it (``bot.cli.FEATURES``).
 
-What the running bot has in its scheduler follows: each job re-reads its row when it fires (a
-cancelled plan posts nothing; a postponed one is put again at its new time)."""
+What the running bot has in its scheduler follows: on PostgreSQL a cancel or a postpone sends
+``NOTIFY reseau_schedule`` and the leader rebuilds those jobs at once; on SQLite (and should the
+notice be lost) the bot re-reads the rows every minute (``bot.processes.RESYNC_SECONDS``).  A job
+that fires meanwhile re-reads its row anyway (a cancelled plan posts nothing; one postponed
+later is put again at its new time)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import asyncio
 
 from bot.cli_base import COMMANDS, Text, command, parser_extension, text, with_services
 from bot.config import Config
+from bot.processes import announce_outside_change
 
 
 @parser_extension
@@ -72,7 +76,9 @@ def _cancel(ref: str, config: Config) -> int:
     t = text(config)
 
     async def work(services):
-        return await services.calendar.cancel(ref, actor_id=None)
+        what = await services.calendar.cancel(ref, actor_id=None)
+        await announce_outside_change(config.database.url)
+        return what
 
     what = asyncio.run(with_services(config, work))
     print(t(f"calendar.cancelled.{what}", ref=ref.strip()))
@@ -83,7 +89,9 @@ def _postpone(ref: str, when: str, *, config: Config) -> int:
     t = text(config)
 
     async def work(services):
-        return await services.calendar.postpone(ref, when, actor_id=None)
+        moved = await services.calendar.postpone(ref, when, actor_id=None)
+        await announce_outside_change(config.database.url)
+        return moved
 
     moved = asyncio.run(with_services(config, work))
     print(t("calendar.postponed", ref=ref.strip(), when=moved.astimezone(config.tz).strftime("%Y-%m-%d %H:%M"),

@@ -39,7 +39,15 @@ from bot.config import Config
 from bot.i18n import Catalogue, lang_of
 from bot.metrics import Metrics
 from bot.posting import GatewaySender
-from bot.processes import COUNTS_CHANNEL, DELIVER_CHANNEL, SCHEDULE_CHANNEL, LocalCoordinator, fanout_rate
+from bot.processes import (
+    CHANGED_OUTSIDE,
+    COUNTS_CHANNEL,
+    DELIVER_CHANNEL,
+    RESYNC_SECONDS,
+    SCHEDULE_CHANNEL,
+    LocalCoordinator,
+    fanout_rate,
+)
 from bot.services import delivery
 from bot.services.container import Services
 from bot.services.schedule import Reconciled, Schedule, retention_feature
@@ -51,6 +59,9 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 
+# The leader's periodic re-read of the rows the command line may change (bot.processes): the
+# scheduler's own job, outside the features' id scheme (no feature reconciles or drops it)
+RESYNC_JOB_ID = "resync_changed_outside"
 GIL_SWITCH_INTERVAL = 0.0005  # seconds (Python's default: 0.005)
 
 log = logging.getLogger(__name__)
@@ -251,6 +262,14 @@ class ReseauBot(commands.Bot):
         if features:
             self.track(self.reconcile_jobs(*features, catch_up=False), name="schedule-peer-change")
 
+    async def _resync_changed_outside(self) -> None:
+        """Every minute, on the leader: the jobs of what ``reseau-bot schedule --cancel/--postpone``
+        may have changed, rebuilt from the rows (an announcement moved earlier by the command
+        line moves its job; without catch-up, this only reads).  Tracked, so that a shutdown
+        waits for it rather than cancelling it."""
+        if self.coordinator.leader and self.is_ready() and not self._closing:
+            self.track(self.reconcile_jobs(*CHANGED_OUTSIDE, catch_up=False), name="schedule-resync")
+
     def _peer_changed_counts(self, payload: str) -> None:
         """Another process stored a vote on poll ``<poll id>``: refresh the postings this
         process holds (the polls cog's debounced refresh edits only those of its shards)."""
@@ -316,6 +335,10 @@ class ReseauBot(commands.Bot):
         await self.services.mirror_channels()
         if not self.scheduler.running:
             self.scheduler.start()
+        self.scheduler.add_job(
+            self._resync_changed_outside, "interval", seconds=RESYNC_SECONDS, id=RESYNC_JOB_ID,
+            name=RESYNC_JOB_ID, replace_existing=True, coalesce=True, max_instances=1,
+        )
         await self._start_coordination()
         await self.sync_commands_if_changed(force=self.force_sync)
         # long-lived start-up objects leave the young generations: full collections under a vote burst stay short

@@ -28,6 +28,12 @@ The rules, in one place:
   ``NOTIFY reseau_schedule, '<feature>'`` and the leader reconciles that feature.  Each time the
   coordination connection is (re)opened on the leader, it reconciles every feature with catch-up,
   so a notice lost while it was reconnecting is made up for.
+* **Changes from outside reach the leader.**  ``reseau-bot schedule --cancel/--postpone`` (a
+  process without a scheduler) writes its row, then sends ``NOTIFY reseau_schedule`` naming the
+  features it may have changed (:data:`CHANGED_OUTSIDE`, :func:`announce_outside_change`); and
+  the leader, on SQLite as on PostgreSQL, reconciles those features every
+  :data:`RESYNC_SECONDS` (without catch-up: it only reads the rows), so an announcement moved
+  earlier is posted at its new time even when no notice could be sent.
 * **Live counts across processes.**  A vote stored in one process sends ``NOTIFY
   reseau_counts, '<poll id>'``; the process whose shards hold the poll's guild refreshes its
   message through the same debounced refresh as a local vote.
@@ -56,6 +62,9 @@ log = logging.getLogger("reseau.processes")
 SCHEDULE_CHANNEL = "reseau_schedule"
 COUNTS_CHANNEL = "reseau_counts"
 DELIVER_CHANNEL = "reseau_deliver"
+# What ``reseau-bot schedule --cancel/--postpone`` may change: announcements, plans, closings.
+CHANGED_OUTSIDE: tuple[str, ...] = ("announcement", "calendar", "poll")
+RESYNC_SECONDS = 60  # the leader re-reads those features' rows this often
 POLL_INTERVAL = 1.0  # seconds between two tries of the lock, and between two checks of it
 HOLD_TIMEOUT = 2.0  # a leader whose check takes longer steps down
 
@@ -236,6 +245,28 @@ class DeliveryLeases:
             await conn.release_lease(delivery_id)
         except Exception:  # noqa: BLE001
             log.debug("release of delivery %d failed", delivery_id, exc_info=True)
+
+
+async def announce_outside_change(database_url: str, features: tuple[str, ...] = CHANGED_OUTSIDE) -> bool:
+    """From a process that changed scheduled rows without running a scheduler (the command
+    line): ``NOTIFY reseau_schedule`` so the leader rebuilds their jobs at once.  PostgreSQL only
+    (SQLite: the leader's periodic re-read); False when no notice was sent (the re-read, within
+    :data:`RESYNC_SECONDS`, makes up for it)."""
+    if not is_postgresql(database_url):
+        return False
+    try:
+        conn = await PgCoordination.connect(database_url)
+    except Exception:  # noqa: BLE001 — the row is written; the leader's re-read follows it
+        log.debug("could not notify the scheduler's leader", exc_info=True)
+        return False
+    try:
+        await conn.notify(SCHEDULE_CHANNEL, ",".join(features))
+        return True
+    except Exception:  # noqa: BLE001
+        log.debug("could not notify the scheduler's leader", exc_info=True)
+        return False
+    finally:
+        await conn.close()
 
 
 def coordinator_for(database_url: str) -> LocalCoordinator:
