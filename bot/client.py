@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 # The leader's periodic re-read of the rows the command line may change (bot.processes): the
 # scheduler's own job, outside the features' id scheme (no feature reconciles or drops it)
 RESYNC_JOB_ID = "resync_changed_outside"
+CLOSE_GRACE = 30  # seconds a shutdown waits for in-flight work (a fan-out, a scheduled run)
 GIL_SWITCH_INTERVAL = 0.0005  # seconds (Python's default: 0.005)
 
 log = logging.getLogger(__name__)
@@ -457,7 +458,13 @@ class ReseauBot(commands.Bot):
             self.scheduler.shutdown(wait=False)
         self.schedule.active = False
         if self._inflight:
-            done, pending = await asyncio.wait(set(self._inflight), timeout=30)
+            done, pending = await asyncio.wait(set(self._inflight), timeout=CLOSE_GRACE)
+            if pending:
+                log.warning(
+                    "shutting down: %d task(s) still running after %d s are stopped (%s); "
+                    "deliveries not sent yet are sent at the next start",
+                    len(pending), CLOSE_GRACE, ", ".join(sorted(task.get_name() for task in pending)),
+                )
             for task in pending:
                 task.cancel()
         await super().close()

@@ -258,13 +258,24 @@ class Schedule:
             pass
 
     async def _fire(self, job_id_: str, run: Run) -> None:
-        await self._run(job_id_, run)
+        """What APScheduler runs.  Its executor cancels the jobs running when the scheduler is
+        shut down (SIGTERM): the run itself, tracked, is shielded from that and finishes as the
+        bot's in-flight work (a fan-out under way sends its rows within the close's grace); the
+        job ends here with one line instead of APScheduler's error and traceback."""
+        try:
+            await self._run(job_id_, run)
+        except asyncio.CancelledError:
+            if self._track is not None:
+                log.info("scheduler stopped while %s ran: it finishes as in-flight work", job_id_)
+            else:
+                log.warning("scheduler stopped while %s ran: interrupted, the rest waits for the next start", job_id_)
 
     async def _run(self, job_id_: str, run: Run) -> bool:
         try:
             coro = run()
             if self._track is not None:
-                await self._track(coro, job_id_)  # type: ignore[arg-type]
+                # shielded: cancelling the caller (the scheduler's shutdown) leaves the run going
+                await asyncio.shield(self._track(coro, job_id_))  # type: ignore[arg-type]
             else:
                 await coro
             return True
