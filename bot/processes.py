@@ -67,6 +67,11 @@ CHANGED_OUTSIDE: tuple[str, ...] = ("announcement", "calendar", "poll")
 RESYNC_SECONDS = 60  # the leader re-reads those features' rows this often
 POLL_INTERVAL = 1.0  # seconds between two tries of the lock, and between two checks of it
 HOLD_TIMEOUT = 2.0  # a leader whose check takes longer steps down
+# While the database is away the connection is retried every POLL_INTERVAL, but the log says the
+# loss once, then "still lost" after LOST_LOG_FIRST seconds, the pace doubling up to LOST_LOG_MAX
+# (once a minute), and the recovery once.
+LOST_LOG_FIRST = 10.0
+LOST_LOG_MAX = 60.0
 
 Hook = Callable[[], Awaitable[Any]]
 Handler = Callable[[str], Any]
@@ -118,6 +123,10 @@ class PgCoordinator(LocalCoordinator):
         self._outbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._queued: set[tuple[str, str]] = set()  # notices in the outbox, not sent yet
         self._sender: asyncio.Task[None] | None = None
+        self._lost_since: float | None = None  # the outage under way (monotonic), for the log
+        self._lost_tries = 0
+        self._lost_pace = LOST_LOG_FIRST
+        self._lost_next_log = 0.0
 
     @property
     def shared(self) -> bool:
@@ -169,6 +178,7 @@ class PgCoordinator(LocalCoordinator):
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn = await self._connect()
+                    self._restored()
                     if self.leader:  # cannot be: a new session holds nothing
                         await self._step_down("the coordination connection was replaced")
                 if not self.leader:
@@ -182,12 +192,35 @@ class PgCoordinator(LocalCoordinator):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 — the database is away: step down, retry
-                log.warning("coordination connection lost (%s: %s)", type(exc).__name__, exc)
+                self._lost(exc)
                 await self._step_down("the coordination connection was lost")
                 conn, self._conn = self._conn, None
                 if conn is not None:
                     await conn.close()
             await asyncio.sleep(self.poll_interval)
+
+    def _lost(self, exc: Exception) -> None:
+        """One failure of the coordination connection, logged at a slowing pace (see LOST_LOG_*)."""
+        now = time.monotonic()
+        if self._lost_since is None:
+            self._lost_since, self._lost_tries = now, 1
+            self._lost_pace = LOST_LOG_FIRST
+            self._lost_next_log = now + self._lost_pace
+            log.warning("coordination connection lost (%s: %s); retrying every %g s",
+                        type(exc).__name__, exc, self.poll_interval)
+            return
+        self._lost_tries += 1
+        if now >= self._lost_next_log:
+            log.warning("coordination connection still lost after %.0f s (%d tries; last: %s: %s)",
+                        now - self._lost_since, self._lost_tries, type(exc).__name__, exc)
+            self._lost_pace = min(self._lost_pace * 2, LOST_LOG_MAX)
+            self._lost_next_log = now + self._lost_pace
+
+    def _restored(self) -> None:
+        if self._lost_since is not None:
+            log.info("coordination connection restored after %.0f s (%d failed tries)",
+                     time.monotonic() - self._lost_since, self._lost_tries)
+            self._lost_since = None
 
     async def _step_down(self, why: str) -> None:
         if not self.leader:

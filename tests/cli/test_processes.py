@@ -430,3 +430,42 @@ async def test_a_metrics_port_already_taken_is_one_clear_line_and_exit_2(tmp_pat
     assert code == 2, out
     assert last.startswith(f"reseau-bot: impossible de servir les mesures sur 127.0.0.1:{port} ("), out
     assert "--metrics-port" in last and "Traceback" not in out
+
+
+async def test_a_database_outage_is_logged_once_then_slowly_and_its_end_once(database_url, caplog):
+    """While PostgreSQL is away the coordinator retries every poll_interval; the log says the loss
+    once (then "still lost" every 10 s, the pace doubling up to a minute), not once per try."""
+    import logging
+
+    from bot.processes import PgCoordinator
+    from storage.urls import is_postgresql
+
+    caplog.set_level(logging.INFO, logger="reseau.processes")
+    away = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/reseau"  # nothing listens there
+    elected: list[bool] = []
+
+    async def on_elected() -> None:
+        elected.append(True)
+
+    async def on_deposed() -> None:
+        elected.append(False)
+
+    coordinator = PgCoordinator(away, poll_interval=0.01)
+    await coordinator.start(on_elected, on_deposed)
+    try:
+        await asyncio.sleep(1.5)  # a hundred tries or so, each refused at once
+        lost = [r.getMessage() for r in caplog.records if "coordination connection" in r.getMessage()]
+        assert len(lost) == 1 and lost[0].startswith("coordination connection lost"), lost
+        if is_postgresql(database_url):  # the database is back
+            coordinator.url = database_url
+
+            async def leads() -> bool:
+                return coordinator.leader
+
+            await wait_for(leads, within=10)
+            await asyncio.sleep(0.2)
+            lines = [r.getMessage() for r in caplog.records if "coordination connection" in r.getMessage()]
+            assert len(lines) == 2 and lines[1].startswith("coordination connection restored after"), lines
+            assert elected == [True]
+    finally:
+        await coordinator.close()
