@@ -1,6 +1,6 @@
 """Changes made outside the running bot reach its scheduler: ``reseau-bot schedule --postpone``
 moving an announcement earlier (the command line only writes the row) moves the running bot's
-job — at the leader's next re-read of the rows (every minute, SQLite and PostgreSQL), and at once
+job, and a planned poll's (``plan-N``) — at the leader's next re-read of the rows (every minute, SQLite and PostgreSQL), and at once
 on PostgreSQL where the command notifies ``reseau_schedule``."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from bot.client import RESYNC_JOB_ID
 from bot.processes import CHANGED_OUTSIDE, RESYNC_SECONDS, SCHEDULE_CHANNEL
-from bot.services import announcements
+from bot.services import announcements, calendar
 from storage.coordination import PgCoordination
 from storage.urls import is_postgresql
 from tests.cli.test_extracts_cli import run, write_config
@@ -29,6 +29,14 @@ async def test_an_announcement_moved_earlier_by_the_command_line_is_posted_at_it
     await bot.get_cog("Announcements").reschedule()
     publish = f"announcement-publish-{draft.id}"
     assert bot.scheduler.get_job(publish).next_run_time == SOON + timedelta(hours=3)
+    plan = await bot.services.calendar.plan_poll(  # a planned poll, as /poll create start:… stores it
+        guild_id=world.guild.id, channel_id=world.fr.id, author_id=world.moderator.id,
+        payload={"question": "Quel format ?", "options": "Visio; Présentiel", "kind": "single"},
+        start=local_text(SOON + timedelta(hours=4)),
+    )
+    await bot.reconcile_jobs(calendar.FEATURE, catch_up=False)
+    post = calendar.poll_job_id(plan.id)
+    assert bot.scheduler.get_job(post).next_run_time == SOON + timedelta(hours=4)
 
     received: list[str] = []
     listener = None
@@ -39,20 +47,24 @@ async def test_an_announcement_moved_earlier_by_the_command_line_is_posted_at_it
         config = write_config(tmp_path, database_url)
         moved = run(config, "schedule", "--postpone", f"announcement-{draft.id}", local_text(SOON))
         assert moved.returncode == 0, moved.stderr
+        moved = run(config, "schedule", "--postpone", plan.ref, local_text(SOON + timedelta(hours=1)))
+        assert moved.returncode == 0, moved.stderr
         if listener is not None:
             for _ in range(100):
-                if received:
+                if len(received) == 2:
                     break
                 await asyncio.sleep(0.05)
-            assert received == [",".join(CHANGED_OUTSIDE)]  # the leader reconciles those at once
+            assert received == [",".join(CHANGED_OUTSIDE)] * 2  # the leader reconciles those at once
     finally:
         if listener is not None:
             await listener.close()
     # the bot's own coordinator here is the single process's: only its periodic re-read sees it
     assert bot.scheduler.get_job(publish).next_run_time == SOON + timedelta(hours=3)
+    assert bot.scheduler.get_job(post).next_run_time == SOON + timedelta(hours=4)
 
     resync = bot.scheduler.get_job(RESYNC_JOB_ID)
     assert resync.trigger.interval == timedelta(seconds=RESYNC_SECONDS) == timedelta(minutes=1)
     await resync.func()
     await asyncio.gather(*bot._inflight)
     assert bot.scheduler.get_job(publish).next_run_time == SOON  # posted at its new time
+    assert bot.scheduler.get_job(post).next_run_time == SOON + timedelta(hours=1)  # and the poll
