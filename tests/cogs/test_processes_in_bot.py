@@ -159,3 +159,7 @@ def test_every_metric_of_the_grafana_dashboard_is_one_the_bot_serves():
     missing = {n for n in queried if n not in served and not any(n.endswith(s) and n[: -len(s)] in served
                                                                   for s in suffixes)}
     assert queried and missing == set()
+    # the dashboard's « job » variable chooses the processes every panel shows, not only « up »
+    unscoped = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]
+                if re.search(r"\breseau_[a-z_]+(?!\{job=~\"\$job\")(?:\{|\b)", target["expr"])]
+    assert unscoped == []
