@@ -340,7 +340,14 @@ def with_run_options(
     if metrics_port is not None:
         metrics = dataclasses.replace(metrics, port=metrics_port)
     config = dataclasses.replace(config, discord=discord, metrics=metrics)
-    check_processes(config)
+    try:
+        check_processes(config)
+    except ConfigError as exc:  # a value typed on the command line: named as typed, not as the file's
+        typed = {"shard_missing": shard_ids is not None or shard_count is not None,
+                 "metrics_port": metrics_port is not None}
+        if typed.get(exc.key):
+            raise ConfigError(None, f"{exc.key}_option", **exc.params) from None
+        raise
     return config
 
 
