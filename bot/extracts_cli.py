@@ -214,7 +214,8 @@ def _publish(args: argparse.Namespace, config: Config) -> int:
                     report = outcome.report
             report.merge(await publisher.deliver())  # anything left from an interrupted run
             _print_report(t, report, time.monotonic() - started)
-            return 1 if report.pending else 0
+            # a send that failed for good is a failure too: a cron job must hear of it
+            return 1 if report.pending or report.failed else 0
         finally:
             await sender.close()
 

@@ -720,8 +720,11 @@ class Publisher:
         text = "\n".join(lines)[:2000]
         try:
             await self.sender.notify(self.modlog_channel_id, text)
-        except Exception:
-            log.exception("could not report failed deliveries in the moderators' log channel")
+        except Exception as exc:  # a missing or closed log channel: one line, the traceback in DEBUG
+            reason = exc.reason if isinstance(exc, DeliveryError) else f"{type(exc).__name__}: {exc}"
+            log.error("could not report %d failed deliveries in the moderators' log channel %d "
+                      "([discord] moderators_log_channel_id): %s", len(failures), self.modlog_channel_id, reason)
+            log.debug("moderators' log channel report failed", exc_info=True)
 
 
 def fanout_scope(extract_id: int | None, announcement_id: int | None) -> str:

@@ -271,7 +271,7 @@ async def test_publish_over_rest_with_a_missing_and_a_forbidden_channel(database
         assert no_token.returncode == 2 and "DISCORD_TOKEN" in no_token.stderr
 
         result = await asyncio.to_thread(run_process, config, "extracts", "publish", env={"DISCORD_TOKEN": TOKEN})
-        assert result.returncode == 0, result.stderr
+        assert result.returncode == 1, "two channels failed: a cron job must hear of it"
         assert "envoyés\u202f: 2, déjà présents (non renvoyés)\u202f: 0, en échec\u202f: 2, à réessayer\u202f: 0" in result.stdout
         assert f"échec\u202f: salon {missing} (serveur {GUILD})\u202f: ce salon n’existe plus" in result.stdout
         assert f"échec\u202f: salon {forbidden} (serveur {GUILD})\u202f: le bot n’a pas les permissions" in result.stdout
@@ -304,6 +304,26 @@ async def test_publish_over_rest_with_a_missing_and_a_forbidden_channel(database
     assert "Novembre" in listing and "réécrit" not in listing
     audit = run(config, "audit").stdout
     assert "extract.publish" in audit and "delivery.failed" in audit
+
+
+async def test_publish_into_a_missing_moderators_log_channel_is_one_line(database_url, tmp_path):
+    """Every send failed and the moderators' log channel is gone too: exit 1 (cron alerts), and the
+    log says so in one line, not an ERROR with a traceback."""
+    missing, modlog = 920000000000000001, 920000000000000002
+    async with FakeDiscordREST(missing_channels=[missing, modlog], token=TOKEN) as srv:
+        config = write_config(
+            tmp_path, database_url,
+            extra=f"[discord]\napi_base_url = '{srv.base_url}'\nmoderators_log_channel_id = {modlog}\n",
+            channels=[(GUILD, missing, "fr")],
+        )
+        (tmp_path / "nov.md").write_text(md("Novembre", this_month()))
+        assert (await asyncio.to_thread(run, config, "extracts", "import", str(tmp_path / "nov.md"))).returncode == 0
+        result = await asyncio.to_thread(run_process, config, "extracts", "publish", env={"DISCORD_TOKEN": TOKEN})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "envoyés\u202f: 0, déjà présents (non renvoyés)\u202f: 0, en échec\u202f: 1" in result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+    [line] = [line for line in result.stderr.splitlines() if "moderators' log channel" in line]
+    assert str(modlog) in line and "moderators_log_channel_id" in line
 
 
 def test_killed_in_the_middle_of_the_fan_out_then_rerun_posts_each_channel_once(database_url, tmp_path):
