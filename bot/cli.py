@@ -177,7 +177,8 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_FIX
     except SchemaOutOfDate as exc:
         current = exc.current or t("cli.db.nothing")
-        print(f"reseau-bot: {t('cli.schema_out_of_date', current=current, head=exc.head)}", file=sys.stderr)
+        key = "cli.schema_newer" if exc.newer else "cli.schema_out_of_date"
+        print(f"reseau-bot: {t(key, current=current, head=exc.head)}", file=sys.stderr)
         return 2
     except DomainError as exc:
         print(f"reseau-bot: {describe(exc, t.catalogue, t.lang)}", file=sys.stderr)
@@ -330,12 +331,13 @@ def cmd_db_upgrade(args: argparse.Namespace, config: Config) -> int:
 
 @command("db current")
 def cmd_db_current(args: argparse.Namespace, config: Config) -> int:
-    from storage.db import current_revision, head_revision
+    from storage.db import current_revision, head_revision, schema_is_newer
 
     t = text(config)
     current = _on_engine(config, current_revision)
     head = head_revision()
-    key = "cli.db.current_ok" if current == head else "cli.db.current_behind"
+    key = ("cli.db.current_ok" if current == head
+           else "cli.db.current_newer" if schema_is_newer(current) else "cli.db.current_behind")
     print(t(key, current=current or t("cli.db.nothing"), head=head))
     return 0 if current == head else 1
 

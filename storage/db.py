@@ -68,12 +68,22 @@ def require_database(url: str) -> None:
 
 
 class SchemaOutOfDate(Exception):
+    """The schema is not at the code's head. ``newer``: the database carries a revision this code
+    does not know — a newer release upgraded it (a release rolled back): `db upgrade` cannot help."""
+
     def __init__(self, current: str | None, head: str) -> None:
         self.current, self.head = current, head
+        self.newer = schema_is_newer(current)
+        advice = ("it was upgraded by a newer release: install that release again or restore a backup"
+                  if self.newer else "run `reseau-bot db upgrade` first")
         super().__init__(
-            f"the database schema is at {current or 'nothing (empty database)'}, the code needs {head}: "
-            "run `reseau-bot db upgrade` first"
+            f"the database schema is at {current or 'nothing (empty database)'}, the code needs {head}: {advice}"
         )
+
+
+def schema_is_newer(current: str | None) -> bool:
+    """``current`` names a revision none of this code's migrations has: a newer release's."""
+    return current is not None and current not in known_revisions()
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -123,6 +133,16 @@ def alembic_config(url: str | None = None) -> AlembicConfig:
 
 
 @cache
+def known_revisions() -> set[str]:
+    """Every revision of this code's migrations (read from the version files, as ``head_revision``)."""
+    return {
+        found["revision"]
+        for file in (MIGRATIONS_DIR / "versions").glob("*.py")
+        if (found := {m[0]: m[2] or m[3] or None for m in _REVISION.findall(file.read_text(encoding="utf-8"))})
+        .get("revision")
+    }
+
+
 def head_revision() -> str:
     """The newest migration: the one revision no other names as its ``down_revision`` (the chain
     is linear; read from the version files without importing Alembic, which agrees —
@@ -159,9 +179,13 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the database to ``revision`` through the Alembic migrations."""
+    """Bring the database to ``revision`` through the Alembic migrations; ``SchemaOutOfDate``
+    (``newer``) when a newer release already upgraded it (Alembic would say it cannot locate it)."""
     from alembic import command
 
+    current = await current_revision(engine)
+    if schema_is_newer(current):
+        raise SchemaOutOfDate(current, head_revision())
     await _run(engine, lambda cfg: command.upgrade(cfg, revision))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -387,6 +388,25 @@ async def test_database_not_at_head_and_missing(tmp_path):
         ok, lines = await check_lines(config)
         assert "`reseau-bot db upgrade`" in fix_of(lines, "Base de données\u202f: vide ou absente")
         assert not absent.parent.exists()  # looking did not create it
+
+
+async def test_database_upgraded_by_a_newer_release(tmp_path):
+    """alembic_version names a revision this code does not have: not « lancez db upgrade »."""
+    db = tmp_path / "newer.db"
+    url = f"sqlite+aiosqlite:///{db}"
+    engine = create_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    async with FakeDiscordREST(global_rate=100_000, token=TOKEN) as srv:
+        build_world(srv, bot_role=BOT_PERMISSIONS)
+        config = write_config(tmp_path, url, srv.base_url, channels=[(GUILD, NEWS, "en", 0)])
+        ok, lines = await check_lines(config)
+    assert not ok
+    assert f"✘ Base de données\u202f: schéma à 9999, plus récent que ce code (qui s’arrête à {check_head()})" in lines
+    fix = fix_of(lines, "Base de données")
+    assert "version plus récente de reseau-bot" in fix and "`db upgrade` n’y peut rien" in fix
 
 
 async def test_database_unreachable_is_one_line(tmp_path):

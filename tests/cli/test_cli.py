@@ -84,6 +84,31 @@ def test_run_refuses_an_out_of_date_schema(tmp_path):
     assert FAKE_TOKEN not in result.stderr + result.stdout
 
 
+def test_a_database_upgraded_by_a_newer_release_says_so(tmp_path):
+    """A release rolled back: the database is at 9999, a revision this code does not know. Neither
+    `db current`, `db upgrade` nor `run` advises `db upgrade` (Alembic's « Can't locate revision »
+    was an « erreur inattendue »): install that release again or restore a backup."""
+    db = tmp_path / "newer.db"
+    env = {"RESEAU_DATABASE_URL": f"sqlite+aiosqlite:///{db}", "DISCORD_TOKEN": FAKE_TOKEN}
+    config = str(REPO / "config.example.toml")
+    assert reseau_bot("--config", config, "db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    current = reseau_bot("--config", config, "db", "current", cwd=tmp_path, env=env)
+    assert current.returncode == 1
+    assert "base mise à jour par une version plus récente" in current.stdout, current.stdout
+    assert "db upgrade" not in current.stdout
+    upgrade = reseau_bot("--config", config, "db", "upgrade", cwd=tmp_path, env=env)
+    assert upgrade.returncode == 2, upgrade.stderr
+    [line] = upgrade.stderr.splitlines()
+    assert "9999" in line and "version plus récente de reseau-bot" in line and "restaurez une sauvegarde" in line
+    assert "erreur inattendue" not in line and "db upgrade" not in line
+    run = reseau_bot_process("--config", config, "run", cwd=tmp_path, env=env)
+    assert run.returncode == 2
+    assert "version plus récente" in run.stderr and "db upgrade" not in run.stderr
+    assert FAKE_TOKEN not in run.stderr + run.stdout
+
+
 async def _refusing_discord(port_holder: list[int], ready: asyncio.Event, stop: asyncio.Event) -> None:
     async def unauthorized(request: web.Request) -> web.Response:
         return web.json_response({"message": "401: Unauthorized", "code": 0}, status=401)

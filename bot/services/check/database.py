@@ -33,7 +33,7 @@ async def check_database(config: Config) -> list[CheckResult]:
     """The schema is at head; then the hosts of the stored URL sources are allowed."""
     from sqlalchemy.engine import make_url
 
-    from storage.db import create_engine, current_revision, head_revision
+    from storage.db import create_engine, current_revision, head_revision, schema_is_newer
 
     head = head_revision()
     url = make_url(config.database.url)
@@ -52,6 +52,11 @@ async def check_database(config: Config) -> list[CheckResult]:
             return [
                 _failed(msg("check.db.unreachable", reason=_db_reason(exc)), msg("check.db.unreachable_fix")),
                 _failed(msg("check.host.skipped"), msg("check.db.unreachable_fix")),
+            ]
+        if schema_is_newer(current):
+            return [
+                _failed(msg("check.db.newer", current=current, head=head), msg("check.db.newer_fix")),
+                _failed(msg("check.host.skipped"), msg("check.db.newer_fix")),
             ]
         if current != head:
             return [
