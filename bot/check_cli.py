@@ -67,10 +67,11 @@ def _value(t: Text, value: object) -> object:
 def report_lines(t: Text, report: service.CheckReport) -> list[str]:
     lines: list[str] = []
     for result in report.results:
-        lines.append(f"{OK_MARK if result.ok else FAILED_MARK} {render(t, result.line)}")
-        if not result.ok and result.fix is not None:
+        mark = WARNING_MARK if result.warning else OK_MARK if result.ok else FAILED_MARK
+        lines.append(f"{mark} {render(t, result.line)}")
+        if (result.warning or not result.ok) and result.fix is not None:
             lines.append(FIX_PREFIX + render(t, result.fix))
-    total = len(report.results)
+    total = report.checks
     if report.ok:
         lines.append(t("check.summary.ok", count=total))
     else:

@@ -160,7 +160,8 @@ async def check_lines(config_path: Path, token: str = TOKEN) -> tuple[bool, list
 
 
 def cli(config: Path, *args: str, token: str | None = TOKEN, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "RESEAU_DATABASE_URL")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISCORD_TOKEN", "RESEAU_DATABASE_URL", "RESEAU_EXPORT_SECRET")}
     if token is not None:
         env["DISCORD_TOKEN"] = token
     return subprocess.run(
@@ -364,6 +365,50 @@ async def test_members_intent_needs_the_application_flag(database_url, tmp_path)
         srv.application_flags = 1 << 15  # GATEWAY_GUILD_MEMBERS_LIMITED (a bot in fewer than 100 servers)
         ok, lines = await check_lines(config)
         assert ok and any("Server Members" in line and line.startswith("✔") for line in lines)
+
+
+async def test_moderator_roles_moderation_servers_and_the_export_secret(database_url, tmp_path):
+    """A moderator role in none of the network's servers let `check` say « Tout est prêt » while
+    nobody could publish; a moderation server without the bot and an unset export secret were
+    not said either."""
+    async with FakeDiscordREST(global_rate=100_000, token=TOKEN) as srv:
+        build_world(srv, bot_role=BOT_PERMISSIONS)
+        config_path = write_config(tmp_path, database_url, srv.base_url, channels=[(GUILD, NEWS, "en", 0)])
+        text = config_path.read_text().replace(
+            "log_level = 'DEBUG'", f"log_level = 'DEBUG'\nmoderator_roles = [123456789012345678, {MEMBERS}]")
+        config_path.write_text(text)
+        config = load_config(config_path, environ={})
+        report = await check.run_checks(config, TOKEN, environ={})
+        lines = report_lines(Text("fr"), report)
+        assert not report.ok
+        assert failures(lines) == [
+            f"✘ Rôle modérateur 123456789012345678 (bot.moderator_roles)\u202f: introuvable sur les serveurs du "
+            f"réseau ({GUILD})\u202f: personne ne pourra publier avec ce rôle",
+        ]
+        fix = fix_of(lines, "Rôle modérateur 123456789012345678")
+        assert "Copier l’identifiant du rôle" in fix and str(config_path) in fix
+        assert f"✔ Rôle modérateur @Membres ({MEMBERS})\u202f: trouvé sur le serveur «\u202fRéseau Test\u202f»" in lines
+        [warning] = [line for line in lines if line.startswith("⚠")]
+        assert "RESEAU_EXPORT_SECRET n’est pas défini" in warning and "/export refusera" in warning
+        assert "openssl rand" in fix_of(lines, "RESEAU_EXPORT_SECRET")
+
+        # the right role, a moderation server the bot is not in; the secret set: ✔, not printed
+        config_path.write_text(text.replace("123456789012345678, ", "").replace(
+            "log_level = 'DEBUG'", f"log_level = 'DEBUG'\nmoderation_guild_ids = [{GUILD}, {NOT_MEMBER}]"))
+        config = load_config(config_path, environ={})
+        secret = "s3cret-" * 4
+        report = await check.run_checks(config, TOKEN, environ={"RESEAU_EXPORT_SECRET": secret})
+        lines = report_lines(Text("fr"), report)
+        assert failures(lines) == [
+            f"✘ Serveur {NOT_MEMBER}\u202f: le bot n’en est pas membre (ou l’identifiant est faux)"]
+        assert "✔ Secret des pseudonymes d’export\u202f: RESEAU_EXPORT_SECRET est défini" in lines
+        assert not any(line.startswith("⚠") for line in lines) and secret not in "\n".join(lines)
+
+        # only the warning left: exit 0, the ⚠ printed with its fix
+        config_path.write_text(text.replace("123456789012345678, ", ""))
+        result = await asyncio.to_thread(cli, config_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "⚠ Secret des pseudonymes d’export" in result.stdout and "Tout est prêt" in result.stdout
 
 
 async def test_database_not_at_head_and_missing(tmp_path):

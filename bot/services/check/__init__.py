@@ -12,6 +12,10 @@ only (no gateway session), plus the database and the extracts' sources.
   (:data:`CHANNEL_PERMISSIONS`, or :data:`MODLOG_PERMISSIONS` in the moderators' log channel),
   computed by :func:`effective_permissions`; a ``mention_role_id`` that is not mentionable needs
   MENTION_EVERYONE;
+* each ``bot.moderator_roles`` is a role of one of the network's servers
+  (``bot.moderation_guild_ids``, else the servers of ``[[channels]]``), each of
+  ``bot.moderation_guild_ids`` a server the bot is in;
+* the export pseudonym secret (``privacy.pseudonym_secret_env``) is set — a warning only;
 * the database is at the migrations' head;
 * the host of every URL extract source already stored (``page:<url>``, ``feed:<url>…`` source
   keys) is in ``fetch.allowed_hosts``.  Keys that are not URLs (files, feed entry ids such as
@@ -31,6 +35,8 @@ The package: :mod:`.report` (messages, results), :mod:`.rest` (Discord's REST AP
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Mapping
 
 import httpx
 
@@ -49,6 +55,8 @@ from bot.services.check.report import (
     CheckReport,
     CheckResult,
     Msg,
+    _passed,
+    _warned,
     msg,
     permission_keys,
 )
@@ -120,9 +128,23 @@ async def run_checks(
     *,
     client: httpx.AsyncClient | None = None,
     now: dt.datetime | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> CheckReport:
-    """Discord (token, servers, channels, permissions), then the database and the sources."""
+    """Discord (token, servers, channels, permissions, moderator roles), the export secret, then
+    the database and the sources."""
     report = CheckReport()
     report.results += await check_discord(config, token, client=client, now=now)
+    report.results += check_export_secret(config, os.environ if environ is None else environ)
     report.results += await check_database(config)
     return report
+
+
+def check_export_secret(config: Config, environ: Mapping[str, str]) -> list[CheckResult]:
+    """⚠ when the pseudonym secret's variable is not set: the bot runs, exports refuse."""
+    from bot.services.exports.pseudonyms import MIN_SECRET_LENGTH
+
+    name = config.privacy.pseudonym_secret_env
+    if len(environ.get(name, "").strip()) >= MIN_SECRET_LENGTH:
+        return [_passed(msg("check.export_secret.ok", env=name))]
+    return [_warned(msg("check.export_secret.missing", env=name, min=MIN_SECRET_LENGTH),
+                    msg("check.export_secret.missing_fix", env=name, min=MIN_SECRET_LENGTH))]

@@ -71,7 +71,28 @@ class _DiscordChecks:
                 await self._network_channel(channel, guild)
         if self.config.discord.moderators_log_channel_id:
             await self._modlog(self.config.discord.moderators_log_channel_id)
+        await self._moderator_roles()
         return self.results
+
+    # ---- who may moderate
+    async def _moderator_roles(self) -> None:
+        """Each ``bot.moderation_guild_ids`` is a server the bot is in; each ``bot.moderator_roles``
+        is a role of one of the network's servers (those, else the servers of [[channels]]):
+        a role found nowhere lets nobody publish."""
+        bot = self.config.bot
+        network = tuple(dict.fromkeys(bot.moderation_guild_ids or (c.guild_id for c in self.config.channels)))
+        for guild_id in bot.moderation_guild_ids:
+            await self._guild(guild_id)
+        guilds = [self.guilds[g] for g in network if self.guilds.get(g) is not None]
+        for role_id in bot.moderator_roles:
+            found = next((g for g in guilds if role_id in g.roles), None)
+            if found is not None:
+                role = found.roles[role_id]
+                name = role.name if role.name.startswith("@") else f"@{role.name}"
+                self.add(_passed(msg("check.moderators.ok", role=name, id=role_id, guild=found.name)))
+            else:
+                self.add(_failed(msg("check.moderators.unknown", role=role_id, guilds=tuple(str(g) for g in network)),
+                                 msg("check.moderators.unknown_fix", role=role_id, path=str(self.config.path))))
 
     # ---- token and application
     async def _token(self) -> bool:

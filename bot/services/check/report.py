@@ -30,6 +30,7 @@ class CheckResult:
     ok: bool
     line: Msg
     fix: Msg | None = None
+    warning: bool = False  # ⚠: does not stop the bot (ok stays True), something will refuse later
 
 
 @dataclass
@@ -44,6 +45,11 @@ class CheckReport:
     def failures(self) -> int:
         return sum(1 for r in self.results if not r.ok)
 
+    @property
+    def checks(self) -> int:
+        """The checks that passed or failed (warnings are not counted)."""
+        return sum(1 for r in self.results if not r.warning)
+
 
 def _passed(line: Msg) -> CheckResult:
     return CheckResult(True, line)
@@ -51,3 +57,7 @@ def _passed(line: Msg) -> CheckResult:
 
 def _failed(line: Msg, fix: Msg) -> CheckResult:
     return CheckResult(False, line, fix)
+
+
+def _warned(line: Msg, fix: Msg) -> CheckResult:
+    return CheckResult(True, line, fix, warning=True)
