@@ -52,6 +52,9 @@ def _list(config: Config) -> int:
     t = text(config)
 
     async def work(services):
+        # the slot reads network_channels, which only `run` and `extracts publish` filled: before
+        # the first `run` every queued extract showed as « rien à poster ce mois-là »
+        await services.mirror_channels()
         return await services.calendar.upcoming(limit=500)
 
     entries = asyncio.run(with_services(config, work))

@@ -251,6 +251,20 @@ def test_schedule_prints_the_next_three_posts_in_local_time(database_url, tmp_pa
     assert len({line[:7] for line in lines}) == 3  # one post per month, even in October
 
 
+def test_schedule_all_shows_a_queued_extract_before_the_first_run(database_url, tmp_path):
+    """Before the first `run`, `schedule --all` read no network channel (only `run` and `extracts
+    publish` copied them) and said « rien à poster ce mois-là » over a queued extract."""
+    config = write_config(tmp_path, database_url, channels=[(GUILD, 930000000000000001, "fr")])
+    loaded = load_config(config)
+    month = service.month_of(service.next_runs(loaded, models.utcnow(), count=1)[0], loaded.tz)
+    (tmp_path / "queued.md").write_text(md("En file", month))
+    assert run(config, "extracts", "import", str(tmp_path / "queued.md")).returncode == 0
+    result = run(config, "schedule", "--all")
+    assert result.returncode == 0, result.stderr
+    [slot] = [line for line in result.stdout.splitlines() if "Extrait mensuel" in line][:1]
+    assert "rien à poster" not in slot and "En file" in slot, result.stdout
+
+
 # --------------------------------------------------------------------------------------------
 # publish over REST
 
