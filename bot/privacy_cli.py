@@ -33,5 +33,5 @@ def cmd_prune(args: argparse.Namespace, config: Config) -> int:
     result = asyncio.run(with_services(config, work))
     print(t("cli.prune.would_delete" if result.dry_run else "cli.prune.deleted",
             answers=result.answers, profiles=result.profiles,
-            cutoff=f"{result.cutoff.astimezone(config.tz):%Y-%m-%d %H:%M}", days=result.retention_days))
+            cutoff=f"{result.cutoff.astimezone(config.tz):%Y-%m-%d %H:%M}", count=result.retention_days))
     return 0

@@ -332,7 +332,7 @@ class Profiles(commands.Cog):
         embed.add_field(name=t("profile.consent.why", lang), value=t("profile.consent.why_text", lang),
                         inline=False)
         embed.add_field(name=t("profile.consent.how_long", lang),
-                        value=t("profile.consent.how_long_text", lang, days=facts.retention_days), inline=False)
+                        value=t("profile.consent.how_long_text", lang, count=facts.retention_days), inline=False)
         embed.add_field(name=t("profile.consent.how_delete", lang),
                         value=t(f"profile.consent.how_delete_{facts.forget_mode}", lang), inline=False)
         return embed
@@ -378,7 +378,7 @@ class Profiles(commands.Cog):
     def my_data_embed(self, data: MyData, lang: str) -> discord.Embed:
         """A summary of each feature's part; the attached file holds all of it."""
         t = self.bot.t
-        description = f"{t('mydata.intro', lang)}\n\n{t('mydata.retention', lang, days=data.retention_days)}"
+        description = f"{t('mydata.intro', lang)}\n\n{t('mydata.retention', lang, count=data.retention_days)}"
         if data.failed:
             description += "\n\n" + t("mydata.incomplete", lang, features=self.feature_names(data.failed, lang))
         embed = discord.Embed(title=t("mydata.title", lang), description=description, colour=COLOUR)

@@ -135,8 +135,12 @@ def test_a_choice_limit_of_one_is_said_in_the_singular():
 
 def test_quantities_are_written_with_the_languages_thousands_separator():
     catalogue = Catalogue.load()
-    assert "1\u202f095 jours" in catalogue.t("mydata.retention", "fr", days=1095)
-    assert "1,095 days" in catalogue.t("mydata.retention", "en", days=1095)
+    assert "1\u202f095 jours" in catalogue.t("mydata.retention", "fr", count=1095)
+    assert "1,095 days" in catalogue.t("mydata.retention", "en", count=1095)
+    # and one day is one « jour », one "day" (« conservation 1 jours » before)
+    assert "réponses 1 jour," in catalogue.t("mydata.retention", "fr", count=1)
+    assert "answers 1 day," in catalogue.t("mydata.retention", "en", count=1)
+    assert "effacées 1 jour après" in catalogue.t("profile.consent.how_long_text", "fr", count=1)
     assert catalogue.t("delivery.served", "fr", count=12345) == "12\u202f345 salons servis"
     assert catalogue.t("delivery.served", "fr", count=999) == "999 salons servis"
     # ids are not quantities: « Sondage n° 1234 », never « n° 1 234 »

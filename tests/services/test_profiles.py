@@ -348,3 +348,18 @@ def test_a_retention_below_one_day_is_a_configuration_error(tmp_path):
 
     with pytest.raises(ConfigError, match="privacy.retention_days must be 1 or more"):
         build_config({"privacy": {"retention_days": 0}}, tmp_path / "config.toml", environ={})
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("fr", "conservation 1 jour)"), ("en", "retention 1 day)"),
+])
+def test_a_one_day_retention_is_singular(database_url, tmp_path, language, expected):
+    """« conservation 1 jours » / "retention 1 days": the count picks the plural form."""
+    config = tmp_path / "config.toml"
+    config.write_text(f"[bot]\nlanguage = '{language}'\n[privacy]\nretention_days = 1\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN",)}
+    env.update(RESEAU_DATABASE_URL=database_url, PYTHONPATH=str(REPO))
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "--config", str(config), "prune", "--dry-run"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout, result.stdout
