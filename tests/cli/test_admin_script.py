@@ -70,3 +70,34 @@ def test_values_are_literal_and_never_run(tmp_path: Path) -> None:
     assert got["SPACED"] == "a value with  spaces"
     assert got["SINGLE"] == "it $HOME"
     assert got["INDENTED"] == "kept"
+
+
+def test_the_postgresql_backup_uses_the_configured_url_without_putting_the_password_on_argv(tmp_path: Path) -> None:
+    """deploy/reseau-bot-pg-backup (the backup unit's PostgreSQL line) reaches the configured,
+    possibly remote and password-protected database: before, the unit ran `pg_dump reseau` over
+    local peer authentication only. pg_dump is a stub recording what it got."""
+    import sys
+
+    stubs, backups = tmp_path / "stubs", tmp_path / "backups"
+    backups.mkdir()
+    record = tmp_path / "pg_dump.txt"
+    _stub(stubs / "pg_dump", f'{{ echo "ARGS $*"; env | grep ^PG; }} > {record}\n'
+                             'while [ $# -gt 1 ]; do [ "$1" = -f ] && : > "$2"; shift; done\n')
+    old = backups / "reseau-2020-01-01.dump"
+    old.write_text("old")
+    os.utime(old, (0, 0))
+    config = tmp_path / "config.toml"
+    config.write_text("[database]\nurl = 'sqlite+aiosqlite:///nowhere.db'\n")
+    url = "postgresql+asyncpg://bot:pa$$word@db.example:5433/reseau"
+    environment = {"PATH": f"{stubs}:{os.environ['PATH']}", "PYTHONPATH": str(REPO), "RESEAU_DATABASE_URL": url}
+    result = subprocess.run(
+        [sys.executable, str(REPO / "deploy" / "reseau-bot-pg-backup"), str(config), str(backups)],
+        env=environment, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    got = record.read_text()
+    assert "PGPASSWORD=pa$$word" in got and "PGHOST=db.example" in got and "PGPORT=5433" in got
+    assert "PGUSER=bot" in got and "PGDATABASE=reseau" in got
+    [args] = [line for line in got.splitlines() if line.startswith("ARGS")]
+    assert "pa$$word" not in args and "-Fc" in args
+    assert not old.exists() and len(list(backups.glob("reseau-*.dump"))) == 1

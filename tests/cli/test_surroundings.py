@@ -88,7 +88,7 @@ def test_run_web_on_a_taken_port_names_the_port(database_url: str, tmp_path: Pat
 
 
 def test_the_units_restart_after_75_and_not_after_2() -> None:
-    for unit in ("reseau-bot.service", "reseau-bot@.service"):
+    for unit in ("reseau-bot.service", "reseau-bot@.service", "reseau-bot-web.service"):
         lines = (REPO / "deploy" / unit).read_text().splitlines()
         assert "Restart=always" in lines and "RestartPreventExitStatus=2" in lines, unit
         assert not any(line.startswith("RestartPreventExitStatus=") and "75" in line for line in lines)
