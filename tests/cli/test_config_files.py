@@ -123,4 +123,4 @@ def test_check_warns_about_a_token_file_everyone_can_read(tmp_path: Path) -> Non
     assert "mode 644" in loose.stdout and FAKE_TOKEN not in loose.stdout + loose.stderr
     token.chmod(0o600)
     tight = run_cli("--config", str(config), "check", cwd=tmp_path)
-    assert "⚠" not in tight.stdout and loose.returncode == tight.returncode
+    assert "le fichier du jeton" not in tight.stdout and loose.returncode == tight.returncode
