@@ -151,6 +151,7 @@ class ReseauBot(commands.Bot):
         clock: Callable[[], datetime] | None = None,
         extensions: tuple[str, ...] = EXTENSIONS,
         dispose_engine_on_close: bool = True,
+        resync_seconds: float = RESYNC_SECONDS,
         **client_options: Any,
     ) -> None:
         super().__init__(
@@ -173,6 +174,9 @@ class ReseauBot(commands.Bot):
         ):
             raise TypeError("ReseauBot(services=…): the config, engine, sessions and clock are the container's")
         self.services = services
+        # how often the leader re-reads what the command line may have changed (a test's bot,
+        # on SimCord, makes it rare: a wall-clock job firing mid-test would be work to settle)
+        self.resync_seconds = resync_seconds
         # several processes: each paces at its shards' share of the bot's budget (bot.processes)
         services.attach_sender(GatewaySender(self), rate=fanout_rate(config, GATEWAY_RATE))
         self.scheduler = scheduler or AsyncIOScheduler(timezone=config.tz)
@@ -337,7 +341,7 @@ class ReseauBot(commands.Bot):
         if not self.scheduler.running:
             self.scheduler.start()
         self.scheduler.add_job(
-            self._resync_changed_outside, "interval", seconds=RESYNC_SECONDS, id=RESYNC_JOB_ID,
+            self._resync_changed_outside, "interval", seconds=self.resync_seconds, id=RESYNC_JOB_ID,
             name=RESYNC_JOB_ID, replace_existing=True, coalesce=True, max_instances=1,
         )
         await self._start_coordination()

@@ -140,6 +140,9 @@ def bot_factory(config: Config) -> Callable[..., ReseauBot]:
     def make(cfg: Config | None = None, **kwargs: Any) -> ReseauBot:
         cfg = cfg or config
         engine = create_engine(cfg.database.url)
+        # the periodic re-read of outside changes runs on the wall clock: not during a test
+        # (tests/cogs/test_outside_changes_e2e.py runs it by hand)
+        kwargs.setdefault("resync_seconds", 24 * 3600)
         return ReseauBot(cfg, engine=engine, sessions=session_factory(engine), **kwargs)
 
     return make
