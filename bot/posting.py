@@ -105,7 +105,7 @@ def part_signature(part: MessagePart) -> tuple[str, str, str]:
     return _signature(part.content, part.embeds)
 
 
-def _classify(exc: discord.HTTPException) -> DeliveryError:
+def classify_refusal(exc: discord.HTTPException) -> DeliveryError:
     """Discord's refusal as a delivery error: its reason named after Discord's JSON code when
     known (``missing_access`` for 50001…), Discord's answer kept as the detail."""
     text = f"{exc.status} {exc.code}: {exc.text}".strip()
@@ -157,7 +157,7 @@ class GatewaySender:
         try:
             return await self.bot.fetch_channel(channel_id)
         except discord.HTTPException as exc:
-            raise _classify(exc) from exc
+            raise classify_refusal(exc) from exc
         except discord.InvalidData as exc:
             raise ChannelMissing() from exc
 
@@ -168,7 +168,7 @@ class GatewaySender:
         try:
             message = await channel.send(nonce=nonce, **message_kwargs(part))
         except discord.HTTPException as exc:
-            raise _classify(exc) from exc
+            raise classify_refusal(exc) from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
         if crosspost and getattr(channel, "type", None) == discord.ChannelType.news:
@@ -188,7 +188,7 @@ class GatewaySender:
             async for message in channel.history(limit=HISTORY_LIMIT, after=since, oldest_first=True):
                 seen.append((message.id, message.author.id, message.nonce, _signature(message.content, message.embeds)))
         except discord.HTTPException as exc:
-            raise _classify(exc) from exc
+            raise classify_refusal(exc) from exc
         assert self.bot.user is not None
         return _match(seen, self.bot.user.id, parts)
 
@@ -201,7 +201,7 @@ class GatewaySender:
         try:
             await message.edit(**edit_kwargs(part))
         except discord.HTTPException as exc:
-            raise _classify(exc) from exc
+            raise classify_refusal(exc) from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
 
@@ -212,7 +212,7 @@ class GatewaySender:
         except discord.NotFound:
             return
         except discord.HTTPException as exc:
-            raise _classify(exc) from exc
+            raise classify_refusal(exc) from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
 
@@ -242,7 +242,7 @@ class RestSender:
         try:
             return await coro
         except discord.HTTPException as exc:
-            raise _classify(exc) from exc
+            raise classify_refusal(exc) from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
 

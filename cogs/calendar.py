@@ -24,6 +24,7 @@ from discord.app_commands import Choice
 from discord.ext import commands
 
 from bot.errors import DomainError, InvalidInput, NotFound, describe
+from bot.posting import classify_refusal
 from bot.services import calendar as service
 from bot.services.delivery import describe_failure
 from cogs import _text
@@ -138,8 +139,7 @@ class Calendar(commands.Cog):
         if isinstance(cause, DomainError):
             said = describe(cause, catalogue, lang)
             if isinstance(cause.__cause__, discord.HTTPException):  # Discord's refusal: its reason too
-                refusal = cause.__cause__
-                said += " — " + describe_failure(f"{refusal.status} {refusal.code}: {refusal.text}", catalogue, lang)
+                said += " — " + describe_failure(classify_refusal(cause.__cause__).reason, catalogue, lang)
             return said
         return describe_failure(outcome.error, catalogue, lang)
 

@@ -63,8 +63,7 @@ from bot.services import extracts as extracts_service
 from bot.services.authority import NotNetworkModerator
 from bot.services.delivery import Publisher, make_nonce, write_deliveries
 from bot.services.polls import PollDraft, PollService, PollView, parse_duration
-from bot.services.polls.drafts import _UNITS as _DURATION_UNITS
-from bot.services.polls.drafts import parse_deadline
+from bot.services.polls.drafts import in_whole_days, parse_deadline
 from bot.services.polls.kinds import kind_of
 from bot.services.privacy import Forgotten
 from bot.services.schedule import MAX_AHEAD, Feature, JobSpec, job_id
@@ -195,8 +194,7 @@ def _after(duration: timedelta, typed: str, *, now: datetime, tz: ZoneInfo) -> d
     """``now`` + a duration.  Typed in days or weeks only (« dans 1 semaine », « 3j »), the
     local wall time is kept across a clock change (08:00 stays 08:00); in hours or minutes it
     is elapsed time."""
-    units = [_DURATION_UNITS.get(unit) for unit in re.findall(r"\d+\s*([a-zé]+)", typed)]
-    if not units or any(unit is None or unit < timedelta(days=1) for unit in units):
+    if not in_whole_days(typed):
         return now + duration
     local = now.astimezone(tz)
     wall = local.replace(tzinfo=None) + duration

@@ -97,6 +97,13 @@ def parse_duration(text: str) -> timedelta | None:
     return total
 
 
+def in_whole_days(text: str) -> bool:
+    """Whether a duration (as :func:`parse_duration` reads it) is written in days or weeks
+    only (« 3j », « 1 semaine »), not in hours or minutes."""
+    units = [_UNITS.get(match.group(2)) for match in _DURATION_PART.finditer(text.strip().lower())]
+    return bool(units) and all(unit is not None and unit >= timedelta(days=1) for unit in units)
+
+
 def parse_deadline(text: str, *, now: datetime, tz: ZoneInfo, max_days: int) -> datetime:
     """A duration from ``now`` or a local date-time (``YYYY-MM-DD HH:MM``, also
     ``DD/MM/YYYY HH:MM``) in ``tz`` → an aware UTC datetime, in the future and at most
