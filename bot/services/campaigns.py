@@ -160,15 +160,14 @@ class CampaignService:
                               await repo.respondent_ids(row.id, anonymous=True)) for row in rows if row.mixed}
         views = [_view(row) for row in rows]
         if mixed:  # a member who answered named and anonymous polls counts once (their pseudonym)
-            from bot.services.privacy import AnswerPseudonyms, pseudonym_scope
+            from bot.services.privacy import AnswerPseudonyms
 
             pseudonyms = AnswerPseudonyms(self.sessions, clock=self.clock)
             for index, view in enumerate(views):
                 if view.id in mixed:
                     named, anonymous = mixed[view.id]
-                    of = await pseudonyms.in_scope(pseudonym_scope(0, view.id))
-                    members = anonymous | ({of(uid) for uid in named} if of is not None else named)
-                    views[index] = dataclasses.replace(view, respondents=len(members))
+                    of = await pseudonyms.in_campaign(view.id)
+                    views[index] = dataclasses.replace(view, respondents=len(anonymous | set(map(of, named))))
         return views
 
     async def current(self) -> CampaignView | None:

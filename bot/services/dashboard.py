@@ -456,11 +456,10 @@ class DashboardReader(_DashboardService):
         both kinds counts once (one HMAC per named respondent, in memory)."""
         from collections import Counter
 
-        from bot.services.privacy import AnswerPseudonyms, pseudonym_scope
+        from bot.services.privacy import AnswerPseudonyms
 
-        of = await AnswerPseudonyms(self.sessions, clock=self.clock).in_scope(
-            pseudonym_scope(0, campaign_id))  # a campaign's scope: no poll of its own
-        members = set(anonymous) | {(mt, of(uid) if of is not None else uid) for mt, uid in named}
+        of = await AnswerPseudonyms(self.sessions, clock=self.clock).in_campaign(campaign_id)
+        members = set(anonymous) | {(mt, of(uid)) for mt, uid in named}
         return dict(Counter(mt for mt, _ in members))
 
     def _coverage(self, answered: Mapping[str | None, int], profiles: Mapping[str | None, int]) -> tuple[CoverageRow, ...]:

@@ -447,12 +447,15 @@ class AnswerPseudonyms:
         return [(poll_id, answer_pseudonym(key, pseudonym_scope(poll_id, campaign_id), user_id))
                 for poll_id, campaign_id in polls]
 
-    async def in_scope(self, scope: str) -> Callable[[int], int] | None:
-        """Member id → their respondent id in the anonymous polls of ``scope``
-        (:func:`pseudonym_scope`), for many members at once (:func:`answer_pseudonyms`); ``None``
-        when no key exists yet (then no anonymous answer was ever stored)."""
+    async def in_campaign(self, campaign_id: int) -> Callable[[int], int]:
+        """Member id → their respondent id in the campaign's anonymous polls, for many members
+        at once (:func:`answer_pseudonyms`): what to compare a campaign's named respondents with
+        (coverage, the campaigns' list).  Without a key yet no anonymous answer was ever stored,
+        and the id is its own."""
         key = await self._key.get(create=False)
-        return None if key is None else answer_pseudonyms(key, scope)
+        if key is None:
+            return lambda user_id: user_id
+        return answer_pseudonyms(key, pseudonym_scope(0, campaign_id))  # a campaign's scope: no poll of its own
 
 
 # ------------------------------------------------------------------------------ tombstones
