@@ -356,8 +356,7 @@ class Calendar(commands.Cog):
     @moderator_only(Scope.SERVER)
     async def calendar_cancel(self, interaction: discord.Interaction, ref: app_commands.Range[str, 1, 40]) -> None:
         lang = self.bot.lang(interaction)
-        what = await self.service.cancel(ref, actor_id=interaction.user.id, guild_id=self._scope(interaction),
-                                         network=self._scope(interaction) is None)
+        what = await self.service.cancel(ref, actor_id=interaction.user.id, guild_id=self._scope(interaction))
         await self.bot.reconcile_jobs(service.FEATURE, "announcement", catch_up=False)
         await interaction.response.send_message(
             self.t(f"calendar.cancelled.{what}", lang, ref=ref.strip()),
@@ -372,8 +371,7 @@ class Calendar(commands.Cog):
         when: app_commands.Range[str, 1, 60],
     ) -> None:
         lang = self.bot.lang(interaction)
-        moved = await self.service.postpone(ref, when, actor_id=interaction.user.id, guild_id=self._scope(interaction),
-                                            network=self._scope(interaction) is None)
+        moved = await self.service.postpone(ref, when, actor_id=interaction.user.id, guild_id=self._scope(interaction))
         await self.bot.reconcile_jobs(service.FEATURE, "announcement", "poll", catch_up=False)
         if (poll_id := self.service.poll_of(ref)) is not None:
             self.polls.schedule_refresh(poll_id)  # its message shows the new closing

@@ -804,12 +804,11 @@ class CalendarService:
         async with self.sessions() as session:
             return [_plan_view(p) for p in await CalendarRepository(session).active(guild_id=guild_id, kind=kind)]
 
-    async def cancel(self, ref: str, *, actor_id: int | None, guild_id: int | None = None,
-                     network: bool = True) -> str:
+    async def cancel(self, ref: str, *, actor_id: int | None, guild_id: int | None = None) -> str:
         """Cancel what ``ref`` names (a plan, a scheduled announcement); returns what it was
-        (``poll``, ``series``, ``recurring_announcement``, ``announcement``).  ``guild_id``: that
-        server's only; ``network=False`` (a server's moderator): its planned polls only — an
-        announcement goes to every network channel, a network moderator's matter."""
+        (``poll``, ``series``, ``recurring_announcement``, ``announcement``).  ``guild_id``: a
+        server's moderator, for that server's planned polls only — an announcement goes to every
+        network channel, a network moderator's matter (they give no ``guild_id``)."""
         from storage.repositories import AuditRepository
         from storage.repositories.calendar import CalendarRepository
 
@@ -817,7 +816,7 @@ class CalendarService:
         if kind == "poll":  # a closing: the poll is closed with /poll close, not cancelled here
             raise InvalidInput("calendar.error.poll_ref", value=ref.strip()[:40])
         if kind == "announcement":
-            if not network:
+            if guild_id is not None:
                 raise NotNetworkModerator()
             await announcements_service.cancel(self.sessions, number, actor_id=actor_id, guild_id=guild_id)
             return "announcement"
@@ -826,7 +825,7 @@ class CalendarService:
             plan = await repo.get(number)
             if plan is None or (guild_id is not None and plan.guild_id != guild_id):
                 raise NotFound("calendar.error.not_found", ref=ref)
-            if not network and plan.kind != KIND_POLL:
+            if guild_id is not None and plan.kind != KIND_POLL:
                 raise NotNetworkModerator()
             if not await repo.update(number, (PLAN_ACTIVE,), status=PLAN_CANCELLED, next_at=None,
                                      updated_at=self.clock()):
@@ -837,17 +836,15 @@ class CalendarService:
             )
             return self._what(plan)
 
-    async def postpone(self, ref: str, when_text: str, *, actor_id: int | None, guild_id: int | None = None,
-                       network: bool = True) -> datetime:
+    async def postpone(self, ref: str, when_text: str, *, actor_id: int | None, guild_id: int | None = None) -> datetime:
         """Move the next occurrence of what ``ref`` names to ``when_text`` (bot time zone); a
         series keeps its rule for the occurrences after it; a poll's closing (``poll-7``) moves
-        with its reminder.  Returns the new time (UTC).  ``guild_id`` and ``network`` as for
-        :meth:`cancel`."""
+        with its reminder.  Returns the new time (UTC).  ``guild_id`` as for :meth:`cancel`."""
         from storage.repositories import AnnouncementRepository, AuditRepository
         from storage.repositories.calendar import CalendarRepository
 
         kind, number = self._ref(ref)
-        if kind == "announcement" and not network:
+        if kind == "announcement" and guild_id is not None:
             raise NotNetworkModerator()
         now = self.clock()
         when = parse_start(when_text, now=now, tz=self.tz)
@@ -870,7 +867,7 @@ class CalendarService:
                 plan = await repo.get(number)
                 if plan is None or (guild_id is not None and plan.guild_id != guild_id):
                     raise NotFound("calendar.error.not_found", ref=ref)
-                if not network and plan.kind != KIND_POLL:
+                if guild_id is not None and plan.kind != KIND_POLL:
                     raise NotNetworkModerator()
                 if plan.kind == KIND_POLL and plan.status == PLAN_ACTIVE:  # as plan_poll checked it
                     try:
