@@ -18,7 +18,7 @@ Pages
     :class:`DashboardReader` gives plain values: the overview (open polls with their respondents,
     the latest deliveries; the next planned posts come from ``services.calendar``), polls of the network's servers, a campaign's
     answers per question and its **coverage** (members of each type who answered at least once,
-    against the profiles of that type), the audit log.  A poll's results come from the poll
+    each under the type of their most recent answer, against the profiles of that type), the audit log.  A poll's results come from the poll
     service (:meth:`PollService.results`), exports from the :class:`~bot.services.exports.Exporter`,
     the extract queue from :mod:`bot.services.extracts`.
 """
@@ -448,19 +448,25 @@ class DashboardReader(_DashboardService):
         )
         return CampaignPage(campaign_id, name, current, lines, questions, self._coverage(answered, profiles))
 
-    async def _members_by_type(self, campaign_id: int, named: list[tuple[str | None, int]],
-                               anonymous: list[tuple[str | None, int]]) -> dict[str | None, int]:
-        """Members by the type their answers carry, from a campaign's named answers (member ids)
-        and anonymous ones (pseudonyms in the campaign): each member id is turned into the
-        pseudonym the campaign's anonymous polls store for that member, so a member who answered
-        both kinds counts once (one HMAC per named respondent, in memory)."""
+    async def _members_by_type(self, campaign_id: int, named: list[tuple[str | None, int, datetime]],
+                               anonymous: list[tuple[str | None, int, datetime]]) -> dict[str | None, int]:
+        """Members by the type of their most recent answer, from a campaign's named answers
+        (member ids) and anonymous ones (pseudonyms in the campaign), each side already one row
+        per respondent: each member id is turned into the pseudonym the campaign's anonymous
+        polls store for that member, so a member who answered both kinds counts once, under the
+        type of whichever answer is the later (one HMAC per named respondent, in memory)."""
         from collections import Counter
 
         from bot.services.privacy import AnswerPseudonyms
 
         of = await AnswerPseudonyms(self.sessions, clock=self.clock).in_campaign(campaign_id)
-        members = set(anonymous) | {(mt, of(uid)) for mt, uid in named}
-        return dict(Counter(mt for mt, _ in members))
+        latest: dict[int, tuple[datetime, str | None]] = {}
+        for rows, key in ((anonymous, lambda uid: uid), (named, of)):
+            for member_type, uid, at in rows:
+                member = key(uid)
+                if member not in latest or at > latest[member][0]:
+                    latest[member] = (at, member_type)
+        return dict(Counter(member_type for _, member_type in latest.values()))
 
     def _coverage(self, answered: Mapping[str | None, int], profiles: Mapping[str | None, int]) -> tuple[CoverageRow, ...]:
         """One row per configured member type (even one nobody has), then the members without a

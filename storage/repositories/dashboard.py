@@ -151,34 +151,47 @@ class DashboardRepository(Repository):
     async def campaign(self, campaign_id: int) -> Campaign | None:
         return await self.session.get(Campaign, campaign_id)
 
+    @staticmethod
+    def _latest_answers(question_ids: Collection[int]) -> Any:
+        """Each respondent's most recent answer among these questions (``user_id``,
+        ``member_type``, ``updated_at``): the last one changed, the latest id on a tie.  A
+        member's type is frozen in each answer when they give or change it, so a type that
+        changed mid-campaign is the last answer's.  Unlinked answers are left out: they belong
+        to nobody any more."""
+        order = (Answer.updated_at.desc(), Answer.id.desc())
+        ranked = (
+            select(
+                Answer.user_id, Answer.member_type, Answer.updated_at,
+                func.row_number().over(partition_by=Answer.user_id, order_by=order).label("nth"),
+            )
+            .where(Answer.question_id.in_(list(question_ids)), Answer.user_id.is_not(None))
+            .subquery()
+        )
+        return select(ranked.c.user_id, ranked.c.member_type, ranked.c.updated_at).where(ranked.c.nth == 1).subquery()
+
     async def respondents_by_type(self, question_ids: Collection[int]) -> dict[str | None, int]:
-        """Respondents who answered at least one of these questions, by the member type their
-        answers carry (``None``: no type).  The answer's own type, not the profile's: an
-        anonymous poll's answers hold a pseudonym, not a member to join a profile on — and a
-        campaign's anonymous polls share it, so a member counts once there.  Respondents are
-        the stored ids: questions of named and anonymous polls together would count a member of
-        both twice (:meth:`respondent_types` gives what to compare).  Unlinked answers are left
-        out: they belong to nobody any more."""
+        """Respondents who answered at least one of these questions, each counted once, under
+        the member type of their most recent answer (``None``: no type).  The answer's own type,
+        not the profile's: an anonymous poll's answers hold a pseudonym, not a member to join a
+        profile on — and a campaign's anonymous polls share it, so a member counts once there.
+        Respondents are the stored ids: questions of named and anonymous polls together would
+        count a member of both twice (:meth:`respondent_types` gives what to compare).  Unlinked
+        answers are left out: they belong to nobody any more."""
         if not question_ids:
             return {}
-        stmt = (
-            select(Answer.member_type, func.count(distinct(Answer.user_id)))
-            .where(Answer.question_id.in_(list(question_ids)), Answer.user_id.is_not(None))
-            .group_by(Answer.member_type)
-        )
+        latest = self._latest_answers(question_ids)
+        stmt = select(latest.c.member_type, func.count()).group_by(latest.c.member_type)
         return {mt: int(n) for mt, n in await self.session.execute(stmt)}
 
-    async def respondent_types(self, question_ids: Collection[int]) -> list[tuple[str | None, int]]:
-        """``(member type, respondent id)`` of everyone who answered one of these questions, once
-        per pair (unlinked answers left out)."""
+    async def respondent_types(self, question_ids: Collection[int]) -> list[tuple[str | None, int, datetime]]:
+        """``(member type, respondent id, when)`` of everyone who answered one of these
+        questions, once per respondent: the type and time of their most recent answer
+        (unlinked answers left out)."""
         if not question_ids:
             return []
-        stmt = (
-            select(Answer.member_type, Answer.user_id)
-            .where(Answer.question_id.in_(list(question_ids)), Answer.user_id.is_not(None))
-            .distinct()
-        )
-        return [(mt, int(uid)) for mt, uid in await self.session.execute(stmt)]
+        latest = self._latest_answers(question_ids)
+        stmt = select(latest.c.member_type, latest.c.user_id, latest.c.updated_at)
+        return [(mt, int(uid), at) for mt, uid, at in await self.session.execute(stmt)]
 
     async def profiles_by_type(self) -> dict[str | None, int]:
         stmt = select(Profile.member_type, func.count()).group_by(Profile.member_type)

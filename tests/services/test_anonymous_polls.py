@@ -229,3 +229,81 @@ async def test_campaign_coverage_counts_a_member_of_named_and_anonymous_polls_on
 
     listed = {c.name: c.respondents for c in await CampaignService(sessions).list()}
     assert listed["Enquête 2028"] == 3
+
+
+async def set_type(sessions, user_id: int, member_type: str) -> None:
+    """The member's profile now says ``member_type`` (a profile changed mid-campaign)."""
+    async with sessions.begin() as session:
+        profile = await session.get(Profile, user_id)
+        if profile is None:
+            session.add(Profile(user_id=user_id, member_type=member_type))
+        else:
+            profile.member_type = member_type
+
+
+async def coverage_of(sessions, config, campaign_id: int) -> tuple[dict[str | None, int], int]:
+    import dataclasses
+
+    from bot.services.dashboard import DashboardReader
+
+    network = dataclasses.replace(config, bot=dataclasses.replace(config.bot, moderation_guild_ids=(1,)))
+    page = await DashboardReader(sessions, network).campaign(campaign_id)
+    return {row.code: row.respondents for row in page.coverage if row.respondents}, page.respondents
+
+
+@pytest.mark.parametrize("anonymous", [False, True], ids=["named", "anonymous"])
+async def test_campaign_coverage_counts_a_member_whose_type_changed_once_under_their_latest_answers(
+    polls, sessions, config, clock, anonymous
+):
+    """A member whose type changed mid-campaign counts once, under the type of their most
+    recent answer — the latest answered, not the latest poll (it counted them under each type:
+    « ONG 1, collectivité 1 » for one member)."""
+    from datetime import timedelta
+
+    async with sessions.begin() as session:
+        campaign = Campaign(name=f"Enquête 2029 {anonymous}")
+        session.add(campaign)
+    first = await make(polls, campaign_id=campaign.id, anonymous=anonymous)
+    second = await make(polls, campaign_id=campaign.id, anonymous=anonymous)
+    await set_type(sessions, ALICE, "ong")
+    await polls.vote(first.id, user_id=ALICE, option_id=first.options[0].id)
+    await set_type(sessions, BOB, "reseau")
+    await polls.vote(second.id, user_id=BOB, option_id=second.options[0].id)
+    clock.advance(timedelta(minutes=30))
+    await set_type(sessions, ALICE, "collectivite")  # her organisation joined a local authority
+    await polls.vote(second.id, user_id=ALICE, option_id=second.options[1].id)
+    await set_type(sessions, BOB, "ong")
+    await polls.vote(first.id, user_id=BOB, option_id=first.options[1].id)  # the earlier poll, answered later
+    counts, respondents = await coverage_of(sessions, config, campaign.id)
+    assert counts == {"collectivite": 1, "ong": 1}, "Alice under her latest type, Bob under his"
+    assert respondents == 2
+
+
+async def test_campaign_coverage_of_named_and_anonymous_polls_takes_the_latest_answer_of_either(
+    polls, sessions, config, clock
+):
+    """A member who answered a named and an anonymous poll of one campaign, their type changed
+    in between, counts once under the type of whichever answer is the later."""
+    from datetime import timedelta
+
+    async with sessions.begin() as session:
+        campaign = Campaign(name="Enquête 2030")
+        session.add(campaign)
+    named = await make(polls, campaign_id=campaign.id, anonymous=False)
+    anonymous = await make(polls, campaign_id=campaign.id)
+    await set_type(sessions, ALICE, "ong")
+    await polls.vote(named.id, user_id=ALICE, option_id=named.options[0].id)
+    await set_type(sessions, BOB, "reseau")
+    await polls.vote(anonymous.id, user_id=BOB, option_id=anonymous.options[0].id)
+    clock.advance(timedelta(minutes=30))
+    await set_type(sessions, ALICE, "collectivite")
+    await polls.vote(anonymous.id, user_id=ALICE, option_id=anonymous.options[1].id)  # anonymous, later
+    await set_type(sessions, BOB, "institution")
+    await polls.vote(named.id, user_id=BOB, option_id=named.options[1].id)  # named, later
+    counts, respondents = await coverage_of(sessions, config, campaign.id)
+    assert counts == {"collectivite": 1, "institution": 1}
+    assert respondents == 2
+    from bot.services.campaigns import CampaignService
+
+    listed = {c.name: c.respondents for c in await CampaignService(sessions).list()}
+    assert listed["Enquête 2030"] == 2
