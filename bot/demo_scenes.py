@@ -185,8 +185,8 @@ async def quick_survey(w: DemoWorld) -> None:
     w.show("Awa", w.t("demo.chooses", choices="Webinaires + Fiches pratiques"), done)
     first = await w.sam.click(public, label="Répondre au questionnaire")
     w.show("Sam (en-US)", w.t("demo.clicks_channel_language", label="Répondre au questionnaire"), first)
-    await w.sam.click(first.response, label="Oui")
-    w.say(w.t("demo.acts", who="Sam (en-US)", action=w.t("demo.clicks_and_leaves", label="Oui")))
+    await w.sam.click(first.response, label="Yes")  # a built-in option, in his language
+    w.say(w.t("demo.acts", who="Sam (en-US)", action=w.t("demo.clicks_and_leaves", label="Yes")))
     resumed = await w.sam.click(public, label="Répondre au questionnaire")
     w.show("Sam (en-US)", w.t("demo.clicks_again_later"), resumed)
 

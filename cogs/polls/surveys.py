@@ -2,7 +2,10 @@
 summary with a way to change an answer), started by the public "Answer the survey" button.
 
 The rules are the poll service's (``PollService.survey_progress`` / ``answer_survey``); this
-module only renders steps and turns clicks into service calls.
+module only renders steps and turns clicks into service calls.  Steps are in the member's
+language, the survey's wording included where it has one in that language (built-in options —
+yes/no, Likert… — always; a moderator's options and questions when translated), asked of the
+service with ``lang``.
 
 * Every component is a :class:`discord.ui.DynamicItem` (:mod:`cogs.polls.components`) whose
   custom_id carries what it needs — ``rb:survey:<action>:<poll>[:<question>[:<option>]]`` — so a
@@ -77,7 +80,8 @@ class SurveyFlow:
         """A rank's select of an ordered question: stored at once; the member stays on the
         question (to rank the next option) until "Continue"."""
         progress = await self.service.answer_survey(
-            poll_id, question_id, option_ids=option_ids(values)[:1], position=rank, **answerer(interaction)
+            poll_id, question_id, option_ids=option_ids(values)[:1], position=rank, **answerer(interaction),
+            lang=self.bot.lang(interaction),
         )
         question = progress.poll.question_view(question_id)
         if question is None:  # pragma: no cover - the service checked it
@@ -129,7 +133,9 @@ class SurveyFlow:
         self, interaction: discord.Interaction, poll_id: int, question_id: int, **answer: Any
     ) -> None:
         """Save one answer of the member (``option_ids`` or ``text``) and show the next step."""
-        progress = await self.service.answer_survey(poll_id, question_id, **answer, **answerer(interaction))
+        progress = await self.service.answer_survey(
+            poll_id, question_id, **answer, **answerer(interaction), lang=self.bot.lang(interaction)
+        )
         await self._advance(interaction, progress)
 
     async def on_edit(self, interaction: discord.Interaction, poll_id: int, question_id: int) -> None:
@@ -146,7 +152,9 @@ class SurveyFlow:
         await interaction.response.edit_message(embed=embed, view=view)
 
     async def _progress(self, interaction: discord.Interaction, poll_id: int) -> SurveyProgress:
-        progress = await self.service.survey_progress(poll_id, **answerer(interaction))
+        progress = await self.service.survey_progress(
+            poll_id, **answerer(interaction), lang=self.bot.lang(interaction)
+        )
         if not progress.poll.is_survey:
             raise InvalidInput("survey.error.not_survey")
         return progress

@@ -313,10 +313,85 @@ async def test_member_answers_a_survey_step_by_step_interrupts_and_resumes(world
     english = await world.member_en.click(public, label="Répondre au questionnaire")
     text = embed_text(english.response)
     assert "**Question 1 of 3** — Avez-vous participé" in text and "Click your answer." in text
-    await world.member_en.click(english.response, label="Abstention")
+    assert list(buttons(english.response)) == ["Yes", "No", "Abstain"], "built-in options in her language"
+    await world.member_en.click(english.response, label="Abstain")
 
     await env.advance_time(REFRESH * 2)
     assert "2 participants (complets\u202f: 1)" in embed_text(message_now(world.fr, public))
+
+
+BUILT_IN_SURVEY = """[oui/non] Avez-vous participé à une rencontre du réseau cette année ?
+
+[likert] Le réseau répond à vos besoins.
+
+[multi:2] Quels thèmes vous intéressent ?
+- Climat
+- Santé
+- Éducation"""
+
+
+async def test_an_english_member_s_steps_show_built_in_options_in_english(world, sessions):
+    """A French survey answered by an English-locale member: the built-in options (yes/no,
+    Likert) are in English in every private step — buttons, the saved answer, the current
+    answer, the summary and « Change » —, the options the moderator wrote stay as written, or in
+    their English wording once the survey has one; a French member still reads French.  (The
+    steps showed « Oui », « 4 — Plutôt d’accord » to her although every built-in option has an
+    English label.)"""
+    from storage.repositories.postings import PostingRepository
+
+    _, public = await create_survey(world, BUILT_IN_SURVEY)
+    english = world.member_en
+    step1 = await english.click(public, label="Répondre au questionnaire")
+    assert list(buttons(step1.response)) == ["Yes", "No", "Abstain"]
+    step2 = await english.click(step1.response, label="Yes")
+    text = embed_text(step2.response)
+    assert "Answer saved: **Yes**" in text and "**Question 2 of 3** — Le réseau répond" in text
+    assert list(buttons(step2.response)) == [
+        "1 — Strongly disagree", "2 — Disagree", "3 — Neither agree nor disagree", "4 — Agree", "5 — Strongly agree",
+    ]
+    step3 = await english.click(step2.response, label="4 — Agree")
+    assert "Answer saved: **4 — Agree**" in embed_text(step3.response)
+    menu = select_menu(step3.response)
+    assert [o["label"] for o in menu["options"]] == ["Climat", "Santé", "Éducation"], "the moderator's, as written"
+    values = {o["label"]: o["value"] for o in menu["options"]}
+    done = await english.select(step3.response, [values["Climat"]])
+    summary = embed_text(done.response)
+    assert "→ **Yes**" in summary and "→ **4 — Agree**" in summary and "→ **Climat**" in summary
+    assert "Oui" not in summary and "Plutôt" not in summary
+    edit = await english.click(done.response, label="Change 1")
+    assert "Your current answer: **Yes**" in embed_text(edit.response)
+    assert list(buttons(edit.response))[:3] == ["Yes", "No", "Abstain"]
+
+    # the survey gets an English wording of the moderator's question and two of its options (as a
+    # poll posted in several languages carries it): shown where it exists, the rest as written
+    async with sessions.begin() as session:
+        question = await session.scalar(select(Question).where(Question.poll_id == number_in(embed_text(public)),
+                                                                Question.position == 2))
+        options = (await session.execute(select(Option.id, Option.code).where(Option.question_id == question.id))).all()
+        by_code = dict((code, oid) for oid, code in options)
+        await PostingRepository(session).set_wording(
+            question.id, "en", "Which themes interest you?", {by_code["o1"]: "Climate", by_code["o2"]: "Health"})
+    back = await english.click(edit.response, label="Back to the summary")
+    edit3 = await english.click(back.response, label="Change 3")
+    text = embed_text(edit3.response)
+    assert "**Question 3 of 3** — Which themes interest you?" in text and "Your current answer: **Climate**" in text
+    assert [o["label"] for o in select_menu(edit3.response)["options"]] == ["Climate", "Health", "Éducation"]
+
+    # a survey stored before built-in options had their wording in every language: the catalogue's
+    async with sessions.begin() as session:
+        first = await session.scalar(select(Question).where(Question.poll_id == question.poll_id, Question.position == 0))
+        for option in (await session.scalars(select(Option).where(Option.question_id == first.id))):
+            option.labels = {}
+    back = await english.click(edit3.response, label="Back to the summary")
+    assert "→ **Yes**" in embed_text(back.response) and "→ **Climate**" in embed_text(back.response)
+    edit1 = await english.click(back.response, label="Change 1")
+    assert list(buttons(edit1.response))[:3] == ["Yes", "No", "Abstain"]
+
+    french = await world.member_fr.click(public, label="Répondre au questionnaire")
+    assert list(buttons(french.response)) == ["Oui", "Non", "Abstention"], "a French member still reads French"
+    after = await world.member_fr.click(french.response, label="Oui")
+    assert "Réponse enregistrée\u202f: **Oui**" in embed_text(after.response)
+    assert list(buttons(after.response))[3] == "4 — Plutôt d’accord"
 
 
 async def test_survey_text_format_errors_are_clear_and_create_nothing(world, sessions):
@@ -451,7 +526,7 @@ async def test_survey_results_show_each_question_and_close_at_the_deadline(world
     survey_id = number_in(posted.response.content)
     for member, choice, themes in (
         (world.member_fr, "Oui", ["Climat"]),
-        (world.member_en, "Non", ["Santé", "Climat"]),
+        (world.member_en, "No", ["Santé", "Climat"]),  # built-in options in her language
     ):
         step = await member.click(public, label="Répondre au questionnaire")
         step = await member.click(step.response, label=choice)

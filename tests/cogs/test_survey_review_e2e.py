@@ -102,7 +102,7 @@ async def test_survey_results_by_type_give_each_question_its_table(world, sessio
             "\n\n[oui/non] Restez-vous ?\n\n[oui/non] Revenez-vous ?")
     posted, public = await create_survey(world, text)
     survey_id = number_in(posted.response.content)
-    for member, member_type in ((world.member_fr, "collectivite"), (world.member_en, "ong")):
+    for member, member_type, yes in ((world.member_fr, "collectivite", "Oui"), (world.member_en, "ong", "Yes")):
         await profile(sessions, member.id, member_type)
         step = await member.click(public, label="Répondre au questionnaire")
         values = [o["value"] for o in select_menu(step.response)["options"]]
@@ -110,7 +110,7 @@ async def test_survey_results_by_type_give_each_question_its_table(world, sessio
         values = [o["value"] for o in select_menu(step.response)["options"]]
         step = await member.select(step.response, values[2:5])
         for _ in range(3):
-            step = await member.click(step.response, label="Oui")
+            step = await member.click(step.response, label=yes)
     results = await world.moderator.slash(world.fr, "poll results", poll=survey_id, by_type=True)
     embeds = results.response.embeds
     for embed in embeds[1:]:

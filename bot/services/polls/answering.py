@@ -20,11 +20,13 @@ class SurveyAnswering(PollCore):
         *,
         guild_id: int | None = None,
         role_ids: Sequence[int] | None = None,
+        lang: str | None = None,
     ) -> SurveyProgress:
         """Where the member is in the survey (the first question without a stored answer is
-        the next one), if they may answer it now (guild, status, roles)."""
+        the next one), if they may answer it now (guild, status, roles); with ``lang``, the
+        survey as the member reads it (:meth:`in_language`)."""
         poll = await self._checked(poll_id, guild_id, role_ids)
-        return await self._progress(poll, user_id)
+        return await self._read_in(await self._progress(poll, user_id), lang)
 
     async def answer_survey(
         self,
@@ -37,13 +39,15 @@ class SurveyAnswering(PollCore):
         position: int | None = None,
         guild_id: int | None = None,
         role_ids: Sequence[int] | None = None,
+        lang: str | None = None,
     ) -> SurveyProgress:
         """Store (or replace) the member's answer to one question of a survey — at once, in
         one transaction, with the member type of their profile at this moment — and return
         their progress.  Choice questions take ``option_ids`` (one, or 1 to ``max_choices``
         for multiple choice; in order for an ordered kind), open questions ``text``.  With
         ``position``, the one option in ``option_ids`` is placed at that position of the stored
-        answer, as the kind's rule says (a ranking's "2nd choice")."""
+        answer, as the kind's rule says (a ranking's "2nd choice").  With ``lang``, the progress
+        as the member reads it (:meth:`in_language`)."""
         from storage.repositories import AnswerRepository
 
         poll = await self._checked(poll_id, guild_id, role_ids)
@@ -75,7 +79,16 @@ class SurveyAnswering(PollCore):
                     current = (await answers.choices_of([answer_id]))[answer_id]
                     wanted = rule.place(current, chosen[0], position, question.max_choices)
                 await answers.set_choices(answer_id, wanted)
-        return dataclasses.replace(await self._progress(poll, user_id), saved=question)
+        return await self._read_in(dataclasses.replace(await self._progress(poll, user_id), saved=question), lang)
+
+    async def _read_in(self, progress: SurveyProgress, lang: str | None) -> SurveyProgress:
+        """The progress with its survey in ``lang`` (its questions, options and the question
+        just answered), as the member's private steps show it; as it is without ``lang``."""
+        if lang is None or lang == progress.poll.lang:
+            return progress
+        poll = await self.in_language(progress.poll, lang)
+        saved = None if progress.saved is None else poll.question_view(progress.saved.id)
+        return dataclasses.replace(progress, poll=poll, saved=saved)
 
     async def _progress(self, poll: PollView, user_id: int) -> SurveyProgress:
         from storage.repositories import AnswerRepository

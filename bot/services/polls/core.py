@@ -15,7 +15,7 @@ from bot.errors import Conflict, Forbidden, InvalidInput, NotFound
 from bot.i18n import Catalogue
 from bot.services.poll_rules import MAX_TEXT_ANSWER
 from bot.services.polls.kinds import is_ordered, kind_of, names
-from bot.services.polls.views import PollListing, PollView, VoteResult, poll_view
+from bot.services.polls.views import PollListing, PollView, VoteResult, poll_view, reader_view
 from bot.services.privacy import AnswerPseudonyms, Tombstones
 from storage.values import utcnow
 
@@ -95,6 +95,21 @@ class PollCore:
     def builtin_options(self, kind: str, lang: str) -> tuple[tuple[str, str], ...]:
         """``(code, label)`` of a kind's fixed options (yes/no/abstain, Likert…), in ``lang``."""
         return kind_of(kind).options.builtin(self.catalogue, lang)
+
+    async def in_language(self, poll: PollView, lang: str) -> PollView:
+        """The poll as a member reading ``lang`` sees it in a private reply (a survey's steps):
+        each option in its wording in ``lang`` when the poll has one (a built-in option — yes/no,
+        Likert… — has one in every language; a moderator's option when the poll is posted in
+        several languages), a built-in option of a poll stored without it in the catalogue's
+        wording, else as written; each question likewise in its translation when there is one.
+        The poll's own language: the poll as it is (no read)."""
+        from storage.repositories.postings import PostingRepository
+
+        if lang == poll.lang:
+            return poll
+        async with self.sessions() as session:
+            questions, options = await PostingRepository(session).wording(poll.id)
+        return reader_view(poll, lang, questions, options, lambda kind: dict(self.builtin_options(kind, lang)))
 
     def member_type_label(self, code: str | None, lang: str) -> str:
         if code is None:

@@ -4,7 +4,8 @@ stored rows.  No database access here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ __all__ = [
     "VoteResult",
     "poll_view",
     "question_view",
+    "reader_view",
 ]
 
 
@@ -352,4 +354,37 @@ def poll_view(poll: models.Poll) -> PollView:
         campaign_id=poll.campaign_id,
         extract_id=poll.extract_id,
         questions=questions,
+    )
+
+
+def reader_view(
+    poll: PollView,
+    lang: str,
+    questions: Mapping[int, Mapping[str, str]],
+    options: Mapping[int, Mapping[str, str]],
+    builtin: Callable[[str], Mapping[str, str]],
+) -> PollView:
+    """``poll`` with each question and option in ``lang`` wherever a wording exists, item by
+    item: the stored wording (``questions``/``options``: id → {language: text}), else for a
+    kind's built-in option the catalogue's (``builtin(kind)``: code → label in ``lang``), else
+    the poll's own.  Unlike a posting's all-or-nothing :func:`bot.services.postings.localized`,
+    a member's private reply mixes: « Yes » under a question a moderator wrote in French."""
+
+    def question(q: QuestionView) -> QuestionView:
+        fixed = builtin(q.kind) if kind_of(q.kind).options.fixed else {}
+        relabelled = tuple(
+            dataclasses.replace(o, label=options.get(o.id, {}).get(lang) or fixed.get(o.code) or o.label)
+            for o in q.options
+        )
+        return dataclasses.replace(q, text=questions.get(q.id, {}).get(lang) or q.text, options=relabelled)
+
+    translated = tuple(question(q) for q in poll.questions)
+    first = translated[0] if translated else None
+    return dataclasses.replace(
+        poll,
+        questions=translated,
+        question=first.text if first else poll.question,
+        # a quick poll's stored title is its question's wording; a survey's title has no other language
+        title=poll.title if poll.is_survey or first is None else first.text,
+        options=first.options if first else poll.options,
     )
