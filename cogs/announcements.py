@@ -197,7 +197,7 @@ class ScheduleModal(ReportingModal):
         then = self.bot.get_cog("Calendar").then_text(plan, self.lang)  # type: ignore[union-attr]
         await self._reply(interaction, self.bot.t(
             "announce.recurring_planned", self.lang, id=self.announcement_id, ref=plan.ref, rule=rule_text,
-            when=calendar.local(when), tz=self.bot.config.bot.timezone,
+            when=calendar.local(plan.start_at), tz=self.bot.config.bot.timezone,  # the rule's first time
         ) + then)
 
     @staticmethod

@@ -7,6 +7,10 @@ Plans (``calendar_plans``)
     holds its first occurrence (``start_at``), its next one (``next_at``) and, when it
     repeats, its rule: ``weekly``, ``monthly`` (the start's weekday or day of the month, at
     the start's local time) or a five-field cron line (``0 9 * * thu``), in ``bot.timezone``.
+    A series begins at its rule's first time at or after the start typed: « lundi 9 h » with
+    ``0 9 * * thu`` stores and shows that week's Thursday 9:00 (:func:`first_occurrence`).
+    (Series planned before that rule kept the start typed, which the reply had shown: their
+    rows are left as they are — ``start_at`` only anchors ``weekly`` and ``monthly``.)
 
 Exactly once
     An occurrence is claimed by inserting ``(plan, occurrence)`` in ``calendar_runs`` (its
@@ -87,7 +91,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CalendarEntry", "CalendarHook", "CalendarService", "PlanView", "RunOutcome", "SeriesOccurrence", "TemplateView",
-    "check_rule", "feature", "parse_recurrence", "parse_start", "plan_number",
+    "check_rule", "feature", "first_occurrence", "parse_recurrence", "parse_start", "plan_number",
 ]
 
 log = logging.getLogger("reseau.calendar")
@@ -332,6 +336,18 @@ def next_occurrence(recurrence: str | None, start_at: datetime, after: datetime,
         start = following + timedelta(seconds=1)
 
 
+def first_occurrence(recurrence: str | None, start: datetime, tz: ZoneInfo) -> datetime | None:
+    """A plan's first occurrence from the ``start`` a moderator typed.  A one-off, ``weekly`` and
+    ``monthly`` (rules read from the start itself: its weekday or day, its local time) begin at
+    the start.  A cron line begins at its own first time at or after the start's minute: started
+    « lundi 9 h » with ``0 9 * * thu``, the first post is that week's Thursday at 9:00, not the
+    Monday.  Counted as :func:`next_occurrence` counts (the repeated local hour of the night
+    clocks go back is not an occurrence again).  None: the line never comes (``0 9 31 2 *``)."""
+    if recurrence is None or recurrence in ("weekly", "monthly"):
+        return start
+    return next_occurrence(recurrence, start, start.replace(second=0, microsecond=0) - timedelta(seconds=1), tz)
+
+
 def plan_number(ref: str) -> int:
     """The plan id in ``plan-3`` (a series' reference, a bare ``3`` too); :class:`InvalidInput`
     otherwise."""
@@ -488,9 +504,11 @@ class CalendarService:
         repeat: str | None = None,
         channel_label: str | None = None,
     ) -> PlanView:
-        """Store a poll to post at ``start`` (typed in the bot's time zone; default for a
-        series: now), once or repeating ``repeat``.  Everything is checked now, as /poll create
-        would (a series' deadline must be a duration: each occurrence has its own)."""
+        """Store a poll to post at ``start`` (typed in the bot's time zone), once or repeating
+        ``repeat`` — a series from its rule's first time at or after ``start`` (a cron line's
+        Thursday when ``start`` is a Monday: :func:`first_occurrence`), stored as the plan's
+        ``start_at`` and ``next_at``.  Everything is checked now, as /poll create would (a
+        series' deadline must be a duration: each occurrence has its own)."""
         from storage import models
         from storage.repositories import AuditRepository
         from storage.repositories.calendar import CalendarRepository
@@ -499,8 +517,7 @@ class CalendarService:
         recurrence = parse_recurrence(repeat)
         if start is None or not start.strip():
             raise InvalidInput("calendar.error.start_missing")
-        start_at = parse_start(start, now=now, tz=self.tz)
-        check_rule(recurrence, start_at, self.tz)
+        start_at = self._first(recurrence, parse_start(start, now=now, tz=self.tz), now)
         draft = self.check_poll(guild_id=guild_id, channel_id=channel_id, author_id=author_id, payload=payload)
         self._check_deadline(payload, start_at, recurrence)
         stored = {key: value for key, value in payload.items() if key in POLL_FIELDS}
@@ -520,6 +537,22 @@ class CalendarService:
                          "title": plan.title[:100]},
             )
         return _plan_view(plan)
+
+    def _first(self, recurrence: str | None, start: datetime, now: datetime) -> datetime:
+        """The first occurrence of a plan typed to start at ``start`` (:func:`first_occurrence`:
+        a cron line's first time at or after it), which is what the plan stores as its start and
+        its next occurrence, and what the reply and the calendar show.  Refused: a monthly start
+        after the 28th, a line that never comes, a first post more than ``MAX_AHEAD`` away."""
+        check_rule(recurrence, start, self.tz)
+        first = first_occurrence(recurrence, start, self.tz)
+        if first is not None and first <= now:  # a start within the minute: the line's next time
+            first = next_occurrence(recurrence, start, now, self.tz)
+        if first is None:
+            raise InvalidInput("calendar.error.rule_never", rule=recurrence or "")
+        if first - now > MAX_AHEAD:
+            raise InvalidInput("calendar.error.rule_too_far", rule=recurrence or "", when=self.local(first),
+                               days=MAX_AHEAD.days)
+        return first
 
     def _check_deadline(self, payload: dict[str, Any], start_at: datetime, recurrence: str | None) -> None:
         """A planned poll's deadline as it will be read when the poll is posted at ``start_at``:
@@ -695,8 +728,10 @@ class CalendarService:
         guild_id: int | None = None,
         channel_id: int | None = None,
     ) -> PlanView:
-        """Make a draft announcement the model of a recurring one: first at ``when``, then as
-        ``repeat`` says; each occurrence is a new announcement (its own deliveries)."""
+        """Make a draft announcement the model of a recurring one: first at the rule's first
+        time from ``when`` (``when`` itself unless a cron line's day or time differs:
+        :func:`first_occurrence`), then as ``repeat`` says; each occurrence is a new announcement
+        (its own deliveries).  The plan's ``start_at`` is that first occurrence."""
         from storage import models
         from storage.repositories import AnnouncementRepository, AuditRepository
         from storage.repositories.calendar import CalendarRepository
@@ -707,7 +742,7 @@ class CalendarService:
             raise InvalidInput("calendar.error.recurrence", value="")
         if when <= now:
             raise InvalidInput("announce.in_past")
-        check_rule(recurrence, when, self.tz)
+        when = self._first(recurrence, when, now)  # the rule's first time from the typed start
         async with self.sessions.begin() as session:
             announcements = AnnouncementRepository(session)
             announcement = await announcements.get(announcement_id)

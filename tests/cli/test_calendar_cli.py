@@ -82,3 +82,26 @@ async def test_schedule_series_prints_the_csv(database_url, tmp_path):
     assert long.stdout.splitlines()[0].startswith("plan_id,occurrence,poll_id")
     unknown = run(config, "schedule", "--series", "plan-99")
     assert unknown.returncode == 1 and "plan-99" in unknown.stderr
+
+
+async def test_schedule_lists_a_series_at_its_rules_first_time_not_the_start_typed(database_url, tmp_path):
+    """A series started « lundi 9 h » on « 0 9 * * thu »: `schedule --all` showed the Monday,
+    when the first post is on the Thursday after it."""
+    config = write_config(tmp_path, database_url)
+    tz = load_config(config).tz
+    services = Services.from_config(load_config(config))
+    try:
+        series = await services.calendar.plan_poll(
+            guild_id=GUILD, channel_id=CHANNEL, author_id=7,
+            payload={"question": "Le jeudi ?", "options": "Oui; Non", "kind": "single"},
+            start="lundi 9 h", repeat="0 9 * * 4",
+        )
+    finally:
+        await services.aclose()
+    first = series.start_at.astimezone(tz)
+    assert (first.weekday(), first.hour, first.minute, series.next_at) == (3, 9, 0, series.start_at)  # a Thursday
+    listing = run(config, "schedule", "--all")
+    assert listing.returncode == 0, listing.stderr
+    [line] = [line for line in listing.stdout.splitlines() if f"plan-{series.id}" in line]
+    assert line.strip().startswith(f"{first.strftime('%Y-%m-%d %H:%M')} · plan-{series.id}"), line
+    assert "0 9 * * thu" in line

@@ -18,7 +18,7 @@ from bot.services import calendar as calendar_service
 from bot.services.delivery import Publisher
 from storage.models import Announcement, AuditEntry, CalendarRun, Delivery
 from tests.conftest import embed_text
-from tests.time_ahead import SOON, at, local_text
+from tests.time_ahead import PARIS, SOON, at, local_text
 
 
 def posts(channel) -> list:
@@ -192,3 +192,21 @@ async def test_a_recurring_occurrence_missed_by_far_is_recorded_not_posted(world
     [planned] = await world.env.bot.services.calendar.plans()
     assert planned.id == plan.id and planned.next_at == SOON + timedelta(weeks=1)
     assert ("announcement.missed", None) in await audit(sessions)
+
+
+async def test_a_recurring_announcement_started_off_its_rule_begins_on_the_rules_day(world, sessions):
+    """A cron rule whose day is not the start's: the first post is the rule's first time after
+    the start (it was the start itself), in the reply, the job and /announce list."""
+    bot = world.env.bot
+    bot.clock = at(SOON - timedelta(days=1))
+    first = SOON + timedelta(days=2)  # 09:30 in Paris, two days after the start typed
+    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[first.astimezone(PARIS).weekday()]
+    preview = await compose(world)
+    form = await world.moderator.click(preview.response, label="Programmer")
+    done = await world.moderator.submit_modal(form, {"when": local_text(SOON), "repeat": f"30 9 * * {day}"})
+    assert f"première fois le {local_text(first)} (Europe/Paris)" in plain(done.response.content), done.response.content
+    [plan] = await bot.services.calendar.plans()
+    assert (plan.start_at, plan.next_at) == (first, first)
+    assert bot.scheduler.get_job(calendar_service.announce_job_id(plan.id)).next_run_time == first
+    announced = plain(embed_text((await world.moderator.slash(world.fr, "announce list")).response))
+    assert f"🔁 `{plan.ref}` · {local_text(first)} · Assemblée générale" in announced

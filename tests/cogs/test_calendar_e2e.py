@@ -390,3 +390,35 @@ async def test_a_cron_rule_is_read_as_any_cron_and_the_reply_says_its_next_days(
     assert "entre le 1er et le 28 du mois" in plain(monthly.response.content)
     simcord.assert_error(world.env, InvalidInput)
     assert len(await bot.services.calendar.plans()) == 1
+
+
+async def test_a_series_started_off_its_rule_first_posts_on_the_rules_first_day(world, sessions):
+    """Started « lundi 9 h » with « 0 9 * * thu » (every Thursday at 9:00), the series posted its
+    first poll on the Monday, and the reply and the calendar said so: its first post is the
+    rule's first Thursday at or after the start, said in the reply and shown in the calendar."""
+    bot = world.env.bot
+    bot.clock = at(NOW)  # 08:00 in Paris: « lundi 9 h » is this Monday when today is one
+    monday = (-NOW.astimezone(PARIS).weekday()) % 7
+    first = local_at(monday + 3, 9)  # that week's Thursday
+    result = await plan(world, start="lundi 9 h", repeat="0 9 * * 4", deadline="1j")
+    text = plain(result.response.content)
+    assert f"première fois le {local_text(first)} (Europe/Paris)" in text, text
+    assert local_text(local_at(monday, 9)) not in text
+    [planned] = await bot.services.calendar.plans()
+    assert (planned.start_at, planned.next_at) == (first, first)
+    listing = plain(embed_text((await world.moderator.slash(world.fr, "calendar list")).response))
+    assert f"{local_text(first)} · Sondage récurrent · « Quel format pour la rencontre ? »" in listing
+    assert local_text(local_at(monday, 9)) not in listing
+    job_id = service.poll_job_id(planned.id)
+    await fire(world, job_id, first)  # asserts the job's time: the Thursday
+    assert len(poll_posts(world.fr)) == 1
+    await fire(world, job_id, first + timedelta(weeks=1))
+    assert len(poll_posts(world.fr)) == 2
+    async with sessions() as session:
+        runs = list(await session.scalars(select(CalendarRun.occurrence_at).order_by(CalendarRun.occurrence_at)))
+    assert runs == [first, first + timedelta(weeks=1)]
+
+    never = await plan(world, start="demain 9 h", repeat="0 9 31 2 *")
+    assert "ne tombe jamais" in plain(never.response.content)
+    simcord.assert_error(world.env, InvalidInput)
+    assert len(await bot.services.calendar.plans()) == 1

@@ -14,7 +14,14 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.errors import InvalidInput
-from bot.services.calendar import check_rule, next_occurrence, parse_recurrence, parse_start, poll_payload
+from bot.services.calendar import (
+    check_rule,
+    first_occurrence,
+    next_occurrence,
+    parse_recurrence,
+    parse_start,
+    poll_payload,
+)
 from bot.services.container import Services
 from storage.db import create_engine, session_factory
 from storage.models import CalendarPlan, CalendarRun, Poll
@@ -155,6 +162,26 @@ def test_one_occurrence_per_local_time_when_clocks_change():
     assert local(next_occurrence("weekly", spring, gap, PARIS)) == "2027-04-04 02:30 +0200"
 
 
+def test_a_series_begins_at_its_rules_first_time_from_the_start():
+    """Started on a Monday with « every Thursday at 9:00 », the first post was the Monday: it is
+    the line's first time at or after the start (weekly and monthly are read from the start);
+    through the night clocks go back the repeated local hour is not a first occurrence."""
+    monday = paris(2027, 3, 22, 9, 0)
+    assert first_occurrence("0 9 * * thu", monday, PARIS) == paris(2027, 3, 25, 9, 0)
+    assert first_occurrence("0 8 * * mon", monday, PARIS) == paris(2027, 3, 29, 8, 0)  # 8:00 passed: next week's
+    thursday = paris(2027, 3, 25, 9, 0)
+    assert first_occurrence("0 9 * * thu", thursday, PARIS) == thursday  # on the rule: the start itself
+    assert first_occurrence("0 9 * * thu", thursday + timedelta(seconds=40), PARIS) == thursday  # « dans 2 h »
+    assert first_occurrence("weekly", monday, PARIS) == first_occurrence("monthly", monday, PARIS) == monday
+    assert first_occurrence(None, monday, PARIS) == monday
+    assert first_occurrence("0 9 31 2 *", monday, PARIS) is None
+    # 31 October 2027, 02:45+02:00: the 02:30 that comes again an hour later is not an occurrence
+    assert local(first_occurrence("30 2 * * *", paris(2027, 10, 31, 2, 45), PARIS)) == "2027-11-01 02:30 +0100"
+    assert local(first_occurrence("30 2 * * *", paris(2027, 10, 30, 12, 0), PARIS)) == "2027-10-31 02:30 +0200"
+    # 28 March 2027, 02:30 does not exist: APScheduler's 03:30 (summer time), as for the following ones
+    assert local(first_occurrence("30 2 * * *", paris(2027, 3, 27, 12, 0), PARIS)) == "2027-03-28 03:30 +0200"
+
+
 def local(when: datetime) -> str:
     return when.astimezone(PARIS).strftime("%Y-%m-%d %H:%M %z")
 
@@ -225,6 +252,47 @@ async def test_a_series_keeps_one_occurrence_per_local_time_across_both_changes(
     finally:
         await services.aclose(dispose_engine=False)
     assert len(posted) == len(set(posted)) == 6
+
+
+async def test_a_series_started_off_its_rule_is_stored_and_posted_from_its_first_time(config, sessions, clock):
+    """plan_poll and plan_announcement store the rule's first time as the plan's start and next
+    occurrence (they stored the start typed), across the night clocks go back; a line that
+    never comes or whose first time is beyond a year is refused, nothing stored."""
+    from bot.services import announcements
+    from storage.models import NetworkChannel
+
+    clock.set(paris(2027, 10, 29, 12, 0))  # Friday
+    services = Services(config, engine=sessions.kw["bind"], sessions=sessions, clock=clock)
+    posted = []
+
+    async def post(poll, nonce, maybe_sent) -> int:
+        posted.append(poll.id)
+        return 1000 + poll.id
+
+    try:
+        series = await services.calendar.plan_poll(guild_id=1, channel_id=2, author_id=3, payload=PAYLOAD,
+                                                   start="samedi 12 h", repeat="30 2 * * 0")
+        assert local(series.start_at) == local(series.next_at) == "2027-10-31 02:30 +0200"
+        assert [local(w) for w in services.calendar.following(series)] == [
+            "2027-11-07 02:30 +0100", "2027-11-14 02:30 +0100"]
+        ran = await _run_occurrences(services, clock, series.id, lambda: services.calendar.run_poll(series.id, post), 2)
+        assert ran == ["2027-10-31 02:30 +0200", "2027-11-07 02:30 +0100"]
+        async with sessions.begin() as session:
+            session.add(NetworkChannel(channel_id=20, guild_id=1, language="fr", name="annonces"))
+        draft = await announcements.create_draft(services.sessions, guild_id=1, author_id=3, title="Veille",
+                                                 body="La veille.", now=clock())
+        monthly = await services.calendar.plan_announcement(
+            draft.id, when=paris(2027, 11, 10, 9, 0), repeat="0 9 1 * *", actor_id=3)
+        assert monthly.start_at == monthly.next_at == paris(2027, 12, 1, 9, 0)
+        for repeat, key in (("0 9 31 2 *", "calendar.error.rule_never"), ("0 9 29 2 *", "calendar.error.rule_too_far")):
+            with pytest.raises(InvalidInput) as caught:  # (the next 29 February after March 2028: 2032)
+                await services.calendar.plan_poll(guild_id=1, channel_id=2, author_id=3, payload=PAYLOAD,
+                                                  start="2028-03-10 09:00", repeat=repeat)
+            assert caught.value.key == key
+        assert len(await services.calendar.plans()) == 2
+    finally:
+        await services.aclose(dispose_engine=False)
+    assert len(posted) == 2
 
 
 async def test_the_calendar_names_what_the_monthly_slot_will_really_post(config, sessions, clock):
