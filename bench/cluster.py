@@ -128,9 +128,10 @@ class Cluster:
         env.pop("RESEAU_DATABASE_URL", None)
         return env
 
-    async def cli(self, *args: str) -> tuple[int, str]:
+    async def cli(self, *args: str, config: Path | None = None) -> tuple[int, str]:
+        """``reseau-bot <args>`` with the cluster's config (or ``config``), to its end."""
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "--config", str(self.config), *args, env=self.env(),
+            sys.executable, "-m", "bot.cli", "--config", str(config or self.config), *args, env=self.env(),
             cwd=self.folder, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)

@@ -212,6 +212,8 @@ class ReseauBot(commands.Bot):
             retried=len(report.pending),
         )
         self.coordinator: LocalCoordinator = LocalCoordinator()
+        self.claim_lost: Exception | None = None  # another process took this one's shards: it stops
+        self._stopping: asyncio.Task[None] | None = None
         # a follower's changes of rows with jobs go to the leader, who reconciles them
         self.schedule.on_inactive = lambda features: self.coordinator.announce(SCHEDULE_CHANNEL, ",".join(features))
 
@@ -237,7 +239,14 @@ class ReseauBot(commands.Bot):
         if self.coordinator.shared:
             publisher.on_fanout = lambda scope: self.coordinator.announce(DELIVER_CHANNEL, scope)
         publisher.prefer = lambda row: self.owns_guild(row.guild_id)
+        self.coordinator.on_claim_lost = self._claim_lost
         await self.coordinator.start(self._elected, self._deposed)
+
+    def _claim_lost(self, exc: Exception) -> None:
+        """Another process claimed this one's shards while its coordination connection was lost:
+        both would answer the same members, so this one stops (``run`` exits with code 2)."""
+        self.claim_lost = exc
+        self._stopping = asyncio.get_running_loop().create_task(self.close(), name="claim-lost-stop")
 
     def _peer_fanout(self, payload: str) -> None:
         """Another process started a fan-out (of one extract or announcement, or a resume of

@@ -38,6 +38,14 @@ The rules, in one place:
   reseau_counts, '<poll id>'``; the process whose shards hold the poll's guild refreshes its
   message through the same debounced refresh as a local vote.
 
+* **One process per shard.**  Before connecting to Discord a process claims its shards on its
+  coordination connection (:meth:`PgCoordinator.claim`, :func:`shard_claim`): a shared lock on its
+  shard count and one lock per shard, held by the server as long as the session lives.  A shard
+  held by another process, or another shard count held, is refused at start (one line, exit 2).
+  When the coordination connection is reopened the claim is taken again (the process's own
+  earlier session, which the server may not have seen die, is ended first); if another process
+  took one of its shards meanwhile, this one stops (:attr:`PgCoordinator.on_claim_lost`).
+
 SQLite has one process: :func:`storage.coordination.lock_sqlite` refuses a second, and that
 process is always the leader (:class:`LocalCoordinator`).
 """
@@ -51,7 +59,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from storage.coordination import PgCoordination
+from storage.coordination import PgCoordination, ShardsInUse
 from storage.urls import is_postgresql
 
 if TYPE_CHECKING:
@@ -84,6 +92,9 @@ class LocalCoordinator:
         self.leader = True
         self.elected_at: float | None = time.monotonic()
         self.handlers: dict[str, Handler] = {}
+        # called with the refusal when this process's shards were claimed by another process while
+        # its coordination connection was lost (PostgreSQL only; the bot then stops)
+        self.on_claim_lost: Callable[[ShardsInUse], Any] | None = None
 
     @property
     def shared(self) -> bool:
@@ -127,10 +138,18 @@ class PgCoordinator(LocalCoordinator):
         self._lost_tries = 0
         self._lost_pace = LOST_LOG_FIRST
         self._lost_next_log = 0.0
+        self.claimed: tuple[int, tuple[int, ...]] | None = None  # (shard count, shards) held
+        self._sessions: set[int] = set()  # this process's coordination sessions so far (server pids)
 
     @property
     def shared(self) -> bool:
         return True
+
+    async def claim(self, count: int, shards: tuple[int, ...]) -> None:
+        """Open the coordination connection and claim these shards on it, before the gateway
+        (:meth:`PgCoordination.claim_shards`); raises :class:`ShardsInUse` when refused."""
+        self.claimed = (count, shards)
+        self._conn = await self._connect()
 
     @property
     def leases(self) -> DeliveryLeases:
@@ -168,6 +187,13 @@ class PgCoordinator(LocalCoordinator):
 
     async def _connect(self) -> PgCoordination:
         conn = await PgCoordination.connect(self.url)
+        try:
+            if self.claimed is not None:
+                await conn.claim_shards(*self.claimed, ours=frozenset(self._sessions))
+        except BaseException:
+            await conn.close()
+            raise
+        self._sessions.add(conn.pid)
         for channel, handler in self.handlers.items():
             await conn.listen(channel, lambda _channel, payload, handler=handler: handler(payload))
         return conn
@@ -191,6 +217,14 @@ class PgCoordinator(LocalCoordinator):
                     await self._step_down("the advisory lock is no longer held")
             except asyncio.CancelledError:
                 raise
+            except ShardsInUse as exc:  # taken by another process while the connection was lost
+                await self._step_down("this process's shards were claimed by another process")
+                log.error("another process claimed this process's shards while its coordination connection "
+                          "was lost (%s): stopping", exc)
+                self._closing = True
+                if self.on_claim_lost is not None:
+                    self.on_claim_lost(exc)
+                return
             except Exception as exc:  # noqa: BLE001 — the database is away: step down, retry
                 self._lost(exc)
                 await self._step_down("the coordination connection was lost")
@@ -305,6 +339,16 @@ async def announce_outside_change(database_url: str, features: tuple[str, ...] =
 def coordinator_for(database_url: str) -> LocalCoordinator:
     """PostgreSQL: the election; anything else: the single process."""
     return PgCoordinator(database_url) if is_postgresql(database_url) else LocalCoordinator()
+
+
+def shard_claim(config: Config) -> tuple[int, tuple[int, ...]]:
+    """(shard count, shards) this process claims: its ``shard_ids`` (all of ``shard_count``'s
+    when empty); without sharding, count 0 and shard 0 — one gateway session for every server,
+    which no other process may share."""
+    shards = config.discord
+    if not shards.shard_count:
+        return 0, (0,)
+    return shards.shard_count, tuple(shards.shard_ids) or tuple(range(shards.shard_count))
 
 
 def parse_shard_ids(text: str) -> tuple[int, ...]:

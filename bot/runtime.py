@@ -7,6 +7,7 @@ import logging
 import re
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 import discord
 import yarl
@@ -17,6 +18,9 @@ from bot.config import Config
 from bot.services import charts
 from bot.services.container import Services
 from storage.db import ensure_current, require_database
+
+if TYPE_CHECKING:
+    from storage.coordination import ShardsInUse
 
 log = logging.getLogger("reseau")
 
@@ -104,12 +108,18 @@ async def start_processes(bot: ReseauBot, config: Config):
     saying why), take part in the election on PostgreSQL, serve the metrics when configured.
     Returns the metrics server (or ``False`` when refused)."""
     from bot.metrics import MetricsServer
-    from bot.processes import PgCoordinator
-    from storage.coordination import DatabaseInUse, lock_sqlite
+    from bot.processes import PgCoordinator, shard_claim
+    from storage.coordination import DatabaseInUse, ShardsInUse, lock_sqlite
     from storage.urls import is_postgresql
 
     if is_postgresql(config.database.url):
-        bot.coordinator = PgCoordinator(config.database.url)
+        coordinator = bot.coordinator = PgCoordinator(config.database.url)
+        try:
+            await coordinator.claim(*shard_claim(config))  # held until the process ends
+        except ShardsInUse as exc:
+            await coordinator.close()
+            print(f"reseau-bot: {shards_in_use(bot, config, exc)}", file=sys.stderr)
+            return False
     else:
         try:
             lock_sqlite(config.database.url)  # held until the process ends
@@ -129,6 +139,23 @@ async def start_processes(bot: ReseauBot, config: Config):
         print(f"reseau-bot: {message}", file=sys.stderr)
         return False
     return server
+
+
+def shards_in_use(bot: ReseauBot, config: Config, exc: ShardsInUse) -> str:
+    """The refusal of a shard claim (``storage.coordination.ShardsInUse``), in one line: which
+    shards or which shard counts, and what to change."""
+    lang = config.bot.language
+    if exc.theirs is not None:
+        def named(count: int) -> str:
+            return bot.t("processes.shard_count_none", lang) if count == 0 else str(count)
+
+        return bot.t("processes.shard_count_differs", lang, mine=named(exc.count),
+                     theirs=named(exc.theirs))
+    if exc.count == 0:
+        return bot.t("processes.unsharded_claimed", lang)
+    shards = exc.shards
+    return bot.t("processes.shard_claimed", lang, count=len(shards), shards=", ".join(map(str, shards)),
+                 total=exc.count)
 
 
 async def run_bot(config: Config, token: str, *, sync_only: bool = False, web: bool = False) -> int:
@@ -151,6 +178,7 @@ async def run_bot(config: Config, token: str, *, sync_only: bool = False, web: b
 
     metrics_server = await start_processes(bot, config)
     if metrics_server is False:
+        await bot.coordinator.close()
         await bot.services.aclose()
         return 2
     charts.draw_in_worker_process()  # charts off the event loop, in a worker started at the first one
@@ -182,6 +210,9 @@ async def _serve(bot: ReseauBot, token: str, *, web: bool = False) -> int:
             if dashboard is not None:
                 await dashboard.cleanup()
             await runner  # the client stopped by itself: let its error (if any) surface
+            if bot.claim_lost is not None:  # another process took its shards: a person must look
+                print(f"reseau-bot: {shards_in_use(bot, bot.config, bot.claim_lost)}", file=sys.stderr)
+                return 2
             return 0
         log.info("signal received, stopping")
         if dashboard is not None:

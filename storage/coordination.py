@@ -6,7 +6,9 @@ PostgreSQL
     exactly as long as its connection).  On it: ``pg_try_advisory_lock`` for the scheduler's
     election (held until the connection ends, so a killed process's lock is released by the
     server as soon as it sees the connection closed), ``LISTEN`` for the channels other processes
-    ``NOTIFY`` on, and ``pg_notify``.  The server is asked to probe an idle peer with TCP
+    ``NOTIFY`` on, and ``pg_notify``; and the process's **shard claim** (:meth:`PgCoordination.claim_shards`):
+    a shared lock on its shard count and a lock on each gateway shard it runs, so that two
+    processes never run one shard, nor two different shard counts.  The server is asked to probe an idle peer with TCP
     keepalives every second (``tcp_keepalives_*``), so that a machine that vanished without
     closing its socket loses its lock within seconds rather than the system's two hours.
 SQLite
@@ -37,6 +39,17 @@ if TYPE_CHECKING:
 SCHEDULER_LOCK_KEY = 0x7265_7365_6175_0001  # "reseau" + 1
 # A delivery in flight: the two-key form (this class, the delivery's id), another key space.
 DELIVERY_LEASE_CLASS = 0x7262_0001
+# A gateway shard run by this process: the two-key form (this class, the shard's id), exclusive.
+SHARD_CLAIM_CLASS = 0x7262_0002
+# The shard count this process runs with (0: no sharding): (this class, the count), *shared* —
+# every process of one count holds it together; a process seeing another count held refuses.
+SHARD_COUNT_CLASS = 0x7262_0003
+# The advisory locks of one class held on this database (pg_locks spans the whole server).
+_HELD_IN_CLASS = (
+    "SELECT objid::bigint AS key, pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND objsubid = 2 AND classid::bigint = $1 "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 
 # Idle-peer probing asked of the server for this connection (seconds, count).
 KEEPALIVES = {"tcp_keepalives_idle": "2", "tcp_keepalives_interval": "1", "tcp_keepalives_count": "3"}
@@ -125,6 +138,57 @@ class PgCoordination:
     async def release_lease(self, delivery_id: int) -> None:
         await self._value("SELECT pg_advisory_unlock($1, $2)", DELIVERY_LEASE_CLASS, delivery_id)
 
+    async def claim_shards(self, count: int, shards: tuple[int, ...], *, ours: frozenset[int] = frozenset()) -> None:
+        """Hold, for this session's life, the shard count ``count`` (shared with every process of
+        that count) and each of ``shards`` (exclusively).  Raises :class:`ShardsInUse` when
+        another session of this database holds another count, or one of these shards — unless
+        that session is one of ``ours`` (this process's own earlier sessions, which the server has
+        not seen die yet: they are ended, and the claim taken again).
+
+        Two processes starting at once with different counts each take their count before
+        looking for another: at least one of them sees the other's (both may, and both refuse).
+        No sharding is ``count`` 0 and shard 0: two such processes conflict on the shard, one of
+        them and a sharded one on the count."""
+        await self._value("SELECT pg_try_advisory_lock_shared($1, $2)", SHARD_COUNT_CLASS, count)
+        for attempt in range(2):
+            async with self._busy:
+                others = await self._conn.fetch(_HELD_IN_CLASS + " AND objid::bigint <> $2 ORDER BY 1",
+                                                SHARD_COUNT_CLASS, count)
+                taken = await self._conn.fetch(
+                    "SELECT shard FROM unnest($2::int[]) AS shard WHERE NOT pg_try_advisory_lock($1, shard)",
+                    SHARD_CLAIM_CLASS, list(shards),
+                ) if not others else []
+                holders = await self._conn.fetch(_HELD_IN_CLASS + " AND objid::bigint = ANY($2::bigint[])",
+                                                 SHARD_CLAIM_CLASS, [row["shard"] for row in taken]) if taken else []
+            pids = {row["pid"] for row in [*others, *holders]}
+            if not pids:
+                return
+            if not pids <= ours:
+                break
+            if attempt == 1 or not await self._end_sessions(pids):  # retried with the next connection
+                raise ConnectionError(f"this process's earlier coordination sessions {sorted(pids)} still hold its claim")
+        if others:
+            raise ShardsInUse(count, (), theirs=int(others[0]["key"]))
+        raise ShardsInUse(count, tuple(sorted(row["shard"] for row in taken)))
+
+    async def _end_sessions(self, pids: set[int]) -> bool:
+        """End this process's own earlier sessions (a connection lost on this side that the server
+        still holds); whether they are gone."""
+        ended = await self._value("SELECT bool_and(pg_terminate_backend(pid, 2000)) FROM unnest($1::int[]) AS pid",
+                                  sorted(pids))
+        return bool(ended)
+
+    async def shard_claims(self) -> list[tuple[int, tuple[int, ...]]]:
+        """What the running processes of this database hold: (shard count, shards) per session,
+        for ``reseau-bot check``."""
+        async with self._busy:
+            counts = await self._conn.fetch(_HELD_IN_CLASS, SHARD_COUNT_CLASS)
+            shards = await self._conn.fetch(_HELD_IN_CLASS, SHARD_CLAIM_CLASS)
+        held: dict[int, list[int]] = {}
+        for row in shards:
+            held.setdefault(row["pid"], []).append(int(row["key"]))
+        return sorted((int(row["key"]), tuple(sorted(held.get(row["pid"], ())))) for row in counts)
+
     async def listen(self, channel: str, callback: Listener) -> None:
         """Call ``callback(channel, payload)`` for each NOTIFY on ``channel`` from another session."""
 
@@ -146,6 +210,17 @@ class PgCoordination:
             await asyncio.wait_for(self._conn.close(), 2.0)
         except Exception:  # noqa: BLE001 — a broken connection is being dropped anyway
             self._conn.terminate()
+
+
+class ShardsInUse(Exception):
+    """Another process on this PostgreSQL database runs ``shards`` (of ``count``; no sharding:
+    ``count`` 0), or runs with another shard count, ``theirs``."""
+
+    def __init__(self, count: int, shards: tuple[int, ...], *, theirs: int | None = None) -> None:
+        super().__init__(f"shard count {count}, shards {shards}, other count {theirs}")
+        self.count = count
+        self.shards = shards
+        self.theirs = theirs
 
 
 # ------------------------------------------------------------------------------------------------
