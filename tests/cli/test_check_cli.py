@@ -32,6 +32,7 @@ from bot.services.check import (
 )
 from storage.db import create_engine, downgrade, session_factory, upgrade
 from storage.repositories.extracts import ExtractRepository
+from tests.conftest import PG_URL
 from tests.paths import REPO
 
 TOKEN = "MTQ1NjA3NDQ0Mzk4MDgwMDAwMQ.GabcDE.check-token-for-tests-0000000000"
@@ -210,8 +211,11 @@ async def test_all_good_exits_0_in_french_with_every_item_checked(database_url, 
         f"✔ Salon #journal ({MODLOG})\u202f: le bot a toutes les permissions nécessaires",
         f"✔ Base de données\u202f: schéma à jour ({check_head()})",
         f"✔ Sources d’extraits\u202f: l’hôte {FEED_HOST} est autorisé (fetch.allowed_hosts)\u202f; extraits qui en viennent\u202f: 2",
-    ]
-    assert lines[-1] == "Tout est prêt (12 vérifications réussies)\u202f: lancez `reseau-bot run`."
+    ] + ([  # PostgreSQL: the shards the running processes claim
+        "✔ Shards\u202f: aucun processus «\u202freseau-bot run\u202f» en cours sur cette base",
+    ] if PG_URL else [])
+    checks = 13 if PG_URL else 12
+    assert lines[-1] == f"Tout est prêt ({checks} vérifications réussies)\u202f: lancez `reseau-bot run`."
     assert TOKEN not in result.stdout + result.stderr  # log_level is DEBUG
     assert "Traceback" not in result.stderr
     assert srv.stats["unauthorized"] == 0 and srv.stats["created"] == 0  # read only

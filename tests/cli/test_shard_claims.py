@@ -193,3 +193,28 @@ async def wait_claim(url: str, count: int, shards: tuple[int, ...], within: floa
                 return await claim(url, count, shards)
             except ShardsInUse:
                 await asyncio.sleep(0.02)
+
+
+async def test_check_lists_the_shards_the_running_processes_hold(database_url, tmp_path):
+    from bot.check_cli import report_lines
+    from bot.cli_base import Text
+    from bot.services.check import CheckReport
+    from bot.services.check.database import check_database
+
+    async def lines(count: int) -> list[str]:
+        """``reseau-bot check``'s shard lines (and the fix under a ⚠), with ``shard_count = count``."""
+        config = build_config({"database": {"url": database_url}, "discord": {"shard_count": count}},
+                              tmp_path / "config.toml")
+        report = CheckReport(results=[r for r in await check_database(config) if r.line.key.startswith("check.shards")])
+        return report_lines(Text("fr"), report)[:-1]  # (without the summary)
+
+    assert await lines(4) == ["✔ Shards\u202f: aucun processus «\u202freseau-bot run\u202f» en cours sur cette base"]
+    held = [await claim(database_url, 4, (0, 1, 2)), await claim(database_url, 4, (3,))]
+    try:
+        same, other = await lines(4), await lines(2)
+    finally:
+        for conn in held:
+            await conn.close()
+    assert same == ["✔ Shards tenus par les 2 processus en cours\u202f: shards 0-2 sur 4, shard 3 sur 4"]
+    assert other[0] == "⚠ Shards tenus par les 2 processus en cours\u202f: shards 0-2 sur 4, shard 3 sur 4", other
+    assert "discord.shard_count = 2, les processus en cours 4" in other[1], other

@@ -19,7 +19,9 @@ only (no gateway session), plus the database and the extracts' sources.
 * the database is at the migrations' head;
 * the host of every URL extract source already stored (``page:<url>``, ``feed:<url>…`` source
   keys) is in ``fetch.allowed_hosts``.  Keys that are not URLs (files, feed entry ids such as
-  ``tag:…``, hashed long keys) say nothing about a host and are not checked.
+  ``tag:…``, hashed long keys) say nothing about a host and are not checked;
+* on PostgreSQL, the shards the running ``reseau-bot run`` processes claim — a warning when they
+  run with another ``discord.shard_count`` than this configuration (its ``run`` would be refused).
 
 Everything here is plain Python (httpx, no discord.py): the result is a list of
 :class:`CheckResult`, each a catalogue message (:class:`Msg`) and, when it failed, the fix as

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from bot.config import Config
-from bot.services.check.report import CheckResult, _failed, _passed, msg
+from bot.services.check.report import CheckResult, _failed, _passed, _warned, msg
 from bot.services.check.rest import _short
 
 
@@ -69,6 +69,8 @@ async def check_database(config: Config) -> list[CheckResult]:
             results += await _check_sources(engine, config)
         except Exception as exc:
             results.append(_failed(msg("check.host.error", reason=_db_reason(exc)), msg("check.db.unreachable_fix")))
+        if url.get_backend_name() == "postgresql":
+            results += await _check_shards(config)
         return results
     finally:
         await engine.dispose()
@@ -77,6 +79,43 @@ async def check_database(config: Config) -> list[CheckResult]:
 def _db_reason(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None)  # a DBAPIError's driver exception, without the SQL
     return _short(orig if orig is not None else exc)
+
+
+def shard_ranges(shards: tuple[int, ...]) -> str:
+    """(0, 1, 2, 5) → ``0-2,5``, as ``run --shard-ids`` takes them."""
+    parts: list[str] = []
+    for shard in shards:
+        if parts and shard == int(parts[-1].rpartition("-")[2]) + 1:
+            parts[-1] = f"{parts[-1].partition('-')[0]}-{shard}"
+        else:
+            parts.append(str(shard))
+    return ",".join(parts)
+
+
+async def _check_shards(config: Config) -> list[CheckResult]:
+    """PostgreSQL: the shards the running ``reseau-bot run`` processes claim (their advisory locks,
+    ``storage.coordination``); ⚠ when they run with another shard count than this configuration's
+    (a ``run`` with it would be refused)."""
+    from storage.coordination import PgCoordination
+
+    try:
+        conn = await PgCoordination.connect(config.database.url)
+        try:
+            claims = await conn.shard_claims()
+        finally:
+            await conn.close()
+    except Exception as exc:  # any driver, any failure: one line, no traceback
+        return [_failed(msg("check.shards.error", reason=_db_reason(exc)), msg("check.db.unreachable_fix"))]
+    if not claims:
+        return [_passed(msg("check.shards.none"))]
+    held = tuple(msg("check.shards.process", count=len(shards), shards=shard_ranges(shards), total=total)
+                 if total else msg("check.shards.unsharded") for total, shards in claims)
+    line = msg("check.shards.held", count=len(claims), processes=held)
+    mine = config.discord.shard_count
+    theirs = sorted({total for total, _ in claims} - {mine})
+    if theirs:
+        return [_warned(line, msg("check.shards.count_fix", mine=mine, theirs=theirs[0]))]
+    return [_passed(line)]
 
 
 async def _check_sources(engine: Any, config: Config) -> list[CheckResult]:
