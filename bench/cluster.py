@@ -134,7 +134,12 @@ class Cluster:
             sys.executable, "-m", "bot.cli", "--config", str(config or self.config), *args, env=self.env(),
             cwd=self.folder, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
+        except TimeoutError:  # (a command that should have ended does not: leave no process behind)
+            proc.kill()
+            await proc.wait()
+            raise
         return proc.returncode or 0, out.decode()
 
     async def import_extract(self, month: str | None = None) -> None:

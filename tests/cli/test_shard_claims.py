@@ -218,3 +218,32 @@ async def test_check_lists_the_shards_the_running_processes_hold(database_url, t
     assert same == ["✔ Shards tenus par les 2 processus en cours\u202f: shards 0-2 sur 4, shard 3 sur 4"]
     assert other[0] == "⚠ Shards tenus par les 2 processus en cours\u202f: shards 0-2 sur 4, shard 3 sur 4", other
     assert "discord.shard_count = 2, les processus en cours 4" in other[1], other
+
+
+async def test_a_process_whose_shard_was_taken_while_it_was_cut_off_stops_with_exit_2(database_url, tmp_path):
+    """A network cut: the server ends the process's coordination session (and its claim); another
+    process claims its shard before it reconnects.  It stops serving rather than answer twice."""
+    async with Cluster(tmp_path, database_url, processes=2, guilds=2, channels_per_guild=1) as cluster:
+        proc = await cluster.start(1)
+        await cluster.wait_connected(proc)
+        services = Services.from_config(build_config({"database": {"url": database_url}}, tmp_path / "c.toml"))
+        try:
+            async with services.engine.begin() as conn:
+                ended = await conn.scalar(text(
+                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+                    "WHERE application_name = 'reseau-bot coordination' AND datname = current_database()"))
+        finally:
+            await services.aclose()
+        intruder = await wait_claim(database_url, 2, (1,), within=10)
+        try:
+            code = await asyncio.wait_for(proc.process.wait(), timeout=60)
+            await proc.reader
+        finally:
+            await intruder.close()
+    out = proc.output()
+    assert ended == 1
+    assert code == 2, out
+    assert last_line(out) == "reseau-bot: " + Catalogue.load().t("processes.shard_claimed", "fr", count=1,
+                                                                 shards="1", total=2)
+    assert "another process claimed this process's shards" in out
+    assert "Traceback" not in out, out
