@@ -239,7 +239,7 @@ async def test_bad_token_exits_1_in_english_and_never_shows_the_token(database_u
     assert "DISCORD_TOKEN" in lines[1] and "Reset Token" in lines[1]
     assert lines[2].startswith("✘ Servers, channels and permissions not checked")
     assert "✔ Database: schema up to date" in result.stdout  # the rest is still checked
-    assert lines[-1] == "To fix: 2 of 4 (the ✘ lines above)."
+    assert lines[-1] == f"To fix: 2 of {5 if PG_URL else 4} (the ✘ lines above)."  # (PostgreSQL: + the shards)
     assert wrong not in result.stdout + result.stderr and "Traceback" not in result.stderr
     assert srv.stats["unauthorized"] == 1
 

@@ -215,8 +215,8 @@ async def test_check_lists_the_shards_the_running_processes_hold(database_url, t
     finally:
         for conn in held:
             await conn.close()
-    assert same == ["✔ Shards tenus par les 2 processus en cours\u202f: shards 0-2 sur 4, shard 3 sur 4"]
-    assert other[0] == "⚠ Shards tenus par les 2 processus en cours\u202f: shards 0-2 sur 4, shard 3 sur 4", other
+    assert same == ["✔ Shards tenus par les 2 processus en cours\u202f: 0-2 sur 4, 3 sur 4"]
+    assert other[0] == "⚠ Shards tenus par les 2 processus en cours\u202f: 0-2 sur 4, 3 sur 4", other
     assert "discord.shard_count = 2, les processus en cours 4" in other[1], other
 
 

@@ -108,7 +108,7 @@ async def _check_shards(config: Config) -> list[CheckResult]:
         return [_failed(msg("check.shards.error", reason=_db_reason(exc)), msg("check.db.unreachable_fix"))]
     if not claims:
         return [_passed(msg("check.shards.none"))]
-    held = tuple(msg("check.shards.process", count=len(shards), shards=shard_ranges(shards), total=total)
+    held = tuple(msg("check.shards.process", shards=shard_ranges(shards), total=total)
                  if total else msg("check.shards.unsharded") for total, shards in claims)
     line = msg("check.shards.held", count=len(claims), processes=held)
     mine = config.discord.shard_count
