@@ -417,7 +417,9 @@ class Profiles(commands.Cog):
         lines: list[str] = []
         listed = 0
         for answer in reversed(answers):
-            given = ", ".join(answer["choices"]) if answer["choices"] else (answer["text"] or "")
+            # the choices in the member's language where they read differently (« Yes » for « Oui »)
+            choices = (answer.get("choices_in") or {}).get(lang) or answer["choices"]
+            given = ", ".join(choices) if choices else (answer["text"] or "")
             answered_at = _when(answer["answered_at"])
             assert answered_at is not None
             # a survey's answer names its question (a quick poll's title is its question); a

@@ -72,13 +72,14 @@ if TYPE_CHECKING:
 __all__ = ["Services", "http_client_for", "privacy_hooks"]
 
 
-def privacy_hooks(sessions: async_sessionmaker[AsyncSession]) -> PrivacyRegistry:
+def privacy_hooks(sessions: async_sessionmaker[AsyncSession], catalogue: Catalogue | None = None) -> PrivacyRegistry:
     """Every feature's privacy hook (what ``/my-data`` shows of it, how ``/forget-me`` removes
     it): the profile, the poll answers, the announcements written and the audit-log actions.
-    A new feature that stores member data registers its hook here."""
+    A new feature that stores member data registers its hook here.  ``catalogue``: the built-in
+    poll options' labels in each language, for the answers' choices in the member's."""
     return PrivacyRegistry([
         ProfileHook(sessions),
-        PollAnswersHook(sessions),
+        PollAnswersHook(sessions, catalogue),
         PollsCreatedHook(sessions),
         AnnouncementsHook(sessions),
         AuditHook(sessions),
@@ -129,12 +130,13 @@ class Services:
         now = self.now
         self.polls = PollService.from_config(sessions, config, self.catalogue, clock=now)
         self.campaigns = CampaignService(sessions, clock=now)
-        self.privacy = privacy_hooks(sessions)
+        self.privacy = privacy_hooks(sessions, self.catalogue)
         self.profiles = ProfileService.from_config(sessions, config, clock=now, hooks=self.privacy)
         self._exports: Exporter | None = None  # built at the first export (see ``exports``)
         self._dashboard: tuple[SignIn, DashboardReader, DiscordSignIn] | None = None  # at first use
         self.calendar = CalendarService(sessions, self.polls, config, clock=now)  # planned ahead (issue 12)
-        self.postings = PostingService(sessions, clock=now)  # one poll, several channels and languages
+        # one poll, several channels and languages; a wording stored there is in the polls' cache
+        self.postings = PostingService(sessions, clock=now, wording_changed=self.polls.forget_cached)
         self.publisher = Publisher(
             sessions, None, catalogue=self.catalogue, clock=now,
             modlog_channel_id=config.discord.moderators_log_channel_id, lang=config.bot.language,

@@ -145,9 +145,13 @@ def localize_results(results: PollResults, view: PollView) -> PollResults:
 
 class PostingService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 wording_changed: Callable[[int], None] = lambda poll_id: None) -> None:
         self.sessions = sessions
         self.clock = clock
+        # told the id of a poll whose wording in another language changed (the poll service
+        # drops its cached structure, which holds that wording: ``PollService.forget_cached``)
+        self.wording_changed = wording_changed
 
     # ------------------------------------------------------------------ postings
     async def claim(self, poll: PollView, guild_id: int, channel_id: int, lang: str) -> int | None:
@@ -294,6 +298,7 @@ class PostingService:
             await PostingRepository(session).set_wording(
                 poll.question_id, lang, question, {o.id: label for o, label in zip(poll.options, labels, strict=False)}
             )
+        self.wording_changed(poll.id)
 
     # ------------------------------------------------------------------ merging
     async def merge(self, target_poll_id: int, source_poll_id: int, *, question: int = 1,
@@ -353,4 +358,6 @@ class PostingService:
                 details={"source_poll": source_poll_id, "question": question, "moved": moved, "dropped": dropped,
                          "postings_moved": postings_moved},
             )
+        for poll_id in (target_poll_id, source_poll_id):
+            self.wording_changed(poll_id)
         return result

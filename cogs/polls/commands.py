@@ -574,8 +574,9 @@ class Polls(commands.Cog):
         if not ui_of(poll.kind).free_text:
             raise DomainError("poll.error.not_text")
         current = await self.service.my_answer(poll_id, interaction.user.id)
-        modal = TextAnswerModal(
-            poll, self.bot.lang(interaction), interaction.user.id, current.text if current else None, self.t
+        lang = self.bot.lang(interaction)
+        modal = TextAnswerModal(  # the question in the member's language when the poll has it
+            self.service.read_in(poll, lang), lang, interaction.user.id, current.text if current else None, self.t
         )
         await interaction.response.send_modal(modal)
 
@@ -621,7 +622,8 @@ class Polls(commands.Cog):
         """The ephemeral acknowledgement with the member's current choice (a follow-up when the
         interaction was deferred), then the debounced refresh of the public message."""
         lang = self.bot.lang(interaction)
-        text = render.confirmation(self.messages.postings.localize_vote(result, lang), lang, self.wording)
+        # the member's choice in their language (the cached poll's wording: no read)
+        text = render.confirmation(self.service.vote_in(result, lang), lang, self.wording)
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=True)
         else:

@@ -8,7 +8,6 @@ the same questions — one answer per member and question, whichever posting the
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from collections.abc import Sequence
@@ -18,12 +17,12 @@ import discord
 
 from bot.config import NetworkChannel
 from bot.errors import DomainError, InvalidInput
-from bot.services.postings import ChannelCount, Posting, Wording, localized
+from bot.services.postings import ChannelCount, Posting, localized
 from cogs._errors import ReportingModal
 
 if TYPE_CHECKING:
     from bot.client import ReseauBot
-    from bot.services.polls import PollResults, PollView, VoteResult
+    from bot.services.polls import PollResults, PollView
     from bot.services.postings import PostingService
 
 log = logging.getLogger("cogs.polls")
@@ -82,21 +81,9 @@ class PollPostings:
         # process posts more or merges, which forget the entry), so a vote on a poll posted once
         # costs nothing more
         self._channels: dict[int, dict[int, int]] = {}
-        self._wording: dict[int, Wording] = {}  # the same polls' wording per language
 
     def forget(self, poll_id: int) -> None:
         self._channels.pop(poll_id, None)
-        self._wording.pop(poll_id, None)
-
-    def localize_vote(self, result: VoteResult, lang: str) -> VoteResult:
-        """A member's confirmation in their language when the poll (posted in several channels,
-        already read by :meth:`note_answer`) has a wording in it; else as it is — never a read
-        before the member's answer."""
-        wording = self._wording.get(result.poll.id)
-        if wording is None or lang == result.poll.lang:
-            return result
-        view, fell_back = localized(result.poll, lang, wording)
-        return result if fell_back else dataclasses.replace(result, poll=view)
 
     async def localize_results(self, results: PollResults, lang: str) -> PollResults:
         """Results as a reader of ``lang`` reads them (a moderator's ``/poll results``): the
@@ -117,8 +104,6 @@ class PollPostings:
         channels = self._channels.get(poll.id)
         if channels is None:
             channels = self._channels[poll.id] = await self.service.channels(poll.id)
-            if len(channels) > 1:
-                self._wording[poll.id] = await self.service.wording(poll.id)
             if len(self._channels) > 1000:
                 self.forget(next(iter(self._channels)))
         if len(channels) < 2 or channel_id not in channels:
@@ -185,9 +170,7 @@ class PollPostings:
                 continue
             await self.service.attach(posting_id, message.id)
             posted += 1
-        channels = self._channels[poll.id] = await self.service.channels(poll.id)  # the votes to come
-        if len(channels) > 1:
-            self._wording[poll.id] = wording
+        self._channels[poll.id] = await self.service.channels(poll.id)  # the votes to come
         return posted, failed
 
 

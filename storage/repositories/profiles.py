@@ -62,6 +62,9 @@ class AnswerRow:
     member_type: str | None
     answered_at: datetime
     updated_at: datetime
+    lang: str = "fr"  # the poll's language, that of ``choices``
+    # each choice's code and its label in the poll's other languages (``Option.labels``)
+    choice_wording: tuple[tuple[str, dict[str, str]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,16 +177,18 @@ class MemberAnswerRepository(Repository):
         )
         rows = (await self.session.execute(stmt)).all()
         labels: dict[int, list[str]] = defaultdict(list)
+        wording: dict[int, list[tuple[str, dict[str, str]]]] = defaultdict(list)
         if rows:
             choice_stmt = (
-                select(AnswerChoice.answer_id, Option.label)
+                select(AnswerChoice.answer_id, Option.label, Option.code, Option.labels)
                 .join(Option, Option.id == AnswerChoice.option_id)
                 .join(Answer, Answer.id == AnswerChoice.answer_id)
                 .where(whose.condition())
                 .order_by(AnswerChoice.answer_id, Option.position)
             )
-            for answer_id, label in await self.session.execute(choice_stmt):
+            for answer_id, label, code, others in await self.session.execute(choice_stmt):
                 labels[answer_id].append(label)
+                wording[answer_id].append((code, dict(others or {})))
         return [
             AnswerRow(
                 answer_id=answer.id,
@@ -198,6 +203,8 @@ class MemberAnswerRepository(Repository):
                 member_type=answer.member_type,
                 answered_at=answer.answered_at,
                 updated_at=answer.updated_at,
+                lang=poll.lang,
+                choice_wording=tuple(wording.get(answer.id, ())),
             )
             for answer, question, poll, campaign in rows
         ]

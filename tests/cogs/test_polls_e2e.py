@@ -20,20 +20,22 @@ SimCord notes (workarounds live in this file only):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
+import json
 from datetime import timedelta
 
 import pytest
 import simcord
 from PIL import Image
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 
 from bot.config import NetworkChannel
 from bot.errors import InvalidInput
 from bot.services import charts
 from cogs._errors import NotModerator
-from storage.models import Answer, AnswerChoice, AuditEntry, Poll, Profile, utcnow
+from storage.models import Answer, AnswerChoice, AuditEntry, Option, Poll, Profile, Question, utcnow
 from tests.conftest import embed_text
 from tests.databases import answer_rows
 from tests.forged import click_forged, forge
@@ -202,11 +204,87 @@ async def test_yes_no_abstain_in_the_channel_language(world, sessions):
     assert [b.label for b in message.components[0].children] == ["Yes", "No", "Abstain"]
     assert "Poll #" in embed_text(message) and "Yes / No / Abstain" in embed_text(message)
     vote = await world.member_fr.click(message, label="Abstain")
-    assert "Votre choix\u202f: **Abstain**" in vote.response.content, (
-        "the confirmation is in the member's language"
+    assert "Votre choix\u202f: **Abstention**" in vote.response.content, (
+        "the confirmation is in the member's language, the built-in option included"
     )
     _, french, _ = await create(world, kind="yesno", question="Faut-il se réunir à Lyon ?")
     assert [b.label for b in french.components[0].children] == ["Oui", "Non", "Abstention"]
+
+
+@contextlib.contextmanager
+def statements(sessions):
+    """The SQL statements run through the bot's engine meanwhile (the vote store's own
+    connection excepted: a vote's one round trip)."""
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+async def test_an_english_member_reads_her_vote_in_english(world, sessions):
+    """A French quick poll voted on by an English-locale member: every private reply about her
+    vote names a built-in option (yes/no, Likert) in English — the confirmation, a change —,
+    built from the cached poll without a query more than a French member's vote; the options a
+    moderator wrote stay as written (a multiple choice's select, a ranking); ``/my-data`` lists
+    « Yes » too; a French member still reads « Oui ».  (She read « Your choice: **Oui** »: only
+    a poll posted in several languages with a complete English wording was translated.)"""
+    _, message, poll_id = await create(world, kind="yesno", question="Faut-il se réunir à Lyon ?")
+    assert [b.label for b in message.components[0].children] == ["Oui", "Non", "Abstention"]
+    french = await world.member_fr.click(message, label="Oui")
+    assert "Votre choix\u202f: **Oui**" in french.response.content
+    with statements(sessions) as seen:
+        english = await world.member_en.click(message, label="Oui")
+    assert english.ephemeral and "Your choice: **Yes**" in english.response.content
+    assert "Oui" not in english.response.content
+    assert seen == [], "the English confirmation is built from the cached poll: no query"
+    changed = await world.member_en.click(message, label="Abstention")
+    assert "Your choice: **Abstain**" in changed.response.content
+    withdrawn = await world.member_en.click(message, label="Retirer mon vote")
+    assert withdrawn.response.content == "Your vote has been withdrawn."
+    await world.member_en.click(message, label="Non")
+
+    _, likert, _ = await create(world, kind="likert", question="Le rapport est-il utile ?")
+    vote = await world.member_en.click(likert, label="4 — Plutôt d’accord")
+    assert "Your choice: **4 — Agree**" in vote.response.content
+    french = await world.member_fr.click(likert, label="4 — Plutôt d’accord")
+    assert "Votre choix\u202f: **4 — Plutôt d’accord**" in french.response.content
+
+    # the moderator's options stay as written: a multiple choice's select, a ranking
+    themes = ["Eau", "Énergie", "Santé", "Éducation", "Climat", "Culture"]
+    _, multi, _ = await create(world, options="; ".join(themes), kind="multi", max_choices=2)
+    values = {o.label: o.value for o in multi.components[0].children[0].options}
+    chosen = await world.member_en.select(multi, [values["Santé"], values["Eau"]])
+    assert "Your choices (2/2): **Eau**, **Santé**" in chosen.response.content
+    _, ranking, _ = await create(world, options="Lyon; Dakar; Montréal", kind="ranking")
+    menu = ranking.components[0].children[0]
+    ranked = await world.member_en.select(ranking, [next(o.value for o in menu.options if o.label == "Dakar")],
+                                          custom_id=menu.custom_id)
+    assert "Your ranking: 1. **Dakar**" in ranked.response.content
+
+    # a poll stored before built-in options had their wording in every language: the catalogue's
+    async with sessions.begin() as session:
+        for option in await session.scalars(select(Option).join(Question).where(Question.poll_id == poll_id)):
+            option.labels = {}
+    world.env.bot.services.polls.forget_cached(poll_id)
+    again = await world.member_en.click(message, label="Oui")
+    assert "Your choice: **Yes**" in again.response.content
+
+    mine = await world.member_en.slash(world.en, "my-data")
+    listed = embed_text(mine.response)
+    assert f"**Faut-il se réunir à Lyon ?** (#{poll_id}) — Yes" in listed and ") — 4 — Agree" in listed, listed
+    assert "Oui" not in listed and "Plutôt" not in listed
+    document = json.loads(await mine.response.attachments[0].read())
+    yes_no = next(a for a in document["answers"] if a["poll_id"] == poll_id)
+    assert yes_no["choices"] == ["Oui"] and yes_no["choices_in"] == {"en": ["Yes"]}, "as stored, and in English"
+    theirs = embed_text((await world.member_fr.slash(world.fr, "my-data")).response)
+    assert f"**Faut-il se réunir à Lyon ?** (n°\u00a0{poll_id}) — Oui" in theirs, "a French member reads French"
 
 
 async def test_likert_scale(world, sessions):

@@ -129,7 +129,8 @@ async def test_network_poll_with_and_without_english_wording(world, sessions):
     [poll], postings = await polls_and_postings(sessions)
     assert len(postings) == 2
 
-    await world.member_en.click(english, label="Oui")
+    untranslated = await world.member_en.click(english, label="Oui")
+    assert "Your choice: **Oui**" in untranslated.response.content, "the moderator's option as written"
     await world.member_fr.click(posts(world.fr)[-1], label="Non")
     results = await world.moderator.slash(world.fr, "poll results", poll=poll.id)
     text = embed_text(results.response)
@@ -141,6 +142,12 @@ async def test_network_poll_with_and_without_english_wording(world, sessions):
     assert "Pas de version anglaise" not in translated.response.content
     english = posts(world.en)[-1]
     assert "A question?" in embed_text(english) and "No English version" not in embed_text(english)
+    # the English wording, stored after the poll was posted (and cached) here, is what an English
+    # member is told whichever posting she clicks; a French member reads French on either
+    on_french = await world.member_en.click(posts(world.fr)[-1], label="Oui")
+    assert "Your choice: **Yes**" in on_french.response.content
+    on_english = await world.member_fr.click(english, label="No")
+    assert "Votre choix\u202f: **Non**" in on_english.response.content
 
 
 async def test_network_target_needs_a_network_moderator(world, sessions):

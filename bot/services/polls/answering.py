@@ -24,9 +24,9 @@ class SurveyAnswering(PollCore):
     ) -> SurveyProgress:
         """Where the member is in the survey (the first question without a stored answer is
         the next one), if they may answer it now (guild, status, roles); with ``lang``, the
-        survey as the member reads it (:meth:`in_language`)."""
+        survey as the member reads it (:meth:`read_in`)."""
         poll = await self._checked(poll_id, guild_id, role_ids)
-        return await self._read_in(await self._progress(poll, user_id), lang)
+        return self._read_in(await self._progress(poll, user_id), lang)
 
     async def answer_survey(
         self,
@@ -47,7 +47,7 @@ class SurveyAnswering(PollCore):
         for multiple choice; in order for an ordered kind), open questions ``text``.  With
         ``position``, the one option in ``option_ids`` is placed at that position of the stored
         answer, as the kind's rule says (a ranking's "2nd choice").  With ``lang``, the progress
-        as the member reads it (:meth:`in_language`)."""
+        as the member reads it (:meth:`read_in`)."""
         from storage.repositories import AnswerRepository
 
         poll = await self._checked(poll_id, guild_id, role_ids)
@@ -79,14 +79,14 @@ class SurveyAnswering(PollCore):
                     current = (await answers.choices_of([answer_id]))[answer_id]
                     wanted = rule.place(current, chosen[0], position, question.max_choices)
                 await answers.set_choices(answer_id, wanted)
-        return await self._read_in(dataclasses.replace(await self._progress(poll, user_id), saved=question), lang)
+        return self._read_in(dataclasses.replace(await self._progress(poll, user_id), saved=question), lang)
 
-    async def _read_in(self, progress: SurveyProgress, lang: str | None) -> SurveyProgress:
+    def _read_in(self, progress: SurveyProgress, lang: str | None) -> SurveyProgress:
         """The progress with its survey in ``lang`` (its questions, options and the question
         just answered), as the member's private steps show it; as it is without ``lang``."""
         if lang is None or lang == progress.poll.lang:
             return progress
-        poll = await self.in_language(progress.poll, lang)
+        poll = self.read_in(progress.poll, lang)
         saved = None if progress.saved is None else poll.question_view(progress.saved.id)
         return dataclasses.replace(progress, poll=poll, saved=saved)
 

@@ -4,6 +4,7 @@ status, roles, and the open-status check inside a vote's transaction)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -50,6 +51,8 @@ class PollCore:
         self.member_types = tuple(member_types)
         self.clock = clock
         self._structures: OrderedDict[int, PollView] = OrderedDict()
+        # the cached structures as members of other languages read them: {poll: {lang: view}}
+        self._readers: dict[int, dict[str, PollView]] = {}
         self._posted_guilds: set[tuple[int, int]] = set()  # (poll, another server it is posted in)
         # the privacy keys are read from the database once, at first use (no I/O here)
         self.pseudonyms = AnswerPseudonyms(sessions, clock=lambda: self.clock())  # anonymous polls' respondents
@@ -96,20 +99,34 @@ class PollCore:
         """``(code, label)`` of a kind's fixed options (yes/no/abstain, Likert…), in ``lang``."""
         return kind_of(kind).options.builtin(self.catalogue, lang)
 
-    async def in_language(self, poll: PollView, lang: str) -> PollView:
-        """The poll as a member reading ``lang`` sees it in a private reply (a survey's steps):
-        each option in its wording in ``lang`` when the poll has one (a built-in option — yes/no,
-        Likert… — has one in every language; a moderator's option when the poll is posted in
-        several languages), a built-in option of a poll stored without it in the catalogue's
-        wording, else as written; each question likewise in its translation when there is one.
-        The poll's own language: the poll as it is (no read)."""
-        from storage.repositories.postings import PostingRepository
+    def read_in(self, poll: PollView, lang: str) -> PollView:
+        """The poll as a member reading ``lang`` sees it in a private reply (a vote's
+        confirmation, a survey's steps): each option in its wording in ``lang`` when the poll has
+        one (a built-in option — yes/no, Likert… — has one in every language; a moderator's option
+        when the poll is posted in several languages), a built-in option of a poll stored without
+        it in the catalogue's wording, else as written; each question likewise in its translation
+        when there is one (:func:`~bot.services.polls.views.reader_view`).
 
+        No database access: the wording in other languages is read with the poll and cached with
+        its structure, and the view in ``lang`` is built once per cached structure (the vote path
+        asks for it at every confirmation).  The poll's own language: the poll as it is."""
         if lang == poll.lang:
             return poll
-        async with self.sessions() as session:
-            questions, options = await PostingRepository(session).wording(poll.id)
-        return reader_view(poll, lang, questions, options, lambda kind: dict(self.builtin_options(kind, lang)))
+        cached = self._structures.get(poll.id) is poll
+        readers = self._readers.get(poll.id) if cached else None
+        view = readers.get(lang) if readers else None
+        if view is None:
+            view = reader_view(poll, lang, lambda kind: dict(self.builtin_options(kind, lang)))
+            if cached:
+                self._readers.setdefault(poll.id, {})[lang] = view
+        return view
+
+    def vote_in(self, result: VoteResult, lang: str) -> VoteResult:
+        """A vote's outcome as the member reading ``lang`` is told it (:meth:`read_in`): the
+        chosen options in their language; as it is in the poll's own language."""
+        if lang == result.poll.lang:
+            return result
+        return dataclasses.replace(result, poll=self.read_in(result.poll, lang))
 
     def member_type_label(self, code: str | None, lang: str) -> str:
         if code is None:
@@ -188,17 +205,22 @@ class PollCore:
         return await self.pseudonyms.of(poll.id, poll.campaign_id, user_id) if poll.anonymous else user_id
 
     def _remember(self, poll: PollView) -> None:
+        if self._structures.get(poll.id) is not poll:
+            self._readers.pop(poll.id, None)  # built from the view this one replaces
         self._structures[poll.id] = poll
         self._structures.move_to_end(poll.id)
         while len(self._structures) > _STRUCTURE_CACHE:
-            self._structures.popitem(last=False)
+            evicted, _ = self._structures.popitem(last=False)
+            self._readers.pop(evicted, None)
 
     def _forget(self, poll_id: int) -> None:
         self._structures.pop(poll_id, None)
+        self._readers.pop(poll_id, None)
 
     def forget_cached(self, poll_id: int) -> None:
         """Drop the cached view of a poll changed by another service (its closing moved from
-        the calendar: ``bot.services.calendar``)."""
+        the calendar: ``bot.services.calendar``; its wording in another language stored or
+        merged: ``bot.services.postings``)."""
         self._forget(poll_id)
 
     async def _structure(self, poll_id: int) -> PollView:

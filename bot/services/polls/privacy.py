@@ -1,7 +1,9 @@
 """The polls feature's privacy hook (:mod:`bot.services.privacy`): a member's answers.
 
 ``/my-data`` shows every answer of the member (poll, question, chosen labels or text, the member
-type frozen when answering), those of anonymous polls included: they are stored under the
+type frozen when answering), the chosen labels also in the other languages where they read
+differently (``choices_in``: a built-in option's, or a moderator's translated option's, so the
+member reads « Yes » for « Oui »), those of anonymous polls included: they are stored under the
 member's pseudonym in that poll (:class:`bot.services.privacy.AnswerPseudonyms`), which the hook
 recomputes for every anonymous poll.  ``/forget-me`` deletes their answers
 (``delete``: they no longer count) or, with ``unlink``, deletes their answers to polls not yet
@@ -24,7 +26,8 @@ from bot.services.privacy import AnswerPseudonyms, Forgotten, iso
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-    from storage.repositories.profiles import MemberAnswerRepository, MemberAnswers
+    from bot.i18n import Catalogue
+    from storage.repositories.profiles import AnswerRow, MemberAnswerRepository, MemberAnswers
 
 __all__ = ["FEATURE", "PollAnswersHook"]
 
@@ -34,9 +37,30 @@ FEATURE = "polls"
 class PollAnswersHook:
     feature = FEATURE
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], catalogue: Catalogue | None = None) -> None:
         self.sessions = sessions
         self.pseudonyms = AnswerPseudonyms(sessions)
+        self.catalogue = catalogue  # a built-in option's label in each language (yes/no, Likert…)
+
+    def _choices_in(self, answer: AnswerRow) -> dict[str, list[str]]:
+        """The member's choices in each other language where one reads differently: ``{"en":
+        ["Yes"]}`` for « Oui » — each option's stored wording in that language, else a built-in
+        option's catalogue label (a poll stored before those were stored), else as written, as
+        a vote's confirmation says it (``PollService.read_in``)."""
+        from bot.i18n import LANGUAGES
+        from bot.services.polls.kinds import kind_of
+
+        out: dict[str, list[str]] = {}
+        fixed = kind_of(answer.kind).options.fixed if answer.choice_wording else False
+        for lang in LANGUAGES:
+            if lang == answer.lang:
+                continue
+            builtin = dict(kind_of(answer.kind).options.builtin(self.catalogue, lang)) if fixed and self.catalogue else {}
+            labels = [others.get(lang) or builtin.get(code) or label
+                      for label, (code, others) in zip(answer.choices, answer.choice_wording, strict=True)]
+            if labels != list(answer.choices):
+                out[lang] = labels
+        return out
 
     async def _whose(self, repo: MemberAnswerRepository, user_id: int) -> MemberAnswers:
         """The member's answers: under their id, and under their pseudonym in each anonymous poll."""
@@ -59,7 +83,8 @@ class PollAnswersHook:
                     "question_code": a.question_code,
                     "question": a.question_text,
                     "kind": a.kind,
-                    "choices": list(a.choices),
+                    "choices": list(a.choices),  # as the poll words them
+                    "choices_in": self._choices_in(a),  # in other languages, where they differ
                     "text": a.text,
                     "member_type_when_answered": a.member_type,
                     "answered_at": iso(a.answered_at),

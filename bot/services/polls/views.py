@@ -80,6 +80,9 @@ class OptionView:
     position: int
     code: str
     label: str
+    # the label in languages other than the poll's, as stored (``{"en": "Yes"}``; read-only):
+    # held with the cached structure, so a member's reply in their language reads nothing more
+    labels: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def answer_id(self) -> int:
@@ -111,6 +114,8 @@ class QuestionView(_HasOptions):
     kind: str
     max_choices: int
     options: tuple[OptionView, ...]
+    # the question in languages other than the poll's, as stored (read-only, as an option's)
+    labels: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def multiple(self) -> bool:
@@ -320,7 +325,8 @@ def question_view(question: models.Question) -> QuestionView:
         text=question.text,
         kind=question.kind,
         max_choices=question.max_choices,
-        options=tuple(OptionView(o.id, o.position, o.code, o.label) for o in question.options),
+        options=tuple(OptionView(o.id, o.position, o.code, o.label, dict(o.labels or {})) for o in question.options),
+        labels=dict(question.labels or {}),
     )
 
 
@@ -357,26 +363,20 @@ def poll_view(poll: models.Poll) -> PollView:
     )
 
 
-def reader_view(
-    poll: PollView,
-    lang: str,
-    questions: Mapping[int, Mapping[str, str]],
-    options: Mapping[int, Mapping[str, str]],
-    builtin: Callable[[str], Mapping[str, str]],
-) -> PollView:
+def reader_view(poll: PollView, lang: str, builtin: Callable[[str], Mapping[str, str]]) -> PollView:
     """``poll`` with each question and option in ``lang`` wherever a wording exists, item by
-    item: the stored wording (``questions``/``options``: id → {language: text}), else for a
-    kind's built-in option the catalogue's (``builtin(kind)``: code → label in ``lang``), else
-    the poll's own.  Unlike a posting's all-or-nothing :func:`bot.services.postings.localized`,
-    a member's private reply mixes: « Yes » under a question a moderator wrote in French."""
+    item: the stored wording (the views' ``labels``, read with the poll), else for a kind's
+    built-in option the catalogue's (``builtin(kind)``: code → label in ``lang``; a poll stored
+    before built-in options had their wording in every language), else the poll's own.  Unlike a
+    posting's all-or-nothing :func:`bot.services.postings.localized`, a member's private reply
+    mixes: « Yes » under a question a moderator wrote in French.  No database access."""
 
     def question(q: QuestionView) -> QuestionView:
         fixed = builtin(q.kind) if kind_of(q.kind).options.fixed else {}
         relabelled = tuple(
-            dataclasses.replace(o, label=options.get(o.id, {}).get(lang) or fixed.get(o.code) or o.label)
-            for o in q.options
+            dataclasses.replace(o, label=o.labels.get(lang) or fixed.get(o.code) or o.label) for o in q.options
         )
-        return dataclasses.replace(q, text=questions.get(q.id, {}).get(lang) or q.text, options=relabelled)
+        return dataclasses.replace(q, text=q.labels.get(lang) or q.text, options=relabelled)
 
     translated = tuple(question(q) for q in poll.questions)
     first = translated[0] if translated else None
