@@ -212,7 +212,7 @@ async def test_yes_no_abstain_in_the_channel_language(world, sessions):
 
 
 @contextlib.contextmanager
-def statements(sessions):
+def statements(bot):
     """The SQL statements run through the bot's engine meanwhile (the vote store's own
     connection excepted: a vote's one round trip)."""
     seen: list[str] = []
@@ -220,7 +220,7 @@ def statements(sessions):
     def note(conn, cursor, statement, parameters, context, executemany):
         seen.append(statement)
 
-    engine = sessions.kw["bind"].sync_engine
+    engine = bot.services.sessions.kw["bind"].sync_engine
     event.listen(engine, "before_cursor_execute", note)
     try:
         yield seen
@@ -239,7 +239,7 @@ async def test_an_english_member_reads_her_vote_in_english(world, sessions):
     assert [b.label for b in message.components[0].children] == ["Oui", "Non", "Abstention"]
     french = await world.member_fr.click(message, label="Oui")
     assert "Votre choix\u202f: **Oui**" in french.response.content
-    with statements(sessions) as seen:
+    with statements(world.env.bot) as seen:
         english = await world.member_en.click(message, label="Oui")
     assert english.ephemeral and "Your choice: **Yes**" in english.response.content
     assert "Oui" not in english.response.content
