@@ -28,6 +28,10 @@ Modes (each run ``--runs`` times, interleaved with an idle run):
 * ``process``: charts in the worker process (``charts.draw_in_worker_process``) and the export in a
   process of its own (``bot.services.exports.worker``) — what the running bot does.
 
+The workers run in the idle CPU group ``reseau-bot run`` makes where it may (root, or a systemd
+unit with ``Delegate=cpu``: :mod:`bot.services.idle_cgroup`); ``--no-idle-group`` leaves them in
+the idle scheduling class alone, as before, for comparison.
+
 ``--load worker-spin`` or ``--load server-spin`` puts in the export's place only its worker's or
 only its database's share of the CPU (a diagnosis of what the export costs the votes, see
 ``LOADS``; ratio names get the load as a suffix).  Each run also prints when its slowest votes
@@ -226,6 +230,7 @@ async def run_all(args: argparse.Namespace, db: Path, workdir: Path, url: str | 
     from bot.client import GIL_SWITCH_INTERVAL
     from bot.config import PollsSection, build_config
     from bot.i18n import Catalogue
+    from bot.services import idle_cgroup
     from bot.services.exports import Exporter
     from bot.services.polls import PollService
     from storage.db import create_engine, session_factory
@@ -245,6 +250,8 @@ async def run_all(args: argparse.Namespace, db: Path, workdir: Path, url: str | 
         await one_run(None, service, poll, config, exporter, workdir, 200, args.interval, 1)  # warm-up
         gc.freeze()  # the end of start-up, as ReseauBot.setup_hook does: the GIL's switch interval too
         sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+        if args.idle_group:  # the workers' idle CPU group, as `reseau-bot run` makes it where it may
+            print(f"workers' idle CPU group: {idle_cgroup.prepare() or 'none (not permitted here)'}", flush=True)
         results: dict[str, list[dict]] = {"idle": [], **{m: [] for m in args.modes}}
         seed = 2
         for run in range(args.runs):
@@ -297,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
                         "its database's share of the CPU (a diagnosis; see LOADS)")
     p.add_argument("--charts", default="back-to-back", choices=["one", "back-to-back"],
                    help="one 25-option chart beside the export, or charts drawn back to back for the whole run")
+    p.add_argument("--idle-group", action=argparse.BooleanOptionalAction, default=True,
+                   help="the workers in an idle CPU group where this process may make one, as `reseau-bot run` "
+                        "does (--no-idle-group: the idle scheduling class alone, as before)")
     p.add_argument("--backend", nargs="+", default=["sqlite", "pg"], choices=["sqlite", "pg"])
     p.add_argument("--pg-url", default=os.environ.get("RESEAU_BENCH_PG_URL"),
                    help="PostgreSQL URL (its database is EMPTIED and filled with the generated rows)")

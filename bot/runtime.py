@@ -15,7 +15,7 @@ from discord import app_commands
 
 from bot.client import ReseauBot, ShardedReseauBot, refused_fields
 from bot.config import Config
-from bot.services import charts
+from bot.services import charts, idle_cgroup
 from bot.services.container import Services
 from storage.db import ensure_current, require_database
 
@@ -181,6 +181,7 @@ async def run_bot(config: Config, token: str, *, sync_only: bool = False, web: b
         await bot.coordinator.close()
         await bot.services.aclose()
         return 2
+    idle_cgroup.prepare()  # the workers' idle CPU group, where this process may make one
     charts.draw_in_worker_process()  # charts off the event loop, in a worker started at the first one
     try:
         return await _serve(bot, token, web=web)

@@ -17,6 +17,7 @@ import signal
 
 from bot.cli_base import MAX_PORT, Text, command, int_between, parser_extension, text, with_services
 from bot.config import Config
+from bot.services import idle_cgroup
 
 log = logging.getLogger("reseau.web")
 PUBLISH_RATE = 40.0
@@ -44,6 +45,7 @@ def cmd_web(args: argparse.Namespace, config: Config) -> int:
                 sender = await _login(config, token)
                 if sender is not None:
                     services.attach_sender(sender, rate=PUBLISH_RATE)
+            idle_cgroup.prepare()  # the exports' worker in an idle CPU group, where it may make one
             runner = await serve(services, host=args.host, port=args.port)
             host = args.host or config.dashboard.host
             url = f"http://{host}:{bound_port(runner)}"

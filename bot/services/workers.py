@@ -18,6 +18,8 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 
+from bot.services import idle_cgroup
+
 #: What the fork server imports when it starts: the main module (multiprocessing's default, which
 #: it always imports first: functions defined there can be sent, and each worker finds it already
 #: imported), then the module that lowers its priority.  (Without the main module the server is in
@@ -30,8 +32,11 @@ def background_priority() -> None:
     """Run only on CPU time the bot's process leaves (Linux ``SCHED_IDLE``: the bot's event loop,
     waking for a click, takes the CPU from the worker at once — with ``nice`` alone it waited
     for the scheduler's next turn, milliseconds on a busy machine); elsewhere, or where that is
-    refused, ``nice`` 10.  An idle-class task still gets a sliver of the CPU when everything
+    refused, ``nice`` 10.  And in the bot's idle CPU group where it made one
+    (:mod:`bot.services.idle_cgroup`), so that the database server's processes take the CPU from
+    the worker at once too.  An idle-class task still gets a sliver of the CPU when everything
     else is busy, so a drawing or an export is slowed by a saturated machine, never stopped."""
+    idle_cgroup.join()  # the idle CPU group the bot made, if it could (bot.services.idle_cgroup)
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         return
