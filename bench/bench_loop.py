@@ -150,7 +150,7 @@ async def spin_in_server(url: str) -> None:
 
 async def one_run(mode: str | None, service, poll, config, exporter, workdir: Path, votes: int,
                   interval: float, seed: int, load: str = "export", chart_load: str = "back-to-back") -> dict:
-    from bot.services import charts
+    from bot.services import charts, workers
     from bot.services.exports import ExportRequest
     from bot.services.exports.worker import export_to_path_in_worker
 
@@ -166,6 +166,7 @@ async def one_run(mode: str | None, service, poll, config, exporter, workdir: Pa
 
     async def vote(user_id: int) -> None:
         nonlocal errors
+        workers.touch_members()  # as the bot does at each interaction (ReseauBot.dispatch)
         t0 = time.perf_counter()
         try:
             await service.vote(poll.id, user_id=user_id, option_id=rng.choice(option_ids))

@@ -48,7 +48,7 @@ from bot.processes import (
     LocalCoordinator,
     fanout_rate,
 )
-from bot.services import delivery
+from bot.services import delivery, workers
 from bot.services.container import Services
 from bot.services.schedule import Reconciled, Schedule, retention_feature
 from storage.coordination import database_answers, pool_in_use
@@ -323,6 +323,11 @@ class ReseauBot(commands.Bot):
         self.services.clock = clock
 
     # ------------------------------------------------------------------ helpers for cogs
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        if event_name == "interaction":  # a member is here: a large export waits (bot.services.workers)
+            workers.touch_members()
+        super().dispatch(event_name, *args, **kwargs)
+
     def lang(self, interaction: discord.Interaction) -> str:
         return lang_of(interaction.locale, self.config.bot.language)
 

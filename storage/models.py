@@ -312,6 +312,10 @@ class AnswerChoice(Base):
 
 
 Index("ix_answer_choices_option", AnswerChoice.option_id)
+# The unlinked answers (a member forgotten in "unlink" mode) by id: an export's walk finds where its
+# next range ends among them without reading the others (storage.repositories.exports._Walk).
+Index("ix_answers_unlinked", Answer.id, sqlite_where=Answer.user_id.is_(None),
+      postgresql_where=Answer.user_id.is_(None))
 
 
 class ForgottenMember(Base):

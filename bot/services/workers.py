@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 from bot.services import idle_cgroup
 
@@ -48,10 +50,40 @@ def background_priority() -> None:
         pass
 
 
+#: Members count as active this long after their last interaction with the bot.
+ACTIVE_SECONDS = 0.5
+
+#: When a member last interacted with the bot (``time.monotonic()``, the same clock in every
+#: process of the machine), in memory shared with the workers: made by the bot's process with its
+#: first pool, handed to each worker as it starts.  The bot writes it (:func:`touch_members`),
+#: a worker reads it (:func:`members_active`: a large export gives the database back meanwhile).
+_stamp: Any = None
+
+
+def touch_members() -> None:
+    """A member is interacting with the bot now (the bot's process, at each interaction)."""
+    if _stamp is not None:
+        _stamp.value = time.monotonic()
+
+
+def members_active() -> bool:
+    """Whether a member interacted with the bot in the last ``ACTIVE_SECONDS`` (in a worker)."""
+    return _stamp is not None and time.monotonic() - _stamp.value < ACTIVE_SECONDS
+
+
+def _start_worker(stamp: Any) -> None:
+    global _stamp
+    _stamp = stamp
+    background_priority()
+
+
 def worker_pool() -> ProcessPoolExecutor:
     """A one-process pool on the idle-class fork server (``forkserver``, never ``fork``: the
     bot's process has threads — aiosqlite's, the loop's executor —; and not ``spawn``, which
     would re-import the bot's ``__main__``, ``bot.cli`` and all, in each worker)."""
+    global _stamp
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(FORK_SERVER_PRELOAD)  # read when the fork server starts
-    return ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=background_priority)
+    if _stamp is None:
+        _stamp = context.RawValue("d", 0.0)
+    return ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_start_worker, initargs=(_stamp,))

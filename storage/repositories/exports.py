@@ -18,15 +18,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import operator
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, String, func, select, type_coerce
+from sqlalchemy import Select, String, func, select, text, type_coerce
 
 from storage.models import Answer, AnswerChoice, Campaign, NetworkChannel, Option, Poll, PollPosting, Question
 from storage.repositories._base import Repository
@@ -75,6 +77,19 @@ ANSWER_COLUMNS = ("answer_id", "user_id", "member_type", "text", "answered_at", 
 
 
 class ExportRepository(Repository):
+    #: The running bot's export (its worker sets it): whether members are interacting with the bot
+    #: right now.  With it, a large export on PostgreSQL reads in short statements that wait while
+    #: they are (:class:`_Walk`); without it (the command line, the benchmarks), one statement each.
+    members_active: Callable[[], bool] | None = None
+
+    async def _walk(self, driver: Any, in_scope: str) -> _Walk | None:
+        """The walk a large export on PostgreSQL takes in the running bot, else ``None``."""
+        if self.members_active is None or not hasattr(driver, "fetchrow"):
+            return None
+        plan = await driver.fetchval(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM answers WHERE question_id IN ({in_scope})")
+        estimate = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"]
+        return _Walk(driver, self.members_active) if estimate >= WALK_MIN_ANSWERS else None
+
     async def without_parallel_workers(self) -> None:
         """For the rest of this transaction, no parallel worker on PostgreSQL (its workers are
         server processes at normal priority, beside the votes' own; SQLite has none)."""
@@ -167,7 +182,7 @@ class ExportRepository(Repository):
 
     # ------------------------------------------------------------------ answers
     @staticmethod
-    def answers_statement(poll_ids: Sequence[int], dialect: str = "sqlite") -> Select[Any]:
+    def answers_statement(poll_ids: Sequence[int], dialect: str = "sqlite", where: str | None = None) -> Select[Any]:
         """One row per (answer, chosen option) — per answer without a choice — for the polls,
         ordered by respondent (an unlinked answer is a respondent of its own), then poll,
         question position, rank (an ordered answer's choices: first choice first) and option
@@ -187,7 +202,7 @@ class ExportRepository(Repository):
         # Linked answers sort by user id; an unlinked answer (user_id NULL) sorts on its own,
         # negative, key — one portable sort key, without dialect-specific NULLS LAST.
         respondent_key = func.coalesce(Answer.user_id, -Answer.id)
-        return (
+        stmt = (
             select(
                 Answer.id, Answer.user_id, Answer.member_type, Answer.text, answered_at,
                 Answer.question_id, AnswerChoice.option_id,
@@ -199,6 +214,7 @@ class ExportRepository(Repository):
             # an ordered answer's choices by rank (NULL for the other kinds: option order)
             .order_by(respondent_key, Question.poll_id, Question.position, AnswerChoice.rank, Option.position)
         )
+        return stmt if where is None else stmt.where(text(where))  # a walk's range (_key_range)
 
     async def count_answer_rows(self, poll_ids: Sequence[int]) -> int:
         """How many rows ``stream_answers`` will yield (for a progress bar)."""
@@ -232,8 +248,18 @@ class ExportRepository(Repository):
         params = [compiled.params[name] for name in compiled.positiontup or ()]
         driver = (await connection.get_raw_connection()).driver_connection
         if dialect.name == "postgresql":
-            async for rows in _copied_rows(driver, str(compiled), params, batch):
-                yield rows
+            in_scope = "SELECT id FROM questions WHERE poll_id IN (" + ", ".join(str(int(p)) for p in poll_ids) + ")"
+            walk = await self._walk(driver, in_scope)
+            if walk is None:
+                async for rows in _copied_rows(driver, str(compiled), params, batch):
+                    yield rows
+                return
+            async for lo, hi in walk.ranges():
+                part = self.answers_statement(poll_ids, dialect.name, _key_range(lo, hi, "answers")).compile(
+                    dialect=dialect, compile_kwargs={"render_postcompile": True})
+                values = [part.params[name] for name in part.positiontup or ()]
+                async for rows in _copied_rows(driver, str(part), values, batch):
+                    yield rows
             return
         cursor = await driver.execute(str(compiled), params)
         try:
@@ -270,6 +296,7 @@ class ExportRepository(Repository):
                       "SELECT id, position, ? FROM options WHERE id = ?")
         scope = f"SELECT id FROM {tables['export_questions']}"
         member_types: set[str | None] = set()
+        walk: _Walk | None = None
         if dialect == "postgresql":
             # (the planner is told how few questions and options an export has: a small export
             # in a large table reads its answers through the (question_id, user_id) index)
@@ -286,9 +313,13 @@ class ExportRepository(Repository):
                 received.append(chunk)
 
             in_scope = ", ".join(str(int(question_id)) for question_id in questions) or "NULL"
-            await driver.copy_from_query(f"SELECT user_id, member_type, count(*) FROM answers "
-                                         f"WHERE question_id IN ({in_scope}) GROUP BY user_id, member_type",
-                                         output=keep, format="text")
+            grouping = (f"SELECT user_id, member_type, count(*) FROM answers a WHERE question_id IN ({in_scope})"
+                        " AND {range} GROUP BY user_id, member_type")
+            walk = await self._walk(driver, in_scope)
+            ranges = walk.ranges() if walk is not None else _whole()
+            async for lo, hi in ranges:
+                part = grouping.format(range="TRUE" if walk is None else _key_range(lo, hi, "a"))
+                await driver.copy_from_query(part, output=keep, format="text")
             fields = b"".join(received).decode().replace("\n", "\t").split("\t")[:-1]
             received.clear()
             user_ids, counts = fields[0::3], fields[2::3]
@@ -303,8 +334,10 @@ class ExportRepository(Repository):
 
             async def cells() -> AsyncIterator[bytes]:
                 pending = iter(ids)
-                while chunk := list(itertools.islice(pending, batch)):
+                while chunk := list(itertools.islice(pending, batch if walk is None else walk.rows())):
                     yield "".join([f"{user_id}\t{_copy_text(respondent(user_id))}\n" for user_id in chunk]).encode()
+                    if walk is not None:
+                        await walk.gate()
 
             await driver.copy_to_table(tables.names["export_respondents"], source=cells(),
                                        schema_name=tables.schema, format="text")
@@ -331,7 +364,8 @@ class ExportRepository(Repository):
             finally:  # the pooled connection keeps no reference to the key
                 await driver.create_function("export_respondent", 1, None)
             respondents = (await _fetchone(driver, f"SELECT count(*) FROM {tables['export_respondents']}"))[0]
-        return CsvLongExport(tables, answers, respondents + unlinked, member_types)
+        return CsvLongExport(tables, answers, respondents + unlinked, member_types,
+                             walk)
 
 
 async def _fetchone(driver: Any, sql: str) -> Any:
@@ -428,6 +462,7 @@ class CsvLongExport:
     answers: int
     respondents: int
     member_types: set[str | None]
+    walk: _Walk | None = None  # the running bot's large export on PostgreSQL: lines range by range
 
     async def lines(
         self, *, separator: str, no_option: str, member_types: Mapping[str, str],
@@ -446,10 +481,13 @@ class CsvLongExport:
             plain = all(piece == code for code, piece in member_types.items())
             driver = self.tables.driver
             if self.tables.dialect == "postgresql":
-                sql = _pg_lines(self.tables, separator, no_option, plain, offsets)
                 await driver.execute(_PG_EXPORT_SETTINGS)
-                async for chunk in _copied_bytes(driver, sql, batch):
-                    yield chunk
+                ranges = self.walk.ranges() if self.walk is not None else _whole()
+                async for lo, hi in ranges:
+                    where = None if self.walk is None else _key_range(lo, hi, "a")
+                    sql = _pg_lines(self.tables, separator, no_option, plain, offsets, where)
+                    async for chunk in _copied_bytes(driver, sql, batch):
+                        yield chunk
             else:
                 cursor = await driver.execute(_sqlite_lines(self.tables, separator, no_option, plain, offsets))
                 try:
@@ -600,7 +638,7 @@ def _local_time(dialect: str, offsets: Sequence[tuple[datetime | None, int, str]
     return search(offsets)
 
 
-def _from_clause(tables: _PieceTables, plain_member_types: bool) -> str:
+def _from_clause(tables: _PieceTables, plain_member_types: bool, where: str | None = None) -> str:
     """The answers with their pieces, in the answer stream's order (``answers_statement``)."""
     joins = "" if plain_member_types else f" LEFT JOIN {tables['export_member_types']} m ON m.code = a.member_type"
     # SQLite reads the tables in the order written after CROSS JOIN: the whole answers table in
@@ -617,7 +655,8 @@ def _from_clause(tables: _PieceTables, plain_member_types: bool) -> str:
         f" LEFT JOIN answer_choices c ON c.answer_id = a.id"
         f" LEFT JOIN {tables['export_options']} o ON o.id = c.option_id"
         f" LEFT JOIN {tables['export_respondents']} r ON r.id = a.user_id{joins}"
-        f" ORDER BY coalesce(a.user_id, -a.id), q.poll_id, q.position, c.rank, o.position"
+        + ("" if where is None else f" WHERE {where}")
+        + " ORDER BY coalesce(a.user_id, -a.id), q.poll_id, q.position, c.rank, o.position"
     )
 
 
@@ -638,7 +677,8 @@ def _pg_iso(timestamp: str) -> str:
     return f"replace(date_trunc('second', {timestamp})::text, ' ', 'T')"
 
 
-def _pg_lines(tables: _PieceTables, separator: str, no_option: str, plain: bool, offsets: Sequence[tuple[datetime | None, int, str]]) -> str:
+def _pg_lines(tables: _PieceTables, separator: str, no_option: str, plain: bool,
+              offsets: Sequence[tuple[datetime | None, int, str]], where: str | None = None) -> str:
     member = "a.member_type" if plain else "m.piece"  # plain: every code found is its own cell
     sep = _literal(separator)
     utc = _pg_iso("a.answered_at AT TIME ZONE 'UTC'")
@@ -647,7 +687,86 @@ def _pg_lines(tables: _PieceTables, separator: str, no_option: str, plain: bool,
             f"coalesce({_csv_text('postgresql', 'a.text', separator, True)}, '') || {sep} || "
             f"{utc} || 'Z' || {sep} || "
             f"{_local_time('postgresql', offsets)}")
-    return f"SELECT {line} {_from_clause(tables, plain)}"  # COPY (…) TO STDOUT by asyncpg
+    return f"SELECT {line} {_from_clause(tables, plain, where)}"  # COPY (…) TO STDOUT by asyncpg
+
+
+# --------------------------------------------------------------------------- the bot's walk
+#: A large export run by the bot on PostgreSQL (issue 15, item 2): at least this many answers (the
+#: planner's estimate) — below, its statements are short anyway.
+WALK_MIN_ANSWERS = 50_000
+#: Answers per statement while members are interacting with the bot, and while they are not.
+WALK_ROWS_ACTIVE = 1_000
+WALK_ROWS_QUIET = 20_000
+#: While members are active, the walk runs a statement at most this often (it still ends).
+WALK_QUIET_WAIT = 1.0
+
+
+class _Walk:
+    """A large export's reads in the running bot on PostgreSQL, range by range of the respondent
+    key (``coalesce(user_id, -id)``, the answer stream's first order), each range a short
+    statement, run when members are not interacting with the bot (or once a second if they keep
+    on).  PostgreSQL has no priorities: one sorted statement over a million answers is a second
+    or two of a server process at normal priority, and a vote's own server process waking on its
+    CPU waited for the scheduler's next tick (``bench/bench_loop.py``: vote p99 2–3 × idle in
+    half the runs).  A range's statement is a few milliseconds; the walk gives the server back to
+    the votes between them.  A respondent's key is one value, so a respondent is never split.
+
+    Each range ends where one of the two sources (members by ``ix_answers_user_id``, unlinked
+    answers by ``ix_answers_unlinked``) has ``rows()`` more answers, found by two index probes."""
+
+    def __init__(self, driver: Any, active: Callable[[], bool]) -> None:
+        self.driver, self.active = driver, active
+        self.last = time.monotonic()
+
+    def rows(self) -> int:
+        return WALK_ROWS_ACTIVE if self.active() else WALK_ROWS_QUIET
+
+    async def gate(self) -> None:
+        """Wait while members are active, at most ``WALK_QUIET_WAIT`` since the last statement."""
+        # polled: the bot's process writes the stamp ``active`` reads (shared memory), no event
+        while self.active() and time.monotonic() - self.last < WALK_QUIET_WAIT:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        self.last = time.monotonic()
+
+    async def ranges(self) -> AsyncIterator[tuple[int | None, int | None]]:
+        """``(lo, hi)``: the keys in ``(lo, hi]`` (``None``: unbounded), in order, covering all."""
+        lo: int | None = None
+        while True:
+            await self.gate()
+            skip = self.rows() - 1
+            named = await self.driver.fetchval(
+                "SELECT user_id FROM answers WHERE "
+                + ("user_id IS NOT NULL" if lo is None else f"user_id > {int(lo)}")
+                + f" ORDER BY user_id OFFSET {skip} LIMIT 1")
+            unlinked = await self.driver.fetchval(
+                "SELECT -id FROM answers WHERE user_id IS NULL" + ("" if lo is None else f" AND id < {-int(lo)}")
+                + f" ORDER BY id DESC OFFSET {skip} LIMIT 1")
+            ends = [int(end) for end in (named, unlinked) if end is not None]
+            hi = min(ends) if ends else None
+            yield lo, hi
+            if hi is None:
+                return
+            lo = hi
+
+
+async def _whole() -> AsyncIterator[tuple[int | None, int | None]]:
+    """One range: everything (an export outside the walk)."""
+    yield None, None
+
+
+def _key_range(lo: int | None, hi: int | None, alias: str) -> str:
+    """The answers whose respondent key ``coalesce(user_id, -id)`` is in ``(lo, hi]`` (``None``:
+    unbounded), as a condition each of whose arms an index serves: a member's answers by their
+    user id, an unlinked one (``user_id`` NULL, key ``-id``) by its id."""
+    named = [f"{alias}.user_id IS NOT NULL"]
+    unlinked = [f"{alias}.user_id IS NULL"]
+    if lo is not None:
+        named.append(f"{alias}.user_id > {int(lo)}")
+        unlinked.append(f"{alias}.id < {-int(lo)}")
+    if hi is not None:
+        named.append(f"{alias}.user_id <= {int(hi)}")
+        unlinked.append(f"{alias}.id >= {-int(hi)}")
+    return f"(({' AND '.join(named)}) OR ({' AND '.join(unlinked)}))"
 
 
 _UNESCAPE_BYTES = re.compile(rb"\\(.)", re.S)

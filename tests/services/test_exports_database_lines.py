@@ -120,3 +120,83 @@ async def test_database_lines_of_one_poll_in_small_batches(survey, sessions, dat
     # SQLite: batches of 3 lines; PostgreSQL: as the COPY's chunks come (at least 3 lines each)
     assert progress == sorted(progress) and progress[-1] == result.rows > 3
     await _both(exporter, request, tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("layout", ["long", "wide"])
+async def test_the_bots_walk_writes_the_same_file_range_by_range(survey, sessions, database_url, tmp_path,
+                                                                 monkeypatch, layout):
+    """The running bot's large export on PostgreSQL reads range by range of the respondent key
+    (issue 15, item 2: short statements, the server given back to the votes between them): the
+    same bytes as one statement, with ranges of a few answers each — members with negative ids
+    (anonymous polls' pseudonyms), unlinked answers among them — and a respondent never split."""
+    from storage.repositories import exports as repository
+
+    if database_url.startswith("sqlite"):
+        pytest.skip("the walk is PostgreSQL's (SQLite's statements run in the bot's own process)")
+    exporter = Exporter(sessions, _config(database_url, tmp_path, "Europe/Paris"), environ=ENV)
+    request = ExportRequest(campaign=CAMPAIGN, layout=layout)
+    whole = await exporter.export_to_path(request, tmp_path / "whole.csv")
+
+    ranges: list[tuple[int | None, int | None]] = []
+    walk_ranges = repository._Walk.ranges
+
+    async def counted(self):
+        async for pair in walk_ranges(self):
+            ranges.append(pair)
+            yield pair
+
+    monkeypatch.setattr(repository, "WALK_MIN_ANSWERS", 0)  # the fixture's few answers walk too
+    monkeypatch.setattr(repository, "WALK_ROWS_QUIET", 3)
+    monkeypatch.setattr(repository._Walk, "ranges", counted)
+    exporter.members_active = lambda: False
+    walked = await exporter.export_to_path(request, tmp_path / "walked.csv")
+
+    assert len(ranges) > 10  # many short statements…
+    assert ranges[0][0] is None and ranges[-1][1] is None
+    assert all(hi == next_lo for (_, hi), (next_lo, _) in zip(ranges, ranges[1:], strict=False))
+    assert (tmp_path / "walked.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()  # …one file
+    assert codebook_path(tmp_path / "walked.csv").read_bytes() == codebook_path(tmp_path / "whole.csv").read_bytes()
+    assert dataclasses_without_files(walked) == dataclasses_without_files(whole)
+
+
+async def test_while_members_are_active_the_walk_waits_between_statements(survey, sessions, database_url, tmp_path,
+                                                                        monkeypatch):
+    """While members interact with the bot the walk runs a statement only every WALK_QUIET_WAIT
+    (and still ends, the same file); while they are quiet it does not wait."""
+    import time
+
+    from storage.repositories import exports as repository
+
+    if database_url.startswith("sqlite"):
+        pytest.skip("the walk is PostgreSQL's")
+    monkeypatch.setattr(repository, "WALK_MIN_ANSWERS", 0)
+    monkeypatch.setattr(repository, "WALK_ROWS_ACTIVE", 4)
+    monkeypatch.setattr(repository, "WALK_ROWS_QUIET", 4)
+    monkeypatch.setattr(repository, "WALK_QUIET_WAIT", 0.1)
+    at: list[float] = []
+    walk_ranges = repository._Walk.ranges
+
+    async def timed(self):
+        async for pair in walk_ranges(self):
+            at.append(time.monotonic())
+            yield pair
+
+    monkeypatch.setattr(repository._Walk, "ranges", timed)
+    exporter = Exporter(sessions, _config(database_url, tmp_path, "Europe/Paris"), environ=ENV)
+    exporter.members_active = lambda: True
+    await exporter.export_to_path(ExportRequest(campaign=CAMPAIGN), tmp_path / "active.csv")
+    gaps = [later - earlier for earlier, later in zip(at, at[1:], strict=False)]
+    assert len(gaps) > 5 and min(gaps) >= 0.09  # a range's statements, then the wait
+
+    exporter.members_active = lambda: False
+    waits: list[float] = []
+    sleep = repository.asyncio.sleep
+
+    async def counted_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await sleep(seconds)
+
+    monkeypatch.setattr(repository.asyncio, "sleep", counted_sleep)
+    await exporter.export_to_path(ExportRequest(campaign=CAMPAIGN), tmp_path / "quiet.csv")
+    assert waits == []
+    assert (tmp_path / "active.csv").read_bytes() == (tmp_path / "quiet.csv").read_bytes()

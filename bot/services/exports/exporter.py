@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
@@ -69,6 +69,10 @@ class Exporter:
         # PostgreSQL's parallel workers for the export's queries (the server's own setting); the
         # running bot's exports go without (see bot.services.exports.worker)
         self.parallel = True
+        # The running bot's worker sets it (bot.services.workers.members_active): a large export on
+        # PostgreSQL then reads range by range, leaving the server to the votes while members are
+        # active (storage.repositories.exports._Walk)
+        self.members_active: Callable[[], bool] | None = None
 
     # ------------------------------------------------------------------ public API
     def secret(self) -> bytes:
@@ -143,6 +147,7 @@ class Exporter:
         lang = request.label_lang(self.config.bot.language)
         async with self.sessions() as session:
             repo = ExportRepository(session)
+            repo.members_active = self.members_active
             if not self.parallel:
                 await repo.without_parallel_workers()
             scope = await self._scope(repo, request)
