@@ -184,7 +184,8 @@ class MemberAnswerRepository(Repository):
                 .join(Option, Option.id == AnswerChoice.option_id)
                 .join(Answer, Answer.id == AnswerChoice.answer_id)
                 .where(whose.condition())
-                .order_by(AnswerChoice.answer_id, Option.position)
+                # a ranking's choices first choice first (rank; NULL for the other kinds: option order)
+                .order_by(AnswerChoice.answer_id, AnswerChoice.rank, Option.position)
             )
             for answer_id, label, code, others in await self.session.execute(choice_stmt):
                 labels[answer_id].append(label)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 
 import pytest
 from PIL import Image
@@ -179,6 +180,14 @@ async def test_a_ranking_poll_created_ranked_changed_closed_charted_and_exported
     assert sorted(by_respondent.values()) == sorted(
         [[("o3", "1"), ("o2", "2"), ("o1", "3")], [("o1", "1"), ("o2", "2")], [("o2", "1")]]
     )
+
+    # /my-data lists Awa's ranking in her order (first choice first), not the options' order
+    mine = await world.member_fr.slash(world.fr, "my-data")
+    listed = embed_text(mine.response)
+    assert "— Montréal, Dakar, Lyon" in listed, listed
+    document = json.loads(await mine.response.attachments[0].read())
+    ranked = next(a for a in document["answers"] if a["poll_id"] == poll_id)
+    assert ranked["choices"] == ["Montréal", "Dakar", "Lyon"]
 
 
 async def test_a_ranking_question_in_a_survey(world, sessions):
