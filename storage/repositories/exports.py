@@ -90,6 +90,16 @@ class ExportRepository(Repository):
         estimate = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"]
         return _Walk(driver, self.members_active) if estimate >= WALK_MIN_ANSWERS else None
 
+    async def one_snapshot(self) -> None:
+        """Every read of this transaction from one snapshot of the database: an export reads in
+        several statements (the respondents, then their lines; the bot's walk in hundreds), and an
+        answer stored meanwhile must be in all of them or in none — a respondent read by the
+        lines but not by the first statement would be written without its pseudonym.  On
+        PostgreSQL the transaction's isolation becomes REPEATABLE READ (this must come first); on
+        SQLite a transaction reads from one snapshot already."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            await self.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
     async def without_parallel_workers(self) -> None:
         """For the rest of this transaction, no parallel worker on PostgreSQL (its workers are
         server processes at normal priority, beside the votes' own; SQLite has none)."""

@@ -200,3 +200,39 @@ async def test_while_members_are_active_the_walk_waits_between_statements(survey
     await exporter.export_to_path(ExportRequest(campaign=CAMPAIGN), tmp_path / "quiet.csv")
     assert waits == []
     assert (tmp_path / "active.csv").read_bytes() == (tmp_path / "quiet.csv").read_bytes()
+
+
+async def test_an_answer_stored_while_the_walk_reads_is_in_none_of_its_statements(survey, sessions, database_url,
+                                                                                 tmp_path, monkeypatch):
+    """The export reads from one snapshot (REPEATABLE READ on PostgreSQL): a member answering
+    between two of the walk's statements is not half in the file (a line without its pseudonym)
+    — the file is the one of the moment the export began."""
+    from storage.repositories import exports as repository
+
+    if database_url.startswith("sqlite"):
+        pytest.skip("the walk is PostgreSQL's")
+    exporter = Exporter(sessions, _config(database_url, tmp_path, "Europe/Paris"), environ=ENV)
+    request = ExportRequest(campaign=CAMPAIGN)
+    await exporter.export_to_path(request, tmp_path / "before.csv")
+    async with sessions() as session:
+        question_id = await session.scalar(select(Question.id).where(Question.code == "avis").limit(1))
+
+    walk_ranges = repository._Walk.ranges
+    seen = 0
+
+    async def answering(self):
+        nonlocal seen
+        async for pair in walk_ranges(self):
+            seen += 1
+            if seen == 2:  # a new member answers, last in the respondents' order
+                async with sessions.begin() as other:
+                    other.add(Answer(question_id=question_id, user_id=2**62, member_type="ong", text="late"))
+            yield pair
+
+    monkeypatch.setattr(repository, "WALK_MIN_ANSWERS", 0)
+    monkeypatch.setattr(repository, "WALK_ROWS_QUIET", 3)
+    monkeypatch.setattr(repository._Walk, "ranges", answering)
+    exporter.members_active = lambda: False
+    await exporter.export_to_path(request, tmp_path / "during.csv")
+    assert seen > 2
+    assert (tmp_path / "during.csv").read_bytes() == (tmp_path / "before.csv").read_bytes()

@@ -147,6 +147,7 @@ class Exporter:
         lang = request.label_lang(self.config.bot.language)
         async with self.sessions() as session:
             repo = ExportRepository(session)
+            await repo.one_snapshot()  # first: every read of the export sees the same answers
             repo.members_active = self.members_active
             if not self.parallel:
                 await repo.without_parallel_workers()
