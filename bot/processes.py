@@ -140,6 +140,7 @@ class PgCoordinator(LocalCoordinator):
         self._lost_next_log = 0.0
         self.claimed: tuple[int, tuple[int, ...]] | None = None  # (shard count, shards) held
         self._sessions: set[int] = set()  # this process's coordination sessions so far (server pids)
+        self._listening: set[str] = set()  # the channels listened to on the current connection
 
     @property
     def shared(self) -> bool:
@@ -157,6 +158,13 @@ class PgCoordinator(LocalCoordinator):
 
     async def start(self, on_elected: Hook, on_deposed: Hook) -> None:
         self._on_elected, self._on_deposed = on_elected, on_deposed
+        if self._conn is not None and not self._conn.closed:
+            # opened by claim(), before the handlers were known: listen to them now (a process
+            # deaf to reseau_counts left its posting with its own votes only)
+            for channel, handler in self.handlers.items():
+                if channel not in self._listening:
+                    await self._conn.listen(channel, lambda _channel, payload, handler=handler: handler(payload))
+                    self._listening.add(channel)
         self._task = asyncio.get_running_loop().create_task(self._campaign(), name="scheduler-election")
         self._sender = asyncio.get_running_loop().create_task(self._send_notices(), name="coordination-notices")
 
@@ -196,6 +204,7 @@ class PgCoordinator(LocalCoordinator):
         self._sessions.add(conn.pid)
         for channel, handler in self.handlers.items():
             await conn.listen(channel, lambda _channel, payload, handler=handler: handler(payload))
+        self._listening = set(self.handlers)
         return conn
 
     async def _campaign(self) -> None:

@@ -247,3 +247,25 @@ async def test_a_process_whose_shard_was_taken_while_it_was_cut_off_stops_with_e
                                                                  shards="1", total=2)
     assert "another process claimed this process's shards" in out
     assert "Traceback" not in out, out
+
+
+async def test_a_process_that_claimed_before_its_handlers_still_hears_the_other_processes(database_url):
+    """The claim opens the coordination connection before the bot registers what it listens to
+    (reseau_counts…): those channels are listened to when the coordinator starts, so a process
+    hears the votes of the others (its posting otherwise kept its own votes only)."""
+    async def nothing() -> None:
+        pass
+
+    heard: list[str] = []
+    coordinator = PgCoordinator(database_url, poll_interval=0.1)
+    other = await PgCoordination.connect(database_url)
+    try:
+        await coordinator.claim(2, (0,))
+        coordinator.on("reseau_counts", heard.append)
+        await coordinator.start(nothing, nothing)
+        await other.notify("reseau_counts", "42")
+        await wait_for(lambda: asyncio.sleep(0, heard), within=10)
+    finally:
+        await coordinator.close()
+        await other.close()
+    assert heard == ["42"]
