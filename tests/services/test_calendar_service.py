@@ -232,11 +232,7 @@ async def test_a_weekly_announcement_at_0230_is_posted_once_the_night_clocks_go_
 async def test_a_series_keeps_one_occurrence_per_local_time_across_both_changes(config, sessions, clock):
     clock.set(paris(2027, 3, 15, 12, 0))
     services = Services(config, engine=sessions.kw["bind"], sessions=sessions, clock=clock)
-    posted = []
-
-    async def post(poll, nonce, maybe_sent) -> int:
-        posted.append(poll.id)
-        return 1000 + poll.id
+    posted, post = _recording_post()
 
     try:
         spring = await services.calendar.plan_poll(guild_id=1, channel_id=2, author_id=3, payload=PAYLOAD,
@@ -263,11 +259,7 @@ async def test_a_series_started_off_its_rule_is_stored_and_posted_from_its_first
 
     clock.set(paris(2027, 10, 29, 12, 0))  # Friday
     services = Services(config, engine=sessions.kw["bind"], sessions=sessions, clock=clock)
-    posted = []
-
-    async def post(poll, nonce, maybe_sent) -> int:
-        posted.append(poll.id)
-        return 1000 + poll.id
+    posted, post = _recording_post()
 
     try:
         series = await services.calendar.plan_poll(guild_id=1, channel_id=2, author_id=3, payload=PAYLOAD,
@@ -626,3 +618,14 @@ async def test_migration_0006_keeps_the_announcements_and_downgrades(engine):
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM announcements"))).scalar() == 1
     await upgrade(engine)
+
+
+def _recording_post():
+    """The ids of the polls posted, and a ``post`` for ``run_poll`` that records them."""
+    posted: list[int] = []
+
+    async def post(poll, nonce, maybe_sent) -> int:
+        posted.append(poll.id)
+        return 1000 + poll.id
+
+    return posted, post
