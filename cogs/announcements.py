@@ -194,7 +194,8 @@ class ScheduleModal(ReportingModal):
         rule_text = self.bot.t(f"calendar.rule.{rule}", self.lang) if rule in ("weekly", "monthly") else (
             self.bot.t("calendar.rule.cron", self.lang, cron=rule)
         )
-        then = self.bot.get_cog("Calendar").then_text(plan, self.lang)  # type: ignore[union-attr]
+        cog = self.bot.get_cog("Calendar")
+        then = cog.moved_text(plan, self.lang) + cog.then_text(plan, self.lang)  # type: ignore[union-attr]
         await self._reply(interaction, self.bot.t(
             "announce.recurring_planned", self.lang, id=self.announcement_id, ref=plan.ref, rule=rule_text,
             when=calendar.local(plan.start_at), tz=self.bot.config.bot.timezone,  # the rule's first time

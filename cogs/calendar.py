@@ -238,8 +238,15 @@ class Calendar(commands.Cog):
         if plan.recurrence:
             return self.t("calendar.planned_series", lang, ref=plan.ref, when=when, tz=tz,
                           rule=self.rule_text(plan.recurrence, lang), title=esc(clip(plan.title, 200))) \
-                + self.then_text(plan, lang)
+                + self.moved_text(plan, lang) + self.then_text(plan, lang)
         return self.t("calendar.planned", lang, ref=plan.ref, when=when, tz=tz, title=esc(clip(plan.title, 200)))
+
+    def moved_text(self, plan: service.PlanView, lang: str) -> str:
+        """Why the first post is not the start typed (« lundi 9 h » with every Thursday): the
+        series begins on its rule's first time from it."""
+        if plan.typed_at is None:
+            return ""
+        return " " + self.t("calendar.moved_to_rule", lang, typed=self.service.local(plan.typed_at))
 
     def then_text(self, plan: service.PlanView, lang: str) -> str:
         """The series' next two occurrences in words (« puis jeudi 10 décembre à 9 h et … »),

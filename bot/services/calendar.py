@@ -373,6 +373,8 @@ class PlanView:
     start_at: datetime
     next_at: datetime | None
     status: str
+    # the start as typed, when the series' rule first comes later (its first time at or after it)
+    typed_at: datetime | None = None
 
     @property
     def ref(self) -> str:
@@ -383,10 +385,12 @@ class PlanView:
         return self.recurrence is not None
 
 
-def _plan_view(plan: models.CalendarPlan) -> PlanView:
+def _plan_view(plan: models.CalendarPlan, *, typed: datetime | None = None) -> PlanView:
+    """``typed``: the start as typed at planning, kept when the series' first time differs."""
+    moved = typed is not None and plan.recurrence is not None and typed != plan.start_at
     return PlanView(
         plan.id, plan.kind, plan.guild_id, plan.channel_id, plan.title, plan.recurrence, plan.start_at,
-        plan.next_at, plan.status,
+        plan.next_at, plan.status, typed if moved else None,
     )
 
 
@@ -517,7 +521,8 @@ class CalendarService:
         recurrence = parse_recurrence(repeat)
         if start is None or not start.strip():
             raise InvalidInput("calendar.error.start_missing")
-        start_at = self._first(recurrence, parse_start(start, now=now, tz=self.tz), now)
+        typed = parse_start(start, now=now, tz=self.tz)
+        start_at = self._first(recurrence, typed, now)
         draft = self.check_poll(guild_id=guild_id, channel_id=channel_id, author_id=author_id, payload=payload)
         self._check_deadline(payload, start_at, recurrence)
         stored = {key: value for key, value in payload.items() if key in POLL_FIELDS}
@@ -536,7 +541,7 @@ class CalendarService:
                 details={"kind": KIND_POLL, "at": start_at.isoformat(), "recurrence": recurrence,
                          "title": plan.title[:100]},
             )
-        return _plan_view(plan)
+        return _plan_view(plan, typed=typed)
 
     def _first(self, recurrence: str | None, start: datetime, now: datetime) -> datetime:
         """The first occurrence of a plan typed to start at ``start`` (:func:`first_occurrence`:
@@ -742,7 +747,7 @@ class CalendarService:
             raise InvalidInput("calendar.error.recurrence", value="")
         if when <= now:
             raise InvalidInput("announce.in_past")
-        when = self._first(recurrence, when, now)  # the rule's first time from the typed start
+        typed, when = when, self._first(recurrence, when, now)  # the rule's first time from the typed start
         async with self.sessions.begin() as session:
             announcements = AnnouncementRepository(session)
             announcement = await announcements.get(announcement_id)
@@ -764,7 +769,7 @@ class CalendarService:
                 details={"kind": KIND_ANNOUNCEMENT, "announcement": announcement_id, "at": when.isoformat(),
                          "recurrence": recurrence, "title": announcement.title[:100]},
             )
-        return _plan_view(plan)
+        return _plan_view(plan, typed=typed)
 
     async def run_announcement(self, plan_id: int, publisher: Publisher) -> RunOutcome | None:
         """A recurring announcement's occurrence, if due: in one transaction the occurrence is

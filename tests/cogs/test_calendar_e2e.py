@@ -395,7 +395,8 @@ async def test_a_cron_rule_is_read_as_any_cron_and_the_reply_says_its_next_days(
 async def test_a_series_started_off_its_rule_first_posts_on_the_rules_first_day(world, sessions):
     """Started « lundi 9 h » with « 0 9 * * thu » (every Thursday at 9:00), the series posted its
     first poll on the Monday, and the reply and the calendar said so: its first post is the
-    rule's first Thursday at or after the start, said in the reply and shown in the calendar."""
+    rule's first Thursday at or after the start, said in the reply and shown in the calendar; the
+    reply says why it is not the Monday typed.  A start on the rule's day gets no such sentence."""
     bot = world.env.bot
     bot.clock = at(NOW)  # 08:00 in Paris: « lundi 9 h » is this Monday when today is one
     monday = (-NOW.astimezone(PARIS).weekday()) % 7
@@ -403,7 +404,9 @@ async def test_a_series_started_off_its_rule_first_posts_on_the_rules_first_day(
     result = await plan(world, start="lundi 9 h", repeat="0 9 * * 4", deadline="1j")
     text = plain(result.response.content)
     assert f"première fois le {local_text(first)} (Europe/Paris)" in text, text
-    assert local_text(local_at(monday, 9)) not in text
+    typed = local_text(local_at(monday, 9))
+    assert f"La série commence au premier jour de sa règle à partir du {typed} indiqué." in text, text
+    assert text.count(typed) == 1  # in that sentence only
     [planned] = await bot.services.calendar.plans()
     assert (planned.start_at, planned.next_at) == (first, first)
     listing = plain(embed_text((await world.moderator.slash(world.fr, "calendar list")).response))
@@ -422,3 +425,7 @@ async def test_a_series_started_off_its_rule_first_posts_on_the_rules_first_day(
     assert "ne tombe jamais" in plain(never.response.content)
     simcord.assert_error(world.env, InvalidInput)
     assert len(await bot.services.calendar.plans()) == 1
+
+    on_rule = await plan(world, start=local_text(first + timedelta(weeks=2)), repeat="0 9 * * 4", deadline="1j")
+    assert "premier jour de sa règle" not in plain(on_rule.response.content), on_rule.response.content
+    assert len(await bot.services.calendar.plans()) == 2
