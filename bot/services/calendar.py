@@ -386,8 +386,10 @@ class PlanView:
 
 
 def _plan_view(plan: models.CalendarPlan, *, typed: datetime | None = None) -> PlanView:
-    """``typed``: the start as typed at planning, kept when the series' first time differs."""
-    moved = typed is not None and plan.recurrence is not None and typed != plan.start_at
+    """``typed``: the start as typed at planning, kept when the series' first time differs from it
+    (to the minute: « dans 2 h » has seconds, which a cron line's time has not)."""
+    moved = (typed is not None and plan.recurrence is not None
+             and typed.replace(second=0, microsecond=0) != plan.start_at.replace(second=0, microsecond=0))
     return PlanView(
         plan.id, plan.kind, plan.guild_id, plan.channel_id, plan.title, plan.recurrence, plan.start_at,
         plan.next_at, plan.status, typed if moved else None,

@@ -250,6 +250,29 @@ async def test_a_series_keeps_one_occurrence_per_local_time_across_both_changes(
     assert len(posted) == len(set(posted)) == 6
 
 
+async def test_a_series_keeps_the_start_typed_only_when_its_first_time_differs(config, sessions, clock):
+    """The reply says why the first post is not the date typed (``PlanView.typed_at``): a Monday
+    with every Thursday keeps the Monday; a start on the rule's day keeps nothing, nor « dans 2 h »
+    landing in the rule's minute (its seconds are not a difference), nor a one-off plan."""
+    clock.set(paris(2027, 3, 18, 7, 0, 40))  # a Thursday, 07:00:40
+    services = Services(config, engine=sessions.kw["bind"], sessions=sessions, clock=clock)
+    try:
+        def plan(start: str, repeat: str | None = "0 9 * * thu"):
+            return services.calendar.plan_poll(guild_id=1, channel_id=2, author_id=3, payload=PAYLOAD,
+                                               start=start, repeat=repeat)
+
+        off = await plan("2027-03-22 09:00")  # a Monday
+        assert (off.start_at, off.typed_at) == (paris(2027, 3, 25, 9, 0), paris(2027, 3, 22, 9, 0))
+        on = await plan("2027-03-25 09:00")
+        assert (on.start_at, on.typed_at) == (paris(2027, 3, 25, 9, 0), None)
+        soon = await plan("dans 2 h")  # 09:00:40 today: the rule's 09:00 is this minute
+        assert (soon.start_at, soon.typed_at) == (paris(2027, 3, 18, 9, 0), None)
+        once = await plan("2027-03-22 09:00", repeat=None)
+        assert once.typed_at is None
+    finally:
+        await services.aclose(dispose_engine=False)
+
+
 async def test_a_series_started_off_its_rule_is_stored_and_posted_from_its_first_time(config, sessions, clock):
     """plan_poll and plan_announcement store the rule's first time as the plan's start and next
     occurrence (they stored the start typed), across the night clocks go back; a line that
