@@ -206,7 +206,7 @@ async def test_a_recurring_announcement_started_off_its_rule_begins_on_the_rules
     done = await world.moderator.submit_modal(form, {"when": local_text(SOON), "repeat": f"30 9 * * {day}"})
     text = plain(done.response.content)
     assert f"première fois le {local_text(first)} (Europe/Paris)" in text, text
-    assert f"premier jour de sa règle à partir du {local_text(SOON)} indiqué" in text, text  # why not the date typed
+    assert f"premier jour de sa règle à partir de la date indiquée ({local_text(SOON)})" in text, text  # why
     [plan] = await bot.services.calendar.plans()
     assert (plan.start_at, plan.next_at) == (first, first)
     assert bot.scheduler.get_job(calendar_service.announce_job_id(plan.id)).next_run_time == first

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from bot.errors import InvalidInput, NotFound
 from bot.services import announcements
 from bot.services import calendar as service
+from bot.simcord_support import set_locale
 from storage.models import AuditEntry, CalendarRun, Poll
 from tests.conftest import embed_text
 from tests.time_ahead import NOW, at, local_text
@@ -405,7 +406,7 @@ async def test_a_series_started_off_its_rule_first_posts_on_the_rules_first_day(
     text = plain(result.response.content)
     assert f"première fois le {local_text(first)} (Europe/Paris)" in text, text
     typed = local_text(local_at(monday, 9))
-    assert f"La série commence au premier jour de sa règle à partir du {typed} indiqué." in text, text
+    assert f"La série commence au premier jour de sa règle à partir de la date indiquée ({typed})." in text, text
     assert text.count(typed) == 1  # in that sentence only
     [planned] = await bot.services.calendar.plans()
     assert (planned.start_at, planned.next_at) == (first, first)
@@ -428,4 +429,10 @@ async def test_a_series_started_off_its_rule_first_posts_on_the_rules_first_day(
 
     on_rule = await plan(world, start=local_text(first + timedelta(weeks=2)), repeat="0 9 * * 4", deadline="1j")
     assert "premier jour de sa règle" not in plain(on_rule.response.content), on_rule.response.content
-    assert len(await bot.services.calendar.plans()) == 2
+    set_locale(world.moderator, "en-US")  # an English moderator reads it in English
+    later = local_at(monday + 14, 9)  # a Monday again
+    english = plain((await plan(world, start=local_text(later), repeat="0 9 * * 4", deadline="1j")).response.content)
+    assert f"first on {local_text(local_at(monday + 17, 9))} (Europe/Paris)" in english, english
+    assert f"The series starts on its rule's first day on or after the date you gave ({local_text(later)})." \
+        in english, english
+    assert len(await bot.services.calendar.plans()) == 3
