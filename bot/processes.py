@@ -161,10 +161,7 @@ class PgCoordinator(LocalCoordinator):
         if self._conn is not None and not self._conn.closed:
             # opened by claim(), before the handlers were known: listen to them now (a process
             # deaf to reseau_counts left its posting with its own votes only)
-            for channel, handler in self.handlers.items():
-                if channel not in self._listening:
-                    await self._conn.listen(channel, lambda _channel, payload, handler=handler: handler(payload))
-                    self._listening.add(channel)
+            await self._listen(self._conn)
         self._task = asyncio.get_running_loop().create_task(self._campaign(), name="scheduler-election")
         self._sender = asyncio.get_running_loop().create_task(self._send_notices(), name="coordination-notices")
 
@@ -202,10 +199,16 @@ class PgCoordinator(LocalCoordinator):
             await conn.close()
             raise
         self._sessions.add(conn.pid)
-        for channel, handler in self.handlers.items():
-            await conn.listen(channel, lambda _channel, payload, handler=handler: handler(payload))
-        self._listening = set(self.handlers)
+        self._listening = set()
+        await self._listen(conn)
         return conn
+
+    async def _listen(self, conn: PgCoordination) -> None:
+        """Listen on ``conn`` to every registered channel it does not listen to yet."""
+        for channel, handler in self.handlers.items():
+            if channel not in self._listening:
+                await conn.listen(channel, lambda _channel, payload, handler=handler: handler(payload))
+                self._listening.add(channel)
 
     async def _campaign(self) -> None:
         """Try the lock until it is ours; then check it until it is lost; forever."""
