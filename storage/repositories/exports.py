@@ -374,8 +374,7 @@ class ExportRepository(Repository):
             finally:  # the pooled connection keeps no reference to the key
                 await driver.create_function("export_respondent", 1, None)
             respondents = (await _fetchone(driver, f"SELECT count(*) FROM {tables['export_respondents']}"))[0]
-        return CsvLongExport(tables, answers, respondents + unlinked, member_types,
-                             walk)
+        return CsvLongExport(tables, answers, respondents + unlinked, member_types, walk)
 
 
 async def _fetchone(driver: Any, sql: str) -> Any:
