@@ -359,14 +359,16 @@ class ExportRepository(Repository):
             # of the table.
             row = await _fetchone(driver, f"SELECT count(*), count(user_id) FROM answers WHERE question_id IN ({scope})")
             answers, unlinked = int(row[0]), int(row[0]) - int(row[1])
-            total = (await _fetchone(driver, "SELECT max(id) FROM answers"))[0] or 0
+            total = (await _fetchone(driver, "SELECT count(*) FROM answers"))[0]  # (SQLite counts a b-tree's pages)
             tables.whole = answers * 4 > total
             plus = "+" if tables.whole else ""
             sql = f"SELECT DISTINCT member_type FROM answers WHERE {plus}question_id IN ({scope})"
             member_types.update(member_type for member_type, in await _fetchall(driver, sql))
-            # Each respondent's cell, computed once: the distinct user ids from the index, in one
-            # statement calling back into Python once per respondent.
-            users = f"SELECT DISTINCT user_id FROM answers WHERE question_id IN ({scope}) AND user_id IS NOT NULL"
+            # Each respondent's cell, computed once: the distinct user ids from an index, in one
+            # statement calling back into Python once per respondent.  An export of every answer
+            # reads them in the user id index's order (a third of the time: no temporary index).
+            users = ("SELECT DISTINCT user_id FROM answers WHERE user_id IS NOT NULL" if answers == total else
+                     f"SELECT DISTINCT user_id FROM answers WHERE question_id IN ({scope}) AND user_id IS NOT NULL")
             await driver.create_function("export_respondent", 1, respondent, deterministic=True)
             try:
                 await driver.execute(f"INSERT INTO {tables['export_respondents']} "
@@ -504,10 +506,16 @@ class CsvLongExport:
             else:
                 hours = await self._fill_hours(offsets)
                 cursor = await driver.execute(_sqlite_lines(self.tables, separator, no_option, plain, offsets, hours))
+                # The next batch is read (in the connection's thread) while this one is written.
+                following = asyncio.ensure_future(cursor.fetchmany(batch))
                 try:
-                    while rows := await cursor.fetchmany(batch):
+                    while rows := await following:
+                        following = asyncio.ensure_future(cursor.fetchmany(batch))
                         yield b"".join(map(_first, rows)), len(rows)
                 finally:
+                    if not following.cancelled():  # (the export's task cancelled while it waited for it)
+                        with contextlib.suppress(Exception):  # (a failure of its own was raised above)
+                            await following
                     await cursor.close()
         finally:
             with contextlib.suppress(Exception):

@@ -3,6 +3,7 @@ of an answer) and ``wide`` (one row per respondent, the stream being ordered by 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from collections.abc import Callable
 from datetime import datetime
@@ -189,13 +190,16 @@ async def _write_long_csv(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        async for data, count in export.lines(separator=pieces.sep, no_option=pieces.no_option,
-                                              member_types=member_types, offsets=offsets, batch=batch):
-            table.write_bytes(data)
-            done += count
-            check_size()
-            if progress is not None:
-                progress(done)
+        # (closed here when the file grows too large: its statement and tables end in the session)
+        async with contextlib.aclosing(export.lines(separator=pieces.sep, no_option=pieces.no_option,
+                                                    member_types=member_types, offsets=offsets,
+                                                    batch=batch)) as lines:
+            async for data, count in lines:
+                table.write_bytes(data)
+                done += count
+                check_size()
+                if progress is not None:
+                    progress(done)
     finally:
         if collecting:
             gc.enable()
