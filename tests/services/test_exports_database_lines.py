@@ -106,7 +106,7 @@ async def test_database_lines_equal_python_lines_in_every_zone(survey, sessions,
 async def test_sqlite_local_times_from_the_table_of_hours(survey, sessions, database_url, tmp_path, monkeypatch,
                                                           zone):
     """SQLite looks each answer's local hour up in a table of the span's hours when the export
-    has more answers than the span has hours (not the case of these 36 answers over twelve
+    has four answers for each hour of the span (not the case of these 36 answers over twelve
     years, so the rule is loosened here): the same bytes, in zones of whole hours; half-hour zones
     keep the computation."""
     if not database_url.startswith("sqlite"):
