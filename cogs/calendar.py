@@ -238,7 +238,8 @@ class Calendar(commands.Cog):
         if plan.recurrence:
             return self.t("calendar.planned_series", lang, ref=plan.ref, when=when, tz=tz,
                           rule=self.rule_text(plan.recurrence, lang), title=esc(clip(plan.title, 200))) \
-                + self.moved_text(plan, lang) + self.then_text(plan, lang)
+                + self.moved_text(plan, lang) + self.then_text(plan, lang) \
+                + " " + self.t("calendar.cancel_series", lang)
         return self.t("calendar.planned", lang, ref=plan.ref, when=when, tz=tz, title=esc(clip(plan.title, 200)))
 
     def moved_text(self, plan: service.PlanView, lang: str) -> str:

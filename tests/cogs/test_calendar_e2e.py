@@ -408,6 +408,9 @@ async def test_a_series_started_off_its_rule_first_posts_on_the_rules_first_day(
     typed = local_text(local_at(monday, 9))
     assert f"La série commence au premier jour de sa règle à partir de la date indiquée ({typed})." in text, text
     assert text.count(typed) == 1  # in that sentence only
+    # why, right after the first date; how to cancel, last
+    assert text.index("première fois") < text.index("La série commence") < text.index("Ensuite"), text
+    assert text.endswith("Annulable avec /calendrier."), text
     [planned] = await bot.services.calendar.plans()
     assert (planned.start_at, planned.next_at) == (first, first)
     listing = plain(embed_text((await world.moderator.slash(world.fr, "calendar list")).response))
@@ -435,4 +438,5 @@ async def test_a_series_started_off_its_rule_first_posts_on_the_rules_first_day(
     assert f"first on {local_text(local_at(monday + 17, 9))} (Europe/Paris)" in english, english
     assert f"The series starts on its rule's first day on or after the date you gave ({local_text(later)})." \
         in english, english
+    assert english.endswith("Cancel it with /calendar."), english
     assert len(await bot.services.calendar.plans()) == 3
