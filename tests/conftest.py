@@ -5,6 +5,10 @@ The whole suite runs on either database:
 
     pytest                                                     # SQLite
     RESEAU_TEST_DATABASE_URL=postgresql+asyncpg://… pytest     # PostgreSQL (.ci/pg-start prints one)
+
+On PostgreSQL, the tests that touch no database — they ask for no ``database_url`` (itself or
+through another fixture) and their module does not read ``PG_URL`` — are deselected: they ran,
+identical, on SQLite (about half of the suite; CI runs both).  ``RESEAU_TEST_EVERYTHING=1`` keeps them.
 """
 
 from __future__ import annotations
@@ -45,6 +49,22 @@ PG_URL = (make_url(BASE_PG_URL).set(database=f"{make_url(BASE_PG_URL).database}_
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"reseau-bot database: {'PostgreSQL ' + PG_URL.rsplit('@', 1)[-1] if PG_URL else 'SQLite (aiosqlite)'}"
+
+
+def touches_no_database(item: pytest.Item) -> bool:
+    """A test that asks for no database and whose module does not read the PostgreSQL URL."""
+    return "database_url" not in getattr(item, "fixturenames", ()) and not getattr(
+        getattr(item, "module", None), "PG_URL", None)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, deselect the tests that touch no database (see the module's docstring)."""
+    if not PG_URL or os.environ.get("RESEAU_TEST_EVERYTHING"):
+        return
+    kept = [item for item in items if not touches_no_database(item)]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if touches_no_database(item)])
+        items[:] = kept
 
 
 # --------------------------------------------------------------------------- database
