@@ -23,19 +23,22 @@ def _stub(path: Path, body: str) -> None:
     path.chmod(0o755)
 
 
-def _run_admin(tmp_path: Path, env_file: str, *, systemd: int | None = None) -> dict[str, str]:
+def _run_admin(tmp_path: Path, env_file: str, *, systemd: int | None = None,
+               args: tuple[str, ...] = ("check",), files: dict[str, str] | None = None) -> dict[str, str]:
     """The environment the command got; ``systemd``: the version a stub ``systemctl --version``
-    says (None: the machine's own systemctl, if any)."""
+    says (None: the machine's own systemctl, if any); ``files``: other files of /etc/reseau-bot."""
     etc, home, code, stubs = (tmp_path / n for n in ("etc", "home", "code", "stubs"))
     etc.mkdir(parents=True)
     home.mkdir()
     (etc / "reseau-bot.env").write_bytes(env_file.encode())
+    for name, content in (files or {}).items():
+        (etc / name).write_text(content)
     # setpriv needs root: this one drops its options and runs the command as it is.
     _stub(stubs / "setpriv", 'while [ "${1#--}" != "$1" ]; do shift; done\nexec "$@"\n')
     if systemd is not None:
         _stub(stubs / "systemctl", f'echo "systemd {systemd} ({systemd}-1)"\necho "+PAM +AUDIT"\n')
-    # The bot's command line: prints the variables the env file set, one per line (NUL-safe).
-    _stub(code / ".venv" / "bin" / "reseau-bot", 'env -0\n')
+    # The bot's command line: prints the variables the env file set (NUL-safe), then its arguments.
+    _stub(code / ".venv" / "bin" / "reseau-bot", 'env -0\nprintf "ARGS=%s\\0" "$*"\n')
     marker = tmp_path / "ran"
     environment = {
         "PATH": f"{stubs}:{os.environ['PATH']}",
@@ -46,9 +49,10 @@ def _run_admin(tmp_path: Path, env_file: str, *, systemd: int | None = None) -> 
         "MARKER": str(marker),
     }
     result = subprocess.run(
-        ["sh", str(SCRIPT), "check"], env=environment, capture_output=True, timeout=30, check=False
+        ["sh", str(SCRIPT), *args], env=environment, capture_output=True, timeout=30, check=False
     )
-    assert result.returncode == 0, result.stderr.decode()
+    if result.returncode:
+        return {"EXIT": str(result.returncode), "STDERR": result.stderr.decode()}
     assert not marker.exists(), "a value of the env file was run as a command"
     pairs = (item.split(b"=", 1) for item in result.stdout.split(b"\0") if b"=" in item)
     return {key.decode(): value.decode() for key, value in pairs}
@@ -224,3 +228,22 @@ def test_the_postgresql_backup_uses_the_configured_url_without_putting_the_passw
     [args] = [line for line in got.splitlines() if line.startswith("ARGS")]
     assert "pa$$word" not in args and "-Fc" in args
     assert not old.exists() and len(list(backups.glob("reseau-*.dump"))) == 1
+
+
+def test_an_instance_reads_its_own_env_file_after_the_shared_one(tmp_path: Path) -> None:
+    """``--instance 0-1`` runs the command as reseau-bot@0-1.service runs the bot: 0-1.env's
+    values, read the same way, win over reseau-bot.env's; no such file is no error (systemd's
+    ``EnvironmentFile=-``); a name that is not a unit instance's is refused, in one line."""
+    shared = "DISCORD_TOKEN=shared\nMETRICS_PORT=9100\n"
+    files = {"0-1.env": "METRICS_PORT=9101\nEXTRA='$(touch $MARKER)'\n"}
+    got = _run_admin(tmp_path / "a", shared, args=("--instance", "0-1", "db", "upgrade"), files=files)
+    assert (got["DISCORD_TOKEN"], got["METRICS_PORT"], got["EXTRA"]) == ("shared", "9101", "$(touch $MARKER)")
+    assert got["ARGS"].endswith("config.toml db upgrade"), got["ARGS"]
+    alone = _run_admin(tmp_path / "b", shared, args=("--instance", "2-3", "check"), files=files)
+    assert (alone["METRICS_PORT"], "EXTRA" in alone) == ("9100", False)
+    plain = _run_admin(tmp_path / "c", shared, files=files)
+    assert plain["METRICS_PORT"] == "9100" and plain["ARGS"].endswith("config.toml check")
+    for bad in ("../reseau-bot", "", "a b"):
+        refused = _run_admin(tmp_path / f"d{len(bad)}", shared, args=("--instance", bad, "check"), files=files)
+        assert refused["EXIT"] == "2", refused
+        assert refused["STDERR"].count("\n") == 1 and "--instance" in refused["STDERR"], refused
