@@ -230,20 +230,20 @@ def test_the_postgresql_backup_uses_the_configured_url_without_putting_the_passw
     assert not old.exists() and len(list(backups.glob("reseau-*.dump"))) == 1
 
 
-def test_an_instance_reads_its_own_env_file_after_the_shared_one(tmp_path: Path) -> None:
+def test_an_instance_reads_its_own_env_file_after_the_common_one(tmp_path: Path) -> None:
     """``--instance 0-1`` runs the command as reseau-bot@0-1.service runs the bot: 0-1.env's
     values, read the same way, win over reseau-bot.env's; no such file is no error (systemd's
     ``EnvironmentFile=-``); a name that is not a unit instance's is refused, in one line."""
-    shared = "DISCORD_TOKEN=shared\nMETRICS_PORT=9100\n"
+    common = "DISCORD_TOKEN=from-common-file\nMETRICS_PORT=9100\n"
     files = {"0-1.env": "METRICS_PORT=9101\nEXTRA='$(touch $MARKER)'\n"}
-    got = _run_admin(tmp_path / "a", shared, args=("--instance", "0-1", "db", "upgrade"), files=files)
-    assert (got["DISCORD_TOKEN"], got["METRICS_PORT"], got["EXTRA"]) == ("shared", "9101", "$(touch $MARKER)")
+    got = _run_admin(tmp_path / "a", common, args=("--instance", "0-1", "db", "upgrade"), files=files)
+    assert (got["DISCORD_TOKEN"], got["METRICS_PORT"], got["EXTRA"]) == ("from-common-file", "9101", "$(touch $MARKER)")
     assert got["ARGS"].endswith("config.toml db upgrade"), got["ARGS"]
-    alone = _run_admin(tmp_path / "b", shared, args=("--instance", "2-3", "check"), files=files)
+    alone = _run_admin(tmp_path / "b", common, args=("--instance", "2-3", "check"), files=files)
     assert (alone["METRICS_PORT"], "EXTRA" in alone) == ("9100", False)
-    plain = _run_admin(tmp_path / "c", shared, files=files)
+    plain = _run_admin(tmp_path / "c", common, files=files)
     assert plain["METRICS_PORT"] == "9100" and plain["ARGS"].endswith("config.toml check")
     for bad in ("../reseau-bot", "", "a b"):
-        refused = _run_admin(tmp_path / f"d{len(bad)}", shared, args=("--instance", bad, "check"), files=files)
+        refused = _run_admin(tmp_path / f"d{len(bad)}", common, args=("--instance", bad, "check"), files=files)
         assert refused["EXIT"] == "2", refused
         assert refused["STDERR"].count("\n") == 1 and "--instance" in refused["STDERR"], refused
