@@ -481,7 +481,8 @@ class CsvLongExport:
 
     async def lines(
         self, *, separator: str, no_option: str, member_types: Mapping[str, str],
-        offsets: Sequence[tuple[datetime | None, int, str]], batch: int = DEFAULT_BATCH,
+        offsets: Sequence[tuple[datetime | None, int, str]], span: tuple[datetime, datetime] | None = None,
+        batch: int = DEFAULT_BATCH,
     ) -> AsyncIterator[tuple[bytes, int]]:
         """``(UTF-8 CSV lines, how many)`` in batches, in the answer stream's order.
 
@@ -504,7 +505,7 @@ class CsvLongExport:
                     async for chunk in _copied_bytes(driver, sql, batch):
                         yield chunk
             else:
-                hours = await self._fill_hours(offsets)
+                hours = await self._fill_hours(offsets, span)
                 cursor = await driver.execute(_sqlite_lines(self.tables, separator, no_option, plain, offsets, hours))
                 # The next batch is read (in the connection's thread) while this one is written.
                 following = asyncio.ensure_future(cursor.fetchmany(batch))
@@ -524,15 +525,16 @@ class CsvLongExport:
     async def _fill_member_types(self, member_types: Mapping[str, str]) -> None:
         await self.tables.insert("export_member_types", list(member_types.items()))
 
-    async def _fill_hours(self, offsets: Sequence[tuple[datetime | None, int, str]]) -> bool:
-        """On SQLite, each UTC hour's local hour over the answers' span (:func:`_hour_rows`), when
-        the zone allows it and the export has enough answers for the span's hours
-        (:data:`HOURS_PER_ANSWER`); whether it did.  The span is read in the export's snapshot, so every answer's hour is there."""
-        first, last = await _fetchone(  # (each alone: an index lookup; together, a scan)
-            self.tables.driver, "SELECT (SELECT min(answered_at) FROM answers), (SELECT max(answered_at) FROM answers)")
-        if first is None or last is None:
+    async def _fill_hours(self, offsets: Sequence[tuple[datetime | None, int, str]],
+                          span: tuple[datetime, datetime] | None) -> bool:
+        """On SQLite, each UTC hour's local hour over the answers' ``span`` (the first and last
+        answer times of the table, :meth:`ExportRepository.answer_time_range`, read in the export's
+        snapshot: every answer's hour is there) (:func:`_hour_rows`), when the zone allows it and
+        the export has enough answers for the span's hours (:data:`HOURS_PER_ANSWER`); whether it
+        did."""
+        if span is None:
             return False
-        start, end = (datetime.fromisoformat(f"{text[:13]}:00:00+00:00") for text in (first, last))
+        start, end = (when.astimezone(UTC).replace(minute=0, second=0, microsecond=0) for when in span)
         if (end - start).total_seconds() // 3600 + 1 > self.answers * HOURS_PER_ANSWER:
             return False
         rows = _hour_rows(offsets, start, end)

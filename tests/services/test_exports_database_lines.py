@@ -115,8 +115,8 @@ async def test_sqlite_local_times_from_the_table_of_hours(survey, sessions, data
     built = []
     fill = exports_repository.CsvLongExport._fill_hours
 
-    async def spy(self, offsets):
-        built.append(await fill(self, offsets))
+    async def spy(self, offsets, span):
+        built.append(await fill(self, offsets, span))
         return built[-1]
 
     monkeypatch.setattr(exports_repository.CsvLongExport, "_fill_hours", spy)

@@ -193,6 +193,7 @@ async def _write_long_csv(
         # (closed here when the file grows too large: its statement and tables end in the session)
         async with contextlib.aclosing(export.lines(separator=pieces.sep, no_option=pieces.no_option,
                                                     member_types=member_types, offsets=offsets,
+                                                    span=None if first is None or last is None else (first, last),
                                                     batch=batch)) as lines:
             async for data, count in lines:
                 table.write_bytes(data)
