@@ -210,6 +210,7 @@ async def test_chosen_channels_and_what_is_refused(world, sessions):
     assert {p.channel_id for p in postings} == {world.fr.id, world.en.id}
 
 
+@pytest.mark.simcord(settle_timeout=60)  # exports in a worker process; a busy CI machine needs more than 5 s (tests/cogs/test_exports_e2e.py)
 async def test_export_command_with_english_labels_as_values(world, sessions, monkeypatch):
     """/export values:labels language:en — a French moderator gets English labels as values, in
     an XLSX whose times are date cells under a frozen header."""
