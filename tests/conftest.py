@@ -57,8 +57,25 @@ def touches_no_database(item: pytest.Item) -> bool:
         getattr(item, "module", None), "PG_URL", None)
 
 
+# SimCord waits 5 s (wall clock) for the bot to settle after each step, a developer machine's
+# figure. A loaded CI machine (two xdist workers, a worker process exporting, Chromium) has
+# outlasted it: the bot's real work is not faster there, so every SimCord test gets 15 s unless its
+# marker says otherwise. Only a test that fails waits that long; settled steps return at once.
+SETTLE_TIMEOUT = 15.0
+
+
+def _default_settle_timeout(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("simcord")
+    if marker is None or "settle_timeout" not in marker.kwargs:
+        item.add_marker(pytest.mark.simcord(*(marker.args if marker else ()),
+                                            **{**(marker.kwargs if marker else {}), "settle_timeout": SETTLE_TIMEOUT}))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On PostgreSQL, deselect the tests that touch no database (see the module's docstring)."""
+    """Every SimCord test's settle timeout (above); on PostgreSQL, deselect the tests that touch
+    no database (see the module's docstring)."""
+    for item in items:
+        _default_settle_timeout(item)
     if not PG_URL or os.environ.get("RESEAU_TEST_EVERYTHING"):
         return
     kept = [item for item in items if not touches_no_database(item)]
