@@ -369,6 +369,18 @@ def test_reports_broken_bodies(oas, method, path, body, expected):
     assert any(expected in violation for violation in violations), violations
 
 
+def test_a_body_checked_again_gets_the_same_verdict_and_a_look_alike_is_checked_anew(oas):
+    """The validator remembers each distinct body's schema violations: the second look at a
+    broken body still reports them, and a body JSON would not give back (a tuple) is checked."""
+    broken = {"content": 5}
+    first = oas.validate("POST", MESSAGES, copy.deepcopy(broken))
+    assert first and first == oas.validate("POST", MESSAGES, copy.deepcopy(broken))
+    good = {"content": "Bonjour", "allowed_mentions": {"parse": []}}
+    assert oas.validate("POST", MESSAGES, good) == []
+    # JSON reads this tuple as the list above, but the schema does not take a tuple for an array
+    assert oas.validate("POST", MESSAGES, {"content": "Bonjour", "allowed_mentions": {"parse": ()}})
+
+
 def test_documented_rules_hold_without_the_schema():
     """The extra rules fire on their own, even where the schema has a matching limit."""
     six_buttons = {"components": [{"type": 1, "components": [_button(i) for i in range(6)]}]}
