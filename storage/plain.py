@@ -7,7 +7,8 @@ models and the repositories load at the first real work: a vote, a command, a jo
 
 Each call opens one short connection (SQLite: in a worker thread, as aiosqlite would; PostgreSQL:
 one asyncpg connection, as the coordination's) and closes it: these calls run at start-up and
-when a feature's jobs are rebuilt, never on a member's path.  The statements are written once,
+when a feature's jobs are rebuilt, never on a member's path.  A rebuild reads every feature's
+rows in one PostgreSQL connection (:meth:`PlainStore.one_connection`).  The statements are written once,
 with PostgreSQL's ``$n`` placeholders (SQLite reads them as ``?``, in the same order), and read
 the tables the models describe; ``tests/storage/test_plain.py`` checks each against the
 repositories on both databases.  Times come back as aware UTC datetimes, as ``UTCDateTime``
@@ -18,9 +19,11 @@ rows written here and through the ORM compare as text.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,6 +76,20 @@ class PlanTimes:
     next_at: datetime
 
 
+class _Held:
+    """One PostgreSQL connection the calls of a :meth:`PlainStore.one_connection` scope share,
+    one call at a time; once the scope is over, a call (a task it started) opens its own."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.conn: Any = None
+        self.lock = asyncio.Lock()
+        self.over = False
+
+
+_HELD: ContextVar[_Held | None] = ContextVar("plain_held", default=None)
+
+
 def _sqlite_time(value: datetime) -> str:
     """SQLAlchemy's SQLite storage format for a UTC time (``UTCDateTime`` stores it naive)."""
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -118,19 +135,53 @@ class PlainStore:
         finally:
             conn.close()
 
-    async def _run_pg(self, steps: Sequence[tuple[str, Sequence[Any]]], *, write: bool,
-                      lock: int | None) -> list[list[tuple[Any, ...]]]:
+    @contextlib.asynccontextmanager
+    async def one_connection(self) -> AsyncIterator[None]:
+        """The calls made inside share one PostgreSQL connection, opened at the first and closed
+        at the end: a rebuild of the jobs reads five features' rows, five connections else (a
+        server process each).  Nested scopes use the outer one's; SQLite opens a file, no scope."""
+        if not self.postgresql or _HELD.get() is not None:
+            yield
+            return
+        held = _Held(self._url)
+        token = _HELD.set(held)
+        try:
+            yield
+        finally:
+            _HELD.reset(token)
+            async with held.lock:
+                held.over = True
+                if held.conn is not None:
+                    await held.conn.close()
+
+    async def _connect_pg(self) -> Any:
         import asyncpg
 
-        conn = await asyncpg.connect(**asyncpg_params(self._url), timeout=10,
+        return await asyncpg.connect(**asyncpg_params(self._url), timeout=10,
                                      server_settings={"application_name": "reseau-bot"})
+
+    async def _run_pg(self, steps: Sequence[tuple[str, Sequence[Any]]], *, write: bool,
+                      lock: int | None) -> list[list[tuple[Any, ...]]]:
+        held = _HELD.get()
+        if held is not None and held.url == self._url:
+            async with held.lock:
+                if not held.over:
+                    if held.conn is None or held.conn.is_closed():
+                        held.conn = await self._connect_pg()
+                    return await self._steps_pg(held.conn, steps, write=write, lock=lock)
+        conn = await self._connect_pg()
         try:
-            async with conn.transaction(readonly=not write):
-                if lock is not None:
-                    await conn.execute("SELECT pg_advisory_xact_lock($1)", lock)
-                return [[tuple(r) for r in await conn.fetch(sql, *params)] for sql, params in steps]
+            return await self._steps_pg(conn, steps, write=write, lock=lock)
         finally:
             await conn.close()
+
+    @staticmethod
+    async def _steps_pg(conn: Any, steps: Sequence[tuple[str, Sequence[Any]]], *, write: bool,
+                        lock: int | None) -> list[list[tuple[Any, ...]]]:
+        async with conn.transaction(readonly=not write):
+            if lock is not None:
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", lock)
+            return [[tuple(r) for r in await conn.fetch(sql, *params)] for sql, params in steps]
 
     @staticmethod
     def _time(value: Any) -> datetime | None:

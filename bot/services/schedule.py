@@ -33,6 +33,7 @@ The reconciler
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import logging
@@ -317,7 +318,8 @@ class Schedule:
         ``catch_up``: their jobs are dropped, they run now rather than when the scheduler wakes)."""
         result = Reconciled()
         overdue: list[JobSpec] = []
-        async with self._sync_lock:
+        plain = getattr(self.services, "plain", None)  # (a test's bare services have none)
+        async with self._sync_lock, (plain.one_connection() if plain is not None else contextlib.nullcontext()):
             now = self.clock()
             for name in features or tuple(self._features):
                 feature = self._features.get(name)

@@ -138,3 +138,46 @@ async def test_what_the_scheduler_plans_from_is_what_the_repositories_read(plain
 def test_an_sqlite_database_in_memory_is_refused():
     with pytest.raises(ValueError, match="SQLite file"):
         PlainStore("sqlite+aiosqlite:///:memory:")
+
+
+async def test_the_calls_of_one_scope_share_one_postgresql_connection_closed_at_its_end(plain):
+    """``one_connection()``: a rebuild of the jobs reads in one connection, not one per feature.
+    Calls made at once take turns on it; a call left for after the scope opens its own."""
+    import asyncio
+
+    async with plain.one_connection():  # SQLite: no scope, the calls work as before
+        await plain.set_state("k", "v", T0)
+        assert await asyncio.gather(*(plain.state("k") for _ in range(5))) == ["v"] * 5
+    if not plain.postgresql:
+        return
+
+    async def backend() -> int:
+        return (await plain._run([("SELECT pg_backend_pid()", [])]))[0][0][0]
+
+    async def open_backends() -> set[int]:
+        """The store's connections to this database but the one asking."""
+        rows = await plain._run([(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'reseau-bot' "
+            "AND datname = current_database() AND pid <> pg_backend_pid()", [])])
+        return {pid for (pid,) in rows[0]}
+
+    later = asyncio.Event()
+
+    async def after_the_scope() -> int:
+        await later.wait()
+        return await backend()
+
+    async with plain.one_connection():
+        first = await backend()
+        pids = await asyncio.gather(*(backend() for _ in range(5)))
+        async with plain.one_connection():  # nested: the outer scope's
+            inner = await backend()
+        assert set(pids) == {inner} == {first}
+        left_behind = asyncio.create_task(after_the_scope())
+    later.set()
+    assert await left_behind != first  # its own connection, not the closed one
+    for _ in range(50):  # a closed connection's server process ends just after
+        if not await open_backends():
+            break
+        await asyncio.sleep(0.02)
+    assert await open_backends() == set()  # the scope's is closed, and nothing reopened it
