@@ -21,10 +21,17 @@ from tests.command_access import assert_hidden, open_to_everyone
 from tests.conftest import embed_text
 
 PARIS = ZoneInfo("Europe/Paris")
-# APScheduler reads the real clock (SimCord's virtual one, which starts on 2026-01-01, does not
-# drive it), so scheduled times are taken from the real one: the day after tomorrow, 09:30 Paris.
-WHEN = datetime.combine((datetime.now(PARIS) + timedelta(days=2)).date(), time(9, 30), tzinfo=PARIS)
-SCHEDULE_AT = WHEN.strftime("%Y-%m-%d %H:%M")
+
+
+def day_after_tomorrow() -> datetime:
+    """09:30 in Paris the day after tomorrow. APScheduler reads the real clock (SimCord's virtual
+    one, which starts on 2026-01-01, does not drive it), so scheduled times are taken from the
+    real one, when a test runs: a suite started before midnight in Paris ends after it."""
+    return datetime.combine((datetime.now(PARIS) + timedelta(days=2)).date(), time(9, 30), tzinfo=PARIS)
+
+
+def typed(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%M")
 
 
 async def use(world, *, channels=None):
@@ -98,17 +105,19 @@ async def test_crossposted_in_announcement_channels(world, sessions):
 
 
 async def test_schedule_survives_a_restart_and_posts_once_at_its_time(world, sessions, bot_factory):
+    when = day_after_tomorrow()
+    at = typed(when)
     config = await use(world)
     preview = await compose(world)
     form = await world.moderator.click(preview.response, label="Programmer")
     assert form.modal is not None
-    scheduled = await world.moderator.submit_modal(form, {"when": SCHEDULE_AT})
-    assert f"programmée pour le {SCHEDULE_AT} (Europe/Paris)" in scheduled.response.content
+    scheduled = await world.moderator.submit_modal(form, {"when": at})
+    assert f"programmée pour le {at} (Europe/Paris)" in scheduled.response.content
     [row] = await service.list_scheduled(sessions)
     job = world.env.bot.scheduler.get_job(service.job_id(row.id))
-    assert job is not None and job.trigger.run_date == WHEN.astimezone(UTC)
+    assert job is not None and job.trigger.run_date == when.astimezone(UTC)
     listing = await world.moderator.slash(world.fr, "announce list")
-    assert f"n°\u00a0{row.id} · {SCHEDULE_AT} · Assemblée générale" in embed_text(listing.response)
+    assert f"n°\u00a0{row.id} · {at} · Assemblée générale" in embed_text(listing.response)
     assert posts(world.fr) == []
 
     await world.env.restart_bot(bot_factory(config))
@@ -116,8 +125,8 @@ async def test_schedule_survives_a_restart_and_posts_once_at_its_time(world, ses
     bot = world.env.bot
     job = bot.scheduler.get_job(service.job_id(row.id))
     assert job is not None, "the date job is rebuilt from the database row"
-    assert job.next_run_time == WHEN.astimezone(UTC)
-    bot.clock = lambda: WHEN.astimezone(UTC) + timedelta(seconds=1)  # the time has come
+    assert job.next_run_time == when.astimezone(UTC)
+    bot.clock = lambda: when.astimezone(UTC) + timedelta(seconds=1)  # the time has come
     await job.func(*job.args)  # what APScheduler calls at the time
     await world.env.settle()
     assert len(posts(world.fr)) == 1 and len(posts(world.en)) == 1
@@ -129,10 +138,12 @@ async def test_schedule_survives_a_restart_and_posts_once_at_its_time(world, ses
 
 
 async def test_cancel_a_scheduled_announcement(world, sessions):
+    when = day_after_tomorrow()
+    at = typed(when)
     await use(world)
     preview = await compose(world)
     form = await world.moderator.click(preview.response, label="Programmer")
-    await world.moderator.submit_modal(form, {"when": SCHEDULE_AT})
+    await world.moderator.submit_modal(form, {"when": at})
     [row] = await service.list_scheduled(sessions)
     bot = world.env.bot
     job = bot.scheduler.get_job(service.job_id(row.id))
@@ -178,18 +189,24 @@ async def test_an_announcement_is_scheduled_with_the_words_the_calendar_takes(wo
     preview = await compose(world)
     form = await world.moderator.click(preview.response, label="Programmer")
     assert "demain 9 h" in str(form.modal).replace("\u202f", " ")  # the form's placeholder says it
+    before = day_after_tomorrow()
     scheduled = await world.moderator.submit_modal(form, {"when": "après-demain 9 h 30"})
-    assert f"programmée pour le {SCHEDULE_AT} (Europe/Paris)" in scheduled.response.content
+    when = day_after_tomorrow()
+    if when != before:  # midnight passed in Paris during the submit: either day is right
+        when = next(w for w in (before, when) if typed(w) in scheduled.response.content)
+    assert f"programmée pour le {typed(when)} (Europe/Paris)" in scheduled.response.content
     [row] = await service.list_scheduled(sessions)
-    assert row.scheduled_at.replace(tzinfo=UTC) == WHEN.astimezone(UTC)
+    assert row.scheduled_at.replace(tzinfo=UTC) == when.astimezone(UTC)
 
 
 async def test_a_schedule_missed_while_the_bot_was_down_is_reported_not_posted(world, sessions, bot_factory):
+    when = day_after_tomorrow()
+    at = typed(when)
     config = await use(world)
     preview = await compose(world)
     form = await world.moderator.click(preview.response, label="Programmer")
-    await world.moderator.submit_modal(form, {"when": SCHEDULE_AT})
-    late = WHEN.astimezone(UTC) + timedelta(days=3)
+    await world.moderator.submit_modal(form, {"when": at})
+    late = when.astimezone(UTC) + timedelta(days=3)
     await world.env.restart_bot(bot_factory(config, clock=lambda: late))
     await world.env.settle()
     assert posts(world.fr) == []
