@@ -33,7 +33,6 @@ The reconciler
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import functools
 import logging
@@ -318,8 +317,7 @@ class Schedule:
         ``catch_up``: their jobs are dropped, they run now rather than when the scheduler wakes)."""
         result = Reconciled()
         overdue: list[JobSpec] = []
-        plain = getattr(self.services, "plain", None)  # (a test's bare services have none)
-        async with self._sync_lock, (plain.one_connection() if plain is not None else contextlib.nullcontext()):
+        async with self._sync_lock, self.services.plain.one_connection():  # the features' reads: one connection
             now = self.clock()
             for name in features or tuple(self._features):
                 feature = self._features.get(name)

@@ -5,6 +5,7 @@ changes to the leader, a deposed leader drops its jobs and an elected one rebuil
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -75,7 +76,8 @@ async def test_a_follower_keeps_no_jobs_and_hands_its_changes_to_the_leader():
     async def plan(services, now):
         return [JobSpec("poll-close-1", T0 + timedelta(hours=1), run), JobSpec("poll-close-2", T0, run)]
 
-    schedule = Schedule(scheduler, SimpleNamespace(now=lambda: T0), clock=lambda: T0)
+    bare = SimpleNamespace(now=lambda: T0, plain=SimpleNamespace(one_connection=contextlib.nullcontext))  # no database
+    schedule = Schedule(scheduler, bare, clock=lambda: T0)
     schedule.declare(Feature("poll", plan))
     handed: list[set[str]] = []
     schedule.active, schedule.on_inactive = False, handed.append

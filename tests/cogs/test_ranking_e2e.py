@@ -155,11 +155,6 @@ async def test_a_ranking_poll_created_ranked_changed_closed_charted_and_exported
 
     # exports: one column per option holding its rank (wide), the rank of each row (long)
     monkeypatch.setenv("RESEAU_EXPORT_SECRET", SECRET)
-    # Exports run in a worker process: a busy CI machine needs more than SimCord's 5 s to settle
-    # (tests/cogs/test_exports_e2e.py). Raised only now, and to 20 s, not 60: with this test's
-    # earlier interactions SimCord advances its clock toward a 60 s horizon at the wall clock's
-    # pace (30 s per interaction, measured), while 20 s costs nothing.
-    env.settle_timeout = 20
     wide = files_of(await world.moderator.slash(world.fr, "export", format="csv", layout="wide", poll=poll_id))
     data_name = next(n for n in wide if not n.endswith(".codebook.csv"))
     rows = list(csv.DictReader(io.StringIO((await wide[data_name].read()).decode("utf-8-sig")), delimiter=";"))
